@@ -1,0 +1,99 @@
+# Borealis build. Sources are picked up by folder, so adding a module is
+# adding a file: src/<layer>/*.c becomes part of libborealis.a, except the
+# executor (its own static program) and the CLI front end (src/cli).
+#
+#   make            build bin/borealis and bin/borealis-executor
+#   make up         install deps, build, run a one-machine cluster
+#   make test       install deps, build, run every test (plain + sanitizers)
+#   make bench      benchmarks (print figures; never fail on timing)
+#   make fuzz       build and briefly run the libFuzzer targets
+#   SAN=1 make ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
+
+SAN      ?= 0
+BUILD    ?= $(if $(filter 1,$(SAN)),build-san,build)
+CC       ?= cc
+PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Wformat=2 -Wvla
+HARDEN   := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+CFLAGS   ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+HARDEN   := -fPIE
+endif
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LDFLAGS_HARD := -pie -Wl,-z,relro,-z,now
+LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+
+LIB_DIRS := src/base src/model src/config src/store src/net src/scheduler src/agent
+LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS := $(wildcard src/cli/*.c)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+EXE_SRCS := $(wildcard src/executor/*.c)
+# The executor is static so it can run inside any container image later;
+# it links only the dependency-free base layer plus jansson.
+EXE_BASE := $(wildcard src/base/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
+
+.PHONY: all deps up test test-unit test-integration test-san bench fuzz clean
+all: $(BINS)
+	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libborealis.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/borealis: $(CLI_OBJS) $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_HARD) -o $@ $(CLI_OBJS) $(BUILD)/libborealis.a $(LIBS)
+
+# Static: never sanitized (ASan cannot link statically).
+$(BUILD)/exe/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Isrc -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/borealis-executor: $(EXE_SRCS:%.c=$(BUILD)/exe/%.o) $(EXE_BASE:%.c=$(BUILD)/exe/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) -static -o $@ $^ -l:libjansson.a
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libborealis.a $(LIBS)
+
+test-unit: $(UNIT_BINS) $(BINS)
+	@BOREALIS_EXECUTOR=$(CURDIR)/$(BUILD)/bin/borealis-executor sh tests/unit/run.sh $(UNIT_BINS)
+
+test-integration: all
+	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin python3 -m pytest -q -x tests/integration
+
+# `make test`: what CI and a newcomer run. Unit tests plain and under
+# ASan+UBSan, then the integration suite against the sanitized daemons.
+test: deps
+	$(MAKE) all test-unit
+	$(MAKE) SAN=1 all test-unit test-integration
+
+up: deps all
+	./bin/borealis up
+
+bench: deps all
+	sh bench/run.sh
+
+fuzz: deps
+	sh fuzz/run.sh
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
