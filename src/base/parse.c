@@ -88,3 +88,26 @@ void bo_format_size(uint64_t bytes, char *buf, size_t len)
     else
         snprintf(buf, len, "%.1f%s", v, units[u]);
 }
+
+int bo_parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err)
+{
+    static const struct {
+        const char *suffix;
+        int64_t mult;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000}};
+    if (!s || !isdigit((unsigned char)*s))
+        return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (e.g. 250ms, 30s, 5m, 1h)", what,
+                            s ? s : "");
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    for (size_t i = 0; !errno && i < BO_ARRAY_SIZE(units); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        if (v > INT64_MAX / units[i].mult)
+            break;
+        *ret = v * units[i].mult;
+        return 0;
+    }
+    return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (e.g. 250ms, 30s, 5m, 1h)", what, s);
+}

@@ -13,6 +13,9 @@ int bo_parse_double(const char *s, double min, double max, const char *what, dou
  * KB, MB, GB, TB (also binary, as Aurora's MB constant is 1024*1024), with
  * an optional fractional part ("1.5GiB"). Case-insensitive units. */
 int bo_parse_size(const char *s, const char *what, uint64_t *ret, bo_error_t *err);
+/* Durations: "250ms", "30s", "5m", "1h", "2d"; a plain number is seconds.
+ * Returns milliseconds. */
+int bo_parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err);
 /* Render bytes with the largest exact-ish binary unit: "32MiB", "1.5GiB". */
 void bo_format_size(uint64_t bytes, char *buf, size_t len);
 

@@ -79,4 +79,64 @@ void task_config_clear(struct task_config *t);
 struct job_config *job_config_ref(struct job_config *c);
 void job_config_unref(struct job_config *c);
 
+/* ---- The field table --------------------------------------------------
+ * Every field of the job JSON, with its type, default and bounds, lives in
+ * one table in job.c. job_config_from_json/to_json walk it, and the YAML
+ * loader (src/config/jobfile.c) walks it to know which names are allowed
+ * in which object and how to read a scalar, so there is one list. */
+
+#define JOB_MAX_PORTS 64
+#define JOB_CMDLINE_MAX 65536
+
+enum job_field_type {
+    JOB_FIELD_STRING,      /* char * */
+    JOB_FIELD_INT,         /* int64_t */
+    JOB_FIELD_BOOL,        /* bool */
+    JOB_FIELD_NUMBER,      /* double */
+    JOB_FIELD_SIZE,        /* uint64_t bytes; YAML also takes units ("32MiB") */
+    JOB_FIELD_DURATION,    /* int64_t ms; YAML also takes "5s", "250ms", "1m" */
+    JOB_FIELD_ENUM,        /* int, one of `choices` */
+    JOB_FIELD_OBJECT,      /* nested object; its fields have object == child */
+    JOB_FIELD_STRING_LIST, /* char ** + size_t count */
+    JOB_FIELD_OBJECT_LIST, /* array of structs + size_t count */
+};
+
+struct job_field {
+    const char *object; /* containing object: "job", "task", "task.resources",
+                         * "task.processes" (fields of each process) */
+    const char *name;
+    enum job_field_type type;
+    bool required;
+    const char *def;    /* default as JSON text; NULL when required */
+    /* Bounds: the value (INT, SIZE, DURATION, NUMBER), the length (STRING)
+     * or the number of entries (lists). */
+    double min, max;
+    bool min_exclusive; /* NUMBER: value must be > min */
+    bool minus_one;     /* INT: -1 is also allowed (means "forever") */
+    bool templated;     /* STRING: may hold {{variables}} (the YAML loader
+                         * expands user variables in it) */
+    /* Extra check of a string (or of each string of a list); `path` names
+     * the field in the message. */
+    int (*check)(const char *s, const char *path, bo_error_t *err);
+    const char *const *choices; /* ENUM: NULL-terminated */
+    const char *child;          /* OBJECT, OBJECT_LIST: object name of the fields */
+    size_t offset;              /* of the value in the object's struct */
+    size_t count_offset;        /* lists: of the size_t count */
+    size_t elem_size;           /* OBJECT_LIST: sizeof one element */
+    const char *help;
+};
+
+/* The whole table, in output order. */
+const struct job_field *job_field_table(size_t *ret_n);
+/* The field `name` of `object` ("job", "task", ...), or NULL if unknown. */
+const struct job_field *job_field_find(const char *object, const char *name);
+
+/* As job_config_from_json; on failure also returns in *ret_path (if not
+ * NULL; caller frees) the path of the offending value, e.g.
+ * "task.processes[0].cmdline", or "" for the whole object, so a caller that
+ * read another format can point at the source position. */
+int job_config_from_json_at(json_t *j, struct job_config **ret, char **ret_path, bo_error_t *err);
+/* Environment names: ^(prod|devel|test|staging[0-9]*)$ */
+int job_environment_validate(const char *s, const char *what, bo_error_t *err);
+
 #endif

@@ -1,0 +1,73 @@
+/* api.c - scheduler API calls for the CLI, with error mapping. */
+#include "cli/api.h"
+
+#include <string.h>
+
+#include "net/http_client.h"
+
+static enum bo_errkind kind_of(long status, const char *code)
+{
+    switch (status) {
+    case 400:
+        return BO_E_INVALID;
+    case 404:
+        return BO_E_NOTFOUND;
+    case 409:
+        return code && strcmp(code, "REFUSED") == 0 ? BO_E_REFUSED : BO_E_EXISTS;
+    default:
+        return BO_E_API;
+    }
+}
+
+int api_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
+             json_t **ret_body, bo_error_t *err)
+{
+    _cleanup_free_ char *url = bo_xasprintf("%s%s", ctx->scheduler, path);
+    _cleanup_error_ bo_error_t e = NULL;
+    struct http_response r;
+    if (http_request(method, url, body, 0, &r, &e) < 0) {
+        if (e->kind == BO_E_TIMEOUT)
+            return bo_error_set(err, BO_E_TIMEOUT,
+                                "the scheduler at %s did not answer in time (%s)",
+                                ctx->scheduler, e->msg);
+        return bo_error_set(err, BO_E_NETWORK,
+                            "%s; is the scheduler running? Choose it with --scheduler URL or "
+                            "$" CLI_SCHEDULER_ENV " (now %s)",
+                            e->msg, ctx->scheduler);
+    }
+    int ret = 0;
+    if (r.status < 200 || r.status > 299) {
+        const char *msg = json_string_value(json_object_get(r.body, "error"));
+        const char *code = json_string_value(json_object_get(r.body, "code"));
+        if (msg)
+            ret = bo_error_set(err, kind_of(r.status, code), "%s", msg);
+        else
+            ret = bo_error_set(err, kind_of(r.status, code), "%s %s: the scheduler answered HTTP %ld",
+                               method, path, r.status);
+    } else if (!r.body && ret_body) {
+        ret = bo_error_set(err, BO_E_API, "%s %s: the scheduler's answer is not JSON", method,
+                           path);
+    } else if (ret_body) {
+        *ret_body = json_incref(r.body);
+    }
+    http_response_clear(&r);
+    return ret;
+}
+
+char *api_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = bo_xmalloc(strlen(s) * 3 + 1), *o = out;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-_.~", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}

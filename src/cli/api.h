@@ -1,0 +1,27 @@
+/* api.h - the CLI's calls to the scheduler API (docs/api.md): URL
+ * building, and turning transport failures and HTTP error answers into
+ * bo_error_t values whose kind says what went wrong. */
+#ifndef BO_CLI_API_H
+#define BO_CLI_API_H
+
+#include <jansson.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+
+/* method + ctx->scheduler + path ("/api/v1/jobs"). On a 2xx answer
+ * returns 0 and the parsed JSON body in *ret_body (a new reference;
+ * ret_body may be NULL). Otherwise -1 with:
+ *   BO_E_NETWORK  scheduler unreachable (the message names the URL and how
+ *                 to choose another: --scheduler / $BOREALIS_SCHEDULER),
+ *   BO_E_TIMEOUT  no answer in time,
+ *   BO_E_INVALID  400, BO_E_NOTFOUND 404, BO_E_EXISTS 409 EXISTS,
+ *   BO_E_REFUSED  409 REFUSED, BO_E_API anything else;
+ * for an HTTP error the message is the scheduler's "error" text. */
+int api_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
+             json_t **ret_body, bo_error_t *err);
+
+/* Percent-encode a query-string value. Caller frees. */
+char *api_escape(const char *s);
+
+#endif

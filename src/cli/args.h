@@ -1,0 +1,29 @@
+/* args.h - option parsing for the commands, driven by each command's
+ * option table (so --help, docs and parsing cannot disagree). Options may
+ * come before, between or after positional arguments; "--" ends them;
+ * "--name=value" and "--name value" are both accepted. */
+#ifndef BO_CLI_ARGS_H
+#define BO_CLI_ARGS_H
+
+#include <stdbool.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+
+/* Options every command that talks to the scheduler accepts, and that may
+ * also come before the command ("borealis --scheduler URL job list"). */
+extern const struct cli_option cli_global_options[];
+
+/* Parse argv (the words after the command name) for `cmd`. Sets *ret_help
+ * when -h/--help was given (then nothing else is checked). --scheduler
+ * updates ctx->scheduler. Errors (BO_E_INVALID) name the offending word:
+ * the caller prints them with the usage and exits CLI_EXIT_INVALID_COMMAND. */
+int cli_args_parse(const struct cli_command *cmd, int argc, char **argv, struct cli_ctx *ctx,
+                   struct cli_args *ret, bool *ret_help, bo_error_t *err);
+void cli_args_clear(struct cli_args *a);
+
+/* Check and normalise a scheduler URL (http:// or https://, trailing '/'
+ * removed). Returns a heap string or NULL with a BO_E_INVALID error. */
+char *cli_scheduler_url(const char *s, bo_error_t *err);
+
+#endif

@@ -1,0 +1,542 @@
+/* jobfile.c - YAML job files -> validated job_config. Walks libyaml's
+ * document tree (every node keeps its line and column) guided by the field
+ * table of model/job.c, builds the job JSON of docs/protocol.md section 1,
+ * and lets job_config_from_json validate it; errors come back as
+ * FILE:LINE:COL by mapping the failing field path to its node. */
+#include "config/jobfile.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "base/fs.h"
+#include "base/parse.h"
+#include "model/template.h"
+
+struct mark {
+    char *path;
+    yaml_mark_t mark;
+};
+
+struct loader {
+    const char *name; /* file name in messages */
+    const char *buf;
+    size_t len;
+    yaml_document_t *doc;
+    json_t *vars; /* template variables: name -> string */
+    struct mark *marks;
+    size_t n_marks, cap_marks;
+};
+
+static int errat(struct loader *l, yaml_mark_t m, bo_error_t *err, const char *fmt, ...) BO_PRINTF(4, 5);
+static int errat(struct loader *l, yaml_mark_t m, bo_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = bo_xvasprintf(fmt, ap);
+    va_end(ap);
+    return bo_error_set(err, BO_E_INVALID, "%s:%zu:%zu: %s", l->name, m.line + 1, m.column + 1, msg);
+}
+
+/* Prefix an error made elsewhere (parse helpers, templates) with a position. */
+static int wrapat(struct loader *l, yaml_mark_t m, bo_error_t *err)
+{
+    return bo_error_wrap(err, "%s:%zu:%zu", l->name, m.line + 1, m.column + 1);
+}
+
+static void record(struct loader *l, const char *path, yaml_mark_t m)
+{
+    if (l->n_marks == l->cap_marks) {
+        l->cap_marks = l->cap_marks ? l->cap_marks * 2 : 32;
+        l->marks = bo_xrealloc(l->marks, l->cap_marks * sizeof(*l->marks));
+    }
+    l->marks[l->n_marks++] = (struct mark){bo_xstrdup(path), m};
+}
+
+/* The position of `path`, or of its closest recorded parent. */
+static yaml_mark_t find_mark(struct loader *l, const char *path)
+{
+    _cleanup_free_ char *p = bo_xstrdup(path);
+    for (;;) {
+        for (size_t i = 0; i < l->n_marks; i++)
+            if (strcmp(l->marks[i].path, p) == 0)
+                return l->marks[i].mark;
+        char *dot = strrchr(p, '.'), *br = strrchr(p, '[');
+        char *cut = dot > br ? dot : br;
+        if (!cut) {
+            if (!*p)
+                return (yaml_mark_t){0};
+            *p = '\0';
+        } else {
+            *cut = '\0';
+        }
+    }
+}
+
+static yaml_node_t *node_at(struct loader *l, int i) { return yaml_document_get_node(l->doc, i); }
+
+/* The text of a scalar node, or NULL (not a scalar, or holds a NUL). */
+static const char *scalar(yaml_node_t *n)
+{
+    if (!n || n->type != YAML_SCALAR_NODE)
+        return NULL;
+    const char *s = (const char *)n->data.scalar.value;
+    if (strlen(s) != n->data.scalar.length)
+        return NULL;
+    return s;
+}
+
+static const char *desc(const char *path) { return *path ? path : "job"; }
+
+static char *path_join(const char *path, const char *name)
+{
+    return *path ? bo_xasprintf("%s.%s", path, name) : bo_xstrdup(name);
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(yes); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Milliseconds: a plain integer, or a number with unit ms, s, m or h. */
+static int parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    if (*s >= '0' && *s <= '9') {
+        char *end;
+        double v = strtod(s, &end);
+        for (size_t i = 0; *end && i < BO_ARRAY_SIZE(units); i++) {
+            if (strcmp(end, units[i].unit) != 0)
+                continue;
+            double ms = v * units[i].ms;
+            if (isfinite(ms) && ms <= 9.0e15 && ms == floor(ms)) {
+                *ret = (int64_t)ms;
+                return 0;
+            }
+        }
+        if (!*end)
+            return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err);
+    } else if (*s == '-') {
+        return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err);
+    }
+    return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (use milliseconds or e.g. 5s, 250ms)", what,
+                        s);
+}
+
+static int conv_object(struct loader *l, yaml_node_t *n, const char *object, const char *path, json_t **ret,
+                       bo_error_t *err);
+
+static int conv_string(struct loader *l, yaml_node_t *n, const char *path, bool templated, json_t **ret,
+                       bo_error_t *err)
+{
+    const char *s = scalar(n);
+    if (!s)
+        return errat(l, n->start_mark, err, "%s: must be a string", path);
+    _cleanup_free_ char *expanded = NULL;
+    if (templated) {
+        if (template_expand_user(s, l->vars, &expanded, err) < 0)
+            return wrapat(l, n->start_mark, err);
+        s = expanded;
+    }
+    json_t *j = json_string(s);
+    if (!j)
+        return errat(l, n->start_mark, err, "%s: is not valid UTF-8", path);
+    *ret = j;
+    return 0;
+}
+
+static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *n, const char *path, json_t **ret,
+                      bo_error_t *err)
+{
+    record(l, path, n->start_mark);
+    if (f->type == JOB_FIELD_OBJECT)
+        return conv_object(l, n, f->child, path, ret, err);
+    if (f->type == JOB_FIELD_STRING_LIST || f->type == JOB_FIELD_OBJECT_LIST) {
+        if (n->type != YAML_SEQUENCE_NODE)
+            return errat(l, n->start_mark, err, "%s: must be a list", path);
+        json_t *a = json_array();
+        size_t i = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+            yaml_node_t *e = node_at(l, *it);
+            _cleanup_free_ char *ip = bo_xasprintf("%s[%zu]", path, i);
+            json_t *v = NULL;
+            int r;
+            if (f->type == JOB_FIELD_STRING_LIST) {
+                record(l, ip, e->start_mark);
+                r = conv_string(l, e, ip, false, &v, err);
+            } else {
+                record(l, ip, e->start_mark);
+                r = conv_object(l, e, f->child, ip, &v, err);
+            }
+            if (r < 0) {
+                json_decref(a);
+                return r;
+            }
+            json_array_append_new(a, v);
+        }
+        *ret = a;
+        return 0;
+    }
+    if (f->type == JOB_FIELD_STRING || f->type == JOB_FIELD_ENUM)
+        return conv_string(l, n, path, f->templated, ret, err);
+
+    const char *s = scalar(n);
+    if (!s)
+        return errat(l, n->start_mark, err, "%s: must be a single value", path);
+    switch (f->type) {
+    case JOB_FIELD_INT: {
+        int64_t v;
+        if (bo_parse_i64(s, INT64_MIN, INT64_MAX, path, &v, err) < 0)
+            return wrapat(l, n->start_mark, err);
+        *ret = json_integer(v);
+        return 0;
+    }
+    case JOB_FIELD_DURATION: {
+        int64_t v;
+        if (parse_duration_ms(s, path, &v, err) < 0)
+            return wrapat(l, n->start_mark, err);
+        *ret = json_integer(v);
+        return 0;
+    }
+    case JOB_FIELD_BOOL: {
+        bool b;
+        if (parse_bool(s, &b) < 0)
+            return errat(l, n->start_mark, err, "%s: `%.64s` is not a boolean (use true or false)", path, s);
+        *ret = json_boolean(b);
+        return 0;
+    }
+    case JOB_FIELD_NUMBER: {
+        double v;
+        if (bo_parse_double(s, -1e300, 1e300, path, &v, err) < 0)
+            return wrapat(l, n->start_mark, err);
+        *ret = json_real(v);
+        return 0;
+    }
+    case JOB_FIELD_SIZE: {
+        uint64_t v;
+        if (bo_parse_size(s, path, &v, err) < 0)
+            return wrapat(l, n->start_mark, err);
+        *ret = json_integer((json_int_t)v);
+        return 0;
+    }
+    default:
+        return errat(l, n->start_mark, err, "%s: unsupported field type", path);
+    }
+}
+
+static int conv_object(struct loader *l, yaml_node_t *n, const char *object, const char *path, json_t **ret,
+                       bo_error_t *err)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return errat(l, n->start_mark, err, "%s: must be a mapping", desc(path));
+    json_t *o = json_object();
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(l, p->key), *v = node_at(l, p->value);
+        const char *name = scalar(k);
+        const struct job_field *f = name ? job_field_find(object, name) : NULL;
+        int r;
+        if (!f) {
+            if (name)
+                r = errat(l, k->start_mark, err, "unknown field `%.100s` in %s", name, desc(path));
+            else
+                r = errat(l, k->start_mark, err, "field names in %s must be plain words", desc(path));
+            json_decref(o);
+            return r;
+        }
+        if (json_object_get(o, name)) {
+            json_decref(o);
+            return errat(l, k->start_mark, err, "duplicate field `%s` in %s", name, desc(path));
+        }
+        _cleanup_free_ char *fp = path_join(path, name);
+        json_t *jv = NULL;
+        if (conv_value(l, f, v, fp, &jv, err) < 0) {
+            json_decref(o);
+            return -1;
+        }
+        json_object_set_new(o, name, jv);
+    }
+    *ret = o;
+    return 0;
+}
+
+/* The value of key `name` in mapping `n` (first one), or NULL. */
+static yaml_node_t *map_get(struct loader *l, yaml_node_t *n, const char *name)
+{
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const char *k = scalar(node_at(l, p->key));
+        if (k && strcmp(k, name) == 0)
+            return node_at(l, p->value);
+    }
+    return NULL;
+}
+
+static const char *const key_fields[] = {"cluster", "role", "environment", "name"};
+
+/* "c/r/e/n" of a job node, or NULL if one part is missing or not a string. */
+static char *job_node_key(struct loader *l, yaml_node_t *job)
+{
+    const char *v[4];
+    for (size_t i = 0; i < 4; i++)
+        if (!(v[i] = scalar(map_get(l, job, key_fields[i]))))
+            return NULL;
+    return bo_xasprintf("%s/%s/%s/%s", v[0], v[1], v[2], v[3]);
+}
+
+static int check_var_name(const char *name, const char *what, bo_error_t *err)
+{
+    if (job_ident_validate(name, what, err) < 0)
+        return -1;
+    if (template_name_is_reserved(name))
+        return bo_error_set(err, BO_E_INVALID, "%s `%s` is a built-in variable", what, name);
+    return 0;
+}
+
+static int build_vars(struct loader *l, yaml_node_t *job, yaml_node_t *vars, const struct jobfile_options *o,
+                      bo_error_t *err)
+{
+    for (size_t i = 0; i < 4; i++) {
+        const char *s = scalar(map_get(l, job, key_fields[i]));
+        json_t *js = s ? json_string(s) : NULL;
+        if (js)
+            json_object_set_new(l->vars, key_fields[i], js);
+    }
+    if (vars) {
+        if (vars->type != YAML_MAPPING_NODE)
+            return errat(l, vars->start_mark, err, "vars: must be a mapping");
+        json_t *seen = json_object();
+        for (yaml_node_pair_t *p = vars->data.mapping.pairs.start; p < vars->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = node_at(l, p->key), *v = node_at(l, p->value);
+            const char *name = scalar(k), *val = scalar(v);
+            json_t *js = val ? json_string(val) : NULL;
+            int r = 0;
+            if (!name)
+                r = errat(l, k->start_mark, err, "vars: variable names must be plain words");
+            else if (check_var_name(name, "vars: variable", err) < 0)
+                r = wrapat(l, k->start_mark, err);
+            else if (json_object_get(seen, name))
+                r = errat(l, k->start_mark, err, "vars: duplicate variable `%s`", name);
+            else if (!val)
+                r = errat(l, v->start_mark, err, "vars.%s: must be a string", name);
+            else if (!js)
+                r = errat(l, v->start_mark, err, "vars.%s: is not valid UTF-8", name);
+            if (r < 0) {
+                json_decref(js);
+                json_decref(seen);
+                return r;
+            }
+            json_object_set_new(seen, name, json_true());
+            json_object_set_new(l->vars, name, js);
+        }
+        json_decref(seen);
+    }
+    for (size_t i = 0; o && i < o->n_binds; i++) {
+        const char *b = o->binds[i], *eq = strchr(b, '=');
+        if (!eq || eq == b)
+            return bo_error_set(err, BO_E_INVALID, "invalid --bind `%s`: expected NAME=VALUE", b);
+        _cleanup_free_ char *name = bo_xstrndup(b, (size_t)(eq - b));
+        if (check_var_name(name, "variable", err) < 0)
+            return bo_error_wrap(err, "invalid --bind `%s`", b);
+        json_t *js = json_string(eq + 1);
+        if (!js)
+            return bo_error_set(err, BO_E_INVALID, "invalid --bind `%s`: value is not valid UTF-8", b);
+        json_object_set_new(l->vars, name, js);
+    }
+    return 0;
+}
+
+/* Find the one job named `key` (or the only job when key is NULL). */
+static int select_job(struct loader *l, yaml_node_t *jobs, const char *key, yaml_node_t **ret, bo_error_t *err)
+{
+    struct job_key want = {0};
+    _cleanup_free_ char *want_s = NULL;
+    if (key) {
+        if (job_key_parse(key, &want, err) < 0)
+            return -1;
+        want_s = job_key_str(&want);
+        job_key_clear(&want);
+    }
+    yaml_node_t *found = NULL;
+    size_t n_jobs = 0;
+    for (yaml_node_item_t *it = jobs->data.sequence.items.start; it < jobs->data.sequence.items.top; it++) {
+        yaml_node_t *j = node_at(l, *it);
+        n_jobs++;
+        if (!key) {
+            found = j;
+            continue;
+        }
+        _cleanup_free_ char *k = job_node_key(l, j);
+        if (!k || strcmp(k, want_s) != 0)
+            continue;
+        if (found)
+            return errat(l, j->start_mark, err, "duplicate job %s (first at line %zu)", want_s,
+                         found->start_mark.line + 1);
+        found = j;
+    }
+    if (found && (key || n_jobs == 1)) {
+        *ret = found;
+        return 0;
+    }
+    /* Not found: list what the file has (a bounded number). */
+    char *list = bo_xstrdup("");
+    size_t shown = 0;
+    for (yaml_node_item_t *it = jobs->data.sequence.items.start; it < jobs->data.sequence.items.top; it++) {
+        _cleanup_free_ char *k = job_node_key(l, node_at(l, *it));
+        if (!k)
+            continue;
+        if (shown == 20) {
+            char *m = bo_xasprintf("%s, ...", list);
+            free(list);
+            list = m;
+            break;
+        }
+        char *m = bo_xasprintf("%s%s%.300s", list, shown ? ", " : "", k);
+        free(list);
+        list = m;
+        shown++;
+    }
+    int r;
+    if (key)
+        r = bo_error_set(err, BO_E_INVALID, "%s has no job %s (it has: %s)", l->name, want_s,
+                         shown ? list : "none");
+    else
+        r = bo_error_set(err, BO_E_INVALID, "%s holds %zu jobs, name one as cluster/role/environment/name (it has: %s)",
+                         l->name, n_jobs, shown ? list : "none");
+    free(list);
+    return r;
+}
+
+static int load_document(struct loader *l, const char *key, const struct jobfile_options *o,
+                         struct job_config **ret, bo_error_t *err)
+{
+    yaml_node_t *root = yaml_document_get_root_node(l->doc);
+    if (!root)
+        return bo_error_set(err, BO_E_INVALID, "%s: the file is empty (expected `jobs:`)", l->name);
+    if (root->type != YAML_MAPPING_NODE)
+        return errat(l, root->start_mark, err, "the file must be a mapping with `jobs:` (and optional `vars:`)");
+    yaml_node_t *vars = NULL, *jobs = NULL;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(l, p->key);
+        const char *name = scalar(k);
+        yaml_node_t **slot = !name ? NULL : strcmp(name, "jobs") == 0 ? &jobs : strcmp(name, "vars") == 0 ? &vars : NULL;
+        if (!slot)
+            return errat(l, k->start_mark, err, "unknown field `%.100s` at top level (expected jobs, vars)",
+                         name ? name : "?");
+        if (*slot)
+            return errat(l, k->start_mark, err, "duplicate field `%s` at top level", name);
+        *slot = node_at(l, p->value);
+    }
+    if (!jobs)
+        return errat(l, root->start_mark, err, "missing `jobs:`");
+    if (jobs->type != YAML_SEQUENCE_NODE)
+        return errat(l, jobs->start_mark, err, "jobs: must be a list");
+    if (jobs->data.sequence.items.start == jobs->data.sequence.items.top)
+        return errat(l, jobs->start_mark, err, "jobs: must not be empty");
+
+    yaml_node_t *job;
+    if (select_job(l, jobs, key, &job, err) < 0 || build_vars(l, job, vars, o, err) < 0)
+        return -1;
+    record(l, "", job->start_mark);
+    json_t *j = NULL;
+    if (conv_object(l, job, "job", "", &j, err) < 0)
+        return -1;
+    _cleanup_free_ char *bad = NULL;
+    struct job_config *c;
+    int r = job_config_from_json_at(j, &c, &bad, err);
+    json_decref(j);
+    if (r < 0)
+        return wrapat(l, find_mark(l, bad), err);
+    *ret = c;
+    return 0;
+}
+
+/* Line and column of a byte offset (reader errors carry only the offset). */
+static yaml_mark_t offset_mark(const char *buf, size_t len, size_t off)
+{
+    yaml_mark_t m = {0};
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            m.line++;
+            m.column = 0;
+        } else {
+            m.column++;
+        }
+    }
+    return m;
+}
+
+static int syntax_error(struct loader *l, yaml_parser_t *p, bo_error_t *err)
+{
+    if (p->error == YAML_MEMORY_ERROR)
+        return bo_error_set(err, BO_E_INTERNAL, "%s: out of memory while parsing YAML", l->name);
+    yaml_mark_t m = p->error == YAML_READER_ERROR ? offset_mark(l->buf, l->len, p->problem_offset) : p->problem_mark;
+    return errat(l, m, err, "YAML syntax error: %s", p->problem ? p->problem : "unknown problem");
+}
+
+int jobfile_load_buffer(const char *name, const char *buf, size_t len, const char *key,
+                        const struct jobfile_options *o, struct job_config **ret, bo_error_t *err)
+{
+    if (len > JOBFILE_MAX_SIZE)
+        return bo_error_set(err, BO_E_INVALID, "%s is larger than %u bytes", name, JOBFILE_MAX_SIZE);
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    struct loader l = {.name = name, .buf = buf, .len = len, .doc = &doc};
+    if (!yaml_parser_initialize(&parser))
+        return bo_error_set(err, BO_E_INTERNAL, "%s: cannot initialise the YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    int r;
+    if (!yaml_parser_load(&parser, &doc)) {
+        r = syntax_error(&l, &parser, err);
+        yaml_parser_delete(&parser);
+        return r;
+    }
+    /* A second document would be silently ignored: refuse it. */
+    if (!yaml_parser_load(&parser, &extra)) {
+        r = syntax_error(&l, &parser, err);
+        goto out;
+    }
+    bool has_extra = yaml_document_get_root_node(&extra) != NULL;
+    yaml_mark_t extra_mark = extra.start_mark;
+    yaml_document_delete(&extra);
+    if (has_extra) {
+        r = errat(&l, extra_mark, err, "a job file holds one YAML document (remove this `---`)");
+        goto out;
+    }
+    l.vars = json_object();
+    r = load_document(&l, key, o, ret, err);
+out:
+    json_decref(l.vars);
+    for (size_t i = 0; i < l.n_marks; i++)
+        free(l.marks[i].path);
+    free(l.marks);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return r;
+}
+
+int jobfile_load(const char *path, const char *key, const struct jobfile_options *o, struct job_config **ret,
+                 bo_error_t *err)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    if (bo_read_file(path, JOBFILE_MAX_SIZE, &buf, &len, err) < 0)
+        return -1;
+    return jobfile_load_buffer(path, buf, len, key, o, ret, err);
+}

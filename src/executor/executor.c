@@ -1,0 +1,321 @@
+/* executor.c - borealis-executor SANDBOX: the per-task supervisor. Owns the
+ * task's life cycle (STARTING -> RUNNING -> FINISHED / FAILED / KILLED) and
+ * the event loop: a signalfd for SIGCHLD, SIGTERM and SIGINT, polled with a
+ * timeout only while a kill is under way. Process mechanics live in
+ * process.c, what the agent sees in status.c, task.json in spec.c.
+ *
+ * Kept small on purpose: one runs per task, at -1000 oom_score_adj, and it
+ * never depends on the agent being alive. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "executor/process.h"
+#include "executor/spec.h"
+#include "executor/status.h"
+
+/* After SIGKILL, how long we wait for the groups to empty before writing
+ * the terminal status anyway (a process stuck in D state cannot be helped
+ * by waiting; the agent's cgroup teardown deals with it). */
+#define SWEEP_BOUND_MS 5000
+/* While leaders are gone but their groups are not, nothing wakes us when
+ * a member whose parent is still alive exits: re-check this often. */
+#define GROUP_RECHECK_MS 50
+
+struct executor {
+    struct exec_spec spec;
+    struct status_notifier notifier;
+    int sfd;
+    enum task_state state;
+    char *message;         /* first failure, or "" */
+    size_t next;           /* index of the next process to start */
+    bool killing;          /* groups got SIGTERM; every end is reported KILLED */
+    bool kill_requested;   /* SIGTERM/SIGINT to us: the task ends KILLED */
+    bool sigkilled;        /* the grace expired and groups got SIGKILL */
+    int64_t kill_deadline; /* CLOCK_MONOTONIC ms at which SIGKILL is due */
+    bool dirty;            /* status.json is behind */
+};
+
+static void publish(struct executor *ex)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    if (status_write(ex->spec.task_id, ex->state, ex->message, ex->spec.procs, ex->spec.n_procs,
+                     &err) < 0)
+        log_warn("%s", err->msg);
+    status_notify(&ex->notifier, ex->spec.task_id);
+    ex->dirty = false;
+}
+
+static void set_state(struct executor *ex, enum task_state s)
+{
+    if (ex->state == s)
+        return;
+    log_info("task %s", task_state_name(s));
+    ex->state = s;
+    ex->dirty = true;
+}
+
+static size_t live_procs(const struct executor *ex)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ex->spec.n_procs; i++)
+        n += ex->spec.procs[i].state == PROC_RUNNING;
+    return n;
+}
+
+static void begin_kill(struct executor *ex)
+{
+    if (ex->killing)
+        return;
+    ex->killing = true;
+    size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
+    ex->kill_deadline = bo_mono_ms() + ex->spec.kill_grace_ms;
+    log_info("killing: SIGTERM to %zu process group(s), SIGKILL in %lld ms", groups,
+             (long long)ex->spec.kill_grace_ms);
+}
+
+/* The first failure decides the task's fate; the rest are then killed. */
+static void fail(struct executor *ex, char *message)
+{
+    if (task_state_terminal(ex->state) || ex->kill_requested) {
+        free(message);
+    } else {
+        log_info("%s", message);
+        free(ex->message);
+        ex->message = message;
+        set_state(ex, TASK_FAILED);
+    }
+    begin_kill(ex);
+}
+
+static void start_one(struct executor *ex, struct proc *p)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    ex->dirty = true;
+    if (proc_start(p, &err) == 0) {
+        log_info("started process `%s` (pid %d)", p->name, (int)p->pid);
+        return;
+    }
+    p->state = PROC_FAILED;
+    p->ended_ms = bo_wall_ms();
+    fail(ex, bo_xasprintf("process `%s` could not be started: %s", p->name, err->msg));
+}
+
+/* Parallel: everything at once. Sequential: the next one. */
+static void start_step(struct executor *ex)
+{
+    while (ex->next < ex->spec.n_procs && !ex->killing && !task_state_terminal(ex->state)) {
+        start_one(ex, &ex->spec.procs[ex->next++]);
+        if (ex->spec.sequential)
+            break;
+    }
+}
+
+static struct proc *find_proc(struct executor *ex, pid_t pid)
+{
+    for (size_t i = 0; i < ex->spec.n_procs; i++)
+        if (ex->spec.procs[i].pid == pid && ex->spec.procs[i].state == PROC_RUNNING)
+            return &ex->spec.procs[i];
+    return NULL;
+}
+
+/* Reap everything that has ended: our processes and, as subreaper, any
+ * orphaned descendant (those need nothing but the wait). */
+static void reap(struct executor *ex)
+{
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            return;
+        struct proc *p = find_proc(ex, pid);
+        if (!p)
+            continue;
+        bool failed = proc_ended(p, st, ex->killing || task_state_terminal(ex->state));
+        ex->dirty = true;
+        log_info("process `%s` (pid %d) ended: %s, exit_code %d, signal %d", p->name, (int)pid,
+                 proc_state_name(p->state), p->exit_code, p->signal);
+        if (failed)
+            fail(ex, proc_failure_message(p));
+        else if (p->state == PROC_SUCCESS && ex->spec.sequential)
+            start_step(ex);
+    }
+}
+
+static void read_signals(struct executor *ex)
+{
+    struct signalfd_siginfo si;
+    for (;;) {
+        ssize_t n = read(ex->sfd, &si, sizeof(si));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof(si))
+            return;
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            log_info("received %s", sigabbrev_np((int)si.ssi_signo));
+            if (!task_state_terminal(ex->state))
+                ex->kill_requested = true;
+            begin_kill(ex);
+        }
+        /* SIGCHLD: reap() runs after every wake-up anyway. */
+    }
+}
+
+static void wait_events(struct executor *ex, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = ex->sfd, .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+        log_warn("poll: %s", strerror(errno));
+    read_signals(ex);
+}
+
+/* Until the task is terminal and every process group is empty. */
+static void run(struct executor *ex)
+{
+    for (;;) {
+        size_t live = live_procs(ex);
+        if (!ex->killing && !task_state_terminal(ex->state) && live == 0 &&
+            ex->next >= ex->spec.n_procs)
+            set_state(ex, TASK_FINISHED);
+        if (!ex->killing && task_state_terminal(ex->state))
+            return; /* FINISHED: the sweep takes care of leftovers */
+        bool groups_left = false;
+        if (ex->killing && live == 0) {
+            groups_left = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, 0) > 0;
+            if (!groups_left)
+                return;
+        }
+        if (ex->dirty)
+            publish(ex);
+
+        int timeout = -1;
+        if (ex->killing) {
+            int64_t now = bo_mono_ms();
+            if (!ex->sigkilled && now >= ex->kill_deadline) {
+                log_info("kill grace expired: SIGKILL to what remains");
+                proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGKILL);
+                ex->sigkilled = true;
+            }
+            if (ex->sigkilled && now >= ex->kill_deadline + SWEEP_BOUND_MS) {
+                log_warn("processes survive SIGKILL after %d ms; giving up on them", SWEEP_BOUND_MS);
+                return;
+            }
+            int64_t until = ex->sigkilled ? ex->kill_deadline + SWEEP_BOUND_MS : ex->kill_deadline;
+            timeout = (int)(until - now);
+            if (groups_left && timeout > GROUP_RECHECK_MS)
+                timeout = GROUP_RECHECK_MS;
+        }
+        wait_events(ex, timeout);
+        reap(ex);
+    }
+}
+
+/* After the terminal state: nothing of ours may outlive us. SIGKILL the
+ * groups (the leaders of a FINISHED task may have left children behind)
+ * and every child we still have (orphans that left their group), reap. */
+static void sweep(struct executor *ex)
+{
+    int64_t deadline = bo_mono_ms() + SWEEP_BOUND_MS;
+    for (;;) {
+        reap(ex);
+        size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGKILL);
+        size_t children = proc_kill_children();
+        if (groups == 0 && children == 0)
+            break;
+        if (bo_mono_ms() >= deadline) {
+            log_warn("%zu group(s) and %zu child(ren) survive SIGKILL; leaving them", groups, children);
+            break;
+        }
+        wait_events(ex, GROUP_RECHECK_MS);
+    }
+    /* Leaders we could not reap (stuck in the kernel) are reported
+     * KILLED rather than RUNNING in a terminal status. */
+    for (size_t i = 0; i < ex->spec.n_procs; i++) {
+        struct proc *p = &ex->spec.procs[i];
+        if (p->state == PROC_RUNNING) {
+            p->state = PROC_KILLED;
+            p->ended_ms = bo_wall_ms();
+            ex->dirty = true;
+        }
+    }
+}
+
+static int setup_signals(int *ret_sfd)
+{
+    /* SIGCHLD ignored by whoever started us would make the kernel reap
+     * our children behind our back. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return -1;
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        return -1;
+    *ret_sfd = sfd;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bo_log_init("executor");
+    if (argc != 2 || argv[1][0] == '\0') {
+        fprintf(stderr, "usage: borealis-executor SANDBOX\n");
+        return 2;
+    }
+    const char *sandbox = argv[1];
+    struct executor ex = {.sfd = -1, .state = TASK_STARTING, .message = bo_xstrdup("")};
+
+    _cleanup_error_ bo_error_t err = NULL;
+    _cleanup_free_ char *spec_path = bo_xasprintf("%s/.borealis/task.json", sandbox);
+    if (spec_load(spec_path, &ex.spec, &err) < 0) {
+        fprintf(stderr, "borealis-executor: %s\n", err->msg);
+        return 2;
+    }
+    if (chdir(sandbox) < 0) {
+        fprintf(stderr, "borealis-executor: chdir `%s`: %s\n", sandbox, strerror(errno));
+        return 1;
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+        fprintf(stderr, "borealis-executor: PR_SET_CHILD_SUBREAPER: %s\n", strerror(errno));
+        return 1;
+    }
+    if (setup_signals(&ex.sfd) < 0) {
+        fprintf(stderr, "borealis-executor: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    status_notifier_init(&ex.notifier, ex.spec.notify_socket);
+    log_info("task %s: %zu process(es), %s, kill grace %lld ms", ex.spec.task_id, ex.spec.n_procs,
+             ex.spec.sequential ? "sequential" : "parallel", (long long)ex.spec.kill_grace_ms);
+
+    publish(&ex); /* STARTING */
+    start_step(&ex);
+    if (!task_state_terminal(ex.state))
+        set_state(&ex, TASK_RUNNING);
+    publish(&ex);
+
+    run(&ex);
+    sweep(&ex);
+    if (!task_state_terminal(ex.state))
+        set_state(&ex, TASK_KILLED);
+    publish(&ex);
+
+    status_notifier_close(&ex.notifier);
+    close(ex.sfd);
+    free(ex.message);
+    spec_clear(&ex.spec);
+    return 0;
+}

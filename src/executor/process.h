@@ -1,0 +1,60 @@
+/* process.h - supervision of the task's processes: starting one as
+ * `/bin/sh -c CMDLINE` in its own process group with its logs, recording
+ * how it ended, and signalling or sweeping what is left of the groups.
+ *
+ * A process's pid is also its process-group id (the child calls setpgid(0,
+ * 0) and the parent repeats it, so the group exists before fork returns to
+ * either side). A group outlives its leader when the leader leaves children
+ * behind; those are what the kill sequence and the final sweep go after. */
+#ifndef BO_EXECUTOR_PROCESS_H
+#define BO_EXECUTOR_PROCESS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+enum proc_state { PROC_WAITING, PROC_RUNNING, PROC_SUCCESS, PROC_FAILED, PROC_KILLED };
+
+struct proc {
+    char *name;    /* validated: a plain file name, used under .logs/ */
+    char *cmdline;
+    enum proc_state state;
+    pid_t pid;          /* 0 until started; also the process-group id */
+    bool group_gone;    /* the group was seen empty; never signal it again */
+    int exit_code;      /* -1 unless it exited normally */
+    int signal;         /* 0 unless it was killed by a signal */
+    int64_t started_ms; /* wall clock; 0 = not yet */
+    int64_t ended_ms;   /* wall clock; 0 = not yet */
+};
+
+const char *proc_state_name(enum proc_state s);
+
+/* Start `p` with cwd = the current directory (the sandbox): stdin
+ * /dev/null, stdout/stderr appended to .logs/NAME/{stdout,stderr}, signal
+ * dispositions and mask reset, oom_score_adj 0. On success p is RUNNING.
+ * On failure p is untouched and err names what could not be set up. */
+int proc_start(struct proc *p, bo_error_t *err);
+
+/* Record the wait status of `p`'s leader. `killing`: the task is being
+ * killed, so however it ended the process is reported KILLED. Returns true
+ * when the process failed on its own (the task fails). */
+bool proc_ended(struct proc *p, int wstatus, bool killing);
+
+/* "process `NAME` exited with status N" / "... was killed by signal N
+ * (Description)", for the task message. Heap-allocated. */
+char *proc_failure_message(const struct proc *p);
+
+/* Send `sig` to every started process group not yet seen empty, marking
+ * the empty ones. Returns how many groups may still have members. */
+size_t proc_signal_groups(struct proc *procs, size_t n, int sig);
+
+/* SIGKILL every direct child of this process (leaders not yet reaped and
+ * orphans re-parented to us as subreaper, including ones that left our
+ * process groups). Returns how many were found; 0 also when the kernel
+ * does not list children (no CONFIG_PROC_CHILDREN). */
+size_t proc_kill_children(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* spec.h - the task the agent hands the executor: strict parsing of
+ * .borealis/task.json (docs/protocol.md section 4). */
+#ifndef BO_EXECUTOR_SPEC_H
+#define BO_EXECUTOR_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "executor/process.h"
+
+#define SPEC_MAX_BYTES (1 << 20)
+#define SPEC_MAX_PROCESSES 64
+#define SPEC_MAX_NAME 64
+#define SPEC_MAX_TASK_ID 255
+#define SPEC_MAX_CMDLINE (64 * 1024)
+#define SPEC_MAX_GRACE_MS 600000
+#define SPEC_DEFAULT_GRACE_MS 5000
+
+struct exec_spec {
+    char *task_id;
+    struct proc *procs; /* WAITING, in task.json order */
+    size_t n_procs;
+    bool sequential;
+    int64_t kill_grace_ms;
+    char *notify_socket; /* NULL: nobody to notify */
+};
+
+/* Read and validate `path`. Errors (BO_E_INVALID, or BO_E_IO for an
+ * unreadable file) name the file and the field: "`/s/.borealis/task.json`:
+ * processes[1].cmdline: must be a non-empty string". */
+int spec_load(const char *path, struct exec_spec *ret, bo_error_t *err);
+void spec_clear(struct exec_spec *s);
+
+#endif

@@ -1,0 +1,89 @@
+/* status.c - renders and publishes the task status (see status.h). */
+#include "executor/status.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/fs.h"
+
+const char *task_state_name(enum task_state s)
+{
+    static const char *const names[] = {
+        [TASK_STARTING] = "STARTING", [TASK_RUNNING] = "RUNNING", [TASK_FINISHED] = "FINISHED",
+        [TASK_FAILED] = "FAILED",     [TASK_KILLED] = "KILLED",
+    };
+    return names[s];
+}
+
+bool task_state_terminal(enum task_state s)
+{
+    return s == TASK_FINISHED || s == TASK_FAILED || s == TASK_KILLED;
+}
+
+void status_notifier_init(struct status_notifier *n, const char *socket_path)
+{
+    memset(n, 0, sizeof(*n));
+    n->fd = -1;
+    /* The task.json parser already bounds the length; stay safe anyway. */
+    if (!socket_path || strlen(socket_path) >= sizeof(n->addr.sun_path))
+        return;
+    n->addr.sun_family = AF_UNIX;
+    strcpy(n->addr.sun_path, socket_path);
+    n->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(socket_path) + 1);
+    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+void status_notifier_close(struct status_notifier *n)
+{
+    if (n->fd >= 0)
+        close(n->fd);
+    n->fd = -1;
+}
+
+void status_notify(const struct status_notifier *n, const char *task_id)
+{
+    if (n->fd < 0)
+        return;
+    (void)sendto(n->fd, task_id, strlen(task_id), MSG_DONTWAIT | MSG_NOSIGNAL,
+                 (const struct sockaddr *)&n->addr, n->addr_len);
+}
+
+static json_t *int_or_null(int64_t v, bool present)
+{
+    return present ? json_integer(v) : json_null();
+}
+
+static json_t *proc_json(const struct proc *p)
+{
+    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", p->name, "state",
+                     proc_state_name(p->state), "pid", int_or_null(p->pid, p->pid > 0), "exit_code",
+                     int_or_null(p->exit_code, p->exit_code >= 0), "signal",
+                     int_or_null(p->signal, p->signal > 0), "started_ms",
+                     int_or_null(p->started_ms, p->started_ms > 0), "ended_ms",
+                     int_or_null(p->ended_ms, p->ended_ms > 0));
+}
+
+int status_write(const char *task_id, enum task_state state, const char *message,
+                 const struct proc *procs, size_t n_procs, bo_error_t *err)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n_procs; i++)
+        json_array_append_new(arr, proc_json(&procs[i]));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "task_id", task_id, "state",
+                          task_state_name(state), "message", message ? message : "",
+                          "executor_pid", (json_int_t)getpid(), "updated_ms",
+                          (json_int_t)bo_wall_ms(), "processes", arr);
+    /* json_pack only fails on allocation failure or invalid UTF-8, and
+     * every string here came from (validated) JSON or from us. */
+    if (!j)
+        return bo_error_set(err, BO_E_INTERNAL, "cannot render `%s`", STATUS_PATH);
+    _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text)
+        return bo_error_set(err, BO_E_INTERNAL, "cannot render `%s`", STATUS_PATH);
+    _cleanup_free_ char *line = bo_xasprintf("%s\n", text);
+    return bo_write_file_atomic(STATUS_PATH, line, strlen(line), task_state_terminal(state), err);
+}

@@ -1,0 +1,41 @@
+/* status.h - what the executor tells the agent: .borealis/status.json,
+ * replaced atomically on every change, followed by one datagram holding the
+ * task id on the agent's notify socket (docs/protocol.md section 4). */
+#ifndef BO_EXECUTOR_STATUS_H
+#define BO_EXECUTOR_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "base/error.h"
+#include "executor/process.h"
+
+#define STATUS_PATH ".borealis/status.json"
+
+enum task_state { TASK_STARTING, TASK_RUNNING, TASK_FINISHED, TASK_FAILED, TASK_KILLED };
+
+const char *task_state_name(enum task_state s);
+bool task_state_terminal(enum task_state s);
+
+struct status_notifier {
+    int fd; /* -1: no socket configured (or it could not be created) */
+    struct sockaddr_un addr;
+    socklen_t addr_len;
+};
+
+/* `socket_path` may be NULL (nobody to notify). Never fails: the agent may
+ * be down, and it re-reads every status file when it starts. */
+void status_notifier_init(struct status_notifier *n, const char *socket_path);
+void status_notifier_close(struct status_notifier *n);
+
+/* Write STATUS_PATH (relative to the sandbox, our cwd). Terminal states are
+ * fsync'ed: they are the last word of the executor. */
+int status_write(const char *task_id, enum task_state state, const char *message,
+                 const struct proc *procs, size_t n_procs, bo_error_t *err);
+
+/* Send the task id; errors (no agent, full queue) are ignored. */
+void status_notify(const struct status_notifier *n, const char *task_id);
+
+#endif

@@ -1,0 +1,605 @@
+/* job.c - the job model: owns the field table of docs/protocol.md section 1
+ * and the strict JSON decoding, validation and encoding driven by it. */
+#include "model/job.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "base/parse.h"
+#include "model/template.h"
+
+/* ---- identifiers ---------------------------------------------------- */
+
+static bool ident_char(char c, bool dot)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || (dot && c == '.');
+}
+
+static int check_chars(const char *s, const char *what, bool dot, bo_error_t *err)
+{
+    if (!*s)
+        return bo_error_set(err, BO_E_INVALID, "%s must not be empty", what);
+    size_t n = strlen(s);
+    if (n > JOB_NAME_MAX)
+        return bo_error_set(err, BO_E_INVALID, "%s `%.64s...` is longer than %d characters", what, s, JOB_NAME_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (!ident_char(s[i], dot))
+            return bo_error_set(err, BO_E_INVALID, "%s `%s` must match %s", what, s,
+                                dot ? "[A-Za-z0-9_.-]+" : "[A-Za-z0-9_-]+");
+    return 0;
+}
+
+int job_ident_validate(const char *s, const char *what, bo_error_t *err)
+{
+    return check_chars(s, what, true, err);
+}
+
+int job_environment_validate(const char *s, const char *what, bo_error_t *err)
+{
+    static const char pattern[] = "^(prod|devel|test|staging[0-9]*)$";
+    if (!*s)
+        return bo_error_set(err, BO_E_INVALID, "%s must not be empty", what);
+    bool ok = strcmp(s, "prod") == 0 || strcmp(s, "devel") == 0 || strcmp(s, "test") == 0;
+    if (!ok && strncmp(s, "staging", 7) == 0 && strlen(s) <= JOB_NAME_MAX) {
+        ok = true;
+        for (const char *p = s + 7; *p; p++)
+            if (*p < '0' || *p > '9')
+                ok = false;
+    }
+    if (!ok)
+        return bo_error_set(err, BO_E_INVALID, "%s `%.64s` must match %s", what, s, pattern);
+    return 0;
+}
+
+static int check_ident(const char *s, const char *path, bo_error_t *err) { return job_ident_validate(s, path, err); }
+static int check_env(const char *s, const char *path, bo_error_t *err)
+{
+    return job_environment_validate(s, path, err);
+}
+static int check_port(const char *s, const char *path, bo_error_t *err) { return check_chars(s, path, false, err); }
+
+/* ---- job keys ------------------------------------------------------- */
+
+int job_key_validate(const struct job_key *k, bo_error_t *err)
+{
+    if (!k->cluster || !k->role || !k->environment || !k->name)
+        return bo_error_set(err, BO_E_INVALID, "job key is incomplete");
+    if (job_ident_validate(k->cluster, "cluster", err) < 0 || job_ident_validate(k->role, "role", err) < 0 ||
+        job_environment_validate(k->environment, "environment", err) < 0 ||
+        job_ident_validate(k->name, "name", err) < 0)
+        return -1;
+    return 0;
+}
+
+int job_key_parse(const char *s, struct job_key *ret, bo_error_t *err)
+{
+    char *parts[4] = {0};
+    size_t n = 0;
+    const char *p = s;
+    if (strlen(s) > 4 * (JOB_NAME_MAX + 1))
+        return bo_error_set(err, BO_E_INVALID, "invalid job key `%.40s...`: too long", s);
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        if (n == 4)
+            goto bad;
+        parts[n++] = slash ? bo_xstrndup(p, (size_t)(slash - p)) : bo_xstrdup(p);
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    if (n != 4)
+        goto bad;
+    struct job_key k = {parts[0], parts[1], parts[2], parts[3]};
+    if (job_key_validate(&k, err) < 0) {
+        bo_error_wrap(err, "invalid job key `%s`", s);
+        job_key_clear(&k);
+        return -1;
+    }
+    *ret = k;
+    return 0;
+bad:
+    for (size_t i = 0; i < n; i++)
+        free(parts[i]);
+    return bo_error_set(err, BO_E_INVALID, "invalid job key `%s`: expected cluster/role/environment/name", s);
+}
+
+char *job_key_str(const struct job_key *k)
+{
+    return bo_xasprintf("%s/%s/%s/%s", k->cluster, k->role, k->environment, k->name);
+}
+
+void job_key_copy(struct job_key *dst, const struct job_key *src)
+{
+    dst->cluster = bo_xstrdup(src->cluster);
+    dst->role = bo_xstrdup(src->role);
+    dst->environment = bo_xstrdup(src->environment);
+    dst->name = bo_xstrdup(src->name);
+}
+
+void job_key_clear(struct job_key *k)
+{
+    free(k->cluster);
+    free(k->role);
+    free(k->environment);
+    free(k->name);
+    *k = (struct job_key){0};
+}
+
+/* ---- the field table ------------------------------------------------ */
+
+static const char *const ordering_names[] = {"parallel", "sequential", NULL};
+
+#define J(m) offsetof(struct job_config, m)
+#define T(m) offsetof(struct task_config, m)
+#define P(m) offsetof(struct process_config, m)
+
+static const struct job_field fields[] = {
+    {"job", "cluster", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
+     .offset = J(key.cluster), .help = "cluster the job runs in"},
+    {"job", "role", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident, .offset = J(key.role),
+     .help = "owner: the Unix user tasks run as, unit of quota"},
+    {"job", "environment", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_env,
+     .offset = J(key.environment), .help = "prod, devel, test or stagingN"},
+    {"job", "name", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident, .offset = J(key.name),
+     .help = "job name"},
+    {"job", "instances", JOB_FIELD_INT, false, "1", 1, JOB_MAX_INSTANCES, .offset = J(instances),
+     .help = "number of instances (tasks)"},
+    {"job", "service", JOB_FIELD_BOOL, false, "false", .offset = J(service),
+     .help = "restart tasks whether they succeed or fail"},
+    {"job", "max_task_failures", JOB_FIELD_INT, false, "1", 1, 1000, .minus_one = true,
+     .offset = J(max_task_failures), .help = "failures before giving up (-1: forever); ignored by services"},
+    {"job", "priority", JOB_FIELD_INT, false, "0", 0, 1000, .offset = J(priority), .help = "preemption priority"},
+    {"job", "task", JOB_FIELD_OBJECT, true, NULL, .child = "task", .offset = J(task), .help = "what each instance runs"},
+    {"task", "resources", JOB_FIELD_OBJECT, true, NULL, .child = "task.resources", .offset = 0,
+     .help = "resources reserved per instance"},
+    {"task.resources", "cpu", JOB_FIELD_NUMBER, true, NULL, 0, 1024, .min_exclusive = true, .offset = T(cpu),
+     .help = "CPU cores (fractional)"},
+    {"task.resources", "ram", JOB_FIELD_SIZE, true, NULL, 1 << 20, 9.0e18, .offset = T(ram),
+     .help = "memory limit in bytes"},
+    {"task.resources", "disk", JOB_FIELD_SIZE, true, NULL, 0, 9.0e18, .offset = T(disk), .help = "sandbox disk in bytes"},
+    {"task", "ports", JOB_FIELD_STRING_LIST, false, "[]", 0, JOB_MAX_PORTS, .check = check_port, .offset = T(ports),
+     .count_offset = T(n_ports), .help = "named ports to allocate ({{ports.NAME}} adds NAME)"},
+    {"task", "ordering", JOB_FIELD_ENUM, false, "\"parallel\"", .choices = ordering_names, .offset = T(ordering),
+     .help = "parallel: side by side; sequential: in order, each must succeed"},
+    {"task", "kill_grace_ms", JOB_FIELD_DURATION, false, "5000", 0, 600000, .offset = T(kill_grace_ms),
+     .help = "SIGTERM to SIGKILL delay"},
+    {"task", "processes", JOB_FIELD_OBJECT_LIST, true, NULL, 1, JOB_MAX_PROCESSES, .child = "task.processes",
+     .offset = T(processes), .count_offset = T(n_processes), .elem_size = sizeof(struct process_config),
+     .help = "processes of the task"},
+    {"task.processes", "name", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
+     .offset = P(name), .help = "unique process name"},
+    {"task.processes", "cmdline", JOB_FIELD_STRING, true, NULL, 1, JOB_CMDLINE_MAX, .templated = true,
+     .offset = P(cmdline), .help = "run as /bin/sh -c CMDLINE"},
+};
+
+const struct job_field *job_field_table(size_t *ret_n)
+{
+    *ret_n = BO_ARRAY_SIZE(fields);
+    return fields;
+}
+
+const struct job_field *job_field_find(const char *object, const char *name)
+{
+    for (size_t i = 0; i < BO_ARRAY_SIZE(fields); i++)
+        if (strcmp(fields[i].object, object) == 0 && strcmp(fields[i].name, name) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+/* ---- decoding ------------------------------------------------------- */
+
+struct dec {
+    char *bad_path; /* path of the value that failed */
+};
+
+/* "task" + "ram" -> "task.ram"; "" + "name" -> "name". */
+static char *path_join(const char *path, const char *name)
+{
+    return *path ? bo_xasprintf("%s.%s", path, name) : bo_xstrdup(name);
+}
+
+static int fail(struct dec *d, const char *path, bo_error_t *err, const char *fmt, ...) BO_PRINTF(4, 5);
+static int fail(struct dec *d, const char *path, bo_error_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *m = bo_xvasprintf(fmt, ap);
+    va_end(ap);
+    if (!d->bad_path)
+        d->bad_path = bo_xstrdup(path);
+    return bo_error_set(err, BO_E_INVALID, "%s: %s", *path ? path : "job", m);
+}
+
+/* A check function already names the field. */
+static int fail_checked(struct dec *d, const char *path, int r)
+{
+    if (r < 0 && !d->bad_path)
+        d->bad_path = bo_xstrdup(path);
+    return r;
+}
+
+static const char *type_text(enum job_field_type t)
+{
+    switch (t) {
+    case JOB_FIELD_STRING:
+    case JOB_FIELD_ENUM:
+        return "a string";
+    case JOB_FIELD_INT:
+        return "an integer";
+    case JOB_FIELD_BOOL:
+        return "true or false";
+    case JOB_FIELD_NUMBER:
+        return "a number";
+    case JOB_FIELD_SIZE:
+        return "an integer number of bytes";
+    case JOB_FIELD_DURATION:
+        return "an integer number of milliseconds";
+    case JOB_FIELD_OBJECT:
+        return "an object";
+    case JOB_FIELD_STRING_LIST:
+        return "a list of strings";
+    case JOB_FIELD_OBJECT_LIST:
+        return "a list of objects";
+    }
+    return "?";
+}
+
+/* `bounded`: the field's min/max are the string's length (for a list they
+ * count entries instead). */
+static int decode_string(struct dec *d, const struct job_field *f, const char *path, json_t *v, bool bounded,
+                         char **ret, bo_error_t *err)
+{
+    if (!json_is_string(v))
+        return fail(d, path, err, "must be a string");
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (strlen(s) != n)
+        return fail(d, path, err, "must not contain NUL characters");
+    if (f->check && fail_checked(d, path, f->check(s, path, err)) < 0)
+        return -1;
+    if (bounded && n < f->min)
+        return fail(d, path, err, "must not be empty");
+    if (bounded && n > f->max)
+        return fail(d, path, err, "must be at most %.0f bytes long", f->max);
+    *ret = bo_xstrdup(s);
+    return 0;
+}
+
+static int decode_object(struct dec *d, const char *object, const char *path, json_t *obj, void *base,
+                         bo_error_t *err);
+
+static int decode_field(struct dec *d, const struct job_field *f, const char *path, json_t *v, void *base,
+                        bo_error_t *err)
+{
+    char *at = (char *)base + f->offset;
+    switch (f->type) {
+    case JOB_FIELD_STRING:
+        return decode_string(d, f, path, v, true, (char **)at, err);
+    case JOB_FIELD_INT:
+    case JOB_FIELD_DURATION: {
+        if (!json_is_integer(v))
+            return fail(d, path, err, "must be %s", type_text(f->type));
+        json_int_t i = json_integer_value(v);
+        if (f->minus_one && i == -1) {
+            *(int64_t *)at = -1;
+            return 0;
+        }
+        if ((double)i < f->min || (double)i > f->max) {
+            if (f->minus_one)
+                return fail(d, path, err, "must be -1 (forever) or between %.0f and %.0f", f->min, f->max);
+            return fail(d, path, err, "must be between %.0f and %.0f", f->min, f->max);
+        }
+        *(int64_t *)at = i;
+        return 0;
+    }
+    case JOB_FIELD_BOOL:
+        if (!json_is_boolean(v))
+            return fail(d, path, err, "must be true or false");
+        *(bool *)at = json_is_true(v);
+        return 0;
+    case JOB_FIELD_NUMBER: {
+        if (!json_is_number(v))
+            return fail(d, path, err, "must be a number");
+        double x = json_number_value(v);
+        if (!isfinite(x) || (f->min_exclusive ? x <= f->min : x < f->min) || x > f->max)
+            return fail(d, path, err, "must be %s %g and at most %g",
+                        f->min_exclusive ? "greater than" : "at least", f->min, f->max);
+        *(double *)at = x;
+        return 0;
+    }
+    case JOB_FIELD_SIZE: {
+        if (!json_is_integer(v))
+            return fail(d, path, err, "must be an integer number of bytes");
+        json_int_t i = json_integer_value(v);
+        if (i < 0)
+            return fail(d, path, err, "must not be negative");
+        if ((double)i < f->min) {
+            char buf[32];
+            bo_format_size((uint64_t)f->min, buf, sizeof(buf));
+            return fail(d, path, err, "must be at least %s", buf);
+        }
+        if ((double)i > f->max)
+            return fail(d, path, err, "is too large");
+        *(uint64_t *)at = (uint64_t)i;
+        return 0;
+    }
+    case JOB_FIELD_ENUM: {
+        if (!json_is_string(v))
+            return fail(d, path, err, "must be a string");
+        for (int i = 0; f->choices[i]; i++)
+            if (strcmp(json_string_value(v), f->choices[i]) == 0) {
+                *(int *)at = i;
+                return 0;
+            }
+        char list[256] = "";
+        for (int i = 0; f->choices[i]; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"", i ? " or " : "",
+                     f->choices[i]);
+        return fail(d, path, err, "must be %s, not \"%.64s\"", list, json_string_value(v));
+    }
+    case JOB_FIELD_OBJECT:
+        return decode_object(d, f->child, path, v, at, err);
+    case JOB_FIELD_STRING_LIST:
+    case JOB_FIELD_OBJECT_LIST: {
+        if (!json_is_array(v))
+            return fail(d, path, err, "must be %s", type_text(f->type));
+        size_t n = json_array_size(v);
+        if ((double)n < f->min || (double)n > f->max) {
+            if (f->min > 0)
+                return fail(d, path, err, "must have between %.0f and %.0f entries", f->min, f->max);
+            return fail(d, path, err, "must have at most %.0f entries", f->max);
+        }
+        size_t esz = f->type == JOB_FIELD_STRING_LIST ? sizeof(char *) : f->elem_size;
+        /* Stored (with its count) before decoding the entries, so the
+         * owner's clear function frees what was decoded on failure. */
+        char *arr = bo_xcalloc(n + 1, esz);
+        *(char **)at = arr;
+        *(size_t *)((char *)base + f->count_offset) = n;
+        for (size_t i = 0; i < n; i++) {
+            _cleanup_free_ char *ipath = bo_xasprintf("%s[%zu]", path, i);
+            json_t *e = json_array_get(v, i);
+            int r;
+            if (f->type == JOB_FIELD_STRING_LIST)
+                r = decode_string(d, f, ipath, e, false, (char **)(arr + i * esz), err);
+            else
+                r = decode_object(d, f->child, ipath, e, arr + i * esz, err);
+            if (r < 0)
+                return r;
+        }
+        return 0;
+    }
+    }
+    return fail(d, path, err, "unsupported field type");
+}
+
+static int decode_object(struct dec *d, const char *object, const char *path, json_t *obj, void *base,
+                         bo_error_t *err)
+{
+    if (!json_is_object(obj))
+        return fail(d, path, err, "must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        if (!job_field_find(object, key)) {
+            _cleanup_free_ char *fp = path_join(path, key);
+            if (!d->bad_path)
+                d->bad_path = bo_xstrdup(path);
+            return bo_error_set(err, BO_E_INVALID, "unknown field `%.200s`", fp);
+        }
+    }
+    for (size_t i = 0; i < BO_ARRAY_SIZE(fields); i++) {
+        const struct job_field *f = &fields[i];
+        if (strcmp(f->object, object) != 0)
+            continue;
+        _cleanup_free_ char *fp = path_join(path, f->name);
+        v = json_object_get(obj, f->name);
+        json_t *def = NULL;
+        if (!v) {
+            if (f->required)
+                return fail(d, fp, err, "is required");
+            v = def = json_loads(f->def, JSON_DECODE_ANY, NULL);
+            if (!def)
+                return fail(d, fp, err, "bad default (bug)");
+        }
+        int r = decode_field(d, f, fp, v, base, err);
+        json_decref(def);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int cmp_strp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Rules across fields of a task: unique process names, cmdlines hold only
+ * runtime variables, and every {{ports.X}} requests port X. */
+static int task_finish(struct dec *d, const char *path, struct task_config *t, bo_error_t *err)
+{
+    for (size_t i = 0; i < t->n_processes; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->processes[i].name, t->processes[j].name) == 0) {
+                _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].name", path, i);
+                return fail(d, p, err, "duplicate process name `%s`", t->processes[i].name);
+            }
+    }
+    for (size_t i = 0; i < t->n_processes; i++) {
+        char **names = NULL;
+        size_t n = 0;
+        if (template_scan_runtime(t->processes[i].cmdline, &names, &n, err) < 0) {
+            _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].cmdline", path, i);
+            if (!d->bad_path)
+                d->bad_path = bo_xstrdup(p);
+            return bo_error_wrap(err, "%s", p);
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (t->n_ports >= JOB_MAX_PORTS) {
+                template_strv_free(names);
+                _cleanup_free_ char *p = bo_xasprintf("%s.ports", path);
+                return fail(d, p, err, "more than %d ports", JOB_MAX_PORTS);
+            }
+            t->ports = bo_xrealloc(t->ports, (t->n_ports + 2) * sizeof(char *));
+            t->ports[t->n_ports++] = BO_STEAL(names[k]);
+            t->ports[t->n_ports] = NULL;
+        }
+        template_strv_free(names);
+    }
+    if (t->n_ports > 1)
+        qsort(t->ports, t->n_ports, sizeof(char *), cmp_strp);
+    size_t w = 0;
+    for (size_t i = 0; i < t->n_ports; i++) {
+        if (w > 0 && strcmp(t->ports[w - 1], t->ports[i]) == 0)
+            free(t->ports[i]);
+        else
+            t->ports[w++] = t->ports[i];
+    }
+    t->n_ports = w;
+    if (t->ports)
+        t->ports[w] = NULL;
+    return 0;
+}
+
+void task_config_clear(struct task_config *t)
+{
+    for (size_t i = 0; i < t->n_ports; i++)
+        free(t->ports[i]);
+    free(t->ports);
+    for (size_t i = 0; i < t->n_processes; i++) {
+        free(t->processes[i].name);
+        free(t->processes[i].cmdline);
+    }
+    free(t->processes);
+    *t = (struct task_config){0};
+}
+
+static int task_decode(struct dec *d, json_t *j, struct task_config *t, bo_error_t *err)
+{
+    if (decode_object(d, "task", "task", j, t, err) < 0 || task_finish(d, "task", t, err) < 0)
+        return -1;
+    return 0;
+}
+
+int task_config_from_json(json_t *j, struct task_config *ret, bo_error_t *err)
+{
+    struct dec d = {0};
+    struct task_config t = {0};
+    int r = task_decode(&d, j, &t, err);
+    free(d.bad_path);
+    if (r < 0) {
+        task_config_clear(&t);
+        return r;
+    }
+    *ret = t;
+    return 0;
+}
+
+static void job_config_free(struct job_config *c)
+{
+    job_key_clear(&c->key);
+    task_config_clear(&c->task);
+    free(c);
+}
+
+int job_config_from_json_at(json_t *j, struct job_config **ret, char **ret_path, bo_error_t *err)
+{
+    struct dec d = {0};
+    struct job_config *c = bo_xcalloc(1, sizeof(*c));
+    c->refs = 1;
+    int r = -1;
+    if (!json_is_object(j)) {
+        fail(&d, "", err, "must be an object");
+        goto out;
+    }
+    if (decode_object(&d, "job", "", j, c, err) < 0)
+        goto out;
+    r = task_finish(&d, "task", &c->task, err);
+out:
+    if (r < 0) {
+        if (ret_path)
+            *ret_path = d.bad_path ? BO_STEAL(d.bad_path) : bo_xstrdup("");
+        free(d.bad_path);
+        job_config_free(c);
+        return r;
+    }
+    free(d.bad_path);
+    *ret = c;
+    return 0;
+}
+
+int job_config_from_json(json_t *j, struct job_config **ret, bo_error_t *err)
+{
+    return job_config_from_json_at(j, ret, NULL, err);
+}
+
+struct job_config *job_config_ref(struct job_config *c)
+{
+    if (c)
+        __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+void job_config_unref(struct job_config *c)
+{
+    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        job_config_free(c);
+}
+
+/* ---- encoding ------------------------------------------------------- */
+
+static json_t *encode_object(const char *object, const void *base);
+
+static json_t *encode_field(const struct job_field *f, const void *base)
+{
+    const char *at = (const char *)base + f->offset;
+    switch (f->type) {
+    case JOB_FIELD_STRING: {
+        const char *s = *(char *const *)at;
+        return json_string(s ? s : "");
+    }
+    case JOB_FIELD_INT:
+    case JOB_FIELD_DURATION:
+        return json_integer(*(const int64_t *)at);
+    case JOB_FIELD_BOOL:
+        return json_boolean(*(const bool *)at);
+    case JOB_FIELD_NUMBER:
+        return json_real(*(const double *)at);
+    case JOB_FIELD_SIZE:
+        return json_integer((json_int_t) * (const uint64_t *)at);
+    case JOB_FIELD_ENUM: {
+        int i = *(const int *)at, n = 0;
+        while (f->choices[n])
+            n++;
+        return json_string(i >= 0 && i < n ? f->choices[i] : "");
+    }
+    case JOB_FIELD_OBJECT:
+        return encode_object(f->child, at);
+    case JOB_FIELD_STRING_LIST:
+    case JOB_FIELD_OBJECT_LIST: {
+        json_t *a = json_array();
+        const char *arr = *(char *const *)at;
+        size_t n = *(const size_t *)((const char *)base + f->count_offset);
+        for (size_t i = 0; i < n; i++) {
+            if (f->type == JOB_FIELD_STRING_LIST)
+                json_array_append_new(a, json_string(((char *const *)arr)[i]));
+            else
+                json_array_append_new(a, encode_object(f->child, arr + i * f->elem_size));
+        }
+        return a;
+    }
+    }
+    return json_null();
+}
+
+static json_t *encode_object(const char *object, const void *base)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < BO_ARRAY_SIZE(fields); i++)
+        if (strcmp(fields[i].object, object) == 0)
+            json_object_set_new(o, fields[i].name, encode_field(&fields[i], base));
+    return o;
+}
+
+json_t *job_config_to_json(const struct job_config *c) { return encode_object("job", c); }
+
+json_t *task_config_to_json(const struct task_config *t) { return encode_object("task", t); }

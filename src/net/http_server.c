@@ -1,0 +1,289 @@
+/* http_server.c - libmicrohttpd glue: request accumulation with a size
+ * limit, route matching, JSON answers, suspend/resume. */
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "base/clock.h"
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    const struct http_route *routes;
+    size_t n_routes;
+    void *ctx;
+    http_observe_fn observe;
+    unsigned port;
+};
+
+static void request_free(struct http_request *r)
+{
+    if (!r)
+        return;
+    if (r->user && r->user_free)
+        r->user_free(r->user);
+    for (size_t i = 0; i < r->n_params; i++)
+        free(r->params[i]);
+    free(r->body);
+    free((char *)r->path);
+    free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* Match a route pattern against a path, capturing the star segments. */
+static bool route_match(const char *pattern, const char *path, struct http_request *req)
+{
+    const char *p = pattern, *s = path;
+    size_t n = 0;
+    char *caps[HTTP_MAX_PARAMS];
+    while (*p && *s) {
+        if (*p == '*') {
+            const char *end = strchr(s, '/');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            if (len == 0 || n >= HTTP_MAX_PARAMS)
+                goto fail;
+            caps[n] = bo_xstrndup(s, len);
+            MHD_http_unescape(caps[n]);
+            n++;
+            s += len;
+            p++;
+            continue;
+        }
+        if (*p != *s)
+            goto fail;
+        p++;
+        s++;
+    }
+    if (*p || *s)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        req->params[i] = caps[i];
+    req->n_params = n;
+    return true;
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(caps[i]);
+    return false;
+}
+
+static void queue(struct http_request *req, unsigned status, const char *ctype, char *data, size_t len)
+{
+    struct MHD_Connection *c = req->conn;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    req->answered = true;
+    if (req->server->observe)
+        req->server->observe(req, status, bo_mono_ms() - req->start_ms, req->server->ctx);
+}
+
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type, char *text)
+{
+    queue(req, status, content_type, text, strlen(text));
+}
+
+void http_reply_json(struct http_request *req, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        text = bo_xstrdup("{}");
+    size_t len = strlen(text);
+    text = bo_xrealloc(text, len + 2);
+    text[len] = '\n';
+    text[len + 1] = '\0';
+    queue(req, status, "application/json", text, len + 1);
+}
+
+void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *msg = bo_xvasprintf(fmt, ap);
+    va_end(ap);
+    http_reply_json(req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
+}
+
+void http_reply_bo_error(struct http_request *req, bo_error_t e)
+{
+    static const struct {
+        enum bo_errkind kind;
+        unsigned status;
+        const char *code;
+    } map[] = {
+        {BO_E_INVALID, 400, "INVALID"}, {BO_E_NOTFOUND, 404, "NOT_FOUND"}, {BO_E_EXISTS, 409, "EXISTS"},
+        {BO_E_REFUSED, 409, "REFUSED"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(map); i++)
+        if (map[i].kind == e->kind) {
+            http_reply_error(req, map[i].status, map[i].code, "%s", e->msg);
+            return;
+        }
+    http_reply_error(req, 500, "INTERNAL", "%s", e->msg);
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+json_t *http_body_json(struct http_request *req)
+{
+    json_error_t jerr;
+    json_t *j = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!j) {
+        if (req->body_len)
+            http_reply_error(req, 400, "INVALID", "request body is not valid JSON: %s (line %d, column %d)",
+                             jerr.text, jerr.line, jerr.column);
+        else
+            http_reply_error(req, 400, "INVALID", "request body is empty: a JSON object is required");
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_reply_error(req, 400, "INVALID", "request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+void http_suspend(struct http_request *req)
+{
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+}
+
+void http_resume(struct http_request *req)
+{
+    if (!req->suspended)
+        return;
+    req->suspended = false;
+    req->resumed = true;
+    MHD_resume_connection(req->conn);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+    if (!req) {
+        req = bo_xcalloc(1, sizeof(*req));
+        req->conn = c;
+        req->server = s;
+        req->method = method;
+        req->path = bo_xstrdup(url);
+        req->start_ms = bo_mono_ms();
+        *con_cls = req;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
+            req->too_large = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->too_large && req->body_len + *upload_data_size <= HTTP_MAX_BODY) {
+            req->body = bo_xrealloc(req->body, req->body_len + *upload_data_size + 1);
+            memcpy(req->body + req->body_len, upload_data, *upload_data_size);
+            req->body_len += *upload_data_size;
+            req->body[req->body_len] = '\0';
+        } else {
+            req->too_large = true;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->answered)
+        return MHD_YES;
+    if (req->too_large) {
+        http_reply_error(req, 413, "TOO_LARGE", "request body exceeds %u bytes", HTTP_MAX_BODY);
+    } else if (!req->route) {
+        bool path_known = false;
+        for (size_t i = 0; i < s->n_routes; i++) {
+            struct http_request probe = {0};
+            if (!route_match(s->routes[i].pattern, url, &probe))
+                continue;
+            for (size_t k = 0; k < probe.n_params; k++)
+                free(probe.params[k]);
+            path_known = true;
+            if (strcmp(s->routes[i].method, method) != 0)
+                continue;
+            route_match(s->routes[i].pattern, url, req);
+            req->route = &s->routes[i];
+            break;
+        }
+        if (!req->route) {
+            if (path_known)
+                http_reply_error(req, 405, "INVALID", "method %s is not allowed on %s", method, url);
+            else
+                http_reply_error(req, 404, "NOT_FOUND", "no such endpoint: %s %s", method, url);
+        } else {
+            req->route->handler(req, s->ctx);
+        }
+    } else {
+        req->route->handler(req, s->ctx); /* resumed */
+    }
+    return MHD_YES;
+}
+
+int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
+                      void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1)
+        return bo_error_set(err, BO_E_INVALID, "listen address `%s` is not an IPv4 address", listen_addr);
+    struct http_server *s = bo_xcalloc(1, sizeof(*s));
+    s->routes = routes;
+    s->n_routes = n_routes;
+    s->ctx = ctx;
+    s->observe = observe;
+    s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL, on_request, s,
+                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+                              (unsigned)1024, MHD_OPTION_END);
+    if (!s->mhd) {
+        free(s);
+        return bo_error_set(err, BO_E_IO, "cannot listen on %s:%u (address in use or not permitted?)",
+                            listen_addr, port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
+    *ret = s;
+    return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->mhd);
+    free(s);
+}
+
+int http_server_fd(struct http_server *s)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+int64_t http_server_timeout_ms(struct http_server *s)
+{
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(s->mhd, &t) != MHD_YES)
+        return -1;
+    return (int64_t)t;
+}
+
+void http_server_run(struct http_server *s) { MHD_run(s->mhd); }
+
+unsigned http_server_port(struct http_server *s) { return s->port; }

@@ -1,0 +1,83 @@
+/* http_server.h - a small JSON HTTP server over libmicrohttpd, driven from
+ * the caller's own event loop (MHD's epoll fd is polled by the owner, so the
+ * scheduler stays single-threaded and lock-free).
+ *
+ * A handler either answers at once (http_reply_*) or suspends the request
+ * (http_suspend) to answer later: the agents' long polls. http_resume()
+ * makes the server call the same handler again with req->resumed set. */
+#ifndef BO_NET_HTTP_SERVER_H
+#define BO_NET_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+
+#define HTTP_MAX_BODY (1u << 20)
+#define HTTP_MAX_PARAMS 6
+
+struct http_server;
+struct http_request;
+
+typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
+
+struct http_route {
+    const char *method;
+    const char *pattern; /* `*` in the pattern matches one path segment */
+    http_handler_fn handler;
+    const char *name;    /* label for metrics, e.g. "job_create" */
+};
+
+struct http_request {
+    const char *method;
+    const char *path;
+    const struct http_route *route;
+    char *params[HTTP_MAX_PARAMS]; /* `*` segments of the pattern, URL-decoded */
+    size_t n_params;
+    char *body;
+    size_t body_len;
+    bool resumed;
+    void *user; /* handler-owned state kept across suspend/resume */
+    void (*user_free)(void *user);
+    /* private */
+    void *conn;
+    struct http_server *server;
+    bool too_large;
+    bool answered;
+    bool suspended;
+    int64_t start_ms;
+};
+
+/* Called after every answered request, for metrics. */
+typedef void (*http_observe_fn)(const struct http_request *req, unsigned status, int64_t duration_ms,
+                                void *ctx);
+
+int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
+                      void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err);
+void http_server_stop(struct http_server *s);
+/* The fd to poll for readability, and how long until MHD needs a run
+ * (-1 = no deadline). */
+int http_server_fd(struct http_server *s);
+int64_t http_server_timeout_ms(struct http_server *s);
+void http_server_run(struct http_server *s);
+unsigned http_server_port(struct http_server *s);
+
+/* Query-string value or NULL. */
+const char *http_query(struct http_request *req, const char *name);
+/* Parse the body as a JSON object; on failure answers 400 and returns NULL. */
+json_t *http_body_json(struct http_request *req);
+
+/* Answers take ownership of `body`. */
+void http_reply_json(struct http_request *req, unsigned status, json_t *body);
+void http_reply_text(struct http_request *req, unsigned status, const char *content_type, char *text);
+/* {"error": msg, "code": code} */
+void http_reply_error(struct http_request *req, unsigned status, const char *code, const char *fmt, ...)
+    BO_PRINTF(4, 5);
+/* Map a bo_error kind to status + code and answer with its message. */
+void http_reply_bo_error(struct http_request *req, bo_error_t e);
+
+void http_suspend(struct http_request *req);
+void http_resume(struct http_request *req);
+
+#endif

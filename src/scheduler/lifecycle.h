@@ -1,0 +1,33 @@
+/* lifecycle.h - what happens to tasks: state transitions with their side
+ * effects (resources, queues, persistence), rescheduling with ancestors and
+ * the flapping penalty, kills, and the timers (THROTTLED release, tasks stuck
+ * in transient states, silent agents). The legality of each transition is
+ * decided by the pure model/task_state module. */
+#ifndef BO_SCHEDULER_LIFECYCLE_H
+#define BO_SCHEDULER_LIFECYCLE_H
+
+#include "scheduler/state.h"
+
+/* Create a job and its instances in PENDING. The job's key must not be held
+ * by an active job; an inactive job with that key is replaced. */
+int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sched_job **ret, bo_error_t *err);
+
+/* Move t to `to` with `msg`. Returns 1 if applied, 0 if the transition is
+ * not legal from t's state (ignored: duplicates and stale updates land here),
+ * -1 on a store error. Entering a terminal state may create the instance's
+ * next task (returned in *ret_next when non-NULL). */
+int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
+                         bo_error_t *err);
+
+/* User kill: never rescheduled. Returns 1 if the task was live. */
+int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err);
+
+/* Timers; `now_mono`/`now_wall` passed in for testability. */
+int lifecycle_tick(struct sched_state *st, int64_t now_mono, int64_t now_wall, bo_error_t *err);
+
+/* Every live task on the agent becomes LOST (rescheduled unless killed). */
+int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err);
+
+int64_t lifecycle_flap_penalty_ms(const struct sched_options *o, int consecutive_flaps);
+
+#endif

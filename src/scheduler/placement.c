@@ -1,0 +1,166 @@
+/* placement.c - bin packing of pending tasks onto agents. */
+#include "scheduler/placement.h"
+
+#include <string.h>
+#include <utlist.h>
+
+#include "base/clock.h"
+#include "base/parse.h"
+#include "scheduler/lifecycle.h"
+
+static uint32_t ports_free(const struct sched_agent *a)
+{
+    uint32_t n = 0;
+    for (uint32_t p = a->port_lo; p <= a->port_hi; p++)
+        if (!(a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8))))
+            n++;
+    return n;
+}
+
+static bool fits(const struct sched_agent *a, const struct task_config *tc)
+{
+    if (!a->up)
+        return false;
+    if (a->cpu - a->used_cpu + 1e-9 < tc->cpu || a->ram - a->used_ram < tc->ram ||
+        a->disk - a->used_disk < tc->disk)
+        return false;
+    return tc->n_ports == 0 || ports_free(a) >= tc->n_ports;
+}
+
+char *placement_explain(struct sched_state *st, const struct task_config *tc)
+{
+    if (st->agents_up == 0)
+        return bo_xstrdup("INSUFFICIENT_RESOURCES: no agents available");
+    double max_cpu = 0;
+    uint64_t max_ram = 0, max_disk = 0;
+    uint32_t max_ports = 0;
+    struct sched_agent *a, *tmp;
+    HASH_ITER(hh, st->agents, a, tmp)
+    {
+        if (!a->up)
+            continue;
+        if (a->cpu - a->used_cpu > max_cpu)
+            max_cpu = a->cpu - a->used_cpu;
+        if (a->ram - a->used_ram > max_ram)
+            max_ram = a->ram - a->used_ram;
+        if (a->disk - a->used_disk > max_disk)
+            max_disk = a->disk - a->used_disk;
+        uint32_t pf = tc->n_ports ? ports_free(a) : 0;
+        if (pf > max_ports)
+            max_ports = pf;
+    }
+    char need[32], have[32];
+    if (max_cpu + 1e-9 < tc->cpu)
+        return bo_xasprintf("INSUFFICIENT_RESOURCES: cpu (needs %g, most free on any agent %g)", tc->cpu,
+                            max_cpu);
+    if (max_ram < tc->ram) {
+        bo_format_size(tc->ram, need, sizeof(need));
+        bo_format_size(max_ram, have, sizeof(have));
+        return bo_xasprintf("INSUFFICIENT_RESOURCES: ram (needs %s, most free on any agent %s)", need, have);
+    }
+    if (max_disk < tc->disk) {
+        bo_format_size(tc->disk, need, sizeof(need));
+        bo_format_size(max_disk, have, sizeof(have));
+        return bo_xasprintf("INSUFFICIENT_RESOURCES: disk (needs %s, most free on any agent %s)", need, have);
+    }
+    if (tc->n_ports && max_ports < tc->n_ports)
+        return bo_xasprintf("INSUFFICIENT_RESOURCES: ports (needs %zu, most free on any agent %u)", tc->n_ports,
+                            max_ports);
+    return bo_xstrdup("INSUFFICIENT_RESOURCES: no single agent has enough cpu, ram, disk and ports together");
+}
+
+/* Take n free ports, starting from a spot that moves on each call so a port
+ * just released is not immediately handed to the next task. */
+static void take_ports(struct sched_agent *a, size_t n, uint16_t *out)
+{
+    static uint32_t cursor;
+    uint32_t span = a->port_hi - a->port_lo + 1;
+    size_t got = 0;
+    for (uint32_t i = 0; i < span && got < n; i++) {
+        uint32_t off = (cursor + i) % span;
+        if (a->port_used[off / 8] & (1u << (off % 8)))
+            continue;
+        out[got++] = (uint16_t)(a->port_lo + off);
+    }
+    cursor += (uint32_t)n;
+}
+
+/* Instances of the job already on agent `a` (live ones). */
+static int64_t job_count_on(const struct sched_job *j, const struct sched_agent *a)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < j->n_current; i++) {
+        const struct sched_task *t = j->current[i];
+        if (t && t->agent == a && task_state_is_active(t->state))
+            n++;
+    }
+    return n;
+}
+
+static struct sched_agent *choose(struct sched_state *st, const struct sched_task *t)
+{
+    struct sched_agent *best = NULL, *a, *tmp;
+    int64_t best_count = 0;
+    uint64_t best_free = 0;
+    bool single = HASH_COUNT(st->agents) == 1;
+    HASH_ITER(hh, st->agents, a, tmp)
+    {
+        if (!fits(a, &t->config->task))
+            continue;
+        if (single)
+            return a;
+        int64_t c = job_count_on(t->job, a);
+        uint64_t free_ram = a->ram - a->used_ram;
+        if (!best || c < best_count || (c == best_count && free_ram > best_free)) {
+            best = a;
+            best_count = c;
+            best_free = free_ram;
+        }
+    }
+    return best;
+}
+
+int placement_run(struct sched_state *st, bo_error_t *err)
+{
+    st->placement_due = false;
+    int assigned = 0;
+    /* Configs that fit nowhere in this pass (equivalence classes). */
+    const struct job_config *nofit[64];
+    size_t n_nofit = 0;
+    struct sched_task *t, *tmp;
+    DL_FOREACH_SAFE2(st->pending, t, tmp, q_next)
+    {
+        bool skip = false;
+        for (size_t i = 0; i < n_nofit && !skip; i++)
+            skip = nofit[i] == t->config;
+        struct sched_agent *a = skip ? NULL : choose(st, t);
+        if (!a) {
+            if (!skip && n_nofit < BO_ARRAY_SIZE(nofit))
+                nofit[n_nofit++] = t->config;
+            free(t->pending_reason);
+            t->pending_reason = placement_explain(st, &t->config->task);
+            continue;
+        }
+        uint16_t ports[64];
+        size_t np = t->config->task.n_ports;
+        uint16_t *pp = np <= BO_ARRAY_SIZE(ports) ? ports : bo_xcalloc(np, sizeof(uint16_t));
+        take_ports(a, np, pp);
+        state_task_bind_agent(st, t, a, pp);
+        if (pp != ports)
+            free(pp);
+        int64_t waited = bo_mono_ms() - t->pending_since_mono;
+        _cleanup_free_ char *m = bo_xasprintf("assigned to %s", a->hostname);
+        int r = lifecycle_transition(st, t, TASK_ASSIGNED, m, err);
+        if (r < 0)
+            return -1;
+        t->last_command_mono = 0;
+        a->has_work = true;
+        st->placements++;
+        st->placement_latency_sum_ms += (uint64_t)waited;
+        for (size_t b = 0; b < BO_ARRAY_SIZE(placement_latency_bounds_ms); b++)
+            if (waited <= placement_latency_bounds_ms[b])
+                st->placement_latency_buckets[b]++;
+        assigned++;
+    }
+    return assigned;
+}

@@ -1,0 +1,22 @@
+/* placement.h - matching PENDING tasks to agents.
+ *
+ * One pass over the pending queue (priority order). Feasibility is decided
+ * once per job config per pass (Borg's equivalence classes): when one
+ * instance of a config fits nowhere, its siblings are not re-examined.
+ * Among feasible agents the one running the fewest instances of the same
+ * job wins (spread), then the one with the most free memory. A task that
+ * fits nowhere stays PENDING with a reason naming the resource. */
+#ifndef BO_SCHEDULER_PLACEMENT_H
+#define BO_SCHEDULER_PLACEMENT_H
+
+#include "scheduler/state.h"
+
+/* Returns the number of tasks assigned, or -1 on a store error. Agents that
+ * received work have has_work set. */
+int placement_run(struct sched_state *st, bo_error_t *err);
+
+/* Why `tc` fits on no agent, e.g. "INSUFFICIENT_RESOURCES: ram (needs
+ * 64GiB, most free on any agent 22GiB)". Heap string. */
+char *placement_explain(struct sched_state *st, const struct task_config *tc);
+
+#endif

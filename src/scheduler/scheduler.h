@@ -1,0 +1,25 @@
+/* scheduler.h - the scheduler daemon: options, the single-threaded event
+ * loop (HTTP, timers, placement) and its entry point for `borealis
+ * scheduler`. */
+#ifndef BO_SCHEDULER_SCHEDULER_H
+#define BO_SCHEDULER_SCHEDULER_H
+
+#include "net/http_server.h"
+#include "scheduler/metrics.h"
+#include "scheduler/state.h"
+
+struct scheduler {
+    struct sched_state state;
+    struct http_server *http;
+    struct metrics metrics;
+    bool stopping;
+};
+
+/* argv[0] is "scheduler". Returns a process exit code. */
+int scheduler_main(int argc, char **argv);
+
+/* Routes of the public API (api.c). */
+extern const struct http_route api_routes[];
+extern const size_t api_routes_count;
+
+#endif

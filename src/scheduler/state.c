@@ -1,0 +1,567 @@
+/* state.c - in-memory cluster state, its indexes, persistence records and
+ * JSON views. Lifecycle decisions live in lifecycle.c; this file only keeps
+ * the structures consistent (resources, ports, queues, counters). */
+#include "scheduler/state.h"
+
+#include <string.h>
+#include <utlist.h>
+
+#include "base/clock.h"
+#include "net/http_server.h"
+
+const int64_t placement_latency_bounds_ms[8] = {1, 5, 10, 50, 100, 500, 1000, 5000};
+
+const char *job_state_name(enum job_state s)
+{
+    static const char *names[] = {"active", "finished", "killed"};
+    return names[s];
+}
+
+static int job_state_from_name(const char *s, enum job_state *ret)
+{
+    for (int i = JOB_ACTIVE; i <= JOB_KILLED; i++)
+        if (strcmp(job_state_name((enum job_state)i), s) == 0) {
+            *ret = (enum job_state)i;
+            return 0;
+        }
+    return -1;
+}
+
+void state_init(struct sched_state *st, const struct sched_options *opt, struct store *store)
+{
+    memset(st, 0, sizeof(*st));
+    st->opt = *opt;
+    st->store = store;
+}
+
+struct sched_job *state_job_find(struct sched_state *st, const char *key)
+{
+    struct sched_job *j;
+    HASH_FIND_STR(st->jobs, key, j);
+    return j;
+}
+
+struct sched_task *state_task_find(struct sched_state *st, const char *id)
+{
+    struct sched_task *t;
+    HASH_FIND_STR(st->tasks, id, t);
+    return t;
+}
+
+struct sched_agent *state_agent_find(struct sched_state *st, const char *id)
+{
+    struct sched_agent *a;
+    HASH_FIND_STR(st->agents, id, a);
+    return a;
+}
+
+/* ---- queues ------------------------------------------------------------ */
+
+/* Pending tasks are kept ordered by priority (higher first), FIFO within a
+ * priority, so the placement loop just walks the list. */
+static void pending_insert(struct sched_state *st, struct sched_task *t)
+{
+    int64_t prio = t->config->priority;
+    struct sched_task *it;
+    /* Walk from the tail: new tasks usually go last. */
+    for (it = st->pending ? st->pending->q_prev : NULL; it; it = (it == st->pending) ? NULL : it->q_prev) {
+        if (it->config->priority >= prio) {
+            DL_APPEND_ELEM2(st->pending, it, t, q_prev, q_next);
+            return;
+        }
+    }
+    DL_PREPEND2(st->pending, t, q_prev, q_next);
+}
+
+void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
+{
+    if (t->queue == queue)
+        return;
+    if (t->queue == QUEUE_PENDING)
+        DL_DELETE2(st->pending, t, q_prev, q_next);
+    else if (t->queue == QUEUE_TIMED)
+        DL_DELETE2(st->timed, t, q_prev, q_next);
+    t->q_prev = t->q_next = NULL;
+    t->queue = queue;
+    if (queue == QUEUE_PENDING) {
+        pending_insert(st, t);
+        st->placement_due = true;
+    } else if (queue == QUEUE_TIMED) {
+        DL_APPEND2(st->timed, t, q_prev, q_next);
+    }
+}
+
+/* ---- agents and resources ---------------------------------------------- */
+
+void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct sched_agent *a,
+                           const uint16_t *ports)
+{
+    t->agent = a;
+    if (t->agent_id != a->id) {
+        free(t->agent_id);
+        t->agent_id = bo_xstrdup(a->id);
+    }
+    const struct task_config *tc = &t->config->task;
+    a->used_cpu += tc->cpu;
+    a->used_ram += tc->ram;
+    a->used_disk += tc->disk;
+    a->n_tasks++;
+    DL_APPEND2(a->tasks, t, a_prev, a_next);
+    if (tc->n_ports) {
+        if (!t->ports)
+            t->ports = bo_xcalloc(tc->n_ports, sizeof(uint16_t));
+        for (size_t i = 0; i < tc->n_ports; i++) {
+            if (ports)
+                t->ports[i] = ports[i];
+            uint32_t p = t->ports[i];
+            if (p >= a->port_lo && p <= a->port_hi)
+                a->port_used[(p - a->port_lo) / 8] |= (uint8_t)(1u << ((p - a->port_lo) % 8));
+        }
+    }
+}
+
+void state_task_unbind_agent(struct sched_state *st, struct sched_task *t)
+{
+    struct sched_agent *a = t->agent;
+    if (!a)
+        return;
+    const struct task_config *tc = &t->config->task;
+    a->used_cpu -= tc->cpu;
+    if (a->used_cpu < 1e-9)
+        a->used_cpu = 0;
+    a->used_ram -= tc->ram;
+    a->used_disk -= tc->disk;
+    a->n_tasks--;
+    DL_DELETE2(a->tasks, t, a_prev, a_next);
+    for (size_t i = 0; t->ports && i < tc->n_ports; i++) {
+        uint32_t p = t->ports[i];
+        if (p >= a->port_lo && p <= a->port_hi)
+            a->port_used[(p - a->port_lo) / 8] &= (uint8_t) ~(1u << ((p - a->port_lo) % 8));
+    }
+    t->agent = NULL;
+    st->placement_due = true; /* freed resources may fit a pending task */
+}
+
+/* ---- jobs and tasks ----------------------------------------------------- */
+
+struct sched_job *state_job_add(struct sched_state *st, struct job_config *c, int64_t created_ms)
+{
+    struct sched_job *j = bo_xcalloc(1, sizeof(*j));
+    j->key = job_key_str(&c->key);
+    j->config = job_config_ref(c);
+    j->state = JOB_ACTIVE;
+    j->created_ms = created_ms;
+    j->n_current = c->instances;
+    j->current = bo_xcalloc((size_t)c->instances, sizeof(*j->current));
+    HASH_ADD_KEYPTR(hh, st->jobs, j->key, strlen(j->key), j);
+    return j;
+}
+
+struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance)
+{
+    struct sched_task *t = bo_xcalloc(1, sizeof(*t));
+    char uuid[37];
+    bo_uuid4(uuid);
+    const struct job_key *k = &j->config->key;
+    t->id = bo_xasprintf("%s-%s-%s-%d-%s", k->role, k->environment, k->name, instance, uuid);
+    t->job = j;
+    t->config = job_config_ref(j->config);
+    t->instance = instance;
+    t->state = TASK_INIT;
+    t->first_event_ts = bo_wall_ms();
+    t->state_since_mono = bo_mono_ms();
+    st->count_by_state[TASK_INIT]++;
+    HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
+    DL_APPEND2(j->tasks, t, j_prev, j_next);
+    if (instance < j->n_current)
+        j->current[instance] = t;
+    return t;
+}
+
+static void task_free(struct sched_task *t)
+{
+    job_config_unref(t->config);
+    for (int i = 0; i < t->n_events && i < TASK_MAX_EVENTS; i++)
+        free(t->events[i].message);
+    json_decref(t->processes);
+    free(t->ports);
+    free(t->message);
+    free(t->pending_reason);
+    free(t->ancestor_id);
+    free(t->agent_id);
+    free(t->id);
+    free(t);
+}
+
+void state_task_delete(struct sched_state *st, struct sched_task *t)
+{
+    state_queue_set(st, t, QUEUE_NONE);
+    state_task_unbind_agent(st, t);
+    st->count_by_state[t->state]--;
+    HASH_DEL(st->tasks, t);
+    struct sched_job *j = t->job;
+    DL_DELETE2(j->tasks, t, j_prev, j_next);
+    if (t->instance < j->n_current && j->current[t->instance] == t)
+        j->current[t->instance] = NULL;
+    task_free(t);
+}
+
+int state_job_remove(struct sched_state *st, struct sched_job *j, bo_error_t *err)
+{
+    struct sched_task *t, *tmp;
+    DL_FOREACH_SAFE2(j->tasks, t, tmp, j_next)
+    {
+        if (store_delete(st->store, "task", t->id, err) < 0)
+            return -1;
+        state_task_delete(st, t);
+    }
+    if (store_delete(st->store, "job", j->key, err) < 0)
+        return -1;
+    HASH_DEL(st->jobs, j);
+    job_config_unref(j->config);
+    free(j->current);
+    free(j->key);
+    free(j);
+    return 0;
+}
+
+void state_task_set_message(struct sched_task *t, const char *msg)
+{
+    free(t->message);
+    t->message = msg && *msg ? bo_xstrdup(msg) : NULL;
+}
+
+void state_task_push_event(struct sched_task *t, enum task_state s, const char *msg)
+{
+    int slot = t->n_events % TASK_MAX_EVENTS;
+    if (t->n_events >= TASK_MAX_EVENTS)
+        free(t->events[slot].message);
+    t->events[slot] = (struct task_event){bo_wall_ms(), s, msg && *msg ? bo_xstrdup(msg) : NULL};
+    t->n_events++;
+}
+
+int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *err)
+{
+    bool active = false, killed = false;
+    for (int64_t i = 0; i < j->n_current; i++) {
+        struct sched_task *t = j->current[i];
+        if (!t)
+            continue;
+        if (task_state_is_active(t->state))
+            active = true;
+        if (t->kill_requested)
+            killed = true;
+    }
+    enum job_state ns = active ? JOB_ACTIVE : killed ? JOB_KILLED : JOB_FINISHED;
+    if (ns == j->state)
+        return 0;
+    j->state = ns;
+    return state_save_job(st, j, err);
+}
+
+/* ---- persistence records ----------------------------------------------- */
+
+static json_t *ports_json(const struct sched_task *t)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; t->ports && i < t->config->task.n_ports; i++)
+        json_object_set_new(o, t->config->task.ports[i], json_integer(t->ports[i]));
+    return o;
+}
+
+static json_t *events_json(const struct sched_task *t)
+{
+    json_t *a = json_array();
+    int n = t->n_events < TASK_MAX_EVENTS ? t->n_events : TASK_MAX_EVENTS;
+    int start = t->n_events < TASK_MAX_EVENTS ? 0 : t->n_events % TASK_MAX_EVENTS;
+    for (int i = 0; i < n; i++) {
+        const struct task_event *e = &t->events[(start + i) % TASK_MAX_EVENTS];
+        json_array_append_new(a, json_pack("{s:s, s:I, s:s}", "state", task_state_name(e->state), "ts",
+                                           (json_int_t)e->ts, "message", e->message ? e->message : ""));
+    }
+    return a;
+}
+
+static json_t *task_record(const struct sched_task *t)
+{
+    json_t *r = json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:b, s:o, s:I, s:I, s:I, s:i, s:o}", "id", t->id,
+                          "job", t->job->key, "instance", t->instance, "state", task_state_name(t->state),
+                          "failure_count", t->failure_count, "consecutive_flaps", t->consecutive_flaps,
+                          "kill_requested", t->kill_requested, "ports", ports_json(t), "running_since",
+                          (json_int_t)t->running_since, "throttle_until", (json_int_t)t->throttle_until,
+                          "created_ms", (json_int_t)t->first_event_ts, "executor_pid", t->executor_pid,
+                          "events", events_json(t));
+    json_object_set_new(r, "ancestor_id", t->ancestor_id ? json_string(t->ancestor_id) : json_null());
+    json_object_set_new(r, "agent_id", t->agent_id ? json_string(t->agent_id) : json_null());
+    json_object_set_new(r, "message", json_string(t->message ? t->message : ""));
+    json_object_set_new(r, "pending_reason", t->pending_reason ? json_string(t->pending_reason) : json_null());
+    json_object_set_new(r, "processes", t->processes ? json_incref(t->processes) : json_array());
+    return r;
+}
+
+static int save_json(struct sched_state *st, const char *kind, const char *id, json_t *rec, bo_error_t *err)
+{
+    _cleanup_free_ char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    return store_put(st->store, kind, id, text, err);
+}
+
+int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)
+{
+    return save_json(st, "task", t->id, task_record(t), err);
+}
+
+int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
+{
+    json_t *rec = json_pack("{s:o, s:s, s:I}", "config", job_config_to_json(j->config), "state",
+                            job_state_name(j->state), "created_ms", (json_int_t)j->created_ms);
+    return save_json(st, "job", j->key, rec, err);
+}
+
+static json_t *agent_record(const struct sched_agent *a)
+{
+    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I}", "id", a->id, "hostname", a->hostname,
+                     "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk", (json_int_t)a->disk,
+                     "port_range", (int)a->port_lo, (int)a->port_hi, "attributes", a->attributes,
+                     "last_seen_ms", (json_int_t)a->last_seen_wall);
+}
+
+int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err)
+{
+    return save_json(st, "agent", a->id, agent_record(a), err);
+}
+
+/* ---- JSON views --------------------------------------------------------- */
+
+json_t *state_task_to_json(const struct sched_task *t)
+{
+    json_t *r = task_record(t);
+    json_object_del(r, "consecutive_flaps");
+    json_object_del(r, "throttle_until");
+    json_object_del(r, "created_ms");
+    json_object_set_new(r, "created_ms", json_integer(t->first_event_ts));
+    json_object_set_new(r, "host", t->agent ? json_string(t->agent->hostname) : json_null());
+    if (t->state == TASK_THROTTLED)
+        json_object_set_new(r, "throttled_until_ms", json_integer(t->throttle_until));
+    return r;
+}
+
+json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j)
+{
+    const struct job_key *k = &j->config->key;
+    json_t *counts = json_object();
+    for (int64_t i = 0; i < j->n_current; i++) {
+        const struct sched_task *t = j->current[i];
+        if (!t)
+            continue;
+        const char *name = task_state_name(t->state);
+        json_t *c = json_object_get(counts, name);
+        json_object_set_new(counts, name, json_integer(c ? json_integer_value(c) + 1 : 1));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:o}", "key", j->key, "cluster", k->cluster,
+                     "role", k->role, "environment", k->environment, "name", k->name, "state",
+                     job_state_name(j->state), "instances", (json_int_t)j->n_current, "service",
+                     j->config->service, "created_ms", (json_int_t)j->created_ms, "task_counts", counts);
+}
+
+json_t *state_agent_to_json(const struct sched_agent *a)
+{
+    json_t *r = agent_record(a);
+    json_object_set_new(r, "state", json_string(a->up ? "up" : "lost"));
+    json_object_set_new(r, "used", json_pack("{s:f, s:I, s:I}", "cpu", a->used_cpu, "ram",
+                                             (json_int_t)a->used_ram, "disk", (json_int_t)a->used_disk));
+    json_object_set_new(r, "tasks", json_integer(a->n_tasks));
+    return r;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static int load_job(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct sched_state *st = ctx;
+    json_error_t jerr;
+    json_t *rec = json_loads(value, 0, &jerr);
+    if (!rec)
+        return bo_error_set(err, BO_E_INTERNAL, "stored job `%s` is not JSON: %s", id, jerr.text);
+    struct job_config *c = NULL;
+    int r = job_config_from_json(json_object_get(rec, "config"), &c, err);
+    if (r == 0) {
+        struct sched_job *j = state_job_add(st, c, json_integer_value(json_object_get(rec, "created_ms")));
+        const char *s = json_string_value(json_object_get(rec, "state"));
+        if (!s || job_state_from_name(s, &j->state) < 0)
+            j->state = JOB_ACTIVE;
+        job_config_unref(c);
+    } else {
+        bo_error_wrap(err, "stored job `%s`", id);
+    }
+    json_decref(rec);
+    return r;
+}
+
+static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct sched_state *st = ctx;
+    json_t *rec = json_loads(value, 0, NULL);
+    if (!rec)
+        return bo_error_set(err, BO_E_INTERNAL, "stored agent `%s` is not JSON", id);
+    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
+    a->id = bo_xstrdup(id);
+    const char *h = json_string_value(json_object_get(rec, "hostname"));
+    a->hostname = bo_xstrdup(h ? h : "");
+    json_t *res = json_object_get(rec, "resources");
+    a->cpu = json_number_value(json_object_get(res, "cpu"));
+    a->ram = (uint64_t)json_integer_value(json_object_get(res, "ram"));
+    a->disk = (uint64_t)json_integer_value(json_object_get(res, "disk"));
+    json_t *pr = json_object_get(rec, "port_range");
+    a->port_lo = (uint32_t)json_integer_value(json_array_get(pr, 0));
+    a->port_hi = (uint32_t)json_integer_value(json_array_get(pr, 1));
+    if (a->port_hi < a->port_lo)
+        a->port_hi = a->port_lo;
+    a->port_used = bo_xcalloc((a->port_hi - a->port_lo) / 8 + 1, 1);
+    a->attributes = json_incref(json_object_get(rec, "attributes"));
+    if (!a->attributes)
+        a->attributes = json_object();
+    a->last_seen_wall = json_integer_value(json_object_get(rec, "last_seen_ms"));
+    /* Give every known agent a full timeout to sync with the new scheduler
+     * before declaring it lost. */
+    a->up = true;
+    a->last_seen_mono = bo_mono_ms();
+    st->agents_up++;
+    HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+    json_decref(rec);
+    return 0;
+}
+
+static int load_task(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct sched_state *st = ctx;
+    json_t *rec = json_loads(value, 0, NULL);
+    if (!rec)
+        return bo_error_set(err, BO_E_INTERNAL, "stored task `%s` is not JSON", id);
+    const char *jobkey = json_string_value(json_object_get(rec, "job"));
+    struct sched_job *j = jobkey ? state_job_find(st, jobkey) : NULL;
+    enum task_state s;
+    const char *sn = json_string_value(json_object_get(rec, "state"));
+    if (!j || !sn || task_state_from_name(sn, &s) < 0) {
+        json_decref(rec);
+        return bo_error_set(err, BO_E_INTERNAL, "stored task `%s` names unknown job or state", id);
+    }
+    struct sched_task *t = bo_xcalloc(1, sizeof(*t));
+    t->id = bo_xstrdup(id);
+    t->job = j;
+    t->config = job_config_ref(j->config);
+    t->instance = (int32_t)json_integer_value(json_object_get(rec, "instance"));
+    t->state = s;
+    st->count_by_state[s]++;
+    const char *anc = json_string_value(json_object_get(rec, "ancestor_id"));
+    t->ancestor_id = anc ? bo_xstrdup(anc) : NULL;
+    t->failure_count = (int32_t)json_integer_value(json_object_get(rec, "failure_count"));
+    t->consecutive_flaps = (int32_t)json_integer_value(json_object_get(rec, "consecutive_flaps"));
+    t->kill_requested = json_is_true(json_object_get(rec, "kill_requested"));
+    const char *msg = json_string_value(json_object_get(rec, "message"));
+    state_task_set_message(t, msg);
+    const char *pr = json_string_value(json_object_get(rec, "pending_reason"));
+    t->pending_reason = pr ? bo_xstrdup(pr) : NULL;
+    t->running_since = json_integer_value(json_object_get(rec, "running_since"));
+    t->throttle_until = json_integer_value(json_object_get(rec, "throttle_until"));
+    t->first_event_ts = json_integer_value(json_object_get(rec, "created_ms"));
+    t->executor_pid = (int32_t)json_integer_value(json_object_get(rec, "executor_pid"));
+    t->processes = json_incref(json_object_get(rec, "processes"));
+    t->state_since_mono = t->pending_since_mono = bo_mono_ms();
+    json_t *ev;
+    size_t i;
+    json_array_foreach(json_object_get(rec, "events"), i, ev)
+    {
+        enum task_state es;
+        if (task_state_from_name(json_string_value(json_object_get(ev, "state")), &es) < 0)
+            continue;
+        state_task_push_event(t, es, json_string_value(json_object_get(ev, "message")));
+        t->events[(t->n_events - 1) % TASK_MAX_EVENTS].ts = json_integer_value(json_object_get(ev, "ts"));
+    }
+    HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
+    DL_APPEND2(j->tasks, t, j_prev, j_next);
+    const char *aid = json_string_value(json_object_get(rec, "agent_id"));
+    if (aid)
+        t->agent_id = bo_xstrdup(aid);
+    struct sched_agent *a = aid ? state_agent_find(st, aid) : NULL;
+    json_t *ports = json_object_get(rec, "ports");
+    if (t->config->task.n_ports) {
+        t->ports = bo_xcalloc(t->config->task.n_ports, sizeof(uint16_t));
+        for (size_t k = 0; k < t->config->task.n_ports; k++)
+            t->ports[k] = (uint16_t)json_integer_value(json_object_get(ports, t->config->task.ports[k]));
+    }
+    /* Resources are held from ASSIGNED until terminal. */
+    if (a && task_state_is_active(t->state) && t->state != TASK_PENDING && t->state != TASK_THROTTLED &&
+        t->state != TASK_INIT)
+        state_task_bind_agent(st, t, a, NULL);
+    json_decref(rec);
+    return 0;
+}
+
+static int cmp_created(struct sched_task *a, struct sched_task *b)
+{
+    return a->first_event_ts < b->first_event_ts ? -1 : a->first_event_ts > b->first_event_ts;
+}
+
+int state_load(struct sched_state *st, bo_error_t *err)
+{
+    if (store_load(st->store, "job", load_job, st, err) < 0 ||
+        store_load(st->store, "agent", load_agent, st, err) < 0 ||
+        store_load(st->store, "task", load_task, st, err) < 0)
+        return -1;
+    /* The current task of an instance is the newest one. Creation times tie
+     * when a task is rescheduled within the same millisecond, so a task
+     * whose ancestor is the current one always wins. */
+    struct sched_job *j, *jtmp;
+    HASH_ITER(hh, st->jobs, j, jtmp)
+    {
+        DL_SORT2(j->tasks, cmp_created, j_prev, j_next);
+        struct sched_task *t;
+        DL_FOREACH2(j->tasks, t, j_next)
+        if (t->instance >= 0 && t->instance < j->n_current)
+            j->current[t->instance] = t;
+        for (bool changed = true; changed;) {
+            changed = false;
+            DL_FOREACH2(j->tasks, t, j_next)
+            {
+                if (t->instance < 0 || t->instance >= j->n_current || !t->ancestor_id)
+                    continue;
+                struct sched_task *cur = j->current[t->instance];
+                if (cur != t && strcmp(t->ancestor_id, cur->id) == 0) {
+                    j->current[t->instance] = t;
+                    changed = true;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+void state_free(struct sched_state *st)
+{
+    struct sched_job *j, *jtmp;
+    HASH_ITER(hh, st->jobs, j, jtmp)
+    {
+        struct sched_task *t, *tmp;
+        DL_FOREACH_SAFE2(j->tasks, t, tmp, j_next)
+        {
+            HASH_DEL(st->tasks, t);
+            task_free(t);
+        }
+        HASH_DEL(st->jobs, j);
+        job_config_unref(j->config);
+        free(j->current);
+        free(j->key);
+        free(j);
+    }
+    struct sched_agent *a, *atmp;
+    HASH_ITER(hh, st->agents, a, atmp)
+    {
+        HASH_DEL(st->agents, a);
+        json_decref(a->attributes);
+        free(a->port_used);
+        free(a->hostname);
+        free(a->id);
+        free(a);
+    }
+}

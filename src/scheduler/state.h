@@ -1,0 +1,169 @@
+/* state.h - the scheduler's in-memory cluster state: jobs, tasks, agents and
+ * the indexes over them. Every mutation goes through functions here or in
+ * lifecycle.c, which also write the changed records to the store inside
+ * the current batch (the caller commits before acting or answering).
+ *
+ * Memory: a task holds one pointer to its job's shared, refcounted config,
+ * its ports as a small array, and a bounded event history. */
+#ifndef BO_SCHEDULER_STATE_H
+#define BO_SCHEDULER_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "model/job.h"
+#include "model/task_state.h"
+#include "store/store.h"
+
+#define TASK_MAX_EVENTS 16
+
+struct sched_agent;
+struct sched_job;
+
+struct task_event {
+    int64_t ts; /* wall ms */
+    enum task_state state;
+    char *message;
+};
+
+struct sched_task {
+    char *id;
+    struct sched_job *job;
+    struct job_config *config; /* shared with the job (ref held) */
+    int32_t instance;
+    enum task_state state;
+    char *ancestor_id;
+    int32_t failure_count;
+    int32_t consecutive_flaps;
+    bool kill_requested;
+    struct sched_agent *agent; /* set from ASSIGNED on */
+    char *agent_id;            /* kept after the agent is forgotten */
+    uint16_t *ports;           /* parallel to config->task.ports */
+    char *message;
+    char *pending_reason;
+    int64_t pending_since_mono; /* for placement latency */
+    int64_t running_since;      /* wall ms, 0 if never RUNNING */
+    int64_t throttle_until;     /* wall ms */
+    int64_t state_since_mono;   /* for transient timeouts */
+    int64_t last_command_mono;  /* last launch/kill sent to the agent */
+    int32_t executor_pid;
+    json_t *processes; /* as last reported by the agent */
+    struct task_event events[TASK_MAX_EVENTS];
+    int n_events; /* ring: the newest TASK_MAX_EVENTS */
+    int64_t first_event_ts;
+
+    UT_hash_handle hh;                       /* state->tasks by id */
+    struct sched_task *q_prev, *q_next;      /* pending or timed queue */
+    struct sched_task *a_prev, *a_next;      /* agent's task list */
+    struct sched_task *j_prev, *j_next;      /* job's task list (all, oldest first) */
+    int queue;                               /* which queue the task is on */
+};
+
+enum job_state { JOB_ACTIVE, JOB_FINISHED, JOB_KILLED };
+
+struct sched_job {
+    char *key;
+    struct job_config *config;
+    enum job_state state;
+    int64_t created_ms;
+    struct sched_task **current; /* current task per instance, NULL = instance removed */
+    int64_t n_current;
+    struct sched_task *tasks;    /* all tasks of the job (utlist, j_ links) */
+    UT_hash_handle hh;
+};
+
+struct sched_agent {
+    char *id;
+    char *hostname;
+    double cpu;
+    uint64_t ram, disk;
+    double used_cpu;
+    uint64_t used_ram, used_disk;
+    uint32_t port_lo, port_hi;
+    uint8_t *port_used; /* bitmap over [port_lo, port_hi] */
+    json_t *attributes;
+    bool up;
+    int64_t last_seen_mono;
+    int64_t last_seen_wall;
+    int64_t n_tasks;
+    struct sched_task *tasks;            /* a_ links */
+    struct http_request *waiting;        /* suspended long poll, or NULL */
+    int64_t waiting_deadline_mono;
+    bool has_work;                        /* commands are due: answer a waiting poll */
+    UT_hash_handle hh;
+};
+
+enum { QUEUE_NONE, QUEUE_PENDING, QUEUE_TIMED };
+
+struct sched_options {
+    const char *cluster;
+    int64_t flap_window_ms;
+    int64_t flap_penalty_ms;    /* first penalty; doubles up to flap_penalty_max_ms */
+    int64_t flap_penalty_max_ms;
+    int64_t transient_timeout_ms;
+    int64_t agent_timeout_ms;
+    int64_t command_resend_ms;
+    int64_t terminal_keep_per_job;
+};
+
+struct sched_state {
+    struct sched_options opt;
+    struct store *store;
+    struct sched_job *jobs;
+    struct sched_task *tasks;
+    struct sched_agent *agents;
+    struct sched_task *pending; /* q_ links, ordered by priority then age */
+    struct sched_task *timed;   /* THROTTLED and transient tasks (q_ links) */
+    int64_t count_by_state[TASK_STATE_COUNT];
+    int64_t agents_up;
+    bool placement_due;
+    /* metrics */
+    uint64_t placements;
+    uint64_t placement_latency_sum_ms;
+    uint64_t placement_latency_buckets[8];
+    uint64_t reschedules;
+};
+
+extern const int64_t placement_latency_bounds_ms[8];
+
+void state_init(struct sched_state *st, const struct sched_options *opt, struct store *store);
+void state_free(struct sched_state *st);
+/* Load everything from the store (after a restart). */
+int state_load(struct sched_state *st, bo_error_t *err);
+
+struct sched_job *state_job_find(struct sched_state *st, const char *key);
+struct sched_task *state_task_find(struct sched_state *st, const char *id);
+struct sched_agent *state_agent_find(struct sched_state *st, const char *id);
+
+/* Persist (inside the current store batch). Errors are fatal for the
+ * scheduler: it cannot act on a change it could not record. */
+int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err);
+int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err);
+int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err);
+
+/* A new job from a validated config (takes a reference). */
+struct sched_job *state_job_add(struct sched_state *st, struct job_config *c, int64_t created_ms);
+/* Drop a job and all its tasks from memory and store. */
+int state_job_remove(struct sched_state *st, struct sched_job *j, bo_error_t *err);
+/* A new task in INIT for `instance` of job (not yet persisted). */
+struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance);
+void state_task_delete(struct sched_state *st, struct sched_task *t);
+
+void state_queue_set(struct sched_state *st, struct sched_task *t, int queue);
+void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct sched_agent *a,
+                           const uint16_t *ports);
+/* Release resources and ports on the agent (terminal task). */
+void state_task_unbind_agent(struct sched_state *st, struct sched_task *t);
+void state_task_set_message(struct sched_task *t, const char *msg);
+void state_task_push_event(struct sched_task *t, enum task_state s, const char *msg);
+/* Recompute job state from its instances; persists if it changed. */
+int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *err);
+
+json_t *state_task_to_json(const struct sched_task *t);
+json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j);
+json_t *state_agent_to_json(const struct sched_agent *a);
+const char *job_state_name(enum job_state s);
+
+#endif

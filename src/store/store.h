@@ -1,0 +1,98 @@
+/* store.h - durable key/value storage the scheduler writes every change
+ * through before acting on it. Backend-independent interface (a vtable):
+ * SQLite now (store_sqlite.c), a replicated etcd backend later.
+ *
+ * Data model: a fixed set of kinds (short table names, store_kinds below),
+ * each a map from id (text) to value (JSON text, opaque to the store).
+ *
+ * Batches: store_begin() .. store_put()/store_delete() .. store_commit() is
+ * atomic; when store_commit() returns 0 the batch is durable (within the
+ * backend's sync setting). A put/delete outside a batch commits at once.
+ * If a put/delete inside a batch fails, the batch is spoiled: store_commit()
+ * then rolls it back and fails, so a half-written batch is never committed.
+ *
+ * Single-threaded: one store is used by one thread (the scheduler loop). */
+#ifndef BO_STORE_STORE_H
+#define BO_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Limits on what callers may store (ids come from user-chosen job names). */
+#define STORE_ID_MAX 1024
+#define STORE_VALUE_MAX (64u << 20)
+
+struct store; /* opaque to users; backends see the definition below */
+
+/* Open (creating if needed) the SQLite database at `path`. sync_full: fsync
+ * the log on every commit, so committed data survives power loss; otherwise
+ * it survives a crash of the process but maybe not of the machine. */
+int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_error_t *err);
+/* Close; an open batch is rolled back. NULL is a no-op. */
+void store_close(struct store *s);
+
+/* Kinds are short table names: "job", "task", "agent", "meta". Values are
+ * JSON text (NUL-terminated, at most STORE_VALUE_MAX bytes); ids are 1 to
+ * STORE_ID_MAX bytes. A kind outside the list is BO_E_INVALID. */
+int store_begin(struct store *s, bo_error_t *err); /* start a batch (transaction) */
+int store_put(struct store *s, const char *kind, const char *id, const char *value,
+              bo_error_t *err);
+/* Deleting a missing id is not an error. */
+int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *err);
+int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0 */
+void store_rollback(struct store *s);               /* no-op outside a batch */
+bool store_in_batch(const struct store *s);
+
+/* Called once per entry, in id order (byte-wise). `id` and `value` are only
+ * valid during the call. Returning negative stops the load, which returns
+ * that value (with fn's error in *err). fn must not write to the store. */
+typedef int (*store_load_fn)(void *ctx, const char *id, const char *value, bo_error_t *err);
+int store_load(struct store *s, const char *kind, store_load_fn fn, void *ctx, bo_error_t *err);
+
+/* Counts of committed work since open (puts/deletes of rolled-back batches
+ * are not counted; an autocommitted put counts one commit). */
+struct store_stats {
+    uint64_t commits, puts, deletes;
+};
+void store_get_stats(const struct store *s, struct store_stats *ret);
+
+/* The fixed list of kinds lives in one table in the front end; backends
+ * create one table (or key prefix) per kind, indexed 0..STORE_KIND_COUNT-1.
+ * Adding a kind is adding a line to that table and bumping the count. */
+#define STORE_KIND_COUNT 4
+/* "job", "task", ... for 0..STORE_KIND_COUNT-1; NULL otherwise. */
+const char *store_kind_name(int kind);
+/* Index of `kind` in the table, or -1. */
+int store_kind_index(const char *kind);
+
+/* ---- Backend interface (only store_*.c use this) --------------------------
+ *
+ * A backend embeds `struct store` as its first member and fills `ops`. The
+ * front end (store_sqlite.c's "front end" section, shared by all backends)
+ * validates arguments, tracks the batch flag and stats, and calls:
+ *   begin/commit/rollback  only in the matching batch state;
+ *   put/del                with a valid kind index, inside a batch or, when
+ *                          `autocommit` is true, as a one-change transaction;
+ *   close                  after rolling back any open batch. */
+struct store_ops {
+    int (*begin)(struct store *s, bo_error_t *err);
+    int (*put)(struct store *s, int kind, const char *id, const char *value, bool autocommit,
+               bo_error_t *err);
+    int (*del)(struct store *s, int kind, const char *id, bool autocommit, bo_error_t *err);
+    int (*commit)(struct store *s, bo_error_t *err);
+    void (*rollback)(struct store *s);
+    int (*load)(struct store *s, int kind, store_load_fn fn, void *ctx, bo_error_t *err);
+    void (*close)(struct store *s);
+};
+
+struct store {
+    const struct store_ops *ops;
+    bool in_batch;
+    bool batch_spoiled;                /* a put/delete in this batch failed */
+    uint64_t batch_puts, batch_deletes; /* counted into stats on commit */
+    struct store_stats stats;
+};
+
+#endif

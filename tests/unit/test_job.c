@@ -1,0 +1,325 @@
+/* Unit tests for model/job: keys, every field rule of protocol section 1,
+ * defaults, template checks, ports, and the JSON round trip. */
+#include <string.h>
+
+#include "harness.h"
+#include "model/job.h"
+
+static const char base_json[] =
+    "{\"cluster\": \"local\", \"role\": \"www-data\", \"environment\": \"devel\", \"name\": \"hello\","
+    " \"instances\": 2, \"service\": true, \"max_task_failures\": 1, \"priority\": 0,"
+    " \"task\": {\"resources\": {\"cpu\": 0.1, \"ram\": 33554432, \"disk\": 67108864},"
+    "  \"ports\": [\"http\"], \"ordering\": \"parallel\", \"kill_grace_ms\": 5000,"
+    "  \"processes\": [{\"name\": \"hello\", \"cmdline\": \"echo hello {{instance}} on {{ports.http}}\"}]}}";
+
+static json_t *base(void)
+{
+    json_t *j = json_loads(base_json, 0, NULL);
+    CHECK(j);
+    return j;
+}
+
+/* Set (value JSON text) or delete (value NULL) the field at a dotted path;
+ * "task.processes.0.name" indexes arrays. */
+static void patch(json_t *j, const char *path, const char *value)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *cur = j;
+    char *save = NULL, *tok = strtok_r(buf, ".", &save);
+    while (tok) {
+        char *next = strtok_r(NULL, ".", &save);
+        if (!next) {
+            if (json_is_array(cur))
+                CHECK(0);
+            if (value) {
+                json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+                CHECK(v);
+                json_object_set_new(cur, tok, v);
+            } else {
+                json_object_del(cur, tok);
+            }
+            return;
+        }
+        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(tok)) : json_object_get(cur, tok);
+        CHECK(cur);
+        tok = next;
+    }
+}
+
+TEST(valid_example)
+{
+    json_t *j = base();
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (job_config_from_json(j, &c, &err) < 0)
+        fprintf(stderr, "  %s\n", err->msg);
+    CHECK(c);
+    CHECK(c->refs == 1);
+    CHECK_STR(c->key.cluster, "local");
+    CHECK_STR(c->key.environment, "devel");
+    CHECK(c->instances == 2 && c->service && c->max_task_failures == 1 && c->priority == 0);
+    CHECK(c->task.cpu == 0.1 && c->task.ram == 32u << 20 && c->task.disk == 64u << 20);
+    CHECK(c->task.n_ports == 1);
+    CHECK_STR(c->task.ports[0], "http");
+    CHECK(c->task.ordering == ORDERING_PARALLEL && c->task.kill_grace_ms == 5000);
+    CHECK(c->task.n_processes == 1);
+    CHECK_STR(c->task.processes[0].name, "hello");
+    CHECK(job_config_ref(c) == c && c->refs == 2);
+    job_config_unref(c);
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(defaults)
+{
+    json_t *j = json_loads("{\"cluster\":\"c\",\"role\":\"r\",\"environment\":\"prod\",\"name\":\"n\","
+                           "\"task\":{\"resources\":{\"cpu\":1,\"ram\":1048576,\"disk\":0},"
+                           "\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
+                           0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    CHECK(c->instances == 1 && !c->service && c->max_task_failures == 1 && c->priority == 0);
+    CHECK(c->task.n_ports == 0 && c->task.ordering == ORDERING_PARALLEL && c->task.kill_grace_ms == 5000);
+    CHECK(c->task.cpu == 1.0);
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(field_rules)
+{
+    static const struct {
+        const char *path, *value, *msg; /* msg NULL: must be accepted */
+    } cases[] = {
+        {"cluster", NULL, "cluster: is required"},
+        {"cluster", "\"\"", "cluster must not be empty"},
+        {"cluster", "3", "cluster: must be a string"},
+        {"role", "\"www data\"", "role `www data` must match [A-Za-z0-9_.-]+"},
+        {"role", "\"a.b_c-D9\"", NULL},
+        {"name", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", "longer than 64"},
+        {"environment", "\"production\"", "environment `production` must match ^(prod|devel|test|staging[0-9]*)$"},
+        {"environment", "\"staging\"", NULL},
+        {"environment", "\"staging12\"", NULL},
+        {"environment", "\"staging1a\"", "must match"},
+        {"instances", "0", "instances: must be between 1 and 4000"},
+        {"instances", "4001", "instances: must be between 1 and 4000"},
+        {"instances", "4000", NULL},
+        {"instances", "2.0", "instances: must be an integer"},
+        {"instances", "\"2\"", "instances: must be an integer"},
+        {"instances", "null", "instances: must be an integer"},
+        {"service", "1", "service: must be true or false"},
+        {"max_task_failures", "-1", NULL},
+        {"max_task_failures", "0", "max_task_failures: must be -1 (forever) or between 1 and 1000"},
+        {"max_task_failures", "1001", "max_task_failures: must be -1 (forever) or between 1 and 1000"},
+        {"priority", "-1", "priority: must be between 0 and 1000"},
+        {"priority", "1000", NULL},
+        {"task", NULL, "task: is required"},
+        {"task", "[]", "task: must be an object"},
+        {"task.resources", NULL, "task.resources: is required"},
+        {"task.resources.cpu", "0", "task.resources.cpu: must be greater than 0 and at most 1024"},
+        {"task.resources.cpu", "1025", "task.resources.cpu: must be greater than 0 and at most 1024"},
+        {"task.resources.cpu", "2", NULL},
+        {"task.resources.cpu", "\"1\"", "task.resources.cpu: must be a number"},
+        {"task.resources.ram", "1048575", "task.resources.ram: must be at least 1MiB"},
+        {"task.resources.ram", "\"32MiB\"", "task.resources.ram: must be an integer number of bytes"},
+        {"task.resources.ram", NULL, "task.resources.ram: is required"},
+        {"task.resources.disk", "-1", "task.resources.disk: must not be negative"},
+        {"task.resources.disk", "0", NULL},
+        {"task.resources.gpu", "1", "unknown field `task.resources.gpu`"},
+        {"task.foo", "1", "unknown field `task.foo`"},
+        {"tsk", "{}", "unknown field `tsk`"},
+        {"task.ports", "[\"a b\"]", "task.ports[0] `a b` must match [A-Za-z0-9_-]+"},
+        {"task.ports", "[\"a.b\"]", "must match [A-Za-z0-9_-]+"},
+        {"task.ports", "[1]", "task.ports[0]: must be a string"},
+        {"task.ports", "\"http\"", "task.ports: must be a list of strings"},
+        {"task.ordering", "\"sequential\"", NULL},
+        {"task.ordering", "\"random\"", "task.ordering: must be \"parallel\" or \"sequential\""},
+        {"task.kill_grace_ms", "600001", "task.kill_grace_ms: must be between 0 and 600000"},
+        {"task.kill_grace_ms", "0", NULL},
+        {"task.processes", "[]", "task.processes: must have between 1 and 64 entries"},
+        {"task.processes", NULL, "task.processes: is required"},
+        {"task.processes.0.cmdline", "\"\"", "task.processes[0].cmdline: must not be empty"},
+        {"task.processes.0.cmdline", NULL, "task.processes[0].cmdline: is required"},
+        {"task.processes.0.cmdline", "\"echo {{foo}}\"", "task.processes[0].cmdline: unknown variable `{{foo}}`"},
+        {"task.processes.0.cmdline", "\"echo {{greeting\"", "task.processes[0].cmdline: unterminated variable"},
+        {"task.processes.0.name", "\"a/b\"", "task.processes[0].name `a/b` must match"},
+        {"task.processes.0.env", "{}", "unknown field `task.processes[0].env`"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        json_t *j = base();
+        patch(j, cases[i].path, cases[i].value);
+        struct job_config *c = NULL;
+        bo_error_t err = NULL;
+        int r = job_config_from_json(j, &c, &err);
+        if (cases[i].msg) {
+            if (r == 0)
+                fprintf(stderr, "  case %zu (%s) accepted\n", i, cases[i].path);
+            CHECK(r < 0 && c == NULL);
+            CHECK(err->kind == BO_E_INVALID);
+            CHECK_CONTAINS(err->msg, cases[i].msg);
+        } else {
+            if (r < 0)
+                fprintf(stderr, "  case %zu (%s): %s\n", i, cases[i].path, err->msg);
+            CHECK(r == 0);
+        }
+        bo_error_free(err);
+        job_config_unref(c);
+        json_decref(j);
+    }
+}
+
+TEST(error_path)
+{
+    json_t *j = base();
+    patch(j, "task.processes.0.cmdline", "\"{{nope}}\"");
+    struct job_config *c = NULL;
+    char *path = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json_at(j, &c, &path, &err) < 0);
+    CHECK_STR(path, "task.processes[0].cmdline");
+    free(path);
+    json_decref(j);
+}
+
+TEST(processes_unique_and_limit)
+{
+    json_t *j = base();
+    json_t *procs = json_object_get(json_object_get(j, "task"), "processes");
+    json_array_append_new(procs, json_pack("{s:s, s:s}", "name", "hello", "cmdline", "true"));
+    _cleanup_error_ bo_error_t err = NULL;
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "task.processes[1].name: duplicate process name `hello`");
+    bo_error_freep(&err);
+    json_array_clear(procs);
+    for (int i = 0; i < 65; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        json_array_append_new(procs, json_pack("{s:s, s:s}", "name", name, "cmdline", "true"));
+    }
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "task.processes: must have between 1 and 64 entries");
+    json_decref(j);
+}
+
+TEST(cmdline_length_limit)
+{
+    json_t *j = base();
+    char *big = malloc(JOB_CMDLINE_MAX + 2);
+    memset(big, 'x', JOB_CMDLINE_MAX + 1);
+    big[JOB_CMDLINE_MAX + 1] = '\0';
+    json_t *p0 = json_array_get(json_object_get(json_object_get(j, "task"), "processes"), 0);
+    json_object_set_new(p0, "cmdline", json_string(big));
+    _cleanup_error_ bo_error_t err = NULL;
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "task.processes[0].cmdline: must be at most 65536 bytes");
+    free(big);
+    json_decref(j);
+}
+
+TEST(ports_from_templates_sorted_unique)
+{
+    json_t *j = base();
+    patch(j, "task.ports", "[\"web\", \"http\", \"web\"]");
+    patch(j, "task.processes.0.cmdline", "\"{{ports.admin}} {{thermos.ports[http]}} {{ports.zed}}\"");
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    CHECK(c->task.n_ports == 4);
+    CHECK_STR(c->task.ports[0], "admin");
+    CHECK_STR(c->task.ports[1], "http");
+    CHECK_STR(c->task.ports[2], "web");
+    CHECK_STR(c->task.ports[3], "zed");
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(not_an_object)
+{
+    json_t *j = json_array();
+    _cleanup_error_ bo_error_t err = NULL;
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "must be an object");
+    json_decref(j);
+}
+
+TEST(json_round_trip)
+{
+    json_t *j = base();
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    json_t *out = job_config_to_json(c);
+    /* exactly the protocol shape: same as the input document */
+    CHECK(json_equal(out, j));
+    /* jansson prints 17 digits by default (0.10000000000000001); 15 reads well */
+    char *s = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    CHECK_CONTAINS(s, "{\"cluster\":\"local\",\"role\":\"www-data\",\"environment\":\"devel\",\"name\":\"hello\","
+                      "\"instances\":2,\"service\":true,\"max_task_failures\":1,\"priority\":0,\"task\":{"
+                      "\"resources\":{\"cpu\":0.1,\"ram\":33554432,\"disk\":67108864}");
+    free(s);
+    struct job_config *c2 = NULL;
+    CHECK(job_config_from_json(out, &c2, NULL) == 0);
+    json_t *out2 = job_config_to_json(c2);
+    CHECK(json_equal(out, out2));
+
+    json_t *t = task_config_to_json(&c->task);
+    CHECK(json_equal(t, json_object_get(j, "task")));
+    struct task_config tc;
+    CHECK(task_config_from_json(t, &tc, NULL) == 0);
+    CHECK(tc.n_processes == 1 && tc.n_ports == 1 && tc.ram == c->task.ram);
+    task_config_clear(&tc);
+    json_decref(t);
+    json_decref(out2);
+    json_decref(out);
+    job_config_unref(c2);
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(key_parse)
+{
+    struct job_key k;
+    CHECK(job_key_parse("local/www-data/devel/hello", &k, NULL) == 0);
+    CHECK_STR(k.cluster, "local");
+    CHECK_STR(k.name, "hello");
+    char *s = job_key_str(&k);
+    CHECK_STR(s, "local/www-data/devel/hello");
+    free(s);
+    struct job_key k2;
+    job_key_copy(&k2, &k);
+    CHECK_STR(k2.role, "www-data");
+    job_key_clear(&k2);
+    job_key_clear(&k);
+
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
+        {"a/b", "invalid job key `a/b`: expected cluster/role/environment/name"},
+        {"a/b/c/d/e", "invalid job key `a/b/c/d/e`: expected cluster/role/environment/name"},
+        {"", "invalid job key ``: expected cluster/role/environment/name"},
+        {"local/www data/devel/x", "invalid job key `local/www data/devel/x`: role `www data` must match [A-Za-z0-9_.-]+"},
+        {"local/www/nope/x", "invalid job key `local/www/nope/x`: environment `nope` must match ^(prod|devel|test|staging[0-9]*)$"},
+        {"local//devel/x", "role must not be empty"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        _cleanup_error_ bo_error_t err = NULL;
+        CHECK(job_key_parse(bad[i].in, &k, &err) < 0);
+        CHECK(err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, bad[i].msg);
+    }
+}
+
+TEST(field_table)
+{
+    size_t n;
+    const struct job_field *t = job_field_table(&n);
+    CHECK(n > 10 && t);
+    const struct job_field *f = job_field_find("task.resources", "ram");
+    CHECK(f && f->type == JOB_FIELD_SIZE && f->required);
+    CHECK(job_field_find("job", "instances")->def != NULL);
+    CHECK(job_field_find("job", "tsk") == NULL);
+    CHECK(job_field_find("task.processes", "cmdline")->templated);
+}
+
+TEST_MAIN()

@@ -1,0 +1,309 @@
+/* Unit tests for config/jobfile: the example file, every error message with
+ * its FILE:LINE:COL, key selection, vars and binds, Aurora spellings, sizes
+ * and durations, file limits. */
+#include <string.h>
+
+#include "base/fs.h"
+#include "config/jobfile.h"
+#include "harness.h"
+
+/* Line numbers below refer to this text. */
+static const char base_yaml[] =
+    "vars:\n"                                                  /* 1 */
+    "  greeting: hello\n"                                      /* 2 */
+    "jobs:\n"                                                  /* 3 */
+    "  - cluster: local\n"                                     /* 4 */
+    "    role: www-data\n"                                     /* 5 */
+    "    environment: devel\n"                                 /* 6 */
+    "    name: hello\n"                                        /* 7 */
+    "    instances: 2\n"                                       /* 8 */
+    "    service: true\n"                                      /* 9 */
+    "    task:\n"                                              /* 10 */
+    "      resources: {cpu: 0.1, ram: 32MiB, disk: 64MiB}\n"   /* 11 */
+    "      ports: [http]\n"                                    /* 12 */
+    "      processes:\n"                                       /* 13 */
+    "        - name: hello\n"                                  /* 14 */
+    "          cmdline: \"echo {{greeting}} {{instance}} on {{ports.http}}\"\n"; /* 15 */
+
+#define KEY "local/www-data/devel/hello"
+
+/* base_yaml with the first `from` replaced by `to` (from NULL: unchanged). */
+static char *edit(const char *from, const char *to)
+{
+    if (!from)
+        return bo_xstrdup(base_yaml);
+    const char *at = strstr(base_yaml, from);
+    CHECK(at);
+    return bo_xasprintf("%.*s%s%s", (int)(at - base_yaml), base_yaml, to, at + strlen(from));
+}
+
+static int load(const char *text, const char *key, const struct jobfile_options *o, struct job_config **ret,
+                bo_error_t *err)
+{
+    return jobfile_load_buffer("hello.yaml", text, strlen(text), key, o, ret, err);
+}
+
+TEST(example_file)
+{
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (jobfile_load("examples/hello.yaml", KEY, NULL, &c, &err) < 0)
+        fprintf(stderr, "  %s\n", err->msg);
+    CHECK(c);
+    CHECK_STR(c->key.cluster, "local");
+    CHECK_STR(c->key.role, "www-data");
+    CHECK(c->instances == 2 && c->service);
+    CHECK(c->task.cpu == 0.1 && c->task.ram == 32u << 20 && c->task.disk == 64u << 20);
+    CHECK(c->task.n_ports == 1);
+    CHECK_STR(c->task.ports[0], "http");
+    CHECK(c->task.n_processes == 1);
+    CHECK_STR(c->task.processes[0].cmdline,
+              "while true; do echo hello {{instance}} on {{ports.http}}; sleep 5; done");
+    job_config_unref(c);
+}
+
+TEST(base_text_and_json_round_trip)
+{
+    struct job_config *c = NULL;
+    CHECK(load(base_yaml, KEY, NULL, &c, NULL) == 0);
+    CHECK_STR(c->task.processes[0].cmdline, "echo hello {{instance}} on {{ports.http}}");
+    json_t *j = job_config_to_json(c);
+    CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(j, "task"), "resources"), "ram")) ==
+          33554432);
+    struct job_config *c2 = NULL;
+    CHECK(job_config_from_json(j, &c2, NULL) == 0);
+    json_t *j2 = job_config_to_json(c2);
+    CHECK(json_equal(j, j2));
+    json_decref(j2);
+    json_decref(j);
+    job_config_unref(c2);
+    job_config_unref(c);
+}
+
+TEST(errors_with_positions)
+{
+    static const struct {
+        const char *from, *to, *msg; /* msg NULL: accepted */
+    } cases[] = {
+        {"instances: 2", "instances: 0", "hello.yaml:8:16: instances: must be between 1 and 4000"},
+        {"instances: 2", "instances: 4001", "hello.yaml:8:16: instances: must be between 1 and 4000"},
+        {"instances: 2", "instances: two", "hello.yaml:8:16: instances: `two` is not an integer"},
+        {"instances: 2", "instances: [2]", "hello.yaml:8:16: instances: must be a single value"},
+        {"instances: 2", "instances: 2\n    instances: 3", "hello.yaml:9:5: duplicate field `instances` in job"},
+        {"    task:", "    tsk:", "hello.yaml:10:5: unknown field `tsk` in job"},
+        {"ram: 32MiB", "ram: 32XB", "hello.yaml:11:34: task.resources.ram: unknown size unit `XB` in `32XB`"},
+        {"ram: 32MiB", "ram: lots", "hello.yaml:11:34: task.resources.ram: `lots` is not a size"},
+        {"ram: 32MiB", "ram: 1KiB", "hello.yaml:11:34: task.resources.ram: must be at least 1MiB"},
+        {"ram: 32MiB", "ram: 1048576", NULL},
+        {"ram: 32MiB, ", "", "hello.yaml:11:18: task.resources.ram: is required"},
+        {"disk: 64MiB", "disk: 64MiB, gpu: 1", "hello.yaml:11:54: unknown field `gpu` in task.resources"},
+        {"cpu: 0.1", "cpu: 0", "hello.yaml:11:24: task.resources.cpu: must be greater than 0 and at most 1024"},
+        {"cpu: 0.1", "cpu: x", "hello.yaml:11:24: task.resources.cpu: `x` is not a number"},
+        {"service: true", "service: maybe", "hello.yaml:9:14: service: `maybe` is not a boolean"},
+        {"service: true", "service: no", NULL},
+        {"role: www-data", "role: www data", "hello.yaml:5:11: role `www data` must match [A-Za-z0-9_.-]+"},
+        {"environment: devel", "environment: dev",
+         "hello.yaml:6:18: environment `dev` must match ^(prod|devel|test|staging[0-9]*)$"},
+        {"{{greeting}}", "{{foo}}", "hello.yaml:15:20: unknown variable `{{foo}}`"},
+        {"{{ports.http}}\"", "{{ports.http\"", "hello.yaml:15:20: unterminated variable `{{ports.http`"},
+        {"ports: [http]", "ports: http", "hello.yaml:12:14: task.ports: must be a list"},
+        {"ports: [http]", "ports: [\"a b\"]", "hello.yaml:12:15: task.ports[0] `a b` must match [A-Za-z0-9_-]+"},
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: 5s", NULL},
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: 11m",
+         "hello.yaml:13:22: task.kill_grace_ms: must be between 0 and 600000"},
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: soon", "hello.yaml:13:22: task.kill_grace_ms: `soon` is not a duration"},
+        {"ports: [http]", "ports: [http]\n      ordering: random",
+         "hello.yaml:13:17: task.ordering: must be \"parallel\" or \"sequential\""},
+        {"        - name: hello", "        - name: hello\n          env: {}", "hello.yaml:15:11: unknown field `env` in task.processes[0]"},
+        {"processes:", "processes: {}\n      x:", "hello.yaml:13:18: task.processes: must be a list"},
+        {"        - name: hello\n", "        - nme: hello\n", "hello.yaml:14:11: unknown field `nme` in task.processes[0]"},
+        {"    role: www-data", "    role: [www-data", "hello.yaml:6:16: YAML syntax error: "},
+        {"vars:\n  greeting: hello\n", "vars:\n  role: x\n", "hello.yaml:2:3: vars: variable `role` is a built-in variable"},
+        {"vars:\n  greeting: hello\n", "vars:\n  greeting: [a]\n", "hello.yaml:2:13: vars.greeting: must be a string"},
+        {"vars:\n  greeting: hello\n", "vars:\n  greeting: hi\n  greeting: x\n", "hello.yaml:3:3: vars: duplicate variable `greeting`"},
+        {"vars:", "var:", "hello.yaml:1:1: unknown field `var` at top level"},
+        {"    instances: 2\n", "    instances: 2\n    max_task_failures: -1\n", NULL},
+        {"    instances: 2\n", "    instances: 2\n    max_task_failures: 0\n",
+         "hello.yaml:9:24: max_task_failures: must be -1 (forever) or between 1 and 1000"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        _cleanup_free_ char *text = edit(cases[i].from, cases[i].to);
+        struct job_config *c = NULL;
+        bo_error_t err = NULL;
+        int r = load(text, NULL, NULL, &c, &err);
+        if (cases[i].msg) {
+            if (r == 0)
+                fprintf(stderr, "  case %zu accepted\n", i);
+            CHECK(r < 0 && !c);
+            CHECK(err->kind == BO_E_INVALID);
+            CHECK_CONTAINS(err->msg, cases[i].msg);
+            /* the position leads the message */
+            if (strncmp(cases[i].msg, "hello.yaml:", 11) == 0 && strncmp(err->msg, cases[i].msg, strlen("hello.yaml:1")) != 0)
+                CHECK(!"message does not start with its position");
+        } else {
+            if (r < 0)
+                fprintf(stderr, "  case %zu: %s\n", i, err->msg);
+            CHECK(r == 0);
+        }
+        bo_error_free(err);
+        job_config_unref(c);
+    }
+}
+
+TEST(kill_grace_duration)
+{
+    _cleanup_free_ char *text = edit("ports: [http]", "ports: [http]\n      kill_grace_ms: 2.5s");
+    struct job_config *c = NULL;
+    CHECK(load(text, KEY, NULL, &c, NULL) == 0);
+    CHECK(c->task.kill_grace_ms == 2500);
+    job_config_unref(c);
+}
+
+TEST(key_selection)
+{
+    _cleanup_free_ char *two = bo_xasprintf("%s"
+                                            "  - cluster: local\n"
+                                            "    role: www-data\n"
+                                            "    environment: prod\n"
+                                            "    name: hello\n"
+                                            "    task:\n"
+                                            "      resources: {cpu: 1, ram: 1GiB, disk: 0}\n"
+                                            "      processes: [{name: p, cmdline: \"echo {{environment}}\"}]\n",
+                                            base_yaml);
+    struct job_config *c = NULL;
+    CHECK(load(two, "local/www-data/prod/hello", NULL, &c, NULL) == 0);
+    CHECK_STR(c->key.environment, "prod");
+    CHECK_STR(c->task.processes[0].cmdline, "echo prod");
+    CHECK(c->instances == 1 && c->task.ram == 1u << 30);
+    job_config_unref(c);
+
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(load(base_yaml, "local/www-data/devel/nope", NULL, &c, &err) < 0);
+    CHECK_STR(err->msg, "hello.yaml has no job local/www-data/devel/nope (it has: local/www-data/devel/hello)");
+    bo_error_freep(&err);
+
+    CHECK(load(two, NULL, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "hello.yaml holds 2 jobs");
+    CHECK_CONTAINS(err->msg, "local/www-data/devel/hello, local/www-data/prod/hello");
+    bo_error_freep(&err);
+
+    CHECK(load(base_yaml, "a/b", NULL, &c, &err) < 0);
+    CHECK_STR(err->msg, "invalid job key `a/b`: expected cluster/role/environment/name");
+    CHECK(err->kind == BO_E_INVALID);
+    bo_error_freep(&err);
+
+    CHECK(load(base_yaml, "local/www data/devel/x", NULL, &c, &err) < 0);
+    CHECK_STR(err->msg, "invalid job key `local/www data/devel/x`: role `www data` must match [A-Za-z0-9_.-]+");
+    bo_error_freep(&err);
+
+    CHECK(load(base_yaml, "local/www/qa/x", NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "environment `qa` must match ^(prod|devel|test|staging[0-9]*)$");
+    bo_error_freep(&err);
+
+    /* the same key twice */
+    _cleanup_free_ char *dup = bo_xasprintf("%s  - cluster: local\n    role: www-data\n    environment: devel\n"
+                                            "    name: hello\n", base_yaml);
+    CHECK(load(dup, KEY, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "hello.yaml:16:5: duplicate job local/www-data/devel/hello (first at line 4)");
+}
+
+TEST(binds_override_vars)
+{
+    const char *binds[] = {"greeting=bye", "extra=1=2"};
+    struct jobfile_options o = {binds, 2};
+    _cleanup_free_ char *text = edit("{{greeting}}", "{{greeting}} {{ extra }}");
+    struct job_config *c = NULL;
+    CHECK(load(text, KEY, &o, &c, NULL) == 0);
+    CHECK_STR(c->task.processes[0].cmdline, "echo bye 1=2 {{instance}} on {{ports.http}}");
+    job_config_unref(c);
+
+    static const struct {
+        const char *bind, *msg;
+    } bad[] = {
+        {"greeting", "invalid --bind `greeting`: expected NAME=VALUE"},
+        {"=x", "invalid --bind `=x`: expected NAME=VALUE"},
+        {"role=x", "invalid --bind `role=x`: variable `role` is a built-in variable"},
+        {"a b=x", "invalid --bind `a b=x`"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        _cleanup_error_ bo_error_t err = NULL;
+        struct jobfile_options o1 = {&bad[i].bind, 1};
+        CHECK(load(base_yaml, KEY, &o1, &c, &err) < 0);
+        CHECK(err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, bad[i].msg);
+    }
+}
+
+TEST(aurora_spellings_and_builtins)
+{
+    _cleanup_free_ char *text =
+        edit("\"echo {{greeting}} {{instance}} on {{ports.http}}\"",
+             "\"{{mesos.instance}} {{ mesos.hostname }} {{thermos.task_id}} {{thermos.ports[admin]}} "
+             "{{thermos.user}} {{role}} {{environment}} {{name}} {{cluster}}\"");
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (load(text, KEY, NULL, &c, &err) < 0)
+        fprintf(stderr, "  %s\n", err->msg);
+    CHECK(c);
+    CHECK_STR(c->task.processes[0].cmdline,
+              "{{instance}} {{hostname}} {{task_id}} {{ports.admin}} www-data www-data devel hello local");
+    CHECK(c->task.n_ports == 2);
+    CHECK_STR(c->task.ports[0], "admin");
+    CHECK_STR(c->task.ports[1], "http");
+    job_config_unref(c);
+}
+
+TEST(file_shape_errors)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"", "hello.yaml: the file is empty"},
+        {"# nothing\n", "hello.yaml: the file is empty"},
+        {"- a\n", "hello.yaml:1:1: the file must be a mapping"},
+        {"vars: {}\n", "hello.yaml:1:1: missing `jobs:`"},
+        {"jobs: {}\n", "hello.yaml:1:7: jobs: must be a list"},
+        {"jobs: []\n", "hello.yaml:1:7: jobs: must not be empty"},
+        {"jobs: [1]\n", "hello.yaml:1:8: job: must be a mapping"},
+        {"jobs: [{}]\n---\njobs: []\n", "hello.yaml:2:1: a job file holds one YAML document"},
+        {"jobs:\n  - name: \"a\xff\"\n", "hello.yaml:2:13: YAML syntax error: invalid leading UTF-8 octet"},
+        {"jobs: [{cluster: c}]\nvars: 3\n", "hello.yaml:2:7: vars: must be a mapping"},
+        {"jobs: [{cluster: c, role: r, environment: prod, name: n}]\n", "hello.yaml:1:8: task: is required"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        _cleanup_error_ bo_error_t err = NULL;
+        struct job_config *c = NULL;
+        CHECK(load(cases[i].text, NULL, NULL, &c, &err) < 0);
+        CHECK(err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, cases[i].msg);
+    }
+}
+
+TEST(file_errors)
+{
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(jobfile_load("/nonexistent/hello.yaml", KEY, NULL, &c, &err) < 0);
+    CHECK(err->kind == BO_E_IO);
+    CHECK_CONTAINS(err->msg, "/nonexistent/hello.yaml");
+    bo_error_freep(&err);
+
+    char path[] = "/tmp/test_jobfile_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    size_t n = JOBFILE_MAX_SIZE + 1;
+    char *big = malloc(n);
+    memset(big, '#', n);
+    CHECK(write(fd, big, n) == (ssize_t)n);
+    close(fd);
+    CHECK(jobfile_load(path, KEY, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, path);
+    CHECK_CONTAINS(err->msg, "larger than");
+    unlink(path);
+    free(big);
+    bo_error_freep(&err);
+    CHECK(jobfile_load_buffer("mem.yaml", base_yaml, JOBFILE_MAX_SIZE + 1, KEY, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "mem.yaml is larger than");
+}
+
+TEST_MAIN()
