@@ -12,6 +12,8 @@
 SAN      ?= 0
 BUILD    ?= $(if $(filter 1,$(SAN)),build-san,build)
 CC       ?= cc
+# Debian's interpreter, where python3-pytest is installed (not a pyenv shim).
+PYTHON   ?= /usr/bin/python3
 PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -76,7 +78,7 @@ test-unit: $(UNIT_BINS) $(BINS)
 	@BOREALIS_EXECUTOR=$(CURDIR)/$(BUILD)/bin/borealis-executor sh tests/unit/run.sh $(UNIT_BINS)
 
 test-integration: all
-	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin python3 -m pytest -q -x tests/integration
+	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin $(PYTHON) -m pytest -q -x tests/integration
 
 # `make test`: what CI and a newcomer run. Unit tests plain and under
 # ASan+UBSan, then the integration suite against the sanitized daemons.

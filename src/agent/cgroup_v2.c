@@ -87,17 +87,16 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
     for (int round = 0;; round++) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
+        /* cgroup.kill (5.14+) kills atomically, forks included. */
+        if (have_kill && round % 50 == 0 && cg_write(m, killf, "1", err) < 0)
+            return -1;
         if (cg_read_procs(procs, &pids, &n, err) < 0)
             return -1;
         if (n == 0)
             return 0;
         if (bo_mono_ms() > deadline)
             return bo_error_set(err, BO_E_INTERNAL, "%zu processes still in cgroup `%s` after SIGKILL", n, dir);
-        if (have_kill) {
-            /* cgroup.kill (5.14+) kills atomically, forks included. */
-            if (round % 50 == 0 && cg_write(m, killf, "1", err) < 0)
-                return -1;
-        } else {
+        if (!have_kill) {
             if (set_file(m, dir, "cgroup.freeze", "1", err) < 0)
                 return -1;
             for (size_t i = 0; i < n; i++)

@@ -200,7 +200,7 @@ static const struct agent_option option_table[] = {
     {"pids-max", "N", "4096", NULL, "process limit of each task (pids controller)", set_pids_max},
     {"sandbox-retention", "DURATION", "1h", NULL,
      "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)", set_retention},
-    {"cleanup-on-exit", NULL, NULL, "off",
+    {"cleanup-on-exit", NULL, NULL, NULL,
      "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox (default: leave tasks running)",
      set_cleanup},
     {"help", NULL, NULL, NULL, "show this help", set_help},

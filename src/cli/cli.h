@@ -47,7 +47,8 @@ struct cli_command {
     const char *help;    /* paragraph(s) for --help and docs/cli.md */
     const char *examples; /* lines of shell, for --help and docs */
     const struct cli_option *options; /* NULL-name terminated, may be NULL */
-    int min_args, max_args;
+    int min_args, max_args; /* max_args -1: no limit */
+    bool offline; /* never talks to the scheduler (no --scheduler option) */
     /* Daemons own their options: argv (starting at the command name) is
      * handed to run_raw untouched, --help included. */
     int (*run_raw)(int argc, char **argv);

@@ -173,6 +173,10 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
         json_t *a = json_array();
         size_t i = 0;
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+            /* One past the limit is enough for job.c to refuse the list;
+             * converting a million aliased entries first is not. */
+            if ((double)i > f->max)
+                break;
             yaml_node_t *e = node_at(l, *it);
             _cleanup_free_ char *ip = bo_xasprintf("%s[%zu]", path, i);
             json_t *v = NULL;
@@ -450,7 +454,7 @@ static int load_document(struct loader *l, const char *key, const struct jobfile
     if (jobs->data.sequence.items.start == jobs->data.sequence.items.top)
         return errat(l, jobs->start_mark, err, "jobs: must not be empty");
 
-    yaml_node_t *job;
+    yaml_node_t *job = NULL;
     if (select_job(l, jobs, key, &job, err) < 0 || build_vars(l, job, vars, o, err) < 0)
         return -1;
     record(l, "", job->start_mark);
@@ -490,6 +494,44 @@ static int syntax_error(struct loader *l, yaml_parser_t *p, bo_error_t *err)
     return errat(l, m, err, "YAML syntax error: %s", p->problem ? p->problem : "unknown problem");
 }
 
+/* libyaml's scanner is quadratic in flow nesting depth and its document
+ * loader recurses per level, so a small hostile file could take minutes
+ * or overflow the stack. A job file needs 4 levels; a quick pass over the
+ * events refuses anything deeper than JOBFILE_MAX_DEPTH before loading
+ * (it stops at the first too-deep node, so its own cost stays bounded). */
+#define JOBFILE_MAX_DEPTH 64
+
+static int check_depth(struct loader *l, bo_error_t *err)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return bo_error_set(err, BO_E_INTERNAL, "%s: cannot initialise the YAML parser", l->name);
+    yaml_parser_set_input_string(&p, (const unsigned char *)l->buf, l->len);
+    int depth = 0, r = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            r = syntax_error(l, &p, err);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_mark_t m = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > JOBFILE_MAX_DEPTH) {
+                r = errat(l, m, err, "nesting deeper than %d levels", JOBFILE_MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (type == YAML_STREAM_END_EVENT) {
+            break;
+        }
+    }
+    yaml_parser_delete(&p);
+    return r;
+}
+
 int jobfile_load_buffer(const char *name, const char *buf, size_t len, const char *key,
                         const struct jobfile_options *o, struct job_config **ret, bo_error_t *err)
 {
@@ -498,6 +540,8 @@ int jobfile_load_buffer(const char *name, const char *buf, size_t len, const cha
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     struct loader l = {.name = name, .buf = buf, .len = len, .doc = &doc};
+    if (check_depth(&l, err) < 0)
+        return -1;
     if (!yaml_parser_initialize(&parser))
         return bo_error_set(err, BO_E_INTERNAL, "%s: cannot initialise the YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);

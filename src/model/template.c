@@ -247,7 +247,7 @@ struct scan {
     size_t n, cap;
 };
 
-static int scan_cb(const struct tvar *v, struct tbuf *out, void *userdata, bo_error_t *err)
+static int scan_cb(const struct tvar *v, BO_UNUSED struct tbuf *out, void *userdata, bo_error_t *err)
 {
     struct scan *sc = userdata;
     if (v->kind == TVAR_USER)

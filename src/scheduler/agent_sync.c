@@ -102,7 +102,8 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         a->up = true;
         st->agents_up++;
         st->placement_due = true;
-        log_info("agent %s (%s) is back", a->hostname, a->id);
+        if (!changed)
+            log_info("agent %s (%s) is back", a->hostname, a->id);
     }
     a->last_seen_mono = bo_mono_ms();
     a->last_seen_wall = bo_wall_ms();
@@ -313,6 +314,19 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     json_decref(acks);
     http_reply_json(req, 200, answer);
+}
+
+void agent_sync_release_all(struct sched_state *st)
+{
+    struct sched_agent *a, *tmp;
+    HASH_ITER(hh, st->agents, a, tmp)
+    {
+        if (a->waiting) {
+            struct http_request *w = a->waiting;
+            a->waiting = NULL;
+            http_resume(w);
+        }
+    }
 }
 
 void agent_sync_wake(struct sched_state *st, int64_t now_mono)

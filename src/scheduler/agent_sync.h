@@ -14,4 +14,8 @@ void agent_sync_handle(struct http_request *req, void *ctx);
 /* Answer suspended polls of agents that have work or whose wait expired. */
 void agent_sync_wake(struct sched_state *st, int64_t now_mono);
 
+/* Answer every suspended poll now (before the server stops: MHD refuses to
+ * stop with suspended connections). */
+void agent_sync_release_all(struct sched_state *st);
+
 #endif

@@ -258,6 +258,10 @@ int scheduler_main(int argc, char **argv)
 out:
     if (err)
         log_error("%s", err->msg);
+    if (s->http) {
+        agent_sync_release_all(&s->state);
+        http_server_run(s->http); /* answers the resumed polls */
+    }
     http_server_stop(s->http);
     state_free(&s->state);
     metrics_free(&s->metrics);

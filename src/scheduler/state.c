@@ -240,6 +240,32 @@ void state_task_push_event(struct sched_task *t, enum task_state s, const char *
     t->n_events++;
 }
 
+static bool is_current(const struct sched_task *t)
+{
+    return t->instance < t->job->n_current && t->job->current[t->instance] == t;
+}
+
+int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, bo_error_t *err)
+{
+    int64_t n = 0;
+    struct sched_task *t, *tmp;
+    DL_FOREACH2(j->tasks, t, j_next)
+    if (task_state_is_terminal(t->state) && !is_current(t))
+        n++;
+    DL_FOREACH_SAFE2(j->tasks, t, tmp, j_next)
+    {
+        if (n <= keep)
+            break;
+        if (!task_state_is_terminal(t->state) || is_current(t))
+            continue;
+        if (store_delete(st->store, "task", t->id, err) < 0)
+            return -1;
+        state_task_delete(st, t);
+        n--;
+    }
+    return 0;
+}
+
 int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *err)
 {
     bool active = false, killed = false;

@@ -2,6 +2,7 @@
  * root and a v1 memory hierarchy, skipped with a reason otherwise), the v2
  * file-writing logic against a fake directory tree. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>

@@ -306,4 +306,31 @@ TEST(file_errors)
     CHECK_CONTAINS(err->msg, "mem.yaml is larger than");
 }
 
+/* libyaml is quadratic in flow nesting: a deep file must be refused fast. */
+TEST(hostile_shapes_are_cheap)
+{
+    size_t n = 1u << 20;
+    char *deep = malloc(n + 1);
+    memset(deep, '[', n);
+    deep[n] = '\0';
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(load(deep, NULL, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "hello.yaml:1:65: nesting deeper than 64 levels");
+    bo_error_freep(&err);
+    free(deep);
+
+    /* a million aliases of one process: refused without converting them all */
+    char *s = malloc(n + 200);
+    size_t len = (size_t)sprintf(s, "jobs:\n  - cluster: c\n    role: r\n    environment: prod\n    name: n\n"
+                                    "    task:\n      resources: {cpu: 1, ram: 1GiB, disk: 0}\n"
+                                    "      processes: [&p {name: a, cmdline: x}");
+    while (len < n)
+        len += (size_t)sprintf(s + len, ",*p");
+    sprintf(s + len, "]\n");
+    CHECK(load(s, NULL, NULL, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "hello.yaml:8:18: task.processes: must have between 1 and 64 entries");
+    free(s);
+}
+
 TEST_MAIN()

@@ -1,0 +1,253 @@
+/* agent.c - the agent daemon: set-up, the single-threaded event loop
+ * (libcurl multi + signalfd + notify socket + executor pidfds), shutdown. */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/cgroup.h"
+#include "agent/identity.h"
+#include "agent/journal.h"
+#include "agent/launcher.h"
+#include "agent/options.h"
+#include "agent/sync.h"
+#include "agent/tasks.h"
+#include "base/fs.h"
+#include "base/log.h"
+
+struct agent {
+    struct agent_options opt;
+    char id[37];
+    char *sock_path;
+    int lock_fd, sig_fd, notify_fd;
+    struct journal *journal;
+    struct cgroup_mgr cg;
+    struct task_mgr *tasks;
+    struct sync *sync;
+};
+
+static json_t *inventory_hook(void *ctx)
+{
+    struct agent *a = ctx;
+    return task_mgr_inventory(a->tasks);
+}
+
+static void answer_hook(void *ctx, const struct sync_answer *ans)
+{
+    struct agent *a = ctx;
+    for (size_t i = 0; i < ans->n_launch; i++)
+        task_mgr_launch(a->tasks, &ans->launch[i]);
+    for (size_t i = 0; i < ans->n_kill; i++)
+        task_mgr_kill(a->tasks, &ans->kill[i]);
+    if (ans->n_acks > 0 && a->opt.sandbox_retention_ms == 0)
+        task_mgr_gc(a->tasks);
+}
+
+static int open_notify_socket(const char *path, bo_error_t *err)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return bo_error_sys(err, errno, "socket");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        close(fd);
+        return bo_error_set(err, BO_E_INVALID, "socket path `%s` is too long", path);
+    }
+    strcpy(sa.sun_path, path);
+    /* A stale socket from a previous run (we hold the data-dir lock). */
+    if (unlink(path) < 0 && errno != ENOENT) {
+        int e = errno;
+        close(fd);
+        return bo_error_sys(err, e, "unlink `%s`", path);
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return bo_error_sys(err, e, "bind `%s`", path);
+    }
+    return fd;
+}
+
+static void drain_notify(struct agent *a)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = recv(a->notify_fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0) {
+            if (errno != EINTR)
+                break;
+            continue;
+        }
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        task_mgr_notified(a->tasks, buf);
+    }
+}
+
+static int setup(struct agent *a, bo_error_t *err)
+{
+    const char *data = a->opt.data_dir;
+    _cleanup_free_ char *sandboxes = bo_xasprintf("%s/sandboxes", data);
+    if (bo_mkdir_p(data, 0755, err) < 0 || bo_mkdir_p(sandboxes, 0755, err) < 0)
+        return -1;
+    _cleanup_free_ char *lock = bo_xasprintf("%s/agent.lock", data);
+    a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (a->lock_fd < 0)
+        return bo_error_sys(err, errno, "open `%s`", lock);
+    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return bo_error_sys(err, errno, "another agent uses data dir `%s` (lock `%s`)", data, lock);
+    if (agent_options_resolve(&a->opt, err) < 0)
+        return -1;
+    if (identity_load_or_create(data, a->id, err) < 0)
+        return -1;
+    _cleanup_free_ char *db = bo_xasprintf("%s/agent.db", data);
+    if (journal_open(db, &a->journal, err) < 0)
+        return -1;
+    if (cgroup_mgr_init(&a->cg, "/sys/fs/cgroup", a->opt.cgroup_root, CGROUP_DETECT, err) < 0)
+        return -1;
+    a->sock_path = bo_xasprintf("%s/agent.sock", data);
+    if ((a->notify_fd = open_notify_socket(a->sock_path, err)) < 0)
+        return -1;
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if ((a->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        return bo_error_sys(err, errno, "signalfd");
+    struct task_mgr_config tc = {
+        .data_dir = data,
+        .hostname = a->opt.hostname,
+        .executor = a->opt.executor,
+        .notify_socket = a->sock_path,
+        .pids_max = a->opt.pids_max,
+        .sandbox_retention_ms = a->opt.sandbox_retention_ms,
+    };
+    if (task_mgr_new(&tc, a->journal, &a->cg, &a->tasks, err) < 0)
+        return -1;
+    json_t *reg = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[I, I], s:O}", "agent_id", a->id, "hostname",
+                            a->opt.hostname, "resources", "cpu", a->opt.cpu, "ram", (json_int_t)a->opt.ram, "disk",
+                            (json_int_t)a->opt.disk, "port_range", (json_int_t)a->opt.port_lo,
+                            (json_int_t)a->opt.port_hi, "attributes", a->opt.attributes);
+    struct sync_hooks hooks = {.ctx = a, .inventory = inventory_hook, .answer = answer_hook};
+    int r = sync_new(a->opt.scheduler_url, reg, a->journal, &hooks, &a->sync, err);
+    json_decref(reg);
+    if (r < 0)
+        return -1;
+    return task_mgr_recover(a->tasks, err);
+}
+
+static int run(struct agent *a)
+{
+    struct curl_waitfd *fds = NULL;
+    unsigned cap = 0;
+    bool stopping = false;
+    int rc = 0;
+    for (;;) {
+        if (stopping && task_mgr_cleanup_done(a->tasks))
+            break;
+        int timeout = task_mgr_tick(a->tasks);
+        unsigned n = 0;
+        if (cap < 2) {
+            cap = 16;
+            fds = bo_xrealloc(fds, cap * sizeof(*fds));
+        }
+        fds[n++] = (struct curl_waitfd){.fd = a->sig_fd, .events = POLLIN};
+        fds[n++] = (struct curl_waitfd){.fd = a->notify_fd, .events = POLLIN};
+        task_mgr_waitfds(a->tasks, &fds, &n, &cap);
+        bo_error_t err = NULL;
+        if (sync_poll(a->sync, fds, n, timeout, &err) < 0) {
+            log_error("%s", err->msg);
+            bo_error_free(err);
+            rc = 1;
+            break;
+        }
+        if (fds[1].revents)
+            drain_notify(a);
+        for (unsigned i = 2; i < n; i++)
+            if (fds[i].revents)
+                task_mgr_pidfd_ready(a->tasks, fds[i].fd);
+        if (fds[0].revents) {
+            struct signalfd_siginfo si;
+            bool got = false;
+            while (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                got = true;
+            if (got && stopping) {
+                log_warn("second signal: exiting without waiting for tasks");
+                break;
+            }
+            if (got && !a->opt.cleanup_on_exit) {
+                log_info("signal %u: stopping; tasks keep running and are re-attached on restart", si.ssi_signo);
+                break;
+            }
+            if (got) {
+                log_info("signal %u: killing every task before exiting (--cleanup-on-exit)", si.ssi_signo);
+                task_mgr_begin_cleanup(a->tasks);
+                stopping = true;
+            }
+        }
+    }
+    free(fds);
+    return rc;
+}
+
+static void teardown(struct agent *a)
+{
+    sync_free(a->sync);
+    task_mgr_free(a->tasks);
+    journal_close(a->journal);
+    cgroup_mgr_clear(&a->cg);
+    if (a->notify_fd >= 0) {
+        close(a->notify_fd);
+        unlink(a->sock_path);
+    }
+    if (a->sig_fd >= 0)
+        close(a->sig_fd);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
+    free(a->sock_path);
+    agent_options_clear(&a->opt);
+}
+
+int agent_main(int argc, char **argv)
+{
+    bo_log_init("agent");
+    struct agent a = {.lock_fd = -1, .sig_fd = -1, .notify_fd = -1};
+    bo_error_t err = NULL;
+    if (agent_options_parse(argc, argv, &a.opt, &err) < 0) {
+        fprintf(stderr, "borealis agent: %s\n", err->msg);
+        bo_error_free(err);
+        return 2;
+    }
+    if (a.opt.help) {
+        agent_options_help(stdout);
+        agent_options_clear(&a.opt);
+        return 0;
+    }
+    int rc = 0;
+    if (setup(&a, &err) < 0) {
+        log_error("%s", err->msg);
+        /* A bad option value is a usage error (the message names it). */
+        rc = err->kind == BO_E_INVALID || strncmp(err->msg, "--", 2) == 0 || strstr(err->msg, "(set --") ? 2 : 1;
+        bo_error_free(err);
+    } else {
+        log_info("agent %s on %s: %.2f CPUs, %llu MiB RAM, %llu MiB disk, ports %lld-%lld, cgroup %s, scheduler %s",
+                 a.id, a.opt.hostname, a.opt.cpu, (unsigned long long)(a.opt.ram >> 20),
+                 (unsigned long long)(a.opt.disk >> 20), (long long)a.opt.port_lo, (long long)a.opt.port_hi,
+                 cgroup_flavour_name(a.cg.flavour), a.opt.scheduler_url);
+        if (!launcher_can_protect_executor())
+            log_warn("no CAP_SYS_RESOURCE: executors keep the default oom_score_adj instead of -1000");
+        rc = run(&a);
+    }
+    teardown(&a);
+    return rc;
+}

@@ -1,0 +1,198 @@
+/* sandbox.c - sandbox directories and the agent <-> executor files. */
+#include "agent/sandbox.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "base/fs.h"
+#include "model/template.h"
+
+#define STATUS_MAX_LEN (1u << 20)
+
+static const char *const task_states[] = {"STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED"};
+static const char *const process_states[] = {"WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"};
+
+int sandbox_validate_task_id(const char *task_id, bo_error_t *err)
+{
+    size_t n = strlen(task_id);
+    if (n == 0 || n > 200 || strcmp(task_id, ".") == 0 || strcmp(task_id, "..") == 0)
+        return bo_error_set(err, BO_E_INVALID, "task id `%.64s` must be 1..200 characters", task_id);
+    for (const char *p = task_id; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            return bo_error_set(err, BO_E_INVALID, "task id `%.64s` may hold only [A-Za-z0-9_.-]", task_id);
+    return 0;
+}
+
+int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_error_t *err)
+{
+    _cleanup_free_ char *meta = bo_xasprintf("%s/.borealis", sandbox);
+    _cleanup_free_ char *logs = bo_xasprintf("%s/.logs", sandbox);
+    if (bo_mkdir_p(sandbox, 0755, err) < 0 || bo_mkdir_p(meta, 0755, err) < 0 || bo_mkdir_p(logs, 0755, err) < 0)
+        return bo_error_wrap(err, "sandbox");
+    struct template_runtime rt = {
+        .instance = l->instance, .hostname = l->hostname, .task_id = l->task_id, .ports = l->ports};
+    json_t *procs = json_array();
+    for (size_t i = 0; i < l->task->n_processes; i++) {
+        const struct process_config *p = &l->task->processes[i];
+        char *cmd = NULL;
+        if (template_expand_runtime(p->cmdline, &rt, &cmd, err) < 0) {
+            json_decref(procs);
+            return bo_error_wrap(err, "cmdline of process `%s`", p->name);
+        }
+        json_array_append_new(procs, json_pack("{s:s, s:s}", "name", p->name, "cmdline", cmd));
+        free(cmd);
+    }
+    json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s}", "task_id", l->task_id, "processes", procs, "ordering",
+                            l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",
+                            (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket);
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    _cleanup_free_ char *path = bo_xasprintf("%s/task.json", meta);
+    int r = bo_write_file_atomic(path, text, strlen(text), true, err);
+    free(text);
+    return r;
+}
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Strict object check: every key must be in `allowed`. */
+static int check_keys(json_t *o, const char *const *allowed, size_t n, const char *where, bo_error_t *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (!in_list(k, allowed, n))
+            return bo_error_set(err, BO_E_INVALID, "%s: unknown field `%s`", where, k);
+    }
+    return 0;
+}
+
+static int opt_int(json_t *o, const char *key, bool *ret_has, int64_t *ret, const char *where, bo_error_t *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) {
+        if (ret_has)
+            *ret_has = false;
+        *ret = 0;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return bo_error_set(err, BO_E_INVALID, "%s.%s: must be an integer or null", where, key);
+    if (ret_has)
+        *ret_has = true;
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s, const char *file, bo_error_t *err)
+{
+    static const char *const top[] = {"task_id", "state", "message", "executor_pid", "updated_ms", "processes"};
+    static const char *const proc[] = {"name", "state", "pid", "exit_code", "signal", "started_ms", "ended_ms"};
+    if (!json_is_object(j))
+        return bo_error_set(err, BO_E_INVALID, "`%s`: not a JSON object", file);
+    if (check_keys(j, top, BO_ARRAY_SIZE(top), file, err) < 0)
+        return -1;
+    const char *id = json_string_value(json_object_get(j, "task_id"));
+    const char *state = json_string_value(json_object_get(j, "state"));
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    json_t *procs = json_object_get(j, "processes");
+    if (!id || strcmp(id, task_id) != 0)
+        return bo_error_set(err, BO_E_INVALID, "`%s`: task_id is not `%s`", file, task_id);
+    if (!state || !in_list(state, task_states, BO_ARRAY_SIZE(task_states)))
+        return bo_error_set(err, BO_E_INVALID, "`%s`: bad state", file);
+    if (json_object_get(j, "message") && !json_is_null(json_object_get(j, "message")) && !msg)
+        return bo_error_set(err, BO_E_INVALID, "`%s`: message must be a string", file);
+    if (procs && !json_is_array(procs))
+        return bo_error_set(err, BO_E_INVALID, "`%s`: processes must be an array", file);
+    if (json_array_size(procs) > 1024)
+        return bo_error_set(err, BO_E_INVALID, "`%s`: too many processes", file);
+    s->state = bo_xstrdup(state);
+    s->message = bo_xstrdup(msg ? msg : "");
+    int64_t dummy;
+    if (opt_int(j, "executor_pid", NULL, &s->executor_pid, file, err) < 0 ||
+        opt_int(j, "updated_ms", NULL, &dummy, file, err) < 0)
+        return -1;
+    s->processes = bo_xcalloc(json_array_size(procs) + 1, sizeof(*s->processes));
+    size_t i;
+    json_t *p;
+    json_array_foreach(procs, i, p)
+    {
+        if (!json_is_object(p))
+            return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu] is not an object", file, i);
+        if (check_keys(p, proc, BO_ARRAY_SIZE(proc), file, err) < 0)
+            return -1;
+        const char *name = json_string_value(json_object_get(p, "name"));
+        const char *pstate = json_string_value(json_object_get(p, "state"));
+        if (!name || !pstate || !in_list(pstate, process_states, BO_ARRAY_SIZE(process_states)))
+            return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu] needs a name and a valid state", file, i);
+        struct sandbox_process *sp = &s->processes[s->n_processes++];
+        sp->name = bo_xstrdup(name);
+        sp->state = bo_xstrdup(pstate);
+        if (opt_int(p, "pid", NULL, &sp->pid, file, err) < 0 ||
+            opt_int(p, "exit_code", &sp->has_exit_code, &sp->exit_code, file, err) < 0 ||
+            opt_int(p, "signal", &sp->has_signal, &sp->signal, file, err) < 0 ||
+            opt_int(p, "started_ms", NULL, &dummy, file, err) < 0 || opt_int(p, "ended_ms", NULL, &dummy, file, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox_status *ret, bo_error_t *err)
+{
+    _cleanup_free_ char *path = bo_xasprintf("%s/.borealis/status.json", sandbox);
+    _cleanup_free_ char *text = NULL;
+    bo_error_t e = NULL;
+    if (bo_read_file(path, STATUS_MAX_LEN, &text, NULL, &e) < 0) {
+        if (e->sys_errno == ENOENT) {
+            bo_error_free(e);
+            return bo_error_set(err, BO_E_NOTFOUND, "`%s` does not exist yet", path);
+        }
+        *err = e;
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        return bo_error_set(err, BO_E_INVALID, "`%s`: %s", path, jerr.text);
+    struct sandbox_status s = {0};
+    int r = parse_status(j, task_id, &s, path, err);
+    json_decref(j);
+    if (r < 0) {
+        sandbox_status_clear(&s);
+        return -1;
+    }
+    *ret = s;
+    return 0;
+}
+
+void sandbox_status_clear(struct sandbox_status *s)
+{
+    for (size_t i = 0; i < s->n_processes; i++) {
+        free(s->processes[i].name);
+        free(s->processes[i].state);
+    }
+    free(s->processes);
+    free(s->state);
+    free(s->message);
+    *s = (struct sandbox_status){0};
+}
+
+json_t *sandbox_status_processes_json(const struct sandbox_status *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_processes; i++) {
+        const struct sandbox_process *p = &s->processes[i];
+        json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o}", "name", p->name, "state", p->state, "pid",
+                                           p->pid > 0 ? json_integer(p->pid) : json_null(), "exit_code",
+                                           p->has_exit_code ? json_integer(p->exit_code) : json_null()));
+    }
+    return a;
+}

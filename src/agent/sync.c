@@ -1,0 +1,461 @@
+/* sync.c - agent <-> scheduler sync over libcurl multi (protocol §3). */
+#include "agent/sync.h"
+
+#include <string.h>
+
+#include "agent/sandbox.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+#define SYNC_MAX_BODY (64u << 20)
+#define SYNC_MAX_ITEMS 100000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct request {
+    struct sync *s;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body; /* response */
+    size_t len;
+    bool overflow;
+    int64_t wait_ms;
+    bool boot;
+    bool inventory;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sync {
+    CURLM *multi;
+    char *url;
+    json_t *registration;
+    struct journal *journal;
+    struct sync_hooks hooks;
+    struct request *inflight[2];
+    int n_inflight;
+    int64_t sent_seq;    /* highest seq put in a request since the last failure */
+    bool boot_pending;   /* until a boot sync succeeded */
+    int64_t inventory_at; /* mono ms of the last successful inventory */
+    int64_t retry_at;    /* mono ms; no request before (backoff) */
+    int failures;        /* consecutive */
+};
+
+/* ---- answer parsing ---- */
+
+static bool key_allowed(const char *k, const char *const *allowed, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k, allowed[i]) == 0)
+            return true;
+    return false;
+}
+
+static int check_keys(json_t *o, const char *const *allowed, size_t n, const char *where, bo_error_t *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (!key_allowed(k, allowed, n))
+            return bo_error_set(err, BO_E_INVALID, "%s: unknown field `%s`", where, k);
+    }
+    return 0;
+}
+
+static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t *err)
+{
+    static const char *const keys[] = {"task_id", "job", "instance", "ports", "task"};
+    char where[48];
+    snprintf(where, sizeof(where), "launch[%zu]", idx);
+    if (!json_is_object(j))
+        return bo_error_set(err, BO_E_INVALID, "%s: not an object", where);
+    const char *id = json_string_value(json_object_get(j, "task_id"));
+    if (!id)
+        return bo_error_set(err, BO_E_INVALID, "%s.task_id: required string", where);
+    if (sandbox_validate_task_id(id, err) < 0)
+        return bo_error_wrap(err, "%s", where);
+    l->task_id = bo_xstrdup(id);
+    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+        return -1;
+    const char *job = json_string_value(json_object_get(j, "job"));
+    if (!job || strlen(job) > 300)
+        return bo_error_set(err, BO_E_INVALID, "%s.job: required string (at most 300 characters)", where);
+    l->job = bo_xstrdup(job);
+    json_t *inst = json_object_get(j, "instance");
+    if (!json_is_integer(inst) || json_integer_value(inst) < 0 || json_integer_value(inst) >= JOB_MAX_INSTANCES)
+        return bo_error_set(err, BO_E_INVALID, "%s.instance: integer in [0, %d) required", where, JOB_MAX_INSTANCES);
+    l->instance = json_integer_value(inst);
+    json_t *ports = json_object_get(j, "ports");
+    if (ports && !json_is_object(ports))
+        return bo_error_set(err, BO_E_INVALID, "%s.ports: must be an object", where);
+    if (json_object_size(ports) > 1000)
+        return bo_error_set(err, BO_E_INVALID, "%s.ports: too many ports", where);
+    const char *pname;
+    json_t *pv;
+    json_object_foreach(ports, pname, pv)
+    {
+        if (!json_is_integer(pv) || json_integer_value(pv) < 1 || json_integer_value(pv) > 65535)
+            return bo_error_set(err, BO_E_INVALID, "%s.ports.%.64s: port in [1, 65535] required", where, pname);
+    }
+    l->ports = ports ? json_deep_copy(ports) : json_object();
+    json_t *task = json_object_get(j, "task");
+    if (!json_is_object(task))
+        return bo_error_set(err, BO_E_INVALID, "%s.task: required object", where);
+    if (task_config_from_json(task, &l->task, err) < 0)
+        return bo_error_wrap(err, "%s.task", where);
+    return 0;
+}
+
+static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *err)
+{
+    static const char *const keys[] = {"task_id", "grace_ms"};
+    char where[48];
+    snprintf(where, sizeof(where), "kill[%zu]", idx);
+    if (!json_is_object(j))
+        return bo_error_set(err, BO_E_INVALID, "%s: not an object", where);
+    const char *id = json_string_value(json_object_get(j, "task_id"));
+    if (!id)
+        return bo_error_set(err, BO_E_INVALID, "%s.task_id: required string", where);
+    if (sandbox_validate_task_id(id, err) < 0)
+        return bo_error_wrap(err, "%s", where);
+    k->task_id = bo_xstrdup(id);
+    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+        return -1;
+    json_t *g = json_object_get(j, "grace_ms");
+    k->grace_ms = 5000;
+    if (g) {
+        if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > 600000)
+            return bo_error_set(err, BO_E_INVALID, "%s.grace_ms: integer in [0, 600000] required", where);
+        k->grace_ms = json_integer_value(g);
+    }
+    return 0;
+}
+
+int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
+{
+    static const char *const keys[] = {"acks", "launch", "kill", "heartbeat_ms"};
+    if (!json_is_object(j))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
+    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
+        return -1;
+    json_t *acks = json_object_get(j, "acks"), *launch = json_object_get(j, "launch"),
+           *kill = json_object_get(j, "kill"), *hb = json_object_get(j, "heartbeat_ms");
+    if ((acks && !json_is_array(acks)) || (launch && !json_is_array(launch)) || (kill && !json_is_array(kill)))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: acks, launch and kill must be arrays");
+    if (json_array_size(acks) > SYNC_MAX_ITEMS || json_array_size(launch) > SYNC_MAX_ITEMS ||
+        json_array_size(kill) > SYNC_MAX_ITEMS)
+        return bo_error_set(err, BO_E_INVALID, "sync answer: more than %d items", SYNC_MAX_ITEMS);
+    if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 0))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: heartbeat_ms must be a non-negative integer");
+    struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0};
+    size_t i;
+    json_t *v;
+    a.acks = bo_xcalloc(json_array_size(acks) + 1, sizeof(*a.acks));
+    json_array_foreach(acks, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            sync_answer_clear(&a);
+            return bo_error_set(err, BO_E_INVALID, "sync answer: acks[%zu] is not a positive integer", i);
+        }
+        a.acks[a.n_acks++] = json_integer_value(v);
+    }
+    a.launch = bo_xcalloc(json_array_size(launch) + 1, sizeof(*a.launch));
+    json_array_foreach(launch, i, v)
+    {
+        struct sync_launch *l = &a.launch[a.n_launch++];
+        parse_launch(v, i, l, &l->error);
+    }
+    a.kill = bo_xcalloc(json_array_size(kill) + 1, sizeof(*a.kill));
+    json_array_foreach(kill, i, v)
+    {
+        struct sync_kill *k = &a.kill[a.n_kill++];
+        parse_kill(v, i, k, &k->error);
+    }
+    *ret = a;
+    return 0;
+}
+
+void sync_answer_clear(struct sync_answer *a)
+{
+    for (size_t i = 0; i < a->n_launch; i++) {
+        struct sync_launch *l = &a->launch[i];
+        free(l->task_id);
+        free(l->job);
+        json_decref(l->ports);
+        task_config_clear(&l->task);
+        bo_error_freep(&l->error);
+    }
+    for (size_t i = 0; i < a->n_kill; i++) {
+        free(a->kill[i].task_id);
+        bo_error_freep(&a->kill[i].error);
+    }
+    free(a->acks);
+    free(a->launch);
+    free(a->kill);
+    *a = (struct sync_answer){0};
+}
+
+/* ---- requests ---- */
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct request *r = userdata;
+    size_t n = size * nmemb;
+    if (r->len + n > SYNC_MAX_BODY) {
+        r->overflow = true;
+        return 0;
+    }
+    r->body = bo_xrealloc(r->body, r->len + n + 1);
+    memcpy(r->body + r->len, ptr, n);
+    r->len += n;
+    r->body[r->len] = '\0';
+    return n;
+}
+
+int sync_new(const char *scheduler_url, json_t *registration, struct journal *j, const struct sync_hooks *hooks,
+             struct sync **ret, bo_error_t *err)
+{
+    static bool curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return bo_error_set(err, BO_E_INTERNAL, "cannot initialise libcurl");
+        curl_ready = true;
+    }
+    struct sync *s = bo_xcalloc(1, sizeof(*s));
+    s->multi = curl_multi_init();
+    if (!s->multi) {
+        free(s);
+        return bo_error_set(err, BO_E_INTERNAL, "cannot initialise libcurl multi");
+    }
+    s->url = bo_xasprintf("%s/api/v1/agents/sync", scheduler_url);
+    s->registration = json_deep_copy(registration);
+    s->journal = j;
+    s->hooks = *hooks;
+    s->boot_pending = true;
+    *ret = s;
+    return 0;
+}
+
+static void request_free(struct request *r)
+{
+    if (!r)
+        return;
+    if (r->easy) {
+        curl_multi_remove_handle(r->s->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+    }
+    curl_slist_free_all(r->headers);
+    free(r->body);
+    free(r);
+}
+
+void sync_free(struct sync *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_inflight; i++)
+        request_free(s->inflight[i]);
+    curl_multi_cleanup(s->multi);
+    json_decref(s->registration);
+    free(s->url);
+    free(s);
+}
+
+int sync_in_flight(const struct sync *s)
+{
+    return s->n_inflight;
+}
+
+static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
+{
+    json_t *body = json_deep_copy(s->registration);
+    json_t *updates = NULL;
+    if (journal_list(s->journal, SYNC_MAX_UPDATES, &updates, err) < 0) {
+        json_decref(body);
+        return -1;
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(updates, i, u)
+    {
+        int64_t seq = json_integer_value(json_object_get(u, "seq"));
+        if (seq > s->sent_seq)
+            s->sent_seq = seq;
+    }
+    struct request *r = bo_xcalloc(1, sizeof(*r));
+    r->s = s;
+    r->wait_ms = wait_ms;
+    r->boot = s->boot_pending;
+    r->inventory = r->boot || bo_mono_ms() - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
+    json_object_set_new(body, "updates", updates);
+    json_object_set_new(body, "wait_ms", json_integer(wait_ms));
+    if (r->boot)
+        json_object_set_new(body, "boot", json_true());
+    if (r->inventory)
+        json_object_set_new(body, "inventory", s->hooks.inventory(s->hooks.ctx));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    r->easy = curl_easy_init();
+    if (!r->easy) {
+        free(text);
+        free(r);
+        return bo_error_set(err, BO_E_INTERNAL, "cannot create a libcurl handle");
+    }
+    r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    r->headers = curl_slist_append(r->headers, "Accept: application/json");
+    curl_easy_setopt(r->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, text);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    /* The scheduler may hold the request for wait_ms: allow for that. */
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait_ms + 10000));
+    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    free(text);
+    if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK) {
+        request_free(r);
+        return bo_error_set(err, BO_E_INTERNAL, "cannot add a libcurl transfer");
+    }
+    s->inflight[s->n_inflight++] = r;
+    return 0;
+}
+
+static void start_due_requests(struct sync *s)
+{
+    int64_t now = bo_mono_ms();
+    if (now < s->retry_at || s->n_inflight >= 2)
+        return;
+    int64_t last_seq = 0;
+    bo_error_t err = NULL;
+    if (journal_last_seq(s->journal, &last_seq, &err) < 0) {
+        log_error("sync: %s", err->msg);
+        bo_error_free(err);
+        return;
+    }
+    bool fresh = last_seq > s->sent_seq;
+    int r = 0;
+    if (s->n_inflight == 0) {
+        bool inventory_due = s->boot_pending || now - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
+        r = start_request(s, fresh || inventory_due ? 0 : SYNC_LONG_POLL_MS, &err);
+    } else if (fresh && !s->inflight[0]->boot && s->inflight[0]->wait_ms > 0) {
+        /* A long poll is parked at the scheduler: send new updates now. */
+        r = start_request(s, 0, &err);
+    }
+    if (r < 0) {
+        log_error("sync: %s", err->msg);
+        bo_error_free(err);
+        s->retry_at = now + BACKOFF_MAX_MS;
+    }
+}
+
+static void request_failed(struct sync *s, const char *why)
+{
+    s->failures++;
+    int64_t backoff = BACKOFF_MIN_MS;
+    for (int i = 1; i < s->failures && backoff < BACKOFF_MAX_MS; i++)
+        backoff *= 2;
+    if (backoff > BACKOFF_MAX_MS)
+        backoff = BACKOFF_MAX_MS;
+    s->retry_at = bo_mono_ms() + backoff;
+    /* Whatever that request carried must go again. */
+    s->sent_seq = 0;
+    if (s->failures == 1)
+        log_warn("sync with scheduler failed: %s (retrying every %d ms at most)", why, BACKOFF_MAX_MS);
+}
+
+static void request_done(struct sync *s, struct request *r, CURLcode rc)
+{
+    if (rc != CURLE_OK) {
+        char why[CURL_ERROR_SIZE + 200];
+        snprintf(why, sizeof(why), "%s: %s", s->url,
+                 r->overflow ? "answer too large" : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        request_failed(s, why);
+        return;
+    }
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    json_error_t jerr;
+    json_t *j = r->body ? json_loads(r->body, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (status != 200) {
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        char why[600];
+        snprintf(why, sizeof(why), "%s: HTTP %ld%s%.500s", s->url, status, msg ? ": " : "", msg ? msg : "");
+        json_decref(j);
+        request_failed(s, why);
+        return;
+    }
+    struct sync_answer a;
+    bo_error_t err = NULL;
+    if (!j) {
+        request_failed(s, "answer is not JSON");
+        return;
+    }
+    if (sync_answer_parse(j, &a, &err) < 0) {
+        json_decref(j);
+        request_failed(s, err->msg);
+        bo_error_free(err);
+        return;
+    }
+    json_decref(j);
+    if (s->failures > 0)
+        log_info("sync with scheduler works again after %d failed attempts", s->failures);
+    s->failures = 0;
+    s->retry_at = 0;
+    if (r->boot) {
+        s->boot_pending = false;
+        log_info("registered with scheduler at %s", s->url);
+    }
+    if (r->inventory)
+        s->inventory_at = bo_mono_ms();
+    for (size_t i = 0; i < a.n_acks; i++) {
+        if (journal_ack(s->journal, a.acks[i], &err) < 0) {
+            log_error("sync: %s", err->msg);
+            bo_error_freep(&err);
+        }
+    }
+    s->hooks.answer(s->hooks.ctx, &a);
+    sync_answer_clear(&a);
+}
+
+int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms, bo_error_t *err)
+{
+    start_due_requests(s);
+    if (s->n_inflight == 0 && s->retry_at > 0) {
+        int64_t left = s->retry_at - bo_mono_ms();
+        if (left < timeout_ms)
+            timeout_ms = left < 0 ? 0 : (int)left;
+    }
+    int numfds = 0;
+    CURLMcode mc = curl_multi_poll(s->multi, extra, n_extra, timeout_ms, &numfds);
+    if (mc != CURLM_OK)
+        return bo_error_set(err, BO_E_INTERNAL, "curl_multi_poll: %s", curl_multi_strerror(mc));
+    int running = 0;
+    mc = curl_multi_perform(s->multi, &running);
+    if (mc != CURLM_OK)
+        return bo_error_set(err, BO_E_INTERNAL, "curl_multi_perform: %s", curl_multi_strerror(mc));
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct request *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode rc = msg->data.result;
+        /* Drop it from the in-flight list first: the answer hook may make
+         * the agent journal updates, which can start a request. */
+        for (int i = 0; i < s->n_inflight; i++) {
+            if (s->inflight[i] == r) {
+                s->inflight[i] = s->inflight[--s->n_inflight];
+                s->inflight[s->n_inflight] = NULL;
+                break;
+            }
+        }
+        request_done(s, r, rc);
+        request_free(r);
+    }
+    return 0;
+}

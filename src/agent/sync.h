@@ -1,0 +1,74 @@
+/* sync.h - the agent's side of POST /api/v1/agents/sync (docs/protocol.md
+ * section 3) on libcurl's multi interface, driven by the agent's
+ * single-threaded loop: one long poll outstanding when idle, a second
+ * immediate request when new updates are journaled meanwhile (at most 2 in
+ * flight), backoff on errors, strict parsing of the answer. */
+#ifndef BO_AGENT_SYNC_H
+#define BO_AGENT_SYNC_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/journal.h"
+#include "base/error.h"
+#include "model/job.h"
+
+#define SYNC_LONG_POLL_MS 10000
+#define SYNC_MAX_UPDATES 500
+#define SYNC_INVENTORY_EVERY_MS 60000
+
+struct sync_launch {
+    char *task_id; /* NULL if the item had no valid task_id */
+    char *job;
+    int64_t instance;
+    json_t *ports; /* object name -> port */
+    struct task_config task;
+    bo_error_t error; /* set: the item is invalid and must be skipped */
+};
+
+struct sync_kill {
+    char *task_id;
+    int64_t grace_ms;
+    bo_error_t error;
+};
+
+struct sync_answer {
+    int64_t *acks;
+    size_t n_acks;
+    struct sync_launch *launch;
+    size_t n_launch;
+    struct sync_kill *kill;
+    size_t n_kill;
+    int64_t heartbeat_ms; /* 0: absent */
+};
+
+/* Strict: an unknown or mistyped top-level field fails the whole answer; a
+ * bad launch or kill item only marks that item (item.error). */
+int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err);
+void sync_answer_clear(struct sync_answer *a);
+
+struct sync_hooks {
+    void *ctx;
+    /* [{"task_id", "state"}] of every task the agent holds (new reference). */
+    json_t *(*inventory)(void *ctx);
+    /* A valid answer: acks are already deleted from the journal. */
+    void (*answer)(void *ctx, const struct sync_answer *a);
+};
+
+struct sync;
+
+/* `registration` holds agent_id, hostname, resources, port_range,
+ * attributes; it is copied into every request. */
+int sync_new(const char *scheduler_url, json_t *registration, struct journal *j, const struct sync_hooks *hooks,
+             struct sync **ret, bo_error_t *err);
+void sync_free(struct sync *s);
+/* Start the requests due now, wait up to timeout_ms for network progress
+ * or one of `extra` (their revents are filled), then process finished
+ * requests (calling the hooks). Returns 0 or -1 on an internal curl error. */
+int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms, bo_error_t *err);
+/* Requests in flight (0..2). */
+int sync_in_flight(const struct sync *s);
+
+#endif

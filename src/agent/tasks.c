@@ -1,0 +1,514 @@
+/* tasks.c - launch, monitoring, kill, cleanup and re-attach of tasks. */
+#include "agent/tasks.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agent/launcher.h"
+#include "agent/sandbox.h"
+#include "base/clock.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/parse.h"
+
+#define KILL_BACKSTOP_EXTRA_MS 5000
+#define RESCAN_EVERY_MS 5000
+#define GC_EVERY_MS 10000
+
+struct task {
+    struct journal_task rec;
+    int pidfd;          /* -1: executor not watched (gone or never started) */
+    bool our_child;     /* started by this agent process: must be reaped */
+    int64_t kill_deadline; /* mono ms of the kill backstop; 0: none */
+    char *last_read_error; /* to log a bad status.json once */
+};
+
+struct task_mgr {
+    struct task_mgr_config cfg;
+    struct journal *journal;
+    const struct cgroup_mgr *cg;
+    struct task **tasks;
+    size_t n_tasks;
+    int64_t next_rescan, next_gc;
+    bool cleaning;
+};
+
+static bool state_terminal(const char *s)
+{
+    return strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 || strcmp(s, "KILLED") == 0 ||
+           strcmp(s, "LOST") == 0;
+}
+
+static struct task *find_task(struct task_mgr *m, const char *id)
+{
+    for (size_t i = 0; i < m->n_tasks; i++)
+        if (strcmp(m->tasks[i]->rec.task_id, id) == 0)
+            return m->tasks[i];
+    return NULL;
+}
+
+static void task_free(struct task *t)
+{
+    if (t->pidfd >= 0)
+        close(t->pidfd);
+    journal_task_clear(&t->rec);
+    free(t->last_read_error);
+    free(t);
+}
+
+static void add_task(struct task_mgr *m, struct task *t)
+{
+    m->tasks = bo_xrealloc(m->tasks, (m->n_tasks + 1) * sizeof(*m->tasks));
+    m->tasks[m->n_tasks++] = t;
+}
+
+int task_mgr_new(const struct task_mgr_config *cfg, struct journal *j, const struct cgroup_mgr *cg,
+                 struct task_mgr **ret, bo_error_t *err)
+{
+    struct task_mgr *m = bo_xcalloc(1, sizeof(*m));
+    m->cfg = *cfg;
+    m->journal = j;
+    m->cg = cg;
+    *ret = m;
+    return 0;
+}
+
+void task_mgr_free(struct task_mgr *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_tasks; i++)
+        task_free(m->tasks[i]);
+    free(m->tasks);
+    free(m);
+}
+
+static void save(struct task_mgr *m, struct task *t)
+{
+    bo_error_t err = NULL;
+    if (journal_task_put(m->journal, &t->rec, &err) < 0) {
+        log_error("task %s: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+    }
+}
+
+static void enqueue(struct task_mgr *m, json_t *u)
+{
+    bo_error_t err = NULL;
+    int64_t seq;
+    if (journal_enqueue(m->journal, u, &seq, &err) < 0) {
+        log_error("journal update of task %s: %s", json_string_value(json_object_get(u, "task_id")), err->msg);
+        bo_error_free(err);
+    }
+    json_decref(u);
+}
+
+/* Record the new state, then journal the update (the record first, so a
+ * crash in between never leaves an update for a task the agent forgot). */
+static void report(struct task_mgr *m, struct task *t, const char *state, const char *message, json_t *exit_code,
+                   json_t *processes)
+{
+    free(t->rec.state);
+    t->rec.state = bo_xstrdup(state);
+    if (state_terminal(state) && t->rec.ended_ms == 0)
+        t->rec.ended_ms = bo_wall_ms();
+    save(m, t);
+    log_info("task %s: %s%s%s", t->rec.task_id, state, *message ? ": " : "", message);
+    json_t *u = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "task_id", t->rec.task_id, "state", state,
+                          "message", message, "ts", (json_int_t)bo_wall_ms(), "executor_pid",
+                          t->rec.executor_pid > 0 ? json_integer(t->rec.executor_pid) : json_null(), "exit_code",
+                          exit_code ? exit_code : json_null(), "processes", processes ? processes : json_array());
+    enqueue(m, u);
+}
+
+/* The memory message replaces a failure when the cgroup saw an OOM kill. */
+static char *oom_message(struct task_mgr *m, struct task *t, const struct sandbox_status *s)
+{
+    int64_t count = 0;
+    bool exact = true;
+    bo_error_t err = NULL;
+    if (cgroup_oom_count(m->cg, t->rec.cgroup, &count, &exact, &err) < 0) {
+        log_warn("task %s: OOM counter: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+        return NULL;
+    }
+    if (count <= 0)
+        return NULL;
+    if (!exact) {
+        bool sigkilled = false;
+        for (size_t i = 0; s && i < s->n_processes; i++)
+            sigkilled |= s->processes[i].has_signal && s->processes[i].signal == SIGKILL;
+        if (!sigkilled)
+            return NULL;
+    }
+    char size[32];
+    bo_format_size(t->rec.ram, size, sizeof(size));
+    return bo_xasprintf("task exceeded its memory limit of %s and was killed by the kernel OOM killer", size);
+}
+
+static json_t *exit_code_of(const struct sandbox_status *s)
+{
+    if (strcmp(s->state, "FINISHED") == 0)
+        return json_integer(0);
+    for (size_t i = 0; i < s->n_processes; i++)
+        if (strcmp(s->processes[i].state, "FAILED") == 0 && s->processes[i].has_exit_code)
+            return json_integer(s->processes[i].exit_code);
+    return NULL;
+}
+
+/* Re-read status.json; report a change of task state. */
+static void refresh(struct task_mgr *m, struct task *t)
+{
+    if (state_terminal(t->rec.state) || t->rec.executor_pid <= 0)
+        return;
+    struct sandbox_status s;
+    bo_error_t err = NULL;
+    if (sandbox_read_status(t->rec.sandbox, t->rec.task_id, &s, &err) < 0) {
+        if (err->kind != BO_E_NOTFOUND &&
+            (!t->last_read_error || strcmp(t->last_read_error, err->msg) != 0)) {
+            log_warn("task %s: %s", t->rec.task_id, err->msg);
+            free(t->last_read_error);
+            t->last_read_error = bo_xstrdup(err->msg);
+        }
+        bo_error_free(err);
+        return;
+    }
+    if (strcmp(s.state, t->rec.state) != 0) {
+        _cleanup_free_ char *oom = strcmp(s.state, "FAILED") == 0 ? oom_message(m, t, &s) : NULL;
+        report(m, t, s.state, oom ? oom : s.message, exit_code_of(&s), sandbox_status_processes_json(&s));
+    }
+    sandbox_status_clear(&s);
+}
+
+/* Executor gone and task terminal: nothing may stay in the cgroup. */
+static void finalize(struct task_mgr *m, struct task *t)
+{
+    if (t->rec.cleaned)
+        return;
+    bo_error_t err = NULL;
+    if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
+        log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+        return; /* retried by the next tick */
+    }
+    t->rec.cleaned = true;
+    save(m, t);
+}
+
+/* The executor is gone (pidfd fired, or found dead on recovery). */
+static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
+{
+    if (t->pidfd >= 0) {
+        close(t->pidfd);
+        t->pidfd = -1;
+    }
+    if (t->our_child) {
+        int st;
+        while (waitpid((pid_t)t->rec.executor_pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        t->our_child = false;
+    }
+    t->kill_deadline = 0;
+    refresh(m, t);
+    if (!state_terminal(t->rec.state)) {
+        /* Read what the executor last knew about its processes. */
+        struct sandbox_status s = {0};
+        bo_error_t err = NULL;
+        json_t *procs = NULL;
+        if (sandbox_read_status(t->rec.sandbox, t->rec.task_id, &s, &err) == 0)
+            procs = sandbox_status_processes_json(&s);
+        bo_error_freep(&err);
+        report(m, t, "FAILED", why, NULL, procs);
+        sandbox_status_clear(&s);
+    }
+    finalize(m, t);
+}
+
+static void launch_failed(struct task_mgr *m, struct task *t, const char *what, bo_error_t err)
+{
+    char *msg = bo_xasprintf("launch failed: %s: %s", what, err->msg);
+    bo_error_free(err);
+    bo_error_t e2 = NULL;
+    if (cgroup_remove(m->cg, t->rec.cgroup, &e2) < 0) {
+        log_warn("task %s: %s", t->rec.task_id, e2->msg);
+        bo_error_free(e2);
+    } else {
+        t->rec.cleaned = true;
+    }
+    report(m, t, "FAILED", msg, NULL, NULL);
+    free(msg);
+}
+
+void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
+{
+    if (l->error) {
+        log_warn("skipping launch item: %s", l->error->msg);
+        if (!l->task_id || find_task(m, l->task_id))
+            return;
+        /* Tell the scheduler, or it would resend this launch for ever. */
+        struct task *t = bo_xcalloc(1, sizeof(*t));
+        t->pidfd = -1;
+        t->rec = (struct journal_task){.task_id = bo_xstrdup(l->task_id),
+                                       .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
+                                       .cgroup = bo_xstrdup(l->task_id), .state = bo_xstrdup("ASSIGNED"),
+                                       .cleaned = true};
+        add_task(m, t);
+        char *msg = bo_xasprintf("launch failed: invalid launch: %s", l->error->msg);
+        report(m, t, "FAILED", msg, NULL, NULL);
+        free(msg);
+        return;
+    }
+    if (find_task(m, l->task_id)) {
+        log_debug("task %s: launch again ignored (already known)", l->task_id);
+        return;
+    }
+    if (m->cleaning) {
+        log_info("task %s: launch ignored while shutting down", l->task_id);
+        return;
+    }
+    struct task *t = bo_xcalloc(1, sizeof(*t));
+    t->pidfd = -1;
+    t->rec = (struct journal_task){
+        .task_id = bo_xstrdup(l->task_id),
+        .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
+        .cgroup = bo_xstrdup(l->task_id),
+        .state = bo_xstrdup("ASSIGNED"),
+        .ram = l->task.ram,
+        .grace_ms = l->task.kill_grace_ms,
+    };
+    add_task(m, t);
+    bo_error_t err = NULL;
+    struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
+                                .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
+    if (sandbox_prepare(t->rec.sandbox, &sl, &err) < 0)
+        return launch_failed(m, t, "sandbox", err);
+    struct cgroup_limits lim = {.cpu = l->task.cpu, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
+    if (cgroup_create(m->cg, t->rec.cgroup, &lim, &err) < 0)
+        return launch_failed(m, t, "cgroup", err);
+    char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
+    struct launcher_result lr;
+    int r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &err);
+    cgroup_strv_free(files);
+    if (r < 0)
+        return launch_failed(m, t, "executor", err);
+    t->pidfd = lr.pidfd;
+    t->our_child = true;
+    t->rec.executor_pid = lr.pid;
+    t->rec.executor_start = lr.start_time;
+    report(m, t, "STARTING", "", NULL, NULL);
+    refresh(m, t);
+}
+
+void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
+{
+    if (k->error) {
+        log_warn("skipping kill item: %s", k->error->msg);
+        return;
+    }
+    struct task *t = find_task(m, k->task_id);
+    if (!t) {
+        log_info("task %s: kill of a task unknown to this agent, reporting LOST", k->task_id);
+        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state", "LOST",
+                             "message", "unknown to agent", "ts", (json_int_t)bo_wall_ms(), "executor_pid",
+                             "exit_code", "processes"));
+        return;
+    }
+    if (state_terminal(t->rec.state) || t->pidfd < 0 || t->kill_deadline)
+        return;
+    log_info("task %s: killing (grace %lld ms)", t->rec.task_id, (long long)k->grace_ms);
+    /* The executor runs the SIGTERM / grace / SIGKILL sequence itself. */
+    int r = launcher_pidfd_signal(t->pidfd, SIGTERM);
+    if (r < 0 && r != -ESRCH)
+        log_warn("task %s: SIGTERM to executor %lld: %s", t->rec.task_id, (long long)t->rec.executor_pid,
+                 strerror(-r));
+    t->kill_deadline = bo_mono_ms() + k->grace_ms + KILL_BACKSTOP_EXTRA_MS;
+}
+
+void task_mgr_notified(struct task_mgr *m, const char *task_id)
+{
+    struct task *t = find_task(m, task_id);
+    if (t)
+        refresh(m, t);
+}
+
+void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
+{
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (t->pidfd == fd) {
+            executor_gone(m, t, "executor died unexpectedly");
+            return;
+        }
+    }
+}
+
+void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n, unsigned *cap)
+{
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        if (m->tasks[i]->pidfd < 0)
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+        }
+        (*fds)[(*n)++] = (struct curl_waitfd){.fd = m->tasks[i]->pidfd, .events = POLLIN};
+    }
+}
+
+static void kill_backstop(struct task_mgr *m, struct task *t)
+{
+    log_warn("task %s: executor %lld still alive %d ms after the grace period, killing its cgroup", t->rec.task_id,
+             (long long)t->rec.executor_pid, KILL_BACKSTOP_EXTRA_MS);
+    t->kill_deadline = 0;
+    bo_error_t err = NULL;
+    if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0) {
+        log_error("task %s: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+    }
+    if (!state_terminal(t->rec.state))
+        report(m, t, "KILLED", "killed by the agent: the executor did not stop within the grace period", NULL, NULL);
+}
+
+void task_mgr_gc(struct task_mgr *m)
+{
+    int64_t now = bo_wall_ms();
+    for (size_t i = 0; i < m->n_tasks;) {
+        struct task *t = m->tasks[i];
+        bool pending = true;
+        bo_error_t err = NULL;
+        if (!state_terminal(t->rec.state) || !t->rec.cleaned || t->pidfd >= 0 ||
+            now < t->rec.ended_ms + m->cfg.sandbox_retention_ms ||
+            journal_has_task(m->journal, t->rec.task_id, &pending, &err) < 0 || pending) {
+            if (err) {
+                log_error("gc: %s", err->msg);
+                bo_error_free(err);
+            }
+            i++;
+            continue;
+        }
+        if (bo_rm_rf(t->rec.sandbox, &err) < 0 || journal_task_delete(m->journal, t->rec.task_id, &err) < 0) {
+            log_warn("task %s: removing sandbox: %s", t->rec.task_id, err->msg);
+            bo_error_free(err);
+            i++;
+            continue;
+        }
+        log_debug("task %s: sandbox removed", t->rec.task_id);
+        task_free(t);
+        m->tasks[i] = m->tasks[--m->n_tasks];
+    }
+}
+
+int task_mgr_tick(struct task_mgr *m)
+{
+    int64_t now = bo_mono_ms();
+    int64_t next = now + RESCAN_EVERY_MS;
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (t->kill_deadline && t->pidfd >= 0 && now >= t->kill_deadline)
+            kill_backstop(m, t);
+        if (t->kill_deadline && t->kill_deadline < next)
+            next = t->kill_deadline;
+    }
+    if (now >= m->next_rescan) {
+        /* Datagrams can be lost (full socket buffer): re-read everything. */
+        for (size_t i = 0; i < m->n_tasks; i++) {
+            struct task *t = m->tasks[i];
+            refresh(m, t);
+            if (t->pidfd < 0 && state_terminal(t->rec.state) && !t->rec.cleaned)
+                finalize(m, t);
+        }
+        m->next_rescan = now + RESCAN_EVERY_MS;
+    }
+    if (now >= m->next_gc) {
+        task_mgr_gc(m);
+        m->next_gc = now + GC_EVERY_MS;
+    }
+    if (m->next_rescan < next)
+        next = m->next_rescan;
+    if (m->next_gc < next)
+        next = m->next_gc;
+    return next <= now ? 0 : (int)(next - now);
+}
+
+json_t *task_mgr_inventory(struct task_mgr *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (!state_terminal(t->rec.state))
+            json_array_append_new(a, json_pack("{s:s, s:s}", "task_id", t->rec.task_id, "state", t->rec.state));
+    }
+    return a;
+}
+
+int task_mgr_recover(struct task_mgr *m, bo_error_t *err)
+{
+    struct journal_task *recs;
+    size_t n;
+    if (journal_task_list(m->journal, &recs, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct task *t = bo_xcalloc(1, sizeof(*t));
+        t->rec = recs[i];
+        t->pidfd = -1;
+        add_task(m, t);
+        int64_t start;
+        bo_error_t e = NULL;
+        /* Same pid and same start time: the very executor we started. */
+        if (t->rec.executor_pid > 0 && !t->rec.cleaned &&
+            launcher_proc_start_time((pid_t)t->rec.executor_pid, &start, &e) == 0 &&
+            start == t->rec.executor_start) {
+            int fd = launcher_pidfd_open((pid_t)t->rec.executor_pid);
+            if (fd >= 0)
+                t->pidfd = fd;
+        }
+        bo_error_freep(&e);
+        if (t->pidfd >= 0) {
+            log_info("task %s: re-attached to executor %lld", t->rec.task_id, (long long)t->rec.executor_pid);
+            refresh(m, t);
+        } else if (!state_terminal(t->rec.state)) {
+            executor_gone(m, t, "executor died while the agent was down");
+        } else {
+            finalize(m, t);
+        }
+    }
+    free(recs);
+    return 0;
+}
+
+void task_mgr_begin_cleanup(struct task_mgr *m)
+{
+    m->cleaning = true;
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (t->pidfd < 0 || t->kill_deadline)
+            continue;
+        struct sync_kill k = {.task_id = t->rec.task_id, .grace_ms = t->rec.grace_ms};
+        task_mgr_kill(m, &k);
+        if (state_terminal(t->rec.state) && !t->kill_deadline) {
+            /* Terminal but the executor still winds down: same backstop. */
+            launcher_pidfd_signal(t->pidfd, SIGTERM);
+            t->kill_deadline = bo_mono_ms() + t->rec.grace_ms + KILL_BACKSTOP_EXTRA_MS;
+        }
+    }
+}
+
+bool task_mgr_cleanup_done(struct task_mgr *m)
+{
+    for (size_t i = 0; i < m->n_tasks; i++)
+        if (m->tasks[i]->pidfd >= 0)
+            return false;
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        bo_error_t err = NULL;
+        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0 ||
+            bo_rm_rf(t->rec.sandbox, &err) < 0 || journal_task_delete(m->journal, t->rec.task_id, &err) < 0) {
+            log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
+            bo_error_free(err);
+        }
+    }
+    return true;
+}

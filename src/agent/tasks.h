@@ -1,0 +1,61 @@
+/* tasks.h - the tasks this agent runs: launch, monitor (notify socket
+ * datagrams, executor pidfds, periodic re-reads), kill, OOM reporting,
+ * cleanup and sandbox garbage collection, and re-attach after a restart.
+ * Every state change becomes a journaled update (journal.h); the caller's
+ * loop owns the fds and calls in here. */
+#ifndef BO_AGENT_TASKS_H
+#define BO_AGENT_TASKS_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/cgroup.h"
+#include "agent/journal.h"
+#include "agent/sync.h"
+#include "base/error.h"
+
+struct task_mgr_config {
+    const char *data_dir;
+    const char *hostname;
+    const char *executor;
+    const char *notify_socket;
+    int64_t pids_max;
+    int64_t sandbox_retention_ms;
+};
+
+struct task_mgr;
+
+int task_mgr_new(const struct task_mgr_config *cfg, struct journal *j, const struct cgroup_mgr *cg,
+                 struct task_mgr **ret, bo_error_t *err);
+void task_mgr_free(struct task_mgr *m);
+
+/* Load the task records and re-attach: live executors are watched again,
+ * changes that happened while the agent was down are reported. Never
+ * starts or stops a task. */
+int task_mgr_recover(struct task_mgr *m, bo_error_t *err);
+
+void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l);
+void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k);
+/* A notify datagram named this task: re-read its status. */
+void task_mgr_notified(struct task_mgr *m, const char *task_id);
+/* `fd` (a pidfd from task_mgr_waitfds) became readable. */
+void task_mgr_pidfd_ready(struct task_mgr *m, int fd);
+/* Append one POLLIN entry per watched executor to *fds (grown as needed). */
+void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n, unsigned *cap);
+/* Timers: kill backstops, periodic status re-reads, sandbox GC. Returns the
+ * milliseconds until it next needs to run. */
+int task_mgr_tick(struct task_mgr *m);
+/* Run sandbox GC now (after acks, for a retention of 0). */
+void task_mgr_gc(struct task_mgr *m);
+/* [{"task_id", "state"}] of every non-terminal task. */
+json_t *task_mgr_inventory(struct task_mgr *m);
+
+/* --cleanup-on-exit: start killing every live task (kill sequence). */
+void task_mgr_begin_cleanup(struct task_mgr *m);
+/* True once no executor is left; then removes cgroups, sandboxes and
+ * records of every task. */
+bool task_mgr_cleanup_done(struct task_mgr *m);
+
+#endif

@@ -1,0 +1,83 @@
+/* cmd-job-inspect.c - `borealis job inspect KEY FILE`: the job as it would
+ * be submitted (parsed, validated, templated); nothing is created. */
+#include "base/parse.h"
+#include "cli/cli.h"
+#include "cli/exitcode.h"
+#include "cli/job_ops.h"
+
+static const struct cli_option options[] = {
+    {"bind", "NAME=VALUE", true, "set template variable {{NAME}} (overrides the file's vars:)"},
+    {"json", NULL, false, "print the job JSON the scheduler would receive (protocol section 1)"},
+    {NULL, NULL, false, NULL},
+};
+
+static void print_human(const struct job_config *c)
+{
+    _cleanup_free_ char *key = job_key_str(&c->key);
+    const struct task_config *t = &c->task;
+    char ram[32], disk[32];
+    bo_format_size(t->ram, ram, sizeof(ram));
+    bo_format_size(t->disk, disk, sizeof(disk));
+    printf("Job %s\n", key);
+    printf("  instances:          %lld\n", (long long)c->instances);
+    printf("  service:            %s\n", c->service ? "yes" : "no");
+    if (c->max_task_failures < 0)
+        printf("  max task failures:  unlimited\n");
+    else
+        printf("  max task failures:  %lld\n", (long long)c->max_task_failures);
+    printf("  priority:           %lld\n", (long long)c->priority);
+    printf("Task (per instance)\n");
+    printf("  resources:          cpu %g, ram %s, disk %s\n", t->cpu, ram, disk);
+    printf("  ports:              ");
+    for (size_t i = 0; i < t->n_ports; i++)
+        printf("%s%s", i ? ", " : "", t->ports[i]);
+    printf("%s\n", t->n_ports ? "" : "none");
+    printf("  ordering:           %s\n",
+           t->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel");
+    printf("  kill grace:         %lld ms\n", (long long)t->kill_grace_ms);
+    printf("  processes:\n");
+    for (size_t i = 0; i < t->n_processes; i++)
+        printf("    %s: %s\n", t->processes[i].name, t->processes[i].cmdline);
+}
+
+static int run(struct cli_ctx *ctx, const struct cli_args *a)
+{
+    _cleanup_free_ char *key = NULL;
+    size_t n_binds;
+    const char *const *binds = cli_values(a, "bind", &n_binds);
+    int r = job_ops_check_key(a->pos[0], &key);
+    if (r == CLI_EXIT_OK)
+        r = job_ops_check_binds(binds, n_binds);
+    struct job_config *cfg = NULL;
+    if (r == CLI_EXIT_OK)
+        r = job_ops_load(a->pos[1], key, binds, n_binds, &cfg);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_flag(a, "json")) {
+        json_t *j = job_config_to_json(cfg);
+        job_ops_print_json(j);
+        json_decref(j);
+    } else {
+        print_human(cfg);
+    }
+    job_config_unref(cfg);
+    return CLI_EXIT_OK;
+}
+
+const struct cli_command cmd_job_inspect_entry = {
+    .group = "job",
+    .name = "inspect",
+    .args = "KEY FILE",
+    .summary = "show a job file's job as it would be created",
+    .help = "Loads job KEY from FILE exactly as `job create` would (validation, defaults, "
+            "template variables) and prints the result; nothing is sent to the scheduler. "
+            "Runtime variables ({{instance}}, {{ports.NAME}}, ...) stay as written: the agent "
+            "fills them in at launch.",
+    .examples = "borealis job inspect local/www-data/devel/hello examples/hello.yaml\n"
+                "borealis job inspect local/www-data/devel/hello examples/hello.yaml --json",
+    .options = options,
+    .min_args = 2,
+    .max_args = 2,
+    .offline = true,
+    .run = run,
+};

@@ -1,0 +1,120 @@
+/* cmd-job-status.c - `borealis job status KEY`: the job and its tasks,
+ * one line per task. */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/exitcode.h"
+#include "cli/job_ops.h"
+#include "cli/table.h"
+#include "model/task_state.h"
+
+static const struct cli_option options[] = {
+    {"json", NULL, false, "print the scheduler's JSON answer"},
+    {NULL, NULL, false, NULL},
+};
+
+static bool is_terminal(json_t *task)
+{
+    enum task_state s;
+    const char *name = json_string_value(json_object_get(task, "state"));
+    return name && task_state_from_name(name, &s) == 0 && task_state_is_terminal(s);
+}
+
+static int64_t last_ts(json_t *task)
+{
+    json_t *ev = json_object_get(task, "events");
+    size_t n = json_array_size(ev);
+    return n ? json_integer_value(json_object_get(json_array_get(ev, n - 1), "ts")) : 0;
+}
+
+/* By instance; a live task before the ended ones; newest first. */
+static int task_cmp(const void *pa, const void *pb)
+{
+    json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+    json_int_t ia = json_integer_value(json_object_get(a, "instance"));
+    json_int_t ib = json_integer_value(json_object_get(b, "instance"));
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    if (is_terminal(a) != is_terminal(b))
+        return is_terminal(a) ? 1 : -1;
+    int64_t ta = last_ts(a), tb = last_ts(b);
+    return ta == tb ? 0 : ta > tb ? -1 : 1;
+}
+
+static void print_human(const char *key, json_t *answer)
+{
+    json_t *job = json_object_get(answer, "job"), *tasks = json_object_get(answer, "tasks");
+    const char *state = json_string_value(json_object_get(job, "state"));
+    json_int_t n = json_integer_value(json_object_get(job, "instances"));
+    printf("Job %s: %s, %s, %lld instance%s\n", key, state ? state : "?",
+           json_is_true(json_object_get(job, "service")) ? "service" : "adhoc", (long long)n,
+           n == 1 ? "" : "s");
+    size_t n_tasks = json_array_size(tasks);
+    if (n_tasks == 0) {
+        printf("No tasks.\n");
+        return;
+    }
+    _cleanup_free_ json_t **sorted = bo_xmalloc(n_tasks * sizeof(json_t *));
+    for (size_t i = 0; i < n_tasks; i++)
+        sorted[i] = json_array_get(tasks, i);
+    qsort(sorted, n_tasks, sizeof(json_t *), task_cmp);
+
+    static const char *const headers[] = {"INSTANCE", "TASK", "STATE", "HOST", "PORTS", "DETAILS"};
+    _cleanup_table_ struct table *t = table_new(BO_ARRAY_SIZE(headers), headers);
+    table_set_align(t, 0, TABLE_RIGHT);
+    for (size_t i = 0; i < n_tasks; i++) {
+        json_t *task = sorted[i];
+        char inst[24];
+        snprintf(inst, sizeof(inst), "%lld",
+                 (long long)json_integer_value(json_object_get(task, "instance")));
+        _cleanup_free_ char *ports = job_ops_ports_text(json_object_get(task, "ports"));
+        const char *st = json_string_value(json_object_get(task, "state"));
+        const char *details = NULL;
+        if (st && !strcmp(st, "PENDING"))
+            details = json_string_value(json_object_get(task, "pending_reason"));
+        else if (is_terminal(task) || (st && !strcmp(st, "THROTTLED")))
+            details = json_string_value(json_object_get(task, "message"));
+        const char *row[] = {inst,
+                             json_string_value(json_object_get(task, "id")),
+                             st,
+                             json_string_value(json_object_get(task, "host")),
+                             ports,
+                             details};
+        table_add_row(t, row);
+    }
+    table_print(t, stdout);
+}
+
+static int run(struct cli_ctx *ctx, const struct cli_args *a)
+{
+    _cleanup_free_ char *key = NULL;
+    int r = job_ops_check_key(a->pos[0], &key);
+    if (r != CLI_EXIT_OK)
+        return r;
+    json_t *answer = NULL;
+    r = job_ops_get(ctx, key, &answer);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_flag(a, "json"))
+        job_ops_print_json(answer);
+    else
+        print_human(key, answer);
+    json_decref(answer);
+    return CLI_EXIT_OK;
+}
+
+const struct cli_command cmd_job_status_entry = {
+    .group = "job",
+    .name = "status",
+    .args = "KEY",
+    .summary = "show a job and its tasks",
+    .help = "Prints the job's state and one line per task (live tasks and the most recent "
+            "ended ones): instance, task id, state, host, ports, and why a PENDING task waits "
+            "or how an ended task ended.",
+    .examples = "borealis job status local/www-data/devel/hello\n"
+                "borealis job status local/www-data/devel/hello --json | jq '.tasks[].state'",
+    .options = options,
+    .min_args = 1,
+    .max_args = 1,
+    .run = run,
+};

@@ -1,0 +1,63 @@
+/* commands.c - the command table (tmux cmd.c style): every command file
+ * exports one entry, listed here once. */
+#include "cli/commands.h"
+
+#include <string.h>
+
+#include "base/util.h"
+
+extern const struct cli_command cmd_up_entry;
+extern const struct cli_command cmd_scheduler_entry;
+extern const struct cli_command cmd_agent_entry;
+extern const struct cli_command cmd_help_entry;
+extern const struct cli_command cmd_job_create_entry;
+extern const struct cli_command cmd_job_status_entry;
+extern const struct cli_command cmd_job_list_entry;
+extern const struct cli_command cmd_job_inspect_entry;
+extern const struct cli_command cmd_job_diff_entry;
+extern const struct cli_command cmd_job_kill_entry;
+extern const struct cli_command cmd_job_killall_entry;
+extern const struct cli_command cmd_task_list_entry;
+
+static const struct cli_command *const command_table[] = {
+    &cmd_up_entry,          &cmd_scheduler_entry,   &cmd_agent_entry,
+    &cmd_help_entry,        &cmd_job_create_entry,  &cmd_job_status_entry,
+    &cmd_job_list_entry,    &cmd_job_inspect_entry, &cmd_job_diff_entry,
+    &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_task_list_entry,
+};
+
+static const struct cli_group group_table[] = {
+    {"job", "create, inspect, compare, watch and kill jobs"},
+    {"task", "look at tasks across jobs"},
+};
+
+const struct cli_command *const *cli_commands(size_t *ret_n)
+{
+    *ret_n = BO_ARRAY_SIZE(command_table);
+    return command_table;
+}
+
+const struct cli_group *cli_groups(size_t *ret_n)
+{
+    *ret_n = BO_ARRAY_SIZE(group_table);
+    return group_table;
+}
+
+const struct cli_command *cli_command_find(const char *group, const char *name)
+{
+    for (size_t i = 0; i < BO_ARRAY_SIZE(command_table); i++) {
+        const struct cli_command *c = command_table[i];
+        bool same_group = group ? c->group && strcmp(c->group, group) == 0 : !c->group;
+        if (same_group && strcmp(c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+const struct cli_group *cli_group_find(const char *name)
+{
+    for (size_t i = 0; i < BO_ARRAY_SIZE(group_table); i++)
+        if (strcmp(group_table[i].name, name) == 0)
+            return &group_table[i];
+    return NULL;
+}

@@ -1,0 +1,262 @@
+/* help.c - help texts and the command reference (docs/cli.md), all
+ * generated from the tables so they cannot drift from the code. */
+#include "cli/help.h"
+
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+
+#define HELP_WIDTH 79
+
+static const char intro[] =
+    "borealis is the command-line client of a Borealis cluster (jobs, tasks) and also "
+    "runs its daemons (scheduler, agent) and a whole one-machine cluster (up). Job "
+    "commands talk to the scheduler's HTTP API (docs/api.md); a job is named by its key "
+    "CLUSTER/ROLE/ENVIRONMENT/NAME, e.g. local/www-data/devel/hello.";
+
+static const char first_session[] =
+    "make up                                   # builds, then runs `borealis up`\n"
+    "# in another shell:\n"
+    "export BOREALIS_SCHEDULER=http://127.0.0.1:8081\n"
+    "borealis job list\n"
+    "borealis job status local/www-data/devel/hello\n"
+    "borealis job inspect local/www-data/devel/hello examples/hello.yaml\n"
+    "borealis job diff local/www-data/devel/hello examples/hello.yaml --bind greeting=hi\n"
+    "borealis job kill local/www-data/devel/hello/1\n"
+    "borealis job killall local/www-data/devel/hello\n"
+    "borealis job create local/www-data/devel/hello examples/hello.yaml --wait-until RUNNING\n"
+    "echo $?                                   # 0; see Exit codes\n";
+
+struct env_var {
+    const char *name;
+    const char *help;
+};
+
+static const struct env_var env_table[] = {
+    {CLI_SCHEDULER_ENV,
+     "scheduler API address used when --scheduler is not given (default " CLI_DEFAULT_SCHEDULER
+     ")"},
+    {"BOREALIS_LOG", "`debug` turns on debug lines in the daemons' logs"},
+};
+
+/* Print `text` wrapped at HELP_WIDTH, each line indented by `indent`
+ * except the first, which starts at column `start` (the caller printed
+ * what is before it). */
+static void wrap_from(FILE *f, const char *text, int indent, int start)
+{
+    const char *p = text;
+    bool first_line = true;
+    while (*p) {
+        int col = first_line ? start : indent;
+        fprintf(f, "%*s", first_line ? 0 : indent, "");
+        first_line = false;
+        bool first = true;
+        while (*p) {
+            while (*p == ' ')
+                p++;
+            size_t w = strcspn(p, " ");
+            if (!first && col + 1 + (int)w > HELP_WIDTH)
+                break;
+            fprintf(f, "%s%.*s", first ? "" : " ", (int)w, p);
+            col += (first ? 0 : 1) + (int)w;
+            first = false;
+            p += w;
+        }
+        fputc('\n', f);
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static void wrap(FILE *f, const char *text, int indent)
+{
+    fprintf(f, "%*s", indent, "");
+    wrap_from(f, text, indent, indent);
+}
+
+/* "  HEAD    text that wraps under itself", HEAD padded to `col`. */
+static void item(FILE *f, const char *head, int col, const char *text)
+{
+    int n = fprintf(f, "  %s", head);
+    if (n + 2 > col) {
+        fputc('\n', f);
+        n = 0;
+    }
+    fprintf(f, "%*s", col - n, "");
+    wrap_from(f, text, col, col);
+}
+
+static void full_name(const struct cli_command *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s", c->group ? c->group : "", c->group ? " " : "", c->name);
+}
+
+void help_usage(const struct cli_command *c, FILE *f)
+{
+    char name[64];
+    full_name(c, name, sizeof(name));
+    fprintf(f, "Usage: " CLI_PROGRAM " %s%s%s%s\n", name, c->args && *c->args ? " " : "",
+            c->args ? c->args : "", c->run_raw || !(c->options || !c->offline) ? "" : " [OPTIONS]");
+}
+
+static void option_lines(FILE *f, const struct cli_option *o, int col)
+{
+    for (; o && o->name; o++) {
+        char head[96], text[512];
+        snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        snprintf(text, sizeof(text), "%s%s", o->help, o->repeat ? " (repeatable)" : "");
+        item(f, head, col, text);
+    }
+}
+
+void help_command(const struct cli_command *c, FILE *f)
+{
+    help_usage(c, f);
+    fputc('\n', f);
+    wrap(f, c->help ? c->help : c->summary, 0);
+    /* A daemon's own --help lists its options (this text is only seen
+     * through `borealis help scheduler`). */
+    if (!c->run_raw) {
+        static const struct cli_option help_only[] = {{"help", NULL, false, "show this help"},
+                                                      {NULL, NULL, false, NULL}};
+        fprintf(f, "\nOptions:\n");
+        option_lines(f, c->options, 24);
+        option_lines(f, c->offline ? help_only : cli_global_options, 24);
+    }
+    if (c->examples) {
+        fprintf(f, "\nExamples:\n");
+        for (const char *p = c->examples; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "  %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
+    }
+}
+
+static void command_list(FILE *f, const char *group)
+{
+    size_t n;
+    const struct cli_command *const *cmds = cli_commands(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_command *c = cmds[i];
+        if (group ? !c->group || strcmp(c->group, group) : c->group != NULL)
+            continue;
+        char name[128];
+        snprintf(name, sizeof(name), "%s%s%s%s%s", c->group ? c->group : "", c->group ? " " : "",
+                 c->name, c->args && *c->args ? " " : "", c->args ? c->args : "");
+        item(f, name, 30, c->summary);
+    }
+}
+
+static void exit_code_list(FILE *f)
+{
+    size_t n;
+    const struct cli_exit_info *e = cli_exit_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        char head[8];
+        snprintf(head, sizeof(head), "%2d", e[i].code);
+        item(f, head, 7, e[i].meaning);
+    }
+}
+
+void help_main(FILE *f)
+{
+    fprintf(f, "Usage: " CLI_PROGRAM " [--scheduler URL] COMMAND [ARGS...]\n\n");
+    wrap(f, intro, 0);
+    fprintf(f, "\nCommands:\n");
+    command_list(f, NULL);
+    size_t ng;
+    const struct cli_group *g = cli_groups(&ng);
+    for (size_t i = 0; i < ng; i++)
+        command_list(f, g[i].name);
+    fprintf(f, "\nGlobal options:\n");
+    option_lines(f, cli_global_options, 20);
+    item(f, "--version", 20, "print the version");
+    fprintf(f, "\nEnvironment:\n");
+    for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
+        item(f, env_table[i].name, 23, env_table[i].help);
+    fprintf(f, "\nExit codes:\n");
+    exit_code_list(f);
+    fprintf(f, "\nRun `" CLI_PROGRAM " COMMAND --help` for a command's options.\n");
+}
+
+void help_group(const char *group, FILE *f)
+{
+    const struct cli_group *g = cli_group_find(group);
+    fprintf(f, "Usage: " CLI_PROGRAM " %s COMMAND [ARGS...]\n\n", group);
+    if (g)
+        fprintf(f, "%c%s.\n", g->summary[0] - ('a' - 'A'), g->summary + 1);
+    fprintf(f, "\nCommands:\n");
+    command_list(f, group);
+    fprintf(f, "\nRun `" CLI_PROGRAM " %s COMMAND --help` for a command's options.\n", group);
+}
+
+/* ---- docs/cli.md ------------------------------------------------------- */
+
+static void md_options(FILE *f, const struct cli_option *o)
+{
+    for (; o && o->name; o++)
+        fprintf(f, "| `--%s%s%s` | %s%s |\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "",
+                o->help, o->repeat ? " (repeatable)" : "");
+}
+
+static void md_command(FILE *f, const struct cli_command *c)
+{
+    char name[64];
+    full_name(c, name, sizeof(name));
+    fprintf(f, "### `%s`\n\n", name);
+    fprintf(f, "```\n");
+    help_usage(c, f);
+    fprintf(f, "```\n\n%s\n\n", c->help ? c->help : c->summary);
+    if (!c->run_raw && (c->options || !c->offline)) {
+        fprintf(f, "| option | meaning |\n|---|---|\n");
+        md_options(f, c->options);
+        if (!c->offline)
+            fprintf(f, "| `--scheduler URL` | scheduler API address (see Environment) |\n");
+        fputc('\n', f);
+    }
+    if (c->examples)
+        fprintf(f, "```sh\n%s\n```\n\n", c->examples);
+}
+
+void help_markdown(FILE *f)
+{
+    fprintf(f, "# The `borealis` command\n\n");
+    fprintf(f, "<!-- Generated by `borealis help --markdown` from the tables in src/cli/ "
+               "(commands.c, cmd-*.c, exitcode.c, help.c): edit those, then regenerate. -->\n\n");
+    fprintf(f, "%s\n\n", intro);
+    fprintf(f, "```\n" CLI_PROGRAM " [--scheduler URL] COMMAND [ARGS...]\n```\n\n");
+    fprintf(f, "Options may come before, between or after arguments; `--name=value` and "
+               "`--name value` are the same; `--` ends the options. Every command takes "
+               "`--help`. Errors are printed on stderr as `borealis: MESSAGE`. Human output "
+               "is aligned tables; `--json` prints the scheduler's JSON for scripts.\n\n");
+    fprintf(f, "## Commands\n\n| command | what it does |\n|---|---|\n");
+    size_t n;
+    const struct cli_command *const *cmds = cli_commands(&n);
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        full_name(cmds[i], name, sizeof(name));
+        const char *args = cmds[i]->args ? cmds[i]->args : "";
+        fprintf(f, "| `%s%s%s` | %s |\n", name, *args ? " " : "", args, cmds[i]->summary);
+    }
+    fprintf(f, "\n## Global options\n\n| option | meaning |\n|---|---|\n");
+    md_options(f, cli_global_options);
+    fprintf(f, "| `--version` | print the version |\n");
+    fprintf(f, "\n## Environment\n\n| variable | meaning |\n|---|---|\n");
+    for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
+        fprintf(f, "| `%s` | %s |\n", env_table[i].name, env_table[i].help);
+    fprintf(f, "\n## Exit codes\n\nAs Apache Aurora's client.\n\n| code | name | meaning |\n"
+               "|---|---|---|\n");
+    size_t ne;
+    const struct cli_exit_info *e = cli_exit_table(&ne);
+    for (size_t i = 0; i < ne; i++)
+        fprintf(f, "| %d | %s | %s |\n", e[i].code, e[i].name, e[i].meaning);
+    fprintf(f, "\n`borealis up` exits 1 when a daemon dies or does not start; the daemons "
+               "have their own exit codes.\n");
+    fprintf(f, "\n## A first session\n\n```sh\n%s```\n", first_session);
+    fprintf(f, "\n## Command reference\n\n");
+    for (size_t i = 0; i < n; i++)
+        md_command(f, cmds[i]);
+}

@@ -1,0 +1,136 @@
+/* job_ops.c - shared steps of the job commands (see job_ops.h). */
+#include "cli/job_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/api.h"
+#include "cli/exitcode.h"
+#include "config/jobfile.h"
+
+int job_ops_check_key(const char *s, char **ret_key)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    struct job_key k = {0};
+    if (job_key_parse(s, &k, &err) < 0)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+    *ret_key = job_key_str(&k);
+    job_key_clear(&k);
+    return CLI_EXIT_OK;
+}
+
+static bool bind_name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+}
+
+int job_ops_check_binds(const char *const *binds, size_t n)
+{
+    if (n > CLI_MAX_BINDS)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "too many --bind options (at most %d)",
+                        CLI_MAX_BINDS);
+    for (size_t i = 0; i < n; i++) {
+        const char *b = binds[i], *eq = strchr(b, '=');
+        if (strlen(b) > CLI_MAX_BIND_LEN)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--bind `%.40s...` is longer than %d bytes",
+                            b, CLI_MAX_BIND_LEN);
+        if (!eq || eq == b)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--bind `%s`: expected NAME=VALUE", b);
+        for (const char *p = b; p < eq; p++)
+            if (!bind_name_char(*p))
+                return cli_fail(CLI_EXIT_INVALID_PARAMETER,
+                                "--bind `%s`: the name may only hold letters, digits, `_`, `.` "
+                                "and `-`",
+                                b);
+    }
+    return CLI_EXIT_OK;
+}
+
+int job_ops_load(const char *file, const char *key, const char *const *binds, size_t n_binds,
+                 struct job_config **ret)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    struct jobfile_options o = {.binds = binds, .n_binds = n_binds};
+    if (jobfile_load(file, key, &o, ret, &err) < 0)
+        return cli_fail(CLI_EXIT_INVALID_CONFIG, "%s", err->msg);
+    return CLI_EXIT_OK;
+}
+
+int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    _cleanup_free_ char *path = bo_xasprintf("/api/v1/jobs/%s", key);
+    if (api_call(ctx, "GET", path, NULL, ret, &err) < 0) {
+        if (err->kind == BO_E_NOTFOUND)
+            return cli_fail(CLI_EXIT_API, "job %s not found", key);
+        return cli_fail_error(err, CLI_EXIT_API);
+    }
+    return CLI_EXIT_OK;
+}
+
+int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o)
+{
+    _cleanup_free_ char *key = NULL;
+    int r = job_ops_check_key(o->key, &key);
+    if (r == CLI_EXIT_OK)
+        r = job_ops_check_binds(o->binds, o->n_binds);
+    if (r != CLI_EXIT_OK)
+        return r;
+    struct job_config *cfg = NULL;
+    r = job_ops_load(o->file, key, o->binds, o->n_binds, &cfg);
+    if (r != CLI_EXIT_OK)
+        return r;
+    json_t *body = job_config_to_json(cfg), *answer = NULL;
+    int64_t instances = cfg->instances;
+    job_config_unref(cfg);
+
+    _cleanup_error_ bo_error_t err = NULL;
+    r = api_call(ctx, "POST", "/api/v1/jobs", body, &answer, &err);
+    json_decref(body);
+    if (r < 0) {
+        if (err->kind == BO_E_EXISTS && o->exists_ok) {
+            printf("%s; keeping it\n", err->msg);
+        } else if (err->kind == BO_E_INVALID) {
+            /* The scheduler validates what we validated, plus what only it
+             * knows (its cluster name): either way the config is wrong. */
+            return cli_fail(CLI_EXIT_INVALID_CONFIG, "scheduler refused job %s: %s", key,
+                            err->msg);
+        } else {
+            return cli_fail_error(err, CLI_EXIT_API);
+        }
+    } else {
+        printf("Created job %s (%lld instance%s)\n", key, (long long)instances,
+               instances == 1 ? "" : "s");
+        json_decref(answer);
+    }
+    fflush(stdout);
+    if (o->wait)
+        return wait_for_job(ctx, key, o->wait_until, o->wait_timeout_ms);
+    return CLI_EXIT_OK;
+}
+
+void job_ops_print_json(json_t *j)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    fputc('\n', stdout);
+}
+
+char *job_ops_ports_text(json_t *ports)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        abort(); /* only for lack of memory */
+    const char *name;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(ports, name, v)
+    {
+        fprintf(f, "%s%s=%lld", first ? "" : ",", name, (long long)json_integer_value(v));
+        first = false;
+    }
+    fclose(f);
+    return out;
+}

@@ -1,0 +1,49 @@
+/* job_ops.h - steps several job commands share: checking a KEY argument
+ * and --bind values, loading a job file, fetching a job, creating one
+ * (used by `job create` and by `borealis up`), printing JSON. Each returns
+ * a CLI exit code, having printed any error once. */
+#ifndef BO_CLI_JOB_OPS_H
+#define BO_CLI_JOB_OPS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/cli.h"
+#include "cli/wait.h"
+#include "model/job.h"
+
+#define CLI_MAX_BINDS 256
+#define CLI_MAX_BIND_LEN 65536
+
+/* Validate "cluster/role/env/name" (CLI_EXIT_INVALID_PARAMETER with the
+ * parser's message). *ret_key is the canonical key (heap). */
+int job_ops_check_key(const char *s, char **ret_key);
+/* Every --bind must be NAME=VALUE with NAME of [A-Za-z0-9_.-]. */
+int job_ops_check_binds(const char *const *binds, size_t n);
+/* Load job `key` of `file` with the binds; CLI_EXIT_INVALID_CONFIG on any
+ * error of the file. */
+int job_ops_load(const char *file, const char *key, const char *const *binds, size_t n_binds,
+                 struct job_config **ret);
+/* GET /api/v1/jobs/KEY; a 404 prints "job KEY not found" (CLI_EXIT_API). */
+int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret);
+
+struct job_create_opts {
+    const char *key, *file;
+    const char *const *binds;
+    size_t n_binds;
+    bool wait;
+    enum wait_target wait_until;
+    int64_t wait_timeout_ms;
+    /* `borealis up` re-run on the same data dir: an existing active job is
+     * reported and is not an error. */
+    bool exists_ok;
+};
+int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o);
+
+/* Pretty JSON on stdout, for --json. */
+void job_ops_print_json(json_t *j);
+/* "http=31000,admin=31001" from a task's "ports" object (heap). */
+char *job_ops_ports_text(json_t *ports);
+
+#endif

@@ -1,0 +1,107 @@
+/* main.c - the `borealis` program: global options, then dispatch through
+ * the command table (commands.c) to a group command ("job create"), a
+ * top-level command ("up") or a daemon ("scheduler", "agent"). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "cli/help.h"
+
+static int usage_error(const struct cli_command *c, const char *msg)
+{
+    cli_fail(CLI_EXIT_INVALID_COMMAND, "%s", msg);
+    if (c) {
+        help_usage(c, stderr);
+        fprintf(stderr, "Run `" CLI_PROGRAM " %s%s%s --help` for details.\n",
+                c->group ? c->group : "", c->group ? " " : "", c->name);
+    } else {
+        fprintf(stderr, "Run `" CLI_PROGRAM " --help` for the list of commands.\n");
+    }
+    return CLI_EXIT_INVALID_COMMAND;
+}
+
+static bool is_help(const char *w) { return !strcmp(w, "--help") || !strcmp(w, "-h"); }
+
+static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int argc, char **argv)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    struct cli_args args;
+    bool help = false;
+    if (cli_args_parse(c, argc, argv, ctx, &args, &help, &err) < 0)
+        return usage_error(c, err->msg);
+    if (help) {
+        help_command(c, stdout);
+        cli_args_clear(&args);
+        return CLI_EXIT_OK;
+    }
+    const char *url = ctx->scheduler ? ctx->scheduler : getenv(CLI_SCHEDULER_ENV);
+    _cleanup_free_ char *norm = NULL;
+    if (!c->offline) {
+        norm = cli_scheduler_url(url && *url ? url : CLI_DEFAULT_SCHEDULER, &err);
+        if (!norm) {
+            cli_args_clear(&args);
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s%s", err->msg,
+                            ctx->scheduler ? "" : " (from $" CLI_SCHEDULER_ENV ")");
+        }
+        ctx->scheduler = norm;
+    }
+    int r = c->run(ctx, &args);
+    cli_args_clear(&args);
+    fflush(stdout);
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_ctx ctx = {.argv0 = argc > 0 ? argv[0] : CLI_PROGRAM};
+    int i = 1;
+    /* Global options before the command. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *w = argv[i];
+        if (is_help(w)) {
+            help_main(stdout);
+            return CLI_EXIT_OK;
+        } else if (!strcmp(w, "--version")) {
+            printf(CLI_PROGRAM " %s\n", CLI_VERSION);
+            return CLI_EXIT_OK;
+        } else if (!strcmp(w, "--scheduler")) {
+            if (i + 1 >= argc)
+                return usage_error(NULL, "option `--scheduler` needs a value (URL)");
+            ctx.scheduler = argv[++i];
+        } else if (!strncmp(w, "--scheduler=", 12)) {
+            ctx.scheduler = w + 12;
+        } else {
+            _cleanup_free_ char *m = bo_xasprintf("unknown option `%s`", w);
+            return usage_error(NULL, m);
+        }
+    }
+    if (i >= argc) {
+        help_main(stderr);
+        return CLI_EXIT_INVALID_COMMAND;
+    }
+    const char *word = argv[i];
+    const struct cli_command *c = cli_command_find(NULL, word);
+    if (c && c->run_raw)
+        return c->run_raw(argc - i, argv + i);
+    if (c)
+        return run_command(c, &ctx, argc - i - 1, argv + i + 1);
+    if (!cli_group_find(word)) {
+        _cleanup_free_ char *m = bo_xasprintf("unknown command `%s`", word);
+        return usage_error(NULL, m);
+    }
+    if (i + 1 >= argc || is_help(argv[i + 1])) {
+        help_group(word, i + 1 >= argc ? stderr : stdout);
+        return i + 1 >= argc ? CLI_EXIT_INVALID_COMMAND : CLI_EXIT_OK;
+    }
+    c = cli_command_find(word, argv[i + 1]);
+    if (!c) {
+        _cleanup_free_ char *m = bo_xasprintf("unknown command `%s %s`", word, argv[i + 1]);
+        cli_fail(CLI_EXIT_INVALID_COMMAND, "%s", m);
+        help_group(word, stderr);
+        return CLI_EXIT_INVALID_COMMAND;
+    }
+    return run_command(c, &ctx, argc - i - 2, argv + i + 2);
+}

@@ -1,0 +1,218 @@
+"""Fixtures for the integration suite: real daemons in a temporary
+directory, driven through the real `borealis` CLI and the HTTP API.
+
+Each test gets its own scheduler (fresh store, free port) and agent (own
+data dir, own cgroup root, own port range), and everything is stopped by
+PID at the end, with the agent's cgroups checked to be gone.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+BIN = os.environ.get("BOREALIS_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "bin")
+BOREALIS = os.path.abspath(os.path.join(BIN, "borealis"))
+EXECUTOR = os.path.abspath(os.path.join(BIN, "borealis-executor"))
+
+# Sanitizer runtime options for the daemons when they are built with SAN=1.
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, predicate, timeout=30.0, interval=0.05):
+    """Await a condition observed through the API; fail naming it."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+        interval = min(interval * 1.5, 0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return f"rc={self.rc}\nstdout:\n{self.out}\nstderr:\n{self.err}"
+
+
+class Cluster:
+    def __init__(self, root):
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sched = None
+        self.agent = None
+        self.cgroup_root = f"borealis-test-{os.getpid()}-{self.port}"
+        self.port_lo = 20000 + (self.port % 200) * 100
+        self.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "30s"]
+
+    # -- daemons ----------------------------------------------------------
+    def start_scheduler(self):
+        log = open(os.path.join(self.root, "scheduler.log"), "ab")
+        self.sched = subprocess.Popen(
+            [BOREALIS, "scheduler", "--data-dir", os.path.join(self.root, "scheduler"),
+             "--port", str(self.port), "--sync", "normal"] + self.scheduler_args,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_for("scheduler /health", lambda: self.api_ok("/health"), timeout=20)
+
+    def start_agent(self, wait=True):
+        log = open(os.path.join(self.root, "agent.log"), "ab")
+        self.agent = subprocess.Popen(
+            [BOREALIS, "agent", "--data-dir", os.path.join(self.root, "agent"),
+             "--scheduler", self.url, "--executor", EXECUTOR,
+             "--cgroup-root", self.cgroup_root, "--cleanup-on-exit",
+             "--sandbox-retention", "1h",
+             "--port-range", f"{self.port_lo}-{self.port_lo + 99}"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        if wait:
+            wait_for("agent registration",
+                     lambda: any(a["state"] == "up" for a in self.api("/api/v1/agents")["agents"]))
+
+    def kill9(self, proc):
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop(self, proc, timeout=60):
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"pid {proc.pid} ignored SIGTERM for {timeout}s")
+        return proc.returncode if proc else None
+
+    def log(self, name):
+        with open(os.path.join(self.root, name), errors="replace") as f:
+            return f.read()
+
+    # -- API and CLI -------------------------------------------------------
+    def api(self, path, method="GET", body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"{method} {path}: {e.code} {e.read()!r}")
+
+    def api_raw(self, path, method="GET", data=None):
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def api_ok(self, path):
+        try:
+            return self.api_raw(path)[0] == 200
+        except OSError:
+            return False
+
+    def cli(self, *args, timeout=120):
+        proc = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args),
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        return Result(proc)
+
+    def job_file(self, text, name="job.yaml"):
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def job(self, key):
+        return self.api("/api/v1/jobs/" + key)
+
+    def tasks(self, key):
+        """Current task of every instance, by instance."""
+        return {t["instance"]: t for t in self.job(key)["tasks"]}
+
+    def all_tasks(self, **filters):
+        q = "&".join(f"{k}={v}" for k, v in filters.items())
+        return self.api("/api/v1/tasks" + ("?" + q if q else ""))["tasks"]
+
+    def wait_running(self, key, n, timeout=60):
+        def ok():
+            ts = self.tasks(key)
+            return len(ts) == n and all(t["state"] == "RUNNING" for t in ts.values()) and ts
+        return wait_for(f"{n} instances of {key} RUNNING", ok, timeout=timeout)
+
+    def cgroups_left(self):
+        left = []
+        for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
+                     "/sys/fs/cgroup/pids", "/sys/fs/cgroup/freezer"):
+            p = os.path.join(base, self.cgroup_root)
+            if os.path.isdir(p):
+                left += [os.path.join(p, d) for d in os.listdir(p)
+                         if os.path.isdir(os.path.join(p, d))]
+        return left
+
+
+@pytest.fixture
+def cluster():
+    root = tempfile.mkdtemp(prefix="borealis-it-")
+    c = Cluster(root)
+    failed = True
+    try:
+        yield c
+        failed = False
+    finally:
+        # The agent's --cleanup-on-exit kills every task and removes its
+        # cgroups; the scheduler stops cleanly on SIGTERM.
+        rc_agent = c.stop(c.agent)
+        rc_sched = c.stop(c.sched)
+        left = c.cgroups_left()
+        if failed or rc_agent not in (0, None) or rc_sched not in (0, None) or left:
+            for name in ("scheduler.log", "agent.log"):
+                p = os.path.join(root, name)
+                if os.path.exists(p):
+                    print(f"==== {name} ====\n" + c.log(name)[-6000:])
+        if not failed:
+            assert rc_agent in (0, None), f"agent exited {rc_agent}"
+            assert rc_sched in (0, None), f"scheduler exited {rc_sched}"
+            assert not left, f"cgroups left behind: {left}"
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def running(cluster):
+    cluster.start_scheduler()
+    cluster.start_agent()
+    return cluster

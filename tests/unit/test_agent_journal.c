@@ -1,0 +1,128 @@
+/* test_agent_journal.c - the agent's update journal and task records:
+ * enqueue, list unacked, ack, survive reopening. */
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/journal.h"
+#include "base/fs.h"
+#include "harness.h"
+
+static char *tmp_db(char *dir)
+{
+    CHECK(mkdtemp(dir));
+    return bo_xasprintf("%s/agent.db", dir);
+}
+
+static json_t *update(const char *task, const char *state)
+{
+    return json_pack("{s:s, s:s, s:s, s:I}", "task_id", task, "state", state, "message", "", "ts", (json_int_t)1);
+}
+
+TEST(enqueue_list_ack)
+{
+    char dir[] = "/tmp/borealis-journal-XXXXXX";
+    char *path = tmp_db(dir);
+    struct journal *j;
+    bo_error_t err = NULL;
+    CHECK(journal_open(path, &j, &err) == 0);
+    int64_t s1, s2, s3;
+    json_t *u = update("t1", "STARTING");
+    CHECK(journal_enqueue(j, u, &s1, &err) == 0);
+    CHECK(json_object_get(u, "seq") == NULL); /* caller's object untouched */
+    json_decref(u);
+    u = update("t1", "RUNNING");
+    CHECK(journal_enqueue(j, u, &s2, &err) == 0);
+    json_decref(u);
+    u = update("t2", "STARTING");
+    CHECK(journal_enqueue(j, u, &s3, &err) == 0);
+    json_decref(u);
+    CHECK(s1 < s2 && s2 < s3);
+
+    json_t *list;
+    CHECK(journal_list(j, 500, &list, &err) == 0);
+    CHECK(json_array_size(list) == 3);
+    CHECK(json_integer_value(json_object_get(json_array_get(list, 0), "seq")) == s1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(list, 1), "state")), "RUNNING");
+    json_decref(list);
+    CHECK(journal_list(j, 2, &list, &err) == 0);
+    CHECK(json_array_size(list) == 2);
+    json_decref(list);
+
+    CHECK(journal_ack(j, s1, &err) == 0);
+    CHECK(journal_ack(j, s1, &err) == 0);      /* duplicate ack */
+    CHECK(journal_ack(j, 999999, &err) == 0);  /* unknown seq */
+    int64_t n;
+    CHECK(journal_count(j, &n, &err) == 0 && n == 2);
+    bool has;
+    CHECK(journal_has_task(j, "t1", &has, &err) == 0 && has);
+    CHECK(journal_ack(j, s2, &err) == 0);
+    CHECK(journal_has_task(j, "t1", &has, &err) == 0 && !has);
+    CHECK(journal_list(j, 500, &list, &err) == 0);
+    CHECK(json_array_size(list) == 1);
+    CHECK(json_integer_value(json_object_get(json_array_get(list, 0), "seq")) == s3);
+    json_decref(list);
+    journal_close(j);
+    bo_rm_rf(dir, NULL);
+    free(path);
+}
+
+TEST(survives_reopen_and_never_reuses_seq)
+{
+    char dir[] = "/tmp/borealis-journal-XXXXXX";
+    char *path = tmp_db(dir);
+    struct journal *j;
+    bo_error_t err = NULL;
+    CHECK(journal_open(path, &j, &err) == 0);
+    int64_t s1, s2;
+    json_t *u = update("t1", "FAILED");
+    CHECK(journal_enqueue(j, u, &s1, &err) == 0);
+    json_decref(u);
+    struct journal_task t = {.task_id = "t1", .sandbox = "/x/t1", .cgroup = "t1", .executor_pid = 42,
+                             .executor_start = 12345, .state = "RUNNING", .ram = 1 << 20, .grace_ms = 5000};
+    CHECK(journal_task_put(j, &t, &err) == 0);
+    t.state = "FAILED";
+    t.ended_ms = 77;
+    CHECK(journal_task_put(j, &t, &err) == 0); /* replace */
+    journal_close(j);
+
+    CHECK(journal_open(path, &j, &err) == 0);
+    json_t *list;
+    CHECK(journal_list(j, 500, &list, &err) == 0);
+    CHECK(json_array_size(list) == 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "state")), "FAILED");
+    json_decref(list);
+    struct journal_task *tasks;
+    size_t n;
+    CHECK(journal_task_list(j, &tasks, &n, &err) == 0);
+    CHECK(n == 1);
+    CHECK_STR(tasks[0].task_id, "t1");
+    CHECK_STR(tasks[0].state, "FAILED");
+    CHECK(tasks[0].executor_pid == 42 && tasks[0].executor_start == 12345 && tasks[0].ended_ms == 77);
+    CHECK(tasks[0].ram == 1 << 20 && tasks[0].grace_ms == 5000 && !tasks[0].cleaned);
+    journal_task_clear(&tasks[0]);
+    free(tasks);
+
+    CHECK(journal_ack(j, s1, &err) == 0);
+    u = update("t1", "FAILED");
+    CHECK(journal_enqueue(j, u, &s2, &err) == 0);
+    json_decref(u);
+    CHECK(s2 > s1);
+    CHECK(journal_task_delete(j, "t1", &err) == 0);
+    CHECK(journal_task_list(j, &tasks, &n, &err) == 0 && n == 0);
+    free(tasks);
+    journal_close(j);
+    bo_rm_rf(dir, NULL);
+    free(path);
+}
+
+TEST(open_reports_the_path)
+{
+    struct journal *j;
+    bo_error_t err = NULL;
+    CHECK(journal_open("/nonexistent-dir/agent.db", &j, &err) < 0);
+    CHECK_CONTAINS(err->msg, "/nonexistent-dir/agent.db");
+    bo_error_free(err);
+}
+
+TEST_MAIN()

@@ -1,0 +1,299 @@
+/* Unit tests for the scheduler's state, lifecycle and placement modules,
+ * against a real SQLite store in a temporary directory (no daemons). */
+#include <utlist.h>
+
+#include "base/clock.h"
+#include "base/fs.h"
+#include "harness.h"
+#include "scheduler/lifecycle.h"
+#include "scheduler/placement.h"
+
+static char dir[64];
+
+static struct sched_options test_opts(void)
+{
+    return (struct sched_options){.cluster = "local",
+                                  .flap_window_ms = 5 * 60 * 1000,
+                                  .flap_penalty_ms = 30000,
+                                  .flap_penalty_max_ms = 300000,
+                                  .transient_timeout_ms = 300000,
+                                  .agent_timeout_ms = 30000,
+                                  .command_resend_ms = 10000,
+                                  .terminal_keep_per_job = 100};
+}
+
+static struct store *open_store(void)
+{
+    if (!dir[0]) {
+        strcpy(dir, "/tmp/bo-sched-XXXXXX");
+        CHECK(mkdtemp(dir));
+    }
+    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
+    return s;
+}
+
+static struct job_config *job(const char *name, int instances, bool service, int max_failures, const char *ram)
+{
+    _cleanup_free_ char *text = bo_xasprintf(
+        "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"%s\",\"instances\":%d,"
+        "\"service\":%s,\"max_task_failures\":%d,\"task\":{\"resources\":{\"cpu\":0.5,\"ram\":%s,\"disk\":0},"
+        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
+        name, instances, service ? "true" : "false", max_failures, ram);
+    json_t *j = json_loads(text, 0, NULL);
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (job_config_from_json(j, &c, &err) < 0)
+        fprintf(stderr, "config: %s\n", err->msg);
+    CHECK(c);
+    json_decref(j);
+    return c;
+}
+
+static struct sched_agent *agent(struct sched_state *st, const char *id, double cpu, uint64_t ram)
+{
+    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
+    a->id = bo_xstrdup(id);
+    a->hostname = bo_xstrdup(id);
+    a->cpu = cpu;
+    a->ram = ram;
+    a->disk = 1ULL << 30;
+    a->port_lo = 31000;
+    a->port_hi = 31009;
+    a->port_used = bo_xcalloc(2, 1);
+    a->attributes = json_object();
+    a->up = true;
+    a->last_seen_mono = bo_mono_ms();
+    st->agents_up++;
+    HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+    CHECK(state_save_agent(st, a, NULL) == 0);
+    return a;
+}
+
+static struct sched_job *create(struct sched_state *st, struct job_config *c)
+{
+    struct sched_job *j = NULL;
+    CHECK(lifecycle_create_job(st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    return j;
+}
+
+TEST(spreads_instances_across_agents)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30), *b = agent(&st, "b", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("web", 2, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 2);
+    CHECK(j->current[0]->state == TASK_ASSIGNED && j->current[1]->state == TASK_ASSIGNED);
+    CHECK(j->current[0]->agent != j->current[1]->agent);
+    CHECK(a->n_tasks == 1 && b->n_tasks == 1);
+    CHECK(a->has_work && b->has_work);
+}
+
+TEST(ports_are_unique_on_an_agent)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 64, 1ULL << 34);
+    struct sched_job *j = create(&st, job("web", 10, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 10);
+    for (int i = 0; i < 10; i++)
+        for (int k = i + 1; k < 10; k++)
+            CHECK(j->current[i]->ports[0] != j->current[k]->ports[0]);
+    /* 10 ports in the range, all taken: the 11th task must wait for ports. */
+    struct sched_job *j2 = create(&st, job("more", 1, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 0);
+    CHECK(j2->current[0]->state == TASK_PENDING);
+    CHECK_CONTAINS(j2->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: ports");
+}
+
+TEST(too_big_stays_pending_with_reason)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_job *j = create(&st, job("big", 2, true, 1, "68719476736"));
+    CHECK(placement_run(&st, NULL) == 0);
+    CHECK_STR(j->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: no agents available");
+    agent(&st, "a", 4, 1ULL << 30);
+    CHECK(placement_run(&st, NULL) == 0);
+    CHECK(j->current[1]->state == TASK_PENDING);
+    CHECK_STR(j->current[1]->pending_reason,
+              "INSUFFICIENT_RESOURCES: ram (needs 64GiB, most free on any agent 1GiB)");
+}
+
+static void to_running(struct sched_state *st, struct sched_task *t)
+{
+    CHECK(lifecycle_transition(st, t, TASK_STARTING, NULL, NULL) == 1);
+    CHECK(lifecycle_transition(st, t, TASK_RUNNING, NULL, NULL) == 1);
+}
+
+TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 1);
+    struct sched_task *t = j->current[0];
+    to_running(&st, t);
+    CHECK(lifecycle_transition(&st, t, TASK_FAILED, "exited 1", NULL) == 1);
+    CHECK(a->n_tasks == 0 && a->used_ram == 0);
+    struct sched_task *n = j->current[0];
+    CHECK(n != t);
+    CHECK_STR(n->ancestor_id, t->id);
+    /* It ran for less than the flap window: held in THROTTLED for 30 s. */
+    CHECK(n->state == TASK_THROTTLED);
+    CHECK(n->throttle_until - bo_wall_ms() > 29000);
+    CHECK(lifecycle_tick(&st, bo_mono_ms(), bo_wall_ms(), NULL) == 0);
+    CHECK(n->state == TASK_THROTTLED);
+    CHECK(lifecycle_tick(&st, bo_mono_ms(), bo_wall_ms() + 31000, NULL) == 0);
+    CHECK(n->state == TASK_PENDING);
+    /* A duplicate terminal update is ignored. */
+    CHECK(lifecycle_transition(&st, t, TASK_FAILED, "again", NULL) == 0);
+    CHECK(j->current[0] == n);
+}
+
+TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("batch", 1, false, 2, "1048576"));
+    CHECK(placement_run(&st, NULL) == 1);
+    struct sched_task *first = j->current[0];
+    to_running(&st, first);
+    CHECK(lifecycle_transition(&st, first, TASK_FAILED, "exit 1", NULL) == 1);
+    struct sched_task *second = j->current[0];
+    CHECK(second != first && second->state == TASK_PENDING && second->failure_count == 1);
+    CHECK(placement_run(&st, NULL) == 1);
+    to_running(&st, second);
+    CHECK(lifecycle_transition(&st, second, TASK_FAILED, "exit 1", NULL) == 1);
+    CHECK(j->current[0] == second && second->failure_count == 2);
+    CHECK(j->state == JOB_FINISHED);
+}
+
+TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *adhoc = create(&st, job("once", 1, false, 1, "1048576"));
+    struct sched_job *svc = create(&st, job("svc", 1, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 2);
+    struct sched_task *a0 = adhoc->current[0], *s0 = svc->current[0];
+    to_running(&st, a0);
+    to_running(&st, s0);
+    CHECK(lifecycle_transition(&st, a0, TASK_FINISHED, NULL, NULL) == 1);
+    CHECK(lifecycle_transition(&st, s0, TASK_FINISHED, NULL, NULL) == 1);
+    CHECK(adhoc->current[0] == a0 && adhoc->state == JOB_FINISHED);
+    CHECK(svc->current[0] != s0 && svc->state == JOB_ACTIVE);
+}
+
+TEST(user_kill_is_final)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 2);
+    struct sched_task *t0 = j->current[0];
+    to_running(&st, t0);
+    a->has_work = false;
+    CHECK(lifecycle_kill(&st, t0, NULL) == 1);
+    CHECK(t0->state == TASK_KILLING && a->has_work);
+    CHECK(lifecycle_transition(&st, t0, TASK_KILLED, NULL, NULL) == 1);
+    CHECK(j->current[0] == t0);
+    CHECK(j->state == JOB_ACTIVE); /* instance 1 still lives */
+    CHECK(lifecycle_kill(&st, j->current[1], NULL) == 1);
+    CHECK(lifecycle_transition(&st, j->current[1], TASK_KILLED, NULL, NULL) == 1);
+    CHECK(state_job_refresh(&st, j, NULL) == 0);
+    CHECK(j->state == JOB_KILLED);
+}
+
+TEST(lost_agent_reschedules_its_tasks)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
+    CHECK(placement_run(&st, NULL) == 1);
+    struct sched_task *t = j->current[0];
+    to_running(&st, t);
+    CHECK(lifecycle_tick(&st, bo_mono_ms() + 31000, bo_wall_ms(), NULL) == 0);
+    CHECK(!a->up && t->state == TASK_LOST);
+    CHECK(j->current[0] != t && j->current[0]->state == TASK_PENDING);
+    CHECK_CONTAINS(t->message, "stopped syncing");
+}
+
+TEST(recovery_restores_tasks_resources_and_current_instances)
+{
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    char *t0id, *t1id, *ancestor;
+    {
+        struct sched_state st;
+        state_init(&st, &o, open_store());
+        agent(&st, "a", 4, 1ULL << 30);
+        struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
+        CHECK(placement_run(&st, NULL) == 2);
+        to_running(&st, j->current[0]);
+        to_running(&st, j->current[1]);
+        ancestor = bo_xstrdup(j->current[0]->id);
+        CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "boom", NULL) == 1);
+        CHECK(placement_run(&st, NULL) == 1);
+        t0id = bo_xstrdup(j->current[0]->id);
+        t1id = bo_xstrdup(j->current[1]->id);
+        /* No state_free, no close: as if the process died here. */
+    }
+    struct sched_state st;
+    state_init(&st, &o, open_store());
+    CHECK(state_load(&st, NULL) == 0);
+    struct sched_job *j = state_job_find(&st, "local/r/devel/svc");
+    CHECK(j && j->n_current == 2);
+    CHECK_STR(j->current[0]->id, t0id);
+    CHECK_STR(j->current[1]->id, t1id);
+    CHECK_STR(j->current[0]->ancestor_id, ancestor);
+    CHECK(j->current[0]->state == TASK_ASSIGNED && j->current[1]->state == TASK_RUNNING);
+    struct sched_agent *a = state_agent_find(&st, "a");
+    CHECK(a && a->n_tasks == 2 && a->used_ram == 2 * 1048576);
+    CHECK(st.count_by_state[TASK_FAILED] == 1 && st.count_by_state[TASK_RUNNING] == 1);
+    state_free(&st);
+    bo_rm_rf(dir, NULL);
+}
+
+TEST(terminal_tasks_are_pruned_per_job)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    o.terminal_keep_per_job = 3;
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
+    for (int i = 0; i < 6; i++) {
+        CHECK(placement_run(&st, NULL) == 1);
+        to_running(&st, j->current[0]);
+        CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "x", NULL) == 1);
+    }
+    int n = 0;
+    struct sched_task *t;
+    DL_FOREACH2(j->tasks, t, j_next)
+    n++;
+    CHECK(n == 4); /* 3 kept terminal + the current PENDING one */
+    CHECK(st.count_by_state[TASK_FAILED] == 3);
+}
+
+TEST_MAIN()
