@@ -31,7 +31,9 @@ LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 LIB_DIRS := src/base src/model src/config src/store src/net src/scheduler src/agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-CLI_SRCS := $(wildcard src/cli/*.c)
+# The CLI's modules (all but main.c) form their own archive so unit tests
+# can link them.
+CLI_SRCS := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 EXE_SRCS := $(wildcard src/executor/*.c)
 # The executor is static so it can run inside any container image later;
@@ -57,9 +59,13 @@ $(BUILD)/libborealis.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/borealis: $(CLI_OBJS) $(BUILD)/libborealis.a
+$(BUILD)/libborealis-cli.a: $(CLI_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS_HARD) -o $@ $(CLI_OBJS) $(BUILD)/libborealis.a $(LIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/borealis: $(BUILD)/src/cli/main.o $(BUILD)/libborealis-cli.a $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_HARD) -o $@ $^ $(LIBS)
 
 # Static: never sanitized (ASan cannot link statically).
 $(BUILD)/exe/%.o: %.c
@@ -70,9 +76,9 @@ $(BUILD)/bin/borealis-executor: $(EXE_SRCS:%.c=$(BUILD)/exe/%.o) $(EXE_BASE:%.c=
 	@mkdir -p $(dir $@)
 	$(CC) -static -o $@ $^ -l:libjansson.a
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libborealis.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libborealis-cli.a $(BUILD)/libborealis.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libborealis.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libborealis-cli.a $(BUILD)/libborealis.a $(LIBS)
 
 test-unit: $(UNIT_BINS) $(BINS)
 	@BOREALIS_EXECUTOR=$(CURDIR)/$(BUILD)/bin/borealis-executor sh tests/unit/run.sh $(UNIT_BINS)

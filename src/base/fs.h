@@ -10,8 +10,10 @@
 /* Read at most max_len bytes of `path` into a NUL-terminated heap buffer.
  * A longer file is an error (BO_E_INVALID) naming the file and the limit. */
 int bo_read_file(const char *path, size_t max_len, char **ret_buf, size_t *ret_len, bo_error_t *err);
-/* Replace `path` atomically: write a temp file beside it, optionally fsync,
- * rename over the target (and fsync the directory when do_fsync). */
+/* Replace `path` atomically: write a temp file beside it (created with
+ * O_EXCL|O_NOFOLLOW, so a symlink planted in the directory is never
+ * written through), optionally fsync, rename over the target (and fsync
+ * the directory when do_fsync). */
 int bo_write_file_atomic(const char *path, const void *data, size_t len, bool do_fsync, bo_error_t *err);
 int bo_mkdir_p(const char *path, unsigned mode, bo_error_t *err);
 /* Remove a tree; a missing path is success. Does not cross mount points. */

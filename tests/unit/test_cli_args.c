@@ -1,6 +1,5 @@
-/* Unit tests for the CLI's table-driven option parsing (compiled in: the
- * CLI is not in libborealis.a). */
-#include "cli/args.c"
+/* Unit tests for the CLI's table-driven option parsing. */
+#include "cli/args.h"
 
 #include "harness.h"
 

@@ -1,6 +1,6 @@
 /* Unit tests for `borealis job diff`: changed field paths between two job
- * configurations (compiled in: the CLI is not in libborealis.a). */
-#include "cli/config_diff.c"
+ * configurations. */
+#include "cli/config_diff.h"
 
 #include "harness.h"
 

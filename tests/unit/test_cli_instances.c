@@ -1,7 +1,5 @@
-/* Unit tests for the CLI's instance lists ("0,3,5-7") and KEY/INSTANCES.
- * The CLI is a program, not part of libborealis.a, so its helper is
- * compiled in here. */
-#include "cli/instances.c"
+/* Unit tests for the CLI's instance lists ("0,3,5-7") and KEY/INSTANCES. */
+#include "cli/instances.h"
 
 #include "harness.h"
 

@@ -1,6 +1,5 @@
-/* Unit tests for the CLI's aligned tables (compiled in: the CLI is not in
- * libborealis.a). */
-#include "cli/table.c"
+/* Unit tests for the CLI's aligned tables. */
+#include "cli/table.h"
 
 #include "harness.h"
 

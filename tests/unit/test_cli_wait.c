@@ -1,8 +1,7 @@
-/* Unit tests for `--wait-until`: the verdict on one job answer (compiled
- * in: the CLI is not in libborealis.a). */
-#include "cli/api.c"
-#include "cli/exitcode.c"
-#include "cli/wait.c"
+/* Unit tests for `--wait-until`: the verdict on one job answer. */
+#include "cli/api.h"
+#include "cli/exitcode.h"
+#include "cli/wait.h"
 
 #include "harness.h"
 
