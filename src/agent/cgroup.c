@@ -122,6 +122,11 @@ int cgroup_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *err)
     return ops_of(m)->remove(m, name, err);
 }
 
+void cgroup_remove_root(const struct cgroup_mgr *m)
+{
+    ops_of(m)->remove_root(m);
+}
+
 /* ---- helpers shared by the flavours ---- */
 
 void cg_sleep_ms(int ms)

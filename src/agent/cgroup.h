@@ -56,5 +56,8 @@ int cgroup_oom_count(const struct cgroup_mgr *m, const char *name, int64_t *ret_
 /* rmdir, retrying briefly (a just-emptied cgroup can be busy). A missing
  * cgroup is success. */
 int cgroup_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *err);
+/* Remove the parent cgroup (root_name) if it is empty; one that still holds
+ * task cgroups (another agent's, say) is left alone. Best effort. */
+void cgroup_remove_root(const struct cgroup_mgr *m);
 
 #endif

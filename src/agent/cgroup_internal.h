@@ -14,6 +14,7 @@ struct cgroup_ops {
     int (*oom_count)(const struct cgroup_mgr *m, const char *name, int64_t *ret_count, bool *ret_exact,
                      bo_error_t *err);
     int (*remove)(const struct cgroup_mgr *m, const char *name, bo_error_t *err);
+    void (*remove_root)(const struct cgroup_mgr *m); /* rmdir once, errors ignored */
 };
 
 extern const struct cgroup_ops cgroup_v1_ops;

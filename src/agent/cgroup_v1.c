@@ -55,6 +55,14 @@ static int v1_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *e
     return r;
 }
 
+static void v1_remove_root(const struct cgroup_mgr *m)
+{
+    for (size_t i = 0; i < BO_ARRAY_SIZE(controllers); i++) {
+        _cleanup_free_ char *dir = ctrl_dir(m, controllers[i].name, NULL);
+        (void)rmdir(dir); /* EBUSY: other task cgroups still live there */
+    }
+}
+
 static int v1_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l, bo_error_t *err)
 {
     for (size_t i = 0; i < BO_ARRAY_SIZE(controllers); i++) {
@@ -209,4 +217,5 @@ const struct cgroup_ops cgroup_v1_ops = {
     .kill_all = v1_kill_all,
     .oom_count = v1_oom_count,
     .remove = v1_remove,
+    .remove_root = v1_remove_root,
 };

@@ -28,6 +28,12 @@ static int v2_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *e
     return cg_rmdir(dir, err);
 }
 
+static void v2_remove_root(const struct cgroup_mgr *m)
+{
+    _cleanup_free_ char *dir = bo_xasprintf("%s/%s", m->fs_root, m->root_name);
+    (void)rmdir(dir); /* EBUSY: other task cgroups still live there */
+}
+
 static int v2_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l, bo_error_t *err)
 {
     _cleanup_free_ char *parent = bo_xasprintf("%s/%s", m->fs_root, m->root_name);
@@ -128,4 +134,5 @@ const struct cgroup_ops cgroup_v2_ops = {
     .kill_all = v2_kill_all,
     .oom_count = v2_oom_count,
     .remove = v2_remove,
+    .remove_root = v2_remove_root,
 };

@@ -510,5 +510,6 @@ bool task_mgr_cleanup_done(struct task_mgr *m)
             bo_error_free(err);
         }
     }
+    cgroup_remove_root(m->cg);
     return true;
 }

@@ -55,6 +55,19 @@ def pid_alive(pid):
         return False
 
 
+def cgroups_left(root_name):
+    """Cgroup directories named root_name (and below) on v1 or v2."""
+    left = []
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
+                 "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/freezer"):
+        p = os.path.join(base, root_name)
+        if os.path.isdir(p):
+            left.append(p)
+            left += [os.path.join(p, d) for d in os.listdir(p)
+                     if os.path.isdir(os.path.join(p, d))]
+    return left
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode
@@ -175,14 +188,7 @@ class Cluster:
         return wait_for(f"{n} instances of {key} RUNNING", ok, timeout=timeout)
 
     def cgroups_left(self):
-        left = []
-        for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu",
-                     "/sys/fs/cgroup/pids", "/sys/fs/cgroup/freezer"):
-            p = os.path.join(base, self.cgroup_root)
-            if os.path.isdir(p):
-                left += [os.path.join(p, d) for d in os.listdir(p)
-                         if os.path.isdir(os.path.join(p, d))]
-        return left
+        return cgroups_left(self.cgroup_root)
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""`borealis up` (what `make up` runs): a one-machine cluster that runs the
+example job and, on Ctrl-C, leaves no process, cgroup or sandbox behind."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.request
+
+from conftest import BOREALIS, cgroups_left, free_port, pid_alive, wait_for
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KEY = "local/www-data/devel/hello"
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def processes_under(root):
+    """Live processes whose command line or working directory is in root."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if (root in cmd or cwd.startswith(root)) and pid_alive(int(pid)):
+            found.append((pid, cmd))
+    return found
+
+
+def test_up_runs_the_example_and_ctrl_c_cleans_everything():
+    root = tempfile.mkdtemp(prefix="borealis-up-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = subprocess.Popen(
+        [BOREALIS, "up", "--data-dir", os.path.join(root, "up"), "--port", str(port),
+         "--file", os.path.join(REPO, "examples", "hello.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        # up prints the address once the example job is RUNNING.
+        seen = []
+        for line in up.stdout:
+            seen.append(line)
+            if "Borealis is up" in line:
+                break
+        out = "".join(seen)
+        assert url in out, out
+        job = get(f"{url}/api/v1/jobs/{KEY}")
+        tasks = job["tasks"]
+        assert len(tasks) == 2 and all(t["state"] == "RUNNING" for t in tasks), job
+        pids = [t["executor_pid"] for t in tasks] + [t["processes"][0]["pid"] for t in tasks]
+        assert all(pid_alive(p) for p in pids)
+
+        # The CLI reaches it as printed.
+        env = dict(os.environ, BOREALIS_SCHEDULER=url)
+        r = subprocess.run([BOREALIS, "job", "status", KEY], capture_output=True, text=True, env=env)
+        assert r.returncode == 0 and r.stdout.count("RUNNING") >= 2, r
+
+        up.send_signal(signal.SIGINT)
+        rest = up.communicate(timeout=60)[0]
+        assert up.returncode == 0, rest
+        assert not [p for p in pids if pid_alive(p)]
+        # No task cgroup is left (the parent `borealis` may be shared with
+        # another agent on a developer's machine).
+        assert not [p for p in cgroups_left("borealis") if any(t["id"] in p for t in tasks)]
+        sandboxes = os.path.join(root, "up", "agent", "sandboxes")
+        assert not os.path.isdir(sandboxes) or os.listdir(sandboxes) == []
+        assert processes_under(root) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        shutil.rmtree(root, ignore_errors=True)
