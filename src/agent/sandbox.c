@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "model/json_check.h"
 #include "base/fs.h"
 #include "model/template.h"
 
@@ -54,25 +55,13 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
     return r;
 }
 
+
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(s, list[i]) == 0)
             return true;
     return false;
-}
-
-/* Strict object check: every key must be in `allowed`. */
-static int check_keys(json_t *o, const char *const *allowed, size_t n, const char *where, bo_error_t *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (!in_list(k, allowed, n))
-            return bo_error_set(err, BO_E_INVALID, "%s: unknown field `%s`", where, k);
-    }
-    return 0;
 }
 
 static int opt_int(json_t *o, const char *key, bool *ret_has, int64_t *ret, const char *where, bo_error_t *err)
@@ -98,7 +87,7 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
     static const char *const proc[] = {"name", "state", "pid", "exit_code", "signal", "started_ms", "ended_ms"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "`%s`: not a JSON object", file);
-    if (check_keys(j, top, BO_ARRAY_SIZE(top), file, err) < 0)
+    if (json_check_keys(j, top, BO_ARRAY_SIZE(top), file, err) < 0)
         return -1;
     const char *id = json_string_value(json_object_get(j, "task_id"));
     const char *state = json_string_value(json_object_get(j, "state"));
@@ -127,7 +116,7 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
     {
         if (!json_is_object(p))
             return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu] is not an object", file, i);
-        if (check_keys(p, proc, BO_ARRAY_SIZE(proc), file, err) < 0)
+        if (json_check_keys(p, proc, BO_ARRAY_SIZE(proc), file, err) < 0)
             return -1;
         const char *name = json_string_value(json_object_get(p, "name"));
         const char *pstate = json_string_value(json_object_get(p, "state"));
@@ -145,25 +134,15 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
     return 0;
 }
 
-int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox_status *ret, bo_error_t *err)
+int sandbox_parse_status(const char *name, const char *text, size_t len, const char *task_id,
+                         struct sandbox_status *ret, bo_error_t *err)
 {
-    _cleanup_free_ char *path = bo_xasprintf("%s/.borealis/status.json", sandbox);
-    _cleanup_free_ char *text = NULL;
-    bo_error_t e = NULL;
-    if (bo_read_file(path, STATUS_MAX_LEN, &text, NULL, &e) < 0) {
-        if (e->sys_errno == ENOENT) {
-            bo_error_free(e);
-            return bo_error_set(err, BO_E_NOTFOUND, "`%s` does not exist yet", path);
-        }
-        *err = e;
-        return -1;
-    }
     json_error_t jerr;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j)
-        return bo_error_set(err, BO_E_INVALID, "`%s`: %s", path, jerr.text);
+        return bo_error_set(err, BO_E_INVALID, "`%s`: %s", name, jerr.text);
     struct sandbox_status s = {0};
-    int r = parse_status(j, task_id, &s, path, err);
+    int r = parse_status(j, task_id, &s, name, err);
     json_decref(j);
     if (r < 0) {
         sandbox_status_clear(&s);
@@ -171,6 +150,23 @@ int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox
     }
     *ret = s;
     return 0;
+}
+
+int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox_status *ret, bo_error_t *err)
+{
+    _cleanup_free_ char *path = bo_xasprintf("%s/.borealis/status.json", sandbox);
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    bo_error_t e = NULL;
+    if (bo_read_file(path, STATUS_MAX_LEN, &text, &len, &e) < 0) {
+        if (e->sys_errno == ENOENT) {
+            bo_error_free(e);
+            return bo_error_set(err, BO_E_NOTFOUND, "`%s` does not exist yet", path);
+        }
+        *err = e;
+        return -1;
+    }
+    return sandbox_parse_status(path, text, len, task_id, ret, err);
 }
 
 void sandbox_status_clear(struct sandbox_status *s)

@@ -47,6 +47,10 @@ struct sandbox_status {
 /* Read and strictly validate .borealis/status.json. A missing file is
  * BO_E_NOTFOUND (the executor has not written it yet). */
 int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox_status *ret, bo_error_t *err);
+/* The same for `len` bytes of status.json text; `name` is the file named in
+ * errors. (sandbox_read_status is this after reading the file; fuzz/ calls it.) */
+int sandbox_parse_status(const char *name, const char *text, size_t len, const char *task_id,
+                         struct sandbox_status *ret, bo_error_t *err);
 void sandbox_status_clear(struct sandbox_status *s);
 /* The update's "processes": [{name, state, pid, exit_code}]. */
 json_t *sandbox_status_processes_json(const struct sandbox_status *s);

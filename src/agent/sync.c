@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent/sandbox.h"
+#include "model/json_check.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -42,25 +43,6 @@ struct sync {
 
 /* ---- answer parsing ---- */
 
-static bool key_allowed(const char *k, const char *const *allowed, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(k, allowed[i]) == 0)
-            return true;
-    return false;
-}
-
-static int check_keys(json_t *o, const char *const *allowed, size_t n, const char *where, bo_error_t *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        if (!key_allowed(k, allowed, n))
-            return bo_error_set(err, BO_E_INVALID, "%s: unknown field `%s`", where, k);
-    }
-    return 0;
-}
 
 static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t *err)
 {
@@ -75,7 +57,7 @@ static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t
     if (sandbox_validate_task_id(id, err) < 0)
         return bo_error_wrap(err, "%s", where);
     l->task_id = bo_xstrdup(id);
-    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+    if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
         return -1;
     const char *job = json_string_value(json_object_get(j, "job"));
     if (!job || strlen(job) > 300)
@@ -119,7 +101,7 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
     if (sandbox_validate_task_id(id, err) < 0)
         return bo_error_wrap(err, "%s", where);
     k->task_id = bo_xstrdup(id);
-    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+    if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
         return -1;
     json_t *g = json_object_get(j, "grace_ms");
     k->grace_ms = 5000;
@@ -136,7 +118,7 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
     static const char *const keys[] = {"acks", "launch", "kill", "heartbeat_ms"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
-    if (check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
+    if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
         return -1;
     json_t *acks = json_object_get(j, "acks"), *launch = json_object_get(j, "launch"),
            *kill = json_object_get(j, "kill"), *hb = json_object_get(j, "heartbeat_ms");

@@ -15,12 +15,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     _cleanup_free_ char *key = NULL;
     size_t n_binds;
     const char *const *binds = cli_values(a, "bind", &n_binds);
-    int r = job_ops_check_key(a->pos[0], &key);
-    if (r == CLI_EXIT_OK)
-        r = job_ops_check_binds(binds, n_binds);
     struct job_config *local = NULL;
-    if (r == CLI_EXIT_OK)
-        r = job_ops_load(a->pos[1], key, binds, n_binds, &local);
+    int r = job_ops_load(a->pos[0], a->pos[1], binds, n_binds, &key, &local);
     if (r != CLI_EXIT_OK)
         return r;
     json_t *answer = NULL;

@@ -47,13 +47,20 @@ int job_ops_check_binds(const char *const *binds, size_t n)
     return CLI_EXIT_OK;
 }
 
-int job_ops_load(const char *file, const char *key, const char *const *binds, size_t n_binds,
-                 struct job_config **ret)
+int job_ops_load(const char *key_arg, const char *file, const char *const *binds, size_t n_binds,
+                 char **ret_key, struct job_config **ret)
 {
+    _cleanup_free_ char *key = NULL;
+    int r = job_ops_check_key(key_arg, &key);
+    if (r == CLI_EXIT_OK)
+        r = job_ops_check_binds(binds, n_binds);
+    if (r != CLI_EXIT_OK)
+        return r;
     _cleanup_error_ bo_error_t err = NULL;
     struct jobfile_options o = {.binds = binds, .n_binds = n_binds};
     if (jobfile_load(file, key, &o, ret, &err) < 0)
         return cli_fail(CLI_EXIT_INVALID_CONFIG, "%s", err->msg);
+    *ret_key = BO_STEAL(key);
     return CLI_EXIT_OK;
 }
 
@@ -72,13 +79,8 @@ int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret)
 int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o)
 {
     _cleanup_free_ char *key = NULL;
-    int r = job_ops_check_key(o->key, &key);
-    if (r == CLI_EXIT_OK)
-        r = job_ops_check_binds(o->binds, o->n_binds);
-    if (r != CLI_EXIT_OK)
-        return r;
     struct job_config *cfg = NULL;
-    r = job_ops_load(o->file, key, o->binds, o->n_binds, &cfg);
+    int r = job_ops_load(o->key, o->file, o->binds, o->n_binds, &key, &cfg);
     if (r != CLI_EXIT_OK)
         return r;
     json_t *body = job_config_to_json(cfg), *answer = NULL;

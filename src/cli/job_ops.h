@@ -21,10 +21,11 @@
 int job_ops_check_key(const char *s, char **ret_key);
 /* Every --bind must be NAME=VALUE with NAME of [A-Za-z0-9_.-]. */
 int job_ops_check_binds(const char *const *binds, size_t n);
-/* Load job `key` of `file` with the binds; CLI_EXIT_INVALID_CONFIG on any
- * error of the file. */
-int job_ops_load(const char *file, const char *key, const char *const *binds, size_t n_binds,
-                 struct job_config **ret);
+/* Check the KEY argument and the binds, then load that job from `file`:
+ * CLI_EXIT_INVALID_PARAMETER for a bad key or bind, CLI_EXIT_INVALID_CONFIG
+ * for any error of the file. *ret_key is the canonical key (heap). */
+int job_ops_load(const char *key_arg, const char *file, const char *const *binds, size_t n_binds,
+                 char **ret_key, struct job_config **ret);
 /* GET /api/v1/jobs/KEY; a 404 prints "job KEY not found" (CLI_EXIT_API). */
 int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret);
 

@@ -162,26 +162,31 @@ static int parse_root(json_t *root, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
-int spec_load(const char *path, struct exec_spec *ret, bo_error_t *err)
+int spec_parse(const char *name, const char *buf, size_t len, struct exec_spec *ret, bo_error_t *err)
 {
-    _cleanup_free_ char *buf = NULL;
-    size_t len;
-    if (bo_read_file(path, SPEC_MAX_BYTES, &buf, &len, err) < 0)
-        return -1;
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return bo_error_set(err, BO_E_INVALID, "`%s`: line %d column %d: %s", path, jerr.line,
+        return bo_error_set(err, BO_E_INVALID, "`%s`: line %d column %d: %s", name, jerr.line,
                             jerr.column, jerr.text);
     struct exec_spec s = {.kill_grace_ms = SPEC_DEFAULT_GRACE_MS};
     int r = parse_root(root, &s, err);
     json_decref(root);
     if (r < 0) {
         spec_clear(&s);
-        return bo_error_wrap(err, "`%s`", path);
+        return bo_error_wrap(err, "`%s`", name);
     }
     *ret = s;
     return 0;
+}
+
+int spec_load(const char *path, struct exec_spec *ret, bo_error_t *err)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    if (bo_read_file(path, SPEC_MAX_BYTES, &buf, &len, err) < 0)
+        return -1;
+    return spec_parse(path, buf, len, ret, err);
 }
 
 void spec_clear(struct exec_spec *s)

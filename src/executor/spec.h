@@ -31,6 +31,9 @@ struct exec_spec {
  * unreadable file) name the file and the field: "`/s/.borealis/task.json`:
  * processes[1].cmdline: must be a non-empty string". */
 int spec_load(const char *path, struct exec_spec *ret, bo_error_t *err);
+/* The same for `len` bytes of task.json text; `name` is the file named in
+ * errors. (spec_load is this after reading the file; fuzz/ calls it.) */
+int spec_parse(const char *name, const char *buf, size_t len, struct exec_spec *ret, bo_error_t *err);
 void spec_clear(struct exec_spec *s);
 
 #endif

@@ -38,8 +38,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
 }
 
-/* Match a route pattern against a path, capturing the star segments. */
-static bool route_match(const char *pattern, const char *path, struct http_request *req)
+bool http_route_match(const char *pattern, const char *path, char **ret_params, size_t *ret_n)
 {
     const char *p = pattern, *s = path;
     size_t n = 0;
@@ -65,13 +64,18 @@ static bool route_match(const char *pattern, const char *path, struct http_reque
     if (*p || *s)
         goto fail;
     for (size_t i = 0; i < n; i++)
-        req->params[i] = caps[i];
-    req->n_params = n;
+        ret_params[i] = caps[i];
+    *ret_n = n;
     return true;
 fail:
     for (size_t i = 0; i < n; i++)
         free(caps[i]);
     return false;
+}
+
+static bool route_match(const char *pattern, const char *path, struct http_request *req)
+{
+    return http_route_match(pattern, path, req->params, &req->n_params);
 }
 
 static void queue(struct http_request *req, unsigned status, const char *ctype, char *data, size_t len)

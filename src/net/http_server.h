@@ -63,6 +63,11 @@ int64_t http_server_timeout_ms(struct http_server *s);
 void http_server_run(struct http_server *s);
 unsigned http_server_port(struct http_server *s);
 
+/* Match `path` against a route pattern, where `*` matches one non-empty
+ * segment. On a match, ret_params[0..*ret_n) are the URL-decoded star
+ * segments (heap strings, HTTP_MAX_PARAMS at most; caller frees). */
+bool http_route_match(const char *pattern, const char *path, char **ret_params, size_t *ret_n);
+
 /* Query-string value or NULL. */
 const char *http_query(struct http_request *req, const char *name);
 /* Parse the body as a JSON object; on failure answers 400 and returns NULL. */

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "scheduler/agent_sync.h"
+#include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
 
@@ -140,39 +141,19 @@ static void h_job_kill(struct http_request *req, void *ctx)
     json_t *body = req->body_len ? http_body_json(req) : json_object();
     if (!body)
         return;
-    json_t *inst = json_object_get(body, "instances");
-    const char *field;
-    json_t *v;
-    json_object_foreach(body, field, v)
-    {
-        if (strcmp(field, "instances") != 0) {
-            http_reply_error(req, 400, "INVALID", "unknown field `%s` in kill request", field);
-            json_decref(body);
-            return;
-        }
-    }
-    if (inst && !json_is_array(inst)) {
-        http_reply_error(req, 400, "INVALID", "instances must be an array of instance numbers");
-        json_decref(body);
+    _cleanup_error_ bo_error_t err = NULL;
+    _cleanup_free_ int64_t *inst = NULL;
+    size_t n_inst = 0;
+    int r = kill_request_parse(body, j->key, j->n_current, &inst, &n_inst, &err);
+    json_decref(body);
+    if (r < 0) {
+        http_reply_bo_error(req, err);
         return;
     }
-    size_t i;
-    json_array_foreach(inst, i, v)
-    {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= j->n_current) {
-            http_reply_error(req, 400, "INVALID", "job `%s` has no instance %s (it has 0-%lld)", j->key,
-                             json_is_integer(v) ? "out of range" : "that is not a number",
-                             (long long)j->n_current - 1);
-            json_decref(body);
-            return;
-        }
-    }
-    _cleanup_error_ bo_error_t err = NULL;
     json_t *killed = json_array();
-    int r = store_begin(st->store, &err);
-    for (int64_t k = 0; r == 0 && k < (inst ? (int64_t)json_array_size(inst) : j->n_current); k++) {
-        int64_t n = inst ? json_integer_value(json_array_get(inst, (size_t)k)) : k;
-        struct sched_task *t = j->current[n];
+    r = store_begin(st->store, &err);
+    for (size_t k = 0; r == 0 && k < n_inst; k++) {
+        struct sched_task *t = j->current[inst[k]];
         if (!t)
             continue;
         int kr = lifecycle_kill(st, t, &err);
@@ -183,7 +164,6 @@ static void h_job_kill(struct http_request *req, void *ctx)
     }
     if (r == 0)
         r = state_job_refresh(st, j, &err);
-    json_decref(body);
     if (finish_batch(req, st, r, &err) < 0) {
         json_decref(killed);
         return;

@@ -1,0 +1,36 @@
+/* kill_request.c - validation of a job kill request body. */
+#include "scheduler/kill_request.h"
+
+#include <string.h>
+
+int kill_request_parse(json_t *body, const char *job_key, int64_t n_instances, int64_t **ret_instances,
+                       size_t *ret_n, bo_error_t *err)
+{
+    if (!json_is_object(body))
+        return bo_error_set(err, BO_E_INVALID, "kill request must be a JSON object");
+    const char *field;
+    json_t *v;
+    json_object_foreach(body, field, v)
+    {
+        if (strcmp(field, "instances") != 0)
+            return bo_error_set(err, BO_E_INVALID, "unknown field `%s` in kill request", field);
+    }
+    json_t *inst = json_object_get(body, "instances");
+    if (inst && !json_is_array(inst))
+        return bo_error_set(err, BO_E_INVALID, "instances must be an array of instance numbers");
+    size_t i;
+    json_array_foreach(inst, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_instances)
+            return bo_error_set(err, BO_E_INVALID, "job `%s` has no instance %s (it has 0-%lld)", job_key,
+                                json_is_integer(v) ? "out of range" : "that is not a number",
+                                (long long)n_instances - 1);
+    }
+    size_t n = inst ? json_array_size(inst) : (size_t)(n_instances > 0 ? n_instances : 0);
+    int64_t *out = bo_xcalloc(n + 1, sizeof(*out));
+    for (i = 0; i < n; i++)
+        out[i] = inst ? json_integer_value(json_array_get(inst, i)) : (int64_t)i;
+    *ret_instances = out;
+    *ret_n = n;
+    return 0;
+}
