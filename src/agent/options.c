@@ -138,31 +138,10 @@ static int set_cgroup_root(struct agent_options *o, const char *name, const char
     return set_string(&o->cgroup_root, v);
 }
 
-/* Durations: an integer with unit ms, s, m, h or d; a bare 0 is allowed. */
 static int set_retention(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
 {
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    if (strcmp(v, "0") == 0) {
-        o->sandbox_retention_ms = 0;
-        return 0;
-    }
-    size_t i = 0;
-    while (isdigit((unsigned char)v[i]))
-        i++;
-    for (size_t u = 0; i > 0 && i <= 12 && u < BO_ARRAY_SIZE(units); u++) {
-        if (strcmp(v + i, units[u].unit) != 0)
-            continue;
-        _cleanup_free_ char *num = bo_xstrndup(v, i);
-        int64_t n;
-        if (bo_parse_i64(num, 0, 1000000000000LL, "duration", &n, NULL) < 0)
-            break;
-        o->sandbox_retention_ms = n * units[u].ms;
-        return 0;
-    }
-    return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is not a duration (e.g. 0, 30s, 10m, 1h, 7d)", name, v);
+    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
+    return bo_parse_duration_ms(v, what, &o->sandbox_retention_ms, err);
 }
 
 static int set_pids_max(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
