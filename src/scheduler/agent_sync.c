@@ -234,6 +234,45 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
                      "heartbeat_ms", (json_int_t)(st->opt.agent_timeout_ms / 3));
 }
 
+int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
+                     bo_error_t *err)
+{
+    json_t *updates = json_object_get(body, "updates");
+    json_t *inventory = json_object_get(body, "inventory");
+    if ((updates && !json_is_array(updates)) || (inventory && !json_is_array(inventory)))
+        return bo_error_set(err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
+    if (store_begin(st->store, err) < 0)
+        return -1;
+    json_t *acks = json_array(), *strays = json_array();
+    struct sched_agent *a = NULL;
+    int r = register_agent(st, body, &a, err);
+    json_t *u;
+    size_t i;
+    json_array_foreach(updates, i, u)
+    {
+        if (r < 0)
+            break;
+        r = apply_update(st, a, u, acks, strays, err);
+    }
+    if (r == 0 && inventory)
+        r = reconcile(st, a, inventory, strays, err);
+    if (r == 0)
+        r = store_commit(st->store, err);
+    else
+        store_rollback(st->store);
+    if (r < 0) {
+        json_decref(acks);
+        json_decref(strays);
+        return -1;
+    }
+    json_t *answer = build_answer(st, a, acks, strays);
+    json_decref(acks);
+    json_decref(strays);
+    *ret_agent = a;
+    *ret_answer = answer;
+    return 0;
+}
+
 void agent_sync_handle(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
@@ -256,53 +295,27 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     if (!body)
         return;
     _cleanup_error_ bo_error_t err = NULL;
-    json_t *acks = json_array(), *strays = json_array();
-    struct sched_agent *a = NULL;
-    json_t *updates = json_object_get(body, "updates");
-    json_t *inventory = json_object_get(body, "inventory");
     json_int_t wait_ms = json_integer_value(json_object_get(body, "wait_ms"));
-    int r = 0;
-    if ((updates && !json_is_array(updates)) || (inventory && !json_is_array(inventory))) {
-        bo_error_set(&err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
-        r = -1;
-    }
-    if (r == 0 && (r = store_begin(st->store, &err)) == 0) {
-        r = register_agent(st, body, &a, &err);
-        json_t *u;
-        size_t i;
-        json_array_foreach(updates, i, u)
-        {
-            if (r < 0)
-                break;
-            r = apply_update(st, a, u, acks, strays, &err);
-        }
-        if (r == 0 && inventory)
-            r = reconcile(st, a, inventory, strays, &err);
-        if (r == 0)
-            r = store_commit(st->store, &err);
-        else
-            store_rollback(st->store);
-        if (r < 0 && err && err->kind != BO_E_INVALID) {
-            /* Nothing was acked: the agent resends. The store is failing. */
-            log_error("applying sync from agent: %s", err->msg);
-        }
-    }
+    struct sched_agent *a = NULL;
+    json_t *answer = NULL;
+    int r = agent_sync_apply(st, body, &a, &answer, &err);
     json_decref(body);
     if (r < 0) {
+        /* Nothing was acked, so the agent resends; but memory may have
+         * moved ahead of the store, which is fatal. */
+        if (!state_error_is_clean(err))
+            state_fatal(st, "applying an agent sync", err->msg);
         http_reply_bo_error(req, err);
-        json_decref(acks);
-        json_decref(strays);
         return;
     }
-    json_t *answer = build_answer(st, a, acks, strays);
+    json_t *acks = json_object_get(answer, "acks");
     bool empty = json_array_size(acks) == 0 && json_array_size(json_object_get(answer, "launch")) == 0 &&
                  json_array_size(json_object_get(answer, "kill")) == 0;
-    json_decref(strays);
     if (empty && wait_ms > 0) {
-        json_decref(answer);
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
         c->agent_id = bo_xstrdup(a->id);
-        c->acks = acks;
+        c->acks = json_incref(acks);
+        json_decref(answer);
         req->user = c;
         req->user_free = sync_ctx_free;
         if (a->waiting) /* a newer poll replaces the old one */
@@ -312,7 +325,6 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         http_suspend(req);
         return;
     }
-    json_decref(acks);
     http_reply_json(req, 200, answer);
 }
 

@@ -9,6 +9,16 @@
 
 #define SYNC_MAX_WAIT_MS 30000
 
+/* Apply one sync request body (a JSON object; not consumed) in one store
+ * batch: register or refresh the agent, apply its updates, reconcile its
+ * inventory, commit. On success *ret_agent is the agent and *ret_answer
+ * (new reference) the answer: acks, the launches and kills due now, and
+ * heartbeat_ms. Errors: BO_E_INVALID for a malformed request (nothing
+ * applied), others when the store fails. The HTTP handler below is this
+ * plus the long poll; fuzz/ calls it directly. */
+int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
+                     bo_error_t *err);
+
 /* Route handler for POST /api/v1/agents/sync; ctx is the scheduler. */
 void agent_sync_handle(struct http_request *req, void *ctx);
 /* Answer suspended polls of agents that have work or whose wait expired. */

@@ -22,8 +22,10 @@ static int finish_batch(struct http_request *req, struct sched_state *st, int r,
     if (r == 0 && store_commit(st->store, err) == 0)
         return 0;
     store_rollback(st->store);
-    if ((*err)->kind == BO_E_IO || (*err)->kind == BO_E_INTERNAL)
-        log_error("%s %s: %s", req->method, req->path, (*err)->msg);
+    if (!state_error_is_clean(*err)) {
+        _cleanup_free_ char *what = bo_xasprintf("%s %s", req->method, req->path);
+        state_fatal(st, what, (*err)->msg);
+    }
     http_reply_bo_error(req, *err);
     return -1;
 }

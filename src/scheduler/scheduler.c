@@ -189,6 +189,9 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
             return -1;
         agent_sync_wake(&s->state, now);
         http_server_run(s->http);
+        if (s->state.fatal)
+            return bo_error_set(err, BO_E_IO, "store failure, stopping to recover from the store on restart: %s",
+                                s->state.fatal);
     }
     return 0;
 }

@@ -34,6 +34,18 @@ void state_init(struct sched_state *st, const struct sched_options *opt, struct 
     st->store = store;
 }
 
+void state_fatal(struct sched_state *st, const char *what, const char *msg)
+{
+    if (!st->fatal)
+        st->fatal = bo_xasprintf("%s: %s", what, msg);
+}
+
+bool state_error_is_clean(const struct bo_error_s *e)
+{
+    return e->kind == BO_E_INVALID || e->kind == BO_E_EXISTS || e->kind == BO_E_NOTFOUND ||
+           e->kind == BO_E_REFUSED;
+}
+
 struct sched_job *state_job_find(struct sched_state *st, const char *key)
 {
     struct sched_job *j;
@@ -565,6 +577,8 @@ int state_load(struct sched_state *st, bo_error_t *err)
 
 void state_free(struct sched_state *st)
 {
+    free(st->fatal);
+    st->fatal = NULL;
     struct sched_job *j, *jtmp;
     HASH_ITER(hh, st->jobs, j, jtmp)
     {

@@ -119,6 +119,10 @@ struct sched_state {
     int64_t count_by_state[TASK_STATE_COUNT];
     int64_t agents_up;
     bool placement_due;
+    /* Set when a store batch failed after memory had changed: memory and
+     * store may now differ, so the scheduler stops (fail-stop) and a
+     * restart recovers the truth from the store. */
+    char *fatal;
     /* metrics */
     uint64_t placements;
     uint64_t placement_latency_sum_ms;
@@ -127,6 +131,12 @@ struct sched_state {
 };
 
 extern const int64_t placement_latency_bounds_ms[8];
+
+/* Record a fatal store failure (first one wins); the loop then exits. */
+void state_fatal(struct sched_state *st, const char *what, const char *msg);
+/* Errors of these kinds are raised before anything changes (validation,
+ * lookups), so a rollback is enough; any other error in a batch is fatal. */
+bool state_error_is_clean(const struct bo_error_s *e);
 
 void state_init(struct sched_state *st, const struct sched_options *opt, struct store *store);
 void state_free(struct sched_state *st);
