@@ -95,8 +95,15 @@ test: deps
 up: deps all
 	./bin/borealis up
 
-bench: deps all
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libborealis.a $(LIBS)
+
+# Cluster benchmark (real daemons, 200 tasks), then the scheduler core at
+# scale (10,000 agents, 1,000,000 tasks, in-process).
+bench: deps all $(BUILD)/bench/bench_placement
 	sh bench/run.sh
+	$(BUILD)/bench/bench_placement 10000 1000000 1000
 
 fuzz: deps
 	sh fuzz/run.sh

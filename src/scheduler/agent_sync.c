@@ -65,10 +65,8 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         a->id = bo_xstrdup(id);
         a->hostname = bo_xstrdup(hostname);
         a->attributes = json_object();
-        a->port_lo = (uint32_t)lo;
-        a->port_hi = (uint32_t)hi;
-        a->port_used = bo_xcalloc((a->port_hi - a->port_lo) / 8 + 1, 1);
-        HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+        state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
+        state_agent_add(st, a);
         changed = true;
         log_info("agent %s (%s) registered: cpu %g, ram %lld, disk %lld, ports %lld-%lld", hostname, id, cpu,
                  (long long)ram, (long long)disk, (long long)lo, (long long)hi);
@@ -87,10 +85,7 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
     }
     /* A new port range only takes effect while no task holds ports. */
     if ((a->port_lo != lo || a->port_hi != hi) && a->n_tasks == 0) {
-        a->port_lo = (uint32_t)lo;
-        a->port_hi = (uint32_t)hi;
-        free(a->port_used);
-        a->port_used = bo_xcalloc((a->port_hi - a->port_lo) / 8 + 1, 1);
+        state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
         changed = true;
     }
     if (attrs && !json_equal(attrs, a->attributes)) {
@@ -120,8 +115,9 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *u
     const char *task_id = NULL, *state = NULL, *msg = "";
     json_t *procs = NULL;
     if (json_unpack(u, "{s:I, s:s, s:s, s?s, s?I, s?o}", "seq", &seq, "task_id", &task_id, "state", &state,
-                    "message", &msg, "executor_pid", &pid, "processes", &procs) < 0)
-        return 0; /* malformed entry: skipped, not acked */
+                    "message", &msg, "executor_pid", &pid, "processes", &procs) < 0 ||
+        seq < 1)
+        return 0; /* malformed entry: skipped, not acked (the agent refuses an ack below 1) */
     enum task_state s;
     json_array_append_new(acks, json_integer(seq));
     if (task_state_from_name(state, &s) < 0 || !update_state_ok(s))

@@ -8,14 +8,10 @@
 #include "base/parse.h"
 #include "scheduler/lifecycle.h"
 
-static uint32_t ports_free(const struct sched_agent *a)
-{
-    uint32_t n = 0;
-    for (uint32_t p = a->port_lo; p <= a->port_hi; p++)
-        if (!(a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8))))
-            n++;
-    return n;
-}
+/* Relaxed randomisation (Borg): look at agents from a rotating start and
+ * stop once this many feasible ones have been scored. Small clusters are
+ * scanned whole; large ones cost O(this) per task, not O(agents). */
+#define PLACEMENT_ENOUGH_FEASIBLE 32
 
 static bool fits(const struct sched_agent *a, const struct task_config *tc)
 {
@@ -24,7 +20,7 @@ static bool fits(const struct sched_agent *a, const struct task_config *tc)
     if (a->cpu - a->used_cpu + 1e-9 < tc->cpu || a->ram - a->used_ram < tc->ram ||
         a->disk - a->used_disk < tc->disk)
         return false;
-    return tc->n_ports == 0 || ports_free(a) >= tc->n_ports;
+    return a->ports_free >= tc->n_ports;
 }
 
 char *placement_explain(struct sched_state *st, const struct task_config *tc)
@@ -45,9 +41,8 @@ char *placement_explain(struct sched_state *st, const struct task_config *tc)
             max_ram = a->ram - a->used_ram;
         if (a->disk - a->used_disk > max_disk)
             max_disk = a->disk - a->used_disk;
-        uint32_t pf = tc->n_ports ? ports_free(a) : 0;
-        if (pf > max_ports)
-            max_ports = pf;
+        if (a->ports_free > max_ports)
+            max_ports = a->ports_free;
     }
     char need[32], have[32];
     if (max_cpu + 1e-9 < tc->cpu)
@@ -85,31 +80,94 @@ static void take_ports(struct sched_agent *a, size_t n, uint16_t *out)
     cursor += (uint32_t)n;
 }
 
-/* Instances of the job already on agent `a` (live ones). */
-static int64_t job_count_on(const struct sched_job *j, const struct sched_agent *a)
+/* Live instances of one job per agent, built once per job per pass and
+ * kept current as the pass assigns. */
+struct spread_count {
+    const struct sched_agent *agent;
+    int64_t n;
+    UT_hash_handle hh;
+};
+
+struct spread_job {
+    const struct sched_job *job;
+    struct spread_count *counts;
+    UT_hash_handle hh;
+};
+
+static struct spread_job *spread_for(struct spread_job **all, const struct sched_job *j)
 {
-    int64_t n = 0;
+    struct spread_job *sj;
+    HASH_FIND_PTR(*all, &j, sj);
+    if (sj)
+        return sj;
+    sj = bo_xcalloc(1, sizeof(*sj));
+    sj->job = j;
+    HASH_ADD_PTR(*all, job, sj);
     for (int64_t i = 0; i < j->n_current; i++) {
         const struct sched_task *t = j->current[i];
-        if (t && t->agent == a && task_state_is_active(t->state))
-            n++;
+        if (!t || !t->agent || !task_state_is_active(t->state))
+            continue;
+        struct spread_count *c;
+        HASH_FIND_PTR(sj->counts, &t->agent, c);
+        if (!c) {
+            c = bo_xcalloc(1, sizeof(*c));
+            c->agent = t->agent;
+            HASH_ADD_PTR(sj->counts, agent, c);
+        }
+        c->n++;
     }
-    return n;
+    return sj;
 }
 
-static struct sched_agent *choose(struct sched_state *st, const struct sched_task *t)
+static int64_t spread_get(const struct spread_job *sj, const struct sched_agent *a)
 {
-    struct sched_agent *best = NULL, *a, *tmp;
+    struct spread_count *c;
+    HASH_FIND_PTR(sj->counts, &a, c);
+    return c ? c->n : 0;
+}
+
+static void spread_add(struct spread_job *sj, const struct sched_agent *a)
+{
+    struct spread_count *c;
+    HASH_FIND_PTR(sj->counts, &a, c);
+    if (!c) {
+        c = bo_xcalloc(1, sizeof(*c));
+        c->agent = a;
+        HASH_ADD_PTR(sj->counts, agent, c);
+    }
+    c->n++;
+}
+
+static void spread_free(struct spread_job **all)
+{
+    struct spread_job *sj, *tmp;
+    HASH_ITER(hh, *all, sj, tmp)
+    {
+        struct spread_count *c, *ctmp;
+        HASH_ITER(hh, sj->counts, c, ctmp)
+        {
+            HASH_DEL(sj->counts, c);
+            free(c);
+        }
+        HASH_DEL(*all, sj);
+        free(sj);
+    }
+}
+
+/* Fewest instances of the same job first (spread), then most free memory. */
+static struct sched_agent *choose(struct sched_state *st, const struct sched_task *t, const struct spread_job *sj)
+{
+    static size_t cursor;
+    struct sched_agent *best = NULL;
     int64_t best_count = 0;
     uint64_t best_free = 0;
-    bool single = HASH_COUNT(st->agents) == 1;
-    HASH_ITER(hh, st->agents, a, tmp)
-    {
+    size_t n = st->n_agent_vec, feasible = 0;
+    for (size_t i = 0; i < n && feasible < PLACEMENT_ENOUGH_FEASIBLE; i++) {
+        struct sched_agent *a = st->agent_vec[(cursor + i) % n];
         if (!fits(a, &t->config->task))
             continue;
-        if (single)
-            return a;
-        int64_t c = job_count_on(t->job, a);
+        feasible++;
+        int64_t c = spread_get(sj, a);
         uint64_t free_ram = a->ram - a->used_ram;
         if (!best || c < best_count || (c == best_count && free_ram > best_free)) {
             best = a;
@@ -117,6 +175,7 @@ static struct sched_agent *choose(struct sched_state *st, const struct sched_tas
             best_free = free_ram;
         }
     }
+    cursor++;
     return best;
 }
 
@@ -127,13 +186,15 @@ int placement_run(struct sched_state *st, bo_error_t *err)
     /* Configs that fit nowhere in this pass (equivalence classes). */
     const struct job_config *nofit[64];
     size_t n_nofit = 0;
+    struct spread_job *spread = NULL;
     struct sched_task *t, *tmp;
     DL_FOREACH_SAFE2(st->pending, t, tmp, q_next)
     {
         bool skip = false;
         for (size_t i = 0; i < n_nofit && !skip; i++)
             skip = nofit[i] == t->config;
-        struct sched_agent *a = skip ? NULL : choose(st, t);
+        struct spread_job *sj = skip ? NULL : spread_for(&spread, t->job);
+        struct sched_agent *a = skip ? NULL : choose(st, t, sj);
         if (!a) {
             if (!skip && n_nofit < BO_ARRAY_SIZE(nofit))
                 nofit[n_nofit++] = t->config;
@@ -151,8 +212,11 @@ int placement_run(struct sched_state *st, bo_error_t *err)
         int64_t waited = bo_mono_ms() - t->pending_since_mono;
         _cleanup_free_ char *m = bo_xasprintf("assigned to %s", a->hostname);
         int r = lifecycle_transition(st, t, TASK_ASSIGNED, m, err);
-        if (r < 0)
+        if (r < 0) {
+            spread_free(&spread);
             return -1;
+        }
+        spread_add(sj, a);
         t->last_command_mono = 0;
         a->has_work = true;
         st->placements++;
@@ -162,5 +226,6 @@ int placement_run(struct sched_state *st, bo_error_t *err)
                 st->placement_latency_buckets[b]++;
         assigned++;
     }
+    spread_free(&spread);
     return assigned;
 }

@@ -3,9 +3,12 @@
  * One pass over the pending queue (priority order). Feasibility is decided
  * once per job config per pass (Borg's equivalence classes): when one
  * instance of a config fits nowhere, its siblings are not re-examined.
- * Among feasible agents the one running the fewest instances of the same
- * job wins (spread), then the one with the most free memory. A task that
- * fits nowhere stays PENDING with a reason naming the resource. */
+ * Agents are examined from a rotating start and the search stops after a
+ * fixed number of feasible ones (Borg's relaxed randomisation), so a task
+ * costs O(1) agents, not O(cluster). Among those, the one running the
+ * fewest instances of the same job wins (spread), then the one with the
+ * most free memory. A task that fits nowhere stays PENDING with a reason
+ * naming the resource. */
 #ifndef BO_SCHEDULER_PLACEMENT_H
 #define BO_SCHEDULER_PLACEMENT_H
 

@@ -94,7 +94,7 @@ void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
     else if (t->queue == QUEUE_TIMED)
         DL_DELETE2(st->timed, t, q_prev, q_next);
     t->q_prev = t->q_next = NULL;
-    t->queue = queue;
+    t->queue = (uint8_t)queue;
     if (queue == QUEUE_PENDING) {
         pending_insert(st, t);
         st->placement_due = true;
@@ -104,6 +104,49 @@ void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
 }
 
 /* ---- agents and resources ---------------------------------------------- */
+
+void state_agent_add(struct sched_state *st, struct sched_agent *a)
+{
+    HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+    st->agent_vec = bo_xrealloc(st->agent_vec, (st->n_agent_vec + 1) * sizeof(*st->agent_vec));
+    st->agent_vec[st->n_agent_vec++] = a;
+}
+
+void state_agent_set_ports(struct sched_agent *a, uint32_t lo, uint32_t hi)
+{
+    if (hi < lo)
+        hi = lo;
+    a->port_lo = lo;
+    a->port_hi = hi;
+    free(a->port_used);
+    a->port_used = bo_xcalloc((hi - lo) / 8 + 1, 1);
+    a->ports_free = hi - lo + 1;
+}
+
+static bool port_take(struct sched_agent *a, uint32_t p)
+{
+    if (p < a->port_lo || p > a->port_hi)
+        return false;
+    uint8_t bit = (uint8_t)(1u << ((p - a->port_lo) % 8));
+    uint8_t *byte = &a->port_used[(p - a->port_lo) / 8];
+    if (*byte & bit)
+        return false;
+    *byte |= bit;
+    a->ports_free--;
+    return true;
+}
+
+static void port_release(struct sched_agent *a, uint32_t p)
+{
+    if (p < a->port_lo || p > a->port_hi)
+        return;
+    uint8_t bit = (uint8_t)(1u << ((p - a->port_lo) % 8));
+    uint8_t *byte = &a->port_used[(p - a->port_lo) / 8];
+    if (!(*byte & bit))
+        return;
+    *byte &= (uint8_t)~bit;
+    a->ports_free++;
+}
 
 void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct sched_agent *a,
                            const uint16_t *ports)
@@ -125,9 +168,7 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
         for (size_t i = 0; i < tc->n_ports; i++) {
             if (ports)
                 t->ports[i] = ports[i];
-            uint32_t p = t->ports[i];
-            if (p >= a->port_lo && p <= a->port_hi)
-                a->port_used[(p - a->port_lo) / 8] |= (uint8_t)(1u << ((p - a->port_lo) % 8));
+            port_take(a, t->ports[i]);
         }
     }
 }
@@ -145,11 +186,8 @@ void state_task_unbind_agent(struct sched_state *st, struct sched_task *t)
     a->used_disk -= tc->disk;
     a->n_tasks--;
     DL_DELETE2(a->tasks, t, a_prev, a_next);
-    for (size_t i = 0; t->ports && i < tc->n_ports; i++) {
-        uint32_t p = t->ports[i];
-        if (p >= a->port_lo && p <= a->port_hi)
-            a->port_used[(p - a->port_lo) / 8] &= (uint8_t) ~(1u << ((p - a->port_lo) % 8));
-    }
+    for (size_t i = 0; t->ports && i < tc->n_ports; i++)
+        port_release(a, t->ports[i]);
     t->agent = NULL;
     st->placement_due = true; /* freed resources may fit a pending task */
 }
@@ -451,11 +489,8 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
     a->ram = (uint64_t)json_integer_value(json_object_get(res, "ram"));
     a->disk = (uint64_t)json_integer_value(json_object_get(res, "disk"));
     json_t *pr = json_object_get(rec, "port_range");
-    a->port_lo = (uint32_t)json_integer_value(json_array_get(pr, 0));
-    a->port_hi = (uint32_t)json_integer_value(json_array_get(pr, 1));
-    if (a->port_hi < a->port_lo)
-        a->port_hi = a->port_lo;
-    a->port_used = bo_xcalloc((a->port_hi - a->port_lo) / 8 + 1, 1);
+    state_agent_set_ports(a, (uint32_t)json_integer_value(json_array_get(pr, 0)),
+                          (uint32_t)json_integer_value(json_array_get(pr, 1)));
     a->attributes = json_incref(json_object_get(rec, "attributes"));
     if (!a->attributes)
         a->attributes = json_object();
@@ -465,7 +500,7 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
     a->up = true;
     a->last_seen_mono = bo_mono_ms();
     st->agents_up++;
-    HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+    state_agent_add(st, a);
     json_decref(rec);
     return 0;
 }
@@ -577,6 +612,9 @@ int state_load(struct sched_state *st, bo_error_t *err)
 
 void state_free(struct sched_state *st)
 {
+    free(st->agent_vec);
+    st->agent_vec = NULL;
+    st->n_agent_vec = 0;
     free(st->fatal);
     st->fatal = NULL;
     struct sched_job *j, *jtmp;

@@ -17,7 +17,9 @@
 #include "model/task_state.h"
 #include "store/store.h"
 
-#define TASK_MAX_EVENTS 16
+/* The newest events kept per task: a whole ordinary life (THROTTLED,
+ * PENDING, ASSIGNED, STARTING, RUNNING, KILLING, KILLED) fits. */
+#define TASK_MAX_EVENTS 8
 
 struct sched_agent;
 struct sched_job;
@@ -34,10 +36,12 @@ struct sched_task {
     struct job_config *config; /* shared with the job (ref held) */
     int32_t instance;
     enum task_state state;
-    char *ancestor_id;
     int32_t failure_count;
     int32_t consecutive_flaps;
+    int32_t executor_pid;
     bool kill_requested;
+    uint8_t queue;  /* which queue the task is on (QUEUE_*) */
+    char *ancestor_id;
     struct sched_agent *agent; /* set from ASSIGNED on */
     char *agent_id;            /* kept after the agent is forgotten */
     uint16_t *ports;           /* parallel to config->task.ports */
@@ -48,7 +52,6 @@ struct sched_task {
     int64_t throttle_until;     /* wall ms */
     int64_t state_since_mono;   /* for transient timeouts */
     int64_t last_command_mono;  /* last launch/kill sent to the agent */
-    int32_t executor_pid;
     json_t *processes; /* as last reported by the agent */
     struct task_event events[TASK_MAX_EVENTS];
     int n_events; /* ring: the newest TASK_MAX_EVENTS */
@@ -58,7 +61,6 @@ struct sched_task {
     struct sched_task *q_prev, *q_next;      /* pending or timed queue */
     struct sched_task *a_prev, *a_next;      /* agent's task list */
     struct sched_task *j_prev, *j_next;      /* job's task list (all, oldest first) */
-    int queue;                               /* which queue the task is on */
 };
 
 enum job_state { JOB_ACTIVE, JOB_FINISHED, JOB_KILLED };
@@ -83,6 +85,7 @@ struct sched_agent {
     uint64_t used_ram, used_disk;
     uint32_t port_lo, port_hi;
     uint8_t *port_used; /* bitmap over [port_lo, port_hi] */
+    uint32_t ports_free;
     json_t *attributes;
     bool up;
     int64_t last_seen_mono;
@@ -114,6 +117,8 @@ struct sched_state {
     struct sched_job *jobs;
     struct sched_task *tasks;
     struct sched_agent *agents;
+    struct sched_agent **agent_vec; /* the same agents, by index (placement) */
+    size_t n_agent_vec;
     struct sched_task *pending; /* q_ links, ordered by priority then age */
     struct sched_task *timed;   /* THROTTLED and transient tasks (q_ links) */
     int64_t count_by_state[TASK_STATE_COUNT];
@@ -143,6 +148,10 @@ void state_free(struct sched_state *st);
 /* Load everything from the store (after a restart). */
 int state_load(struct sched_state *st, bo_error_t *err);
 
+/* Index a new agent (hash and vector). */
+void state_agent_add(struct sched_state *st, struct sched_agent *a);
+/* Set the agent's port range; only while it holds no ports. */
+void state_agent_set_ports(struct sched_agent *a, uint32_t lo, uint32_t hi);
 struct sched_job *state_job_find(struct sched_state *st, const char *key);
 struct sched_task *state_task_find(struct sched_state *st, const char *id);
 struct sched_agent *state_agent_find(struct sched_state *st, const char *id);

@@ -59,14 +59,12 @@ static struct sched_agent *agent(struct sched_state *st, const char *id, double 
     a->cpu = cpu;
     a->ram = ram;
     a->disk = 1ULL << 30;
-    a->port_lo = 31000;
-    a->port_hi = 31009;
-    a->port_used = bo_xcalloc(2, 1);
+    state_agent_set_ports(a, 31000, 31009);
     a->attributes = json_object();
     a->up = true;
     a->last_seen_mono = bo_mono_ms();
     st->agents_up++;
-    HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
+    state_agent_add(st, a);
     CHECK(state_save_agent(st, a, NULL) == 0);
     return a;
 }
