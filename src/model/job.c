@@ -28,6 +28,10 @@ static int check_chars(const char *s, const char *what, bool dot, bo_error_t *er
         if (!ident_char(s[i], dot))
             return bo_error_set(err, BO_E_INVALID, "%s `%s` must match %s", what, s,
                                 dot ? "[A-Za-z0-9_.-]+" : "[A-Za-z0-9_-]+");
+    /* Names end up as path segments (API URLs, log folders), where these
+     * two mean something else. */
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return bo_error_set(err, BO_E_INVALID, "%s must not be `%s`", what, s);
     return 0;
 }
 

@@ -322,4 +322,17 @@ TEST(field_table)
     CHECK(job_field_find("task.processes", "cmdline")->templated);
 }
 
+TEST(dot_names_are_refused)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    struct job_key k;
+    CHECK(job_key_parse("local/../devel/x", &k, &err) < 0);
+    CHECK_CONTAINS(err->msg, "must not be `..`");
+    bo_error_freep(&err);
+    CHECK(job_ident_validate(".", "process name", &err) < 0);
+    CHECK_CONTAINS(err->msg, "process name must not be `.`");
+    bo_error_freep(&err);
+    CHECK(job_ident_validate("a.b", "process name", NULL) == 0);
+}
+
 TEST_MAIN()
