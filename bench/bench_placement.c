@@ -102,7 +102,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err->msg);
         return 1;
     }
-    int placed = placement_run(&st, &err);
+    int placed = placement_run(&st, 0, &err);
     if (placed < 0 || store_commit(store, &err) < 0) {
         fprintf(stderr, "place: %s\n", err->msg);
         return 1;

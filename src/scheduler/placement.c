@@ -179,10 +179,11 @@ static struct sched_agent *choose(struct sched_state *st, const struct sched_tas
     return best;
 }
 
-int placement_run(struct sched_state *st, bo_error_t *err)
+int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err)
 {
     st->placement_due = false;
     int assigned = 0;
+    size_t examined = 0;
     /* Configs that fit nowhere in this pass (equivalence classes). */
     const struct job_config *nofit[64];
     size_t n_nofit = 0;
@@ -190,6 +191,10 @@ int placement_run(struct sched_state *st, bo_error_t *err)
     struct sched_task *t, *tmp;
     DL_FOREACH_SAFE2(st->pending, t, tmp, q_next)
     {
+        if (max_tasks && examined++ == max_tasks) {
+            st->placement_due = true; /* the rest in the next pass */
+            break;
+        }
         bool skip = false;
         for (size_t i = 0; i < n_nofit && !skip; i++)
             skip = nofit[i] == t->config;

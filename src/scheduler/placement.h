@@ -14,9 +14,11 @@
 
 #include "scheduler/state.h"
 
-/* Returns the number of tasks assigned, or -1 on a store error. Agents that
- * received work have has_work set. */
-int placement_run(struct sched_state *st, bo_error_t *err);
+/* Examine at most max_tasks pending tasks (0: no limit), so one pass never
+ * holds the event loop for long; placement_due stays set when some are
+ * left. Returns the number of tasks assigned, or -1 on a store error.
+ * Agents that received work have has_work set. */
+int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err);
 
 /* Why `tc` fits on no agent, e.g. "INSUFFICIENT_RESOURCES: ram (needs
  * 64GiB, most free on any agent 22GiB)". Heap string. */

@@ -84,7 +84,7 @@ TEST(spreads_instances_across_agents)
     state_init(&st, &o, open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30), *b = agent(&st, "b", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("web", 2, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 2);
+    CHECK(placement_run(&st, 0, NULL) == 2);
     CHECK(j->current[0]->state == TASK_ASSIGNED && j->current[1]->state == TASK_ASSIGNED);
     CHECK(j->current[0]->agent != j->current[1]->agent);
     CHECK(a->n_tasks == 1 && b->n_tasks == 1);
@@ -98,13 +98,13 @@ TEST(ports_are_unique_on_an_agent)
     state_init(&st, &o, open_store());
     agent(&st, "a", 64, 1ULL << 34);
     struct sched_job *j = create(&st, job("web", 10, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 10);
+    CHECK(placement_run(&st, 0, NULL) == 10);
     for (int i = 0; i < 10; i++)
         for (int k = i + 1; k < 10; k++)
             CHECK(j->current[i]->ports[0] != j->current[k]->ports[0]);
     /* 10 ports in the range, all taken: the 11th task must wait for ports. */
     struct sched_job *j2 = create(&st, job("more", 1, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 0);
+    CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j2->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(j2->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: ports");
 }
@@ -115,10 +115,10 @@ TEST(too_big_stays_pending_with_reason)
     struct sched_options o = test_opts();
     state_init(&st, &o, open_store());
     struct sched_job *j = create(&st, job("big", 2, true, 1, "68719476736"));
-    CHECK(placement_run(&st, NULL) == 0);
+    CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK_STR(j->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: no agents available");
     agent(&st, "a", 4, 1ULL << 30);
-    CHECK(placement_run(&st, NULL) == 0);
+    CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j->current[1]->state == TASK_PENDING);
     CHECK_STR(j->current[1]->pending_reason,
               "INSUFFICIENT_RESOURCES: ram (needs 64GiB, most free on any agent 1GiB)");
@@ -137,7 +137,7 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
     state_init(&st, &o, open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *t = j->current[0];
     to_running(&st, t);
     CHECK(lifecycle_transition(&st, t, TASK_FAILED, "exited 1", NULL) == 1);
@@ -165,13 +165,13 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     state_init(&st, &o, open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("batch", 1, false, 2, "1048576"));
-    CHECK(placement_run(&st, NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *first = j->current[0];
     to_running(&st, first);
     CHECK(lifecycle_transition(&st, first, TASK_FAILED, "exit 1", NULL) == 1);
     struct sched_task *second = j->current[0];
     CHECK(second != first && second->state == TASK_PENDING && second->failure_count == 1);
-    CHECK(placement_run(&st, NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
     to_running(&st, second);
     CHECK(lifecycle_transition(&st, second, TASK_FAILED, "exit 1", NULL) == 1);
     CHECK(j->current[0] == second && second->failure_count == 2);
@@ -187,7 +187,7 @@ TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *adhoc = create(&st, job("once", 1, false, 1, "1048576"));
     struct sched_job *svc = create(&st, job("svc", 1, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 2);
+    CHECK(placement_run(&st, 0, NULL) == 2);
     struct sched_task *a0 = adhoc->current[0], *s0 = svc->current[0];
     to_running(&st, a0);
     to_running(&st, s0);
@@ -204,7 +204,7 @@ TEST(user_kill_is_final)
     state_init(&st, &o, open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 2);
+    CHECK(placement_run(&st, 0, NULL) == 2);
     struct sched_task *t0 = j->current[0];
     to_running(&st, t0);
     a->has_work = false;
@@ -227,7 +227,7 @@ TEST(lost_agent_reschedules_its_tasks)
     state_init(&st, &o, open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
-    CHECK(placement_run(&st, NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *t = j->current[0];
     to_running(&st, t);
     CHECK(lifecycle_tick(&st, bo_mono_ms() + 31000, bo_wall_ms(), NULL) == 0);
@@ -246,12 +246,12 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
         state_init(&st, &o, open_store());
         agent(&st, "a", 4, 1ULL << 30);
         struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
-        CHECK(placement_run(&st, NULL) == 2);
+        CHECK(placement_run(&st, 0, NULL) == 2);
         to_running(&st, j->current[0]);
         to_running(&st, j->current[1]);
         ancestor = bo_xstrdup(j->current[0]->id);
         CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "boom", NULL) == 1);
-        CHECK(placement_run(&st, NULL) == 1);
+        CHECK(placement_run(&st, 0, NULL) == 1);
         t0id = bo_xstrdup(j->current[0]->id);
         t1id = bo_xstrdup(j->current[1]->id);
         /* No state_free, no close: as if the process died here. */
@@ -282,7 +282,7 @@ TEST(terminal_tasks_are_pruned_per_job)
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     for (int i = 0; i < 6; i++) {
-        CHECK(placement_run(&st, NULL) == 1);
+        CHECK(placement_run(&st, 0, NULL) == 1);
         to_running(&st, j->current[0]);
         CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "x", NULL) == 1);
     }
@@ -292,6 +292,20 @@ TEST(terminal_tasks_are_pruned_per_job)
     n++;
     CHECK(n == 4); /* 3 kept terminal + the current PENDING one */
     CHECK(st.count_by_state[TASK_FAILED] == 3);
+}
+
+TEST(placement_pass_is_bounded)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 64, 1ULL << 34);
+    create(&st, job("web", 7, true, 1, "1048576"));
+    CHECK(placement_run(&st, 3, NULL) == 3);
+    CHECK(st.placement_due); /* more to do */
+    CHECK(placement_run(&st, 3, NULL) == 3);
+    CHECK(placement_run(&st, 3, NULL) == 1);
+    CHECK(!st.placement_due);
 }
 
 TEST_MAIN()
