@@ -44,7 +44,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
 
-.PHONY: all deps up test test-unit test-integration test-san bench fuzz clean
+.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench fuzz clean
 all: $(BINS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
 
@@ -86,11 +86,17 @@ test-unit: $(UNIT_BINS) $(BINS)
 test-integration: all
 	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin $(PYTHON) -m pytest -q -x tests/integration
 
+# Replays every fuzz target's seed corpus (regressions of past findings).
+test-fuzz-smoke:
+	sh fuzz/run.sh --smoke
+
 # `make test`: what CI and a newcomer run. Unit tests plain and under
-# ASan+UBSan, then the integration suite against the sanitized daemons.
+# ASan+UBSan, the integration suite against the sanitized daemons, then the
+# fuzz seeds.
 test: deps
 	$(MAKE) all test-unit
 	$(MAKE) SAN=1 all test-unit test-integration
+	$(MAKE) test-fuzz-smoke
 
 up: deps all
 	./bin/borealis up

@@ -35,7 +35,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CGROUP_ROOT = "borealis-bench"
 JOB_KEY = "local/bench/devel/sleep"
-POLL_S = 0.010
+POLL_S = float(os.environ.get("BENCH_POLL_MS", "10")) / 1000.0
 RUN_TIMEOUT_S = float(os.environ.get("BENCH_TIMEOUT", "180"))
 
 
@@ -217,6 +217,14 @@ class Api:
 # --------------------------------------------------------------------------
 # one run
 
+def record(name, value):
+    """Tell bench/run.sh what to clean up if this driver is itself killed."""
+    d = os.environ.get("BENCH_STATE")
+    if d and os.path.isdir(d):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(f"{value}\n")
+
+
 class Run:
     def __init__(self, n, borealis, executor, say):
         self.n = n
@@ -224,6 +232,7 @@ class Run:
         self.executor = executor
         self.say = say
         self.tmp = tempfile.mkdtemp(prefix="borealis-bench-")
+        record(os.path.basename(self.tmp) + ".tmpdir", self.tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = Api(self.port)
@@ -265,6 +274,7 @@ class Run:
              "--port", str(self.port), "--sync", "full", "--flap-penalty", "0"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        record(f"scheduler-{self.port}.pid", self.sched.pid)
         self.wait_for("scheduler /health", lambda: self.api.get("/health", timeout=2)[0] == 200, 20)
         lo = 40000 + (self.port % 100) * 200
         log = open(os.path.join(self.tmp, "agent.log"), "ab")
@@ -275,6 +285,7 @@ class Run:
              "--port-range", f"{lo}-{lo + 199}"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
+        record(f"agent-{self.port}.pid", self.agent.pid)
 
         def agent_up():
             st, body = self.api.json("/api/v1/agents")
@@ -397,6 +408,7 @@ class Run:
     # -- the measurement ----------------------------------------------------
     def measure(self):
         r = self.r
+        r["load1"] = loadavg()
         time.sleep(0.5)  # let both daemons settle after registration
         r["sched_idle_kib"] = proc_status(self.sched.pid, "VmRSS")
         r["agent_idle_kib"] = proc_status(self.agent.pid, "VmRSS")
@@ -438,9 +450,20 @@ jobs:
         r["srv_last_s"] = (max(run_ts) - created) / 1000.0
         r["srv_last_from_cli_s"] = (max(run_ts) - wall0) / 1000.0
         r["created_from_cli_s"] = (created - wall0) / 1000.0
+        st_ts = [self.event_ts(t, "STARTING") for t in j["tasks"]]
+        st_ts = [x for x in st_ts if x is not None]
+        r["srv_last_starting_s"] = (max(st_ts) - created) / 1000.0 if st_ts else float("nan")
+        r["n_late"] = sum(1 for x in lat if x >= 1.0)
         r["p50_s"] = pct(lat, 50)
         r["p99_s"] = pct(lat, 99)
         r["get_bytes"] = len(json.dumps(j))
+        # What one poll costs (the scheduler builds the whole answer each time).
+        costs = []
+        for _ in range(20):
+            a = time.monotonic()
+            self.job()
+            costs.append(time.monotonic() - a)
+        r["get_ms"] = statistics.median(costs) * 1000.0
 
         # 2. memory with N tasks running
         time.sleep(0.5)
@@ -486,6 +509,16 @@ jobs:
             new = [t for t in j["tasks"] if t["instance"] == 0][0]
             ts = self.event_ts(new, "RUNNING")
             r["replace_srv_s"] = (ts - kill_wall) / 1000.0 if ts else float("nan")
+            # Where the time went, from the scheduler's events (ms after the kill).
+            old = [t for t in j.get("history", []) if t["id"] == old_id]
+            steps = []
+            if old:
+                for e in old[0].get("events", []):
+                    if e["ts"] >= kill_wall - 1:
+                        steps.append(f"old {e['state']} +{e['ts'] - kill_wall:.0f}")
+            for e in new.get("events", []):
+                steps.append(f"new {e['state']} +{e['ts'] - kill_wall:.0f}")
+            r["replace_steps"] = ", ".join(steps)
             if new.get("executor_pid"):
                 self.executor_pids.add(new["executor_pid"])
         else:
@@ -520,6 +553,8 @@ def fmt(v, unit):
         return f"{v * 1000:.0f}"
     if unit == "MiB":
         return f"{mib(v):.1f}"
+    if unit == "load":
+        return f"{v:.2f}"
     if unit == "KiB":
         return f"{v:.0f}"
     return str(v)
@@ -584,6 +619,44 @@ def machine_info():
             "cpu": cpu, "mem": mem, "os": os_name}
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def busy_others(mine):
+    """Processes (not ours) using CPU right now, measured over 1 s."""
+    def ticks():
+        out = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read()
+                name = st[st.index("(") + 1:st.rindex(")")]
+                fields = st[st.rindex(")") + 2:].split()
+                out[int(d)] = (name, int(fields[11]) + int(fields[12]))
+            except (OSError, ValueError):
+                pass
+        return out
+    a = ticks()
+    time.sleep(1.0)
+    b = ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = []
+    for pid, (name, t) in b.items():
+        if pid in mine or pid not in a:
+            continue
+        cpu = (t - a[pid][1]) / hz
+        if cpu >= 0.05:
+            busy.append((cpu, pid, name))
+    return sorted(busy, reverse=True)
+
+
 def proc_meminfo_total():
     try:
         with open("/proc/meminfo") as f:
@@ -639,6 +712,14 @@ def main():
     say(f"            --cleanup-on-exit; job: {n} instances of `exec sleep 100000`, cpu 0.001,")
     say(f"            ram 4MiB, disk 0, service; API polled every {POLL_S * 1000:.0f} ms")
 
+    others = busy_others({os.getpid(), os.getppid()})
+    if others:
+        total = sum(c for c, _p, _n in others)
+        say(f"  WARNING : other processes use {total:.1f} CPU(s) of {m['nproc']} right now: "
+            + ", ".join(f"{n}[{p}] {c:.1f}" for c, p, n in others[:5]))
+        say(f"            the figures below are disturbed by them")
+    else:
+        say(f"  load    : quiet (no other process used >= 5% CPU in 1 s before the runs)")
     if cgroup_dirs():
         say(f"note: cgroup {CGROUP_ROOT} exists before the run (left by an earlier run?): cleaning it")
         sweep_cgroups(say)
@@ -673,6 +754,10 @@ def main():
             say(f"  all {n} RUNNING after {r['run_s']:.3f} s (API); last RUNNING event "
                 f"{r['srv_last_s']:.3f} s after created_ms; replacement {fmt(r.get('replace_s'), 's')} s; "
                 f"killall {r['killall_s']:.3f} s; agent stop {fmt(r.get('agent_stop_s'), 's')} s")
+            say(f"  events: every task STARTING by +{r['srv_last_starting_s'] * 1000:.0f} ms; "
+                f"{r['n_late']} of {n} tasks RUNNING only >= 1 s after created_ms")
+            if r.get("replace_steps"):
+                say(f"  replacement events (ms after kill -9): {r['replace_steps']}")
         for f in run.log_findings:
             say(f"  ! {f}")
             findings.append(f"run {i}: {f}")
@@ -683,9 +768,11 @@ def main():
         table(f"Time (seconds; {n} tasks; median of {len(results)} run(s))", [
             ("submit->all RUNNING (API)", "run_s", "s"),
             ("CLI create returned", "cli_create_s", "s"),
+            ("created->last STARTING ev", "srv_last_starting_s", "s"),
             ("created->last RUNNING ev", "srv_last_s", "s"),
             ("p50 task", "p50_s", "s"),
             ("p99 task", "p99_s", "s"),
+            ("load1", "load1", "load"),
         ], results, say)
         table("Time, continued (seconds)", [
             ("replace after kill -9 (API)", "replace_s", "s"),
@@ -708,7 +795,9 @@ def main():
         say("  p50/p99 task: per task, RUNNING event ts - job created_ms (scheduler clock).")
         say("  created->last RUNNING ev: the same for the last task (server-side all-RUNNING).")
         say("  PSS shares the static executor's text pages among executors; RSS counts them in each.")
-        say(f"  GET /api/v1/jobs/KEY answer with {n} tasks: {results[-1]['get_bytes'] / 1024:.0f} KiB.")
+        say(f"  GET /api/v1/jobs/KEY with {n} tasks (what the bench polls): {results[-1]['get_bytes'] / 1024:.0f} KiB,"
+            f" median {statistics.median(r['get_ms'] for r in results):.1f} ms per request.")
+        say("  load1: /proc/loadavg when the run started (other work on the machine skews the figures).")
     if findings:
         say("\nObservations (logs, exit statuses, leftovers):")
         for f in findings:

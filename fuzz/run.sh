@@ -1,35 +1,60 @@
 #!/bin/sh
-# Builds each libFuzzer target with ASan+UBSan and runs it for
-# $FUZZ_SECONDS (default 30) from its seed corpus fuzz/seeds/<target>/.
-# New corpus entries go to build-fuzz/corpus/<target>/ (the seeds stay as
-# committed); crashes are written to build-fuzz/ and fail the run.
+# Builds every libFuzzer target fuzz/fuzz_NAME.c into build-fuzz/ (with
+# ASan + UBSan, see fuzz/fuzz.mk) and runs each for $FUZZ_SECONDS (default
+# 30), starting from its committed seeds fuzz/seeds/fuzz_NAME/. New corpus
+# entries go to fuzz/corpus-fuzz_NAME/ (gitignored, kept across runs); a
+# crash, leak, UB report or timeout is written to build-fuzz/fuzz_NAME-* and
+# fails the run.
+#
+#   sh fuzz/run.sh                    every target, $FUZZ_SECONDS each
+#   sh fuzz/run.sh fuzz_bind ...      only these targets
+#   sh fuzz/run.sh --smoke            (or FUZZ_SECONDS=0) replay the seeds
+#                                     through every target once: a fast
+#                                     regression check for `make test`
 set -eu
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if [ "${1:-}" = "--smoke" ]; then
+    FUZZ_SECONDS=0
+    shift
+fi
 CC=${FUZZ_CC:-clang}
 OUT=build-fuzz
-mkdir -p "$OUT"
-CFLAGS="-std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc $(pkg-config --cflags jansson yaml-0.1)"
-LIBS="$(pkg-config --libs jansson yaml-0.1) -lm"
-MODEL="src/model/job.c src/model/template.c src/base/error.c src/base/util.c src/base/parse.c src/base/fs.c"
+JOBS=$(nproc 2>/dev/null || echo 2)
 
-build() { # target, sources...
-    t=$1; shift
-    echo "fuzz: building $t"
-    # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$OUT/$t" "fuzz/$t.c" "$@" $LIBS
-}
+make -s -f fuzz/fuzz.mk -j"$JOBS" CC="$CC"
 
-build fuzz_job_json $MODEL
-build fuzz_jobfile src/config/jobfile.c $MODEL
+if [ $# -gt 0 ]; then
+    targets="$*"
+else
+    targets=$(for f in fuzz/fuzz_*.c; do basename "$f" .c; done)
+fi
 
 status=0
-for t in fuzz_job_json fuzz_jobfile; do
-    mkdir -p "$OUT/corpus/$t"
+for t in $targets; do
+    [ -x "$OUT/$t" ] || { echo "fuzz: no target $t"; status=1; continue; }
+    [ -d "fuzz/seeds/$t" ] || { echo "fuzz: $t has no seeds in fuzz/seeds/$t"; status=1; continue; }
+    rm -f "$OUT/$t"-crash-* "$OUT/$t"-leak-* "$OUT/$t"-timeout-* "$OUT/$t"-oom-*
+    # Targets that reach logging or CLI code print on every input: libFuzzer
+    # keeps its own and the sanitizers' reports when the target's stdout and
+    # stderr are closed (-close_fd_mask=3).
+    common="-timeout=10 -rss_limit_mb=2048 -max_len=65536 -close_fd_mask=3 -artifact_prefix=$OUT/$t-"
+    if [ "$FUZZ_SECONDS" = 0 ]; then
+        # shellcheck disable=SC2086
+        if ! "$OUT/$t" $common -runs=0 "fuzz/seeds/$t" >"$OUT/$t.log" 2>&1; then
+            echo "fuzz: $t FAILED on its seeds (see $OUT/$t.log)"
+            tail -n 40 "$OUT/$t.log"
+            status=1
+        else
+            echo "fuzz: $t seeds ok ($(ls "fuzz/seeds/$t" | wc -l) inputs)"
+        fi
+        continue
+    fi
+    mkdir -p "fuzz/corpus-$t"
     echo "fuzz: running $t for ${FUZZ_SECONDS}s"
-    if ! "$OUT/$t" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$OUT/$t-" -print_final_stats=1 "$OUT/corpus/$t" "fuzz/seeds/$t" \
-        >"$OUT/$t.log" 2>&1; then
+    # shellcheck disable=SC2086
+    if ! "$OUT/$t" $common -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        "fuzz/corpus-$t" "fuzz/seeds/$t" >"$OUT/$t.log" 2>&1; then
         echo "fuzz: $t FAILED (see $OUT/$t.log and $OUT/$t-crash-*)"
         tail -n 40 "$OUT/$t.log"
         status=1

@@ -73,13 +73,32 @@ static int exec_stmt(struct journal *j, sqlite3_stmt *st, const char *what, bo_e
     return r;
 }
 
+/* Savepoints nest: a group wraps enqueue's own savepoint, and the
+ * outermost RELEASE is the durable commit. */
+int journal_begin(struct journal *j, bo_error_t *err)
+{
+    if (sqlite3_exec(j->db, "SAVEPOINT grp", NULL, NULL, NULL) != SQLITE_OK)
+        return db_error(j, err, "begin");
+    return 0;
+}
+
+int journal_commit(struct journal *j, bo_error_t *err)
+{
+    if (sqlite3_exec(j->db, "RELEASE grp", NULL, NULL, NULL) != SQLITE_OK) {
+        db_error(j, err, "commit");
+        sqlite3_exec(j->db, "ROLLBACK TO grp; RELEASE grp", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 int journal_enqueue(struct journal *j, json_t *update, int64_t *ret_seq, bo_error_t *err)
 {
     const char *task_id = json_string_value(json_object_get(update, "task_id"));
     if (!task_id)
         return bo_error_set(err, BO_E_INVALID, "update without task_id");
     char *msg = NULL;
-    if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(j->db, "SAVEPOINT enq", NULL, NULL, &msg) != SQLITE_OK) {
         bo_error_set(err, BO_E_IO, "begin in `%s`: %s", j->path, msg ? msg : "");
         sqlite3_free(msg);
         return -1;
@@ -105,10 +124,10 @@ int journal_enqueue(struct journal *j, json_t *update, int64_t *ret_seq, bo_erro
         }
         free(text);
     }
-    if (r == 0 && sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (r == 0 && sqlite3_exec(j->db, "RELEASE enq", NULL, NULL, NULL) != SQLITE_OK)
         r = db_error(j, err, "commit");
     if (r < 0) {
-        sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(j->db, "ROLLBACK TO enq; RELEASE enq", NULL, NULL, NULL);
         return -1;
     }
     if (ret_seq)

@@ -30,6 +30,10 @@ void journal_close(struct journal *j);
 
 /* Append an update (an object without "seq"); the stored copy gets "seq".
  * Durable when this returns. */
+/* Group several writes into one durable commit (one fsync). Calls outside
+ * a group commit on their own. */
+int journal_begin(struct journal *j, bo_error_t *err);
+int journal_commit(struct journal *j, bo_error_t *err);
 int journal_enqueue(struct journal *j, json_t *update, int64_t *ret_seq, bo_error_t *err);
 /* Oldest unacked updates first, at most `max`, as a new JSON array. */
 int journal_list(struct journal *j, size_t max, json_t **ret, bo_error_t *err);

@@ -10,6 +10,12 @@
 #include "model/template.h"
 
 #define STATUS_MAX_LEN (1u << 20)
+/* What the executor writes stays far below these; a task that rewrites its
+ * status.json must not make the agent's updates (journaled, resent until
+ * acked, in sync requests the scheduler caps at 1 MiB) grow without bound. */
+#define STATUS_MAX_PROCESSES 64 /* the executor's limit (spec.h) */
+#define STATUS_MAX_NAME 64
+#define STATUS_MAX_MESSAGE 1024
 
 static const char *const task_states[] = {"STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED"};
 static const char *const process_states[] = {"WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"};
@@ -101,10 +107,17 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
         return bo_error_set(err, BO_E_INVALID, "`%s`: message must be a string", file);
     if (procs && !json_is_array(procs))
         return bo_error_set(err, BO_E_INVALID, "`%s`: processes must be an array", file);
-    if (json_array_size(procs) > 1024)
-        return bo_error_set(err, BO_E_INVALID, "`%s`: too many processes", file);
+    if (json_array_size(procs) > STATUS_MAX_PROCESSES)
+        return bo_error_set(err, BO_E_INVALID, "`%s`: more than %d processes", file, STATUS_MAX_PROCESSES);
     s->state = bo_xstrdup(state);
     s->message = bo_xstrdup(msg ? msg : "");
+    if (strlen(s->message) > STATUS_MAX_MESSAGE) {
+        /* Cut at a character boundary: the message goes into JSON again. */
+        size_t n = STATUS_MAX_MESSAGE;
+        while (n > 0 && ((unsigned char)s->message[n] & 0xC0) == 0x80)
+            n--;
+        s->message[n] = '\0';
+    }
     int64_t dummy;
     if (opt_int(j, "executor_pid", NULL, &s->executor_pid, file, err) < 0 ||
         opt_int(j, "updated_ms", NULL, &dummy, file, err) < 0)
@@ -122,6 +135,9 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
         const char *pstate = json_string_value(json_object_get(p, "state"));
         if (!name || !pstate || !in_list(pstate, process_states, BO_ARRAY_SIZE(process_states)))
             return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu] needs a name and a valid state", file, i);
+        if (strlen(name) > STATUS_MAX_NAME)
+            return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu].name is longer than %d bytes", file, i,
+                                STATUS_MAX_NAME);
         struct sandbox_process *sp = &s->processes[s->n_processes++];
         sp->name = bo_xstrdup(name);
         sp->state = bo_xstrdup(pstate);

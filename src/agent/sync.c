@@ -256,14 +256,21 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
         json_decref(body);
         return -1;
     }
-    size_t i;
-    json_t *u;
-    json_array_foreach(updates, i, u)
-    {
-        int64_t seq = json_integer_value(json_object_get(u, "seq"));
+    /* Keep the body well under the scheduler's 1 MiB request limit: an
+     * oversized body would be refused on every retry and wedge the sync.
+     * One update is at most ~12 KiB (64 processes, 1 KiB message), so at
+     * least one always goes. */
+    size_t bytes = 0, keep = 0;
+    for (; keep < json_array_size(updates); keep++) {
+        bytes += json_dumpb(json_array_get(updates, keep), NULL, 0, JSON_COMPACT);
+        if (keep > 0 && bytes > SYNC_MAX_UPDATE_BYTES)
+            break;
+        int64_t seq = json_integer_value(json_object_get(json_array_get(updates, keep), "seq"));
         if (seq > s->sent_seq)
             s->sent_seq = seq;
     }
+    while (json_array_size(updates) > keep)
+        json_array_remove(updates, json_array_size(updates) - 1);
     struct request *r = bo_xcalloc(1, sizeof(*r));
     r->s = s;
     r->wait_ms = wait_ms;

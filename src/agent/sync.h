@@ -17,6 +17,8 @@
 
 #define SYNC_LONG_POLL_MS 10000
 #define SYNC_MAX_UPDATES 500
+/* Bytes of updates per request: half the scheduler's 1 MiB body limit. */
+#define SYNC_MAX_UPDATE_BYTES (512u << 10)
 #define SYNC_INVENTORY_EVERY_MS 60000
 
 struct sync_launch {

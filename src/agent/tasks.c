@@ -115,6 +115,14 @@ static void report(struct task_mgr *m, struct task *t, const char *state, const 
     t->rec.state = bo_xstrdup(state);
     if (state_terminal(state) && t->rec.ended_ms == 0)
         t->rec.ended_ms = bo_wall_ms();
+    /* Record and update in one commit: one fsync per state change. */
+    bo_error_t err = NULL;
+    bool grouped = journal_begin(m->journal, &err) == 0;
+    if (!grouped) {
+        log_warn("task %s: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+        err = NULL;
+    }
     save(m, t);
     log_info("task %s: %s%s%s", t->rec.task_id, state, *message ? ": " : "", message);
     json_t *u = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "task_id", t->rec.task_id, "state", state,
@@ -122,6 +130,10 @@ static void report(struct task_mgr *m, struct task *t, const char *state, const 
                           t->rec.executor_pid > 0 ? json_integer(t->rec.executor_pid) : json_null(), "exit_code",
                           exit_code ? exit_code : json_null(), "processes", processes ? processes : json_array());
     enqueue(m, u);
+    if (grouped && journal_commit(m->journal, &err) < 0) {
+        log_error("task %s: %s", t->rec.task_id, err->msg);
+        bo_error_free(err);
+    }
 }
 
 /* The memory message replaces a failure when the cgroup saw an OOM kill. */

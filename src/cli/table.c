@@ -99,7 +99,7 @@ char *table_render(const struct table *t)
             if (t->align[c] == TABLE_RIGHT)
                 fprintf(f, "%*s", (int)pad, "");
             fputs(cell, f);
-            if (t->align[c] == TABLE_LEFT && c < last)
+            if (c < last && t->align[c] == TABLE_LEFT)
                 fprintf(f, "%*s", (int)pad, "");
         }
         fputc('\n', f);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -33,7 +34,16 @@ void status_notifier_init(struct status_notifier *n, const char *socket_path)
     n->addr.sun_family = AF_UNIX;
     strcpy(n->addr.sun_path, socket_path);
     n->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(socket_path) + 1);
-    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* Blocking with a short timeout, not MSG_DONTWAIT: the kernel queues only
+     * net.unix.max_dgram_qlen (10) datagrams for the agent, and a burst of
+     * launches fills that while the agent is busy; dropping the rest would
+     * leave those tasks unreported until the agent's next full rescan. A
+     * dead agent refuses at once (ECONNREFUSED), so this never hangs. */
+    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (n->fd >= 0) {
+        struct timeval tv = {.tv_sec = 1};
+        (void)setsockopt(n->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
 }
 
 void status_notifier_close(struct status_notifier *n)
@@ -47,8 +57,9 @@ void status_notify(const struct status_notifier *n, const char *task_id)
 {
     if (n->fd < 0)
         return;
-    (void)sendto(n->fd, task_id, strlen(task_id), MSG_DONTWAIT | MSG_NOSIGNAL,
-                 (const struct sockaddr *)&n->addr, n->addr_len);
+    while (sendto(n->fd, task_id, strlen(task_id), MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->addr_len) < 0 &&
+           errno == EINTR)
+        ;
 }
 
 static json_t *int_or_null(int64_t v, bool present)

@@ -125,4 +125,26 @@ TEST(open_reports_the_path)
     bo_error_free(err);
 }
 
+TEST(grouped_writes_commit_together_and_nest_enqueue)
+{
+    char dir[] = "/tmp/bo-journal-XXXXXX";
+    CHECK(mkdtemp(dir));
+    _cleanup_free_ char *path = bo_xasprintf("%s/agent.db", dir);
+    struct journal *j = NULL;
+    CHECK(journal_open(path, &j, NULL) == 0);
+    CHECK(journal_begin(j, NULL) == 0);
+    json_t *u = json_pack("{s:s, s:s}", "task_id", "t1", "state", "RUNNING");
+    int64_t seq = 0;
+    CHECK(journal_enqueue(j, u, &seq, NULL) == 0 && seq > 0);
+    CHECK(journal_commit(j, NULL) == 0);
+    json_decref(u);
+    journal_close(j);
+    /* Durable after reopening. */
+    CHECK(journal_open(path, &j, NULL) == 0);
+    int64_t n = 0;
+    CHECK(journal_count(j, &n, NULL) == 0 && n == 1);
+    journal_close(j);
+    bo_rm_rf(dir, NULL);
+}
+
 TEST_MAIN()
