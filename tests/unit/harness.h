@@ -70,8 +70,7 @@ static int test_count;
             pid_t pid = fork();                                                                    \
             if (pid == 0) {                                                                        \
                 test_cases[i].fn();                                                                \
-                fflush(NULL);                                                                      \
-                _exit(0);                                                                          \
+                exit(0); /* runs the test file's destructors (temp dirs) */                       \
             }                                                                                      \
             int st = 0;                                                                            \
             waitpid(pid, &st, 0);                                                                  \

@@ -22,6 +22,14 @@ static struct sched_options test_opts(void)
                                   .terminal_keep_per_job = 100};
 }
 
+/* Each test runs in its own process (the harness forks), so a destructor
+ * removes that test's directory when it exits. */
+__attribute__((destructor)) static void remove_dir(void)
+{
+    if (dir[0])
+        bo_rm_rf(dir, NULL);
+}
+
 static struct store *open_store(void)
 {
     if (!dir[0]) {
@@ -269,7 +277,6 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
     CHECK(a && a->n_tasks == 2 && a->used_ram == 2 * 1048576);
     CHECK(st.count_by_state[TASK_FAILED] == 1 && st.count_by_state[TASK_RUNNING] == 1);
     state_free(&st);
-    bo_rm_rf(dir, NULL);
 }
 
 TEST(terminal_tasks_are_pruned_per_job)
