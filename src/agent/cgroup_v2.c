@@ -105,6 +105,14 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         if (!have_kill) {
             if (set_file(m, dir, "cgroup.freeze", "1", err) < 0)
                 return -1;
+            /* Re-read once frozen: a pid listed before may have exited and
+             * been reused by a process outside the cgroup. */
+            free(pids);
+            pids = NULL;
+            if (cg_read_procs(procs, &pids, &n, err) < 0) {
+                set_file(m, dir, "cgroup.freeze", "0", NULL);
+                return -1;
+            }
             for (size_t i = 0; i < n; i++)
                 kill(pids[i], SIGKILL);
             if (set_file(m, dir, "cgroup.freeze", "0", err) < 0)

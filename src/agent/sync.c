@@ -400,11 +400,19 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
     }
     if (r->inventory)
         s->inventory_at = bo_mono_ms();
+    /* One commit (one fsync) for the whole batch, not one per ack: a
+     * 500-update answer must not stall the loop for 500 fsyncs. */
+    bool grouped = a.n_acks > 1 && journal_begin(s->journal, &err) == 0;
+    bo_error_freep(&err);
     for (size_t i = 0; i < a.n_acks; i++) {
         if (journal_ack(s->journal, a.acks[i], &err) < 0) {
             log_error("sync: %s", err->msg);
             bo_error_freep(&err);
         }
+    }
+    if (grouped && journal_commit(s->journal, &err) < 0) {
+        log_error("sync: %s", err->msg);
+        bo_error_freep(&err);
     }
     s->hooks.answer(s->hooks.ctx, &a);
     sync_answer_clear(&a);

@@ -213,6 +213,10 @@ static void finalize(struct task_mgr *m, struct task *t)
 /* The executor is gone (pidfd fired, or found dead on recovery). */
 static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
 {
+    /* A SIGTERM that reaches the executor before it blocks the signal (in
+     * the launcher child or while it reads task.json) kills it outright:
+     * still the kill the scheduler asked for, not a failure. */
+    bool kill_requested = t->kill_deadline != 0;
     if (t->pidfd >= 0) {
         close(t->pidfd);
         t->pidfd = -1;
@@ -233,7 +237,10 @@ static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
         if (sandbox_read_status(t->rec.sandbox, t->rec.task_id, &s, &err) == 0)
             procs = sandbox_status_processes_json(&s);
         bo_error_freep(&err);
-        report(m, t, "FAILED", why, NULL, procs);
+        if (kill_requested)
+            report(m, t, "KILLED", "killed before the executor was ready", NULL, procs);
+        else
+            report(m, t, "FAILED", why, NULL, procs);
         sandbox_status_clear(&s);
     }
     finalize(m, t);
@@ -292,6 +299,13 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
         .grace_ms = l->task.kill_grace_ms,
     };
     add_task(m, t);
+    /* Durable before the sandbox, cgroup or executor exist: a crash past
+     * this point leaves a record that recovery reports and cleans up
+     * (killing an executor started but not yet recorded). Without it a
+     * restarted agent would not know the task, the scheduler's resent
+     * launch would start a second executor, and the first would run on
+     * untracked. */
+    save(m, t);
     bo_error_t err = NULL;
     struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
                                 .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
@@ -450,8 +464,23 @@ json_t *task_mgr_inventory(struct task_mgr *m)
     json_t *a = json_array();
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
-        if (!state_terminal(t->rec.state))
-            json_array_append_new(a, json_pack("{s:s, s:s}", "task_id", t->rec.task_id, "state", t->rec.state));
+        bool pending = false;
+        if (state_terminal(t->rec.state)) {
+            /* Its final update may not be in the request carrying this
+             * inventory (the update list is capped): left out, the task
+             * would be declared LOST (and rescheduled) before the real
+             * FINISHED/FAILED arrives. Listed with its terminal state it is
+             * neither lost nor killed. */
+            bo_error_t err = NULL;
+            if (journal_has_task(m->journal, t->rec.task_id, &pending, &err) < 0) {
+                log_error("inventory: %s", err->msg);
+                bo_error_free(err);
+                pending = true;
+            }
+            if (!pending)
+                continue;
+        }
+        json_array_append_new(a, json_pack("{s:s, s:s}", "task_id", t->rec.task_id, "state", t->rec.state));
     }
     return a;
 }
@@ -469,20 +498,26 @@ int task_mgr_recover(struct task_mgr *m, bo_error_t *err)
         add_task(m, t);
         int64_t start;
         bo_error_t e = NULL;
-        /* Same pid and same start time: the very executor we started. */
-        if (t->rec.executor_pid > 0 && !t->rec.cleaned &&
-            launcher_proc_start_time((pid_t)t->rec.executor_pid, &start, &e) == 0 &&
-            start == t->rec.executor_start) {
-            int fd = launcher_pidfd_open((pid_t)t->rec.executor_pid);
-            if (fd >= 0)
+        /* Same pid and same start time: the very executor we started. The
+         * pidfd first: checked afterwards, the start time proves the pidfd
+         * is that executor (checked before, the pid could be reused in
+         * between and we would watch, then kill, a stranger). */
+        int fd = t->rec.executor_pid > 0 && !t->rec.cleaned ? launcher_pidfd_open((pid_t)t->rec.executor_pid) : -1;
+        if (fd >= 0) {
+            if (launcher_proc_start_time((pid_t)t->rec.executor_pid, &start, &e) == 0 &&
+                start == t->rec.executor_start)
                 t->pidfd = fd;
+            else
+                close(fd);
         }
         bo_error_freep(&e);
         if (t->pidfd >= 0) {
             log_info("task %s: re-attached to executor %lld", t->rec.task_id, (long long)t->rec.executor_pid);
             refresh(m, t);
         } else if (!state_terminal(t->rec.state)) {
-            executor_gone(m, t, "executor died while the agent was down");
+            executor_gone(m, t,
+                          t->rec.executor_pid > 0 ? "executor died while the agent was down"
+                                                  : "the agent stopped while launching the task");
         } else {
             finalize(m, t);
         }

@@ -49,7 +49,8 @@ void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n,
 int task_mgr_tick(struct task_mgr *m);
 /* Run sandbox GC now (after acks, for a retention of 0). */
 void task_mgr_gc(struct task_mgr *m);
-/* [{"task_id", "state"}] of every non-terminal task. */
+/* [{"task_id", "state"}] of every non-terminal task, and of every terminal
+ * one whose final update is not acked yet (so it is never taken for lost). */
 json_t *task_mgr_inventory(struct task_mgr *m);
 
 /* --cleanup-on-exit: start killing every live task (kill sequence). */

@@ -135,8 +135,12 @@ static void reap(struct executor *ex)
         pid_t pid = waitpid(-1, &st, WNOHANG);
         if (pid < 0 && errno == EINTR)
             continue;
-        if (pid <= 0)
+        if (pid <= 0) {
+            /* While a zombie member pinned it, a group id could not be
+             * reused; now that it is reaped, the id may go to a stranger. */
+            proc_forget_empty_groups(ex->spec.procs, ex->spec.n_procs);
             return;
+        }
         struct proc *p = find_proc(ex, pid);
         if (!p)
             continue;

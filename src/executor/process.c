@@ -172,6 +172,22 @@ size_t proc_signal_groups(struct proc *procs, size_t n, int sig)
     return left;
 }
 
+size_t proc_forget_empty_groups(struct proc *procs, size_t n)
+{
+    size_t marked = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct proc *p = &procs[i];
+        /* A leader not yet reaped keeps its id from being reused. */
+        if (p->pid <= 0 || p->group_gone || p->state == PROC_RUNNING)
+            continue;
+        if (kill(-p->pid, 0) < 0 && (errno == ESRCH || errno == EPERM)) {
+            p->group_gone = true;
+            marked++;
+        }
+    }
+    return marked;
+}
+
 size_t proc_kill_children(void)
 {
     char path[64];

@@ -51,6 +51,12 @@ char *proc_failure_message(const struct proc *p);
  * the empty ones. Returns how many groups may still have members. */
 size_t proc_signal_groups(struct proc *procs, size_t n, int sig);
 
+/* Mark the groups of reaped leaders that are now empty as gone. Call it
+ * right after reaping: an empty group's id is a free pid, and once another
+ * process (any shell job on the host) takes it and leads a group, signalling
+ * the old id would hit that stranger. Returns how many were marked. */
+size_t proc_forget_empty_groups(struct proc *procs, size_t n);
+
 /* SIGKILL every direct child of this process (leaders not yet reaped and
  * orphans re-parented to us as subreaper, including ones that left our
  * process groups). Returns how many were found; 0 also when the kernel

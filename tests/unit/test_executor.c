@@ -396,6 +396,71 @@ TEST(background_grandchildren_are_reaped_and_swept)
     sb_done(&sb);
 }
 
+/* Fork a child that gets pid `want` (via ns_last_pid, root only) and makes
+ * itself a process-group leader, like any shell job or another task's
+ * process. Returns its pid, or -1 if the pid could not be arranged. */
+static pid_t impostor_with_pid(pid_t want)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "we");
+        if (!f)
+            return -1;
+        fprintf(f, "%d", (int)want - 1);
+        if (fclose(f) != 0)
+            return -1;
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            setpgid(0, 0);
+            for (;;)
+                pause();
+        }
+        setpgid(pid, pid);
+        if (pid == want)
+            return pid;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    return -1;
+}
+
+TEST(reused_pid_of_an_ended_process_is_never_signalled)
+{
+    struct sandbox sb;
+    sb_init(&sb);
+    sb_mkfifo(&sb, "ready");
+    /* `quick` ends at once and leaves an empty group; its pid (= pgid) is
+     * free for anybody. The task is then killed. */
+    sb_task(&sb,
+            "[{\"name\": \"quick\", \"cmdline\": \"exit 0\"},"
+            " {\"name\": \"long\", \"cmdline\": \"echo x > ready; sleep 1000\"}]",
+            "sequential", 5000);
+    sb_start(&sb);
+    sb_await_fifo(&sb, "ready"); /* quick was reaped before long started */
+    json_t *st = sb_wait_state(&sb, "RUNNING");
+    pid_t quick = proc_pid(st, "quick");
+    json_decref(st);
+    pid_t other = impostor_with_pid(quick);
+    if (other < 0) {
+        fprintf(stderr, "  (skipped: cannot choose pids through ns_last_pid)\n");
+        kill(sb.exe, SIGKILL);
+        waitpid(sb.exe, NULL, 0);
+        sb_done(&sb);
+        return;
+    }
+    CHECK(kill(sb.exe, SIGTERM) == 0);
+    st = sb_wait_state(&sb, "KILLED");
+    CHECK(sb_wait_exit(&sb) == 0);
+    json_decref(st);
+    /* The unrelated process group that now has quick's id is untouched. */
+    int status;
+    bool alive = waitpid(other, &status, WNOHANG) == 0;
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    CHECK(alive);
+    sb_done(&sb);
+}
+
 TEST(process_killed_from_outside_fails_the_task)
 {
     struct sandbox sb;
