@@ -234,6 +234,7 @@ int agent_main(int argc, char **argv)
         return 0;
     }
     int rc = 0;
+    launcher_raise_fd_limit();
     if (setup(&a, &err) < 0) {
         log_error("%s", err->msg);
         /* A bad option value is a usage error (the message names it). */

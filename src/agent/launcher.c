@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +48,22 @@ int launcher_pidfd_signal(int pidfd, int sig)
 
 /* Child side: only async-signal-safe calls (the agent may have libcurl
  * resolver threads). Reports {step, errno} on the pipe and exits. */
+/* The fd limit the agent was started with: tasks get this one, not the
+ * agent's raised limit (see launcher_raise_fd_limit). */
+static struct rlimit task_nofile = {0, 0};
+
+void launcher_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    task_nofile = rl;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void __attribute__((noreturn))
 child(const char *executor, const char *sandbox, const char *log, char *const *procs_files, int errfd)
 {
@@ -55,6 +72,8 @@ child(const char *executor, const char *sandbox, const char *log, char *const *p
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
+    if (task_nofile.rlim_max)
+        (void)setrlimit(RLIMIT_NOFILE, &task_nofile);
     int r = cgroup_join_self(procs_files);
     if (r < 0) {
         report[0] = STEP_CGROUP;

@@ -21,6 +21,9 @@ struct launcher_result {
  * SANDBOX/.borealis/executor.log, and runs in SANDBOX with no other fds.
  * A failure in the child (up to and including exec) is reported here with
  * the step that failed. */
+/* Raise the agent's open-file limit to its hard limit (one pidfd per task,
+ * plus sockets and the journal) and remember the original for the tasks. */
+void launcher_raise_fd_limit(void);
 int launcher_start(const char *executor, const char *sandbox, char *const *procs_files, struct launcher_result *ret,
                    bo_error_t *err);
 /* Start time of a process (clock ticks since boot); BO_E_NOTFOUND if the

@@ -7,6 +7,7 @@ PID at the end, with the agent's cgroups checked to be gone.
 """
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -32,6 +33,16 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+TASK_FD_LIMIT = 1024
+
+
+def typical_fd_limit():
+    """Start a daemon as most systems would: a soft open-file limit of 1024
+    below a higher hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(TASK_FD_LIMIT, hard), hard))
 
 
 def wait_for(what, predicate, timeout=30.0, interval=0.05):
@@ -109,7 +120,7 @@ class Cluster:
              "--cgroup-root", self.cgroup_root, "--cleanup-on-exit",
              "--sandbox-retention", "1h",
              "--port-range", f"{self.port_lo}-{self.port_lo + 99}"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
         if wait:
             wait_for("agent registration",
                      lambda: any(a["state"] == "up" for a in self.api("/api/v1/agents")["agents"]))

@@ -134,3 +134,20 @@ def test_memory_limit_kill_is_reported(running):
     assert r.rc == 4, r
     t = wait_for("the hog to fail", lambda: (t := c.tasks(key)[0])["state"] == "FAILED" and t)
     assert "exceeded its memory limit of 32MiB" in t["message"], t["message"]
+
+
+def test_tasks_get_the_original_fd_limit_not_the_agents_raised_one(running):
+    import resource
+    from conftest import TASK_FD_LIMIT
+    c = running
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard > TASK_FD_LIMIT, "this test needs a hard limit above 1024"
+    key = "local/batch/test/limits"
+    r = c.cli("job", "create", key, c.job_file(adhoc("limits", "ulimit -n")), "--wait-until", "FINISHED")
+    assert r.rc == 0, r
+    t = c.tasks(key)[0]
+    out = open(os.path.join(c.root, "agent", "sandboxes", t["id"], ".logs", "main", "stdout")).read()
+    assert out.strip() == str(TASK_FD_LIMIT)
+    with open(f"/proc/{c.agent.pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    assert line.split()[3] == str(hard)  # the agent's soft limit, raised
