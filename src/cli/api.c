@@ -22,10 +22,16 @@ static enum bo_errkind kind_of(long status, const char *code)
 int api_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
              json_t **ret_body, bo_error_t *err)
 {
+    return api_call_timeout(ctx, method, path, body, 0, ret_body, err);
+}
+
+int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
+                     long timeout_ms, json_t **ret_body, bo_error_t *err)
+{
     _cleanup_free_ char *url = bo_xasprintf("%s%s", ctx->scheduler, path);
     _cleanup_error_ bo_error_t e = NULL;
     struct http_response r;
-    if (http_request(method, url, body, 0, &r, &e) < 0) {
+    if (http_request(method, url, body, timeout_ms, &r, &e) < 0) {
         if (e->kind == BO_E_TIMEOUT)
             return bo_error_set(err, BO_E_TIMEOUT,
                                 "the scheduler at %s did not answer in time (%s)",
@@ -47,11 +53,41 @@ int api_call(const struct cli_ctx *ctx, const char *method, const char *path, js
     } else if (!r.body && ret_body) {
         ret = bo_error_set(err, BO_E_API, "%s %s: the scheduler's answer is not JSON", method,
                            path);
+    } else if (ret_body && !json_is_object(r.body)) {
+        /* Every answer of the API is an object (docs/api.md). */
+        ret = bo_error_set(err, BO_E_API, "%s %s: the scheduler's answer is not a JSON object",
+                           method, path);
     } else if (ret_body) {
         *ret_body = json_incref(r.body);
     }
     http_response_clear(&r);
     return ret;
+}
+
+static const char *type_name(json_type type)
+{
+    switch (type) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    default:
+        return "a value";
+    }
+}
+
+int api_expect(json_t *body, const char *method, const char *path, const char *field, json_type type,
+               bo_error_t *err)
+{
+    json_t *v = json_object_get(body, field);
+    if (v && json_typeof(v) == type)
+        return 0;
+    return bo_error_set(err, BO_E_API, "%s %s: the scheduler's answer has no `%s` (%s)", method, path,
+                        field, type_name(type));
 }
 
 char *api_escape(const char *s)

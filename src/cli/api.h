@@ -20,6 +20,16 @@
  * for an HTTP error the message is the scheduler's "error" text. */
 int api_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
              json_t **ret_body, bo_error_t *err);
+/* The same with a time limit for the whole request (0: the default 30 s),
+ * for a caller that has its own deadline (--wait-timeout). */
+int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
+                     long timeout_ms, json_t **ret_body, bo_error_t *err);
+
+/* Check that a 2xx answer of method+path holds `field` of JSON type
+ * `type` (JSON_OBJECT, JSON_ARRAY, ...): 0, or -1 with a BO_E_API error
+ * naming the request and the field. */
+int api_expect(json_t *body, const char *method, const char *path, const char *field, json_type type,
+               bo_error_t *err);
 
 /* Percent-encode a query-string value. Caller frees. */
 char *api_escape(const char *s);

@@ -34,6 +34,8 @@ char *cli_scheduler_url(const char *s, bo_error_t *err)
     if (len > CLI_MAX_URL)
         return bo_error_set(err, BO_E_INVALID, "scheduler URL is longer than %d bytes", CLI_MAX_URL),
                NULL;
+    if (len == 0)
+        return bo_error_set(err, BO_E_INVALID, "scheduler URL is empty"), NULL;
     size_t prefix = strncmp(s, "http://", 7) == 0 ? 7 : strncmp(s, "https://", 8) == 0 ? 8 : 0;
     if (!prefix)
         return bo_error_set(err, BO_E_INVALID,

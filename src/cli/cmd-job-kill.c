@@ -29,8 +29,15 @@ int job_kill(const struct cli_ctx *ctx, const char *key, const int64_t *inst, si
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
         return cli_fail_error(err, CLI_EXIT_API);
     }
-    json_t *killed = json_object_get(answer, "killed");
-    size_t n = json_array_size(killed);
+    json_t *killed = json_object_get(answer, "killed"), *id;
+    size_t i, n = json_array_size(killed);
+    bool ok = json_is_array(killed);
+    json_array_foreach(killed, i, id) ok = ok && json_is_string(id);
+    if (!ok) {
+        json_decref(answer);
+        return cli_fail(CLI_EXIT_API, "POST %s: the scheduler's answer has no `killed` (a list of task ids)",
+                        path);
+    }
     _cleanup_free_ char *which = inst ? instances_format(inst, n_inst) : NULL;
     if (n == 0) {
         json_decref(answer);
@@ -40,8 +47,6 @@ int job_kill(const struct cli_ctx *ctx, const char *key, const int64_t *inst, si
         return cli_fail(CLI_EXIT_COMMAND_FAILURE, "job %s has no live task", key);
     }
     printf("Killing %zu task%s of job %s:\n", n, n == 1 ? "" : "s", key);
-    size_t i;
-    json_t *id;
     json_array_foreach(killed, i, id) printf("  %s\n", json_string_value(id));
     json_decref(answer);
     return CLI_EXIT_OK;

@@ -31,6 +31,10 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     json_t *answer = NULL;
     if (api_call(ctx, "GET", "/api/v1/jobs", NULL, &answer, &err) < 0)
         return cli_fail_error(err, CLI_EXIT_API);
+    if (api_expect(answer, "GET", "/api/v1/jobs", "jobs", JSON_ARRAY, &err) < 0) {
+        json_decref(answer);
+        return cli_fail_error(err, CLI_EXIT_API);
+    }
 
     json_t *matched = json_array(), *job;
     size_t i;

@@ -64,6 +64,10 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
             return cli_fail(CLI_EXIT_API, "job %s not found", key);
         return cli_fail_error(err, CLI_EXIT_API);
     }
+    if (api_expect(answer, "GET", "/api/v1/tasks", "tasks", JSON_ARRAY, &err) < 0) {
+        json_decref(answer);
+        return cli_fail_error(err, CLI_EXIT_API);
+    }
     json_t *tasks = json_object_get(answer, "tasks");
     if (cli_flag(a, "json")) {
         job_ops_print_json(answer);

@@ -7,6 +7,7 @@
 #include "cli/api.h"
 #include "cli/exitcode.h"
 #include "config/jobfile.h"
+#include "model/template.h"
 
 int job_ops_check_key(const char *s, char **ret_key)
 {
@@ -43,6 +44,21 @@ int job_ops_check_binds(const char *const *binds, size_t n)
                                 "--bind `%s`: the name may only hold letters, digits, `_`, `.` "
                                 "and `-`",
                                 b);
+        /* The rest of what the job file loader would refuse in a --bind,
+         * checked here so that it is a bad parameter (exit 6), not a bad
+         * job file (exit 3). */
+        _cleanup_error_ bo_error_t err = NULL;
+        _cleanup_free_ char *name = bo_xstrndup(b, (size_t)(eq - b));
+        if (job_ident_validate(name, "the name", &err) < 0)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--bind `%.100s`: %s", b, err->msg);
+        if (template_name_is_reserved(name))
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER,
+                            "--bind `%.100s`: `%s` is a built-in variable", b, name);
+        json_t *value = json_string(eq + 1);
+        if (!value)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--bind `%.100s`: the value is not valid UTF-8",
+                            b);
+        json_decref(value);
     }
     return CLI_EXIT_OK;
 }
@@ -71,6 +87,12 @@ int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret)
     if (api_call(ctx, "GET", path, NULL, ret, &err) < 0) {
         if (err->kind == BO_E_NOTFOUND)
             return cli_fail(CLI_EXIT_API, "job %s not found", key);
+        return cli_fail_error(err, CLI_EXIT_API);
+    }
+    if (api_expect(*ret, "GET", path, "job", JSON_OBJECT, &err) < 0 ||
+        api_expect(*ret, "GET", path, "tasks", JSON_ARRAY, &err) < 0) {
+        json_decref(*ret);
+        *ret = NULL;
         return cli_fail_error(err, CLI_EXIT_API);
     }
     return CLI_EXIT_OK;

@@ -40,7 +40,11 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
     const char *url = ctx->scheduler ? ctx->scheduler : getenv(CLI_SCHEDULER_ENV);
     _cleanup_free_ char *norm = NULL;
     if (!c->offline) {
-        norm = cli_scheduler_url(url && *url ? url : CLI_DEFAULT_SCHEDULER, &err);
+        /* An empty $BOREALIS_SCHEDULER means unset; an empty --scheduler
+         * is a mistake (a script's unset variable), not the default. */
+        if (!url || (!*url && !ctx->scheduler))
+            url = CLI_DEFAULT_SCHEDULER;
+        norm = cli_scheduler_url(url, &err);
         if (!norm) {
             cli_args_clear(&args);
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s%s", err->msg,

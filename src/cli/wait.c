@@ -163,9 +163,21 @@ int wait_for_job(const struct cli_ctx *ctx, const char *key, enum wait_target t,
     for (;;) {
         _cleanup_error_ bo_error_t err = NULL;
         json_t *answer = NULL;
-        if (api_call(ctx, "GET", path, NULL, &answer, &err) < 0) {
+        /* A scheduler that does not answer must not stretch the wait past
+         * its deadline (each request would otherwise take up to 30 s). */
+        int64_t left = deadline - bo_mono_ms();
+        if (api_call_timeout(ctx, "GET", path, NULL, left > 100 ? (long)left : 100L, &answer, &err) <
+            0) {
             if (err->kind == BO_E_NOTFOUND)
                 return cli_fail(CLI_EXIT_API, "job %s not found", key);
+            if (err->kind == BO_E_TIMEOUT)
+                return cli_fail(CLI_EXIT_TIMEOUT, "timed out after %llds waiting for %s to be %s: %s",
+                                (long long)(timeout_ms / 1000), key, name, err->msg);
+            return cli_fail_error(err, CLI_EXIT_API);
+        }
+        if (api_expect(answer, "GET", path, "job", JSON_OBJECT, &err) < 0 ||
+            api_expect(answer, "GET", path, "tasks", JSON_ARRAY, &err) < 0) {
+            json_decref(answer);
             return cli_fail_error(err, CLI_EXIT_API);
         }
         struct wait_verdict v;

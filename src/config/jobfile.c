@@ -121,6 +121,9 @@ static int parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_e
     if (*s >= '0' && *s <= '9') {
         char *end;
         double v = strtod(s, &end);
+        /* Decimal digits only: strtod also reads "0x10" and "1e3". */
+        if (end != s + strspn(s, "0123456789."))
+            end = (char *)s;
         for (size_t i = 0; *end && i < BO_ARRAY_SIZE(units); i++) {
             if (strcmp(end, units[i].unit) != 0)
                 continue;
@@ -132,8 +135,8 @@ static int parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_e
         }
         if (!*end)
             return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err);
-    } else if (*s == '-') {
-        return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err);
+    } else if (*s == '-' && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1)) {
+        return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err); /* job.c names the range */
     }
     return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (use milliseconds or e.g. 5s, 250ms)", what,
                         s);
@@ -141,6 +144,49 @@ static int parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_e
 
 static int conv_object(struct loader *l, yaml_node_t *n, const char *object, const char *path, json_t **ret,
                        bo_error_t *err);
+static yaml_mark_t offset_mark(const char *buf, size_t len, size_t off);
+
+/* Where in the file the text at byte `off` of scalar `n`'s value was
+ * written: a multi-line command line's bad variable is on its own line, not
+ * on the scalar's first one. The variable's text ("{{...}}") is looked for
+ * in the scalar's source, as the same occurrence as in the value; when the
+ * source spells it differently (escapes, folding) the scalar's start is
+ * the best we know. */
+static yaml_mark_t scalar_text_mark(struct loader *l, yaml_node_t *n, const char *value, size_t off)
+{
+    const char *var = value + off, *close = strstr(var, "}}");
+    size_t vlen = close ? (size_t)(close + 2 - var) : strlen(var);
+    if (vlen == 0 || !l->buf)
+        return n->start_mark;
+    size_t nth = 0;
+    for (const char *p = value; (p = memmem(p, (size_t)(var - p), var, vlen)) != NULL && p < var; p++)
+        nth++;
+    /* The scalar's first byte: its line, then its column in code points. */
+    size_t from = 0, line = 0;
+    while (from < l->len && line < n->start_mark.line)
+        if (l->buf[from++] == '\n')
+            line++;
+    for (size_t col = 0; from < l->len && col < n->start_mark.column; col++) {
+        from++;
+        while (from < l->len && ((unsigned char)l->buf[from] & 0xC0) == 0x80)
+            from++;
+    }
+    size_t to = from;
+    for (line = n->start_mark.line; to < l->len && line <= n->end_mark.line; to++)
+        if (l->buf[to] == '\n')
+            line++;
+    const char *p = l->buf + from, *end = l->buf + to;
+    for (;;) {
+        if (p >= end || (size_t)(end - p) < vlen)
+            return n->start_mark;
+        const char *hit = memmem(p, (size_t)(end - p), var, vlen);
+        if (!hit)
+            return n->start_mark;
+        if (nth-- == 0)
+            return offset_mark(l->buf, l->len, (size_t)(hit - l->buf));
+        p = hit + 1;
+    }
+}
 
 static int conv_string(struct loader *l, yaml_node_t *n, const char *path, bool templated, json_t **ret,
                        bo_error_t *err)
@@ -150,8 +196,9 @@ static int conv_string(struct loader *l, yaml_node_t *n, const char *path, bool 
         return errat(l, n->start_mark, err, "%s: must be a string", path);
     _cleanup_free_ char *expanded = NULL;
     if (templated) {
-        if (template_expand_user(s, l->vars, &expanded, err) < 0)
-            return wrapat(l, n->start_mark, err);
+        size_t off = 0;
+        if (template_expand_user_at(s, l->vars, &expanded, &off, err) < 0)
+            return wrapat(l, scalar_text_mark(l, n, s, off), err);
         s = expanded;
     }
     json_t *j = json_string(s);
@@ -479,8 +526,8 @@ static yaml_mark_t offset_mark(const char *buf, size_t len, size_t off)
         if (buf[i] == '\n') {
             m.line++;
             m.column = 0;
-        } else {
-            m.column++;
+        } else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
+            m.column++; /* columns count characters, as libyaml's do */
         }
     }
     return m;

@@ -438,8 +438,16 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
             return bo_error_wrap(err, "%s", p);
         }
         for (size_t k = 0; k < n; k++) {
+            bool known = false;
+            for (size_t p = 0; p < t->n_ports && !known; p++)
+                known = strcmp(t->ports[p], names[k]) == 0;
+            if (known)
+                continue;
             if (t->n_ports >= JOB_MAX_PORTS) {
-                template_strv_free(names);
+                /* Not template_strv_free: the names taken are NULL. */
+                for (size_t q = 0; q < n; q++)
+                    free(names[q]);
+                free(names);
                 _cleanup_free_ char *p = bo_xasprintf("%s.ports", path);
                 return fail(d, p, err, "more than %d ports", JOB_MAX_PORTS);
             }
@@ -447,7 +455,9 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
             t->ports[t->n_ports++] = BO_STEAL(names[k]);
             t->ports[t->n_ports] = NULL;
         }
-        template_strv_free(names);
+        for (size_t k = 0; k < n; k++)
+            free(names[k]); /* the known ones; the others were taken */
+        free(names);
     }
     if (t->n_ports > 1)
         qsort(t->ports, t->n_ports, sizeof(char *), cmp_strp);

@@ -112,8 +112,10 @@ static int classify(struct tvar *v, const char *s, size_t n, bo_error_t *err)
 typedef int (*tvar_fn)(const struct tvar *v, struct tbuf *out, void *userdata, bo_error_t *err);
 
 /* Walk `in`, copying literal text to `out` (if not NULL) and calling `fn`
- * for each variable. */
-static int walk(const char *in, tvar_fn fn, void *userdata, struct tbuf *out, bo_error_t *err)
+ * for each variable. On a bad variable, *ret_fail (if not NULL) is its
+ * "{{" in `in`. */
+static int walk(const char *in, tvar_fn fn, void *userdata, struct tbuf *out, const char **ret_fail,
+                bo_error_t *err)
 {
     if (!in)
         return bo_error_set(err, BO_E_INVALID, "template is missing");
@@ -132,6 +134,8 @@ static int walk(const char *in, tvar_fn fn, void *userdata, struct tbuf *out, bo
             tbuf_put(out, p, (size_t)(open - p));
         const char *close = strstr(open + 2, "}}");
         struct tvar v = {.raw = open, .raw_len = close ? (size_t)(close + 2 - open) : (size_t)(end - open)};
+        if (ret_fail)
+            *ret_fail = open;
         if (!close)
             return var_error(err, "unterminated variable", &v);
         const char *s = open + 2, *e = close;
@@ -196,10 +200,19 @@ static int finish(struct tbuf *b, int r, char **ret, bo_error_t *err)
     return 0;
 }
 
-int template_expand_user(const char *in, json_t *vars, char **ret, bo_error_t *err)
+int template_expand_user_at(const char *in, json_t *vars, char **ret, size_t *ret_offset, bo_error_t *err)
 {
     struct tbuf b = {.max = TEMPLATE_MAX_LEN};
-    return finish(&b, walk(in, user_cb, vars, &b, err), ret, err);
+    const char *bad = NULL;
+    int r = walk(in, user_cb, vars, &b, &bad, err);
+    if (r < 0 && ret_offset)
+        *ret_offset = bad ? (size_t)(bad - in) : 0;
+    return finish(&b, r, ret, err);
+}
+
+int template_expand_user(const char *in, json_t *vars, char **ret, bo_error_t *err)
+{
+    return template_expand_user_at(in, vars, ret, NULL, err);
 }
 
 static int runtime_cb(const struct tvar *v, struct tbuf *out, void *userdata, bo_error_t *err)
@@ -239,7 +252,7 @@ static int runtime_cb(const struct tvar *v, struct tbuf *out, void *userdata, bo
 int template_expand_runtime(const char *in, const struct template_runtime *rt, char **ret, bo_error_t *err)
 {
     struct tbuf b = {.max = TEMPLATE_MAX_RUNTIME_LEN};
-    return finish(&b, walk(in, runtime_cb, (void *)rt, &b, err), ret, err);
+    return finish(&b, walk(in, runtime_cb, (void *)rt, &b, NULL, err), ret, err);
 }
 
 struct scan {
@@ -271,7 +284,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 int template_scan_runtime(const char *in, char ***ret_names, size_t *ret_n, bo_error_t *err)
 {
     struct scan sc = {0};
-    if (walk(in, scan_cb, &sc, NULL, err) < 0) {
+    if (walk(in, scan_cb, &sc, NULL, NULL, err) < 0) {
         template_strv_free(sc.names);
         return -1;
     }

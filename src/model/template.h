@@ -38,6 +38,10 @@ struct template_runtime {
  * puts role/environment/name/cluster, vars: and binds in it). Runtime
  * variables are kept in canonical spelling. *ret is heap-allocated. */
 int template_expand_user(const char *in, json_t *vars, char **ret, bo_error_t *err);
+/* The same; on failure *ret_offset (if not NULL) is the byte offset in
+ * `in` of the variable at fault (0 when the whole template is), so a
+ * caller can point at its line. */
+int template_expand_user_at(const char *in, json_t *vars, char **ret, size_t *ret_offset, bo_error_t *err);
 
 /* Resolve the runtime variables at launch; any other variable is an error. */
 int template_expand_runtime(const char *in, const struct template_runtime *rt, char **ret, bo_error_t *err);

@@ -322,6 +322,39 @@ TEST(field_table)
     CHECK(job_field_find("task.processes", "cmdline")->templated);
 }
 
+/* A port both listed and named in {{ports.X}} (or named by several
+ * processes) counts once against the limit of 64. */
+TEST(ports_limit_counts_unique_names)
+{
+    json_t *j = base();
+    json_t *ports = json_array(), *procs = json_array();
+    for (int i = 0; i < JOB_MAX_PORTS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "p%d", i);
+        json_array_append_new(ports, json_string(name));
+    }
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "proc%d", i);
+        json_array_append_new(procs, json_pack("{s:s,s:s}", "name", name, "cmdline",
+                                               "echo {{ports.p0}} {{ports.p63}}"));
+    }
+    json_object_set_new(json_object_get(j, "task"), "ports", ports);
+    json_object_set_new(json_object_get(j, "task"), "processes", procs);
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (job_config_from_json(j, &c, &err) < 0)
+        fprintf(stderr, "  %s\n", err->msg);
+    CHECK(c && c->task.n_ports == JOB_MAX_PORTS);
+    job_config_unref(c);
+    /* One more distinct name is over the limit. */
+    json_array_append_new(procs, json_pack("{s:s,s:s}", "name", "extra", "cmdline", "{{ports.q}}"));
+    bo_error_freep(&err);
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "more than 64 ports");
+    json_decref(j);
+}
+
 TEST(dot_names_are_refused)
 {
     _cleanup_error_ bo_error_t err = NULL;

@@ -42,6 +42,14 @@ static struct store *open_store(void)
     return s;
 }
 
+/* Free everything, so LeakSanitizer checks the modules, not the tests. */
+static void done(struct sched_state *st)
+{
+    struct store *store = st->store;
+    state_free(st);
+    store_close(store);
+}
+
 static struct job_config *job(const char *name, int instances, bool service, int max_failures, const char *ram)
 {
     _cleanup_free_ char *text = bo_xasprintf(
@@ -97,6 +105,7 @@ TEST(spreads_instances_across_agents)
     CHECK(j->current[0]->agent != j->current[1]->agent);
     CHECK(a->n_tasks == 1 && b->n_tasks == 1);
     CHECK(a->has_work && b->has_work);
+    done(&st);
 }
 
 TEST(ports_are_unique_on_an_agent)
@@ -115,6 +124,7 @@ TEST(ports_are_unique_on_an_agent)
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j2->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(j2->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: ports");
+    done(&st);
 }
 
 TEST(too_big_stays_pending_with_reason)
@@ -130,6 +140,7 @@ TEST(too_big_stays_pending_with_reason)
     CHECK(j->current[1]->state == TASK_PENDING);
     CHECK_STR(j->current[1]->pending_reason,
               "INSUFFICIENT_RESOURCES: ram (needs 64GiB, most free on any agent 1GiB)");
+    done(&st);
 }
 
 static void to_running(struct sched_state *st, struct sched_task *t)
@@ -163,6 +174,7 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
     /* A duplicate terminal update is ignored. */
     CHECK(lifecycle_transition(&st, t, TASK_FAILED, "again", NULL) == 0);
     CHECK(j->current[0] == n);
+    done(&st);
 }
 
 TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
@@ -184,6 +196,7 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     CHECK(lifecycle_transition(&st, second, TASK_FAILED, "exit 1", NULL) == 1);
     CHECK(j->current[0] == second && second->failure_count == 2);
     CHECK(j->state == JOB_FINISHED);
+    done(&st);
 }
 
 TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
@@ -203,6 +216,7 @@ TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
     CHECK(lifecycle_transition(&st, s0, TASK_FINISHED, NULL, NULL) == 1);
     CHECK(adhoc->current[0] == a0 && adhoc->state == JOB_FINISHED);
     CHECK(svc->current[0] != s0 && svc->state == JOB_ACTIVE);
+    done(&st);
 }
 
 TEST(user_kill_is_final)
@@ -225,6 +239,7 @@ TEST(user_kill_is_final)
     CHECK(lifecycle_transition(&st, j->current[1], TASK_KILLED, NULL, NULL) == 1);
     CHECK(state_job_refresh(&st, j, NULL) == 0);
     CHECK(j->state == JOB_KILLED);
+    done(&st);
 }
 
 TEST(lost_agent_reschedules_its_tasks)
@@ -242,6 +257,7 @@ TEST(lost_agent_reschedules_its_tasks)
     CHECK(!a->up && t->state == TASK_LOST);
     CHECK(j->current[0] != t && j->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(t->message, "stopped syncing");
+    done(&st);
 }
 
 TEST(recovery_restores_tasks_resources_and_current_instances)
@@ -262,7 +278,7 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
         CHECK(placement_run(&st, 0, NULL) == 1);
         t0id = bo_xstrdup(j->current[0]->id);
         t1id = bo_xstrdup(j->current[1]->id);
-        /* No state_free, no close: as if the process died here. */
+        done(&st); /* everything was committed; as if the process ended here */
     }
     struct sched_state st;
     state_init(&st, &o, open_store());
@@ -276,7 +292,10 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
     struct sched_agent *a = state_agent_find(&st, "a");
     CHECK(a && a->n_tasks == 2 && a->used_ram == 2 * 1048576);
     CHECK(st.count_by_state[TASK_FAILED] == 1 && st.count_by_state[TASK_RUNNING] == 1);
-    state_free(&st);
+    free(t0id);
+    free(t1id);
+    free(ancestor);
+    done(&st);
 }
 
 TEST(terminal_tasks_are_pruned_per_job)
@@ -299,6 +318,7 @@ TEST(terminal_tasks_are_pruned_per_job)
     n++;
     CHECK(n == 4); /* 3 kept terminal + the current PENDING one */
     CHECK(st.count_by_state[TASK_FAILED] == 3);
+    done(&st);
 }
 
 TEST(placement_pass_is_bounded)
@@ -313,6 +333,7 @@ TEST(placement_pass_is_bounded)
     CHECK(placement_run(&st, 3, NULL) == 3);
     CHECK(placement_run(&st, 3, NULL) == 1);
     CHECK(!st.placement_due);
+    done(&st);
 }
 
 TEST_MAIN()
