@@ -43,8 +43,7 @@ static json_t *inventory_hook(void *ctx)
 static void answer_hook(void *ctx, const struct sync_answer *ans)
 {
     struct agent *a = ctx;
-    for (size_t i = 0; i < ans->n_launch; i++)
-        task_mgr_launch(a->tasks, &ans->launch[i]);
+    task_mgr_launch(a->tasks, ans->launch, ans->n_launch);
     for (size_t i = 0; i < ans->n_kill; i++)
         task_mgr_kill(a->tasks, &ans->kill[i]);
     if (ans->n_acks > 0 && a->opt.sandbox_retention_ms == 0)

@@ -56,7 +56,10 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     _cleanup_free_ char *path = bo_xasprintf("%s/task.json", meta);
-    int r = bo_write_file_atomic(path, text, strlen(text), true, err);
+    /* No fsync: the executor reads it at once, and after a crash or power
+     * loss the task's journal record (ASSIGNED or later) decides, not this
+     * file. */
+    int r = bo_write_file_atomic(path, text, strlen(text), false, err);
     free(text);
     return r;
 }

@@ -261,12 +261,14 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
     free(msg);
 }
 
-void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
+/* Phase 1 of a launch: the task's record (state ASSIGNED). Returns NULL
+ * when there is nothing to start (invalid, known, or shutting down). */
+static struct task *launch_record(struct task_mgr *m, const struct sync_launch *l)
 {
     if (l->error) {
         log_warn("skipping launch item: %s", l->error->msg);
         if (!l->task_id || find_task(m, l->task_id))
-            return;
+            return NULL;
         /* Tell the scheduler, or it would resend this launch for ever. */
         struct task *t = bo_xcalloc(1, sizeof(*t));
         t->pidfd = -1;
@@ -278,15 +280,15 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
         char *msg = bo_xasprintf("launch failed: invalid launch: %s", l->error->msg);
         report(m, t, "FAILED", msg, NULL, NULL);
         free(msg);
-        return;
+        return NULL;
     }
     if (find_task(m, l->task_id)) {
         log_debug("task %s: launch again ignored (already known)", l->task_id);
-        return;
+        return NULL;
     }
     if (m->cleaning) {
         log_info("task %s: launch ignored while shutting down", l->task_id);
-        return;
+        return NULL;
     }
     struct task *t = bo_xcalloc(1, sizeof(*t));
     t->pidfd = -1;
@@ -299,13 +301,13 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
         .grace_ms = l->task.kill_grace_ms,
     };
     add_task(m, t);
-    /* Durable before the sandbox, cgroup or executor exist: a crash past
-     * this point leaves a record that recovery reports and cleans up
-     * (killing an executor started but not yet recorded). Without it a
-     * restarted agent would not know the task, the scheduler's resent
-     * launch would start a second executor, and the first would run on
-     * untracked. */
     save(m, t);
+    return t;
+}
+
+/* Phase 2: sandbox, cgroup, executor. */
+static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
+{
     bo_error_t err = NULL;
     struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
                                 .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
@@ -326,6 +328,48 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l)
     t->rec.executor_start = lr.start_time;
     report(m, t, "STARTING", "", NULL, NULL);
     refresh(m, t);
+}
+
+/* Open (begin) or close a group of journal writes that commit together. */
+static void journal_group(struct task_mgr *m, bool begin)
+{
+    bo_error_t err = NULL;
+    if ((begin ? journal_begin(m->journal, &err) : journal_commit(m->journal, &err)) < 0) {
+        log_error("journal: %s", err->msg);
+        bo_error_free(err);
+    }
+}
+
+void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
+{
+    /* Every record is durable before any sandbox, cgroup or executor
+     * exists: a crash past this point leaves records that recovery reports
+     * FAILED and cleans up (killing an executor started but not yet
+     * recorded as started). Without them a restarted agent would not know
+     * the tasks, the scheduler's resent launches would start second
+     * executors, and the first ones would run on untracked. One commit
+     * covers the whole batch; a second one covers the STARTING reports,
+     * which are sent only after it. */
+    struct task **started = bo_xcalloc(n ? n : 1, sizeof(*started));
+    int64_t t0 = bo_mono_ms();
+    journal_group(m, true);
+    for (size_t i = 0; i < n; i++)
+        started[i] = launch_record(m, &ls[i]);
+    journal_group(m, false);
+    journal_group(m, true);
+    for (size_t i = 0; i < n; i++)
+        if (started[i])
+            launch_start(m, started[i], &ls[i]);
+    /* Executors started early in a long batch wrote their first states
+     * while this loop ran, and the notify socket holds only a few
+     * datagrams: read every new task's status once more now. */
+    for (size_t i = 0; i < n; i++)
+        if (started[i] && started[i]->pidfd >= 0)
+            refresh(m, started[i]);
+    journal_group(m, false);
+    if (n > 1)
+        log_info("launched a batch of %zu tasks in %lld ms", n, (long long)(bo_mono_ms() - t0));
+    free(started);
 }
 
 void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)

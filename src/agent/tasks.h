@@ -36,7 +36,9 @@ void task_mgr_free(struct task_mgr *m);
  * starts or stops a task. */
 int task_mgr_recover(struct task_mgr *m, bo_error_t *err);
 
-void task_mgr_launch(struct task_mgr *m, const struct sync_launch *l);
+/* Launch a batch (one sync answer): records first, in one durable commit,
+ * then each executor. Launches of known task ids are ignored. */
+void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n);
 void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k);
 /* A notify datagram named this task: re-read its status. */
 void task_mgr_notified(struct task_mgr *m, const char *task_id);

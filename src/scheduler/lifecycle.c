@@ -94,9 +94,8 @@ int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task
         };
         if (task_should_reschedule(&in) && reschedule(st, t, err) < 0)
             return -1;
-        if (state_job_prune(st, t->job, st->opt.terminal_keep_per_job, err) < 0)
-            return -1;
-        if (state_job_refresh(st, t->job, err) < 0)
+        if (state_job_prune(st, t->job, st->opt.terminal_keep_per_job, t, err) < 0 ||
+            state_job_refresh(st, t->job, err) < 0)
             return -1;
     }
     return 1;

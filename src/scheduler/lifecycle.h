@@ -17,7 +17,7 @@ int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sc
  * -1 on a store error. Entering a terminal state may create the instance's
  * next task, which becomes the job's current task for that instance, and
  * prunes the job's oldest terminal tasks beyond opt.terminal_keep_per_job
- * (never t itself: it is the newest). */
+ * (never t itself). */
 int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
                          bo_error_t *err);
 

@@ -295,7 +295,8 @@ static bool is_current(const struct sched_task *t)
     return t->instance < t->job->n_current && t->job->current[t->instance] == t;
 }
 
-int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, bo_error_t *err)
+int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, const struct sched_task *spare,
+                    bo_error_t *err)
 {
     int64_t n = 0;
     struct sched_task *t, *tmp;
@@ -306,7 +307,7 @@ int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, b
     {
         if (n <= keep)
             break;
-        if (!task_state_is_terminal(t->state) || is_current(t))
+        if (t == spare || !task_state_is_terminal(t->state) || is_current(t))
             continue;
         if (store_delete(st->store, "task", t->id, err) < 0)
             return -1;

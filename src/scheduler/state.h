@@ -177,8 +177,11 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
 void state_task_unbind_agent(struct sched_state *st, struct sched_task *t);
 void state_task_set_message(struct sched_task *t, const char *msg);
 void state_task_push_event(struct sched_task *t, enum task_state s, const char *msg);
-/* Delete the oldest terminal, non-current tasks of a job beyond `keep`. */
-int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, bo_error_t *err);
+/* Delete the oldest (by creation) terminal, non-current tasks of a job
+ * beyond `keep`, never `spare` (the task whose transition is running: it
+ * can be the oldest created and still the last to end). */
+int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, const struct sched_task *spare,
+                    bo_error_t *err);
 /* Recompute job state from its instances; persists if it changed. */
 int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *err);
 

@@ -183,7 +183,7 @@ TEST(launch_is_recorded_before_the_executor_starts)
         env_open(&e);
         struct sync_launch l;
         make_launch(&l);
-        task_mgr_launch(e.m, &l);
+        task_mgr_launch(e.m, &l, 1);
         _exit(0);
     }
     bool recorded = false;
@@ -230,7 +230,7 @@ TEST(kill_before_the_executor_is_ready_is_reported_killed)
     env_open(&e);
     struct sync_launch l;
     make_launch(&l);
-    task_mgr_launch(e.m, &l);
+    task_mgr_launch(e.m, &l, 1);
     clear_launch(&l);
     struct sync_kill k = {.task_id = TASK_ID, .grace_ms = 100};
     task_mgr_kill(e.m, &k);

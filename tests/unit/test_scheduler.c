@@ -336,4 +336,29 @@ TEST(placement_pass_is_bounded)
     done(&st);
 }
 
+TEST(pruning_never_frees_the_task_that_just_ended)
+{
+    /* The oldest-created task is the last to end: pruning by age must not
+     * pick it while its transition is still running. */
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.flap_penalty_ms = 0;
+    o.terminal_keep_per_job = 1;
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job("svc", 3, true, 1, "1048576"));
+    CHECK(placement_run(&st, 0, NULL) == 3);
+    struct sched_task *t0 = j->current[0], *t1 = j->current[1], *t2 = j->current[2];
+    to_running(&st, t0);
+    to_running(&st, t1);
+    to_running(&st, t2);
+    CHECK(lifecycle_transition(&st, t2, TASK_KILLED, "agent stopped", NULL) == 1);
+    CHECK(lifecycle_transition(&st, t1, TASK_KILLED, "agent stopped", NULL) == 1);
+    CHECK(lifecycle_transition(&st, t0, TASK_KILLED, "agent stopped", NULL) == 1);
+    CHECK(j->state == JOB_ACTIVE);
+    CHECK(st.count_by_state[TASK_KILLED] == 1); /* keep = 1 */
+    CHECK(st.count_by_state[TASK_PENDING] == 3);
+    done(&st);
+}
+
 TEST_MAIN()
