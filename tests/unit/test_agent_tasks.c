@@ -176,6 +176,11 @@ TEST(launch_is_recorded_before_the_executor_starts)
     /* Joining the cgroup blocks on this FIFO: the launch stops between
      * fork and exec, where an agent crash used to leave no trace. */
     CHECK(mkfifo(procs, 0600) == 0);
+    /* Create the journal (WAL mode, schema) before two processes use it:
+     * switching a new database to WAL while another process opens it can
+     * fail with "database is locked". */
+    env_open(&e);
+    env_close(&e);
     fflush(NULL);
     pid_t agent = fork();
     CHECK(agent >= 0);
