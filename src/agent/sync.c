@@ -44,11 +44,12 @@ struct sync {
 /* ---- answer parsing ---- */
 
 
-static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t *err)
+/* What every command item starts with: an object with a valid task id
+ * (kept even when a later check fails, so the failure can be reported
+ * against that task) and only known keys. */
+static int parse_item_head(json_t *j, const char *where, const char *const *keys, size_t n, char **ret_id,
+                           bo_error_t *err)
 {
-    static const char *const keys[] = {"task_id", "job", "instance", "ports", "task"};
-    char where[48];
-    snprintf(where, sizeof(where), "launch[%zu]", idx);
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "%s: not an object", where);
     const char *id = json_string_value(json_object_get(j, "task_id"));
@@ -56,8 +57,16 @@ static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t
         return bo_error_set(err, BO_E_INVALID, "%s.task_id: required string", where);
     if (sandbox_validate_task_id(id, err) < 0)
         return bo_error_wrap(err, "%s", where);
-    l->task_id = bo_xstrdup(id);
-    if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+    *ret_id = bo_xstrdup(id);
+    return json_check_keys(j, keys, n, where, err);
+}
+
+static int parse_launch(json_t *j, size_t idx, struct sync_launch *l, bo_error_t *err)
+{
+    static const char *const keys[] = {"task_id", "job", "instance", "ports", "task"};
+    char where[48];
+    snprintf(where, sizeof(where), "launch[%zu]", idx);
+    if (parse_item_head(j, where, keys, BO_ARRAY_SIZE(keys), &l->task_id, err) < 0)
         return -1;
     const char *job = json_string_value(json_object_get(j, "job"));
     if (!job || strlen(job) > 300)
@@ -93,15 +102,7 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
     static const char *const keys[] = {"task_id", "grace_ms"};
     char where[48];
     snprintf(where, sizeof(where), "kill[%zu]", idx);
-    if (!json_is_object(j))
-        return bo_error_set(err, BO_E_INVALID, "%s: not an object", where);
-    const char *id = json_string_value(json_object_get(j, "task_id"));
-    if (!id)
-        return bo_error_set(err, BO_E_INVALID, "%s.task_id: required string", where);
-    if (sandbox_validate_task_id(id, err) < 0)
-        return bo_error_wrap(err, "%s", where);
-    k->task_id = bo_xstrdup(id);
-    if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), where, err) < 0)
+    if (parse_item_head(j, where, keys, BO_ARRAY_SIZE(keys), &k->task_id, err) < 0)
         return -1;
     json_t *g = json_object_get(j, "grace_ms");
     k->grace_ms = 5000;
