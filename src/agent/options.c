@@ -46,8 +46,18 @@ static int set_scheduler(struct agent_options *o, const char *name, const char *
 
 static int set_data_dir(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
 {
-    if (v[0] != '/')
-        return bo_error_set(err, BO_E_INVALID, "--%s: `%s` must be an absolute path", name, v);
+    if (!*v)
+        return bo_error_set(err, BO_E_INVALID, "--%s: must not be empty", name);
+    /* Executors get paths inside it long after start (and from another
+     * working directory), so keep it absolute. */
+    _cleanup_free_ char *abs = NULL;
+    if (v[0] != '/') {
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        if (!cwd)
+            return bo_error_sys(err, errno, "--%s: resolving `%s`", name, v);
+        abs = bo_xasprintf("%s/%s", cwd, strncmp(v, "./", 2) == 0 ? v + 2 : v);
+        v = abs;
+    }
     /* The notify socket path (DATA/agent.sock) must fit in sun_path. */
     if (strlen(v) > 90)
         return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is longer than 90 characters", name, v);

@@ -38,10 +38,11 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
     root = tempfile.mkdtemp(prefix="borealis-up-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # As `make up` runs it: a data dir relative to the working directory.
     up = subprocess.Popen(
-        [BOREALIS, "up", "--data-dir", os.path.join(root, "up"), "--port", str(port),
+        [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
          "--file", os.path.join(REPO, "examples", "hello.yaml")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
     try:
         # up prints the address once the example job is RUNNING.
         seen = []
@@ -50,6 +51,7 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
             if "Borealis is up" in line:
                 break
         out = "".join(seen)
+        assert up.poll() is None, out
         assert url in out, out
         job = get(f"{url}/api/v1/jobs/{KEY}")
         tasks = job["tasks"]
