@@ -12,6 +12,7 @@
 #include "base/parse.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
+#include "scheduler/scheduler.h"
 
 static long rss_kib(void)
 {
@@ -61,10 +62,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err->msg);
         return 1;
     }
-    struct sched_options o = {.cluster = "local", .flap_window_ms = 300000, .flap_penalty_ms = 30000,
-                              .flap_penalty_max_ms = 300000, .transient_timeout_ms = 300000,
-                              .agent_timeout_ms = 30000, .command_resend_ms = 10000,
-                              .terminal_keep_per_job = 100};
+    struct sched_options o;
+    scheduler_default_options(&o);
     struct sched_state st;
     state_init(&st, &o, store);
     for (int64_t i = 0; i < n_agents; i++) {

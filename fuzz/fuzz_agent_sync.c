@@ -20,6 +20,7 @@
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
+#include "scheduler/scheduler.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,14 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct store *store;
 static char dir[128];
 
-static const struct sched_options opts = {.cluster = "local",
-                                          .flap_window_ms = 5 * 60 * 1000,
-                                          .flap_penalty_ms = 30000,
-                                          .flap_penalty_max_ms = 300000,
-                                          .transient_timeout_ms = 300000,
-                                          .agent_timeout_ms = 30000,
-                                          .command_resend_ms = 10000,
-                                          .terminal_keep_per_job = 5};
+static struct sched_options opts; /* the daemon's defaults, set at init */
 
 static void must(int r, bo_error_t err, const char *what)
 {
@@ -57,6 +51,8 @@ static void remove_dir(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    scheduler_default_options(&opts);
+    opts.terminal_keep_per_job = 5; /* so inputs reach pruning */
     const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(dir, sizeof(dir), "%s/bo-fuzz-sync-XXXXXX", tmp);
     if (!mkdtemp(dir))

@@ -73,11 +73,6 @@ fail:
     return false;
 }
 
-static bool route_match(const char *pattern, const char *path, struct http_request *req)
-{
-    return http_route_match(pattern, path, req->params, &req->n_params);
-}
-
 static void queue(struct http_request *req, unsigned status, const char *ctype, char *data, size_t len)
 {
     struct MHD_Connection *c = req->conn;
@@ -175,6 +170,30 @@ void http_resume(struct http_request *req)
     MHD_resume_connection(req->conn);
 }
 
+/* Find the route for the request (its `*` segments captured into req), or
+ * answer 404 (unknown path) or 405 (known path, other method). */
+static bool route_request(struct http_server *s, struct http_request *req, const char *url, const char *method)
+{
+    bool path_known = false;
+    for (size_t i = 0; i < s->n_routes; i++) {
+        if (!http_route_match(s->routes[i].pattern, url, req->params, &req->n_params))
+            continue;
+        if (strcmp(s->routes[i].method, method) == 0) {
+            req->route = &s->routes[i];
+            return true;
+        }
+        path_known = true;
+        for (size_t k = 0; k < req->n_params; k++)
+            free(req->params[k]);
+        req->n_params = 0;
+    }
+    if (path_known)
+        http_reply_error(req, 405, "INVALID", "method %s is not allowed on %s", method, url);
+    else
+        http_reply_error(req, 404, "NOT_FOUND", "no such endpoint: %s %s", method, url);
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -208,34 +227,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (req->answered)
         return MHD_YES;
-    if (req->too_large) {
+    if (req->too_large)
         http_reply_error(req, 413, "TOO_LARGE", "request body exceeds %u bytes", HTTP_MAX_BODY);
-    } else if (!req->route) {
-        bool path_known = false;
-        for (size_t i = 0; i < s->n_routes; i++) {
-            struct http_request probe = {0};
-            if (!route_match(s->routes[i].pattern, url, &probe))
-                continue;
-            for (size_t k = 0; k < probe.n_params; k++)
-                free(probe.params[k]);
-            path_known = true;
-            if (strcmp(s->routes[i].method, method) != 0)
-                continue;
-            route_match(s->routes[i].pattern, url, req);
-            req->route = &s->routes[i];
-            break;
-        }
-        if (!req->route) {
-            if (path_known)
-                http_reply_error(req, 405, "INVALID", "method %s is not allowed on %s", method, url);
-            else
-                http_reply_error(req, 404, "NOT_FOUND", "no such endpoint: %s %s", method, url);
-        } else {
-            req->route->handler(req, s->ctx);
-        }
-    } else {
-        req->route->handler(req, s->ctx); /* resumed */
-    }
+    else if (req->route || route_request(s, req, url, method)) /* route is set when resumed */
+        req->route->handler(req, s->ctx);
     return MHD_YES;
 }
 

@@ -131,6 +131,16 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
     return 0;
 }
 
+void scheduler_default_options(struct sched_options *ret)
+{
+    char *argv[] = {(char *)"scheduler", NULL};
+    struct sched_cli c;
+    bool help = false;
+    if (parse_args(1, argv, &c, &help, NULL) < 0)
+        abort(); /* the table's own defaults are invalid: a bug */
+    *ret = c.opt;
+}
+
 static void observe(const struct http_request *req, unsigned status, int64_t duration_ms, void *ctx)
 {
     struct scheduler *s = ctx;

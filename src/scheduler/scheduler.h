@@ -15,6 +15,10 @@ struct scheduler {
     bool stopping;
 };
 
+/* The options `borealis scheduler` runs with when given none (from its
+ * option table: the one place defaults are written). */
+void scheduler_default_options(struct sched_options *ret);
+
 /* argv[0] is "scheduler". Returns a process exit code. */
 int scheduler_main(int argc, char **argv);
 

@@ -7,19 +7,15 @@
 #include "harness.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
+#include "scheduler/scheduler.h"
 
 static char dir[64];
 
 static struct sched_options test_opts(void)
 {
-    return (struct sched_options){.cluster = "local",
-                                  .flap_window_ms = 5 * 60 * 1000,
-                                  .flap_penalty_ms = 30000,
-                                  .flap_penalty_max_ms = 300000,
-                                  .transient_timeout_ms = 300000,
-                                  .agent_timeout_ms = 30000,
-                                  .command_resend_ms = 10000,
-                                  .terminal_keep_per_job = 100};
+    struct sched_options o;
+    scheduler_default_options(&o);
+    return o;
 }
 
 /* Each test runs in its own process (the harness forks), so a destructor
