@@ -177,13 +177,13 @@ bool task_should_reschedule(const struct reschedule_input *in)
     }
 }
 
-int64_t task_flap_penalty_ms(int consecutive_flaps)
+int64_t task_flap_penalty_ms(int consecutive_flaps, int64_t first_ms, int64_t max_ms)
 {
-    if (consecutive_flaps <= 0)
+    if (consecutive_flaps <= 0 || first_ms <= 0)
         return 0;
-    int64_t p = TASK_FLAP_PENALTY_FIRST_MS;
+    int64_t p = first_ms;
     /* Loop rather than shift so a huge count cannot overflow. */
-    for (int i = 1; i < consecutive_flaps && p < TASK_FLAP_PENALTY_MAX_MS; i++)
+    for (int i = 1; i < consecutive_flaps && p < max_ms; i++)
         p *= 2;
-    return p < TASK_FLAP_PENALTY_MAX_MS ? p : TASK_FLAP_PENALTY_MAX_MS;
+    return p < max_ms ? p : max_ms;
 }

@@ -71,17 +71,14 @@ struct reschedule_input {
  *   - KILLED or LOST (not after KILLING): yes. */
 bool task_should_reschedule(const struct reschedule_input *in);
 
-/* A run shorter than this counts as a flap. */
-#define TASK_FLAP_WINDOW_MS (5 * 60 * 1000)
-#define TASK_FLAP_PENALTY_FIRST_MS (30 * 1000)
-#define TASK_FLAP_PENALTY_MAX_MS (5 * 60 * 1000)
 /* Penalty before a rescheduled task may leave THROTTLED: 0 for 0 (or a
- * negative number of) consecutive flaps, 30 s for 1, doubling each time,
- * capped at 5 min: 0, 30 s, 60 s, 120 s, 240 s, 300 s, 300 s, ... */
-int64_t task_flap_penalty_ms(int consecutive_flaps);
+ * negative number of) consecutive flaps, first_ms for 1, doubling each
+ * time, capped at max_ms; first_ms <= 0 turns it off. With Aurora's values
+ * (the scheduler's defaults, 30 s and 5 min): 0, 30 s, 60 s, 120 s, 240 s,
+ * 300 s, 300 s, ... The flap window and the transient-state timeout are
+ * scheduler options too (src/scheduler/scheduler.c). */
+int64_t task_flap_penalty_ms(int consecutive_flaps, int64_t first_ms, int64_t max_ms);
 
-/* A task stuck this long in a transient state is declared LOST. */
-#define TASK_TRANSIENT_TIMEOUT_MS (5 * 60 * 1000)
 /* ASSIGNED, PREEMPTING, RESTARTING, DRAINING, KILLING: states the scheduler
  * expects the agent to move the task out of soon. (STARTING is not: with
  * health checks a task may legitimately stay STARTING for long.) */

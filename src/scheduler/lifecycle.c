@@ -5,16 +5,6 @@
 
 #include "base/clock.h"
 
-int64_t lifecycle_flap_penalty_ms(const struct sched_options *o, int consecutive_flaps)
-{
-    if (consecutive_flaps <= 0 || o->flap_penalty_ms <= 0)
-        return 0;
-    int64_t p = o->flap_penalty_ms;
-    for (int i = 1; i < consecutive_flaps && p < o->flap_penalty_max_ms; i++)
-        p *= 2;
-    return p < o->flap_penalty_max_ms ? p : o->flap_penalty_max_ms;
-}
-
 /* Which queue a task in state s belongs on. */
 static int queue_for(enum task_state s)
 {
@@ -58,7 +48,8 @@ static int reschedule(struct sched_state *st, struct sched_task *old, bo_error_t
     int64_t ran = old->running_since ? bo_wall_ms() - old->running_since : 0;
     bool flapped = ran < st->opt.flap_window_ms;
     t->consecutive_flaps = flapped ? old->consecutive_flaps + 1 : 0;
-    int64_t penalty = lifecycle_flap_penalty_ms(&st->opt, t->consecutive_flaps);
+    int64_t penalty =
+        task_flap_penalty_ms(t->consecutive_flaps, st->opt.flap_penalty_ms, st->opt.flap_penalty_max_ms);
     st->reschedules++;
     if (penalty > 0) {
         t->throttle_until = bo_wall_ms() + penalty;

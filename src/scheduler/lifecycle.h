@@ -30,6 +30,4 @@ int lifecycle_tick(struct sched_state *st, int64_t now_mono, int64_t now_wall, b
 /* Every live task on the agent becomes LOST (rescheduled unless killed). */
 int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err);
 
-int64_t lifecycle_flap_penalty_ms(const struct sched_options *o, int consecutive_flaps);
-
 #endif

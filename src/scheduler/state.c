@@ -218,7 +218,7 @@ struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, i
     t->config = job_config_ref(j->config);
     t->instance = instance;
     t->state = TASK_INIT;
-    t->first_event_ts = bo_wall_ms();
+    t->created_ms = bo_wall_ms();
     t->state_since_mono = bo_mono_ms();
     st->count_by_state[TASK_INIT]++;
     HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
@@ -366,7 +366,7 @@ static json_t *task_record(const struct sched_task *t)
                           "failure_count", t->failure_count, "consecutive_flaps", t->consecutive_flaps,
                           "kill_requested", t->kill_requested, "ports", ports_json(t), "running_since",
                           (json_int_t)t->running_since, "throttle_until", (json_int_t)t->throttle_until,
-                          "created_ms", (json_int_t)t->first_event_ts, "executor_pid", t->executor_pid,
+                          "created_ms", (json_int_t)t->created_ms, "executor_pid", t->executor_pid,
                           "events", events_json(t));
     json_object_set_new(r, "ancestor_id", t->ancestor_id ? json_string(t->ancestor_id) : json_null());
     json_object_set_new(r, "agent_id", t->agent_id ? json_string(t->agent_id) : json_null());
@@ -413,10 +413,9 @@ int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *
 json_t *state_task_to_json(const struct sched_task *t)
 {
     json_t *r = task_record(t);
+    /* The record minus scheduler-internal bookkeeping. */
     json_object_del(r, "consecutive_flaps");
     json_object_del(r, "throttle_until");
-    json_object_del(r, "created_ms");
-    json_object_set_new(r, "created_ms", json_integer(t->first_event_ts));
     json_object_set_new(r, "host", t->agent ? json_string(t->agent->hostname) : json_null());
     if (t->state == TASK_THROTTLED)
         json_object_set_new(r, "throttled_until_ms", json_integer(t->throttle_until));
@@ -538,7 +537,7 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
     t->pending_reason = pr ? bo_xstrdup(pr) : NULL;
     t->running_since = json_integer_value(json_object_get(rec, "running_since"));
     t->throttle_until = json_integer_value(json_object_get(rec, "throttle_until"));
-    t->first_event_ts = json_integer_value(json_object_get(rec, "created_ms"));
+    t->created_ms = json_integer_value(json_object_get(rec, "created_ms"));
     t->executor_pid = (int32_t)json_integer_value(json_object_get(rec, "executor_pid"));
     t->processes = json_incref(json_object_get(rec, "processes"));
     t->state_since_mono = t->pending_since_mono = bo_mono_ms();
@@ -574,7 +573,7 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
 
 static int cmp_created(struct sched_task *a, struct sched_task *b)
 {
-    return a->first_event_ts < b->first_event_ts ? -1 : a->first_event_ts > b->first_event_ts;
+    return a->created_ms < b->created_ms ? -1 : a->created_ms > b->created_ms;
 }
 
 int state_load(struct sched_state *st, bo_error_t *err)

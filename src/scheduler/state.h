@@ -55,7 +55,7 @@ struct sched_task {
     json_t *processes; /* as last reported by the agent */
     struct task_event events[TASK_MAX_EVENTS];
     int n_events; /* ring: the newest TASK_MAX_EVENTS */
-    int64_t first_event_ts;
+    int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */
 
     UT_hash_handle hh;                       /* state->tasks by id */
     struct sched_task *q_prev, *q_next;      /* pending or timed queue */

@@ -286,17 +286,19 @@ TEST(flap_penalty_sequence)
 {
     static const int64_t want[] = {0, 30000, 60000, 120000, 240000, 300000, 300000, 300000};
     for (int i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++) {
-        if (task_flap_penalty_ms(i) != want[i]) {
-            fprintf(stderr, "  flaps %d: got %lld want %lld\n", i,
-                    (long long)task_flap_penalty_ms(i), (long long)want[i]);
+        int64_t got = task_flap_penalty_ms(i, 30000, 300000);
+        if (got != want[i]) {
+            fprintf(stderr, "  flaps %d: got %lld want %lld\n", i, (long long)got, (long long)want[i]);
             exit(1);
         }
     }
-    CHECK(task_flap_penalty_ms(-1) == 0);
-    CHECK(task_flap_penalty_ms(64) == 300000);
-    CHECK(task_flap_penalty_ms(INT32_MAX) == 300000);
-    CHECK(TASK_FLAP_WINDOW_MS == 300000);
-    CHECK(TASK_TRANSIENT_TIMEOUT_MS == 300000);
+    CHECK(task_flap_penalty_ms(-1, 30000, 300000) == 0);
+    CHECK(task_flap_penalty_ms(64, 30000, 300000) == 300000);
+    CHECK(task_flap_penalty_ms(INT32_MAX, 30000, 300000) == 300000);
+    /* Configured values: 1 s doubling to 5 s; 0 turns the penalty off. */
+    CHECK(task_flap_penalty_ms(3, 1000, 5000) == 4000);
+    CHECK(task_flap_penalty_ms(4, 1000, 5000) == 5000);
+    CHECK(task_flap_penalty_ms(3, 0, 5000) == 0);
 }
 
 TEST_MAIN()
