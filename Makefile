@@ -4,7 +4,9 @@
 #
 #   make            build bin/borealis and bin/borealis-executor
 #   make up         install deps, build, run a one-machine cluster
+#                   (PORT=9090 for another API port, UP_ARGS for more flags)
 #   make test       install deps, build, run every test (plain + sanitizers)
+#   make install    install the programs (PREFIX=/usr/local, DESTDIR for packagers)
 #   make bench      benchmarks (print figures; never fail on timing)
 #   make fuzz       build and briefly run the libFuzzer targets
 #   SAN=1 make ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -24,9 +26,18 @@ ifeq ($(SAN),1)
 CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 HARDEN   := -fPIE
 endif
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+# Deferred (`=`), and the targets that install packages first (up, test,
+# bench, fuzz) build in a sub-make: pkg-config must run after
+# install-deps.sh, or a fresh machine links without the libraries.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Isrc $(PKG_CFLAGS) -MMD -MP
 LDFLAGS_HARD := -pie -Wl,-z,relro,-z,now
-LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+LIBS      = $(PKG_LIBS) -lm -lpthread
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+PORT     ?=
+UP_ARGS  ?=
 
 LIB_DIRS := src/base src/model src/config src/store src/net src/scheduler src/agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
@@ -44,7 +55,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
 
-.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench fuzz clean
+.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench fuzz install uninstall clean
 all: $(BINS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
 
@@ -98,8 +109,18 @@ test: deps
 	$(MAKE) SAN=1 all test-unit test-integration
 	$(MAKE) test-fuzz-smoke
 
-up: deps all
-	./bin/borealis up
+up: deps
+	$(MAKE) all
+	./bin/borealis up $(if $(PORT),--port $(PORT)) $(UP_ARGS)
+
+# Both programs go to one directory: the agent finds borealis-executor
+# beside borealis.
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/borealis $(DESTDIR)$(BINDIR)/borealis-executor
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 	@mkdir -p $(dir $@)
@@ -107,7 +128,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 
 # Cluster benchmark (real daemons, 200 tasks), then the scheduler core at
 # scale (10,000 agents, 1,000,000 tasks, in-process).
-bench: deps all $(BUILD)/bench/bench_placement
+bench: deps
+	$(MAKE) all $(BUILD)/bench/bench_placement
 	sh bench/run.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
 

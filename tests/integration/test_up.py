@@ -2,6 +2,7 @@
 example job and, on Ctrl-C, leaves no process, cgroup or sandbox behind."""
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -74,6 +75,58 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
         sandboxes = os.path.join(root, "up", "agent", "sandboxes")
         assert not os.path.isdir(sandboxes) or os.listdir(sandboxes) == []
         assert processes_under(root) == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def readme_commands():
+    """The README's "Using it" commands, as a reader would type them."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    block = text.split("runs these commands as written. -->", 1)[1]
+    block = block.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+
+
+def test_readme_commands_work_as_written_against_up():
+    """Every command of the README's "Using it" block exits 0 against a
+    cluster started as `make up` starts it (the example job already
+    running), and the batch example it creates finishes."""
+    root = tempfile.mkdtemp(prefix="borealis-readme-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = subprocess.Popen(
+        [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
+         "--file", os.path.join(REPO, "examples", "hello.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    try:
+        for line in up.stdout:
+            if "Borealis is up" in line:
+                break
+        assert up.poll() is None
+        env = dict(os.environ)
+        ran = 0
+        for argv in readme_commands():
+            if argv[0] == "export":
+                name, value = argv[1].split("=", 1)
+                # The README's address is make up's default port; this
+                # cluster has its own.
+                env[name] = value.replace("http://127.0.0.1:8081", url)
+                continue
+            assert argv[0] == "./bin/borealis", argv
+            r = subprocess.run([BOREALIS] + argv[1:], capture_output=True, text=True,
+                               env=env, cwd=REPO, timeout=120)
+            assert r.returncode == 0, (argv, r.stdout, r.stderr)
+            ran += 1
+        assert ran >= 5
+        job = get(f"{url}/api/v1/jobs/local/www-data/devel/countdown")
+        assert [t["state"] for t in job["tasks"]] == ["FINISHED"] * 3, job
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=60)
+        assert up.returncode == 0
     finally:
         if up.poll() is None:
             up.kill()
