@@ -1,7 +1,7 @@
 #!/bin/sh
 # OPTIONAL peer run: Docker Swarm on this machine, the same shape of job as
 # bench/bench.py (N replicas of a sleeping process), following
-# /work/shared/reference/machine-and-peers.md. Run only when asked:
+# the project brief's machine reference (machine-and-peers.md). Run only when asked:
 #
 #   BENCH_PEER=swarm make bench        (or: sh bench/swarm.sh)
 #
