@@ -10,7 +10,7 @@ libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev
 libcurl4-openssl-dev uthash-dev
 clang libclang-rt-14-dev
 python3 python3-pytest
-busybox-static procps
+busybox-static procps iproute2
 "
 
 missing=""

@@ -1,0 +1,303 @@
+"""A multi-host harness: one scheduler and N agents, each agent in its own
+network namespace with its own address, joined by a bridge, so scheduler
+and agent traffic crosses a real network boundary.
+
+    with Hosts(n=3) as h:
+        h.start_scheduler()
+        h.start_agents()
+        h.cut(1)        # the host's link goes down: it is partitioned
+        h.restore(1)
+        h.kill9(2)      # the machine dies with its agent
+        h.restart(2)
+
+Layout (X is a free subnet picked per harness, 10.231.X.0/24):
+
+    host namespace: bridge borbr<id> 10.231.X.1   <- scheduler listens here
+      veth borv<id>h<k>  ==  eth0 in netns bor-<id>-h<k>  10.231.X.(10+k)
+                                   agent k: nsenter --net=... borealis agent
+
+Agents enter only the network namespace (nsenter --net), so they keep the
+host's mounts and see the cgroup hierarchy (`ip netns exec` would remount
+/sys). Every namespace, link, process and cgroup made here is removed on
+exit, also when a test fails; names carry the creating pid so a sweep can
+find leftovers of a harness whose process died.
+"""
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.request
+
+from conftest import BOREALIS, EXECUTOR, cgroups_left, pid_alive, typical_fd_limit, wait_for
+
+PREFIX = "bor"
+
+
+def sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def used_subnets():
+    out = sh("ip", "-o", "-4", "addr", "show").stdout
+    nets = set()
+    for line in out.splitlines():
+        for word in line.split():
+            if "/" in word and word[0].isdigit():
+                nets.add(ipaddress.ip_interface(word).network)
+    return nets
+
+
+def sweep_stale():
+    """Remove namespaces and links of harnesses whose process is gone."""
+    for ns in sh("ip", "netns", "list", check=False).stdout.split():
+        if ns.startswith(PREFIX + "-"):
+            pid = ns.split("-")[1]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                sh("ip", "netns", "del", ns, check=False)
+    for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith(PREFIX + "br") or name.startswith(PREFIX + "v"):
+            pid = "".join(ch for ch in name[len(PREFIX) + 2:] if ch.isdigit()) if name.startswith(PREFIX + "br") \
+                else name[len(PREFIX) + 1:].split("h")[0]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                sh("ip", "link", "del", name, check=False)
+
+
+class Host:
+    def __init__(self, harness, k):
+        self.k = k
+        self.name = f"h{k}"
+        self.netns = f"{PREFIX}-{harness.id}-h{k}"
+        self.veth = f"{PREFIX}v{harness.id}h{k}"
+        self.addr = str(harness.net.network_address + 10 + k)
+        self.data_dir = os.path.join(harness.root, self.name)
+        self.cgroup_root = f"borealis-mh-{harness.id}-{self.name}"
+        self.port_lo = 30000 + k * 100
+        self.proc = None
+        self.log_path = os.path.join(harness.root, f"agent-{self.name}.log")
+
+
+class Hosts:
+    def __init__(self, n=3, scheduler_args=(), agent_args=()):
+        self.id = os.getpid() % 100000
+        self.n = n
+        self.root = tempfile.mkdtemp(prefix="borealis-mh-")
+        self.scheduler_args = list(scheduler_args)
+        self.agent_args = list(agent_args)
+        self.bridge = f"{PREFIX}br{self.id}"
+        self.sched = None
+        self.hosts = []
+        self.net = None
+        self.port = 8081
+
+    # -- network ----------------------------------------------------------
+    def __enter__(self):
+        sweep_stale()
+        try:
+            self._make_network()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close(failed=exc[0] is not None)
+        return False
+
+    def _make_network(self):
+        used = used_subnets()
+        for x in range(1, 255):
+            net = ipaddress.ip_network(f"10.231.{x}.0/24")
+            if not any(net.overlaps(u) for u in used):
+                self.net = net
+                break
+        else:
+            raise RuntimeError("no free 10.231.X.0/24 subnet for the harness")
+        self.sched_addr = str(self.net.network_address + 1)
+        sh("ip", "link", "add", self.bridge, "type", "bridge")
+        sh("ip", "addr", "add", f"{self.sched_addr}/24", "dev", self.bridge)
+        sh("ip", "link", "set", self.bridge, "up")
+        for k in range(1, self.n + 1):
+            h = Host(self, k)
+            self.hosts.append(h)
+            sh("ip", "netns", "add", h.netns)
+            sh("ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.netns)
+            sh("ip", "link", "set", h.veth, "master", self.bridge)
+            sh("ip", "link", "set", h.veth, "up")
+            sh("ip", "-n", h.netns, "addr", "add", f"{h.addr}/24", "dev", "eth0")
+            sh("ip", "-n", h.netns, "link", "set", "eth0", "up")
+            sh("ip", "-n", h.netns, "link", "set", "lo", "up")
+
+    @property
+    def url(self):
+        return f"http://{self.sched_addr}:{self.port}"
+
+    def host(self, k):
+        return self.hosts[k - 1]
+
+    # -- daemons ----------------------------------------------------------
+    def start_scheduler(self):
+        from conftest import free_port
+        self.port = free_port()
+        log = open(os.path.join(self.root, "scheduler.log"), "ab")
+        self.sched = subprocess.Popen(
+            [BOREALIS, "scheduler", "--data-dir", os.path.join(self.root, "scheduler"),
+             "--listen", self.sched_addr, "--port", str(self.port), "--sync", "normal"]
+            + self.scheduler_args,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_for("scheduler /health", lambda: self._health(), timeout=20)
+
+    def _health(self):
+        r = self.cli("job", "list", check=False)
+        return r.returncode == 0
+
+    def start_agent(self, k):
+        h = self.host(k)
+        log = open(h.log_path, "ab")
+        h.proc = subprocess.Popen(
+            ["nsenter", f"--net=/var/run/netns/{h.netns}",
+             BOREALIS, "agent", "--data-dir", h.data_dir, "--scheduler", self.url,
+             "--executor", EXECUTOR, "--hostname", h.name, "--cgroup-root", h.cgroup_root,
+             "--cleanup-on-exit", "--port-range", f"{h.port_lo}-{h.port_lo + 99}",
+             "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB"] + self.agent_args,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
+
+    def start_agents(self):
+        for h in self.hosts:
+            self.start_agent(h.k)
+        wait_for(f"{self.n} agents up", lambda: len(self.agents_up()) == self.n, timeout=30)
+
+    def agents(self):
+        return self.api("/api/v1/agents")["agents"]
+
+    def agents_up(self):
+        return sorted(a["hostname"] for a in self.agents() if a["state"] == "up")
+
+    def kill9(self, k):
+        """The machine dies: its agent and every task it started."""
+        h = self.host(k)
+        h.proc.send_signal(signal.SIGKILL)
+        h.proc.wait(timeout=10)
+        for pid in self._task_pids(h):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop_agent(self, k, timeout=60):
+        h = self.host(k)
+        if h.proc and h.proc.poll() is None:
+            h.proc.send_signal(signal.SIGTERM)
+            try:
+                h.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                h.proc.kill()
+                h.proc.wait()
+                raise AssertionError(f"agent {h.name} ignored SIGTERM for {timeout}s")
+        return h.proc.returncode if h.proc else None
+
+    def cut(self, k):
+        """The host's link goes down: the machine keeps running, unreachable."""
+        sh("ip", "link", "set", self.host(k).veth, "down")
+
+    def restore(self, k):
+        sh("ip", "link", "set", self.host(k).veth, "up")
+
+    def _task_pids(self, h):
+        """Every process in the host's task cgroups."""
+        pids = set()
+        for d in cgroups_left(h.cgroup_root):
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+        return pids
+
+    # -- API and CLI -------------------------------------------------------
+    def cli(self, *args, check=True, timeout=120):
+        r = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args), capture_output=True,
+                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise AssertionError(f"borealis {' '.join(args)}: exit {r.returncode}\n{r.stdout}{r.stderr}")
+        return r
+
+    def api(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return json.loads(r.read())
+
+    def tasks(self, key):
+        return {t["instance"]: t for t in self.api("/api/v1/jobs/" + key)["tasks"]}
+
+    def live_copies(self, key):
+        """instance -> number of hosts where a process of that instance of
+        job `key` is alive, read from the machines' task cgroups (named by
+        task id, ROLE-ENV-NAME-INSTANCE-UUID), not from the scheduler."""
+        role, env, name = key.split("/")[1:]
+        prefix = f"{role}-{env}-{name}-"
+        counts = {}
+        for h in self.hosts:
+            for d in cgroups_left(h.cgroup_root):
+                task_id = os.path.basename(d)
+                if not task_id.startswith(prefix):
+                    continue
+                try:
+                    with open(os.path.join(d, "cgroup.procs")) as f:
+                        alive = any(pid_alive(int(p)) for p in f.read().split())
+                except OSError:
+                    continue
+                if alive:
+                    inst = int(task_id[len(prefix):].split("-")[0])
+                    counts.setdefault(inst, set()).add(h.name)
+        return {i: len(hs) for i, hs in counts.items()}
+
+    # -- teardown -----------------------------------------------------------
+    def close(self, failed=False):
+        problems = []
+        for h in self.hosts:
+            try:
+                self.restore(h.k)
+            except Exception:
+                pass
+            try:
+                rc = self.stop_agent(h.k)
+                if rc not in (0, None, -9):
+                    problems.append(f"agent {h.name} exited {rc}")
+            except AssertionError as e:
+                problems.append(str(e))
+            for pid in self._task_pids(h):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            for d in sorted(cgroups_left(h.cgroup_root), key=len, reverse=True):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        if self.sched and self.sched.poll() is None:
+            self.sched.send_signal(signal.SIGTERM)
+            try:
+                self.sched.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.sched.kill()
+                self.sched.wait()
+                problems.append("scheduler ignored SIGTERM")
+        for h in self.hosts:
+            sh("ip", "netns", "del", h.netns, check=False)
+            sh("ip", "link", "del", h.veth, check=False)
+        sh("ip", "link", "del", self.bridge, check=False)
+        if failed or problems:
+            for name in sorted(os.listdir(self.root)):
+                if name.endswith(".log"):
+                    with open(os.path.join(self.root, name), errors="replace") as f:
+                        print(f"==== {name} ====\n" + f.read()[-4000:])
+        shutil.rmtree(self.root, ignore_errors=True)
+        if problems and not failed:
+            raise AssertionError("; ".join(problems))
