@@ -100,7 +100,7 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         if (!changed)
             log_info("agent %s (%s) is back", a->hostname, a->id);
     }
-    a->last_seen_mono = bo_mono_ms();
+    lifecycle_agent_seen(st, a);
     a->last_seen_wall = bo_wall_ms();
     if (changed && state_save_agent(st, a, err) < 0)
         return -1;
@@ -209,6 +209,7 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
         if (t->last_command_mono && now - t->last_command_mono < st->opt.command_resend_ms)
             continue;
         t->last_command_mono = now;
+        lifecycle_arm_timer(st, t); /* its resend is now a deadline */
         if (t->state == TASK_KILLING) {
             json_array_append_new(kill, json_pack("{s:s, s:I}", "task_id", t->id, "grace_ms",
                                                   (json_int_t)t->config->task.kill_grace_ms));
@@ -350,4 +351,16 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono)
             http_resume(w);
         }
     }
+}
+
+int64_t agent_sync_next_deadline(const struct sched_state *st)
+{
+    int64_t next = -1;
+    const struct sched_agent *a, *tmp;
+    HASH_ITER(hh, st->agents, a, tmp)
+    {
+        if (a->waiting && (next < 0 || a->waiting_deadline_mono < next))
+            next = a->waiting_deadline_mono;
+    }
+    return next;
 }

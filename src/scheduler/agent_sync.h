@@ -23,6 +23,9 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
 void agent_sync_handle(struct http_request *req, void *ctx);
 /* Answer suspended polls of agents that have work or whose wait expired. */
 void agent_sync_wake(struct sched_state *st, int64_t now_mono);
+/* The earliest deadline (mono ms) of a suspended poll, or -1 if none: the
+ * loop sleeps no longer than this. */
+int64_t agent_sync_next_deadline(const struct sched_state *st);
 
 /* Answer every suspended poll now (before the server stops: MHD refuses to
  * stop with suspended connections). */

@@ -1,18 +1,47 @@
-/* lifecycle.c - task transitions and their consequences. */
+/* lifecycle.c - task transitions and their consequences, and the timers
+ * that drive them (THROTTLED release, transient timeouts, command resends,
+ * silent agents). */
 #include "scheduler/lifecycle.h"
 
 #include <utlist.h>
 
 #include "base/clock.h"
 
-/* Which queue a task in state s belongs on. */
-static int queue_for(enum task_state s)
+static bool awaits_agent(const struct sched_task *t)
 {
-    if (s == TASK_PENDING)
-        return QUEUE_PENDING;
-    if (s == TASK_THROTTLED || task_state_is_transient(s))
-        return QUEUE_TIMED;
-    return QUEUE_NONE;
+    return t->state == TASK_ASSIGNED || t->state == TASK_KILLING;
+}
+
+/* The next moment something is due for t at `now`, or -1: its release from
+ * THROTTLED, or its transient timeout, or earlier its command's resend if
+ * one was sent and the resend is not due yet (a due resend waits for the
+ * agent's next answer, which re-arms). */
+static int64_t task_deadline(const struct sched_state *st, const struct sched_task *t, int64_t now)
+{
+    if (t->state == TASK_THROTTLED)
+        return t->throttle_until_mono;
+    if (!task_state_is_transient(t->state))
+        return -1;
+    int64_t d = t->state_since_mono + st->opt.transient_timeout_ms;
+    int64_t resend = t->last_command_mono + st->opt.command_resend_ms;
+    if (awaits_agent(t) && t->last_command_mono && resend > now && resend < d)
+        d = resend;
+    return d;
+}
+
+static void arm_task(struct sched_state *st, struct sched_task *t, int64_t now)
+{
+    int64_t d = task_deadline(st, t, now);
+    t->timer.kind = TIMER_TASK;
+    if (d < 0)
+        bo_timer_disarm(&st->timers, &t->timer);
+    else
+        bo_timer_arm(&st->timers, &t->timer, d);
+}
+
+void lifecycle_arm_timer(struct sched_state *st, struct sched_task *t)
+{
+    arm_task(st, t, bo_mono_ms());
 }
 
 static void set_state(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg)
@@ -21,18 +50,17 @@ static void set_state(struct sched_state *st, struct sched_task *t, enum task_st
     st->count_by_state[to]++;
     t->state = to;
     t->state_since_mono = bo_mono_ms();
-    if (to != TASK_PENDING) {
-        free(t->pending_reason);
-        t->pending_reason = NULL;
-    } else {
+    if (to != TASK_PENDING)
+        state_task_set_reason(t, NULL);
+    else
         t->pending_since_mono = t->state_since_mono;
-    }
     if (to == TASK_RUNNING && !t->running_since)
         t->running_since = bo_wall_ms();
     if (msg)
         state_task_set_message(t, msg);
     state_task_push_event(t, to, msg);
-    state_queue_set(st, t, queue_for(to));
+    state_queue_set(st, t, to == TASK_PENDING ? QUEUE_PENDING : QUEUE_NONE);
+    lifecycle_arm_timer(st, t);
     if (task_state_is_terminal(to))
         state_task_unbind_agent(st, t);
 }
@@ -53,6 +81,7 @@ static int reschedule(struct sched_state *st, struct sched_task *old, bo_error_t
     st->reschedules++;
     if (penalty > 0) {
         t->throttle_until = bo_wall_ms() + penalty;
+        t->throttle_until_mono = bo_mono_ms() + penalty;
         _cleanup_free_ char *m = bo_xasprintf("rescheduled from %s; flapping, held %llds", old->id,
                                               (long long)(penalty / 1000));
         set_state(st, t, TASK_THROTTLED, m);
@@ -147,32 +176,74 @@ int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const ch
     return 0;
 }
 
-int lifecycle_tick(struct sched_state *st, int64_t now_mono, int64_t now_wall, bo_error_t *err)
+void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a)
+{
+    a->last_seen_mono = bo_mono_ms();
+    /* Armed at most once: the timer re-arms itself from last_seen_mono when
+     * it fires early, so a sync costs no heap operation. */
+    if (!bo_timer_armed(&a->timer)) {
+        a->timer.kind = TIMER_AGENT;
+        bo_timer_arm(&st->timers, &a->timer, a->last_seen_mono + st->opt.agent_timeout_ms);
+    }
+}
+
+void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_wall)
 {
     struct sched_task *t, *tmp;
-    DL_FOREACH_SAFE2(st->timed, t, tmp, q_next)
+    HASH_ITER(hh, st->tasks, t, tmp)
     {
-        if (t->state == TASK_THROTTLED) {
-            if (t->throttle_until <= now_wall &&
-                lifecycle_transition(st, t, TASK_PENDING, "flapping penalty served", err) < 0)
-                return -1;
-        } else if (now_mono - t->state_since_mono >= st->opt.transient_timeout_ms) {
-            _cleanup_free_ char *m = bo_xasprintf("stuck in %s for %llds", task_state_name(t->state),
-                                                  (long long)(st->opt.transient_timeout_ms / 1000));
-            if (lifecycle_transition(st, t, TASK_LOST, m, err) < 0)
-                return -1;
-        }
+        if (t->state == TASK_PENDING)
+            state_queue_set(st, t, QUEUE_PENDING);
+        /* The stored release time is wall clock; the timers run on the
+         * monotonic one. */
+        t->throttle_until_mono = now_mono + (t->throttle_until - now_wall);
+        lifecycle_arm_timer(st, t);
     }
-    struct sched_agent *a, *atmp;
-    HASH_ITER(hh, st->agents, a, atmp)
-    {
-        if (!a->up || now_mono - a->last_seen_mono < st->opt.agent_timeout_ms)
-            continue;
-        a->up = false;
-        st->agents_up--;
-        _cleanup_free_ char *m = bo_xasprintf("agent %s (%s) stopped syncing for %llds", a->hostname, a->id,
-                                              (long long)(st->opt.agent_timeout_ms / 1000));
-        if (lifecycle_agent_lost(st, a, m, err) < 0)
+}
+
+static int task_timer(struct sched_state *st, struct sched_task *t, int64_t now, bo_error_t *err)
+{
+    if (t->state == TASK_THROTTLED && now >= t->throttle_until_mono)
+        return lifecycle_transition(st, t, TASK_PENDING, "flapping penalty served", err) < 0 ? -1 : 0;
+    if (task_state_is_transient(t->state) && now - t->state_since_mono >= st->opt.transient_timeout_ms) {
+        _cleanup_free_ char *m = bo_xasprintf("stuck in %s for %llds", task_state_name(t->state),
+                                              (long long)(st->opt.transient_timeout_ms / 1000));
+        return lifecycle_transition(st, t, TASK_LOST, m, err) < 0 ? -1 : 0;
+    }
+    if (awaits_agent(t) && t->agent && t->last_command_mono &&
+        now - t->last_command_mono >= st->opt.command_resend_ms)
+        t->agent->has_work = true; /* answer its waiting poll with the resend */
+    /* Every deadline of t left is after `now` (a due resend no longer
+     * counts), so this pass cannot pop t again. */
+    arm_task(st, t, now);
+    return 0;
+}
+
+static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err)
+{
+    if (!a->up)
+        return 0; /* re-armed by lifecycle_agent_seen when it is back */
+    if (now - a->last_seen_mono < st->opt.agent_timeout_ms) {
+        bo_timer_arm(&st->timers, &a->timer, a->last_seen_mono + st->opt.agent_timeout_ms);
+        return 0;
+    }
+    a->up = false;
+    st->agents_up--;
+    _cleanup_free_ char *m = bo_xasprintf("agent %s (%s) stopped syncing for %llds", a->hostname, a->id,
+                                          (long long)(st->opt.agent_timeout_ms / 1000));
+    return lifecycle_agent_lost(st, a, m, err);
+}
+
+int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err)
+{
+    struct bo_timer *tm;
+    while ((tm = bo_timer_heap_pop_due(&st->timers, now_mono))) {
+        int r = tm->kind == TIMER_AGENT
+                    ? agent_timer(st, (struct sched_agent *)((char *)tm - offsetof(struct sched_agent, timer)),
+                                  now_mono, err)
+                    : task_timer(st, (struct sched_task *)((char *)tm - offsetof(struct sched_task, timer)),
+                                 now_mono, err);
+        if (r < 0)
             return -1;
     }
     return 0;

@@ -24,8 +24,17 @@ int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task
 /* User kill: never rescheduled. Returns 1 if the task was live. */
 int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err);
 
-/* Timers; `now_mono`/`now_wall` passed in for testability. */
-int lifecycle_tick(struct sched_state *st, int64_t now_mono, int64_t now_wall, bo_error_t *err);
+/* Timers. Each task and agent has at most one timer in st->timers, armed
+ * at its next deadline, so the loop sleeps until the earliest one. Run
+ * every timer due at `now_mono` (passed in for testability). */
+int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err);
+/* t's deadlines changed outside a transition (a command was sent): re-arm. */
+void lifecycle_arm_timer(struct sched_state *st, struct sched_task *t);
+/* The agent synced now: it is not silent (arms its timeout if needed). */
+void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a);
+/* After state_load: queue PENDING tasks and arm every task's timer;
+ * THROTTLED release times are carried from the wall clock to `now_mono`. */
+void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_wall);
 
 /* Every live task on the agent becomes LOST (rescheduled unless killed). */
 int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err);

@@ -179,58 +179,95 @@ static struct sched_agent *choose(struct sched_state *st, const struct sched_tas
     return best;
 }
 
+/* A config that fit nowhere in this pass (an equivalence class): its
+ * other tasks are skipped with one lookup and share the reason. */
+struct nofit {
+    const struct job_config *config;
+    struct sched_reason *reason;
+    UT_hash_handle hh;
+};
+
+static void nofit_free(struct nofit **all)
+{
+    struct nofit *n, *tmp;
+    HASH_ITER(hh, *all, n, tmp)
+    {
+        HASH_DEL(*all, n);
+        state_reason_unref(n->reason);
+        free(n);
+    }
+}
+
+static int assign(struct sched_state *st, struct sched_task *t, struct sched_agent *a, bo_error_t *err)
+{
+    uint16_t ports[64];
+    size_t np = t->config->task.n_ports;
+    uint16_t *pp = np <= BO_ARRAY_SIZE(ports) ? ports : bo_xcalloc(np, sizeof(uint16_t));
+    take_ports(a, np, pp);
+    state_task_bind_agent(st, t, a, pp);
+    if (pp != ports)
+        free(pp);
+    int64_t waited = bo_mono_ms() - t->pending_since_mono;
+    _cleanup_free_ char *m = bo_xasprintf("assigned to %s", a->hostname);
+    if (lifecycle_transition(st, t, TASK_ASSIGNED, m, err) < 0)
+        return -1;
+    t->last_command_mono = 0;
+    a->has_work = true;
+    st->placements++;
+    st->placement_latency_sum_ms += (uint64_t)waited;
+    for (size_t b = 0; b < BO_ARRAY_SIZE(placement_latency_bounds_ms); b++)
+        if (waited <= placement_latency_bounds_ms[b])
+            st->placement_latency_buckets[b]++;
+    return 0;
+}
+
+bool placement_is_due(const struct sched_state *st)
+{
+    return st->placement_due || st->place_cursor;
+}
+
 int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err)
 {
-    st->placement_due = false;
+    /* A sweep walks the whole queue in bounded passes, each resuming where
+     * the last stopped (as redis's activeExpireCycle), so a task behind
+     * thousands that fit nowhere is reached in a bounded number of passes.
+     * Changes during a sweep set placement_due again: another sweep
+     * follows. A sweep that changed nothing leaves placement not due. */
+    if (!st->place_cursor) {
+        st->place_cursor = st->pending;
+        st->placement_due = false;
+    }
     int assigned = 0;
-    size_t examined = 0;
-    /* Configs that fit nowhere in this pass (equivalence classes). */
-    const struct job_config *nofit[64];
-    size_t n_nofit = 0;
+    struct nofit *nofit = NULL;
     struct spread_job *spread = NULL;
-    struct sched_task *t, *tmp;
-    DL_FOREACH_SAFE2(st->pending, t, tmp, q_next)
-    {
-        if (max_tasks && examined++ == max_tasks) {
-            st->placement_due = true; /* the rest in the next pass */
-            break;
-        }
-        bool skip = false;
-        for (size_t i = 0; i < n_nofit && !skip; i++)
-            skip = nofit[i] == t->config;
-        struct spread_job *sj = skip ? NULL : spread_for(&spread, t->job);
-        struct sched_agent *a = skip ? NULL : choose(st, t, sj);
-        if (!a) {
-            if (!skip && n_nofit < BO_ARRAY_SIZE(nofit))
-                nofit[n_nofit++] = t->config;
-            free(t->pending_reason);
-            t->pending_reason = placement_explain(st, &t->config->task);
+    for (size_t examined = 0; st->place_cursor && (!max_tasks || examined < max_tasks); examined++) {
+        struct sched_task *t = st->place_cursor;
+        st->place_cursor = t->q_next;
+        struct nofit *n;
+        HASH_FIND_PTR(nofit, &t->config, n);
+        if (n) {
+            state_task_set_reason(t, n->reason);
             continue;
         }
-        uint16_t ports[64];
-        size_t np = t->config->task.n_ports;
-        uint16_t *pp = np <= BO_ARRAY_SIZE(ports) ? ports : bo_xcalloc(np, sizeof(uint16_t));
-        take_ports(a, np, pp);
-        state_task_bind_agent(st, t, a, pp);
-        if (pp != ports)
-            free(pp);
-        int64_t waited = bo_mono_ms() - t->pending_since_mono;
-        _cleanup_free_ char *m = bo_xasprintf("assigned to %s", a->hostname);
-        int r = lifecycle_transition(st, t, TASK_ASSIGNED, m, err);
-        if (r < 0) {
-            spread_free(&spread);
-            return -1;
+        struct spread_job *sj = spread_for(&spread, t->job);
+        struct sched_agent *a = choose(st, t, sj);
+        if (!a) {
+            _cleanup_free_ char *why = placement_explain(st, &t->config->task);
+            n = bo_xcalloc(1, sizeof(*n));
+            n->config = t->config;
+            n->reason = state_reason_new(why);
+            HASH_ADD_PTR(nofit, config, n);
+            state_task_set_reason(t, n->reason);
+            continue;
+        }
+        if (assign(st, t, a, err) < 0) {
+            assigned = -1;
+            break;
         }
         spread_add(sj, a);
-        t->last_command_mono = 0;
-        a->has_work = true;
-        st->placements++;
-        st->placement_latency_sum_ms += (uint64_t)waited;
-        for (size_t b = 0; b < BO_ARRAY_SIZE(placement_latency_bounds_ms); b++)
-            if (waited <= placement_latency_bounds_ms[b])
-                st->placement_latency_buckets[b]++;
         assigned++;
     }
+    nofit_free(&nofit);
     spread_free(&spread);
     return assigned;
 }

@@ -1,8 +1,10 @@
 /* placement.h - matching PENDING tasks to agents.
  *
- * One pass over the pending queue (priority order). Feasibility is decided
- * once per job config per pass (Borg's equivalence classes): when one
- * instance of a config fits nowhere, its siblings are not re-examined.
+ * A sweep walks the pending queue (priority order) in bounded passes, each
+ * resuming from a cursor. Feasibility is decided once per job config per
+ * pass (Borg's equivalence classes): when one instance of a config fits
+ * nowhere, its siblings are skipped with one hash lookup and share the
+ * reason computed for it.
  * Agents are examined from a rotating start and the search stops after a
  * fixed number of feasible ones (Borg's relaxed randomisation), so a task
  * costs O(1) agents, not O(cluster). Among those, the one running the
@@ -14,11 +16,16 @@
 
 #include "scheduler/state.h"
 
-/* Examine at most max_tasks pending tasks (0: no limit), so one pass never
- * holds the event loop for long; placement_due stays set when some are
- * left. Returns the number of tasks assigned, or -1 on a store error.
- * Agents that received work have has_work set. */
+/* Examine at most max_tasks pending tasks (0: no limit, a whole sweep), so
+ * one pass never holds the event loop for long; the next pass resumes
+ * where this one stopped. Returns the number of tasks assigned, or -1 on a
+ * store error. Agents that received work have has_work set. */
 int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err);
+
+/* A pass is due: a sweep is under way, or something changed (tasks
+ * queued, resources freed, agents up) since the last sweep began. False
+ * after a sweep that nothing changed, so the loop sleeps. */
+bool placement_is_due(const struct sched_state *st);
 
 /* Why `tc` fits on no agent, e.g. "INSUFFICIENT_RESOURCES: ram (needs
  * 64GiB, most free on any agent 22GiB)". Heap string. */

@@ -1,13 +1,16 @@
 /* scheduler.c - `borealis scheduler`: options, recovery and the event loop.
  *
  * One thread does everything: it polls the HTTP server's epoll fd and a
- * signalfd, runs MHD, then the timers and a placement pass when something
- * changed, each in one store batch committed before any agent hears of it.
- * No locks, and the order of events is the order of the loop. */
+ * signalfd, runs MHD, then the timers that are due and a placement pass
+ * when something changed, each in one store batch committed before any
+ * agent hears of it. The poll sleeps until the earliest deadline (timer
+ * heap, long polls, MHD), so an idle scheduler does not wake up. No locks,
+ * and the order of events is the order of the loop. */
 #include "scheduler/scheduler.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -22,7 +25,6 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 
-#define TICK_MS 250
 /* Tasks examined per placement pass: about 100 ms of work at the measured
  * ~50k/s, then the loop serves HTTP again (and agents get their launches). */
 #define PLACEMENT_PASS_MAX 5000
@@ -159,9 +161,9 @@ static int run_batch(struct scheduler *s, int (*fn)(struct scheduler *, bo_error
     return 0;
 }
 
-static int do_tick(struct scheduler *s, bo_error_t *err)
+static int do_timers(struct scheduler *s, bo_error_t *err)
 {
-    return lifecycle_tick(&s->state, bo_mono_ms(), bo_wall_ms(), err);
+    return lifecycle_run_timers(&s->state, bo_mono_ms(), err);
 }
 
 static int do_place(struct scheduler *s, bo_error_t *err)
@@ -170,41 +172,51 @@ static int do_place(struct scheduler *s, bo_error_t *err)
     return n < 0 ? -1 : 0;
 }
 
+/* The earlier of two poll timeouts, where -1 means none. */
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static int read_signal(struct scheduler *s, int sigfd, bo_error_t *err)
+{
+    struct signalfd_siginfo si;
+    ssize_t n = read(sigfd, &si, sizeof(si));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n != (ssize_t)sizeof(si))
+        return bo_error_sys(err, n < 0 ? errno : EIO, "read signalfd");
+    log_info("signal %u: stopping", si.ssi_signo);
+    s->stopping = true;
+    return 0;
+}
+
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
 {
-    int64_t next_tick = bo_mono_ms();
+    struct sched_state *st = &s->state;
     while (!s->stopping) {
         int64_t now = bo_mono_ms();
-        int64_t timeout = next_tick - now;
-        int64_t ht = http_server_timeout_ms(s->http);
-        if (ht >= 0 && ht < timeout)
-            timeout = ht;
-        if (s->state.placement_due)
-            timeout = 0;
+        int64_t timeout = placement_is_due(st) ? 0 : -1;
+        timeout = earliest(timeout, bo_timer_heap_timeout_ms(&st->timers, now));
+        int64_t poll_deadline = agent_sync_next_deadline(st);
+        timeout = earliest(timeout, poll_deadline < 0 ? -1 : poll_deadline > now ? poll_deadline - now : 0);
+        timeout = earliest(timeout, http_server_timeout_ms(s->http));
         struct pollfd pfd[2] = {{http_server_fd(s->http), POLLIN, 0}, {sigfd, POLLIN, 0}};
-        if (poll(pfd, 2, timeout < 0 ? 0 : (int)timeout) < 0 && errno != EINTR)
+        if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
             return bo_error_sys(err, errno, "poll");
-        if (pfd[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
-                log_info("signal %u: stopping", si.ssi_signo);
-                s->stopping = true;
-            }
-        }
+        if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
+            return -1;
         http_server_run(s->http);
         now = bo_mono_ms();
-        if (now >= next_tick) {
-            if (run_batch(s, do_tick, err) < 0)
-                return -1;
-            next_tick = now + TICK_MS;
-        }
-        if (s->state.placement_due && run_batch(s, do_place, err) < 0)
+        if (bo_timer_heap_timeout_ms(&st->timers, now) == 0 && run_batch(s, do_timers, err) < 0)
             return -1;
-        agent_sync_wake(&s->state, now);
+        if (placement_is_due(st) && run_batch(s, do_place, err) < 0)
+            return -1;
+        agent_sync_wake(st, now);
         http_server_run(s->http);
-        if (s->state.fatal)
+        if (st->fatal)
             return bo_error_set(err, BO_E_IO, "store failure, stopping to recover from the store on restart: %s",
-                                s->state.fatal);
+                                st->fatal);
     }
     return 0;
 }
@@ -227,19 +239,25 @@ int scheduler_main(int argc, char **argv)
         fprintf(stderr, "borealis scheduler: %s\n", err->msg);
         return 2;
     }
-    /* Agents hold a connection each; make room for many. */
+    /* Agents hold a connection each; make room for many (best effort: the
+     * scheduler works with fewer agents without it). */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("raising the open file limit to %llu: %s", (unsigned long long)rl.rlim_max,
+                     strerror(errno));
     }
-    signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    _cleanup_close_ int sigfd = -1;
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+        (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+        log_error("setting up signal handling: %s", strerror(errno));
+        return 1;
+    }
 
     struct scheduler *s = bo_xcalloc(1, sizeof(*s));
     s->metrics.started_wall_ms = bo_wall_ms();
@@ -254,16 +272,7 @@ int scheduler_main(int argc, char **argv)
         goto out;
     log_info("recovered %u jobs, %u tasks, %u agents from %s in %lld ms", HASH_COUNT(s->state.jobs),
              HASH_COUNT(s->state.tasks), HASH_COUNT(s->state.agents), db, (long long)(bo_mono_ms() - t0));
-    /* Tasks recovered in PENDING go back on the queue; live ones on the
-     * timed queue if transient. */
-    struct sched_task *t, *tmp;
-    HASH_ITER(hh, s->state.tasks, t, tmp)
-    {
-        if (t->state == TASK_PENDING)
-            state_queue_set(&s->state, t, QUEUE_PENDING);
-        else if (t->state == TASK_THROTTLED || task_state_is_transient(t->state))
-            state_queue_set(&s->state, t, QUEUE_TIMED);
-    }
+    lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
                           &err) < 0)
         goto out;
@@ -283,6 +292,5 @@ out:
     metrics_free(&s->metrics);
     store_close(store);
     free(s);
-    close(sigfd);
     return rc;
 }

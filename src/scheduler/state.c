@@ -13,13 +13,13 @@ const int64_t placement_latency_bounds_ms[8] = {1, 5, 10, 50, 100, 500, 1000, 50
 
 const char *job_state_name(enum job_state s)
 {
-    static const char *names[] = {"active", "finished", "killed"};
+    static const char *names[] = {"active", "finished", "killed", "failed"};
     return names[s];
 }
 
 static int job_state_from_name(const char *s, enum job_state *ret)
 {
-    for (int i = JOB_ACTIVE; i <= JOB_KILLED; i++)
+    for (int i = JOB_ACTIVE; i <= JOB_FAILED; i++)
         if (strcmp(job_state_name((enum job_state)i), s) == 0) {
             *ret = (enum job_state)i;
             return 0;
@@ -89,17 +89,16 @@ void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
 {
     if (t->queue == queue)
         return;
-    if (t->queue == QUEUE_PENDING)
+    if (t->queue == QUEUE_PENDING) {
+        if (st->place_cursor == t) /* the sweep goes on with the next one */
+            st->place_cursor = t->q_next;
         DL_DELETE2(st->pending, t, q_prev, q_next);
-    else if (t->queue == QUEUE_TIMED)
-        DL_DELETE2(st->timed, t, q_prev, q_next);
+    }
     t->q_prev = t->q_next = NULL;
     t->queue = (uint8_t)queue;
     if (queue == QUEUE_PENDING) {
         pending_insert(st, t);
         st->placement_due = true;
-    } else if (queue == QUEUE_TIMED) {
-        DL_APPEND2(st->timed, t, q_prev, q_next);
     }
 }
 
@@ -107,6 +106,9 @@ void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
 
 void state_agent_add(struct sched_state *st, struct sched_agent *a)
 {
+    if (a->up)
+        bo_timer_arm(&st->timers, &a->timer, a->last_seen_mono + st->opt.agent_timeout_ms);
+    a->timer.kind = TIMER_AGENT;
     HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
     st->agent_vec = bo_xrealloc(st->agent_vec, (st->n_agent_vec + 1) * sizeof(*st->agent_vec));
     st->agent_vec[st->n_agent_vec++] = a;
@@ -236,7 +238,7 @@ static void task_free(struct sched_task *t)
     json_decref(t->processes);
     free(t->ports);
     free(t->message);
-    free(t->pending_reason);
+    state_reason_unref(t->pending_reason);
     free(t->ancestor_id);
     free(t->agent_id);
     free(t->id);
@@ -245,6 +247,7 @@ static void task_free(struct sched_task *t)
 
 void state_task_delete(struct sched_state *st, struct sched_task *t)
 {
+    bo_timer_disarm(&st->timers, &t->timer);
     state_queue_set(st, t, QUEUE_NONE);
     state_task_unbind_agent(st, t);
     st->count_by_state[t->state]--;
@@ -279,6 +282,35 @@ void state_task_set_message(struct sched_task *t, const char *msg)
 {
     free(t->message);
     t->message = msg && *msg ? bo_xstrdup(msg) : NULL;
+}
+
+struct sched_reason *state_reason_new(const char *text)
+{
+    size_t n = strlen(text) + 1;
+    struct sched_reason *r = bo_xmalloc(sizeof(*r) + n);
+    r->refs = 1;
+    memcpy(r->text, text, n);
+    return r;
+}
+
+struct sched_reason *state_reason_ref(struct sched_reason *r)
+{
+    r->refs++;
+    return r;
+}
+
+void state_reason_unref(struct sched_reason *r)
+{
+    if (r && --r->refs == 0)
+        free(r);
+}
+
+void state_task_set_reason(struct sched_task *t, struct sched_reason *r)
+{
+    if (t->pending_reason == r)
+        return;
+    state_reason_unref(t->pending_reason);
+    t->pending_reason = r ? state_reason_ref(r) : NULL;
 }
 
 void state_task_push_event(struct sched_task *t, enum task_state s, const char *msg)
@@ -319,7 +351,7 @@ int state_job_prune(struct sched_state *st, struct sched_job *j, int64_t keep, c
 
 int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *err)
 {
-    bool active = false, killed = false;
+    bool active = false, killed = false, failed = false;
     for (int64_t i = 0; i < j->n_current; i++) {
         struct sched_task *t = j->current[i];
         if (!t)
@@ -328,8 +360,11 @@ int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *e
             active = true;
         if (t->kill_requested)
             killed = true;
+        if (t->state == TASK_FAILED)
+            failed = true;
     }
-    enum job_state ns = active ? JOB_ACTIVE : killed ? JOB_KILLED : JOB_FINISHED;
+    /* A user's kill explains the end better than the failures it caused. */
+    enum job_state ns = active ? JOB_ACTIVE : killed ? JOB_KILLED : failed ? JOB_FAILED : JOB_FINISHED;
     if (ns == j->state)
         return 0;
     j->state = ns;
@@ -371,7 +406,8 @@ static json_t *task_record(const struct sched_task *t)
     json_object_set_new(r, "ancestor_id", t->ancestor_id ? json_string(t->ancestor_id) : json_null());
     json_object_set_new(r, "agent_id", t->agent_id ? json_string(t->agent_id) : json_null());
     json_object_set_new(r, "message", json_string(t->message ? t->message : ""));
-    json_object_set_new(r, "pending_reason", t->pending_reason ? json_string(t->pending_reason) : json_null());
+    json_object_set_new(r, "pending_reason",
+                        t->pending_reason ? json_string(t->pending_reason->text) : json_null());
     json_object_set_new(r, "processes", t->processes ? json_incref(t->processes) : json_array());
     return r;
 }
@@ -426,6 +462,7 @@ json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j
 {
     const struct job_key *k = &j->config->key;
     json_t *counts = json_object();
+    json_int_t failed = 0;
     for (int64_t i = 0; i < j->n_current; i++) {
         const struct sched_task *t = j->current[i];
         if (!t)
@@ -433,11 +470,13 @@ json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j
         const char *name = task_state_name(t->state);
         json_t *c = json_object_get(counts, name);
         json_object_set_new(counts, name, json_integer(c ? json_integer_value(c) + 1 : 1));
+        failed += t->state == TASK_FAILED;
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:o}", "key", j->key, "cluster", k->cluster,
-                     "role", k->role, "environment", k->environment, "name", k->name, "state",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:I, s:o, s:I}", "key", j->key, "cluster",
+                     k->cluster, "role", k->role, "environment", k->environment, "name", k->name, "state",
                      job_state_name(j->state), "instances", (json_int_t)j->n_current, "service",
-                     j->config->service, "created_ms", (json_int_t)j->created_ms, "task_counts", counts);
+                     j->config->service, "created_ms", (json_int_t)j->created_ms, "task_counts", counts,
+                     "failed_instances", failed);
 }
 
 json_t *state_agent_to_json(const struct sched_agent *a)
@@ -534,7 +573,7 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
     const char *msg = json_string_value(json_object_get(rec, "message"));
     state_task_set_message(t, msg);
     const char *pr = json_string_value(json_object_get(rec, "pending_reason"));
-    t->pending_reason = pr ? bo_xstrdup(pr) : NULL;
+    t->pending_reason = pr ? state_reason_new(pr) : NULL;
     t->running_since = json_integer_value(json_object_get(rec, "running_since"));
     t->throttle_until = json_integer_value(json_object_get(rec, "throttle_until"));
     t->created_ms = json_integer_value(json_object_get(rec, "created_ms"));
@@ -612,6 +651,8 @@ int state_load(struct sched_state *st, bo_error_t *err)
 
 void state_free(struct sched_state *st)
 {
+    bo_timer_heap_free(&st->timers);
+    st->place_cursor = NULL;
     free(st->agent_vec);
     st->agent_vec = NULL;
     st->n_agent_vec = 0;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uthash.h>
 
+#include "base/timer_heap.h"
 #include "model/job.h"
 #include "model/task_state.h"
 #include "store/store.h"
@@ -23,6 +24,16 @@
 
 struct sched_agent;
 struct sched_job;
+
+/* Why a task is still PENDING: computed once per equivalence class (job
+ * config) per placement pass and shared, refcounted, by its tasks. */
+struct sched_reason {
+    uint32_t refs;
+    char text[];
+};
+
+/* What a struct bo_timer in the scheduler's heap is embedded in. */
+enum { TIMER_TASK, TIMER_AGENT };
 
 struct task_event {
     int64_t ts; /* wall ms */
@@ -41,15 +52,17 @@ struct sched_task {
     int32_t executor_pid;
     bool kill_requested;
     uint8_t queue;  /* which queue the task is on (QUEUE_*) */
+    struct bo_timer timer; /* next deadline: throttle, transient timeout, resend */
     char *ancestor_id;
     struct sched_agent *agent; /* set from ASSIGNED on */
     char *agent_id;            /* kept after the agent is forgotten */
     uint16_t *ports;           /* parallel to config->task.ports */
     char *message;
-    char *pending_reason;
+    struct sched_reason *pending_reason;
     int64_t pending_since_mono; /* for placement latency */
     int64_t running_since;      /* wall ms, 0 if never RUNNING */
-    int64_t throttle_until;     /* wall ms */
+    int64_t throttle_until;     /* wall ms (stored, shown) */
+    int64_t throttle_until_mono; /* the same moment on the timer clock */
     int64_t state_since_mono;   /* for transient timeouts */
     int64_t last_command_mono;  /* last launch/kill sent to the agent */
     json_t *processes; /* as last reported by the agent */
@@ -58,12 +71,14 @@ struct sched_task {
     int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */
 
     UT_hash_handle hh;                       /* state->tasks by id */
-    struct sched_task *q_prev, *q_next;      /* pending or timed queue */
+    struct sched_task *q_prev, *q_next;      /* pending queue */
     struct sched_task *a_prev, *a_next;      /* agent's task list */
     struct sched_task *j_prev, *j_next;      /* job's task list (all, oldest first) */
 };
 
-enum job_state { JOB_ACTIVE, JOB_FINISHED, JOB_KILLED };
+/* FINISHED: every instance ended and none failed; FAILED: every instance
+ * ended and some ended FAILED (ad hoc jobs only: services reschedule). */
+enum job_state { JOB_ACTIVE, JOB_FINISHED, JOB_KILLED, JOB_FAILED };
 
 struct sched_job {
     char *key;
@@ -89,6 +104,7 @@ struct sched_agent {
     json_t *attributes;
     bool up;
     int64_t last_seen_mono;
+    struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
     int64_t last_seen_wall;
     int64_t n_tasks;
     struct sched_task *tasks;            /* a_ links */
@@ -98,7 +114,7 @@ struct sched_agent {
     UT_hash_handle hh;
 };
 
-enum { QUEUE_NONE, QUEUE_PENDING, QUEUE_TIMED };
+enum { QUEUE_NONE, QUEUE_PENDING };
 
 struct sched_options {
     const char *cluster;
@@ -120,10 +136,13 @@ struct sched_state {
     struct sched_agent **agent_vec; /* the same agents, by index (placement) */
     size_t n_agent_vec;
     struct sched_task *pending; /* q_ links, ordered by priority then age */
-    struct sched_task *timed;   /* THROTTLED and transient tasks (q_ links) */
+    /* Where the next placement pass resumes in `pending` (NULL: the sweep
+     * is done, the next pass starts one from the head). */
+    struct sched_task *place_cursor;
+    struct bo_timer_heap timers; /* deadlines of tasks and agents (mono ms) */
     int64_t count_by_state[TASK_STATE_COUNT];
     int64_t agents_up;
-    bool placement_due;
+    bool placement_due; /* something changed that may make a task placeable */
     /* Set when a store batch failed after memory had changed: memory and
      * store may now differ, so the scheduler stops (fail-stop) and a
      * restart recovers the truth from the store. */
@@ -176,6 +195,12 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
 /* Release resources and ports on the agent (terminal task). */
 void state_task_unbind_agent(struct sched_state *st, struct sched_task *t);
 void state_task_set_message(struct sched_task *t, const char *msg);
+/* A reason with one reference held by the caller; unref(NULL) is a no-op. */
+struct sched_reason *state_reason_new(const char *text);
+struct sched_reason *state_reason_ref(struct sched_reason *r);
+void state_reason_unref(struct sched_reason *r);
+/* Replace t's pending reason with r (a new reference is taken). */
+void state_task_set_reason(struct sched_task *t, struct sched_reason *r);
 void state_task_push_event(struct sched_task *t, enum task_state s, const char *msg);
 /* Delete the oldest (by creation) terminal, non-current tasks of a job
  * beyond `keep`, never `spare` (the task whose transition is running: it

@@ -84,9 +84,16 @@ static struct sched_agent *agent(struct sched_state *st, const char *id, double 
 static struct sched_job *create(struct sched_state *st, struct job_config *c)
 {
     struct sched_job *j = NULL;
+    CHECK(store_begin(st->store, NULL) == 0); /* one commit, as the API does */
     CHECK(lifecycle_create_job(st, c, &j, NULL) == 0);
+    CHECK(store_commit(st->store, NULL) == 0);
     job_config_unref(c);
     return j;
+}
+
+static const char *reason(const struct sched_task *t)
+{
+    return t->pending_reason ? t->pending_reason->text : NULL;
 }
 
 TEST(spreads_instances_across_agents)
@@ -119,7 +126,7 @@ TEST(ports_are_unique_on_an_agent)
     struct sched_job *j2 = create(&st, job("more", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j2->current[0]->state == TASK_PENDING);
-    CHECK_CONTAINS(j2->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: ports");
+    CHECK_CONTAINS(reason(j2->current[0]), "INSUFFICIENT_RESOURCES: ports");
     done(&st);
 }
 
@@ -130,11 +137,11 @@ TEST(too_big_stays_pending_with_reason)
     state_init(&st, &o, open_store());
     struct sched_job *j = create(&st, job("big", 2, true, 1, "68719476736"));
     CHECK(placement_run(&st, 0, NULL) == 0);
-    CHECK_STR(j->current[0]->pending_reason, "INSUFFICIENT_RESOURCES: no agents available");
+    CHECK_STR(reason(j->current[0]), "INSUFFICIENT_RESOURCES: no agents available");
     agent(&st, "a", 4, 1ULL << 30);
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j->current[1]->state == TASK_PENDING);
-    CHECK_STR(j->current[1]->pending_reason,
+    CHECK_STR(reason(j->current[1]),
               "INSUFFICIENT_RESOURCES: ram (needs 64GiB, most free on any agent 1GiB)");
     done(&st);
 }
@@ -163,9 +170,9 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
     /* It ran for less than the flap window: held in THROTTLED for 30 s. */
     CHECK(n->state == TASK_THROTTLED);
     CHECK(n->throttle_until - bo_wall_ms() > 29000);
-    CHECK(lifecycle_tick(&st, bo_mono_ms(), bo_wall_ms(), NULL) == 0);
+    CHECK(lifecycle_run_timers(&st, bo_mono_ms(), NULL) == 0);
     CHECK(n->state == TASK_THROTTLED);
-    CHECK(lifecycle_tick(&st, bo_mono_ms(), bo_wall_ms() + 31000, NULL) == 0);
+    CHECK(lifecycle_run_timers(&st, bo_mono_ms() + 31000, NULL) == 0);
     CHECK(n->state == TASK_PENDING);
     /* A duplicate terminal update is ignored. */
     CHECK(lifecycle_transition(&st, t, TASK_FAILED, "again", NULL) == 0);
@@ -191,7 +198,11 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     to_running(&st, second);
     CHECK(lifecycle_transition(&st, second, TASK_FAILED, "exit 1", NULL) == 1);
     CHECK(j->current[0] == second && second->failure_count == 2);
-    CHECK(j->state == JOB_FINISHED);
+    CHECK(j->state == JOB_FAILED);
+    json_t *summary = state_job_summary_json(&st, j);
+    CHECK_STR(json_string_value(json_object_get(summary, "state")), "failed");
+    CHECK(json_integer_value(json_object_get(summary, "failed_instances")) == 1);
+    json_decref(summary);
     done(&st);
 }
 
@@ -249,7 +260,7 @@ TEST(lost_agent_reschedules_its_tasks)
     CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *t = j->current[0];
     to_running(&st, t);
-    CHECK(lifecycle_tick(&st, bo_mono_ms() + 31000, bo_wall_ms(), NULL) == 0);
+    CHECK(lifecycle_run_timers(&st, bo_mono_ms() + 31000, NULL) == 0);
     CHECK(!a->up && t->state == TASK_LOST);
     CHECK(j->current[0] != t && j->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(t->message, "stopped syncing");
@@ -325,10 +336,136 @@ TEST(placement_pass_is_bounded)
     agent(&st, "a", 64, 1ULL << 34);
     create(&st, job("web", 7, true, 1, "1048576"));
     CHECK(placement_run(&st, 3, NULL) == 3);
-    CHECK(st.placement_due); /* more to do */
+    CHECK(placement_is_due(&st)); /* more to do */
     CHECK(placement_run(&st, 3, NULL) == 3);
     CHECK(placement_run(&st, 3, NULL) == 1);
-    CHECK(!st.placement_due);
+    CHECK(!placement_is_due(&st));
+    done(&st);
+}
+
+/* Passes of at most `max` tasks until placement is not due; returns how
+ * many passes it took (bounded, or the test fails). */
+static int place_until_idle(struct sched_state *st, size_t max, int bound)
+{
+    int passes = 0;
+    while (placement_is_due(st)) {
+        CHECK(++passes <= bound);
+        CHECK(placement_run(st, max, NULL) >= 0);
+    }
+    return passes;
+}
+
+TEST(placeable_task_behind_thousands_of_unplaceable_ones_is_placed)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    create(&st, job("big", 3000, true, 1, "68719476736"));
+    struct sched_job *big = create(&st, job("bigger", 3000, true, 1, "137438953472"));
+    struct sched_job *small = create(&st, job("small", 1, true, 1, "1048576"));
+    /* 6,001 tasks, 100 per pass: the sweep reaches the last one in 61. */
+    CHECK(place_until_idle(&st, 100, 61) == 61);
+    CHECK(small->current[0]->state == TASK_ASSIGNED);
+    CHECK(big->current[2999]->state == TASK_PENDING);
+    CHECK_CONTAINS(reason(big->current[2999]), "INSUFFICIENT_RESOURCES: ram");
+    done(&st);
+}
+
+TEST(a_sweep_that_places_nothing_leaves_placement_not_due)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    create(&st, job("big", 50, true, 1, "68719476736"));
+    struct sched_job *fill = create(&st, job("fill", 1, false, 1, "1073741824"));
+    CHECK(place_until_idle(&st, 10, 6) == 6);
+    CHECK(fill->current[0]->state == TASK_ASSIGNED);
+    /* Nothing changed since: no pass is due, so the loop sleeps. */
+    CHECK(!placement_is_due(&st));
+    CHECK(placement_run(&st, 10, NULL) == 0); /* a pass anyway starts a sweep */
+    CHECK(place_until_idle(&st, 10, 4) == 4);
+    CHECK(!placement_is_due(&st));
+    /* Freed resources make placement due again. */
+    to_running(&st, fill->current[0]);
+    CHECK(lifecycle_transition(&st, fill->current[0], TASK_FINISHED, NULL, NULL) == 1);
+    CHECK(a->used_ram == 0 && placement_is_due(&st));
+    done(&st);
+}
+
+TEST(the_reason_is_computed_once_per_class_per_pass)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *big = create(&st, job("big", 3000, true, 1, "68719476736"));
+    struct sched_job *huge = create(&st, job("huge", 10, true, 1, "137438953472"));
+    CHECK(placement_run(&st, 0, NULL) == 0);
+    /* One reason object per class, shared by every task of it. */
+    const struct sched_reason *r = big->current[0]->pending_reason;
+    CHECK(r && r->refs == 3000);
+    for (int i = 0; i < 3000; i++)
+        CHECK(big->current[i]->pending_reason == r);
+    const struct sched_reason *rh = huge->current[0]->pending_reason;
+    CHECK(rh != r && rh->refs == 10);
+    CHECK_CONTAINS(rh->text, "needs 128GiB");
+    /* A bounded pass: the tasks it examined share one new reason. */
+    CHECK(placement_run(&st, 100, NULL) == 0);
+    const struct sched_reason *r2 = big->current[0]->pending_reason;
+    CHECK(r2 != r && r2->refs == 100 && big->current[99]->pending_reason == r2);
+    CHECK(big->current[100]->pending_reason == r && r->refs == 2900);
+    done(&st);
+}
+
+TEST(timers_drive_the_poll_timeout_and_fire_on_their_deadline)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.agent_timeout_ms = 3600 * 1000;
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    int64_t now = bo_mono_ms();
+    /* Only the agent's timeout is armed: an idle scheduler sleeps an hour. */
+    CHECK(bo_timer_heap_timeout_ms(&st.timers, now) > 3500 * 1000);
+    struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
+    CHECK(placement_run(&st, 0, NULL) == 1);
+    struct sched_task *t = j->current[0];
+    /* The launch goes out (as agent_sync does): its resend is a deadline. */
+    a->has_work = false;
+    t->last_command_mono = bo_mono_ms();
+    lifecycle_arm_timer(&st, t);
+    int64_t to = bo_timer_heap_timeout_ms(&st.timers, bo_mono_ms());
+    CHECK(to > 0 && to <= o.command_resend_ms);
+    CHECK(lifecycle_run_timers(&st, t->last_command_mono + o.command_resend_ms - 1, NULL) == 0);
+    CHECK(!a->has_work);
+    CHECK(lifecycle_run_timers(&st, t->last_command_mono + o.command_resend_ms, NULL) == 0);
+    CHECK(a->has_work && t->state == TASK_ASSIGNED);
+    /* A due resend waits for the agent: the next deadline is the transient
+     * timeout, not "now" again (no spin). */
+    CHECK(bo_timer_heap_peek(&st.timers) == &t->timer);
+    CHECK(t->timer.deadline_ms == t->state_since_mono + o.transient_timeout_ms);
+    CHECK(lifecycle_run_timers(&st, t->state_since_mono + o.transient_timeout_ms, NULL) == 0);
+    CHECK(t->state == TASK_LOST);
+    CHECK_CONTAINS(t->message, "stuck in ASSIGNED");
+    done(&st);
+}
+
+TEST(agent_timeout_follows_its_last_sync)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    int64_t first = a->timer.deadline_ms;
+    a->last_seen_mono += 10000; /* it synced 10 s later */
+    CHECK(lifecycle_run_timers(&st, first, NULL) == 0);
+    CHECK(a->up && a->timer.deadline_ms == first + 10000); /* re-armed, not lost */
+    CHECK(lifecycle_run_timers(&st, first + 10000, NULL) == 0);
+    CHECK(!a->up && !bo_timer_armed(&a->timer));
+    lifecycle_agent_seen(&st, a); /* as a sync does: armed again */
+    CHECK(bo_timer_armed(&a->timer));
     done(&st);
 }
 
