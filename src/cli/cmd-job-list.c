@@ -54,8 +54,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         else
             printf("No jobs\n");
     } else {
-        static const char *const headers[] = {"JOB",     "STATE",   "INSTANCES",
-                                              "RUNNING", "PENDING", "OTHER"};
+        static const char *const headers[] = {"JOB",     "STATE",   "INSTANCES", "RUNNING",
+                                              "PENDING", "FAILED", "OTHER"};
         _cleanup_table_ struct table *t = table_new(BO_ARRAY_SIZE(headers), headers);
         for (size_t c = 2; c < BO_ARRAY_SIZE(headers); c++)
             table_set_align(t, c, TABLE_RIGHT);
@@ -63,19 +63,21 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         {
             json_t *counts = json_object_get(job, "task_counts");
             json_int_t running = count(counts, "RUNNING"), pending = count(counts, "PENDING");
+            json_int_t failed = json_integer_value(json_object_get(job, "failed_instances"));
             json_int_t other = 0;
             const char *state;
             json_t *v;
             json_object_foreach(counts, state, v) other += json_integer_value(v);
-            other -= running + pending;
-            char n[24], r[24], p[24], o[24];
+            other -= running + pending + failed;
+            char n[24], r[24], p[24], f[24], o[24];
             snprintf(n, sizeof(n), "%lld",
                      (long long)json_integer_value(json_object_get(job, "instances")));
             snprintf(r, sizeof(r), "%lld", (long long)running);
             snprintf(p, sizeof(p), "%lld", (long long)pending);
+            snprintf(f, sizeof(f), "%lld", (long long)failed);
             snprintf(o, sizeof(o), "%lld", (long long)other);
             const char *row[] = {json_string_value(json_object_get(job, "key")),
-                                 json_string_value(json_object_get(job, "state")), n, r, p, o};
+                                 json_string_value(json_object_get(job, "state")), n, r, p, f, o};
             table_add_row(t, row);
         }
         table_print(t, stdout);
@@ -91,7 +93,8 @@ const struct cli_command cmd_job_list_entry = {
     .args = "[PATTERN]",
     .summary = "list jobs whose key matches a glob",
     .help = "Lists the jobs the scheduler knows (active ones and recently ended ones), with "
-            "their state, instance count and task counts by state. PATTERN is a shell glob on "
+            "their state (active, finished, failed or killed), instance count and how many "
+            "instances are running, pending, failed or in another state. PATTERN is a shell glob on "
             "the job key (default `*`); quote it so the shell does not expand it.",
     .examples = "borealis job list\n"
                 "borealis job list 'local/www-data/*'",

@@ -46,9 +46,13 @@ static void print_human(const char *key, json_t *answer)
     json_t *job = json_object_get(answer, "job"), *tasks = json_object_get(answer, "tasks");
     const char *state = json_string_value(json_object_get(job, "state"));
     json_int_t n = json_integer_value(json_object_get(job, "instances"));
-    printf("Job %s: %s, %s, %lld instance%s\n", key, state ? state : "?",
+    json_int_t failed = json_integer_value(json_object_get(job, "failed_instances"));
+    printf("Job %s: %s, %s, %lld instance%s", key, state ? state : "?",
            json_is_true(json_object_get(job, "service")) ? "service" : "adhoc", (long long)n,
            n == 1 ? "" : "s");
+    if (failed)
+        printf(" (%lld failed)", (long long)failed);
+    printf("\n");
     size_t n_tasks = json_array_size(tasks);
     if (n_tasks == 0) {
         printf("No tasks.\n");
@@ -108,7 +112,8 @@ const struct cli_command cmd_job_status_entry = {
     .name = "status",
     .args = "KEY",
     .summary = "show a job and its tasks",
-    .help = "Prints the job's state and one line per task (live tasks and the most recent "
+    .help = "Prints the job's state (active, finished, failed or killed), how many "
+            "instances failed, and one line per task (live tasks and the most recent "
             "ended ones): instance, task id, state, host, ports, and why a PENDING task waits "
             "or how an ended task ended.",
     .examples = "borealis job status local/www-data/devel/hello\n"

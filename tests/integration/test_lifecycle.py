@@ -24,13 +24,14 @@ jobs:
 KEY = "local/www-data/devel/hello"
 
 
-def adhoc(name, cmd, max_failures=1):
+def adhoc(name, cmd, max_failures=1, instances=1):
     return f"""
 jobs:
   - cluster: local
     role: batch
     environment: test
     name: {name}
+    instances: {instances}
     max_task_failures: {max_failures}
     task:
       resources: {{cpu: 0.1, ram: 16MiB, disk: 0}}
@@ -98,13 +99,41 @@ def test_adhoc_failure_retries_up_to_max_task_failures(running):
     assert r.rc == 4, r  # the job ended, but not FINISHED
     assert "FAILED" in r.err + r.out
     job = wait_for("job to end", lambda: (j := c.job(key))["job"]["state"] != "active" and j)
-    assert job["job"]["state"] == "finished"
+    assert job["job"]["state"] == "failed"
+    assert job["job"]["failed_instances"] == 1
     tasks = c.all_tasks(job=key)
     assert sorted(t["state"] for t in tasks) == ["FAILED", "FAILED"]
     last = job["tasks"][0]
     assert last["failure_count"] == 2
     assert last["ancestor_id"] == job["history"][0]["id"]
     assert "exited with status 1" in last["message"]
+
+
+def test_adhoc_job_whose_instances_failed_ends_failed_and_says_how_many(running):
+    c = running
+    bad, ok = "local/batch/test/bad2", "local/batch/test/ok2"
+    r = c.cli("job", "create", bad, c.job_file(adhoc("bad2", "exit 1", instances=2)))
+    assert r.rc == 0, r
+    r = c.cli("job", "create", ok, c.job_file(adhoc("ok2", "true", instances=2)))
+    assert r.rc == 0, r
+    job = wait_for("the failing job to end", lambda: (j := c.job(bad))["job"]["state"] != "active" and j)
+    assert job["job"]["state"] == "failed"
+    assert job["job"]["failed_instances"] == 2
+    assert job["job"]["task_counts"] == {"FAILED": 2}
+    job = wait_for("the good job to end", lambda: (j := c.job(ok))["job"]["state"] != "active" and j)
+    assert job["job"]["state"] == "finished"
+    assert job["job"]["failed_instances"] == 0
+    r = c.cli("job", "status", bad)
+    assert r.rc == 0, r
+    assert r.out.splitlines()[0] == f"Job {bad}: failed, adhoc, 2 instances (2 failed)"
+    r = c.cli("job", "list", "local/batch/test/*")
+    assert r.rc == 0, r
+    rows = {line.split()[0]: line.split() for line in r.out.splitlines()[1:]}
+    header = r.out.splitlines()[0].split()
+    assert dict(zip(header, rows[bad]))["STATE"] == "failed"
+    assert dict(zip(header, rows[bad]))["FAILED"] == "2"
+    assert dict(zip(header, rows[ok]))["STATE"] == "finished"
+    assert dict(zip(header, rows[ok]))["FAILED"] == "0"
 
 
 def test_kill_instances_and_killall(running):
