@@ -469,6 +469,38 @@ TEST(agent_timeout_follows_its_last_sync)
     done(&st);
 }
 
+TEST(a_recovered_throttled_task_is_released_at_its_time)
+{
+    struct sched_options o = test_opts();
+    o.agent_timeout_ms = 3600 * 1000;
+    int64_t until;
+    {
+        struct sched_state st;
+        state_init(&st, &o, open_store());
+        agent(&st, "a", 4, 1ULL << 30);
+        struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
+        CHECK(placement_run(&st, 0, NULL) == 1);
+        to_running(&st, j->current[0]);
+        CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "exit 1", NULL) == 1);
+        CHECK(j->current[0]->state == TASK_THROTTLED);
+        until = j->current[0]->throttle_until;
+        done(&st);
+    }
+    struct sched_state st;
+    state_init(&st, &o, open_store());
+    CHECK(state_load(&st, NULL) == 0);
+    int64_t now_mono = bo_mono_ms(), now_wall = bo_wall_ms();
+    lifecycle_recovered(&st, now_mono, now_wall);
+    struct sched_task *t = state_job_find(&st, "local/r/devel/svc")->current[0];
+    CHECK(t->state == TASK_THROTTLED && t->timer.deadline_ms == now_mono + (until - now_wall));
+    CHECK(bo_timer_heap_peek(&st.timers) == &t->timer); /* the loop wakes for it */
+    CHECK(lifecycle_run_timers(&st, t->timer.deadline_ms - 1, NULL) == 0);
+    CHECK(t->state == TASK_THROTTLED);
+    CHECK(lifecycle_run_timers(&st, now_mono + (until - now_wall), NULL) == 0);
+    CHECK(t->state == TASK_PENDING && placement_is_due(&st));
+    done(&st);
+}
+
 TEST(pruning_never_frees_the_task_that_just_ended)
 {
     /* The oldest-created task is the last to end: pruning by age must not
