@@ -24,6 +24,7 @@
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
+#include "scheduler/store_open.h"
 
 /* Tasks examined per placement pass: about 100 ms of work at the measured
  * ~50k/s, then the loop serves HTTP again (and agents get their launches). */
@@ -34,10 +35,11 @@ struct sched_cli {
     const char *listen;
     int64_t port;
     bool sync_normal;
+    bool new_cluster;
     struct sched_options opt;
 };
 
-enum opt_type { OPT_STRING, OPT_PORT, OPT_DURATION, OPT_SYNC };
+enum opt_type { OPT_STRING, OPT_PORT, OPT_DURATION, OPT_SYNC, OPT_FLAG };
 
 /* One table: getopt's long options, defaults and --help all come from it. */
 static const struct sched_option {
@@ -48,7 +50,10 @@ static const struct sched_option {
     const char *help;
 } sched_options[] = {
     {"data-dir", OPT_STRING, "/var/lib/borealis/scheduler", offsetof(struct sched_cli, data_dir),
-     "directory of the embedded store (created if missing)"},
+     "directory of the embedded store (created if missing); a new cluster starts only in an empty one"},
+    {"new-cluster", OPT_FLAG, NULL, offsetof(struct sched_cli, new_cluster),
+     "make a new, empty cluster even though the data directory holds other files or a 0-byte store "
+     "(a store with data is opened as usual, never replaced)"},
     {"listen", OPT_STRING, "127.0.0.1", offsetof(struct sched_cli, listen), "IPv4 address to serve the API on"},
     {"port", OPT_PORT, "8081", offsetof(struct sched_cli, port), "TCP port of the API (0: any free port)"},
     {"cluster", OPT_STRING, "local", offsetof(struct sched_cli, opt.cluster),
@@ -75,9 +80,17 @@ static void usage(FILE *f)
                "the HTTP API.\n\nOptions:\n");
     for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++) {
         const struct sched_option *o = &sched_options[i];
-        fprintf(f, "  --%-20s %s (default: %s)\n", o->name, o->help, o->def);
+        if (o->def)
+            fprintf(f, "  --%-20s %s (default: %s)\n", o->name, o->help, o->def);
+        else
+            fprintf(f, "  --%-20s %s\n", o->name, o->help);
     }
     fprintf(f, "  --%-20s show this help\n", "help");
+    fprintf(f, "\nExit codes: 0 stopped by SIGINT/SIGTERM; 1 failed while running (e.g. a store write failed: "
+               "fail-stop); 2 usage error; %d the store was refused at start: missing from a data directory "
+               "that holds other files, empty (0 bytes), unreadable, or holding an invalid row (the message "
+               "names the file, table and row).\n",
+            SCHEDULER_EXIT_STORE);
 }
 
 static int set_option(struct sched_cli *c, const struct sched_option *o, const char *v, bo_error_t *err)
@@ -94,6 +107,9 @@ static int set_option(struct sched_cli *c, const struct sched_option *o, const c
         return bo_parse_i64(v, 0, 65535, what, (int64_t *)field, err);
     case OPT_DURATION:
         return bo_parse_duration_ms(v, what, (int64_t *)field, err);
+    case OPT_FLAG:
+        *(bool *)field = v != NULL;
+        return 0;
     case OPT_SYNC:
         if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
             return bo_error_set(err, BO_E_INVALID, "%s: `%s` must be full or normal", what, v);
@@ -107,11 +123,13 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
 {
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++)
-        if (set_option(c, &sched_options[i], sched_options[i].def, err) < 0)
+        if (sched_options[i].type != OPT_FLAG && set_option(c, &sched_options[i], sched_options[i].def, err) < 0)
             return -1;
     struct option lo[BO_ARRAY_SIZE(sched_options) + 2];
     for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++)
-        lo[i] = (struct option){sched_options[i].name, required_argument, NULL, (int)i + 1000};
+        lo[i] = (struct option){sched_options[i].name,
+                                sched_options[i].type == OPT_FLAG ? no_argument : required_argument, NULL,
+                                (int)i + 1000};
     lo[BO_ARRAY_SIZE(sched_options)] = (struct option){"help", no_argument, NULL, 'h'};
     lo[BO_ARRAY_SIZE(sched_options) + 1] = (struct option){0};
     optind = 1;
@@ -124,7 +142,7 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
         }
         if (ch == '?' || ch == ':')
             return bo_error_set(err, BO_E_INVALID, "unknown option or missing value: `%s`", argv[optind - 1]);
-        if (set_option(c, &sched_options[ch - 1000], optarg, err) < 0)
+        if (set_option(c, &sched_options[ch - 1000], optarg ? optarg : "", err) < 0)
             return -1;
     }
     if (optind < argc)
@@ -262,16 +280,17 @@ int scheduler_main(int argc, char **argv)
     struct scheduler *s = bo_xcalloc(1, sizeof(*s));
     s->metrics.started_wall_ms = bo_wall_ms();
     struct store *store = NULL;
-    _cleanup_free_ char *db = bo_xasprintf("%s/scheduler.db", cli.data_dir);
-    int rc = 1;
-    if (bo_mkdir_p(cli.data_dir, 0700, &err) < 0 || store_open_sqlite(db, !cli.sync_normal, &store, &err) < 0)
+    int rc = SCHEDULER_EXIT_STORE;
+    if (sched_store_open(cli.data_dir, !cli.sync_normal, cli.new_cluster, &store, &err) < 0)
         goto out;
     state_init(&s->state, &cli.opt, store);
     int64_t t0 = bo_mono_ms();
     if (state_load(&s->state, &err) < 0)
         goto out;
+    rc = 1;
     log_info("recovered %u jobs, %u tasks, %u agents from %s in %lld ms", HASH_COUNT(s->state.jobs),
-             HASH_COUNT(s->state.tasks), HASH_COUNT(s->state.agents), db, (long long)(bo_mono_ms() - t0));
+             HASH_COUNT(s->state.tasks), HASH_COUNT(s->state.agents), store_path(store),
+             (long long)(bo_mono_ms() - t0));
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
                           &err) < 0)

@@ -19,6 +19,11 @@ struct scheduler {
  * option table: the one place defaults are written). */
 void scheduler_default_options(struct sched_options *ret);
 
+/* Exit code when the store is refused at start (missing where it should
+ * be, empty, unreadable, or holding an invalid row); 1 is any failure
+ * while running, 2 a usage error. */
+#define SCHEDULER_EXIT_STORE 3
+
 /* argv[0] is "scheduler". Returns a process exit code. */
 int scheduler_main(int argc, char **argv);
 

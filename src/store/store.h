@@ -26,10 +26,30 @@
 
 struct store; /* opaque to users; backends see the definition below */
 
-/* Open (creating if needed) the SQLite database at `path`. sync_full: fsync
- * the log on every commit, so committed data survives power loss; otherwise
- * it survives a crash of the process but maybe not of the machine. */
+/* How an open treats a missing or empty file. A store that held data and
+ * was truncated or lost must never come back as an empty one: a daemon
+ * opens with STORE_OPEN_EXISTING, and creates only where it knows there
+ * was nothing (an empty data directory, or an operator's explicit flag). */
+enum store_open_mode {
+    STORE_OPEN_OR_CREATE, /* tests and tools: create the file if missing */
+    STORE_OPEN_EXISTING,  /* the file must exist and hold a store (schema written) */
+    STORE_CREATE,         /* a new store: the file must be missing or empty (0 bytes) */
+};
+
+/* Open the SQLite database at `path` (creating it if missing).
+ * sync_full: fsync the log on every commit, so committed data survives
+ * power loss; otherwise it survives a crash of the process but maybe not
+ * of the machine. */
 int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_error_t *err);
+/* The same with an explicit mode. STORE_OPEN_EXISTING fails with
+ * BO_E_NOTFOUND for a missing file and BO_E_IO, naming the file, for an
+ * empty (0-byte) one, one that is not a database, or a database without
+ * the store's schema (e.g. its creation was interrupted). STORE_CREATE
+ * fails with BO_E_EXISTS when the file holds anything. */
+int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
+                           bo_error_t *err);
+/* Where the store lives (the database file), for messages. */
+const char *store_path(const struct store *s);
 /* Close; an open batch is rolled back. NULL is a no-op. */
 void store_close(struct store *s);
 
@@ -89,6 +109,7 @@ struct store_ops {
 
 struct store {
     const struct store_ops *ops;
+    const char *path;                  /* for messages; owned by the backend */
     bool in_batch;
     bool batch_spoiled;                /* a put/delete in this batch failed */
     uint64_t batch_puts, batch_deletes; /* counted into stats on commit */

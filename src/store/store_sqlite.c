@@ -7,8 +7,10 @@
  * moves verbatim to store.c when the etcd backend arrives. */
 #include "store/store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- Front end ------------------------------------------------------------ */
 
@@ -175,6 +177,11 @@ int store_load(struct store *s, const char *kind, store_load_fn fn, void *ctx, b
     if (!fn)
         return bo_error_set(err, BO_E_INTERNAL, "store: load %s: no callback", kind);
     return s->ops->load(s, k, fn, ctx, err);
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->path ? s->path : "(unnamed)";
 }
 
 void store_get_stats(const struct store *s, struct store_stats *ret)
@@ -496,7 +503,60 @@ static int sq_prepare_all(struct sq_store *q, bo_error_t *err)
     return 0;
 }
 
+/* What is at `path` before SQLite touches it: SQLite would quietly make
+ * an empty database out of a missing or 0-byte file. A store always has
+ * its header page once the schema is written (WAL mode writes it), so 0
+ * bytes means its content is gone. */
+static int sq_check_file(const char *path, enum store_open_mode mode, bo_error_t *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        if (errno == ENOENT && mode != STORE_OPEN_EXISTING)
+            return 0;
+        if (errno == ENOENT)
+            return bo_error_set(err, BO_E_NOTFOUND, "store `%s` does not exist", path);
+        return bo_error_sys(err, errno, "store `%s`: stat", path);
+    }
+    if (!S_ISREG(sb.st_mode))
+        return bo_error_set(err, BO_E_IO, "store `%s` is not a regular file", path);
+    if (mode == STORE_OPEN_EXISTING && sb.st_size == 0)
+        return bo_error_set(err, BO_E_IO,
+                            "store `%s` is empty (0 bytes): the cluster state it held is lost "
+                            "(truncated or overwritten)",
+                            path);
+    if (mode == STORE_CREATE && sb.st_size > 0)
+        return bo_error_set(err, BO_E_EXISTS, "store `%s` already exists (%lld bytes); not creating a new one",
+                            path, (long long)sb.st_size);
+    return 0;
+}
+
+/* An existing store must already carry its schema version: a database
+ * without it is not a store (or its creation was interrupted before the
+ * first commit). Checked before any pragma writes to the file. */
+static int sq_check_existing(struct sq_store *q, bo_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, "SELECT value FROM kv_meta WHERE id = 'schema_version'", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE || (rc & 0xff) == SQLITE_ERROR) /* no row, or no kv_meta table */
+        return bo_error_set(err, BO_E_IO,
+                            "store `%s` holds no Borealis store (no schema version): not a store, or "
+                            "its creation was interrupted",
+                            q->path);
+    return sq_fail(q, rc, err, "unreadable (not a database, or damaged)");
+}
+
 int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_error_t *err)
+{
+    return store_open_sqlite_mode(path, sync_full, STORE_OPEN_OR_CREATE, ret, err);
+}
+
+int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
+                           bo_error_t *err)
 {
     if (!path || !*path)
         return bo_error_set(err, BO_E_INVALID, "store: empty database path");
@@ -504,17 +564,20 @@ int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_e
         if (!sql_ident_ok(kind_names[k]))
             return bo_error_set(err, BO_E_INTERNAL, "store: kind `%s` is not [a-z_]+",
                                 kind_names[k]);
+    if (sq_check_file(path, mode, err) < 0)
+        return -1;
 
     struct sq_store *q = bo_xcalloc(1, sizeof(*q));
     q->base.ops = &sq_ops;
     q->path = bo_xstrdup(path);
+    q->base.path = q->path;
 
     /* NOMUTEX: one thread uses a store. EXRESCODE: extended codes in errors.
      * SQLite's unix VFS opens the database, WAL and shm files O_CLOEXEC. */
-    int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                 SQLITE_OPEN_EXRESCODE,
-                             NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+    if (mode != STORE_OPEN_EXISTING)
+        flags |= SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &q->db, flags, NULL);
     if (rc != SQLITE_OK) {
         sq_fail(q, rc, err, "open");
         goto fail;
@@ -524,15 +587,17 @@ int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_e
         sq_fail(q, rc, err, "busy_timeout");
         goto fail;
     }
+    if (mode == STORE_OPEN_EXISTING && sq_check_existing(q, err) < 0)
+        goto fail;
     /* WAL: commits append to the log (one fsync with synchronous=FULL, none
      * with NORMAL, which still survives a process crash). The mode is
      * persistent in the file, but ask every time and check it took. */
-    char mode[16];
-    if (sq_pragma(q, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err) < 0)
+    char jmode[16];
+    if (sq_pragma(q, "PRAGMA journal_mode=WAL", jmode, sizeof(jmode), err) < 0)
         goto fail;
-    if (strcmp(mode, "wal") != 0) {
+    if (strcmp(jmode, "wal") != 0) {
         bo_error_set(err, BO_E_IO, "store `%s`: cannot enable WAL (journal_mode is %s)", path,
-                     mode);
+                     jmode);
         goto fail;
     }
     if (sq_exec(q, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err) < 0)
