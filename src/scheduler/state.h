@@ -164,7 +164,10 @@ bool state_error_is_clean(const struct bo_error_s *e);
 
 void state_init(struct sched_state *st, const struct sched_options *opt, struct store *store);
 void state_free(struct sched_state *st);
-/* Load everything from the store (after a restart). */
+/* Load everything from the store (after a restart; state_load.c). Every
+ * row is checked first: an invalid one fails the load (BO_E_INVALID) with
+ * a message naming the store's file, the table, the row's id and the
+ * fault. The state is then partly filled; state_free() releases it. */
 int state_load(struct sched_state *st, bo_error_t *err);
 
 /* Index a new agent (hash and vector). */
@@ -214,5 +217,7 @@ json_t *state_task_to_json(const struct sched_task *t);
 json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j);
 json_t *state_agent_to_json(const struct sched_agent *a);
 const char *job_state_name(enum job_state s);
+/* The inverse of job_state_name(); -1 for an unknown name. */
+int job_state_from_name(const char *s, enum job_state *ret);
 
 #endif

@@ -1,0 +1,457 @@
+/* state_load.c - recovery: rebuild the in-memory state from the store.
+ *
+ * Stored rows are checked like any other input before they reach memory:
+ * a row that was damaged on disk, edited by hand or written by a buggy
+ * build must not become an out-of-range index (a task with instance -3
+ * once overflowed a job's instance array). Every field is range-checked,
+ * states must be known names, references must resolve, and the first bad
+ * row stops the load with an error naming the store's file, the table, the
+ * row's id and what is wrong; the scheduler then refuses to start. */
+#include "scheduler/state.h"
+
+#include <math.h>
+#include <string.h>
+#include <utlist.h>
+
+#include "base/clock.h"
+
+/* The row being loaded, for error messages. */
+struct row {
+    struct sched_state *st;
+    const char *kind;
+    const char *id;
+    bo_error_t *err;
+};
+
+/* "store `/d/scheduler.db`: table kv_task, id `x`: instance -3 is ...".
+ * Ids are printed with unprintable bytes replaced: the row may be garbage. */
+static int bad(const struct row *r, const char *fmt, ...) BO_PRINTF(2, 3);
+static int bad(const struct row *r, const char *fmt, ...)
+{
+    char id[80];
+    size_t n = 0;
+    for (const char *p = r->id; *p && n < 64; p++)
+        id[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+    id[n] = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *what = bo_xvasprintf(fmt, ap);
+    va_end(ap);
+    return bo_error_set(r->err, BO_E_INVALID, "store `%s`: table kv_%s, id `%s%s`: %s", store_path(r->st->store),
+                        r->kind, id, r->id[n] ? "..." : "", what);
+}
+
+static json_t *parse(const struct row *r, const char *value)
+{
+    json_error_t jerr;
+    json_t *rec = json_loads(value, 0, &jerr);
+    if (!rec) {
+        bad(r, "not JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(rec)) {
+        json_decref(rec);
+        bad(r, "not a JSON object");
+        return NULL;
+    }
+    return rec;
+}
+
+/* An integer field, present and within [min, max]. */
+static int get_int(const struct row *r, json_t *o, const char *name, int64_t min, int64_t max, int64_t *ret)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_integer(v))
+        return bad(r, "field `%s` is %s, not an integer", name, v ? "of another type" : "missing");
+    int64_t x = json_integer_value(v);
+    if (x < min || x > max)
+        return bad(r, "field `%s` is %lld, not within %lld-%lld", name, (long long)x, (long long)min,
+                   (long long)max);
+    *ret = x;
+    return 0;
+}
+
+/* A string field; with `nullable`, null (or absent) gives NULL. */
+static int get_str(const struct row *r, json_t *o, const char *name, bool nullable, const char **ret)
+{
+    json_t *v = json_object_get(o, name);
+    if (nullable && (!v || json_is_null(v))) {
+        *ret = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return bad(r, "field `%s` is %s, not a string", name, v ? "of another type" : "missing");
+    *ret = json_string_value(v);
+    return 0;
+}
+
+/* Ids become hash keys, URL segments and path names: the identifier
+ * charset, bounded. */
+static int check_id(const struct row *r, const char *what, const char *s)
+{
+    size_t n = strnlen(s, STORE_ID_MAX + 1);
+    if (n == 0 || n > STORE_ID_MAX)
+        return bad(r, "%s is empty or longer than %d bytes", what, STORE_ID_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
+            return bad(r, "%s has a byte outside [A-Za-z0-9_.-] at offset %zu", what, i);
+    }
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return bad(r, "%s is `%s`", what, s);
+    return 0;
+}
+
+static int get_state(const struct row *r, json_t *o, const char *name, enum task_state *ret)
+{
+    const char *s;
+    if (get_str(r, o, name, false, &s) < 0)
+        return -1;
+    if (task_state_from_name(s, ret) < 0)
+        return bad(r, "field `%s` is `%.32s`, not a task state", name, s);
+    return 0;
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static int load_job(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct row r = {ctx, "job", id, err};
+    json_t *rec = parse(&r, value);
+    if (!rec)
+        return -1;
+    struct job_config *c = NULL;
+    const char *sn;
+    enum job_state js;
+    int64_t created;
+    int ret = -1;
+    _cleanup_free_ char *key = NULL;
+    if (get_str(&r, rec, "state", false, &sn) < 0 || get_int(&r, rec, "created_ms", 0, INT64_MAX, &created) < 0)
+        goto out;
+    if (job_state_from_name(sn, &js) < 0) {
+        bad(&r, "field `state` is `%.32s`, not a job state", sn);
+        goto out;
+    }
+    /* The same validation as a job submitted through the API. */
+    _cleanup_error_ bo_error_t cerr = NULL;
+    if (job_config_from_json(json_object_get(rec, "config"), &c, &cerr) < 0) {
+        bad(&r, "field `config`: %s", cerr->msg);
+        goto out;
+    }
+    key = job_key_str(&c->key);
+    if (strcmp(key, id) != 0) {
+        bad(&r, "the config's key is `%.200s`", key);
+        goto out;
+    }
+    if (state_job_find(r.st, id)) { /* ids are unique in a table; a safety net */
+        bad(&r, "job loaded twice");
+        goto out;
+    }
+    struct sched_job *j = state_job_add(r.st, c, created);
+    j->state = js;
+    ret = 0;
+out:
+    job_config_unref(c);
+    json_decref(rec);
+    return ret;
+}
+
+/* ---- agents ------------------------------------------------------------- */
+
+static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct row r = {ctx, "agent", id, err};
+    if (check_id(&r, "the id", id) < 0)
+        return -1;
+    json_t *rec = parse(&r, value);
+    if (!rec)
+        return -1;
+    int ret = -1;
+    const char *rid, *host;
+    int64_t ram, disk, lo, hi, seen;
+    json_t *res = json_object_get(rec, "resources"), *pr = json_object_get(rec, "port_range"),
+           *attrs = json_object_get(rec, "attributes");
+    if (get_str(&r, rec, "id", false, &rid) < 0 || get_str(&r, rec, "hostname", false, &host) < 0)
+        goto out;
+    if (strcmp(rid, id) != 0) {
+        bad(&r, "field `id` is `%.64s`", rid);
+        goto out;
+    }
+    if (!json_is_object(res)) {
+        bad(&r, "field `resources` is not an object");
+        goto out;
+    }
+    json_t *cpu = json_object_get(res, "cpu");
+    if (!json_is_number(cpu) || !isfinite(json_number_value(cpu)) || json_number_value(cpu) < 0) {
+        bad(&r, "field `resources.cpu` is not a number >= 0");
+        goto out;
+    }
+    if (get_int(&r, res, "ram", 0, INT64_MAX, &ram) < 0 || get_int(&r, res, "disk", 0, INT64_MAX, &disk) < 0)
+        goto out;
+    if (!json_is_array(pr) || json_array_size(pr) != 2 || !json_is_integer(json_array_get(pr, 0)) ||
+        !json_is_integer(json_array_get(pr, 1))) {
+        bad(&r, "field `port_range` is not [LOW, HIGH]");
+        goto out;
+    }
+    lo = json_integer_value(json_array_get(pr, 0));
+    hi = json_integer_value(json_array_get(pr, 1));
+    if (lo < 1 || hi > 65535 || lo > hi) { /* the same rule as registration */
+        bad(&r, "field `port_range` is %lld-%lld, not within 1-65535", (long long)lo, (long long)hi);
+        goto out;
+    }
+    if (!json_is_object(attrs)) {
+        bad(&r, "field `attributes` is not an object");
+        goto out;
+    }
+    if (get_int(&r, rec, "last_seen_ms", 0, INT64_MAX, &seen) < 0)
+        goto out;
+    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
+    a->id = bo_xstrdup(id);
+    a->hostname = bo_xstrdup(host);
+    a->cpu = json_number_value(cpu);
+    a->ram = (uint64_t)ram;
+    a->disk = (uint64_t)disk;
+    state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
+    a->attributes = json_incref(attrs);
+    a->last_seen_wall = seen;
+    /* Give every known agent a full timeout to sync with the new scheduler
+     * before declaring it lost. */
+    a->up = true;
+    a->last_seen_mono = bo_mono_ms();
+    r.st->agents_up++;
+    state_agent_add(r.st, a);
+    ret = 0;
+out:
+    json_decref(rec);
+    return ret;
+}
+
+/* ---- tasks -------------------------------------------------------------- */
+
+/* Everything a task row says, checked, before anything is allocated. */
+struct task_row {
+    struct sched_job *job;
+    int64_t instance, failure_count, flaps, running_since, throttle_until, created_ms, pid;
+    enum task_state state;
+    bool kill_requested;
+    const char *ancestor_id, *agent_id, *message, *pending_reason;
+    struct sched_agent *agent; /* bound: holds resources on it */
+    json_t *ports, *events, *processes;
+};
+
+/* Resources are held from ASSIGNED until terminal. */
+static bool holds_resources(enum task_state s)
+{
+    return task_state_is_active(s) && s != TASK_PENDING && s != TASK_THROTTLED && s != TASK_INIT;
+}
+
+static int check_ports(const struct row *r, struct task_row *t)
+{
+    const struct task_config *tc = &t->job->config->task;
+    if (!json_is_object(t->ports))
+        return bad(r, "field `ports` is not an object");
+    const char *name;
+    json_t *v;
+    json_object_foreach(t->ports, name, v)
+    {
+        size_t k = 0;
+        while (k < tc->n_ports && strcmp(tc->ports[k], name) != 0)
+            k++;
+        if (k == tc->n_ports)
+            return bad(r, "field `ports` names `%.64s`, which is not a port of job `%s`", name, t->job->key);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+            return bad(r, "port `%.64s` is not an integer within 0-65535", name);
+        int64_t p = json_integer_value(v);
+        if (t->agent && p != 0 && (p < t->agent->port_lo || p > t->agent->port_hi))
+            return bad(r, "port `%.64s` is %lld, outside agent `%s`'s range %u-%u", name, (long long)p,
+                       t->agent->id, t->agent->port_lo, t->agent->port_hi);
+    }
+    return 0;
+}
+
+static int check_events(const struct row *r, json_t *events)
+{
+    if (!json_is_array(events) || json_array_size(events) > TASK_MAX_EVENTS)
+        return bad(r, "field `events` is not an array of at most %d events", TASK_MAX_EVENTS);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        enum task_state s;
+        const char *msg;
+        int64_t ts;
+        if (!json_is_object(ev))
+            return bad(r, "event %zu is not an object", i);
+        if (get_state(r, ev, "state", &s) < 0 || get_int(r, ev, "ts", 0, INT64_MAX, &ts) < 0 ||
+            get_str(r, ev, "message", false, &msg) < 0)
+            return bo_error_wrap(r->err, "event %zu", i);
+    }
+    return 0;
+}
+
+static int check_task(const struct row *r, json_t *rec, struct task_row *t)
+{
+    struct sched_state *st = r->st;
+    const char *rid, *jobkey;
+    if (check_id(r, "the id", r->id) < 0 || get_str(r, rec, "id", false, &rid) < 0)
+        return -1;
+    if (strcmp(rid, r->id) != 0)
+        return bad(r, "field `id` is `%.64s`", rid);
+    if (get_str(r, rec, "job", false, &jobkey) < 0)
+        return -1;
+    if (!(t->job = state_job_find(st, jobkey)))
+        return bad(r, "field `job` names `%.200s`, which is not in table kv_job", jobkey);
+    if (get_int(r, rec, "instance", 0, INT32_MAX, &t->instance) < 0)
+        return -1;
+    if (t->instance >= t->job->n_current)
+        return bad(r, "instance %lld is out of range: job `%s` has instances 0-%lld", (long long)t->instance,
+                   t->job->key, (long long)t->job->n_current - 1);
+    json_t *kr = json_object_get(rec, "kill_requested");
+    if (!json_is_boolean(kr))
+        return bad(r, "field `kill_requested` is not a boolean");
+    t->kill_requested = json_is_true(kr);
+    if (get_state(r, rec, "state", &t->state) < 0 ||
+        get_int(r, rec, "failure_count", 0, INT32_MAX, &t->failure_count) < 0 ||
+        get_int(r, rec, "consecutive_flaps", 0, INT32_MAX, &t->flaps) < 0 ||
+        get_int(r, rec, "running_since", 0, INT64_MAX, &t->running_since) < 0 ||
+        get_int(r, rec, "throttle_until", 0, INT64_MAX, &t->throttle_until) < 0 ||
+        get_int(r, rec, "created_ms", 0, INT64_MAX, &t->created_ms) < 0 ||
+        get_int(r, rec, "executor_pid", 0, INT32_MAX, &t->pid) < 0 ||
+        get_str(r, rec, "ancestor_id", true, &t->ancestor_id) < 0 ||
+        get_str(r, rec, "agent_id", true, &t->agent_id) < 0 || get_str(r, rec, "message", false, &t->message) < 0 ||
+        get_str(r, rec, "pending_reason", true, &t->pending_reason) < 0)
+        return -1;
+    if (t->ancestor_id && check_id(r, "field `ancestor_id`", t->ancestor_id) < 0)
+        return -1;
+    if (t->agent_id && check_id(r, "field `agent_id`", t->agent_id) < 0)
+        return -1;
+    /* Agents are never deleted from the store, so a task holding resources
+     * always names a stored one. */
+    if (holds_resources(t->state)) {
+        if (!t->agent_id)
+            return bad(r, "state %s needs an agent, and field `agent_id` is null", task_state_name(t->state));
+        if (!(t->agent = state_agent_find(st, t->agent_id)))
+            return bad(r, "field `agent_id` names `%.64s`, which is not in table kv_agent", t->agent_id);
+    }
+    t->ports = json_object_get(rec, "ports");
+    t->events = json_object_get(rec, "events");
+    t->processes = json_object_get(rec, "processes");
+    if (check_ports(r, t) < 0 || check_events(r, t->events) < 0)
+        return -1;
+    if (!json_is_array(t->processes))
+        return bad(r, "field `processes` is not an array");
+    if (state_task_find(st, r->id))
+        return bad(r, "task loaded twice");
+    return 0;
+}
+
+static int load_task(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct row r = {ctx, "task", id, err};
+    struct sched_state *st = r.st;
+    json_t *rec = parse(&r, value);
+    if (!rec)
+        return -1;
+    struct task_row tr = {0};
+    if (check_task(&r, rec, &tr) < 0) {
+        json_decref(rec);
+        return -1;
+    }
+    struct sched_job *j = tr.job;
+    struct sched_task *t = bo_xcalloc(1, sizeof(*t));
+    t->id = bo_xstrdup(id);
+    t->job = j;
+    t->config = job_config_ref(j->config);
+    t->instance = (int32_t)tr.instance;
+    t->state = tr.state;
+    st->count_by_state[tr.state]++;
+    t->ancestor_id = tr.ancestor_id ? bo_xstrdup(tr.ancestor_id) : NULL;
+    t->failure_count = (int32_t)tr.failure_count;
+    t->consecutive_flaps = (int32_t)tr.flaps;
+    t->kill_requested = tr.kill_requested;
+    state_task_set_message(t, tr.message);
+    t->pending_reason = tr.pending_reason ? state_reason_new(tr.pending_reason) : NULL;
+    t->running_since = tr.running_since;
+    t->throttle_until = tr.throttle_until;
+    t->created_ms = tr.created_ms;
+    t->executor_pid = (int32_t)tr.pid;
+    t->processes = json_incref(tr.processes);
+    t->state_since_mono = t->pending_since_mono = bo_mono_ms();
+    size_t i;
+    json_t *ev;
+    json_array_foreach(tr.events, i, ev)
+    {
+        enum task_state es;
+        task_state_from_name(json_string_value(json_object_get(ev, "state")), &es); /* checked above */
+        state_task_push_event(t, es, json_string_value(json_object_get(ev, "message")));
+        t->events[(t->n_events - 1) % TASK_MAX_EVENTS].ts = json_integer_value(json_object_get(ev, "ts"));
+    }
+    HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
+    DL_APPEND2(j->tasks, t, j_prev, j_next);
+    if (tr.agent_id)
+        t->agent_id = bo_xstrdup(tr.agent_id);
+    const struct task_config *tc = &t->config->task;
+    if (tc->n_ports) {
+        t->ports = bo_xcalloc(tc->n_ports, sizeof(uint16_t));
+        for (size_t k = 0; k < tc->n_ports; k++)
+            t->ports[k] = (uint16_t)json_integer_value(json_object_get(tr.ports, tc->ports[k]));
+    }
+    if (tr.agent)
+        state_task_bind_agent(st, t, tr.agent, NULL);
+    json_decref(rec);
+    return 0;
+}
+
+static int cmp_created(struct sched_task *a, struct sched_task *b)
+{
+    return a->created_ms < b->created_ms ? -1 : a->created_ms > b->created_ms;
+}
+
+int state_load(struct sched_state *st, bo_error_t *err)
+{
+    /* Jobs and agents first: tasks refer to them. */
+    if (store_load(st->store, "job", load_job, st, err) < 0 ||
+        store_load(st->store, "agent", load_agent, st, err) < 0 ||
+        store_load(st->store, "task", load_task, st, err) < 0)
+        return -1;
+    /* The current task of an instance is the newest one. Creation times tie
+     * when a task is rescheduled within the same millisecond, so a task
+     * whose ancestor is the current one always wins. Instances were
+     * range-checked on load. */
+    struct sched_job *j, *jtmp;
+    HASH_ITER(hh, st->jobs, j, jtmp)
+    {
+        DL_SORT2(j->tasks, cmp_created, j_prev, j_next);
+        struct sched_task *t;
+        int64_t n = 0;
+        DL_FOREACH2(j->tasks, t, j_next)
+        {
+            j->current[t->instance] = t;
+            n++;
+        }
+        /* Each pass moves some instance one step down its ancestor chain;
+         * more passes than tasks means the chain loops (damaged rows). */
+        for (int64_t pass = 0;; pass++) {
+            struct sched_task *moved = NULL;
+            DL_FOREACH2(j->tasks, t, j_next)
+            {
+                if (!t->ancestor_id)
+                    continue;
+                struct sched_task *cur = j->current[t->instance];
+                if (cur != t && strcmp(t->ancestor_id, cur->id) == 0) {
+                    j->current[t->instance] = t;
+                    moved = t;
+                }
+            }
+            if (!moved)
+                break;
+            if (pass > n) {
+                struct row r = {st, "task", moved->id, err};
+                return bad(&r, "field `ancestor_id` is part of a cycle of ancestors (instance %d of job `%s`)",
+                           moved->instance, j->key);
+            }
+        }
+    }
+    return 0;
+}
