@@ -279,13 +279,15 @@ static int check_events(const struct row *r, json_t *events)
     json_array_foreach(events, i, ev)
     {
         enum task_state s;
-        const char *msg;
-        int64_t ts;
+        json_t *state = json_object_get(ev, "state"), *ts = json_object_get(ev, "ts");
         if (!json_is_object(ev))
             return bad(r, "event %zu is not an object", i);
-        if (get_state(r, ev, "state", &s) < 0 || get_int(r, ev, "ts", 0, INT64_MAX, &ts) < 0 ||
-            get_str(r, ev, "message", false, &msg) < 0)
-            return bo_error_wrap(r->err, "event %zu", i);
+        if (!json_is_string(state) || task_state_from_name(json_string_value(state), &s) < 0)
+            return bad(r, "event %zu: field `state` is not a task state", i);
+        if (!json_is_integer(ts) || json_integer_value(ts) < 0)
+            return bad(r, "event %zu: field `ts` is not an integer >= 0", i);
+        if (!json_is_string(json_object_get(ev, "message")))
+            return bad(r, "event %zu: field `message` is not a string", i);
     }
     return 0;
 }

@@ -82,10 +82,14 @@ int store_begin(struct store *s, bo_error_t *err)
     return 0;
 }
 
+/* A spoiled batch means a change was not written: BO_E_IO, never a kind a
+ * caller could take for a harmless validation error (the scheduler rolls
+ * back without stopping on those, and its memory would then be ahead of
+ * the store). */
 static int check_writable(struct store *s, bo_error_t *err)
 {
     if (s->in_batch && s->batch_spoiled)
-        return bo_error_set(err, BO_E_REFUSED,
+        return bo_error_set(err, BO_E_IO,
                             "store: batch aborted by an earlier error; roll it back");
     return 0;
 }
@@ -142,7 +146,7 @@ int store_commit(struct store *s, bo_error_t *err)
         return bo_error_set(err, BO_E_INTERNAL, "store: commit without a batch");
     if (s->batch_spoiled) {
         store_rollback(s);
-        return bo_error_set(err, BO_E_REFUSED,
+        return bo_error_set(err, BO_E_IO,
                             "store: commit refused: a change in the batch failed; rolled back");
     }
     if (s->ops->commit(s, err) < 0) {

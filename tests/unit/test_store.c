@@ -289,11 +289,11 @@ TEST(failed_change_spoils_batch)
     bo_error_freep(&err);
     /* Further writes are refused rather than applied to half a batch... */
     CHECK(store_put(s, "task", "c", "3", &err) == -1);
-    CHECK(err->kind == BO_E_REFUSED);
+    CHECK(err->kind == BO_E_IO);
     bo_error_freep(&err);
     /* ... and commit rolls everything back. */
     CHECK(store_commit(s, &err) == -1);
-    CHECK(err->kind == BO_E_REFUSED);
+    CHECK(err->kind == BO_E_IO);
     CHECK_CONTAINS(err->msg, "rolled back");
     CHECK(!store_in_batch(s));
     CHECK_DUMP(s, "task", "");

@@ -1,0 +1,396 @@
+/* Unit tests for recovery (state_load.c) and the scheduler's choice of
+ * store (store_open.c): rows damaged directly in the SQLite file (as a
+ * disk, a hand edit or a buggy build would) must fail the load with a
+ * message naming the file, the table, the row and the fault, never reach
+ * memory; a lost or truncated store must never start as an empty cluster. */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <utlist.h>
+
+#include "base/clock.h"
+#include "base/fs.h"
+#include "harness.h"
+#include "scheduler/lifecycle.h"
+#include "scheduler/placement.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/store_open.h"
+
+static char dir[64];
+
+__attribute__((destructor)) static void remove_dir(void)
+{
+    if (dir[0])
+        bo_rm_rf(dir, NULL);
+}
+
+static const char *db_path(void)
+{
+    static char path[128];
+    if (!dir[0]) {
+        strcpy(dir, "/tmp/bo-load-XXXXXX");
+        CHECK(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/s.db", dir);
+    }
+    return path;
+}
+
+static struct sched_options opts(void)
+{
+    struct sched_options o;
+    scheduler_default_options(&o);
+    o.flap_penalty_ms = 0;
+    return o;
+}
+
+static struct job_config *job(const char *name, int instances)
+{
+    _cleanup_free_ char *text = bo_xasprintf(
+        "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"%s\",\"instances\":%d,"
+        "\"service\":true,\"task\":{\"resources\":{\"cpu\":0.5,\"ram\":1048576,\"disk\":0},"
+        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
+        name, instances);
+    json_t *j = json_loads(text, 0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    json_decref(j);
+    return c;
+}
+
+static void add_agent(struct sched_state *st, const char *id)
+{
+    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
+    a->id = bo_xstrdup(id);
+    a->hostname = bo_xstrdup(id);
+    a->cpu = 4;
+    a->ram = 1ULL << 30;
+    a->disk = 1ULL << 30;
+    state_agent_set_ports(a, 31000, 31009);
+    a->attributes = json_object();
+    a->up = true;
+    a->last_seen_mono = bo_mono_ms();
+    st->agents_up++;
+    state_agent_add(st, a);
+    CHECK(state_save_agent(st, a, NULL) == 0);
+}
+
+/* A store with one agent and job local/r/devel/svc (2 instances): instance
+ * 0 failed once and was replaced (ASSIGNED, its ancestor FAILED), instance
+ * 1 RUNNING. Every kind of row and most fields are set. */
+static void make_store(void)
+{
+    struct sched_options o = opts();
+    struct sched_state st;
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
+    state_init(&st, &o, s);
+    add_agent(&st, "a");
+    struct sched_job *j = NULL;
+    struct job_config *c = job("svc", 2);
+    CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(&st, 0, NULL) == 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK(lifecycle_transition(&st, j->current[i], TASK_STARTING, NULL, NULL) == 1);
+        CHECK(lifecycle_transition(&st, j->current[i], TASK_RUNNING, NULL, NULL) == 1);
+    }
+    CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "exit 1", NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
+    state_free(&st);
+    store_close(s);
+}
+
+static void sql(const char *stmt)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(db_path(), &db) == SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, stmt, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "  sql `%s`: %s\n", stmt, msg);
+        exit(1);
+    }
+    CHECK(sqlite3_changes(db) >= 1 || strncmp(stmt, "INSERT", 6) == 0);
+    sqlite3_close(db);
+}
+
+/* The id of the first row of `table` matching `where`, as SQL text. */
+static char *row_id(const char *table, const char *where)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(db_path(), &db) == SQLITE_OK);
+    _cleanup_free_ char *q = bo_xasprintf("SELECT id FROM %s WHERE %s ORDER BY id LIMIT 1", table, where);
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    char *id = bo_xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return id;
+}
+
+/* Load the store; returns the error message (heap), NULL on success. */
+static char *load(void)
+{
+    struct sched_options o = opts();
+    struct sched_state st;
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
+    state_init(&st, &o, s);
+    bo_error_t err = NULL;
+    int r = state_load(&st, &err);
+    char *msg = NULL;
+    if (r < 0) {
+        CHECK(err && err->kind == BO_E_INVALID);
+        msg = bo_xstrdup(err->msg);
+    }
+    bo_error_free(err);
+    state_free(&st); /* a half-loaded state is freed cleanly (LeakSanitizer) */
+    store_close(s);
+    return msg;
+}
+
+/* Edit one row with SQLite's json_set/json_remove (`edit` is an SQL
+ * expression of `value`), then check the load names the row and `want`. */
+static void check_bad_row(const char *table, const char *where, const char *edit, const char *want)
+{
+    make_store();
+    CHECK(load() == NULL);
+    _cleanup_free_ char *id = row_id(table, where);
+    _cleanup_free_ char *stmt = bo_xasprintf("UPDATE %s SET value = %s WHERE id = '%s'", table, edit, id);
+    sql(stmt);
+    _cleanup_free_ char *msg = load();
+    if (!msg) {
+        fprintf(stderr, "  %s (%s) loaded without error\n", table, edit);
+        exit(1);
+    }
+    _cleanup_free_ char *head = bo_xasprintf("store `%s`: table %s, id `%s`: ", db_path(), table, id);
+    CHECK_CONTAINS(msg, head);
+    CHECK_CONTAINS(msg, want);
+}
+
+#define RUNNING "json_extract(value, '$.state') = 'RUNNING'"
+#define ASSIGNED "json_extract(value, '$.state') = 'ASSIGNED'"
+#define FAILED "json_extract(value, '$.state') = 'FAILED'"
+
+TEST(good_store_loads)
+{
+    make_store();
+    CHECK(load() == NULL);
+}
+
+TEST(task_instance_negative_is_refused)
+{
+    /* Once a heap-buffer-overflow in GET /jobs/KEY. */
+    check_bad_row("kv_task", RUNNING, "json_set(value, '$.instance', -3)", "field `instance` is -3, not within 0-");
+}
+
+TEST(task_instance_beyond_the_job_is_refused)
+{
+    check_bad_row("kv_task", RUNNING, "json_set(value, '$.instance', 2)",
+                  "instance 2 is out of range: job `local/r/devel/svc` has instances 0-1");
+}
+
+TEST(task_fields_are_checked)
+{
+    static const struct {
+        const char *where, *edit, *want;
+    } cases[] = {
+        {RUNNING, "json_set(value, '$.state', 'SLEEPING')", "field `state` is `SLEEPING`, not a task state"},
+        {RUNNING, "json_remove(value, '$.state')", "field `state` is missing"},
+        {RUNNING, "json_set(value, '$.job', 'local/r/devel/gone')", "names `local/r/devel/gone`, which is not in table kv_job"},
+        {RUNNING, "json_set(value, '$.agent_id', 'ghost')", "names `ghost`, which is not in table kv_agent"},
+        {RUNNING, "json_set(value, '$.agent_id', NULL)", "state RUNNING needs an agent"},
+        {RUNNING, "json_set(value, '$.agent_id', 'a/../b')", "field `agent_id` has a byte outside"},
+        {RUNNING, "json_set(value, '$.ports.http', 70000)", "port `http` is not an integer within 0-65535"},
+        {RUNNING, "json_set(value, '$.ports.http', 80)", "port `http` is 80, outside agent `a`'s range 31000-31009"},
+        {RUNNING, "json_set(value, '$.ports.admin', 31001)", "`admin`, which is not a port of job"},
+        {RUNNING, "json_set(value, '$.ports', json('[]'))", "field `ports` is not an object"},
+        {RUNNING, "json_set(value, '$.failure_count', -1)", "field `failure_count` is -1"},
+        {RUNNING, "json_set(value, '$.consecutive_flaps', 3000000000)", "field `consecutive_flaps` is 3000000000"},
+        {RUNNING, "json_set(value, '$.executor_pid', 'x')", "field `executor_pid` is of another type"},
+        {RUNNING, "json_set(value, '$.created_ms', -1)", "field `created_ms` is -1"},
+        {RUNNING, "json_set(value, '$.running_since', 1.5)", "field `running_since` is of another type"},
+        {RUNNING, "json_set(value, '$.kill_requested', 1)", "field `kill_requested` is not a boolean"},
+        {RUNNING, "json_set(value, '$.message', json('{}'))", "field `message` is of another type"},
+        {RUNNING, "json_set(value, '$.processes', json('{}'))", "field `processes` is not an array"},
+        {RUNNING, "json_set(value, '$.events[0].state', 'NOPE')", "event 0: "},
+        {RUNNING, "json_set(value, '$.events', json('[1,2,3,4,5,6,7,8,9]'))", "field `events` is not an array"},
+        {RUNNING, "json_set(value, '$.id', 'other')", "field `id` is `other`"},
+        {FAILED, "json_set(value, '$.ancestor_id', 'no spaces')", "field `ancestor_id` has a byte outside"},
+        {RUNNING, "'not json'", "not JSON"},
+        {RUNNING, "'[1]'", "not a JSON object"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        pid_t pid = fork(); /* a fresh store each */
+        if (pid == 0) {
+            dir[0] = 0;
+            check_bad_row("kv_task", cases[i].where, cases[i].edit, cases[i].want);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "  case %zu (%s) failed\n", i, cases[i].edit);
+            exit(1);
+        }
+    }
+}
+
+TEST(job_fields_are_checked)
+{
+    static const struct {
+        const char *edit, *want;
+    } cases[] = {
+        {"json_set(value, '$.state', 'paused')", "field `state` is `paused`, not a job state"},
+        {"json_set(value, '$.created_ms', 'yesterday')", "field `created_ms` is of another type"},
+        {"json_set(value, '$.config.instances', 0)", "field `config`: "},
+        {"json_set(value, '$.config.instances', 100000)", "field `config`: "},
+        {"json_set(value, '$.config.name', 'other')", "the config's key is `local/r/devel/other`"},
+        {"json_remove(value, '$.config')", "field `config`: "},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            dir[0] = 0;
+            check_bad_row("kv_job", "1", cases[i].edit, cases[i].want);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "  case %zu (%s) failed\n", i, cases[i].edit);
+            exit(1);
+        }
+    }
+}
+
+TEST(agent_fields_are_checked)
+{
+    static const struct {
+        const char *edit, *want;
+    } cases[] = {
+        {"json_set(value, '$.port_range', json('[0, 10]'))", "field `port_range` is 0-10, not within 1-65535"},
+        {"json_set(value, '$.port_range', json('[40000, 30000]'))", "field `port_range` is 40000-30000"},
+        {"json_set(value, '$.port_range', json('[1]'))", "field `port_range` is not [LOW, HIGH]"},
+        {"json_set(value, '$.resources.cpu', -1)", "field `resources.cpu` is not a number >= 0"},
+        {"json_set(value, '$.resources.ram', -1)", "field `ram` is -1"},
+        {"json_set(value, '$.attributes', json('[]'))", "field `attributes` is not an object"},
+        {"json_set(value, '$.hostname', 5)", "field `hostname` is of another type"},
+        {"json_set(value, '$.id', 'b')", "field `id` is `b`"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            dir[0] = 0;
+            check_bad_row("kv_agent", "1", cases[i].edit, cases[i].want);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "  case %zu (%s) failed\n", i, cases[i].edit);
+            exit(1);
+        }
+    }
+}
+
+TEST(bad_ids_are_refused_and_printed_safely)
+{
+    make_store();
+    sql("UPDATE kv_agent SET id = 'a' || char(10) || 'b'");
+    _cleanup_free_ char *msg = load();
+    CHECK(msg);
+    CHECK_CONTAINS(msg, "table kv_agent, id `a?b`: the id has a byte outside [A-Za-z0-9_.-] at offset 1");
+}
+
+TEST(ancestor_cycle_is_refused_not_looped)
+{
+    /* Instance 0 has two tasks; make each the other's ancestor. */
+    make_store();
+    _cleanup_free_ char *failed = row_id("kv_task", FAILED), *assigned = row_id("kv_task", ASSIGNED);
+    _cleanup_free_ char *stmt =
+        bo_xasprintf("UPDATE kv_task SET value = json_set(value, '$.ancestor_id', '%s') WHERE id = '%s'", assigned,
+                     failed);
+    sql(stmt);
+    _cleanup_free_ char *msg = load();
+    CHECK(msg);
+    CHECK_CONTAINS(msg, "field `ancestor_id` is part of a cycle of ancestors (instance 0 of job `local/r/devel/svc`)");
+}
+
+/* ---- which store the scheduler opens (store_open.c) ---------------------- */
+
+static char *open_in(const char *d, bool new_cluster, bo_error_t *err)
+{
+    struct store *s = NULL;
+    if (sched_store_open(d, false, new_cluster, &s, err) < 0)
+        return NULL;
+    char *p = bo_xstrdup(store_path(s));
+    store_close(s);
+    return p;
+}
+
+TEST(new_cluster_only_in_an_empty_data_dir)
+{
+    db_path();
+    _cleanup_error_ bo_error_t err = NULL;
+    _cleanup_free_ char *fresh = bo_xasprintf("%s/fresh/sub", dir); /* missing: created */
+    _cleanup_free_ char *p = open_in(fresh, false, &err);
+    CHECK(p);
+    _cleanup_free_ char *other = bo_xasprintf("%s/other", dir);
+    CHECK(bo_mkdir_p(other, 0700, NULL) == 0);
+    _cleanup_free_ char *junk = bo_xasprintf("%s/notes.txt", other);
+    CHECK(bo_write_file_atomic(junk, "x", 1, false, NULL) == 0);
+    CHECK(open_in(other, false, &err) == NULL);
+    CHECK(err->kind == BO_E_NOTFOUND);
+    _cleanup_free_ char *want = bo_xasprintf("data directory `%s` holds files (`notes.txt`, ...) but no store "
+                                             "`scheduler.db`",
+                                             other);
+    CHECK_CONTAINS(err->msg, want);
+    CHECK_CONTAINS(err->msg, "--new-cluster");
+    bo_error_freep(&err);
+    _cleanup_free_ char *made = open_in(other, true, &err); /* the operator's choice */
+    CHECK(made);
+}
+
+TEST(truncated_store_is_refused_unless_new_cluster)
+{
+    make_store();
+    /* The scheduler's file name in a data dir holding a real store. */
+    _cleanup_free_ char *db = bo_xasprintf("%s/" SCHED_STORE_FILE, dir);
+    CHECK(rename(db_path(), db) == 0);
+    _cleanup_error_ bo_error_t err = NULL;
+    _cleanup_free_ char *p = open_in(dir, false, &err);
+    CHECK(p); /* a store with data opens */
+    CHECK(truncate(db, 0) == 0);
+    CHECK(open_in(dir, false, &err) == NULL);
+    _cleanup_free_ char *want = bo_xasprintf("store `%s` is empty (0 bytes)", db);
+    CHECK_CONTAINS(err->msg, want);
+    bo_error_freep(&err);
+    _cleanup_free_ char *again = open_in(dir, true, &err);
+    CHECK(again);
+    /* Now a real (empty) store: opens without the flag. */
+    _cleanup_free_ char *third = open_in(dir, false, &err);
+    CHECK(third);
+}
+
+TEST(unreadable_or_foreign_store_is_refused_even_with_new_cluster)
+{
+    db_path();
+    _cleanup_free_ char *db = bo_xasprintf("%s/" SCHED_STORE_FILE, dir);
+    CHECK(bo_write_file_atomic(db, "garbage garbage garbage", 23, false, NULL) == 0);
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(open_in(dir, true, &err) == NULL);
+    _cleanup_free_ char *want = bo_xasprintf("store `%s`: unreadable", db);
+    CHECK_CONTAINS(err->msg, want);
+    bo_error_freep(&err);
+    /* A SQLite database that is not a store (no schema version). */
+    CHECK(unlink(db) == 0);
+    sqlite3 *h = NULL;
+    CHECK(sqlite3_open(db, &h) == SQLITE_OK);
+    CHECK(sqlite3_exec(h, "CREATE TABLE t(a); INSERT INTO t VALUES(1)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(h);
+    CHECK(open_in(dir, false, &err) == NULL);
+    CHECK_CONTAINS(err->msg, "holds no Borealis store");
+}
+
+TEST_MAIN()
