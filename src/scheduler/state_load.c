@@ -126,7 +126,9 @@ static int load_job(void *ctx, const char *id, const char *value, bo_error_t *er
     enum job_state js;
     int64_t created;
     int ret = -1;
+    /* Declared before the first goto: cleanup must not run on them uninitialised. */
     _cleanup_free_ char *key = NULL;
+    _cleanup_error_ bo_error_t cerr = NULL;
     if (get_str(&r, rec, "state", false, &sn) < 0 || get_int(&r, rec, "created_ms", 0, INT64_MAX, &created) < 0)
         goto out;
     if (job_state_from_name(sn, &js) < 0) {
@@ -134,7 +136,6 @@ static int load_job(void *ctx, const char *id, const char *value, bo_error_t *er
         goto out;
     }
     /* The same validation as a job submitted through the API. */
-    _cleanup_error_ bo_error_t cerr = NULL;
     if (job_config_from_json(json_object_get(rec, "config"), &c, &cerr) < 0) {
         bad(&r, "field `config`: %s", cerr->msg);
         goto out;

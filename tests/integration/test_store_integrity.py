@@ -1,0 +1,79 @@
+"""The scheduler trusts no stored row and never mistakes a lost store for a
+new cluster: a damaged row, a truncated store or a data directory whose
+store is gone make it refuse to start (exit 3) with a message naming the
+file (and the row), rather than crash or start empty."""
+import os
+import sqlite3
+import subprocess
+
+from conftest import BOREALIS
+
+STORE_REFUSED = 3
+
+
+def scheduler(c, *extra):
+    """Run a scheduler that is expected to refuse to start."""
+    proc = subprocess.run(
+        [BOREALIS, "scheduler", "--data-dir", os.path.join(c.root, "scheduler"),
+         "--port", str(c.port), "--sync", "normal"] + list(extra),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return proc
+
+
+def assert_clean_refusal(proc, *needles):
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == STORE_REFUSED, out
+    for n in needles:
+        assert n in out, out
+    # No sanitizer report (the daemons run under ASan/UBSan in make test).
+    for bad in ("Sanitizer", "runtime error", "heap-buffer-overflow"):
+        assert bad not in out, out
+
+
+def make_job(c):
+    """A scheduler with one job (no agent: its tasks stay PENDING), stopped."""
+    c.start_scheduler()
+    c.api("/api/v1/jobs", "POST", {
+        "cluster": "local", "role": "r", "environment": "devel", "name": "web", "instances": 2,
+        "task": {"resources": {"cpu": 0.01, "ram": 1 << 20, "disk": 0},
+                 "processes": [{"name": "p", "cmdline": "sleep 60"}]}})
+    assert c.stop(c.sched) == 0
+    return os.path.join(c.root, "scheduler", "scheduler.db")
+
+
+def test_damaged_task_row_refuses_start_naming_the_row(cluster):
+    db = make_job(cluster)
+    with sqlite3.connect(db) as con:
+        (task_id,) = con.execute(
+            "SELECT id FROM kv_task WHERE json_extract(value, '$.instance') = 1").fetchone()
+        con.execute("UPDATE kv_task SET value = json_set(value, '$.instance', -3) WHERE id = ?",
+                    (task_id,))
+    proc = scheduler(cluster)
+    assert_clean_refusal(proc, f"store `{db}`: table kv_task, id `{task_id}`: ",
+                         "field `instance` is -3")
+
+
+def test_truncated_store_refuses_start_unless_new_cluster(cluster):
+    db = make_job(cluster)
+    os.truncate(db, 0)
+    proc = scheduler(cluster)
+    assert_clean_refusal(proc, f"store `{db}` is empty (0 bytes)", "--new-cluster")
+    # The operator's explicit choice: a new, empty cluster.
+    cluster.scheduler_args += ["--new-cluster"]
+    cluster.start_scheduler()
+    assert cluster.api("/api/v1/jobs")["jobs"] == []
+
+
+def test_data_dir_without_its_store_refuses_start(cluster):
+    db = make_job(cluster)
+    os.unlink(db)
+    data = os.path.dirname(db)
+    with open(os.path.join(data, "notes.txt"), "w") as f:
+        f.write("not a store\n")
+    proc = scheduler(cluster)
+    assert_clean_refusal(proc, f"data directory `{data}` holds files", "no store `scheduler.db`")
+    # An empty data directory is a new cluster (as every fixture starts).
+    for name in os.listdir(data):
+        os.unlink(os.path.join(data, name))
+    cluster.start_scheduler()
+    assert cluster.api("/api/v1/jobs")["jobs"] == []
