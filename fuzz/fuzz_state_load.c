@@ -1,0 +1,143 @@
+/* fuzz_state_load.c - libFuzzer target for recovery (state_load in
+ * src/scheduler/state_load.c): stored rows are untrusted input, since a
+ * disk, a hand edit or another build may have written them.
+ *
+ * Each input is a JSON object {"job": {ID: ROW, ...}, "agent": {...},
+ * "task": {...}}; a ROW that is a string is stored verbatim (so rows that
+ * are not JSON are reached too), any other ROW as its compact JSON. The
+ * rows replace the store's content, then a fresh state loads them. A load
+ * either fails with a message naming the store and the table, or gives a
+ * state every view and index walk can use (as GET /jobs/KEY does, where a
+ * stored instance of -3 once overflowed the job's instance array). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <utlist.h>
+
+#include "scheduler/scheduler.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct store *store;
+static char dir[128];
+static struct sched_options opts;
+
+static void remove_dir(void)
+{
+    static const char *const files[] = {"s.db", "s.db-wal", "s.db-shm", "s.db-journal"};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(files); i++) {
+        char p[256];
+        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    scheduler_default_options(&opts);
+    const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof(dir), "%s/bo-fuzz-load-XXXXXX", tmp);
+    if (!mkdtemp(dir))
+        abort();
+    char db[200];
+    snprintf(db, sizeof(db), "%s/s.db", dir);
+    if (store_open_sqlite(db, false, &store, NULL) < 0)
+        abort();
+    atexit(remove_dir);
+    return 0;
+}
+
+static int collect(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    json_array_append_new(ctx, json_string(id));
+    return 0;
+}
+
+/* Replace the store's rows of the three kinds by the input's. */
+static void write_rows(json_t *in)
+{
+    static const char *const kinds[] = {"job", "agent", "task"};
+    if (store_begin(store, NULL) < 0)
+        abort();
+    for (size_t k = 0; k < BO_ARRAY_SIZE(kinds); k++) {
+        json_t *ids = json_array(), *v;
+        size_t i;
+        if (store_load(store, kinds[k], collect, ids, NULL) < 0)
+            abort();
+        json_array_foreach(ids, i, v)
+        {
+            if (store_delete(store, kinds[k], json_string_value(v), NULL) < 0)
+                abort();
+        }
+        json_decref(ids);
+        const char *id;
+        json_t *rows = json_object_get(in, kinds[k]);
+        json_object_foreach(rows, id, v)
+        {
+            char *text = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_COMPACT);
+            /* Ids the store itself refuses (empty, too long) never reach a load. */
+            if (text && *id && strlen(id) <= STORE_ID_MAX && store_put(store, kinds[k], id, text, NULL) < 0)
+                abort();
+            free(text);
+        }
+    }
+    if (store_commit(store, NULL) < 0)
+        abort();
+}
+
+/* Use the loaded state as the API and the loop would. */
+static void walk(struct sched_state *st)
+{
+    struct sched_job *j, *jt;
+    HASH_ITER(hh, st->jobs, j, jt)
+    {
+        json_decref(state_job_summary_json(st, j));
+        for (int64_t i = 0; i < j->n_current; i++)
+            if (j->current[i])
+                json_decref(state_task_to_json(j->current[i]));
+        struct sched_task *t;
+        DL_FOREACH2(j->tasks, t, j_next)
+        {
+            if (t->instance < 0 || t->instance >= j->n_current || t->job != j)
+                __builtin_trap(); /* the load let an out-of-range instance through */
+            if (j->current[t->instance] == t)
+                continue;
+            json_decref(state_task_to_json(t));
+        }
+    }
+    struct sched_agent *a, *at;
+    HASH_ITER(hh, st->agents, a, at)
+    {
+        if (a->port_lo < 1 || a->port_hi > 65535 || a->port_lo > a->port_hi)
+            __builtin_trap();
+        json_decref(state_agent_to_json(a));
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t *in = json_loadb((const char *)data, size, 0, NULL);
+    if (!in || !json_is_object(in)) {
+        json_decref(in);
+        return 0;
+    }
+    write_rows(in);
+    json_decref(in);
+    struct sched_state st;
+    state_init(&st, &opts, store);
+    bo_error_t err = NULL;
+    if (state_load(&st, &err) < 0) {
+        if (!err || !strstr(err->msg, "store `") || !strstr(err->msg, "table kv_"))
+            __builtin_trap(); /* every refusal names the store and the table */
+        bo_error_free(err);
+    } else {
+        walk(&st);
+    }
+    state_free(&st);
+    return 0;
+}
