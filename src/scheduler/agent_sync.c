@@ -276,6 +276,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     struct sched_state *st = &sch->state;
     if (req->resumed) {
         struct sync_ctx *c = req->user;
+        if (st->fatal) { /* no commands from memory the store does not hold */
+            http_reply_error(req, 503, "UNAVAILABLE", "the scheduler is stopping after a store failure");
+            return;
+        }
         struct sched_agent *a = state_agent_find(st, c->agent_id);
         if (!a) {
             http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);

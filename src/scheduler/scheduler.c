@@ -209,6 +209,17 @@ static int read_signal(struct scheduler *s, int sigfd, bo_error_t *err)
     return 0;
 }
 
+/* A request failed its commit with memory ahead of the store: stop before
+ * timers or placement act on that memory (the store refuses their writes
+ * anyway, see state_fatal). */
+static int stop_if_fatal(struct scheduler *s, bo_error_t *err)
+{
+    if (!s->state.fatal)
+        return 0;
+    return bo_error_set(err, BO_E_IO, "store failure, stopping to recover from the store on restart: %s",
+                        s->state.fatal);
+}
+
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
 {
     struct sched_state *st = &s->state;
@@ -225,6 +236,8 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
             return -1;
         http_server_run(s->http);
+        if (stop_if_fatal(s, err) < 0)
+            return -1;
         now = bo_mono_ms();
         if (bo_timer_heap_timeout_ms(&st->timers, now) == 0 && run_batch(s, do_timers, err) < 0)
             return -1;
@@ -232,9 +245,8 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
             return -1;
         agent_sync_wake(st, now);
         http_server_run(s->http);
-        if (st->fatal)
-            return bo_error_set(err, BO_E_IO, "store failure, stopping to recover from the store on restart: %s",
-                                st->fatal);
+        if (stop_if_fatal(s, err) < 0)
+            return -1;
     }
     return 0;
 }

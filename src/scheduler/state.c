@@ -38,6 +38,10 @@ void state_fatal(struct sched_state *st, const char *what, const char *msg)
 {
     if (!st->fatal)
         st->fatal = bo_xasprintf("%s: %s", what, msg);
+    /* Memory may be ahead of the store now: whatever runs before the loop
+     * stops (timers, placement, other requests) must not commit it. */
+    if (st->store)
+        store_refuse_writes(st->store, st->fatal);
 }
 
 bool state_error_is_clean(const struct bo_error_s *e)

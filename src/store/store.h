@@ -64,6 +64,11 @@ int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *
 int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0 */
 void store_rollback(struct store *s);               /* no-op outside a batch */
 bool store_in_batch(const struct store *s);
+/* Fail-stop: refuse every later write (begin, put, delete and commit fail
+ * with BO_E_IO quoting `why`; an open batch is rolled back). For a caller
+ * whose memory may now be ahead of the store: nothing it does before it
+ * stops can commit changes derived from that memory. Loads still work. */
+void store_refuse_writes(struct store *s, const char *why);
 
 /* Called once per entry, in id order (byte-wise). `id` and `value` are only
  * valid during the call. Returning negative stops the load, which returns
@@ -112,6 +117,7 @@ struct store {
     const char *path;                  /* for messages; owned by the backend */
     bool in_batch;
     bool batch_spoiled;                /* a put/delete in this batch failed */
+    char *refused;                     /* why writes are refused (store_refuse_writes) */
     uint64_t batch_puts, batch_deletes; /* counted into stats on commit */
     struct store_stats stats;
 };

@@ -71,8 +71,18 @@ static void end_batch(struct store *s)
     s->batch_puts = s->batch_deletes = 0;
 }
 
+static int check_refused(const struct store *s, bo_error_t *err)
+{
+    if (s->refused)
+        return bo_error_set(err, BO_E_IO, "store `%s`: writes refused after an earlier failure (%s)",
+                            store_path(s), s->refused);
+    return 0;
+}
+
 int store_begin(struct store *s, bo_error_t *err)
 {
+    if (check_refused(s, err) < 0)
+        return -1;
     if (s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: begin: a batch is already open");
     if (s->ops->begin(s, err) < 0)
@@ -88,6 +98,8 @@ int store_begin(struct store *s, bo_error_t *err)
  * the store). */
 static int check_writable(struct store *s, bo_error_t *err)
 {
+    if (check_refused(s, err) < 0)
+        return -1;
     if (s->in_batch && s->batch_spoiled)
         return bo_error_set(err, BO_E_IO,
                             "store: batch aborted by an earlier error; roll it back");
@@ -144,8 +156,10 @@ int store_commit(struct store *s, bo_error_t *err)
 {
     if (!s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: commit without a batch");
-    if (s->batch_spoiled) {
+    if (s->batch_spoiled || s->refused) {
         store_rollback(s);
+        if (check_refused(s, err) < 0)
+            return -1;
         return bo_error_set(err, BO_E_IO,
                             "store: commit refused: a change in the batch failed; rolled back");
     }
@@ -173,6 +187,13 @@ bool store_in_batch(const struct store *s)
     return s->in_batch;
 }
 
+void store_refuse_writes(struct store *s, const char *why)
+{
+    store_rollback(s);
+    if (!s->refused)
+        s->refused = bo_xstrdup(why && *why ? why : "no reason given");
+}
+
 int store_load(struct store *s, const char *kind, store_load_fn fn, void *ctx, bo_error_t *err)
 {
     int k = -1;
@@ -198,6 +219,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     store_rollback(s);
+    free(s->refused);
     s->ops->close(s);
 }
 

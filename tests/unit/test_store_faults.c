@@ -394,6 +394,21 @@ static char *reload_dump(const char *db, const struct sched_options *o)
     return d;
 }
 
+/* After the fatal flag the loop stops, but timers, placement or another
+ * request may run first: none may commit what memory holds, even once the
+ * disk works again. */
+static void later_actions_commit_nothing(struct sched_state *st, const char *store0)
+{
+    store_faulty_fail_at(st->store, 0, false);
+    _cleanup_error_ bo_error_t e1 = NULL, e2 = NULL, e3 = NULL;
+    CHECK(run_release(st, &e1) < 0 && e1->kind == BO_E_IO);
+    CHECK_CONTAINS(e1->msg, "writes refused after an earlier failure");
+    CHECK(run_place(st, &e2) < 0);
+    CHECK(run_register(st, &e3) < 0);
+    _cleanup_free_ char *after = store_dump(st->store);
+    CHECK_STR(after, store0);
+}
+
 static struct sched_options path_opts(const struct path *p)
 {
     struct sched_options o;
@@ -463,6 +478,8 @@ static uint64_t run_path(const struct path *p, uint64_t fail_at, bool sticky)
             fprintf(stderr, "  %s: operation %llu failed (%s) without the fatal flag\n", p->name,
                     (unsigned long long)fail_at, err->msg);
             exit(1);
+        } else {
+            later_actions_commit_nothing(&st, store0);
         }
     }
     state_free(&st);
