@@ -247,6 +247,26 @@ static bool holds_resources(enum task_state s)
     return task_state_is_active(s) && s != TASK_PENDING && s != TASK_THROTTLED && s != TASK_INIT;
 }
 
+/* Is port p (in the agent's range) already held: by a task loaded before
+ * (the agent's bitmap) or by another port of this task? Placement never
+ * hands a port out twice, so either means damaged rows, and binding them
+ * would let placement give the port to a third task later. */
+static bool port_held(const struct sched_agent *a, uint32_t p, json_t *ports, const char *self)
+{
+    if (a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8)))
+        return true;
+    const char *name;
+    json_t *v;
+    json_object_foreach(ports, name, v)
+    {
+        if (strcmp(name, self) == 0)
+            break; /* only ports checked before this one */
+        if (json_integer_value(v) == (json_int_t)p)
+            return true;
+    }
+    return false;
+}
+
 static int check_ports(const struct row *r, struct task_row *t)
 {
     const struct task_config *tc = &t->job->config->task;
@@ -267,6 +287,9 @@ static int check_ports(const struct row *r, struct task_row *t)
         if (t->agent && p != 0 && (p < t->agent->port_lo || p > t->agent->port_hi))
             return bad(r, "port `%.64s` is %lld, outside agent `%s`'s range %u-%u", name, (long long)p,
                        t->agent->id, t->agent->port_lo, t->agent->port_hi);
+        if (t->agent && p != 0 && port_held(t->agent, (uint32_t)p, t->ports, name))
+            return bad(r, "port `%.64s` is %lld, which another live task on agent `%s` holds", name,
+                       (long long)p, t->agent->id);
     }
     return 0;
 }

@@ -204,6 +204,11 @@ TEST(task_fields_are_checked)
         {RUNNING, "json_set(value, '$.ports.http', 70000)", "port `http` is not an integer within 0-65535"},
         {RUNNING, "json_set(value, '$.ports.http', 80)", "port `http` is 80, outside agent `a`'s range 31000-31009"},
         {RUNNING, "json_set(value, '$.ports.admin', 31001)", "`admin`, which is not a port of job"},
+        /* Instance 0's task (ASSIGNED) loads first: its port is then held. */
+        {RUNNING,
+         "json_set(value, '$.ports.http', (SELECT json_extract(value, '$.ports.http') FROM kv_task WHERE " ASSIGNED
+         "))",
+         "which another live task on agent `a` holds"},
         {RUNNING, "json_set(value, '$.ports', json('[]'))", "field `ports` is not an object"},
         {RUNNING, "json_set(value, '$.failure_count', -1)", "field `failure_count` is -1"},
         {RUNNING, "json_set(value, '$.consecutive_flaps', 3000000000)", "field `consecutive_flaps` is 3000000000"},
