@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
+#include "base/utf8.h"
 
 struct http_server {
     struct MHD_Daemon *mhd;
@@ -92,10 +94,15 @@ void http_reply_text(struct http_request *req, unsigned status, const char *cont
 
 void http_reply_json(struct http_request *req, unsigned status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    if (!text)
-        text = bo_xstrdup("{}");
+    if (!text) {
+        /* json_pack refused a string (invalid UTF-8 from a handler): an
+         * answer without a message and a code helps nobody. */
+        status = 500;
+        text = bo_xstrdup("{\"error\":\"the answer could not be encoded as JSON (invalid UTF-8?)\","
+                          "\"code\":\"INTERNAL\"}");
+    }
     size_t len = strlen(text);
     text = bo_xrealloc(text, len + 2);
     text[len] = '\n';
@@ -107,8 +114,11 @@ void http_reply_error(struct http_request *req, unsigned status, const char *cod
 {
     va_list ap;
     va_start(ap, fmt);
-    _cleanup_free_ char *msg = bo_xvasprintf(fmt, ap);
+    _cleanup_free_ char *raw = bo_xvasprintf(fmt, ap);
     va_end(ap);
+    /* Messages echo what the client sent (a job key, a path, a field):
+     * invalid UTF-8 there would make the whole answer unencodable. */
+    _cleanup_free_ char *msg = bo_utf8_sanitize(raw);
     http_reply_json(req, status, json_pack("{s:s, s:s}", "error", msg, "code", code));
 }
 
@@ -194,6 +204,53 @@ static bool route_request(struct http_server *s, struct http_request *req, const
     return false;
 }
 
+struct framing {
+    const char *content_length; /* the first one */
+    bool content_length_differs;
+    unsigned transfer_encodings;
+    bool chunked; /* the only Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!f->content_length)
+            f->content_length = value;
+        else if (strcmp(f->content_length, value) != 0)
+            f->content_length_differs = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+        f->chunked = strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 uses the first Content-Length when several differ,
+ * and with a Transfer-Encoding other than chunked it reads the body until
+ * the peer closes, so such a request would hang until the connection
+ * timeout. Ambiguous framing is also how requests get smuggled past a
+ * proxy. Refuse both at once (RFC 9112 section 6.3), before any body is
+ * read: MHD then answers and closes the connection. */
+static bool framing_ok(struct http_request *req)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &f);
+    if (f.content_length_differs) {
+        http_reply_error(req, 400, "INVALID", "the request has several different Content-Length headers");
+        return false;
+    }
+    if (f.transfer_encodings && f.content_length) {
+        http_reply_error(req, 400, "INVALID", "the request has both Transfer-Encoding and Content-Length");
+        return false;
+    }
+    if (f.transfer_encodings && (f.transfer_encodings > 1 || !f.chunked)) {
+        http_reply_error(req, 501, "NOT_IMPLEMENTED", "only the chunked Transfer-Encoding is supported");
+        return false;
+    }
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -208,13 +265,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         req->path = bo_xstrdup(url);
         req->start_ms = bo_mono_ms();
         *con_cls = req;
+        if (!framing_ok(req))
+            return MHD_YES;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
             req->too_large = true;
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!req->too_large && req->body_len + *upload_data_size <= HTTP_MAX_BODY) {
+        if (req->answered) {
+            /* Refused before its body (framing_ok): discard what MHD still hands over. */
+        } else if (!req->too_large && req->body_len + *upload_data_size <= HTTP_MAX_BODY) {
             req->body = bo_xrealloc(req->body, req->body_len + *upload_data_size + 1);
             memcpy(req->body + req->body_len, upload_data, *upload_data_size);
             req->body_len += *upload_data_size;
