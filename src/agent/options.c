@@ -1,7 +1,6 @@
 /* options.c - the agent's option table, its parser and its --help. */
 #include "agent/options.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/resources.h"
+#include "base/ident.h"
 #include "base/parse.h"
 
 #define OPT_VALUE_MAX 4096
@@ -66,11 +66,9 @@ static int set_data_dir(struct agent_options *o, const char *name, const char *v
 
 static int set_hostname(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
 {
-    if (!*v || strlen(v) > 253)
-        return bo_error_set(err, BO_E_INVALID, "--%s: `%s` must be 1..253 characters", name, v);
-    for (const char *p = v; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-            return bo_error_set(err, BO_E_INVALID, "--%s: `%s` has an invalid character", name, v);
+    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
+    if (bo_ident_check(v, 253, 0, what, err) < 0)
+        return -1;
     return set_string(&o->hostname, v);
 }
 
@@ -122,9 +120,9 @@ static int set_attribute(struct agent_options *o, const char *name, const char *
     if (!colon || colon == v || strlen(v) > 256)
         return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is not KEY:VALUE (at most 256 characters)", name, v);
     _cleanup_free_ char *key = bo_xstrndup(v, (size_t)(colon - v));
-    for (const char *p = key; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-            return bo_error_set(err, BO_E_INVALID, "--%s: key `%s` has an invalid character", name, key);
+    _cleanup_free_ char *what = bo_xasprintf("--%s: key", name);
+    if (bo_ident_check(key, 256, 0, what, err) < 0)
+        return -1;
     if (json_object_size(o->attributes) >= OPT_ATTRIBUTES_MAX)
         return bo_error_set(err, BO_E_INVALID, "--%s: at most %d attributes", name, OPT_ATTRIBUTES_MAX);
     json_object_set_new(o->attributes, key, json_string(colon + 1));
@@ -140,11 +138,9 @@ static int set_executor(struct agent_options *o, const char *name, const char *v
 
 static int set_cgroup_root(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
 {
-    if (!*v || strlen(v) > 64 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-        return bo_error_set(err, BO_E_INVALID, "--%s: `%s` must be 1..64 characters", name, v);
-    for (const char *p = v; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-            return bo_error_set(err, BO_E_INVALID, "--%s: `%s` may hold only [A-Za-z0-9_.-]", name, v);
+    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
+    if (bo_ident_check(v, 64, 0, what, err) < 0)
+        return -1;
     return set_string(&o->cgroup_root, v);
 }
 

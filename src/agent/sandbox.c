@@ -1,12 +1,12 @@
 /* sandbox.c - sandbox directories and the agent <-> executor files. */
 #include "agent/sandbox.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
 #include "model/json_check.h"
 #include "base/fs.h"
+#include "model/task_id.h"
 #include "model/template.h"
 
 #define STATUS_MAX_LEN (1u << 20)
@@ -22,13 +22,9 @@ static const char *const process_states[] = {"WAITING", "RUNNING", "SUCCESS", "F
 
 int sandbox_validate_task_id(const char *task_id, bo_error_t *err)
 {
-    size_t n = strlen(task_id);
-    if (n == 0 || n > 200 || strcmp(task_id, ".") == 0 || strcmp(task_id, "..") == 0)
-        return bo_error_set(err, BO_E_INVALID, "task id `%.64s` must be 1..200 characters", task_id);
-    for (const char *p = task_id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-            return bo_error_set(err, BO_E_INVALID, "task id `%.64s` may hold only [A-Za-z0-9_.-]", task_id);
-    return 0;
+    /* The scheduler's limit (a job whose ids would not fit is refused at
+     * create), so a launch it sends is never refused here for its id. */
+    return task_id_validate(task_id, err);
 }
 
 int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_error_t *err)

@@ -20,12 +20,6 @@ int job_ops_check_key(const char *s, char **ret_key)
     return CLI_EXIT_OK;
 }
 
-static bool bind_name_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-}
-
 int job_ops_check_binds(const char *const *binds, size_t n)
 {
     if (n > CLI_MAX_BINDS)
@@ -38,12 +32,6 @@ int job_ops_check_binds(const char *const *binds, size_t n)
                             b, CLI_MAX_BIND_LEN);
         if (!eq || eq == b)
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--bind `%s`: expected NAME=VALUE", b);
-        for (const char *p = b; p < eq; p++)
-            if (!bind_name_char(*p))
-                return cli_fail(CLI_EXIT_INVALID_PARAMETER,
-                                "--bind `%s`: the name may only hold letters, digits, `_`, `.` "
-                                "and `-`",
-                                b);
         /* The rest of what the job file loader would refuse in a --bind,
          * checked here so that it is a bad parameter (exit 6), not a bad
          * job file (exit 3). */

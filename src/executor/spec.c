@@ -7,22 +7,11 @@
 #include <sys/un.h>
 
 #include "base/fs.h"
+#include "base/ident.h"
 
 /* Identifiers end up in file names (.logs/NAME) and the notify datagram:
- * a plain name, never "." or "..". */
-static bool ident_ok(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > max || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (const char *c = s; *c; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                  *c == '_' || *c == '.' || *c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
+ * the project's identifier rule (base/ident.h). */
+static bool ident_ok(const char *s, size_t max) { return bo_ident_ok(s, max, 0); }
 
 static int parse_task_id(json_t *v, struct exec_spec *s, bo_error_t *err)
 {

@@ -6,38 +6,16 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "base/ident.h"
 #include "base/parse.h"
+#include "model/task_id.h"
 #include "model/template.h"
 
 /* ---- identifiers ---------------------------------------------------- */
 
-static bool ident_char(char c, bool dot)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || (dot && c == '.');
-}
-
-static int check_chars(const char *s, const char *what, bool dot, bo_error_t *err)
-{
-    if (!*s)
-        return bo_error_set(err, BO_E_INVALID, "%s must not be empty", what);
-    size_t n = strlen(s);
-    if (n > JOB_NAME_MAX)
-        return bo_error_set(err, BO_E_INVALID, "%s `%.64s...` is longer than %d characters", what, s, JOB_NAME_MAX);
-    for (size_t i = 0; i < n; i++)
-        if (!ident_char(s[i], dot))
-            return bo_error_set(err, BO_E_INVALID, "%s `%s` must match %s", what, s,
-                                dot ? "[A-Za-z0-9_.-]+" : "[A-Za-z0-9_-]+");
-    /* Names end up as path segments (API URLs, log folders), where these
-     * two mean something else. */
-    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return bo_error_set(err, BO_E_INVALID, "%s must not be `%s`", what, s);
-    return 0;
-}
-
 int job_ident_validate(const char *s, const char *what, bo_error_t *err)
 {
-    return check_chars(s, what, true, err);
+    return bo_ident_check(s, JOB_NAME_MAX, 0, what, err);
 }
 
 int job_environment_validate(const char *s, const char *what, bo_error_t *err)
@@ -62,7 +40,10 @@ static int check_env(const char *s, const char *path, bo_error_t *err)
 {
     return job_environment_validate(s, path, err);
 }
-static int check_port(const char *s, const char *path, bo_error_t *err) { return check_chars(s, path, false, err); }
+static int check_port(const char *s, const char *path, bo_error_t *err)
+{
+    return bo_ident_check(s, JOB_NAME_MAX, BO_IDENT_NO_DOT, path, err);
+}
 
 /* ---- job keys ------------------------------------------------------- */
 
@@ -417,10 +398,18 @@ static int decode_object(struct dec *d, const char *object, const char *path, js
 
 static int cmp_strp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Rules across fields of a task: unique process names, cmdlines hold only
- * runtime variables, and every {{ports.X}} requests port X. */
+/* Rules across fields of a task: unique process and port names, cmdlines
+ * hold only runtime variables, and every {{ports.X}} requests port X. */
 static int task_finish(struct dec *d, const char *path, struct task_config *t, bo_error_t *err)
 {
+    /* Two entries would be one port: a typo the user should see, not a
+     * silent merge. */
+    for (size_t i = 0; i < t->n_ports; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->ports[i], t->ports[j]) == 0) {
+                _cleanup_free_ char *p = bo_xasprintf("%s.ports[%zu]", path, i);
+                return fail(d, p, err, "duplicate port name `%s` (also ports[%zu])", t->ports[i], j);
+            }
     for (size_t i = 0; i < t->n_processes; i++) {
         for (size_t j = 0; j < i; j++)
             if (strcmp(t->processes[i].name, t->processes[j].name) == 0) {
@@ -459,18 +448,10 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
             free(names[k]); /* the known ones; the others were taken */
         free(names);
     }
+    /* Unique by now (checked above, and a {{ports.X}} is added only when X
+     * is not listed yet); sorted so that equal tasks encode equally. */
     if (t->n_ports > 1)
         qsort(t->ports, t->n_ports, sizeof(char *), cmp_strp);
-    size_t w = 0;
-    for (size_t i = 0; i < t->n_ports; i++) {
-        if (w > 0 && strcmp(t->ports[w - 1], t->ports[i]) == 0)
-            free(t->ports[i]);
-        else
-            t->ports[w++] = t->ports[i];
-    }
-    t->n_ports = w;
-    if (t->ports)
-        t->ports[w] = NULL;
     return 0;
 }
 
@@ -527,6 +508,10 @@ int job_config_from_json_at(json_t *j, struct job_config **ret, char **ret_path,
     }
     if (decode_object(&d, "job", "", j, c, err) < 0)
         goto out;
+    if (task_id_check_key(&c->key, err) < 0) {
+        d.bad_path = bo_xstrdup("name");
+        goto out;
+    }
     r = task_finish(&d, "task", &c->task, err);
 out:
     if (r < 0) {

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/ident.h"
+
 enum tvar_kind { TVAR_USER, TVAR_INSTANCE, TVAR_HOSTNAME, TVAR_TASK_ID, TVAR_PORT };
 
 struct tvar {
@@ -48,13 +50,9 @@ static int var_error(bo_error_t *err, const char *what, const struct tvar *v)
     return bo_error_set(err, BO_E_INVALID, "%s `%.*s%s`", what, n, v->raw, v->raw_len > 80 ? "..." : "");
 }
 
-static bool is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-}
+static bool is_name_char(char c) { return bo_ident_char(c, 0); }
 
-static bool is_port_char(char c) { return is_name_char(c) && c != '.'; }
+static bool is_port_char(char c) { return bo_ident_char(c, BO_IDENT_NO_DOT); }
 
 static bool span_eq(const char *s, size_t n, const char *lit) { return strlen(lit) == n && memcmp(s, lit, n) == 0; }
 

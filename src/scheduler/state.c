@@ -7,6 +7,7 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "model/task_id.h"
 #include "net/http_server.h"
 
 const int64_t placement_latency_bounds_ms[8] = {1, 5, 10, 50, 100, 500, 1000, 5000};
@@ -216,10 +217,7 @@ struct sched_job *state_job_add(struct sched_state *st, struct job_config *c, in
 struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance)
 {
     struct sched_task *t = bo_xcalloc(1, sizeof(*t));
-    char uuid[37];
-    bo_uuid4(uuid);
-    const struct job_key *k = &j->config->key;
-    t->id = bo_xasprintf("%s-%s-%s-%d-%s", k->role, k->environment, k->name, instance, uuid);
+    t->id = task_id_new(&j->config->key, instance);
     t->job = j;
     t->config = job_config_ref(j->config);
     t->instance = instance;

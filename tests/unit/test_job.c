@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "model/job.h"
+#include "model/task_id.h"
 
 static const char base_json[] =
     "{\"cluster\": \"local\", \"role\": \"www-data\", \"environment\": \"devel\", \"name\": \"hello\","
@@ -131,6 +132,7 @@ TEST(field_rules)
         {"task.ports", "[\"a b\"]", "task.ports[0] `a b` must match [A-Za-z0-9_-]+"},
         {"task.ports", "[\"a.b\"]", "must match [A-Za-z0-9_-]+"},
         {"task.ports", "[1]", "task.ports[0]: must be a string"},
+        {"task.ports", "[\"http\", \"web\", \"http\"]", "task.ports[2]: duplicate port name `http` (also ports[0])"},
         {"task.ports", "\"http\"", "task.ports: must be a list of strings"},
         {"task.ordering", "\"sequential\"", NULL},
         {"task.ordering", "\"random\"", "task.ordering: must be \"parallel\" or \"sequential\""},
@@ -221,7 +223,7 @@ TEST(cmdline_length_limit)
 TEST(ports_from_templates_sorted_unique)
 {
     json_t *j = base();
-    patch(j, "task.ports", "[\"web\", \"http\", \"web\"]");
+    patch(j, "task.ports", "[\"web\", \"http\"]");
     patch(j, "task.processes.0.cmdline", "\"{{ports.admin}} {{thermos.ports[http]}} {{ports.zed}}\"");
     struct job_config *c = NULL;
     CHECK(job_config_from_json(j, &c, NULL) == 0);
@@ -366,6 +368,59 @@ TEST(dot_names_are_refused)
     CHECK_CONTAINS(err->msg, "process name must not be `.`");
     bo_error_freep(&err);
     CHECK(job_ident_validate("a.b", "process name", NULL) == 0);
+}
+
+/* Task ids are ROLE-ENV-NAME-INSTANCE-UUID, at most TASK_ID_MAX: a key
+ * whose ids would not fit is refused at create, naming key and limit
+ * (the agent would refuse every launch of it). */
+TEST(key_too_long_for_task_ids)
+{
+    char role[65], name[65], env[65];
+    memset(role, 'r', 64);
+    memset(name, 'n', 64);
+    role[64] = name[64] = '\0';
+    /* 64 + 64 + 28 = 156 = TASK_ID_KEY_MAX: fits. */
+    snprintf(env, sizeof(env), "staging%021d", 0);
+    json_t *j = base();
+    json_object_set_new(j, "role", json_string(role));
+    json_object_set_new(j, "name", json_string(name));
+    json_object_set_new(j, "environment", json_string(env));
+    json_object_set_new(j, "instances", json_integer(JOB_MAX_INSTANCES));
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    for (int32_t i = 0; i < JOB_MAX_INSTANCES; i += JOB_MAX_INSTANCES - 1) {
+        _cleanup_free_ char *id = task_id_new(&c->key, i);
+        CHECK(strlen(id) <= TASK_ID_MAX);
+        CHECK(task_id_validate(id, NULL) == 0);
+    }
+    job_config_unref(c);
+    /* One more character does not. */
+    snprintf(env, sizeof(env), "staging%022d", 0);
+    json_object_set_new(j, "environment", json_string(env));
+    char *path = NULL;
+    CHECK(job_config_from_json_at(j, &c, &path, &err) < 0);
+    CHECK(err->kind == BO_E_INVALID);
+    CHECK_CONTAINS(err->msg, role);
+    CHECK_CONTAINS(err->msg, "157 characters together, at most 156 fit in a task id");
+    CHECK_CONTAINS(err->msg, "at most 200 characters");
+    CHECK_STR(path, "name");
+    free(path);
+    json_decref(j);
+}
+
+TEST(task_id_validate_shares_the_limit)
+{
+    char id[TASK_ID_MAX + 2];
+    memset(id, 'a', TASK_ID_MAX + 1);
+    id[TASK_ID_MAX + 1] = '\0';
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(task_id_validate(id, &err) < 0);
+    CHECK_CONTAINS(err->msg, "longer than 200 characters");
+    id[TASK_ID_MAX] = '\0';
+    CHECK(task_id_validate(id, NULL) == 0);
+    CHECK(task_id_validate("a/b", NULL) < 0);
+    CHECK(task_id_validate("..", NULL) < 0);
 }
 
 TEST_MAIN()
