@@ -2,6 +2,7 @@
 #include "base/parse.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -89,25 +90,53 @@ void bo_format_size(uint64_t bytes, char *buf, size_t len)
         snprintf(buf, len, "%.1f%s", v, units[u]);
 }
 
+static const struct {
+    const char *suffix;
+    int64_t ms;
+} duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+
+#define DURATION_HINT "(e.g. 250ms, 30s, 1.5m, 1h, 2d)"
+#define DURATION_MAX_FRACTION 9 /* digits: keeps fraction * unit inside int64 */
+
+/* Integer arithmetic, not strtod: "1.1s" must be exactly 1100 ms. */
 int bo_parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err)
 {
-    static const struct {
-        const char *suffix;
-        int64_t mult;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000}};
-    if (!s || !isdigit((unsigned char)*s))
-        return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (e.g. 250ms, 30s, 5m, 1h)", what,
-                            s ? s : "");
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    for (size_t i = 0; !errno && i < BO_ARRAY_SIZE(units); i++) {
-        if (strcmp(end, units[i].suffix) != 0)
-            continue;
-        if (v > INT64_MAX / units[i].mult)
-            break;
-        *ret = v * units[i].mult;
+    if (!s)
+        s = "";
+    if (strcmp(s, "0") == 0) { /* the same in every unit */
+        *ret = 0;
         return 0;
     }
-    return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (e.g. 250ms, 30s, 5m, 1h)", what, s);
+    size_t n_int = strspn(s, "0123456789"), n_frac = 0;
+    const char *end = s + n_int;
+    if (*end == '.') {
+        n_frac = strspn(end + 1, "0123456789");
+        end += 1 + n_frac;
+    }
+    if (n_int == 0 || (end > s + n_int && n_frac == 0) || n_frac > DURATION_MAX_FRACTION)
+        return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is not a duration " DURATION_HINT, what, s);
+    if (!*end)
+        return bo_error_set(err, BO_E_INVALID,
+                            "%s: `%.32s` has no unit: write e.g. `%.32ss` for seconds or `%.32sms` for milliseconds",
+                            what, s, s, s);
+    for (size_t i = 0; i < BO_ARRAY_SIZE(duration_units); i++) {
+        if (strcmp(end, duration_units[i].suffix) != 0)
+            continue;
+        int64_t mult = duration_units[i].ms, whole = 0, frac = 0, scale = 1, ms;
+        for (size_t k = 0; k < n_frac; k++) {
+            frac = frac * 10 + (s[n_int + 1 + k] - '0');
+            scale *= 10;
+        }
+        if (frac * mult % scale != 0)
+            return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is not a whole number of milliseconds", what, s);
+        bool overflow = false;
+        for (size_t k = 0; k < n_int; k++)
+            overflow |= __builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, s[k] - '0', &whole);
+        overflow |= __builtin_mul_overflow(whole, mult, &ms) || __builtin_add_overflow(ms, frac * mult / scale, &ms);
+        if (overflow)
+            return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is too long a duration", what, s);
+        *ret = ms;
+        return 0;
+    }
+    return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is not a duration " DURATION_HINT, what, s);
 }

@@ -13,8 +13,12 @@ int bo_parse_double(const char *s, double min, double max, const char *what, dou
  * KB, MB, GB, TB (also binary, as Aurora's MB constant is 1024*1024), with
  * an optional fractional part ("1.5GiB"). Case-insensitive units. */
 int bo_parse_size(const char *s, const char *what, uint64_t *ret, bo_error_t *err);
-/* Durations: "250ms", "30s", "5m", "1h", "2d"; a plain number is seconds.
- * Returns milliseconds. */
+/* Durations, the one parser for job files and every command line: a
+ * number with a unit, ms, s, m, h or d ("250ms", "30s", "1.5m", "2d"); a
+ * decimal part is allowed when the result is a whole number of
+ * milliseconds. A bare number is refused (except 0): it used to mean
+ * milliseconds in job files and seconds on command lines, and "30" alone
+ * cannot say which; the error suggests "30s". Returns milliseconds (>= 0). */
 int bo_parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err);
 /* Render bytes with the largest exact-ish binary unit: "32MiB", "1.5GiB". */
 void bo_format_size(uint64_t bytes, char *buf, size_t len);

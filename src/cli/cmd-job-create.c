@@ -12,7 +12,7 @@ static const struct cli_option options[] = {
     {"bind", "NAME=VALUE", true, "set template variable {{NAME}} (overrides the file's vars:)"},
     {"wait-until", "STATE", false,
      "after creating, wait until every instance is PENDING, RUNNING or FINISHED"},
-    {"wait-timeout", "SECS", false, "give up waiting after SECS seconds (default 300)"},
+    {"wait-timeout", "DURATION", false, "give up waiting after DURATION (e.g. 90s, 5m; default 5m)"},
     {NULL, NULL, false, NULL},
 };
 
@@ -27,14 +27,16 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
         o.wait = true;
     }
-    int64_t secs = DEFAULT_WAIT_TIMEOUT_S;
+    int64_t ms = DEFAULT_WAIT_TIMEOUT_S * 1000;
     if (timeout) {
         if (!until)
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait-until");
-        if (bo_parse_i64(timeout, 1, MAX_WAIT_TIMEOUT_S, "--wait-timeout", &secs, &err) < 0)
+        if (bo_parse_duration_ms(timeout, "--wait-timeout", &ms, &err) < 0)
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+        if (ms < 1000 || ms > MAX_WAIT_TIMEOUT_S * 1000)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout: `%s` must be between 1s and 7d", timeout);
     }
-    o.wait_timeout_ms = secs * 1000;
+    o.wait_timeout_ms = ms;
     return job_ops_create(ctx, &o);
 }
 
@@ -50,7 +52,7 @@ const struct cli_command cmd_job_create_entry = {
             "ended successfully; exit 4 names the instances that failed).",
     .examples = "borealis job create local/www-data/devel/hello examples/hello.yaml\n"
                 "borealis job create local/www-data/devel/hello examples/hello.yaml \\\n"
-                "    --bind greeting=hi --wait-until RUNNING --wait-timeout 60",
+                "    --bind greeting=hi --wait-until RUNNING --wait-timeout 60s",
     .options = options,
     .min_args = 2,
     .max_args = 2,

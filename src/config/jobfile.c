@@ -5,7 +5,6 @@
  * FILE:LINE:COL by mapping the failing field path to its node. */
 #include "config/jobfile.h"
 
-#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -109,37 +108,6 @@ static int parse_bool(const char *s, bool *ret)
         }
     }
     return -1;
-}
-
-/* Milliseconds: a plain integer, or a number with unit ms, s, m or h. */
-static int parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error_t *err)
-{
-    static const struct {
-        const char *unit;
-        double ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-    if (*s >= '0' && *s <= '9') {
-        char *end;
-        double v = strtod(s, &end);
-        /* Decimal digits only: strtod also reads "0x10" and "1e3". */
-        if (end != s + strspn(s, "0123456789."))
-            end = (char *)s;
-        for (size_t i = 0; *end && i < BO_ARRAY_SIZE(units); i++) {
-            if (strcmp(end, units[i].unit) != 0)
-                continue;
-            double ms = v * units[i].ms;
-            if (isfinite(ms) && ms <= 9.0e15 && ms == floor(ms)) {
-                *ret = (int64_t)ms;
-                return 0;
-            }
-        }
-        if (!*end)
-            return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err);
-    } else if (*s == '-' && s[1] && strspn(s + 1, "0123456789") == strlen(s + 1)) {
-        return bo_parse_i64(s, INT64_MIN, INT64_MAX, what, ret, err); /* job.c names the range */
-    }
-    return bo_error_set(err, BO_E_INVALID, "%s: `%s` is not a duration (use milliseconds or e.g. 5s, 250ms)", what,
-                        s);
 }
 
 static int conv_object(struct loader *l, yaml_node_t *n, const char *object, const char *path, json_t **ret,
@@ -260,7 +228,7 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
     }
     case JOB_FIELD_DURATION: {
         int64_t v;
-        if (parse_duration_ms(s, path, &v, err) < 0)
+        if (bo_parse_duration_ms(s, path, &v, err) < 0)
             return wrapat(l, n->start_mark, err);
         *ret = json_integer(v);
         return 0;

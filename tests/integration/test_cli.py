@@ -92,6 +92,6 @@ def test_wait_until_times_out_with_code_9(running):
     c = running
     big = c.job_file(FILE.replace("ram: 16MiB, disk: 0}\n      processes:\n        - name: greet",
                                   "ram: 64TiB, disk: 0}\n      processes:\n        - name: greet"))
-    r = c.cli("job", "create", KEY, big, "--wait-until", "RUNNING", "--wait-timeout", "1")
+    r = c.cli("job", "create", KEY, big, "--wait-until", "RUNNING", "--wait-timeout", "1s")
     assert r.rc == 9, r
     assert "INSUFFICIENT_RESOURCES" in r.err + r.out

@@ -173,7 +173,7 @@ def test_wait_timeout_bounds_a_hung_scheduler(fake, job_file):
     fake.routes[("GET", "/api/v1/jobs/")] = (None, None)
     start = time.monotonic()
     rc, out, err = cli("--scheduler", fake.url, "job", "create", KEY, job_file(GOOD),
-                       "--wait-until", "RUNNING", "--wait-timeout", "1")
+                       "--wait-until", "RUNNING", "--wait-timeout", "1s")
     took = time.monotonic() - start
     assert rc == 9, (rc, out, err)
     assert took < 10, f"--wait-timeout 1 took {took:.1f}s"

@@ -4,7 +4,9 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/fs.h"
+#include "base/ident.h"
 #include "base/parse.h"
+#include "base/utf8.h"
 #include "harness.h"
 
 TEST(parse_size_units)
@@ -85,6 +87,109 @@ TEST(uuid_shape)
     bo_uuid4(a);
     bo_uuid4(b);
     CHECK(strlen(a) == 36 && a[14] == '4' && strcmp(a, b) != 0);
+}
+
+/* One duration parser for job files and command lines: a unit is always
+ * written (a bare number meant ms in one place and s in the other). */
+TEST(parse_duration_units)
+{
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {
+        {"0", 0},          {"250ms", 250},       {"30s", 30000},          {"5m", 300000},
+        {"1h", 3600000},   {"2d", 172800000},    {"1.5s", 1500},          {"1.1s", 1100},
+        {"0.25m", 15000},  {"0ms", 0},           {"0.001s", 1},           {"007s", 7000},
+        {"106751991167d", 106751991167LL * 86400000},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(ok); i++) {
+        int64_t v = -1;
+        _cleanup_error_ bo_error_t err = NULL;
+        if (bo_parse_duration_ms(ok[i].in, "d", &v, &err) < 0)
+            fprintf(stderr, "  %s: %s\n", ok[i].in, err->msg);
+        CHECK(v == ok[i].ms);
+    }
+}
+
+TEST(parse_duration_refuses_bare_numbers_and_junk)
+{
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
+        {"30", "--agent-timeout: `30` has no unit: write e.g. `30s` for seconds or `30ms` for milliseconds"},
+        {"1.5", "has no unit"},
+        {"", "is not a duration"},
+        {"s", "is not a duration"},
+        {"-5s", "is not a duration"},
+        {" 5s", "is not a duration"},
+        {"5 s", "is not a duration"},
+        {"5S", "is not a duration"},
+        {"5sec", "is not a duration"},
+        {"0x10s", "is not a duration"},
+        {"1e3ms", "is not a duration"},
+        {"5.s", "is not a duration"},
+        {".5s", "is not a duration"},
+        {"1.0000000001s", "is not a duration"},
+        {"1.5ms", "not a whole number of milliseconds"},
+        {"0.0001s", "not a whole number of milliseconds"},
+        {"106751991168d", "too long"},
+        {"99999999999999999999999ms", "too long"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        int64_t v = 42;
+        _cleanup_error_ bo_error_t err = NULL;
+        CHECK(bo_parse_duration_ms(bad[i].in, "--agent-timeout", &v, &err) < 0);
+        CHECK(v == 42 && err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, "--agent-timeout");
+        CHECK_CONTAINS(err->msg, bad[i].msg);
+    }
+}
+
+TEST(ident_rule)
+{
+    CHECK(bo_ident_ok("www-data_1.x", 64, 0));
+    CHECK(!bo_ident_ok("a.b", 64, BO_IDENT_NO_DOT));
+    CHECK(bo_ident_ok("a-b_c", 64, BO_IDENT_NO_DOT));
+    CHECK(!bo_ident_ok("", 64, 0));
+    CHECK(!bo_ident_ok(".", 64, 0));
+    CHECK(!bo_ident_ok("..", 64, 0));
+    CHECK(!bo_ident_ok("a/b", 64, 0));
+    CHECK(!bo_ident_ok("a b", 64, 0));
+    CHECK(!bo_ident_ok("\xc3\xa9", 64, 0));
+    CHECK(bo_ident_ok("abcd", 4, 0));
+    CHECK(!bo_ident_ok("abcde", 4, 0));
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(bo_ident_check("www data", 64, 0, "role", &err) < 0);
+    CHECK_STR(err->msg, "role `www data` must match [A-Za-z0-9_.-]+");
+    bo_error_freep(&err);
+    CHECK(bo_ident_check("abcde", 4, 0, "--cgroup-root", &err) < 0);
+    CHECK_STR(err->msg, "--cgroup-root `abcde...` is longer than 4 characters");
+}
+
+TEST(utf8_sanitize)
+{
+    static const char mixed[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    CHECK(bo_utf8_valid(mixed, strlen(mixed)));
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9", "caf\xc3\xa9"},
+        {"r\xffole", "r\\xffole"},
+        {"\xc3", "\\xc3"},                       /* truncated sequence */
+        {"\xc0\xaf", "\\xc0\\xaf"},              /* overlong '/' */
+        {"\xed\xa0\x80", "\\xed\\xa0\\x80"},     /* surrogate */
+        {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* above U+10FFFF */
+        {"\xe0\x80\x80", "\\xe0\\x80\\x80"},     /* overlong 3-byte */
+        {"\xf0\x80\x80\x80", "\\xf0\\x80\\x80\\x80"}, /* overlong 4-byte */
+        {"\x80" "a", "\\x80a"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        _cleanup_free_ char *out = bo_utf8_sanitize(cases[i].in);
+        CHECK_STR(out, cases[i].out);
+        CHECK(bo_utf8_valid(out, strlen(out)));
+        CHECK(bo_utf8_valid(cases[i].in, strlen(cases[i].in)) == (strcmp(cases[i].in, cases[i].out) == 0));
+    }
 }
 
 TEST_MAIN()

@@ -123,7 +123,14 @@ TEST(errors_with_positions)
          "hello.yaml:13:22: task.kill_grace_ms: must be between 0 and 600000"},
         {"ports: [http]", "ports: [http]\n      kill_grace_ms: soon", "hello.yaml:13:22: task.kill_grace_ms: `soon` is not a duration"},
         {"ports: [http]", "ports: [http]\n      kill_grace_ms: -5s", "hello.yaml:13:22: task.kill_grace_ms: `-5s` is not a duration"},
-        {"ports: [http]", "ports: [http]\n      kill_grace_ms: -5", "hello.yaml:13:22: task.kill_grace_ms: must be between 0 and 600000"},
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: -5", "hello.yaml:13:22: task.kill_grace_ms: `-5` is not a duration"},
+        /* A bare number is refused (it meant milliseconds here and seconds
+         * on command lines), except 0. */
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: 5000",
+         "hello.yaml:13:22: task.kill_grace_ms: `5000` has no unit: write e.g. `5000s` for seconds or `5000ms`"},
+        {"ports: [http]", "ports: [http]\n      kill_grace_ms: 0", NULL},
+        {"ports: [http]", "ports: [http, admin, http]",
+         "hello.yaml:12:28: task.ports[2]: duplicate port name `http` (also ports[0])"},
         {"ports: [http]", "ports: [http]\n      kill_grace_ms: 0x10s", "hello.yaml:13:22: task.kill_grace_ms: `0x10s` is not a duration"},
         {"ports: [http]", "ports: [http]\n      kill_grace_ms: 1e3ms", "hello.yaml:13:22: task.kill_grace_ms: `1e3ms` is not a duration"},
         {"ports: [http]", "ports: [http]\n      kill_grace_ms: 1.5s", NULL},
