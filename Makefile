@@ -48,8 +48,10 @@ CLI_SRCS := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 EXE_SRCS := $(wildcard src/executor/*.c)
 # The executor is static so it can run inside any container image later;
-# it links only the dependency-free base layer plus jansson.
-EXE_BASE := $(wildcard src/base/*.c)
+# it links only the dependency-free base layer plus jansson, and the task
+# state table (src/model/task_state.c, libc only) so that the states it
+# writes are the ones the agent and the scheduler read.
+EXE_BASE := $(wildcard src/base/*.c) src/model/task_state.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 

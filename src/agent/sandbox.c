@@ -7,6 +7,7 @@
 #include "model/json_check.h"
 #include "base/fs.h"
 #include "model/task_id.h"
+#include "model/task_state.h"
 #include "model/template.h"
 
 #define STATUS_MAX_LEN (1u << 20)
@@ -17,7 +18,6 @@
 #define STATUS_MAX_NAME 64
 #define STATUS_MAX_MESSAGE 1024
 
-static const char *const task_states[] = {"STARTING", "RUNNING", "FINISHED", "FAILED", "KILLED"};
 static const char *const process_states[] = {"WAITING", "RUNNING", "SUCCESS", "FAILED", "KILLED"};
 
 int sandbox_validate_task_id(const char *task_id, bo_error_t *err)
@@ -61,6 +61,16 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
 }
 
 
+/* The states an executor writes (src/executor/status.h), by the one name
+ * table. */
+static bool executor_state(const char *name)
+{
+    enum task_state s;
+    if (task_state_from_name(name, &s) < 0)
+        return false;
+    return s == TASK_STARTING || s == TASK_RUNNING || s == TASK_FINISHED || s == TASK_FAILED || s == TASK_KILLED;
+}
+
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -100,7 +110,7 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
     json_t *procs = json_object_get(j, "processes");
     if (!id || strcmp(id, task_id) != 0)
         return bo_error_set(err, BO_E_INVALID, "`%s`: task_id is not `%s`", file, task_id);
-    if (!state || !in_list(state, task_states, BO_ARRAY_SIZE(task_states)))
+    if (!state || !executor_state(state))
         return bo_error_set(err, BO_E_INVALID, "`%s`: bad state", file);
     if (json_object_get(j, "message") && !json_is_null(json_object_get(j, "message")) && !msg)
         return bo_error_set(err, BO_E_INVALID, "`%s`: message must be a string", file);

@@ -13,6 +13,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "model/task_state.h"
 
 #define KILL_BACKSTOP_EXTRA_MS 5000
 #define RESCAN_EVERY_MS 5000
@@ -36,10 +37,12 @@ struct task_mgr {
     bool cleaning;
 };
 
+/* Records keep the state by name (journal rows, updates); the names and
+ * what is terminal come from the one table (model/task_state.h). */
 static bool state_terminal(const char *s)
 {
-    return strcmp(s, "FINISHED") == 0 || strcmp(s, "FAILED") == 0 || strcmp(s, "KILLED") == 0 ||
-           strcmp(s, "LOST") == 0;
+    enum task_state st;
+    return task_state_from_name(s, &st) == 0 && task_state_is_terminal(st);
 }
 
 static struct task *find_task(struct task_mgr *m, const char *id)
@@ -163,7 +166,7 @@ static char *oom_message(struct task_mgr *m, struct task *t, const struct sandbo
 
 static json_t *exit_code_of(const struct sandbox_status *s)
 {
-    if (strcmp(s->state, "FINISHED") == 0)
+    if (strcmp(s->state, task_state_name(TASK_FINISHED)) == 0)
         return json_integer(0);
     for (size_t i = 0; i < s->n_processes; i++)
         if (strcmp(s->processes[i].state, "FAILED") == 0 && s->processes[i].has_exit_code)
@@ -189,7 +192,7 @@ static void refresh(struct task_mgr *m, struct task *t)
         return;
     }
     if (strcmp(s.state, t->rec.state) != 0) {
-        _cleanup_free_ char *oom = strcmp(s.state, "FAILED") == 0 ? oom_message(m, t, &s) : NULL;
+        _cleanup_free_ char *oom = strcmp(s.state, task_state_name(TASK_FAILED)) == 0 ? oom_message(m, t, &s) : NULL;
         report(m, t, s.state, oom ? oom : s.message, exit_code_of(&s), sandbox_status_processes_json(&s));
     }
     sandbox_status_clear(&s);
@@ -238,9 +241,9 @@ static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
             procs = sandbox_status_processes_json(&s);
         bo_error_freep(&err);
         if (kill_requested)
-            report(m, t, "KILLED", "killed before the executor was ready", NULL, procs);
+            report(m, t, task_state_name(TASK_KILLED), "killed before the executor was ready", NULL, procs);
         else
-            report(m, t, "FAILED", why, NULL, procs);
+            report(m, t, task_state_name(TASK_FAILED), why, NULL, procs);
         sandbox_status_clear(&s);
     }
     finalize(m, t);
@@ -257,7 +260,7 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
     } else {
         t->rec.cleaned = true;
     }
-    report(m, t, "FAILED", msg, NULL, NULL);
+    report(m, t, task_state_name(TASK_FAILED), msg, NULL, NULL);
     free(msg);
 }
 
@@ -274,11 +277,11 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
         t->pidfd = -1;
         t->rec = (struct journal_task){.task_id = bo_xstrdup(l->task_id),
                                        .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
-                                       .cgroup = bo_xstrdup(l->task_id), .state = bo_xstrdup("ASSIGNED"),
+                                       .cgroup = bo_xstrdup(l->task_id), .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
                                        .cleaned = true};
         add_task(m, t);
         char *msg = bo_xasprintf("launch failed: invalid launch: %s", l->error->msg);
-        report(m, t, "FAILED", msg, NULL, NULL);
+        report(m, t, task_state_name(TASK_FAILED), msg, NULL, NULL);
         free(msg);
         return NULL;
     }
@@ -296,7 +299,7 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
         .task_id = bo_xstrdup(l->task_id),
         .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
         .cgroup = bo_xstrdup(l->task_id),
-        .state = bo_xstrdup("ASSIGNED"),
+        .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
         .ram = l->task.ram,
         .grace_ms = l->task.kill_grace_ms,
     };
@@ -326,7 +329,7 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
     t->our_child = true;
     t->rec.executor_pid = lr.pid;
     t->rec.executor_start = lr.start_time;
-    report(m, t, "STARTING", "", NULL, NULL);
+    report(m, t, task_state_name(TASK_STARTING), "", NULL, NULL);
     refresh(m, t);
 }
 
@@ -381,7 +384,7 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
     struct task *t = find_task(m, k->task_id);
     if (!t) {
         log_info("task %s: kill of a task unknown to this agent, reporting LOST", k->task_id);
-        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state", "LOST",
+        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state", task_state_name(TASK_LOST),
                              "message", "unknown to agent", "ts", (json_int_t)bo_wall_ms(), "executor_pid",
                              "exit_code", "processes"));
         return;
@@ -439,7 +442,7 @@ static void kill_backstop(struct task_mgr *m, struct task *t)
         bo_error_free(err);
     }
     if (!state_terminal(t->rec.state))
-        report(m, t, "KILLED", "killed by the agent: the executor did not stop within the grace period", NULL, NULL);
+        report(m, t, task_state_name(TASK_KILLED), "killed by the agent: the executor did not stop within the grace period", NULL, NULL);
 }
 
 void task_mgr_gc(struct task_mgr *m)

@@ -84,7 +84,7 @@ static void begin_kill(struct executor *ex)
 /* The first failure decides the task's fate; the rest are then killed. */
 static void fail(struct executor *ex, char *message)
 {
-    if (task_state_terminal(ex->state) || ex->kill_requested) {
+    if (task_state_is_terminal(ex->state) || ex->kill_requested) {
         free(message);
     } else {
         log_info("%s", message);
@@ -111,7 +111,7 @@ static void start_one(struct executor *ex, struct proc *p)
 /* Parallel: everything at once. Sequential: the next one. */
 static void start_step(struct executor *ex)
 {
-    while (ex->next < ex->spec.n_procs && !ex->killing && !task_state_terminal(ex->state)) {
+    while (ex->next < ex->spec.n_procs && !ex->killing && !task_state_is_terminal(ex->state)) {
         start_one(ex, &ex->spec.procs[ex->next++]);
         if (ex->spec.sequential)
             break;
@@ -144,7 +144,7 @@ static void reap(struct executor *ex)
         struct proc *p = find_proc(ex, pid);
         if (!p)
             continue;
-        bool failed = proc_ended(p, st, ex->killing || task_state_terminal(ex->state));
+        bool failed = proc_ended(p, st, ex->killing || task_state_is_terminal(ex->state));
         ex->dirty = true;
         log_info("process `%s` (pid %d) ended: %s, exit_code %d, signal %d", p->name, (int)pid,
                  proc_state_name(p->state), p->exit_code, p->signal);
@@ -166,7 +166,7 @@ static void read_signals(struct executor *ex)
             return;
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             log_info("received %s", sigabbrev_np((int)si.ssi_signo));
-            if (!task_state_terminal(ex->state))
+            if (!task_state_is_terminal(ex->state))
                 ex->kill_requested = true;
             begin_kill(ex);
         }
@@ -187,10 +187,10 @@ static void run(struct executor *ex)
 {
     for (;;) {
         size_t live = live_procs(ex);
-        if (!ex->killing && !task_state_terminal(ex->state) && live == 0 &&
+        if (!ex->killing && !task_state_is_terminal(ex->state) && live == 0 &&
             ex->next >= ex->spec.n_procs)
             set_state(ex, TASK_FINISHED);
-        if (!ex->killing && task_state_terminal(ex->state))
+        if (!ex->killing && task_state_is_terminal(ex->state))
             return; /* FINISHED: the sweep takes care of leftovers */
         bool groups_left = false;
         if (ex->killing && live == 0) {
@@ -307,13 +307,13 @@ int main(int argc, char **argv)
 
     publish(&ex); /* STARTING */
     start_step(&ex);
-    if (!task_state_terminal(ex.state))
+    if (!task_state_is_terminal(ex.state))
         set_state(&ex, TASK_RUNNING);
     publish(&ex);
 
     run(&ex);
     sweep(&ex);
-    if (!task_state_terminal(ex.state))
+    if (!task_state_is_terminal(ex.state))
         set_state(&ex, TASK_KILLED);
     publish(&ex);
 

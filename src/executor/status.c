@@ -10,20 +10,6 @@
 #include "base/clock.h"
 #include "base/fs.h"
 
-const char *task_state_name(enum task_state s)
-{
-    static const char *const names[] = {
-        [TASK_STARTING] = "STARTING", [TASK_RUNNING] = "RUNNING", [TASK_FINISHED] = "FINISHED",
-        [TASK_FAILED] = "FAILED",     [TASK_KILLED] = "KILLED",
-    };
-    return names[s];
-}
-
-bool task_state_terminal(enum task_state s)
-{
-    return s == TASK_FINISHED || s == TASK_FAILED || s == TASK_KILLED;
-}
-
 void status_notifier_init(struct status_notifier *n, const char *socket_path)
 {
     memset(n, 0, sizeof(*n));
@@ -96,5 +82,5 @@ int status_write(const char *task_id, enum task_state state, const char *message
     if (!text)
         return bo_error_set(err, BO_E_INTERNAL, "cannot render `%s`", STATUS_PATH);
     _cleanup_free_ char *line = bo_xasprintf("%s\n", text);
-    return bo_write_file_atomic(STATUS_PATH, line, strlen(line), task_state_terminal(state), err);
+    return bo_write_file_atomic(STATUS_PATH, line, strlen(line), task_state_is_terminal(state), err);
 }

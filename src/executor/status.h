@@ -11,13 +11,12 @@
 
 #include "base/error.h"
 #include "executor/process.h"
+#include "model/task_state.h"
 
 #define STATUS_PATH ".borealis/status.json"
 
-enum task_state { TASK_STARTING, TASK_RUNNING, TASK_FINISHED, TASK_FAILED, TASK_KILLED };
-
-const char *task_state_name(enum task_state s);
-bool task_state_terminal(enum task_state s);
+/* The executor's states are STARTING, RUNNING and the terminal FINISHED,
+ * FAILED, KILLED of the one task state enum (model/task_state.h). */
 
 struct status_notifier {
     int fd; /* -1: no socket configured (or it could not be created) */

@@ -4,7 +4,12 @@
  * reschedule it and how long a flapping task waits in THROTTLED.
  *
  * Pure functions, no allocation, no I/O: the scheduler owns the tasks and
- * asks this module before every state change. */
+ * asks this module before every state change.
+ *
+ * The one enum and name table of task states for every program: the
+ * scheduler, the agent, and the static executor, which links only src/base
+ * and jansson plus this file (see the Makefile). So task_state.c must stay
+ * libc only: no other module of the project, no allocation helpers. */
 #ifndef BO_MODEL_TASK_STATE_H
 #define BO_MODEL_TASK_STATE_H
 
