@@ -9,11 +9,12 @@
 
 #include "base/error.h"
 #include "executor/process.h"
+#include "model/task_id.h" /* TASK_ID_MAX only: a constant, nothing to link */
 
 #define SPEC_MAX_BYTES (1 << 20)
 #define SPEC_MAX_PROCESSES 64
 #define SPEC_MAX_NAME 64
-#define SPEC_MAX_TASK_ID 255
+#define SPEC_MAX_TASK_ID TASK_ID_MAX /* the limit the scheduler and agent share */
 #define SPEC_MAX_CMDLINE (64 * 1024)
 #define SPEC_MAX_GRACE_MS 600000
 #define SPEC_DEFAULT_GRACE_MS 5000
