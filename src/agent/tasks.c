@@ -277,7 +277,8 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
         t->pidfd = -1;
         t->rec = (struct journal_task){.task_id = bo_xstrdup(l->task_id),
                                        .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
-                                       .cgroup = bo_xstrdup(l->task_id), .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
+                                       .cgroup = bo_xstrdup(l->task_id),
+                                       .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
                                        .cleaned = true};
         add_task(m, t);
         char *msg = bo_xasprintf("launch failed: invalid launch: %s", l->error->msg);
@@ -384,7 +385,8 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
     struct task *t = find_task(m, k->task_id);
     if (!t) {
         log_info("task %s: kill of a task unknown to this agent, reporting LOST", k->task_id);
-        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state", task_state_name(TASK_LOST),
+        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state",
+                             task_state_name(TASK_LOST),
                              "message", "unknown to agent", "ts", (json_int_t)bo_wall_ms(), "executor_pid",
                              "exit_code", "processes"));
         return;
@@ -442,7 +444,8 @@ static void kill_backstop(struct task_mgr *m, struct task *t)
         bo_error_free(err);
     }
     if (!state_terminal(t->rec.state))
-        report(m, t, task_state_name(TASK_KILLED), "killed by the agent: the executor did not stop within the grace period", NULL, NULL);
+        report(m, t, task_state_name(TASK_KILLED),
+               "killed by the agent: the executor did not stop within the grace period", NULL, NULL);
 }
 
 void task_mgr_gc(struct task_mgr *m)
