@@ -131,7 +131,8 @@ int bo_parse_duration_ms(const char *s, const char *what, int64_t *ret, bo_error
             return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is not a whole number of milliseconds", what, s);
         bool overflow = false;
         for (size_t k = 0; k < n_int; k++)
-            overflow |= __builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, s[k] - '0', &whole);
+            overflow |= __builtin_mul_overflow(whole, 10, &whole) ||
+                        __builtin_add_overflow(whole, s[k] - '0', &whole);
         overflow |= __builtin_mul_overflow(whole, mult, &ms) || __builtin_add_overflow(ms, frac * mult / scale, &ms);
         if (overflow)
             return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is too long a duration", what, s);
