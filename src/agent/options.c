@@ -1,4 +1,5 @@
-/* options.c - the agent's option table, its parser and its --help. */
+/* options.c - the agent's option table (parsed by base/options.c, shown
+ * by base/help.c) and the setters of values that need more than a check. */
 #include "agent/options.h"
 
 #include <errno.h>
@@ -8,22 +9,11 @@
 #include <unistd.h>
 
 #include "agent/resources.h"
+#include "base/help.h"
 #include "base/ident.h"
 #include "base/parse.h"
 
-#define OPT_VALUE_MAX 4096
 #define OPT_ATTRIBUTES_MAX 64
-
-typedef int (*opt_set_fn)(struct agent_options *o, const char *name, const char *v, bo_error_t *err);
-
-struct agent_option {
-    const char *name;   /* without the leading "--" */
-    const char *arg;    /* NULL: a flag without argument */
-    const char *def;    /* default given to the setter, NULL: none */
-    const char *def_doc; /* default as shown in --help when not `def` */
-    const char *help;
-    opt_set_fn set;
-};
 
 static int set_string(char **dst, const char *v)
 {
@@ -32,8 +22,10 @@ static int set_string(char **dst, const char *v)
     return 0;
 }
 
-static int set_scheduler(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_scheduler(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
         return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is not an http:// or https:// URL", name, v);
     set_string(&o->scheduler_url, v);
@@ -44,8 +36,10 @@ static int set_scheduler(struct agent_options *o, const char *name, const char *
     return 0;
 }
 
-static int set_data_dir(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_data_dir(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     if (!*v)
         return bo_error_set(err, BO_E_INVALID, "--%s: must not be empty", name);
     /* Executors get paths inside it long after start (and from another
@@ -64,41 +58,31 @@ static int set_data_dir(struct agent_options *o, const char *name, const char *v
     return set_string(&o->data_dir, v);
 }
 
-static int set_hostname(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_hostname(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     _cleanup_free_ char *what = bo_xasprintf("--%s", name);
     if (bo_ident_check(v, 253, 0, what, err) < 0)
         return -1;
     return set_string(&o->hostname, v);
 }
 
-static int set_cpu(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_disk(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     _cleanup_free_ char *what = bo_xasprintf("--%s", name);
-    return bo_parse_double(v, 0.01, 4096, what, &o->cpu, err);
-}
-
-static int set_ram(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
-    if (bo_parse_size(v, what, &o->ram, err) < 0)
-        return -1;
-    if (o->ram < (1u << 20))
-        return bo_error_set(err, BO_E_INVALID, "--%s: must be at least 1MiB", name);
-    return 0;
-}
-
-static int set_disk(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
-    if (bo_parse_size(v, what, &o->disk, err) < 0)
+    if (bo_parse_size(v, what, &o->disk, err) < 0) /* checked already: cannot fail */
         return -1;
     o->disk_set = true;
     return 0;
 }
 
-static int set_port_range(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_port_range(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     const char *dash = strchr(v, '-');
     if (!dash)
         return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is not LOW-HIGH", name, v);
@@ -114,8 +98,10 @@ static int set_port_range(struct agent_options *o, const char *name, const char 
     return 0;
 }
 
-static int set_attribute(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_attribute(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     const char *colon = strchr(v, ':');
     if (!colon || colon == v || strlen(v) > 256)
         return bo_error_set(err, BO_E_INVALID, "--%s: `%s` is not KEY:VALUE (at most 256 characters)", name, v);
@@ -129,130 +115,83 @@ static int set_attribute(struct agent_options *o, const char *name, const char *
     return 0;
 }
 
-static int set_executor(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_executor(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     if (access(v, X_OK) < 0)
         return bo_error_sys(err, errno, "--%s: `%s` is not executable", name, v);
     return set_string(&o->executor, v);
 }
 
-static int set_cgroup_root(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
+static int set_cgroup_root(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
+    struct agent_options *o = target;
+    const char *name = op->name;
     _cleanup_free_ char *what = bo_xasprintf("--%s", name);
     if (bo_ident_check(v, 64, 0, what, err) < 0)
         return -1;
     return set_string(&o->cgroup_root, v);
 }
 
-static int set_retention(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
-    return bo_parse_duration_ms(v, what, &o->sandbox_retention_ms, err);
-}
+#define AT(m) BO_OPT_AT(struct agent_options, m)
 
-static int set_pids_max(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    _cleanup_free_ char *what = bo_xasprintf("--%s", name);
-    return bo_parse_i64(v, 16, 4194304, what, &o->pids_max, err);
-}
-
-static int set_cleanup(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    o->cleanup_on_exit = true;
-    return 0;
-}
-
-static int set_help(struct agent_options *o, const char *name, const char *v, bo_error_t *err)
-{
-    o->help = true;
-    return 0;
-}
-
-static const struct agent_option option_table[] = {
-    {"scheduler", "URL", "http://127.0.0.1:8081", NULL, "scheduler to sync with", set_scheduler},
-    {"data-dir", "DIR", "/var/lib/borealis/agent", NULL, "state, journal, notify socket and sandboxes",
-     set_data_dir},
-    {"hostname", "NAME", NULL, "gethostname()", "host name reported to the scheduler", set_hostname},
-    {"cpu", "N", NULL, "online CPUs", "CPUs offered to tasks", set_cpu},
-    {"ram", "SIZE", NULL, "MemTotal", "memory offered to tasks (e.g. 4GiB)", set_ram},
-    {"disk", "SIZE", NULL, "free space of data dir", "disk offered to tasks (e.g. 100GiB)", set_disk},
-    {"port-range", "LOW-HIGH", "31000-31999", NULL, "ports the scheduler may assign to tasks",
-     set_port_range},
-    {"attribute", "KEY:VALUE", NULL, "host:HOSTNAME", "machine attribute for constraints (repeatable)",
-     set_attribute},
-    {"executor", "PATH", NULL, "borealis-executor beside this program", "executor program", set_executor},
-    {"cgroup-root", "NAME", "borealis", NULL, "parent cgroup of the tasks' cgroups", set_cgroup_root},
-    {"pids-max", "N", "4096", NULL, "process limit of each task (pids controller)", set_pids_max},
-    {"sandbox-retention", "DURATION", "1h", NULL,
-     "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)", set_retention},
-    {"cleanup-on-exit", NULL, NULL, NULL,
-     "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox (default: leave tasks running)",
-     set_cleanup},
-    {"help", NULL, NULL, NULL, "show this help", set_help},
+const struct bo_option agent_option_table[] = {
+    {.name = "scheduler", .kind = BO_OPT_STRING, .arg = "URL", .def = "http://127.0.0.1:8081",
+     .set = set_scheduler, .help = "scheduler to sync with"},
+    {.name = "data-dir", .kind = BO_OPT_STRING, .arg = "DIR", .def = "/var/lib/borealis/agent", .set = set_data_dir,
+     .help = "state, journal, notify socket and sandboxes"},
+    {.name = "hostname", .kind = BO_OPT_STRING, .arg = "NAME", .def_doc = "gethostname()", .set = set_hostname,
+     .help = "host name reported to the scheduler"},
+    {.name = "cpu", .kind = BO_OPT_NUMBER, .min = 0.01, .max = 4096, .def_doc = "online CPUs", .at = AT(cpu),
+     .help = "CPUs offered to tasks"},
+    {.name = "ram", .kind = BO_OPT_SIZE, .min = 1 << 20, .max = 9.0e18, .def_doc = "MemTotal", .at = AT(ram),
+     .help = "memory offered to tasks (e.g. 4GiB)"},
+    {.name = "disk", .kind = BO_OPT_SIZE, .def_doc = "free space of data dir", .set = set_disk,
+     .help = "disk offered to tasks (e.g. 100GiB)"},
+    {.name = "port-range", .kind = BO_OPT_STRING, .arg = "LOW-HIGH", .def = "31000-31999", .set = set_port_range,
+     .help = "ports the scheduler may assign to tasks"},
+    {.name = "attribute", .kind = BO_OPT_STRING, .arg = "KEY:VALUE", .def_doc = "host:HOSTNAME", .repeat = true,
+     .set = set_attribute, .help = "machine attribute for constraints"},
+    {.name = "executor", .kind = BO_OPT_STRING, .arg = "PATH", .def_doc = "borealis-executor beside this program",
+     .set = set_executor, .help = "executor program"},
+    {.name = "cgroup-root", .kind = BO_OPT_STRING, .arg = "NAME", .def = "borealis", .set = set_cgroup_root,
+     .help = "parent cgroup of the tasks' cgroups"},
+    {.name = "pids-max", .kind = BO_OPT_INT, .def = "4096", .min = 16, .max = 4194304, .at = AT(pids_max),
+     .help = "process limit of each task (pids controller)"},
+    {.name = "sandbox-retention", .kind = BO_OPT_DURATION, .def = "1h", .at = AT(sandbox_retention_ms),
+     .help = "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)"},
+    {.name = "cleanup-on-exit", .kind = BO_OPT_FLAG, .at = AT(cleanup_on_exit),
+     .help = "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox (default: leave tasks running)"},
+    {.name = NULL},
 };
+
+const char agent_help_text[] =
+    "Runs an agent: it offers this machine's resources to the scheduler, and launches and supervises tasks in "
+    "cgroups and sandboxes. Sizes take a unit (4GiB), durations too (30s, 1h).";
+const char agent_examples[] = "borealis agent --data-dir /var/lib/borealis/agent --scheduler http://127.0.0.1:8081";
 
 void agent_options_help(FILE *f)
 {
-    fprintf(f, "Usage: borealis agent [OPTIONS]\n\nRuns tasks on this machine for a Borealis scheduler.\n\n");
-    for (size_t i = 0; i < BO_ARRAY_SIZE(option_table); i++) {
-        const struct agent_option *op = &option_table[i];
-        char lhs[64];
-        snprintf(lhs, sizeof(lhs), "--%s%s%s", op->name, op->arg ? " " : "", op->arg ? op->arg : "");
-        fprintf(f, "  %-30s %s", lhs, op->help);
-        if (op->def || op->def_doc)
-            fprintf(f, " (default: %s)", op->def ? op->def : op->def_doc);
-        fputc('\n', f);
-    }
-}
-
-static const struct agent_option *find_option(const char *name, size_t len)
-{
-    for (size_t i = 0; i < BO_ARRAY_SIZE(option_table); i++)
-        if (strlen(option_table[i].name) == len && strncmp(option_table[i].name, name, len) == 0)
-            return &option_table[i];
-    return NULL;
+    const struct bo_option *const tables[] = {agent_option_table, NULL};
+    struct bo_help_page p = {.usage = "borealis agent [OPTIONS]",
+                             .text = agent_help_text,
+                             .options = tables,
+                             .examples = agent_examples};
+    bo_help_page(f, &p);
 }
 
 int agent_options_parse(int argc, char **argv, struct agent_options *ret, bo_error_t *err)
 {
     struct agent_options o = {.attributes = json_object()};
-    int r = 0;
-    for (size_t i = 0; r == 0 && i < BO_ARRAY_SIZE(option_table); i++)
-        if (option_table[i].def)
-            r = option_table[i].set(&o, option_table[i].name, option_table[i].def, err);
-    for (int i = 1; r == 0 && i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0) {
-            r = bo_error_set(err, BO_E_INVALID, "unexpected argument `%s` (see --help)", a);
-            break;
-        }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const struct agent_option *op = find_option(name, len);
-        if (!op) {
-            r = bo_error_set(err, BO_E_INVALID, "unknown option `%.*s` (see --help)", (int)(len + 2), a);
-            break;
-        }
-        const char *v = NULL;
-        if (op->arg) {
-            if (eq)
-                v = eq + 1;
-            else if (i + 1 < argc)
-                v = argv[++i];
-            else {
-                r = bo_error_set(err, BO_E_INVALID, "--%s: missing %s", op->name, op->arg);
-                break;
-            }
-            if (strlen(v) > OPT_VALUE_MAX) {
-                r = bo_error_set(err, BO_E_INVALID, "--%s: value longer than %d characters", op->name,
-                                 OPT_VALUE_MAX);
-                break;
-            }
-        } else if (eq) {
-            r = bo_error_set(err, BO_E_INVALID, "--%s takes no value", op->name);
-            break;
-        }
-        r = op->set(&o, op->name, v, err);
+    struct bo_opts parsed;
+    int r = bo_opts_parse(agent_option_table, argc > 0 ? argc - 1 : 0, argv + (argc > 0), &o, &parsed, err);
+    if (r == 0) {
+        o.help = parsed.help;
+        if (!o.help && parsed.n_pos > 0)
+            r = bo_error_set(err, BO_E_INVALID, "unexpected argument `%.100s` (the agent takes only options)",
+                             parsed.pos[0]);
+        bo_opts_clear(&parsed);
     }
     if (r < 0) {
         agent_options_clear(&o);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/options.h"
 
 struct agent_options {
     char *scheduler_url;
@@ -35,6 +36,11 @@ int agent_options_parse(int argc, char **argv, struct agent_options *ret, bo_err
  * cpu/ram/disk (the latter needs data_dir to exist). */
 int agent_options_resolve(struct agent_options *o, bo_error_t *err);
 void agent_options_help(FILE *f);
+/* The table, help text and examples (also for `borealis help agent` and
+ * docs/cli.md). */
+extern const struct bo_option agent_option_table[];
+extern const char agent_help_text[];
+extern const char agent_examples[];
 void agent_options_clear(struct agent_options *o);
 
 #endif

@@ -8,19 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/options.h"
+
 #define CLI_PROGRAM "borealis"
 #define CLI_VERSION "0.1.0"
 #define CLI_DEFAULT_SCHEDULER "http://127.0.0.1:8081"
 #define CLI_SCHEDULER_ENV "BOREALIS_SCHEDULER"
-
-/* One option of a command. `arg` is the metavariable of its value ("URL"),
- * NULL for a flag. A `repeat` option may be given several times (--bind). */
-struct cli_option {
-    const char *name; /* long name without "--" */
-    const char *arg;
-    bool repeat;
-    const char *help;
-};
 
 /* Run context shared by all commands. */
 struct cli_ctx {
@@ -33,10 +26,8 @@ struct cli_args {
     const struct cli_command *cmd;
     char **pos; /* positional arguments */
     size_t n_pos;
-    /* values[i] / n_values[i]: the values given for cmd->options[i]
-     * (a flag has n_values > 0 and values NULL). */
-    const char ***values;
-    size_t *n_values;
+    struct bo_option *table; /* the command's options, then the global ones */
+    struct bo_opts opts;
 };
 
 struct cli_command {
@@ -46,18 +37,25 @@ struct cli_command {
     const char *summary; /* one line */
     const char *help;    /* paragraph(s) for --help and docs/cli.md */
     const char *examples; /* lines of shell, for --help and docs */
-    const struct cli_option *options; /* NULL-name terminated, may be NULL */
+    /* NULL-name terminated (base/options.h), may be NULL. A daemon's
+     * table is its own, listed here for help and docs/cli.md. */
+    const struct bo_option *options;
     int min_args, max_args; /* max_args -1: no limit */
     bool offline; /* never talks to the scheduler (no --scheduler option) */
-    /* Daemons own their options: argv (starting at the command name) is
-     * handed to run_raw untouched, --help included. */
+    /* Daemons parse their own options (with the same parser and table):
+     * argv (starting at the command name) is handed to run_raw untouched,
+     * --help included. */
     int (*run_raw)(int argc, char **argv);
     int (*run)(struct cli_ctx *ctx, const struct cli_args *args);
 };
 
 /* Option access by name (the name must be in the command's table). */
 bool cli_flag(const struct cli_args *a, const char *name);
-/* The last value given, or NULL. */
+/* True when the option was given (not only defaulted). */
+bool cli_given(const struct cli_args *a, const char *name);
+/* The typed value (given or default) of an INT, DURATION, SIZE, ... option. */
+union bo_opt_value cli_typed(const struct cli_args *a, const char *name);
+/* The last value given, else the option's default, else NULL. */
 const char *cli_value(const struct cli_args *a, const char *name);
 /* Every value of a repeatable option. */
 const char *const *cli_values(const struct cli_args *a, const char *name, size_t *ret_n);

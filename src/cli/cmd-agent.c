@@ -1,17 +1,17 @@
 /* cmd-agent.c - `borealis agent`: the agent daemon is a library; its argv
- * (from "agent" on) goes to it untouched, and it owns its options and
- * --help. */
+ * (from "agent" on) goes to it untouched and it parses it with its own
+ * option table, which is also listed here so `borealis help agent` and
+ * docs/cli.md show it. */
 #include "agent/agent.h"
+#include "agent/options.h"
 #include "cli/cli.h"
 
 const struct cli_command cmd_agent_entry = {
     .name = "agent",
     .args = "[OPTIONS]",
     .summary = "run the agent daemon on this machine",
-    .help = "Runs an agent: it offers this machine's resources to the scheduler, and launches "
-            "and supervises tasks in cgroups and sandboxes. Its options are listed by "
-            "`borealis agent --help`.",
-    .examples = "borealis agent --data-dir /var/lib/borealis/agent "
-                "--scheduler http://127.0.0.1:8081",
+    .help = agent_help_text,
+    .examples = agent_examples,
+    .options = agent_option_table,
     .run_raw = agent_main,
 };

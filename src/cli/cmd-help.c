@@ -7,9 +7,10 @@
 #include "cli/exitcode.h"
 #include "cli/help.h"
 
-static const struct cli_option options[] = {
-    {"markdown", NULL, false, "print the whole command reference as Markdown (docs/cli.md)"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "markdown", .kind = BO_OPT_FLAG,
+     .help = "print the whole command reference as Markdown (docs/cli.md)"},
+    {.name = NULL},
 };
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)

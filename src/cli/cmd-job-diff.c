@@ -5,9 +5,10 @@
 #include "cli/exitcode.h"
 #include "cli/job_ops.h"
 
-static const struct cli_option options[] = {
-    {"bind", "NAME=VALUE", true, "set template variable {{NAME}} (overrides the file's vars:)"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "bind", .kind = BO_OPT_STRING, .arg = "NAME=VALUE", .repeat = true,
+     .help = "set template variable {{NAME}} (overrides the file's vars:)"},
+    {.name = NULL},
 };
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)

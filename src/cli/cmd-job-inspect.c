@@ -5,10 +5,12 @@
 #include "cli/exitcode.h"
 #include "cli/job_ops.h"
 
-static const struct cli_option options[] = {
-    {"bind", "NAME=VALUE", true, "set template variable {{NAME}} (overrides the file's vars:)"},
-    {"json", NULL, false, "print the job JSON the scheduler would receive (protocol section 1)"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "bind", .kind = BO_OPT_STRING, .arg = "NAME=VALUE", .repeat = true,
+     .help = "set template variable {{NAME}} (overrides the file's vars:)"},
+    {.name = "json", .kind = BO_OPT_FLAG,
+     .help = "print the job JSON the scheduler would receive (protocol section 1)"},
+    {.name = NULL},
 };
 
 static void print_human(const struct job_config *c)

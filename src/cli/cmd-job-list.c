@@ -11,9 +11,10 @@
 
 #define PATTERN_MAX 1024
 
-static const struct cli_option options[] = {
-    {"json", NULL, false, "print the matching job summaries as JSON"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "json", .kind = BO_OPT_FLAG,
+     .help = "print the matching job summaries as JSON"},
+    {.name = NULL},
 };
 
 static json_int_t count(json_t *counts, const char *state)

@@ -8,9 +8,10 @@
 #include "cli/table.h"
 #include "model/task_state.h"
 
-static const struct cli_option options[] = {
-    {"json", NULL, false, "print the scheduler's JSON answer"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "json", .kind = BO_OPT_FLAG,
+     .help = "print the scheduler's JSON answer"},
+    {.name = NULL},
 };
 
 static bool is_terminal(json_t *task)

@@ -11,11 +11,14 @@
 
 #define STATES_MAX_TEXT 512
 
-static const struct cli_option options[] = {
-    {"job", "KEY", false, "only tasks of this job"},
-    {"state", "S,...", false, "only tasks in these states (e.g. RUNNING,PENDING)"},
-    {"json", NULL, false, "print the scheduler's JSON answer"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "job", .kind = BO_OPT_STRING, .arg = "KEY",
+     .help = "only tasks of this job"},
+    {.name = "state", .kind = BO_OPT_STRING, .arg = "S,...",
+     .help = "only tasks in these states (e.g. RUNNING,PENDING)"},
+    {.name = "json", .kind = BO_OPT_FLAG,
+     .help = "print the scheduler's JSON answer"},
+    {.name = NULL},
 };
 
 /* Every item of the comma list must be a task state name. */

@@ -34,12 +34,15 @@
 #define UP_TICK_MS 100
 #define UP_LOG_TAIL 4096           /* bytes of a dead daemon's log we show */
 
-static const struct cli_option options[] = {
-    {"data-dir", "DIR", false, "state and logs of both daemons (default " UP_DEFAULT_DIR ")"},
-    {"port", "PORT", false, "scheduler API port (default " UP_DEFAULT_PORT ")"},
-    {"file", "FILE", false, "job file of the example job (default " UP_DEFAULT_FILE ")"},
-    {"job", "KEY", false, "example job to create (default " UP_DEFAULT_JOB ")"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option options[] = {
+    {.name = "data-dir", .kind = BO_OPT_STRING, .arg = "DIR", .def = UP_DEFAULT_DIR,
+     .help = "state and logs of both daemons"},
+    {.name = "port", .kind = BO_OPT_INT, .arg = "PORT", .def = UP_DEFAULT_PORT, .min = 1, .max = 65535,
+     .help = "scheduler API port"},
+    {.name = "file", .kind = BO_OPT_STRING, .arg = "FILE", .def = UP_DEFAULT_FILE,
+     .help = "job file of the example job"},
+    {.name = "job", .kind = BO_OPT_STRING, .arg = "KEY", .def = UP_DEFAULT_JOB, .help = "example job to create"},
+    {.name = NULL},
 };
 
 struct daemon {
@@ -302,14 +305,9 @@ static enum tick await_job(struct up *u, const struct cli_ctx *api, const char *
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
-    const char *dir = cli_value(a, "data-dir") ? cli_value(a, "data-dir") : UP_DEFAULT_DIR;
-    const char *port_s = cli_value(a, "port") ? cli_value(a, "port") : UP_DEFAULT_PORT;
-    const char *file = cli_value(a, "file") ? cli_value(a, "file") : UP_DEFAULT_FILE;
-    const char *job = cli_value(a, "job") ? cli_value(a, "job") : UP_DEFAULT_JOB;
+    const char *dir = cli_value(a, "data-dir"), *file = cli_value(a, "file"), *job = cli_value(a, "job");
+    int64_t port = cli_typed(a, "port").i;
     _cleanup_error_ bo_error_t err = NULL;
-    int64_t port;
-    if (bo_parse_i64(port_s, 1, 65535, "--port", &port, &err) < 0)
-        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
     if (strlen(dir) > PATH_MAX - 64)
         return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--data-dir is too long");
     _cleanup_free_ char *key = NULL;

@@ -27,7 +27,7 @@ static const struct cli_command *const command_table[] = {
 };
 
 static const struct cli_group group_table[] = {
-    {"job", "create, inspect, compare, watch and kill jobs"},
+    {"job", "create, inspect, compare and kill jobs"},
     {"task", "look at tasks across jobs"},
 };
 

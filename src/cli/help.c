@@ -4,11 +4,10 @@
 
 #include <string.h>
 
+#include "base/help.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-
-#define HELP_WIDTH 79
 
 static const char intro[] =
     "borealis is the command-line client of a Borealis cluster (jobs, tasks) and also "
@@ -41,52 +40,9 @@ static const struct env_var env_table[] = {
     {"BOREALIS_LOG", "`debug` turns on debug lines in the daemons' logs"},
 };
 
-/* Print `text` wrapped at HELP_WIDTH, each line indented by `indent`
- * except the first, which starts at column `start` (the caller printed
- * what is before it). */
-static void wrap_from(FILE *f, const char *text, int indent, int start)
-{
-    const char *p = text;
-    bool first_line = true;
-    while (*p) {
-        int col = first_line ? start : indent;
-        fprintf(f, "%*s", first_line ? 0 : indent, "");
-        first_line = false;
-        bool first = true;
-        while (*p) {
-            while (*p == ' ')
-                p++;
-            size_t w = strcspn(p, " ");
-            if (!first && col + 1 + (int)w > HELP_WIDTH)
-                break;
-            fprintf(f, "%s%.*s", first ? "" : " ", (int)w, p);
-            col += (first ? 0 : 1) + (int)w;
-            first = false;
-            p += w;
-        }
-        fputc('\n', f);
-        while (*p == ' ')
-            p++;
-    }
-}
+static void wrap(FILE *f, const char *text, int indent) { bo_help_wrap(f, text, indent); }
 
-static void wrap(FILE *f, const char *text, int indent)
-{
-    fprintf(f, "%*s", indent, "");
-    wrap_from(f, text, indent, indent);
-}
-
-/* "  HEAD    text that wraps under itself", HEAD padded to `col`. */
-static void item(FILE *f, const char *head, int col, const char *text)
-{
-    int n = fprintf(f, "  %s", head);
-    if (n + 2 > col) {
-        fputc('\n', f);
-        n = 0;
-    }
-    fprintf(f, "%*s", col - n, "");
-    wrap_from(f, text, col, col);
-}
+static void item(FILE *f, const char *head, int col, const char *text) { bo_help_item(f, head, col, text); }
 
 static void full_name(const struct cli_command *c, char *buf, size_t len)
 {
@@ -101,38 +57,23 @@ void help_usage(const struct cli_command *c, FILE *f)
             c->args ? c->args : "", c->run_raw || !(c->options || !c->offline) ? "" : " [OPTIONS]");
 }
 
-static void option_lines(FILE *f, const struct cli_option *o, int col)
-{
-    for (; o && o->name; o++) {
-        char head[96], text[512];
-        snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        snprintf(text, sizeof(text), "%s%s", o->help, o->repeat ? " (repeatable)" : "");
-        item(f, head, col, text);
-    }
-}
-
 void help_command(const struct cli_command *c, FILE *f)
 {
-    help_usage(c, f);
-    fputc('\n', f);
-    wrap(f, c->help ? c->help : c->summary, 0);
-    /* A daemon's own --help lists its options (this text is only seen
-     * through `borealis help scheduler`). */
-    if (!c->run_raw) {
-        static const struct cli_option help_only[] = {{"help", NULL, false, "show this help"},
-                                                      {NULL, NULL, false, NULL}};
-        fprintf(f, "\nOptions:\n");
-        option_lines(f, c->options, 24);
-        option_lines(f, c->offline ? help_only : cli_global_options, 24);
-    }
-    if (c->examples) {
-        fprintf(f, "\nExamples:\n");
-        for (const char *p = c->examples; *p;) {
-            size_t n = strcspn(p, "\n");
-            fprintf(f, "  %.*s\n", (int)n, p);
-            p += n + (p[n] == '\n');
-        }
-    }
+    char name[64], usage[256];
+    full_name(c, name, sizeof(name));
+    snprintf(usage, sizeof(usage), CLI_PROGRAM " %s%s%s%s", name, c->args && *c->args ? " " : "",
+             c->args ? c->args : "", c->run_raw || !(c->options || !c->offline) ? "" : " [OPTIONS]");
+    /* A daemon's page is the one it prints for its own --help. */
+    const struct bo_option *const tables[] = {c->options, c->offline || c->run_raw ? NULL : cli_global_options,
+                                              NULL};
+    const struct bo_option *const with_global[] = {cli_global_options, NULL};
+    struct bo_help_page p = {
+        .usage = usage,
+        .text = c->help ? c->help : c->summary,
+        .options = c->options ? tables : c->offline || c->run_raw ? NULL : with_global,
+        .examples = c->examples,
+    };
+    bo_help_page(f, &p);
 }
 
 static void command_list(FILE *f, const char *group)
@@ -172,8 +113,9 @@ void help_main(FILE *f)
     for (size_t i = 0; i < ng; i++)
         command_list(f, g[i].name);
     fprintf(f, "\nGlobal options:\n");
-    option_lines(f, cli_global_options, 20);
-    item(f, "--version", 20, "print the version");
+    bo_help_options(f, cli_global_options, BO_HELP_OPTION_COL);
+    item(f, "--version", BO_HELP_OPTION_COL, "print the version");
+    item(f, "-h, --help", BO_HELP_OPTION_COL, "show this help");
     fprintf(f, "\nEnvironment:\n");
     for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
         item(f, env_table[i].name, 23, env_table[i].help);
@@ -195,13 +137,6 @@ void help_group(const char *group, FILE *f)
 
 /* ---- docs/cli.md ------------------------------------------------------- */
 
-static void md_options(FILE *f, const struct cli_option *o)
-{
-    for (; o && o->name; o++)
-        fprintf(f, "| `--%s%s%s` | %s%s |\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "",
-                o->help, o->repeat ? " (repeatable)" : "");
-}
-
 static void md_command(FILE *f, const struct cli_command *c)
 {
     char name[64];
@@ -210,10 +145,10 @@ static void md_command(FILE *f, const struct cli_command *c)
     fprintf(f, "```\n");
     help_usage(c, f);
     fprintf(f, "```\n\n%s\n\n", c->help ? c->help : c->summary);
-    if (!c->run_raw && (c->options || !c->offline)) {
+    if (c->options || !c->offline) {
         fprintf(f, "| option | meaning |\n|---|---|\n");
-        md_options(f, c->options);
-        if (!c->offline)
+        bo_help_markdown_options(f, c->options);
+        if (!c->offline && !c->run_raw)
             fprintf(f, "| `--scheduler URL` | scheduler API address (see Environment) |\n");
         fputc('\n', f);
     }
@@ -225,12 +160,16 @@ void help_markdown(FILE *f)
 {
     fprintf(f, "# The `borealis` command\n\n");
     fprintf(f, "<!-- Generated by `borealis help --markdown` from the tables in src/cli/ "
-               "(commands.c, cmd-*.c, exitcode.c, help.c): edit those, then regenerate. -->\n\n");
+               "(commands.c, cmd-*.c, exitcode.c, help.c) and the daemons' option tables "
+               "(src/scheduler/scheduler.c, src/agent/options.c): edit those, then regenerate. "
+               "tests/integration/test_cli_messages.py checks that this file is up to date. -->\n\n");
     fprintf(f, "%s\n\n", intro);
     fprintf(f, "```\n" CLI_PROGRAM " [--scheduler URL] COMMAND [ARGS...]\n```\n\n");
     fprintf(f, "Options may come before, between or after arguments; `--name=value` and "
-               "`--name value` are the same; `--` ends the options. Every command takes "
-               "`--help`. Errors are printed on stderr as `borealis: MESSAGE`. Human output "
+               "`--name value` are the same; `--` ends the options. Every command, the "
+               "daemons included, takes `-h` or `--help`, and all parse their options with one "
+               "parser (src/base/options.c) and print help in one format. An unknown command or "
+               "option gets a \"did you mean\" suggestion when one is close. Errors are printed on stderr as `borealis: MESSAGE`. Human output "
                "is aligned tables; `--json` prints the scheduler's JSON for scripts.\n\n");
     fprintf(f, "## Commands\n\n| command | what it does |\n|---|---|\n");
     size_t n;
@@ -242,8 +181,8 @@ void help_markdown(FILE *f)
         fprintf(f, "| `%s%s%s` | %s |\n", name, *args ? " " : "", args, cmds[i]->summary);
     }
     fprintf(f, "\n## Global options\n\n| option | meaning |\n|---|---|\n");
-    md_options(f, cli_global_options);
-    fprintf(f, "| `--version` | print the version |\n");
+    bo_help_markdown_options(f, cli_global_options);
+    fprintf(f, "| `--version` | print the version |\n| `-h, --help` | show this help |\n");
     fprintf(f, "\n## Environment\n\n| variable | meaning |\n|---|---|\n");
     for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
         fprintf(f, "| `%s` | %s |\n", env_table[i].name, env_table[i].help);

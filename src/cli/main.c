@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/suggest.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -25,12 +26,34 @@ static int usage_error(const struct cli_command *c, const char *msg)
 
 static bool is_help(const char *w) { return !strcmp(w, "--help") || !strcmp(w, "-h"); }
 
+/* "unknown command `job craete`; did you mean `create`?" over the top-level
+ * commands and groups (group NULL) or one group's commands. */
+static char *unknown_command(const char *group, const char *word)
+{
+    size_t n, ng;
+    const struct cli_command *const *cmds = cli_commands(&n);
+    const struct cli_group *groups = cli_groups(&ng);
+    const char **names = bo_xcalloc(n + ng + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (group ? cmds[i]->group && !strcmp(cmds[i]->group, group) : !cmds[i]->group)
+            names[k++] = cmds[i]->name;
+    for (size_t i = 0; !group && i < ng; i++)
+        names[k++] = groups[i].name;
+    _cleanup_free_ char *hint = bo_did_you_mean(word, names, k, "");
+    free(names);
+    return bo_xasprintf("unknown command `%s%s%.100s`%s", group ? group : "", group ? " " : "", word, hint);
+}
+
 static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int argc, char **argv)
 {
     _cleanup_error_ bo_error_t err = NULL;
     struct cli_args args;
     bool help = false;
-    if (cli_args_parse(c, argc, argv, ctx, &args, &help, &err) < 0)
+    int pr = cli_args_parse(c, argc, argv, ctx, &args, &help, &err);
+    if (pr == BO_OPTS_BAD_VALUE)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+    if (pr < 0)
         return usage_error(c, err->msg);
     if (help) {
         help_command(c, stdout);
@@ -78,7 +101,10 @@ int main(int argc, char **argv)
         } else if (!strncmp(w, "--scheduler=", 12)) {
             ctx.scheduler = w + 12;
         } else {
-            _cleanup_free_ char *m = bo_xasprintf("unknown option `%s`", w);
+            static const char *const global[] = {"scheduler", "help", "version"};
+            const char *name = w + strspn(w, "-");
+            _cleanup_free_ char *hint = bo_did_you_mean(name, global, BO_ARRAY_SIZE(global), "--");
+            _cleanup_free_ char *m = bo_xasprintf("unknown option `%.100s`%s", w, hint);
             return usage_error(NULL, m);
         }
     }
@@ -93,7 +119,7 @@ int main(int argc, char **argv)
     if (c)
         return run_command(c, &ctx, argc - i - 1, argv + i + 1);
     if (!cli_group_find(word)) {
-        _cleanup_free_ char *m = bo_xasprintf("unknown command `%s`", word);
+        _cleanup_free_ char *m = unknown_command(NULL, word);
         return usage_error(NULL, m);
     }
     if (i + 1 >= argc || is_help(argv[i + 1])) {
@@ -102,7 +128,7 @@ int main(int argc, char **argv)
     }
     c = cli_command_find(word, argv[i + 1]);
     if (!c) {
-        _cleanup_free_ char *m = bo_xasprintf("unknown command `%s %s`", word, argv[i + 1]);
+        _cleanup_free_ char *m = unknown_command(word, argv[i + 1]);
         cli_fail(CLI_EXIT_INVALID_COMMAND, "%s", m);
         help_group(word, stderr);
         return CLI_EXIT_INVALID_COMMAND;

@@ -9,7 +9,6 @@
 #include "scheduler/scheduler.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/fs.h"
+#include "base/help.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "scheduler/agent_sync.h"
@@ -34,121 +34,86 @@ struct sched_cli {
     const char *data_dir;
     const char *listen;
     int64_t port;
-    bool sync_normal;
+    int sync; /* index in sync_modes */
     bool new_cluster;
     struct sched_options opt;
 };
 
-enum opt_type { OPT_STRING, OPT_PORT, OPT_DURATION, OPT_SYNC, OPT_FLAG };
+static const char *const sync_modes[] = {"full", "normal", NULL};
+#define SYNC_NORMAL 1
 
-/* One table: getopt's long options, defaults and --help all come from it. */
-static const struct sched_option {
-    const char *name;
-    enum opt_type type;
-    const char *def;
-    size_t offset;
-    const char *help;
-} sched_options[] = {
-    {"data-dir", OPT_STRING, "/var/lib/borealis/scheduler", offsetof(struct sched_cli, data_dir),
-     "directory of the embedded store (created if missing); a new cluster starts only in an empty one"},
-    {"new-cluster", OPT_FLAG, NULL, offsetof(struct sched_cli, new_cluster),
-     "make a new, empty cluster even though the data directory holds other files or a 0-byte store "
-     "(a store with data is opened as usual, never replaced)"},
-    {"listen", OPT_STRING, "127.0.0.1", offsetof(struct sched_cli, listen), "IPv4 address to serve the API on"},
-    {"port", OPT_PORT, "8081", offsetof(struct sched_cli, port), "TCP port of the API (0: any free port)"},
-    {"cluster", OPT_STRING, "local", offsetof(struct sched_cli, opt.cluster),
-     "cluster name; jobs for another cluster are refused"},
-    {"agent-timeout", OPT_DURATION, "30s", offsetof(struct sched_cli, opt.agent_timeout_ms),
-     "an agent silent this long is lost and its tasks rescheduled"},
-    {"flap-window", OPT_DURATION, "5m", offsetof(struct sched_cli, opt.flap_window_ms),
-     "a run shorter than this counts as flapping"},
-    {"flap-penalty", OPT_DURATION, "30s", offsetof(struct sched_cli, opt.flap_penalty_ms),
-     "first THROTTLED delay of a flapping task (doubles per flap)"},
-    {"flap-penalty-max", OPT_DURATION, "5m", offsetof(struct sched_cli, opt.flap_penalty_max_ms),
-     "cap of the flapping penalty"},
-    {"transient-timeout", OPT_DURATION, "5m", offsetof(struct sched_cli, opt.transient_timeout_ms),
-     "a task stuck in ASSIGNED, KILLING, ... this long becomes LOST"},
-    {"command-resend", OPT_DURATION, "10s", offsetof(struct sched_cli, opt.command_resend_ms),
-     "resend an unanswered launch or kill after this long"},
-    {"sync", OPT_SYNC, "full", offsetof(struct sched_cli, sync_normal),
-     "store durability: full (fsync every commit) or normal (survives process crashes only)"},
+#define AT(m) BO_OPT_AT(struct sched_cli, m)
+
+/* One table: parsing, defaults (also for tests and benchmarks through
+ * scheduler_default_options), --help and docs/cli.md come from it. */
+const struct bo_option scheduler_options[] = {
+    {.name = "data-dir", .kind = BO_OPT_STRING, .arg = "DIR", .def = "/var/lib/borealis/scheduler",
+     .at = AT(data_dir),
+     .help = "directory of the embedded store (created if missing); a new cluster starts only in an empty one"},
+    {.name = "new-cluster", .kind = BO_OPT_FLAG, .at = AT(new_cluster),
+     .help = "make a new, empty cluster even though the data directory holds other files or a 0-byte store "
+             "(a store with data is opened as usual, never replaced)"},
+    {.name = "listen", .kind = BO_OPT_STRING, .arg = "ADDRESS", .def = "127.0.0.1", .at = AT(listen),
+     .help = "IPv4 address to serve the API on"},
+    {.name = "port", .kind = BO_OPT_INT, .arg = "PORT", .def = "8081", .min = 0, .max = 65535, .at = AT(port),
+     .help = "TCP port of the API (0: any free port)"},
+    {.name = "cluster", .kind = BO_OPT_STRING, .arg = "NAME", .def = "local", .at = AT(opt.cluster),
+     .help = "cluster name; jobs for another cluster are refused"},
+    {.name = "agent-timeout", .kind = BO_OPT_DURATION, .def = "30s", .at = AT(opt.agent_timeout_ms),
+     .help = "an agent silent this long is lost and its tasks rescheduled"},
+    {.name = "flap-window", .kind = BO_OPT_DURATION, .def = "5m", .at = AT(opt.flap_window_ms),
+     .help = "a run shorter than this counts as flapping"},
+    {.name = "flap-penalty", .kind = BO_OPT_DURATION, .def = "30s", .at = AT(opt.flap_penalty_ms),
+     .help = "first THROTTLED delay of a flapping task (doubles per flap)"},
+    {.name = "flap-penalty-max", .kind = BO_OPT_DURATION, .def = "5m", .at = AT(opt.flap_penalty_max_ms),
+     .help = "cap of the flapping penalty"},
+    {.name = "transient-timeout", .kind = BO_OPT_DURATION, .def = "5m", .at = AT(opt.transient_timeout_ms),
+     .help = "a task stuck in ASSIGNED, KILLING, ... this long becomes LOST"},
+    {.name = "command-resend", .kind = BO_OPT_DURATION, .def = "10s", .at = AT(opt.command_resend_ms),
+     .help = "resend an unanswered launch or kill after this long"},
+    {.name = "sync", .kind = BO_OPT_CHOICE, .arg = "MODE", .def = "full", .choices = sync_modes, .at = AT(sync),
+     .help = "store durability: full (fsync every commit) or normal (survives process crashes only)"},
+    {.name = NULL},
 };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char scheduler_help_text[] =
+    "Runs the scheduler: the HTTP API (docs/api.md), the job and task store, and placement of tasks on "
+    "agents. Durations take a unit: 250ms, 30s, 5m, 1h. A new, empty cluster is made only in an empty (or "
+    "new) --data-dir, or with --new-cluster; a store that is missing from a data dir holding other files, "
+    "empty (0 bytes), unreadable or holding an invalid row is refused with a message naming the file (and "
+    "the table and row), and the scheduler exits " STR(SCHEDULER_EXIT_STORE) ". It exits 1 when it stops on a "
+    "failure while running (e.g. a store write failed: fail-stop), 2 on a usage error, 0 after SIGINT or "
+    "SIGTERM.";
+const char scheduler_examples[] =
+    "borealis scheduler --data-dir /var/lib/borealis/scheduler --port 8081 --cluster local";
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: borealis scheduler [OPTIONS]\n\nRuns the scheduler: the cluster state, its store and "
-               "the HTTP API.\n\nOptions:\n");
-    for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++) {
-        const struct sched_option *o = &sched_options[i];
-        if (o->def)
-            fprintf(f, "  --%-20s %s (default: %s)\n", o->name, o->help, o->def);
-        else
-            fprintf(f, "  --%-20s %s\n", o->name, o->help);
-    }
-    fprintf(f, "  --%-20s show this help\n", "help");
-    fprintf(f, "\nExit codes: 0 stopped by SIGINT/SIGTERM; 1 failed while running (e.g. a store write failed: "
-               "fail-stop); 2 usage error; %d the store was refused at start: missing from a data directory "
-               "that holds other files, empty (0 bytes), unreadable, or holding an invalid row (the message "
-               "names the file, table and row).\n",
-            SCHEDULER_EXIT_STORE);
+    const struct bo_option *const tables[] = {scheduler_options, NULL};
+    struct bo_help_page p = {.usage = "borealis scheduler [OPTIONS]",
+                             .text = scheduler_help_text,
+                             .options = tables,
+                             .examples = scheduler_examples};
+    bo_help_page(f, &p);
 }
 
-static int set_option(struct sched_cli *c, const struct sched_option *o, const char *v, bo_error_t *err)
-{
-    void *field = (char *)c + o->offset;
-    _cleanup_free_ char *what = bo_xasprintf("--%s", o->name);
-    switch (o->type) {
-    case OPT_STRING:
-        if (!*v)
-            return bo_error_set(err, BO_E_INVALID, "%s: must not be empty", what);
-        *(const char **)field = v;
-        return 0;
-    case OPT_PORT:
-        return bo_parse_i64(v, 0, 65535, what, (int64_t *)field, err);
-    case OPT_DURATION:
-        return bo_parse_duration_ms(v, what, (int64_t *)field, err);
-    case OPT_FLAG:
-        *(bool *)field = v != NULL;
-        return 0;
-    case OPT_SYNC:
-        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
-            return bo_error_set(err, BO_E_INVALID, "%s: `%s` must be full or normal", what, v);
-        *(bool *)field = strcmp(v, "normal") == 0;
-        return 0;
-    }
-    return -1;
-}
-
+/* Returns 0, or BO_OPTS_BAD_USAGE / BO_OPTS_BAD_VALUE with an error. */
 static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo_error_t *err)
 {
     memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++)
-        if (sched_options[i].type != OPT_FLAG && set_option(c, &sched_options[i], sched_options[i].def, err) < 0)
-            return -1;
-    struct option lo[BO_ARRAY_SIZE(sched_options) + 2];
-    for (size_t i = 0; i < BO_ARRAY_SIZE(sched_options); i++)
-        lo[i] = (struct option){sched_options[i].name,
-                                sched_options[i].type == OPT_FLAG ? no_argument : required_argument, NULL,
-                                (int)i + 1000};
-    lo[BO_ARRAY_SIZE(sched_options)] = (struct option){"help", no_argument, NULL, 'h'};
-    lo[BO_ARRAY_SIZE(sched_options) + 1] = (struct option){0};
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ch == 'h') {
-            *help = true;
-            return 0;
-        }
-        if (ch == '?' || ch == ':')
-            return bo_error_set(err, BO_E_INVALID, "unknown option or missing value: `%s`", argv[optind - 1]);
-        if (set_option(c, &sched_options[ch - 1000], optarg ? optarg : "", err) < 0)
-            return -1;
-    }
-    if (optind < argc)
-        return bo_error_set(err, BO_E_INVALID, "unexpected argument `%s`", argv[optind]);
+    struct bo_opts o;
+    int r = bo_opts_parse(scheduler_options, argc > 0 ? argc - 1 : 0, argv + (argc > 0), c, &o, err);
+    if (r < 0)
+        return r;
+    *help = o.help;
+    if (!o.help && o.n_pos > 0)
+        r = bo_error_set(err, BO_E_INVALID, "unexpected argument `%.100s` (the scheduler takes only options)",
+                         o.pos[0]);
+    bo_opts_clear(&o);
     c->opt.terminal_keep_per_job = 100;
-    return 0;
+    return r;
 }
 
 void scheduler_default_options(struct sched_options *ret)
@@ -258,7 +223,7 @@ int scheduler_main(int argc, char **argv)
     bool help = false;
     _cleanup_error_ bo_error_t err = NULL;
     if (parse_args(argc, argv, &cli, &help, &err) < 0) {
-        fprintf(stderr, "borealis scheduler: %s\n(see borealis scheduler --help)\n", err->msg);
+        fprintf(stderr, "borealis scheduler: %s\nRun `borealis scheduler --help` for its options.\n", err->msg);
         return 2;
     }
     if (help) {
@@ -293,7 +258,7 @@ int scheduler_main(int argc, char **argv)
     s->metrics.started_wall_ms = bo_wall_ms();
     struct store *store = NULL;
     int rc = SCHEDULER_EXIT_STORE;
-    if (sched_store_open(cli.data_dir, !cli.sync_normal, cli.new_cluster, &store, &err) < 0)
+    if (sched_store_open(cli.data_dir, cli.sync != SYNC_NORMAL, cli.new_cluster, &store, &err) < 0)
         goto out;
     state_init(&s->state, &cli.opt, store);
     int64_t t0 = bo_mono_ms();

@@ -4,6 +4,7 @@
 #ifndef BO_SCHEDULER_SCHEDULER_H
 #define BO_SCHEDULER_SCHEDULER_H
 
+#include "base/options.h"
 #include "net/http_server.h"
 #include "scheduler/metrics.h"
 #include "scheduler/state.h"
@@ -14,6 +15,12 @@ struct scheduler {
     struct metrics metrics;
     bool stopping;
 };
+
+/* The option table of `borealis scheduler`, its help text and examples
+ * (also shown by `borealis help scheduler` and in docs/cli.md). */
+extern const struct bo_option scheduler_options[];
+extern const char scheduler_help_text[];
+extern const char scheduler_examples[];
 
 /* The options `borealis scheduler` runs with when given none (from its
  * option table: the one place defaults are written). */

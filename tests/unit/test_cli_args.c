@@ -3,11 +3,12 @@
 
 #include "harness.h"
 
-static const struct cli_option opts[] = {
-    {"bind", "NAME=VALUE", true, "b"},
-    {"json", NULL, false, "j"},
-    {"wait-until", "STATE", false, "w"},
-    {NULL, NULL, false, NULL},
+static const struct bo_option opts[] = {
+    {.name = "bind", .kind = BO_OPT_STRING, .arg = "NAME=VALUE", .repeat = true, .help = "b"},
+    {.name = "json", .kind = BO_OPT_FLAG, .help = "j"},
+    {.name = "wait-until", .kind = BO_OPT_STRING, .arg = "STATE", .help = "w"},
+    {.name = "wait-timeout", .kind = BO_OPT_INT, .arg = "SECS", .def = "300", .min = 1, .max = 600, .help = "t"},
+    {.name = NULL},
 };
 static const struct cli_command cmd = {
     .group = "job", .name = "create", .args = "KEY FILE", .options = opts,
