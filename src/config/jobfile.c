@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/parse.h"
+#include "base/suggest.h"
 #include "model/template.h"
 
 struct mark {
@@ -27,7 +28,25 @@ struct loader {
     json_t *vars; /* template variables: name -> string */
     struct mark *marks;
     size_t n_marks, cap_marks;
+    /* Every error found so far, each "FILE:LINE:COL: message", up to
+     * JOBFILE_MAX_ERRORS; the others are only counted. */
+    char *errors[JOBFILE_MAX_ERRORS];
+    size_t n_errors, n_more;
 };
+
+/* Move the error in *err (already naming its position) to the loader's
+ * list: the loader goes on and reports every error of the file at once. */
+static int collect(struct loader *l, bo_error_t *err)
+{
+    if (!*err)
+        return -1;
+    if (l->n_errors < JOBFILE_MAX_ERRORS)
+        l->errors[l->n_errors++] = BO_STEAL((*err)->msg);
+    else
+        l->n_more++;
+    bo_error_freep(err);
+    return -1;
+}
 
 static int errat(struct loader *l, yaml_mark_t m, bo_error_t *err, const char *fmt, ...) BO_PRINTF(4, 5);
 static int errat(struct loader *l, yaml_mark_t m, bo_error_t *err, const char *fmt, ...)
@@ -36,13 +55,39 @@ static int errat(struct loader *l, yaml_mark_t m, bo_error_t *err, const char *f
     va_start(ap, fmt);
     _cleanup_free_ char *msg = bo_xvasprintf(fmt, ap);
     va_end(ap);
-    return bo_error_set(err, BO_E_INVALID, "%s:%zu:%zu: %s", l->name, m.line + 1, m.column + 1, msg);
+    bo_error_set(err, BO_E_INVALID, "%s:%zu:%zu: %s", l->name, m.line + 1, m.column + 1, msg);
+    return collect(l, err);
 }
 
 /* Prefix an error made elsewhere (parse helpers, templates) with a position. */
 static int wrapat(struct loader *l, yaml_mark_t m, bo_error_t *err)
 {
-    return bo_error_wrap(err, "%s:%zu:%zu", l->name, m.line + 1, m.column + 1);
+    bo_error_wrap(err, "%s:%zu:%zu", l->name, m.line + 1, m.column + 1);
+    return collect(l, err);
+}
+
+/* The one error of the load: every collected error, one per line, with
+ * "and N more" past the limit. `err` may hold a last error without a
+ * position (a --bind, a missing job), which comes last. */
+static int finish(struct loader *l, bo_error_t *err)
+{
+    if (*err && l->n_errors == 0)
+        return -1;
+    collect(l, err);
+    char *msg = bo_xstrdup("");
+    for (size_t i = 0; i < l->n_errors; i++) {
+        char *m = bo_xasprintf("%s%s%s", msg, i ? "\n" : "", l->errors[i]);
+        free(msg);
+        msg = m;
+    }
+    if (l->n_more) {
+        char *m = bo_xasprintf("%s\n... and %zu more error%s", msg, l->n_more, l->n_more == 1 ? "" : "s");
+        free(msg);
+        msg = m;
+    }
+    bo_error_set(err, BO_E_INVALID, "%s", msg);
+    free(msg);
+    return -1;
 }
 
 static void record(struct loader *l, const char *path, yaml_mark_t m)
@@ -88,6 +133,20 @@ static const char *scalar(yaml_node_t *n)
 }
 
 static const char *desc(const char *path) { return *path ? path : "job"; }
+
+/* "; did you mean `task`?" for an unknown field of `object`, or "". */
+static char *field_hint(const char *object, const char *name)
+{
+    size_t n, k = 0;
+    const struct job_field *t = job_field_table(&n);
+    const char **names = bo_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].object, object) == 0)
+            names[k++] = t[i].name;
+    char *hint = bo_did_you_mean(name, names, k, "");
+    free(names);
+    return hint;
+}
 
 static char *path_join(const char *path, const char *name)
 {
@@ -187,6 +246,7 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
             return errat(l, n->start_mark, err, "%s: must be a list", path);
         json_t *a = json_array();
         size_t i = 0;
+        int failed = 0;
         for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
             /* One past the limit is enough for job.c to refuse the list;
              * converting a million aliased entries first is not. */
@@ -204,10 +264,14 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
                 r = conv_object(l, e, f->child, ip, &v, err);
             }
             if (r < 0) {
-                json_decref(a);
-                return r;
+                failed = -1;
+                continue;
             }
             json_array_append_new(a, v);
+        }
+        if (failed < 0) {
+            json_decref(a);
+            return -1;
         }
         *ret = a;
         return 0;
@@ -265,30 +329,35 @@ static int conv_object(struct loader *l, yaml_node_t *n, const char *object, con
     if (n->type != YAML_MAPPING_NODE)
         return errat(l, n->start_mark, err, "%s: must be a mapping", desc(path));
     json_t *o = json_object();
+    int failed = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = node_at(l, p->key), *v = node_at(l, p->value);
         const char *name = scalar(k);
         const struct job_field *f = name ? job_field_find(object, name) : NULL;
-        int r;
         if (!f) {
-            if (name)
-                r = errat(l, k->start_mark, err, "unknown field `%.100s` in %s", name, desc(path));
-            else
-                r = errat(l, k->start_mark, err, "field names in %s must be plain words", desc(path));
-            json_decref(o);
-            return r;
+            if (name) {
+                _cleanup_free_ char *hint = field_hint(object, name);
+                failed = errat(l, k->start_mark, err, "unknown field `%.100s` in %s%s", name, desc(path), hint);
+            } else {
+                failed = errat(l, k->start_mark, err, "field names in %s must be plain words", desc(path));
+            }
+            continue;
         }
         if (json_object_get(o, name)) {
-            json_decref(o);
-            return errat(l, k->start_mark, err, "duplicate field `%s` in %s", name, desc(path));
+            failed = errat(l, k->start_mark, err, "duplicate field `%s` in %s", name, desc(path));
+            continue;
         }
         _cleanup_free_ char *fp = path_join(path, name);
         json_t *jv = NULL;
         if (conv_value(l, f, v, fp, &jv, err) < 0) {
-            json_decref(o);
-            return -1;
+            failed = -1;
+            continue;
         }
         json_object_set_new(o, name, jv);
+    }
+    if (failed < 0) {
+        json_decref(o);
+        return -1;
     }
     *ret = o;
     return 0;
@@ -337,6 +406,7 @@ static int build_vars(struct loader *l, yaml_node_t *job, yaml_node_t *vars, con
         if (js)
             json_object_set_new(l->vars, key_fields[i], js);
     }
+    int failed = 0;
     if (vars) {
         if (vars->type != YAML_MAPPING_NODE)
             return errat(l, vars->start_mark, err, "vars: must be a mapping");
@@ -358,14 +428,16 @@ static int build_vars(struct loader *l, yaml_node_t *job, yaml_node_t *vars, con
                 r = errat(l, v->start_mark, err, "vars.%s: is not valid UTF-8", name);
             if (r < 0) {
                 json_decref(js);
-                json_decref(seen);
-                return r;
+                failed = -1;
+                continue;
             }
             json_object_set_new(seen, name, json_true());
             json_object_set_new(l->vars, name, js);
         }
         json_decref(seen);
     }
+    if (failed < 0)
+        return -1;
     for (size_t i = 0; o && i < o->n_binds; i++) {
         const char *b = o->binds[i], *eq = strchr(b, '=');
         if (!eq || eq == b)
@@ -442,6 +514,90 @@ static int select_job(struct loader *l, yaml_node_t *jobs, const char *key, yaml
     return r;
 }
 
+/* job.c refused the value at `path` (e.g. "task.processes[0].cmdline") of
+ * `job`: change it so the next check can find the next error. A field
+ * with a default loses its value, a bad entry of a list of strings is
+ * dropped, a required number gets its maximum and a required string
+ * "prod" (a valid value of every string field). Returns false when the
+ * error is not about one value (a whole object, a rule across fields). */
+static bool repair(json_t *job, const char *path)
+{
+    _cleanup_free_ char *copy = bo_xstrdup(path);
+    const char *object = "job";
+    json_t *cur = job;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+        char *br = strchr(tok, '[');
+        long index = -1;
+        if (br) {
+            *br = '\0';
+            index = strtol(br + 1, NULL, 10);
+        }
+        const struct job_field *f = job_field_find(object, tok);
+        if (!f || !json_is_object(cur))
+            return false;
+        bool last = save == NULL || *save == '\0';
+        if (last && index < 0) {
+            if (f->def)
+                return json_object_del(cur, tok) == 0;
+            switch (f->type) {
+            case JOB_FIELD_NUMBER:
+                return json_object_set_new(cur, tok, json_real(f->max)) == 0;
+            case JOB_FIELD_INT:
+            case JOB_FIELD_SIZE:
+            case JOB_FIELD_DURATION:
+                return json_object_set_new(cur, tok, json_integer((json_int_t)f->max)) == 0;
+            case JOB_FIELD_STRING:
+                return json_object_set_new(cur, tok, json_string("prod")) == 0;
+            default:
+                return false;
+            }
+        }
+        if (last)
+            return f->type == JOB_FIELD_STRING_LIST && json_array_remove(json_object_get(cur, tok), (size_t)index) == 0;
+        cur = json_object_get(cur, tok);
+        if (index >= 0)
+            cur = json_array_get(cur, (size_t)index);
+        if (!cur || !f->child)
+            return false;
+        object = f->child;
+    }
+    return false;
+}
+
+/* Validate the converted job with job.c; after an error, repair the value
+ * and check again, so every invalid value of the file is reported. */
+static int validate(struct loader *l, json_t *j, struct job_config **ret, bo_error_t *err)
+{
+    _cleanup_free_ char *prev = NULL;
+    for (size_t round = 0; round <= JOBFILE_MAX_ERRORS; round++) {
+        char *bad = NULL;
+        struct job_config *c = NULL;
+        if (job_config_from_json_at(j, &c, &bad, err) == 0) {
+            if (l->n_errors == 0) {
+                *ret = c;
+                return 0;
+            }
+            job_config_unref(c);
+            return -1;
+        }
+        if (!bad)
+            bad = bo_xstrdup("");
+        /* The same value again: the repair did not help; stop. */
+        if (prev && strcmp(prev, bad) == 0 && l->n_errors > 0) {
+            bo_error_freep(err);
+            free(bad);
+            return -1;
+        }
+        wrapat(l, find_mark(l, bad), err);
+        free(prev);
+        prev = bad;
+        if (!repair(j, bad))
+            return -1;
+    }
+    return -1;
+}
+
 static int load_document(struct loader *l, const char *key, const struct jobfile_options *o,
                          struct job_config **ret, bo_error_t *err)
 {
@@ -455,12 +611,16 @@ static int load_document(struct loader *l, const char *key, const struct jobfile
         yaml_node_t *k = node_at(l, p->key);
         const char *name = scalar(k);
         yaml_node_t **slot = !name ? NULL : strcmp(name, "jobs") == 0 ? &jobs : strcmp(name, "vars") == 0 ? &vars : NULL;
-        if (!slot)
-            return errat(l, k->start_mark, err, "unknown field `%.100s` at top level (expected jobs, vars)",
-                         name ? name : "?");
-        if (*slot)
-            return errat(l, k->start_mark, err, "duplicate field `%s` at top level", name);
-        *slot = node_at(l, p->value);
+        if (!slot) {
+            static const char *const top[] = {"jobs", "vars"};
+            _cleanup_free_ char *hint = bo_did_you_mean(name ? name : "", top, 2, "");
+            errat(l, k->start_mark, err, "unknown field `%.100s` at top level (expected jobs, vars)%s",
+                  name ? name : "?", hint);
+        } else if (*slot) {
+            errat(l, k->start_mark, err, "duplicate field `%s` at top level", name);
+        } else {
+            *slot = node_at(l, p->value);
+        }
     }
     if (!jobs)
         return errat(l, root->start_mark, err, "missing `jobs:`");
@@ -470,20 +630,21 @@ static int load_document(struct loader *l, const char *key, const struct jobfile
         return errat(l, jobs->start_mark, err, "jobs: must not be empty");
 
     yaml_node_t *job = NULL;
-    if (select_job(l, jobs, key, &job, err) < 0 || build_vars(l, job, vars, o, err) < 0)
+    if (select_job(l, jobs, key, &job, err) < 0)
+        return -1;
+    /* Bad vars are reported, and the job is still read for its own
+     * errors (a --bind error is reported alone). */
+    if (build_vars(l, job, vars, o, err) < 0 && *err)
         return -1;
     record(l, "", job->start_mark);
     json_t *j = NULL;
-    if (conv_object(l, job, "job", "", &j, err) < 0)
+    if (conv_object(l, job, "job", "", &j, err) < 0 || l->n_errors > 0) {
+        json_decref(j);
         return -1;
-    _cleanup_free_ char *bad = NULL;
-    struct job_config *c;
-    int r = job_config_from_json_at(j, &c, &bad, err);
+    }
+    int r = validate(l, j, ret, err);
     json_decref(j);
-    if (r < 0)
-        return wrapat(l, find_mark(l, bad), err);
-    *ret = c;
-    return 0;
+    return r;
 }
 
 /* Line and column of a byte offset (reader errors carry only the offset). */
@@ -501,12 +662,36 @@ static yaml_mark_t offset_mark(const char *buf, size_t len, size_t off)
     return m;
 }
 
+/* A syntax error is reported where its construct starts: libyaml notices
+ * an unclosed `{`, `[` or quote only where the next token fails (often
+ * the next line) and gives the opening in context_mark. A block mapping
+ * or sequence may start far above the mistake, so for those the problem's
+ * own position is the better one. */
 static int syntax_error(struct loader *l, yaml_parser_t *p, bo_error_t *err)
 {
     if (p->error == YAML_MEMORY_ERROR)
         return bo_error_set(err, BO_E_INTERNAL, "%s: out of memory while parsing YAML", l->name);
-    yaml_mark_t m = p->error == YAML_READER_ERROR ? offset_mark(l->buf, l->len, p->problem_offset) : p->problem_mark;
-    return errat(l, m, err, "YAML syntax error: %s", p->problem ? p->problem : "unknown problem");
+    const char *problem = p->problem ? p->problem : "unknown problem";
+    if (p->error == YAML_READER_ERROR)
+        return errat(l, offset_mark(l->buf, l->len, p->problem_offset), err, "YAML syntax error: %s", problem);
+    yaml_mark_t pm = p->problem_mark, cm = p->context_mark;
+    bool use_context = p->context && strstr(p->context, "block") == NULL &&
+                       (cm.line < pm.line || (cm.line == pm.line && cm.column < pm.column));
+    if (!use_context)
+        return errat(l, pm, err, "YAML syntax error: %s%s%s", problem, p->context ? " " : "",
+                     p->context ? p->context : "");
+    /* "while parsing a flow mapping" -> "a flow mapping". */
+    const char *what = p->context;
+    if (strncmp(what, "while parsing ", 14) == 0)
+        what += 14;
+    else if (strncmp(what, "while scanning ", 15) == 0)
+        what += 15;
+    if (strncmp(what, "a ", 2) == 0)
+        what += 2;
+    else if (strncmp(what, "an ", 3) == 0)
+        what += 3;
+    return errat(l, cm, err, "YAML syntax error in the %s that starts here: %s (noticed at line %zu, column %zu)", what,
+                 problem, pm.line + 1, pm.column + 1);
 }
 
 /* libyaml's scanner is quadratic in flow nesting depth and its document
@@ -548,23 +733,29 @@ static int check_depth(struct loader *l, bo_error_t *err)
 }
 
 int jobfile_load_buffer(const char *name, const char *buf, size_t len, const char *key,
-                        const struct jobfile_options *o, struct job_config **ret, bo_error_t *err)
+                        const struct jobfile_options *o, struct job_config **ret, bo_error_t *ret_err)
 {
     if (len > JOBFILE_MAX_SIZE)
-        return bo_error_set(err, BO_E_INVALID, "%s is larger than %u bytes", name, JOBFILE_MAX_SIZE);
+        return bo_error_set(ret_err, BO_E_INVALID, "%s is larger than %u bytes", name, JOBFILE_MAX_SIZE);
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     struct loader l = {.name = name, .buf = buf, .len = len, .doc = &doc};
-    if (check_depth(&l, err) < 0)
-        return -1;
-    if (!yaml_parser_initialize(&parser))
-        return bo_error_set(err, BO_E_INTERNAL, "%s: cannot initialise the YAML parser", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    /* Errors are collected in the loader (see collect) and come out
+     * together through finish(). */
+    _cleanup_error_ bo_error_t e = NULL;
+    bo_error_t *err = &e;
     int r;
+    if (check_depth(&l, err) < 0)
+        goto done;
+    if (!yaml_parser_initialize(&parser)) {
+        bo_error_set(err, BO_E_INTERNAL, "%s: cannot initialise the YAML parser", name);
+        goto done;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        r = syntax_error(&l, &parser, err);
+        syntax_error(&l, &parser, err);
         yaml_parser_delete(&parser);
-        return r;
+        goto done;
     }
     /* A second document would be silently ignored: refuse it. */
     if (!yaml_parser_load(&parser, &extra)) {
@@ -587,7 +778,15 @@ out:
     free(l.marks);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    return r;
+    if (r == 0)
+        return 0;
+done:
+    finish(&l, err);
+    for (size_t i = 0; i < l.n_errors; i++)
+        free(l.errors[i]);
+    if (ret_err)
+        *ret_err = BO_STEAL(e);
+    return -1;
 }
 
 int jobfile_load(const char *path, const char *key, const struct jobfile_options *o, struct job_config **ret,

@@ -16,6 +16,8 @@
 
 /* Job files larger than this are refused. */
 #define JOBFILE_MAX_SIZE (4u << 20)
+/* Errors reported for one file; past this, "... and N more errors". */
+#define JOBFILE_MAX_ERRORS 20
 
 struct jobfile_options {
     const char *const *binds; /* "name=value" from --bind; override vars: */
@@ -24,7 +26,9 @@ struct jobfile_options {
 
 /* Load the job `key` ("cluster/role/environment/name") from `path`. With
  * key NULL the file must hold exactly one job. `o` may be NULL. Errors are
- * BO_E_INVALID (bad key, bad file content) or BO_E_IO (unreadable file). */
+ * BO_E_INVALID (bad key, bad file content) or BO_E_IO (unreadable file).
+ * A file's content errors are all reported in one error, one per line,
+ * each as FILE:LINE:COL: MESSAGE (at most JOBFILE_MAX_ERRORS). */
 int jobfile_load(const char *path, const char *key, const struct jobfile_options *o, struct job_config **ret,
                  bo_error_t *err);
 /* The same from memory (for fuzzing and tests); `name` is used in messages. */

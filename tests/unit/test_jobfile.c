@@ -90,7 +90,7 @@ TEST(errors_with_positions)
         {"instances: 2", "instances: two", "hello.yaml:8:16: instances: `two` is not an integer"},
         {"instances: 2", "instances: [2]", "hello.yaml:8:16: instances: must be a single value"},
         {"instances: 2", "instances: 2\n    instances: 3", "hello.yaml:9:5: duplicate field `instances` in job"},
-        {"    task:", "    tsk:", "hello.yaml:10:5: unknown field `tsk` in job"},
+        {"    task:", "    tsk:", "hello.yaml:10:5: unknown field `tsk` in job; did you mean `task`?"},
         {"ram: 32MiB", "ram: 32XB", "hello.yaml:11:34: task.resources.ram: unknown size unit `XB` in `32XB`"},
         {"ram: 32MiB", "ram: lots", "hello.yaml:11:34: task.resources.ram: `lots` is not a size"},
         {"ram: 32MiB", "ram: 1KiB", "hello.yaml:11:34: task.resources.ram: must be at least 1MiB"},
@@ -139,11 +139,13 @@ TEST(errors_with_positions)
         {"        - name: hello", "        - name: hello\n          env: {}", "hello.yaml:15:11: unknown field `env` in task.processes[0]"},
         {"processes:", "processes: {}\n      x:", "hello.yaml:13:18: task.processes: must be a list"},
         {"        - name: hello\n", "        - nme: hello\n", "hello.yaml:14:11: unknown field `nme` in task.processes[0]"},
-        {"    role: www-data", "    role: [www-data", "hello.yaml:6:16: YAML syntax error: "},
+        {"    role: www-data", "    role: [www-data",
+         "hello.yaml:5:11: YAML syntax error in the flow sequence that starts here: did not find expected ',' or ']' "
+         "(noticed at line 6, column 16)"},
         {"vars:\n  greeting: hello\n", "vars:\n  role: x\n", "hello.yaml:2:3: vars: variable `role` is a built-in variable"},
         {"vars:\n  greeting: hello\n", "vars:\n  greeting: [a]\n", "hello.yaml:2:13: vars.greeting: must be a string"},
         {"vars:\n  greeting: hello\n", "vars:\n  greeting: hi\n  greeting: x\n", "hello.yaml:3:3: vars: duplicate variable `greeting`"},
-        {"vars:", "var:", "hello.yaml:1:1: unknown field `var` at top level"},
+        {"vars:", "var:", "hello.yaml:1:1: unknown field `var` at top level (expected jobs, vars); did you mean `vars`?"},
         {"    instances: 2\n", "    instances: 2\n    max_task_failures: -1\n", NULL},
         {"    instances: 2\n", "    instances: 2\n    max_task_failures: 0\n",
          "hello.yaml:9:24: max_task_failures: must be -1 (forever) or between 1 and 1000"},
@@ -170,6 +172,86 @@ TEST(errors_with_positions)
         bo_error_free(err);
         job_config_unref(c);
     }
+}
+
+/* An unclosed `{` is reported on its own line, not where libyaml noticed. */
+TEST(syntax_error_points_at_the_opening)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"jobs:\n  - cluster: local\n    role: {a: 1\n    name: x\n",
+         "hello.yaml:3:11: YAML syntax error in the flow mapping that starts here: did not find expected ',' or '}' "
+         "(noticed at line 4, column 9)"},
+        {"jobs:\n  - cluster: \"local\n    role: x\n",
+         "hello.yaml:2:14: YAML syntax error in the quoted scalar that starts here: found unexpected end of stream"},
+        /* a block's start may be far above: the problem's own line */
+        {"jobs:\n  - cluster: local\n   role: x\n", "hello.yaml:3:4: YAML syntax error: did not find expected '-'"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        _cleanup_error_ bo_error_t err = NULL;
+        struct job_config *c = NULL;
+        CHECK(load(cases[i].text, NULL, NULL, &c, &err) < 0);
+        CHECK_CONTAINS(err->msg, cases[i].msg);
+        CHECK(strncmp(err->msg, cases[i].msg, 12) == 0);
+    }
+}
+
+/* Every error of a file comes back at once, one per line, in file order
+ * for the loader's own checks, then job.c's value checks. */
+TEST(every_error_is_reported)
+{
+    _cleanup_free_ char *t1 = edit("    instances: 2\n", "    instances: 0\n    priorty: 3\n");
+    _cleanup_free_ char *t2 = NULL, *text = NULL;
+    {
+        const char *at = strstr(t1, "{{greeting}}");
+        t2 = bo_xasprintf("%.*s{{greting}}%s", (int)(at - t1), t1, at + strlen("{{greeting}}"));
+    }
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(load(t2, NULL, NULL, &c, &err) < 0 && !c);
+    CHECK_STR(err->msg, "hello.yaml:9:5: unknown field `priorty` in job; did you mean `priority`?\n"
+                        "hello.yaml:16:26: unknown variable `{{greting}}`");
+    bo_error_freep(&err);
+
+    /* value errors (job.c) are all found too */
+    text = edit("    instances: 2\n", "    instances: 0\n    max_task_failures: 0\n");
+    char *t3 = text;
+    text = bo_xasprintf("%s      kill_grace_ms: 11m\n", t3);
+    free(t3);
+    t3 = text;
+    text = NULL;
+    const char *cpu = strstr(t3, "cpu: 0.1, ram: 32MiB");
+    text = bo_xasprintf("%.*scpu: 0, ram: 1KiB%s", (int)(cpu - t3), t3, cpu + strlen("cpu: 0.1, ram: 32MiB"));
+    free(t3);
+    CHECK(load(text, NULL, NULL, &c, &err) < 0 && !c);
+    CHECK_STR(err->msg, "hello.yaml:8:16: instances: must be between 1 and 4000\n"
+                        "hello.yaml:9:24: max_task_failures: must be -1 (forever) or between 1 and 1000\n"
+                        "hello.yaml:12:24: task.resources.cpu: must be greater than 0 and at most 1024\n"
+                        "hello.yaml:12:32: task.resources.ram: must be at least 1MiB\n"
+                        "hello.yaml:17:22: task.kill_grace_ms: must be between 0 and 600000");
+}
+
+/* Past JOBFILE_MAX_ERRORS, the rest are counted. */
+TEST(error_limit)
+{
+    char *text = bo_xstrdup(base_yaml);
+    for (int i = 0; i < JOBFILE_MAX_ERRORS + 5; i++) {
+        char *at = strstr(text, "    task:");
+        char *m = bo_xasprintf("%.*s    bad%d: 1\n%s", (int)(at - text), text, i, at);
+        free(text);
+        text = m;
+    }
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(load(text, NULL, NULL, &c, &err) < 0);
+    free(text);
+    size_t lines = 1;
+    for (const char *p = err->msg; *p; p++)
+        lines += *p == '\n';
+    CHECK(lines == JOBFILE_MAX_ERRORS + 1);
+    CHECK_CONTAINS(err->msg, "hello.yaml:10:5: unknown field `bad0` in job\n");
+    CHECK_CONTAINS(err->msg, "\n... and 5 more errors");
 }
 
 TEST(kill_grace_duration)
