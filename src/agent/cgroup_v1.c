@@ -162,7 +162,8 @@ static int v1_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         if (n == 0)
             return 0;
         if (bo_mono_ms() > deadline)
-            return bo_error_set(err, BO_E_INTERNAL, "%zu processes still in cgroup `%s` after SIGKILL", n, dir);
+            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL", n,
+                                n == 1 ? "" : "es", dir);
         if (freezer_set(m, dir, "FROZEN", err) < 0)
             return -1;
         free(pids);

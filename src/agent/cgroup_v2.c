@@ -101,7 +101,8 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         if (n == 0)
             return 0;
         if (bo_mono_ms() > deadline)
-            return bo_error_set(err, BO_E_INTERNAL, "%zu processes still in cgroup `%s` after SIGKILL", n, dir);
+            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL", n,
+                                n == 1 ? "" : "es", dir);
         if (!have_kill) {
             if (set_file(m, dir, "cgroup.freeze", "1", err) < 0)
                 return -1;

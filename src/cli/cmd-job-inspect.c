@@ -1,6 +1,7 @@
 /* cmd-job-inspect.c - `borealis job inspect KEY FILE`: the job as it would
  * be submitted (parsed, validated, templated); nothing is created. */
 #include "base/parse.h"
+#include "base/timefmt.h"
 #include "cli/cli.h"
 #include "cli/exitcode.h"
 #include "cli/job_ops.h"
@@ -36,7 +37,9 @@ static void print_human(const struct job_config *c)
     printf("%s\n", t->n_ports ? "" : "none");
     printf("  ordering:           %s\n",
            t->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel");
-    printf("  kill grace:         %lld ms\n", (long long)t->kill_grace_ms);
+    char grace[32];
+    bo_format_duration(t->kill_grace_ms, grace, sizeof(grace));
+    printf("  kill grace:         %s\n", grace);
     printf("  processes:\n");
     for (size_t i = 0; i < t->n_processes; i++)
         printf("    %s: %s\n", t->processes[i].name, t->processes[i].cmdline);

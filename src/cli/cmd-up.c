@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/parse.h"
+#include "base/timefmt.h"
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/exitcode.h"
@@ -283,12 +284,14 @@ static enum tick await_job(struct up *u, const struct cli_ctx *api, const char *
             wait_evaluate(answer, WAIT_RUNNING, &v);
             json_decref(answer);
             if (v.reached || v.failed || bo_mono_ms() >= end) {
-                if (v.reached)
-                    printf("Job %s is RUNNING (%lld/%lld instances)\n", key, (long long)v.done,
-                           (long long)v.instances);
-                else
+                if (v.reached) {
+                    char count[48];
+                    bo_format_count(v.instances, "instance", count, sizeof(count));
+                    printf("Job %s is RUNNING (%lld of %s)\n", key, (long long)v.done, count);
+                } else {
                     fprintf(stderr, CLI_PROGRAM ": warning: job %s is not running: %s\n", key,
                             v.failures ? v.failures : v.missing);
+                }
                 wait_verdict_clear(&v);
                 return TICK_OK;
             }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/timefmt.h"
 #include "cli/api.h"
 #include "cli/exitcode.h"
 #include "model/task_state.h"
@@ -184,8 +185,9 @@ int wait_for_job(const struct cli_ctx *ctx, const char *key, enum wait_target t,
         wait_evaluate(answer, t, &v);
         json_decref(answer);
         if (v.reached) {
-            printf("Job %s is %s (%lld/%lld instances)\n", key, name, (long long)v.done,
-                   (long long)v.instances);
+            char count[48];
+            bo_format_count(v.instances, "instance", count, sizeof(count));
+            printf("Job %s is %s (%lld of %s)\n", key, name, (long long)v.done, count);
             wait_verdict_clear(&v);
             return CLI_EXIT_OK;
         }

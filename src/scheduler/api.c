@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "base/parse.h"
+#include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
@@ -76,7 +77,9 @@ static void h_job_create(struct http_request *req, void *ctx)
     json_t *ids = json_array();
     for (int64_t i = 0; i < j->n_current; i++)
         json_array_append_new(ids, json_string(j->current[i]->id));
-    log_info("job %s created with %lld instances", j->key, (long long)j->n_current);
+    char count[48];
+    bo_format_count(j->n_current, "instance", count, sizeof(count));
+    log_info("job %s created with %s", j->key, count);
     http_reply_json(req, 201, json_pack("{s:s, s:o}", "job", j->key, "tasks", ids));
 }
 
@@ -171,7 +174,7 @@ static void h_job_kill(struct http_request *req, void *ctx)
         return;
     }
     if (json_array_size(killed))
-        log_info("job %s: killing %zu tasks", j->key, json_array_size(killed));
+        log_info("job %s: killing %zu task%s", j->key, json_array_size(killed), json_array_size(killed) == 1 ? "" : "s");
     http_reply_json(req, 200, json_pack("{s:o}", "killed", killed));
 }
 

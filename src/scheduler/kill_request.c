@@ -21,10 +21,19 @@ int kill_request_parse(json_t *body, const char *job_key, int64_t n_instances, i
     size_t i;
     json_array_foreach(inst, i, v)
     {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_instances)
-            return bo_error_set(err, BO_E_INVALID, "job `%s` has no instance %s (it has 0-%lld)", job_key,
-                                json_is_integer(v) ? "out of range" : "that is not a number",
-                                (long long)n_instances - 1);
+        if (!json_is_integer(v)) {
+            _cleanup_free_ char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            return bo_error_set(err, BO_E_INVALID, "instances: %.64s is not an instance number",
+                                text ? text : "?");
+        }
+        json_int_t k = json_integer_value(v);
+        if (k < 0 || k >= n_instances) {
+            _cleanup_free_ char *has = n_instances == 0   ? bo_xstrdup("it has none")
+                                       : n_instances == 1 ? bo_xstrdup("its only instance is 0")
+                                                          : bo_xasprintf("its instances are 0-%lld",
+                                                                         (long long)n_instances - 1);
+            return bo_error_set(err, BO_E_INVALID, "job %s has no instance %lld (%s)", job_key, (long long)k, has);
+        }
     }
     size_t n = inst ? json_array_size(inst) : (size_t)(n_instances > 0 ? n_instances : 0);
     int64_t *out = bo_xcalloc(n + 1, sizeof(*out));

@@ -6,6 +6,7 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "base/timefmt.h"
 
 static bool awaits_agent(const struct sched_task *t)
 {
@@ -82,8 +83,11 @@ static int reschedule(struct sched_state *st, struct sched_task *old, bo_error_t
     if (penalty > 0) {
         t->throttle_until = bo_wall_ms() + penalty;
         t->throttle_until_mono = bo_mono_ms() + penalty;
-        _cleanup_free_ char *m = bo_xasprintf("rescheduled from %s; flapping, held %llds", old->id,
-                                              (long long)(penalty / 1000));
+        char held[32], until[64];
+        bo_format_duration(penalty, held, sizeof(held));
+        bo_format_time(t->throttle_until, until, sizeof(until));
+        _cleanup_free_ char *m =
+            bo_xasprintf("rescheduled from %s; flapping, held for %s (until %s)", old->id, held, until);
         set_state(st, t, TASK_THROTTLED, m);
     } else {
         _cleanup_free_ char *m = bo_xasprintf("rescheduled from %s", old->id);
@@ -126,9 +130,12 @@ int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sc
     _cleanup_free_ char *key = job_key_str(&c->key);
     struct sched_job *old = state_job_find(st, key);
     if (old) {
-        if (old->state == JOB_ACTIVE)
-            return bo_error_set(err, BO_E_EXISTS, "job `%s` already exists (created %lld, %lld instances)",
-                                key, (long long)old->created_ms, (long long)old->n_current);
+        if (old->state == JOB_ACTIVE) {
+            char when[64], count[48];
+            bo_format_time(old->created_ms, when, sizeof(when));
+            bo_format_count(old->n_current, "instance", count, sizeof(count));
+            return bo_error_set(err, BO_E_EXISTS, "job %s already exists (created %s, %s)", key, when, count);
+        }
         if (state_job_remove(st, old, err) < 0)
             return -1;
     }

@@ -21,6 +21,7 @@
 #include "base/help.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
@@ -265,8 +266,11 @@ int scheduler_main(int argc, char **argv)
     if (state_load(&s->state, &err) < 0)
         goto out;
     rc = 1;
-    log_info("recovered %u jobs, %u tasks, %u agents from %s in %lld ms", HASH_COUNT(s->state.jobs),
-             HASH_COUNT(s->state.tasks), HASH_COUNT(s->state.agents), store_path(store),
+    char jobs[48], tasks[48], agents[48];
+    bo_format_count(HASH_COUNT(s->state.jobs), "job", jobs, sizeof(jobs));
+    bo_format_count(HASH_COUNT(s->state.tasks), "task", tasks, sizeof(tasks));
+    bo_format_count(HASH_COUNT(s->state.agents), "agent", agents, sizeof(agents));
+    log_info("recovered %s, %s, %s from %s in %lld ms", jobs, tasks, agents, store_path(store),
              (long long)(bo_mono_ms() - t0));
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
