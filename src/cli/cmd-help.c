@@ -10,6 +10,8 @@
 static const struct bo_option options[] = {
     {.name = "markdown", .kind = BO_OPT_FLAG,
      .help = "print the whole command reference as Markdown (docs/cli.md)"},
+    {.name = "job-fields", .kind = BO_OPT_FLAG,
+     .help = "print the job file field table as Markdown (the one in docs/jobs.md)"},
     {.name = NULL},
 };
 
@@ -17,6 +19,10 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
     if (cli_flag(a, "markdown")) {
         help_markdown(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (cli_flag(a, "job-fields")) {
+        help_job_fields_markdown(stdout);
         return CLI_EXIT_OK;
     }
     if (a->n_pos == 0) {

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "base/help.h"
+#include "base/parse.h"
+#include "base/timefmt.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "model/job.h"
 
 static const char intro[] =
     "borealis is the command-line client of a Borealis cluster (jobs, tasks) and also "
@@ -198,4 +201,107 @@ void help_markdown(FILE *f)
     fprintf(f, "\n## Command reference\n\n");
     for (size_t i = 0; i < n; i++)
         md_command(f, cmds[i]);
+}
+
+/* ---- docs/jobs.md: the field table of src/model/job.c ------------------ */
+
+static const char *field_type_text(const struct job_field *f)
+{
+    switch (f->type) {
+    case JOB_FIELD_STRING:
+        return "string";
+    case JOB_FIELD_INT:
+        return "integer";
+    case JOB_FIELD_BOOL:
+        return "true or false";
+    case JOB_FIELD_NUMBER:
+        return "number";
+    case JOB_FIELD_SIZE:
+        return "size: bytes, or with a unit (`512MiB`, `2GiB`)";
+    case JOB_FIELD_DURATION:
+        return "duration: milliseconds, or with a unit (`5s`, `250ms`, `1m`)";
+    case JOB_FIELD_ENUM:
+        return "one word of the list";
+    case JOB_FIELD_OBJECT:
+        return "mapping";
+    case JOB_FIELD_STRING_LIST:
+        return "list of strings";
+    case JOB_FIELD_OBJECT_LIST:
+        return "list of mappings";
+    }
+    return "?";
+}
+
+/* "task.processes" + "name" -> "task.processes[].name" */
+static char *field_path(const struct job_field *f)
+{
+    if (strcmp(f->object, "job") == 0)
+        return bo_xstrdup(f->name);
+    size_t n;
+    const struct job_field *t = job_field_table(&n);
+    bool list = false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].child && strcmp(t[i].child, f->object) == 0)
+            list = t[i].type == JOB_FIELD_OBJECT_LIST;
+    return bo_xasprintf("%s%s.%s", f->object, list ? "[]" : "", f->name);
+}
+
+static char *field_limits(const struct job_field *f)
+{
+    char lo[32], hi[32];
+    switch (f->type) {
+    case JOB_FIELD_STRING:
+        /* Names are ASCII; a command line may hold any UTF-8. */
+        return bo_xasprintf("%.0f to %.0f %s", f->min, f->max, f->templated ? "bytes" : "characters");
+    case JOB_FIELD_INT:
+        return bo_xasprintf("%s%.0f to %.0f", f->minus_one ? "-1 (forever), or " : "", f->min, f->max);
+    case JOB_FIELD_NUMBER:
+        return bo_xasprintf("%s %g, at most %g", f->min_exclusive ? "more than" : "at least", f->min, f->max);
+    case JOB_FIELD_SIZE:
+        bo_format_size((uint64_t)f->min, lo, sizeof(lo));
+        return f->min > 0 ? bo_xasprintf("at least %s", lo) : bo_xstrdup("0 or more");
+    case JOB_FIELD_DURATION:
+        bo_format_duration((int64_t)f->min, lo, sizeof(lo));
+        bo_format_duration((int64_t)f->max, hi, sizeof(hi));
+        return bo_xasprintf("%s to %s", lo, hi);
+    case JOB_FIELD_ENUM: {
+        char *out = bo_xstrdup("");
+        for (int i = 0; f->choices[i]; i++) {
+            char *m = bo_xasprintf("%s%s`%s`", out, i ? ", " : "", f->choices[i]);
+            free(out);
+            out = m;
+        }
+        return out;
+    }
+    case JOB_FIELD_STRING_LIST:
+    case JOB_FIELD_OBJECT_LIST:
+        return f->min > 0 ? bo_xasprintf("%.0f to %.0f entries", f->min, f->max)
+                          : bo_xasprintf("at most %.0f entries", f->max);
+    default:
+        return bo_xstrdup("");
+    }
+}
+
+static char *field_default(const struct job_field *f)
+{
+    if (!f->def)
+        return bo_xstrdup(f->type == JOB_FIELD_OBJECT && !f->required ? "" : "required");
+    if (f->type == JOB_FIELD_DURATION) {
+        char b[32];
+        bo_format_duration(strtoll(f->def, NULL, 10), b, sizeof(b));
+        return bo_xasprintf("`%s` (%s)", f->def, b);
+    }
+    return bo_xasprintf("`%s`", f->def);
+}
+
+void help_job_fields_markdown(FILE *f)
+{
+    size_t n;
+    const struct job_field *t = job_field_table(&n);
+    fprintf(f, "| field | type | default | limits | meaning |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *path = field_path(&t[i]), *lim = field_limits(&t[i]), *def = field_default(&t[i]);
+        fprintf(f, "| `%s` | %s | %s | %s | %s |\n", path, field_type_text(&t[i]), def, lim,
+                t[i].help ? t[i].help : "");
+    }
 }

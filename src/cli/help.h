@@ -17,5 +17,7 @@ void help_main(FILE *f);
 void help_group(const char *group, FILE *f);
 /* docs/cli.md */
 void help_markdown(FILE *f);
+/* The field table of docs/jobs.md (from src/model/job.c's table). */
+void help_job_fields_markdown(FILE *f);
 
 #endif

@@ -155,3 +155,16 @@ def test_one_instance_is_singular_and_dates_are_dates(running):
                      r.err), r.err
     r = c.cli("job", "kill", KEY + "/1")
     assert r.rc == 6 and f"job {KEY} has no instance 1 (its only instance is 0)" in r.err, r.err
+
+
+def test_docs_jobs_md_field_table_is_generated_from_the_job_table():
+    rc, out, err = cli("help", "--job-fields")
+    assert rc == 0, err
+    with open(os.path.join(ROOT, "docs", "jobs.md")) as f:
+        text = f.read()
+    start = text.index("<!-- job-fields:")
+    start = text.index("\n", start) + 1
+    end = text.index("<!-- end job-fields -->")
+    assert text[start:end] == out, "docs/jobs.md's field table is stale: see `borealis help --job-fields`"
+    for field in ("`instances`", "`task.resources.ram`", "`task.processes[].cmdline`", "`task.kill_grace_ms`"):
+        assert field in out
