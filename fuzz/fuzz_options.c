@@ -1,8 +1,9 @@
 /* fuzz_options.c - libFuzzer target for the shared option parser
  * (src/base/options.c) as every program uses it: the input is split at NUL
  * bytes into argv and parsed with the scheduler's table, the agent's
- * table and each `borealis` command's table; every refusal must carry a
- * message, and "did you mean" runs on each word. */
+ * table, `borealis`'s own options before a command and each command's
+ * table; every refusal must carry a message, and "did you mean" runs on
+ * each word. */
 #include <stdint.h>
 #include <string.h>
 
@@ -46,6 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     expect_message(r, err);
     if (r == 0)
         bo_opts_clear(&o);
+    bo_error_freep(&err);
+
+    r = bo_opts_parse_head(cli_main_options, argc - 1, argv + 1, NULL, &o, &err);
+    expect_message(r, err);
+    if (r == 0) {
+        if (o.n_used < 0 || o.n_used > argc - 1)
+            __builtin_trap();
+        bo_opts_clear(&o);
+    }
     bo_error_freep(&err);
 
     struct agent_options ao;

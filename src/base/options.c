@@ -48,7 +48,7 @@ static int convert(const struct bo_option *o, const char *text, union bo_opt_val
         break;
     case BO_OPT_STRING:
         if (!*text)
-            return bo_error_set(err, BO_E_INVALID, "%s must not be empty", what);
+            return bo_error_set(err, BO_E_INVALID, "%s %s must not be empty", what, bo_opt_metavar(o));
         break;
     case BO_OPT_INT:
         if (bo_parse_i64(text, bounded(o) ? (int64_t)o->min : INT64_MIN, bounded(o) ? (int64_t)o->max : INT64_MAX,
@@ -168,8 +168,8 @@ static int unknown(const struct bo_option *table, size_t n, const char *word, si
     return bo_error_set(err, BO_E_INVALID, "unknown option `--%.100s`%s", name, hint);
 }
 
-int bo_opts_parse(const struct bo_option *table, int argc, char **argv, void *target, struct bo_opts *ret,
-                  bo_error_t *err)
+static int parse(const struct bo_option *table, int argc, char **argv, void *target, bool head, struct bo_opts *ret,
+                 bo_error_t *err)
 {
     size_t n = bo_opts_count(table);
     struct bo_opts o = {.table = table, .n = n};
@@ -192,10 +192,15 @@ int bo_opts_parse(const struct bo_option *table, int argc, char **argv, void *ta
     for (int a = 0; a < argc; a++) {
         char *w = argv[a];
         if (options_done || w[0] != '-' || strcmp(w, "-") == 0) {
+            if (head)
+                break;
             o.pos[o.n_pos++] = w;
             continue;
         }
+        o.n_used = a + 1;
         if (strcmp(w, "--") == 0) {
+            if (head)
+                break;
             options_done = true;
             continue;
         }
@@ -255,12 +260,25 @@ int bo_opts_parse(const struct bo_option *table, int argc, char **argv, void *ta
             o.texts[idx][o.count[idx]] = text;
         }
         o.count[idx]++;
+        o.n_used = a + 1;
     }
     *ret = o;
     return 0;
 fail:
     bo_opts_clear(&o);
     return rc;
+}
+
+int bo_opts_parse(const struct bo_option *table, int argc, char **argv, void *target, struct bo_opts *ret,
+                  bo_error_t *err)
+{
+    return parse(table, argc, argv, target, false, ret, err);
+}
+
+int bo_opts_parse_head(const struct bo_option *table, int argc, char **argv, void *target, struct bo_opts *ret,
+                       bo_error_t *err)
+{
+    return parse(table, argc, argv, target, true, ret, err);
 }
 
 void bo_opts_clear(struct bo_opts *o)

@@ -76,6 +76,7 @@ struct bo_opts {
     union bo_opt_value *value; /* value[i]: the last value of table[i] */
     char **pos;            /* positional arguments */
     size_t n_pos;
+    int n_used;            /* bo_opts_parse_head: words of argv it took */
     bool help;             /* -h or --help was given */
 };
 
@@ -93,6 +94,11 @@ struct bo_opts {
 #define BO_OPTS_BAD_VALUE (-2)
 int bo_opts_parse(const struct bo_option *table, int argc, char **argv, void *target, struct bo_opts *ret,
                   bo_error_t *err);
+/* The same for options before a command ("prog --opt V COMMAND ..."): stops
+ * at the first word that is not an option (or after "--"); ret->n_used
+ * says how many words it took. */
+int bo_opts_parse_head(const struct bo_option *table, int argc, char **argv, void *target, struct bo_opts *ret,
+                       bo_error_t *err);
 void bo_opts_clear(struct bo_opts *o);
 
 /* Access by name (the name must be in the table: a missing one is a bug and

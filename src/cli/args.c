@@ -5,9 +5,15 @@
 
 #define CLI_MAX_URL 2048
 
-const struct bo_option cli_global_options[] = {
-    {.name = "scheduler", .kind = BO_OPT_STRING, .arg = "URL",
-     .def_doc = "$" CLI_SCHEDULER_ENV ", else " CLI_DEFAULT_SCHEDULER, .help = "scheduler API address"},
+#define SCHEDULER_OPTION                                                                                      \
+    {.name = "scheduler", .kind = BO_OPT_STRING, .arg = "URL",                                               \
+     .def_doc = "$" CLI_SCHEDULER_ENV ", else " CLI_DEFAULT_SCHEDULER, .help = "scheduler API address"}
+
+const struct bo_option cli_global_options[] = {SCHEDULER_OPTION, {.name = NULL}};
+
+const struct bo_option cli_main_options[] = {
+    SCHEDULER_OPTION,
+    {.name = "version", .kind = BO_OPT_FLAG, .help = "print the version"},
     {.name = NULL},
 };
 

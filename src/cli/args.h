@@ -12,6 +12,9 @@
 /* Options every command that talks to the scheduler accepts, and that may
  * also come before the command ("borealis --scheduler URL job list"). */
 extern const struct bo_option cli_global_options[];
+/* The options of `borealis` itself, before the command: the global ones
+ * and --version. */
+extern const struct bo_option cli_main_options[];
 
 /* Parse argv (the words after the command name) for `cmd`. Sets *ret_help
  * when -h/--help was given (then the argument count is not checked).

@@ -116,8 +116,7 @@ void help_main(FILE *f)
     for (size_t i = 0; i < ng; i++)
         command_list(f, g[i].name);
     fprintf(f, "\nGlobal options:\n");
-    bo_help_options(f, cli_global_options, BO_HELP_OPTION_COL);
-    item(f, "--version", BO_HELP_OPTION_COL, "print the version");
+    bo_help_options(f, cli_main_options, BO_HELP_OPTION_COL);
     item(f, "-h, --help", BO_HELP_OPTION_COL, "show this help");
     fprintf(f, "\nEnvironment:\n");
     for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
@@ -184,8 +183,8 @@ void help_markdown(FILE *f)
         fprintf(f, "| `%s%s%s` | %s |\n", name, *args ? " " : "", args, cmds[i]->summary);
     }
     fprintf(f, "\n## Global options\n\n| option | meaning |\n|---|---|\n");
-    bo_help_markdown_options(f, cli_global_options);
-    fprintf(f, "| `--version` | print the version |\n| `-h, --help` | show this help |\n");
+    bo_help_markdown_options(f, cli_main_options);
+    fprintf(f, "| `-h, --help` | show this help |\n");
     fprintf(f, "\n## Environment\n\n| variable | meaning |\n|---|---|\n");
     for (size_t i = 0; i < BO_ARRAY_SIZE(env_table); i++)
         fprintf(f, "| `%s` | %s |\n", env_table[i].name, env_table[i].help);

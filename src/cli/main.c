@@ -84,29 +84,26 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
 int main(int argc, char **argv)
 {
     struct cli_ctx ctx = {.argv0 = argc > 0 ? argv[0] : CLI_PROGRAM};
-    int i = 1;
-    /* Global options before the command. */
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *w = argv[i];
-        if (is_help(w)) {
-            help_main(stdout);
-            return CLI_EXIT_OK;
-        } else if (!strcmp(w, "--version")) {
-            printf(CLI_PROGRAM " %s\n", CLI_VERSION);
-            return CLI_EXIT_OK;
-        } else if (!strcmp(w, "--scheduler")) {
-            if (i + 1 >= argc)
-                return usage_error(NULL, "option `--scheduler` needs a value (URL)");
-            ctx.scheduler = argv[++i];
-        } else if (!strncmp(w, "--scheduler=", 12)) {
-            ctx.scheduler = w + 12;
-        } else {
-            static const char *const global[] = {"scheduler", "help", "version"};
-            const char *name = w + strspn(w, "-");
-            _cleanup_free_ char *hint = bo_did_you_mean(name, global, BO_ARRAY_SIZE(global), "--");
-            _cleanup_free_ char *m = bo_xasprintf("unknown option `%.100s`%s", w, hint);
-            return usage_error(NULL, m);
-        }
+    /* Options before the command, parsed with the same parser. */
+    _cleanup_error_ bo_error_t err = NULL;
+    struct bo_opts o;
+    int r = bo_opts_parse_head(cli_main_options, argc - 1, argv + 1, NULL, &o, &err);
+    if (r == BO_OPTS_BAD_VALUE)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+    if (r < 0)
+        return usage_error(NULL, err->msg);
+    int i = 1 + o.n_used;
+    bool help = o.help, version = bo_opts_given(&o, "version");
+    if (bo_opts_given(&o, "scheduler"))
+        ctx.scheduler = bo_opts_text(&o, "scheduler");
+    bo_opts_clear(&o);
+    if (help) {
+        help_main(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (version) {
+        printf(CLI_PROGRAM " %s\n", CLI_VERSION);
+        return CLI_EXIT_OK;
     }
     if (i >= argc) {
         help_main(stderr);

@@ -110,7 +110,7 @@ TEST(errors_name_the_option)
     check_error(BO_OPTS_BAD_VALUE, "--ram: `1KiB` is less than the minimum, 1MiB", ARGV("--ram", "1KiB"));
     check_error(BO_OPTS_BAD_VALUE, "--cpu: 9 is out of range", ARGV("--cpu", "9"));
     check_error(BO_OPTS_BAD_VALUE, "--sync: `fast` must be full or normal", ARGV("--sync", "fast"));
-    check_error(BO_OPTS_BAD_VALUE, "--data-dir must not be empty", ARGV("--data-dir="));
+    check_error(BO_OPTS_BAD_VALUE, "--data-dir DIR must not be empty", ARGV("--data-dir="));
     char big[BO_OPT_VALUE_MAX + 2];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -204,6 +204,21 @@ TEST(human_times)
     CHECK_STR(b, "1 instance");
     bo_format_count(0, "instance", b, sizeof(b));
     CHECK_STR(b, "0 instances");
+}
+
+/* Options before a command: parsing stops at the command. */
+TEST(head_stops_at_the_first_word)
+{
+    struct target t = {0};
+    struct bo_opts o;
+    CHECK(bo_opts_parse_head(table, ARGV("--port", "1", "--verbose", "job", "--port", "2"), &t, &o, NULL) == 0);
+    CHECK(o.n_used == 3 && t.port == 1 && t.verbose && o.n_pos == 0);
+    bo_opts_clear(&o);
+    CHECK(bo_opts_parse_head(table, ARGV("--", "--port"), &t, &o, NULL) == 0);
+    CHECK(o.n_used == 1);
+    bo_opts_clear(&o);
+    CHECK(bo_opts_parse_head(table, ARGV("cmd"), &t, &o, NULL) == 0 && o.n_used == 0);
+    bo_opts_clear(&o);
 }
 
 TEST_MAIN()
