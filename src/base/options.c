@@ -247,10 +247,6 @@ static int parse(const struct bo_option *table, int argc, char **argv, void *tar
             bo_error_set(err, BO_E_INVALID, "option `--%s` takes no value", opt->name);
             goto fail;
         }
-        if (!opt->repeat && o.count[idx] > 0) {
-            bo_error_set(err, BO_E_INVALID, "option `--%s` given twice", opt->name);
-            goto fail;
-        }
         if (convert(opt, text, &o.value[idx], err) < 0 || store(opt, text, &o.value[idx], target, err) < 0) {
             rc = BO_OPTS_BAD_VALUE;
             goto fail;

@@ -7,7 +7,9 @@
  * Syntax, the same everywhere: options may come before, between or after
  * positional arguments; `--name value` and `--name=value` are the same;
  * `-x value` for an option with a short letter; `--` ends the options;
- * `-h` and `--help` are always known. */
+ * `-h` and `--help` are always known. An option given again overrides
+ * the earlier value (so a script can append to a command line), unless it
+ * is `repeat`able, which collects every value. */
 #ifndef BO_OPTIONS_H
 #define BO_OPTIONS_H
 
@@ -52,7 +54,7 @@ struct bo_option {
     /* Bounds of INT, NUMBER, SIZE and DURATION (ms); both 0: no bounds. */
     double min, max;
     const char *const *choices; /* CHOICE: NULL-terminated */
-    bool repeat;                /* may be given several times */
+    bool repeat;                /* every value is kept (--bind a=1 --bind b=2) */
     const char *help;
     size_t at;        /* BO_OPT_AT(...) or 0 */
     bo_opt_set_fn set; /* called instead of storing at `at` */
@@ -87,7 +89,7 @@ struct bo_opts {
  * (BO_E_INVALID, naming the option) come in two sorts, as the CLI's exit
  * codes tell a wrong command from a wrong value:
  *   BO_OPTS_BAD_USAGE: an unknown option (with a "did you mean"
- *     suggestion), a missing value, a non-repeatable option given twice;
+ *     suggestion), a missing value, a value given to a flag;
  *   BO_OPTS_BAD_VALUE: a value of the wrong kind, out of bounds, or
  *     refused by the option's setter. */
 #define BO_OPTS_BAD_USAGE (-1)

@@ -168,11 +168,12 @@ void help_markdown(FILE *f)
     fprintf(f, "%s\n\n", intro);
     fprintf(f, "```\n" CLI_PROGRAM " [--scheduler URL] COMMAND [ARGS...]\n```\n\n");
     fprintf(f, "Options may come before, between or after arguments; `--name=value` and "
-               "`--name value` are the same; `--` ends the options. Every command, the "
+               "`--name value` are the same; `--` ends the options; an option given twice "
+               "keeps its last value (but `--bind` keeps each). Every command, the "
                "daemons included, takes `-h` or `--help`, and all parse their options with one "
                "parser (src/base/options.c) and print help in one format. An unknown command or "
-               "option gets a \"did you mean\" suggestion when one is close. Errors are printed on stderr as `borealis: MESSAGE`. Human output "
-               "is aligned tables; `--json` prints the scheduler's JSON for scripts.\n\n");
+               "option gets a \"did you mean\" suggestion when one is close. Errors are printed "
+               "on stderr as `borealis: MESSAGE`. Human output is aligned tables; `--json` prints the scheduler's JSON for scripts.\n\n");
     fprintf(f, "## Commands\n\n| command | what it does |\n|---|---|\n");
     size_t n;
     const struct cli_command *const *cmds = cli_commands(&n);

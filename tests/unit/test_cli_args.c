@@ -82,7 +82,6 @@ TEST(errors)
     check_error("unknown option `-x`", ARGV("K", "F", "-x"));
     check_error("needs a value", ARGV("K", "F", "--wait-until"));
     check_error("takes no value", ARGV("K", "F", "--json=1"));
-    check_error("given twice", ARGV("K", "F", "--json", "--json"));
     check_error("missing arguments: expected KEY FILE", ARGV("--json"));
     check_error("missing argument: expected KEY FILE", ARGV("K"));
     check_error("unexpected argument `X`", ARGV("K", "F", "X"));
