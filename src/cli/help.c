@@ -219,7 +219,7 @@ static const char *field_type_text(const struct job_field *f)
     case JOB_FIELD_SIZE:
         return "size: bytes, or with a unit (`512MiB`, `2GiB`)";
     case JOB_FIELD_DURATION:
-        return "duration: milliseconds, or with a unit (`5s`, `250ms`, `1m`)";
+        return "duration, with a unit (`5s`, `250ms`, `1m`)";
     case JOB_FIELD_ENUM:
         return "one word of the list";
     case JOB_FIELD_OBJECT:
@@ -286,10 +286,10 @@ static char *field_default(const struct job_field *f)
 {
     if (!f->def)
         return bo_xstrdup(f->type == JOB_FIELD_OBJECT && !f->required ? "" : "required");
-    if (f->type == JOB_FIELD_DURATION) {
+    if (f->type == JOB_FIELD_DURATION) { /* the default is JSON milliseconds */
         char b[32];
         bo_format_duration(strtoll(f->def, NULL, 10), b, sizeof(b));
-        return bo_xasprintf("`%s` (%s)", f->def, b);
+        return bo_xasprintf("`%s`", b);
     }
     return bo_xasprintf("`%s`", f->def);
 }

@@ -101,7 +101,7 @@ def test_option_values_are_checked_by_the_table(tmp_path):
     rc, out, err = cli("scheduler", "--data-dir", str(tmp_path), "--sync", "fast")
     assert rc == 2 and "--sync: `fast` must be full or normal" in err, err
     rc, out, err = cli("job", "create", KEY, "x.yaml", "--wait-until", "RUNNING", "--wait-timeout", "0")
-    assert rc == 6 and "--wait-timeout: 0 is out of range" in err, err
+    assert rc == 6 and "--wait-timeout: `0` is less than the minimum, 1s" in err, err
 
 
 # -- job files: every error at once ---------------------------------------------
