@@ -20,6 +20,7 @@
 #include "agent/options.h"
 #include "agent/sync.h"
 #include "agent/tasks.h"
+#include "base/clock.h"
 #include "base/fs.h"
 #include "base/log.h"
 
@@ -80,10 +81,13 @@ static void drain_notify(struct agent *a)
     char buf[512];
     for (;;) {
         ssize_t n = recv(a->notify_fd, buf, sizeof(buf) - 1, 0);
-        if (n < 0) {
-            if (errno != EINTR)
-                break;
+        if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0) {
+            /* Only a hint: the periodic re-read finds what it announced. */
+            if (errno != EAGAIN)
+                log_warn("reading `%s`: %s", a->sock_path, strerror(errno));
+            break;
         }
         buf[n] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
@@ -119,8 +123,10 @@ static int setup(struct agent *a, bo_error_t *err)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return bo_error_sys(err, errno, "sigprocmask");
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        return bo_error_sys(err, errno, "ignoring SIGPIPE");
     if ((a->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
         return bo_error_sys(err, errno, "signalfd");
     struct task_mgr_config tc = {
@@ -145,16 +151,99 @@ static int setup(struct agent *a, bo_error_t *err)
     return task_mgr_recover(a->tasks, err);
 }
 
+/* Stopping: with --cleanup-on-exit every task is killed first (the
+ * scheduler is told the agent is leaving, so it reschedules them without
+ * penalty); then the agent waits up to this long for the scheduler to ack
+ * their last updates, which a restart would send otherwise. */
+#define FLUSH_MAX_MS 5000
+
+struct loop {
+    bool stopping;       /* killing every task (--cleanup-on-exit) */
+    bool failed;         /* fail-stop: exit 1 once stopped */
+    int64_t flush_until; /* mono ms: tasks are gone, last updates being sent */
+};
+
+static void begin_cleanup(struct agent *a, struct loop *l)
+{
+    l->stopping = true;
+    task_mgr_begin_cleanup(a->tasks);
+    if (!l->failed)
+        sync_set_leaving(a->sync);
+}
+
+/* The journal (or libcurl) failed. Updates may be lost from here on, so the
+ * agent stops, as the scheduler does when its store fails; a restart
+ * recovers from the journal. With --cleanup-on-exit it kills its tasks
+ * first, so nothing is left behind. Returns true to leave the loop now. */
+static bool fail_stop(struct agent *a, struct loop *l, const char *why)
+{
+    if (l->failed)
+        return false;
+    l->failed = true;
+    sync_halt(a->sync);
+    log_error("%s; stopping (fail-stop): a restart recovers from the journal", why);
+    if (!a->opt.cleanup_on_exit)
+        return true;
+    if (!l->stopping) {
+        log_info("killing every task before exiting (--cleanup-on-exit)");
+        begin_cleanup(a, l);
+    }
+    return false;
+}
+
+/* Whether the stopping agent is done: executors gone and cleaned up, and
+ * their last updates acked (or no scheduler to take them). */
+static bool stop_done(struct agent *a, struct loop *l)
+{
+    if (!l->flush_until && task_mgr_cleanup_done(a->tasks))
+        l->flush_until = bo_mono_ms() + FLUSH_MAX_MS;
+    if (!l->flush_until)
+        return false;
+    int64_t pending = 0;
+    bo_error_t err = NULL;
+    if (l->failed || !sync_connected(a->sync) || bo_mono_ms() >= l->flush_until)
+        return true;
+    if (journal_count(a->journal, &pending, &err) < 0) {
+        fail_stop(a, l, err->msg);
+        bo_error_free(err);
+        return true;
+    }
+    return pending == 0;
+}
+
+/* Read every queued signal. Returns the last one, or 0. */
+static uint32_t read_signals(struct agent *a)
+{
+    struct signalfd_siginfo si;
+    uint32_t signo = 0;
+    for (;;) {
+        ssize_t n = read(a->sig_fd, &si, sizeof(si));
+        if (n == (ssize_t)sizeof(si)) {
+            signo = si.ssi_signo;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN)
+            log_warn("reading signals: %s", strerror(errno));
+        return signo;
+    }
+}
+
 static int run(struct agent *a)
 {
     struct curl_waitfd *fds = NULL;
     unsigned cap = 0;
-    bool stopping = false;
-    int rc = 0;
+    struct loop l = {0};
     for (;;) {
-        if (stopping && task_mgr_cleanup_done(a->tasks))
+        if (l.stopping && stop_done(a, &l))
             break;
         int timeout = task_mgr_tick(a->tasks);
+        if (l.flush_until) {
+            int64_t left = l.flush_until - bo_mono_ms();
+            if (left < timeout)
+                timeout = left < 0 ? 0 : (int)left;
+        }
         unsigned n = 0;
         if (cap < 2) {
             cap = 16;
@@ -165,38 +254,36 @@ static int run(struct agent *a)
         task_mgr_waitfds(a->tasks, &fds, &n, &cap);
         bo_error_t err = NULL;
         if (sync_poll(a->sync, fds, n, timeout, &err) < 0) {
-            log_error("%s", err->msg);
+            bool leave = fail_stop(a, &l, err->msg);
             bo_error_free(err);
-            rc = 1;
-            break;
+            if (leave)
+                break;
+            continue;
         }
         if (fds[1].revents)
             drain_notify(a);
         for (unsigned i = 2; i < n; i++)
             if (fds[i].revents)
                 task_mgr_pidfd_ready(a->tasks, fds[i].fd);
-        if (fds[0].revents) {
-            struct signalfd_siginfo si;
-            bool got = false;
-            while (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                got = true;
-            if (got && stopping) {
-                log_warn("second signal: exiting without waiting for tasks");
-                break;
-            }
-            if (got && !a->opt.cleanup_on_exit) {
-                log_info("signal %u: stopping; tasks keep running and are re-attached on restart", si.ssi_signo);
-                break;
-            }
-            if (got) {
-                log_info("signal %u: killing every task before exiting (--cleanup-on-exit)", si.ssi_signo);
-                task_mgr_begin_cleanup(a->tasks);
-                stopping = true;
-            }
+        const struct bo_error_s *jf = task_mgr_failure(a->tasks);
+        if (jf && fail_stop(a, &l, jf->msg))
+            break;
+        uint32_t signo = fds[0].revents ? read_signals(a) : 0;
+        if (signo && l.stopping) {
+            log_warn("second signal: exiting without waiting for tasks");
+            break;
+        }
+        if (signo && !a->opt.cleanup_on_exit) {
+            log_info("signal %u: stopping; tasks keep running and are re-attached on restart", signo);
+            break;
+        }
+        if (signo) {
+            log_info("signal %u: killing every task before exiting (--cleanup-on-exit)", signo);
+            begin_cleanup(a, &l);
         }
     }
     free(fds);
-    return rc;
+    return l.failed ? 1 : 0;
 }
 
 static void teardown(struct agent *a)
@@ -207,7 +294,8 @@ static void teardown(struct agent *a)
     cgroup_mgr_clear(&a->cg);
     if (a->notify_fd >= 0) {
         close(a->notify_fd);
-        unlink(a->sock_path);
+        if (unlink(a->sock_path) < 0 && errno != ENOENT)
+            log_warn("removing `%s`: %s", a->sock_path, strerror(errno));
     }
     if (a->sig_fd >= 0)
         close(a->sig_fd);
@@ -236,8 +324,9 @@ int agent_main(int argc, char **argv)
     launcher_raise_fd_limit();
     if (setup(&a, &err) < 0) {
         log_error("%s", err->msg);
-        /* A bad option value is a usage error (the message names it). */
-        rc = err->kind == BO_E_INVALID || strncmp(err->msg, "--", 2) == 0 || strstr(err->msg, "(set --") ? 2 : 1;
+        /* A bad option value is a usage error; anything else (a busy data
+         * dir, an unwritable journal, no cgroups) is a failure. */
+        rc = err->kind == BO_E_INVALID ? 2 : 1;
         bo_error_free(err);
     } else {
         log_info("agent %s on %s: %.2f CPUs, %llu MiB RAM, %llu MiB disk, ports %lld-%lld, cgroup %s, scheduler %s",

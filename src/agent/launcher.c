@@ -15,16 +15,28 @@
 #include "base/fs.h"
 #include "base/parse.h"
 
-enum child_step { STEP_CGROUP = 1, STEP_SETSID, STEP_OOM_ADJ, STEP_STDIN, STEP_LOG, STEP_CHDIR, STEP_EXEC };
+enum child_step {
+    STEP_SIGNALS = 1,
+    STEP_CGROUP,
+    STEP_SETSID,
+    STEP_OOM_ADJ,
+    STEP_STDIN,
+    STEP_LOG,
+    STEP_FDS,
+    STEP_CHDIR,
+    STEP_EXEC
+};
 
 static const char *step_name(int step)
 {
     switch (step) {
+    case STEP_SIGNALS: return "reset the signal mask";
     case STEP_CGROUP: return "join the task cgroup";
     case STEP_SETSID: return "start a session";
     case STEP_OOM_ADJ: return "set oom_score_adj";
     case STEP_STDIN: return "open /dev/null";
     case STEP_LOG: return "open executor.log";
+    case STEP_FDS: return "mark inherited fds close-on-exec";
     case STEP_CHDIR: return "enter the sandbox";
     default: return "exec the executor";
     }
@@ -70,8 +82,11 @@ child(const char *executor, const char *sandbox, const char *log, char *const *p
     int report[2] = {0, 0};
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || signal(SIGPIPE, SIG_DFL) == SIG_ERR) {
+        report[0] = STEP_SIGNALS;
+        goto fail_errno;
+    }
+    /* Best effort: a task keeping the agent's raised limit still works. */
     if (task_nofile.rlim_max)
         (void)setrlimit(RLIMIT_NOFILE, &task_nofile);
     int r = cgroup_join_self(procs_files);
@@ -107,8 +122,17 @@ child(const char *executor, const char *sandbox, const char *log, char *const *p
     }
     if (fd > 2)
         close(fd);
-    /* Everything else is closed at exec, including the error pipe. */
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Everything else is closed at exec, including the error pipe. Kernels
+     * before 5.11 lack CLOSE_RANGE_CLOEXEC: mark them one by one. */
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            report[0] = STEP_FDS;
+            goto fail_errno;
+        }
+        for (rlim_t i = 3; i < rl.rlim_cur && i < (1u << 20); i++)
+            (void)fcntl((int)i, F_SETFD, FD_CLOEXEC); /* EBADF: not open */
+    }
     if (chdir(sandbox) < 0) {
         report[0] = STEP_CHDIR;
         goto fail_errno;
@@ -121,6 +145,12 @@ fail_errno:
 fail:
     (void)!write(errfd, report, sizeof(report));
     _exit(127);
+}
+
+static void reap(pid_t pid)
+{
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
 }
 
 int launcher_start(const char *executor, const char *sandbox, char *const *procs_files, struct launcher_result *ret,
@@ -146,15 +176,21 @@ int launcher_start(const char *executor, const char *sandbox, char *const *procs
         n = read(p[0], report, sizeof(report));
     while (n < 0 && errno == EINTR);
     close(p[0]);
+    if (n < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        reap(pid);
+        return bo_error_sys(err, e, "reading the launch report of executor %d", (int)pid);
+    }
     if (n == (ssize_t)sizeof(report)) {
-        waitpid(pid, NULL, 0);
+        reap(pid);
         return bo_error_sys(err, report[1], "cannot %s `%s`", step_name(report[0]),
                             report[0] == STEP_EXEC ? executor : sandbox);
     }
     int pidfd = launcher_pidfd_open(pid);
     if (pidfd < 0) {
         kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        reap(pid);
         return bo_error_sys(err, -pidfd, "pidfd_open of executor %d", (int)pid);
     }
     int64_t start = 0;

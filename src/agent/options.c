@@ -36,6 +36,17 @@ static int set_scheduler(void *target, const struct bo_option *op, const char *v
     return 0;
 }
 
+/* A system call refused an option's value (no such executor, a relative
+ * path that cannot be resolved): still input the user must fix, so the
+ * kind is BO_E_INVALID (exit 2), with the errno kept. Takes the -1 of
+ * bo_error_sys. */
+static int usage_error(bo_error_t *err, int r)
+{
+    if (err && *err)
+        (*err)->kind = BO_E_INVALID;
+    return r;
+}
+
 static int set_data_dir(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
     struct agent_options *o = target;
@@ -48,7 +59,7 @@ static int set_data_dir(void *target, const struct bo_option *op, const char *v,
     if (v[0] != '/') {
         _cleanup_free_ char *cwd = getcwd(NULL, 0);
         if (!cwd)
-            return bo_error_sys(err, errno, "--%s: resolving `%s`", name, v);
+            return usage_error(err, bo_error_sys(err, errno, "--%s: resolving `%s`", name, v));
         abs = bo_xasprintf("%s/%s", cwd, strncmp(v, "./", 2) == 0 ? v + 2 : v);
         v = abs;
     }
@@ -120,7 +131,7 @@ static int set_executor(void *target, const struct bo_option *op, const char *v,
     struct agent_options *o = target;
     const char *name = op->name;
     if (access(v, X_OK) < 0)
-        return bo_error_sys(err, errno, "--%s: `%s` is not executable", name, v);
+        return usage_error(err, bo_error_sys(err, errno, "--%s: `%s` is not executable", name, v));
     return set_string(&o->executor, v);
 }
 
@@ -221,7 +232,7 @@ int agent_options_resolve(struct agent_options *o, bo_error_t *err)
         o->executor = bo_xasprintf("%s/borealis-executor", dirname(self));
     }
     if (access(o->executor, X_OK) < 0)
-        return bo_error_sys(err, errno, "executor `%s` (set --executor)", o->executor);
+        return usage_error(err, bo_error_sys(err, errno, "executor `%s` (set --executor)", o->executor));
     if (o->cpu <= 0 && resources_detect_cpu(&o->cpu, err) < 0)
         return -1;
     if (o->ram == 0 && resources_detect_ram(&o->ram, err) < 0)

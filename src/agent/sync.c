@@ -23,6 +23,8 @@ struct request {
     int64_t wait_ms;
     bool boot;
     bool inventory;
+    size_t n_updates; /* updates carried */
+    bool leaving;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -39,14 +41,20 @@ struct sync {
     int64_t inventory_at; /* mono ms of the last successful inventory */
     int64_t retry_at;    /* mono ms; no request before (backoff) */
     int failures;        /* consecutive */
+    int stalls;          /* consecutive answers that acked none of the updates sent */
+    bo_error_t fatal;    /* the journal failed: the agent must stop */
+    bool leaving;        /* requests say the agent is shutting down */
+    bool halted;         /* no new requests (the agent stops on a failure) */
 };
 
 /* ---- answer parsing ---- */
 
 
-/* What every command item starts with: an object with a valid task id
- * (kept even when a later check fails, so the failure can be reported
- * against that task) and only known keys. */
+/* What every command item starts with: an object with a task id and only
+ * known keys. The id is kept even when it or a later check fails, so the
+ * refusal can be reported against that task (the scheduler would resend
+ * the command for ever otherwise); only an id too long to send back is
+ * not. */
 static int parse_item_head(json_t *j, const char *where, const char *const *keys, size_t n, char **ret_id,
                            bo_error_t *err)
 {
@@ -55,9 +63,10 @@ static int parse_item_head(json_t *j, const char *where, const char *const *keys
     const char *id = json_string_value(json_object_get(j, "task_id"));
     if (!id)
         return bo_error_set(err, BO_E_INVALID, "%s.task_id: required string", where);
+    if (strlen(id) <= SYNC_MAX_REPORTED_ID)
+        *ret_id = bo_xstrdup(id);
     if (sandbox_validate_task_id(id, err) < 0)
         return bo_error_wrap(err, "%s", where);
-    *ret_id = bo_xstrdup(id);
     return json_check_keys(j, keys, n, where, err);
 }
 
@@ -116,17 +125,19 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
 
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
 {
-    static const char *const keys[] = {"acks", "launch", "kill", "heartbeat_ms"};
+    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
     if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
         return -1;
     json_t *acks = json_object_get(j, "acks"), *launch = json_object_get(j, "launch"),
-           *kill = json_object_get(j, "kill"), *hb = json_object_get(j, "heartbeat_ms");
-    if ((acks && !json_is_array(acks)) || (launch && !json_is_array(launch)) || (kill && !json_is_array(kill)))
-        return bo_error_set(err, BO_E_INVALID, "sync answer: acks, launch and kill must be arrays");
+           *kill = json_object_get(j, "kill"), *hb = json_object_get(j, "heartbeat_ms"),
+           *rejected = json_object_get(j, "rejected");
+    if ((acks && !json_is_array(acks)) || (launch && !json_is_array(launch)) || (kill && !json_is_array(kill)) ||
+        (rejected && !json_is_array(rejected)))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: acks, rejected, launch and kill must be arrays");
     if (json_array_size(acks) > SYNC_MAX_ITEMS || json_array_size(launch) > SYNC_MAX_ITEMS ||
-        json_array_size(kill) > SYNC_MAX_ITEMS)
+        json_array_size(kill) > SYNC_MAX_ITEMS || json_array_size(rejected) > SYNC_MAX_ITEMS)
         return bo_error_set(err, BO_E_INVALID, "sync answer: more than %d items", SYNC_MAX_ITEMS);
     if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 0))
         return bo_error_set(err, BO_E_INVALID, "sync answer: heartbeat_ms must be a non-negative integer");
@@ -141,6 +152,25 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
             return bo_error_set(err, BO_E_INVALID, "sync answer: acks[%zu] is not a positive integer", i);
         }
         a.acks[a.n_acks++] = json_integer_value(v);
+    }
+    a.rejected = bo_xcalloc(json_array_size(rejected) + 1, sizeof(*a.rejected));
+    json_array_foreach(rejected, i, v)
+    {
+        static const char *const rkeys[] = {"seq", "reason"};
+        json_t *seq = json_object_get(v, "seq");
+        const char *reason = json_string_value(json_object_get(v, "reason"));
+        char where[48];
+        snprintf(where, sizeof(where), "sync answer: rejected[%zu]", i);
+        if (!json_is_object(v) || !json_is_integer(seq) || json_integer_value(seq) < 1 || !reason) {
+            sync_answer_clear(&a);
+            return bo_error_set(err, BO_E_INVALID, "%s: {\"seq\": positive integer, \"reason\": string} required",
+                                where);
+        }
+        if (json_check_keys(v, rkeys, BO_ARRAY_SIZE(rkeys), where, err) < 0) {
+            sync_answer_clear(&a);
+            return -1;
+        }
+        a.rejected[a.n_rejected++] = (struct sync_rejected){json_integer_value(seq), bo_xstrdup(reason)};
     }
     a.launch = bo_xcalloc(json_array_size(launch) + 1, sizeof(*a.launch));
     json_array_foreach(launch, i, v)
@@ -172,7 +202,10 @@ void sync_answer_clear(struct sync_answer *a)
         free(a->kill[i].task_id);
         bo_error_freep(&a->kill[i].error);
     }
+    for (size_t i = 0; i < a->n_rejected; i++)
+        free(a->rejected[i].reason);
     free(a->acks);
+    free(a->rejected);
     free(a->launch);
     free(a->kill);
     *a = (struct sync_answer){0};
@@ -240,8 +273,24 @@ void sync_free(struct sync *s)
         request_free(s->inflight[i]);
     curl_multi_cleanup(s->multi);
     json_decref(s->registration);
+    bo_error_freep(&s->fatal);
     free(s->url);
     free(s);
+}
+
+void sync_set_leaving(struct sync *s)
+{
+    s->leaving = true;
+}
+
+bool sync_connected(const struct sync *s)
+{
+    return !s->boot_pending && s->failures == 0;
+}
+
+void sync_halt(struct sync *s)
+{
+    s->halted = true;
 }
 
 int sync_in_flight(const struct sync *s)
@@ -274,6 +323,8 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
         json_array_remove(updates, json_array_size(updates) - 1);
     struct request *r = bo_xcalloc(1, sizeof(*r));
     r->s = s;
+    r->n_updates = keep;
+    r->leaving = s->leaving;
     r->wait_ms = wait_ms;
     r->boot = s->boot_pending;
     r->inventory = r->boot || bo_mono_ms() - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
@@ -281,6 +332,8 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
     json_object_set_new(body, "wait_ms", json_integer(wait_ms));
     if (r->boot)
         json_object_set_new(body, "boot", json_true());
+    if (s->leaving)
+        json_object_set_new(body, "leaving", json_true());
     if (r->inventory)
         json_object_set_new(body, "inventory", s->hooks.inventory(s->hooks.ctx));
     char *text = json_dumps(body, JSON_COMPACT);
@@ -317,13 +370,12 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
 static void start_due_requests(struct sync *s)
 {
     int64_t now = bo_mono_ms();
-    if (now < s->retry_at || s->n_inflight >= 2)
+    if (s->halted || now < s->retry_at || s->n_inflight >= 2)
         return;
     int64_t last_seq = 0;
     bo_error_t err = NULL;
     if (journal_last_seq(s->journal, &last_seq, &err) < 0) {
-        log_error("sync: %s", err->msg);
-        bo_error_free(err);
+        s->fatal = err;
         return;
     }
     bool fresh = last_seq > s->sent_seq;
@@ -331,26 +383,32 @@ static void start_due_requests(struct sync *s)
     if (s->n_inflight == 0) {
         bool inventory_due = s->boot_pending || now - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
         r = start_request(s, fresh || inventory_due ? 0 : SYNC_LONG_POLL_MS, &err);
-    } else if (fresh && !s->inflight[0]->boot && s->inflight[0]->wait_ms > 0) {
+    } else if ((fresh || (s->leaving && !s->inflight[0]->leaving)) && !s->inflight[0]->boot &&
+               s->inflight[0]->wait_ms > 0) {
         /* A long poll is parked at the scheduler: send new updates now. */
         r = start_request(s, 0, &err);
     }
-    if (r < 0) {
+    if (r < 0 && err->kind == BO_E_IO) {
+        s->fatal = err; /* the journal cannot be read */
+    } else if (r < 0) {
         log_error("sync: %s", err->msg);
         bo_error_free(err);
         s->retry_at = now + BACKOFF_MAX_MS;
     }
 }
 
+static int64_t backoff_ms(int attempts)
+{
+    int64_t backoff = BACKOFF_MIN_MS;
+    for (int i = 1; i < attempts && backoff < BACKOFF_MAX_MS; i++)
+        backoff *= 2;
+    return backoff < BACKOFF_MAX_MS ? backoff : BACKOFF_MAX_MS;
+}
+
 static void request_failed(struct sync *s, const char *why)
 {
     s->failures++;
-    int64_t backoff = BACKOFF_MIN_MS;
-    for (int i = 1; i < s->failures && backoff < BACKOFF_MAX_MS; i++)
-        backoff *= 2;
-    if (backoff > BACKOFF_MAX_MS)
-        backoff = BACKOFF_MAX_MS;
-    s->retry_at = bo_mono_ms() + backoff;
+    s->retry_at = bo_mono_ms() + backoff_ms(s->failures);
     /* Whatever that request carried must go again. */
     s->sent_seq = 0;
     if (s->failures == 1)
@@ -401,27 +459,57 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
     }
     if (r->inventory)
         s->inventory_at = bo_mono_ms();
-    /* One commit (one fsync) for the whole batch, not one per ack: a
-     * 500-update answer must not stall the loop for 500 fsyncs. */
-    bool grouped = a.n_acks > 1 && journal_begin(s->journal, &err) == 0;
-    bo_error_freep(&err);
-    for (size_t i = 0; i < a.n_acks; i++) {
-        if (journal_ack(s->journal, a.acks[i], &err) < 0) {
-            log_error("sync: %s", err->msg);
-            bo_error_freep(&err);
-        }
+    for (size_t i = 0; i < a.n_rejected; i++)
+        log_warn("scheduler rejected update %lld: %.500s", (long long)a.rejected[i].seq, a.rejected[i].reason);
+    /* An answer that acks none of the updates it was sent makes no progress:
+     * resending at once would spin (and with more than one request's worth
+     * queued, every request is "fresh"), so wait as after a failure. */
+    if (r->n_updates > 0 && a.n_acks == 0) {
+        if (s->stalls++ == 0)
+            log_warn("scheduler acknowledged none of %zu updates; resending with backoff", r->n_updates);
+        s->retry_at = bo_mono_ms() + backoff_ms(s->stalls);
+    } else if (r->n_updates > 0) {
+        s->stalls = 0;
     }
-    if (grouped && journal_commit(s->journal, &err) < 0) {
-        log_error("sync: %s", err->msg);
-        bo_error_freep(&err);
+    /* One commit (one fsync) for the whole batch, not one per ack: a
+     * 500-update answer must not stall the loop for 500 fsyncs. A journal
+     * that cannot be written is fatal (fail-stop): the agent exits and a
+     * restart resends what is still journaled. */
+    if (a.n_acks > 0 && journal_begin(s->journal, &err) < 0) {
+        s->fatal = err;
+        sync_answer_clear(&a);
+        return;
+    }
+    for (size_t i = 0; i < a.n_acks && !s->fatal; i++)
+        if (journal_ack(s->journal, a.acks[i], &err) < 0)
+            s->fatal = err;
+    if (a.n_acks > 0 && !s->fatal && journal_commit(s->journal, &err) < 0)
+        s->fatal = err;
+    if (s->fatal) {
+        sync_answer_clear(&a);
+        return;
     }
     s->hooks.answer(s->hooks.ctx, &a);
     sync_answer_clear(&a);
 }
 
+/* Hand the journal failure to the caller (once). */
+static int take_fatal(struct sync *s, bo_error_t *err)
+{
+    bo_error_t f = s->fatal;
+    s->fatal = NULL;
+    if (err)
+        *err = f;
+    else
+        bo_error_free(f);
+    return -1;
+}
+
 int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms, bo_error_t *err)
 {
     start_due_requests(s);
+    if (s->fatal)
+        return take_fatal(s, err);
     if (s->n_inflight == 0 && s->retry_at > 0) {
         int64_t left = s->retry_at - bo_mono_ms();
         if (left < timeout_ms)
@@ -454,6 +542,8 @@ int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int t
         }
         request_done(s, r, rc);
         request_free(r);
+        if (s->fatal)
+            return take_fatal(s, err);
     }
     return 0;
 }

@@ -20,9 +20,11 @@
 /* Bytes of updates per request: half the scheduler's 1 MiB body limit. */
 #define SYNC_MAX_UPDATE_BYTES (512u << 10)
 #define SYNC_INVENTORY_EVERY_MS 60000
+/* Longest task id of a command the agent still reports a refusal for. */
+#define SYNC_MAX_REPORTED_ID 1024
 
 struct sync_launch {
-    char *task_id; /* NULL if the item had no valid task_id */
+    char *task_id; /* NULL if the item had no task_id to report a refusal against */
     char *job;
     int64_t instance;
     json_t *ports; /* object name -> port */
@@ -36,9 +38,17 @@ struct sync_kill {
     bo_error_t error;
 };
 
+/* An update the scheduler acked without applying it, and why. */
+struct sync_rejected {
+    int64_t seq;
+    char *reason;
+};
+
 struct sync_answer {
-    int64_t *acks;
+    int64_t *acks; /* every update the scheduler is done with, rejected ones included */
     size_t n_acks;
+    struct sync_rejected *rejected;
+    size_t n_rejected;
     struct sync_launch *launch;
     size_t n_launch;
     struct sync_kill *kill;
@@ -68,8 +78,17 @@ int sync_new(const char *scheduler_url, json_t *registration, struct journal *j,
 void sync_free(struct sync *s);
 /* Start the requests due now, wait up to timeout_ms for network progress
  * or one of `extra` (their revents are filled), then process finished
- * requests (calling the hooks). Returns 0 or -1 on an internal curl error. */
+ * requests (calling the hooks). Returns 0, or -1 on an internal curl error
+ * or when the journal cannot be read or written (the agent must stop). */
 int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms, bo_error_t *err);
+/* From now on every request says `"leaving": true`: the agent is killing
+ * every task to shut down (--cleanup-on-exit), so the scheduler stops
+ * placing tasks on it and reschedules its tasks without penalty. */
+void sync_set_leaving(struct sync *s);
+/* Whether the last request reached the scheduler (and the agent registered). */
+bool sync_connected(const struct sync *s);
+/* Start no new request (the agent stops after a failure). */
+void sync_halt(struct sync *s);
 /* Requests in flight (0..2). */
 int sync_in_flight(const struct sync *s);
 

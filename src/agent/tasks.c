@@ -18,6 +18,9 @@
 #define KILL_BACKSTOP_EXTRA_MS 5000
 #define RESCAN_EVERY_MS 5000
 #define GC_EVERY_MS 10000
+/* Causes of updates for tasks the agent ended itself (protocol section 3). */
+#define CAUSE_SHUTDOWN "agent_shutdown"
+#define CAUSE_RESTART "agent_restart"
 
 struct task {
     struct journal_task rec;
@@ -35,6 +38,7 @@ struct task_mgr {
     size_t n_tasks;
     int64_t next_rescan, next_gc;
     bool cleaning;
+    bo_error_t fatal; /* the first journal write that failed */
 };
 
 /* Records keep the state by name (journal rows, updates); the names and
@@ -86,34 +90,64 @@ void task_mgr_free(struct task_mgr *m)
     for (size_t i = 0; i < m->n_tasks; i++)
         task_free(m->tasks[i]);
     free(m->tasks);
+    bo_error_freep(&m->fatal);
     free(m);
+}
+
+/* A journal write failed: the update or record it carried is lost unless
+ * the agent stops now (fail-stop, like the scheduler's store) and a restart
+ * recovers from what the journal holds. The first failure is kept for the
+ * agent's loop; later ones (the same disk) are dropped. */
+static void journal_failed(struct task_mgr *m, bo_error_t err)
+{
+    if (!m->fatal)
+        m->fatal = err;
+    else
+        bo_error_free(err);
 }
 
 static void save(struct task_mgr *m, struct task *t)
 {
     bo_error_t err = NULL;
     if (journal_task_put(m->journal, &t->rec, &err) < 0) {
-        log_error("task %s: %s", t->rec.task_id, err->msg);
-        bo_error_free(err);
+        bo_error_wrap(&err, "task %s", t->rec.task_id);
+        journal_failed(m, err);
     }
 }
 
 static void enqueue(struct task_mgr *m, json_t *u)
 {
     bo_error_t err = NULL;
-    int64_t seq;
-    if (journal_enqueue(m->journal, u, &seq, &err) < 0) {
-        log_error("journal update of task %s: %s", json_string_value(json_object_get(u, "task_id")), err->msg);
-        bo_error_free(err);
+    if (journal_enqueue(m->journal, u, NULL, &err) < 0) {
+        bo_error_wrap(&err, "update of task %s", json_string_value(json_object_get(u, "task_id")));
+        journal_failed(m, err);
     }
     json_decref(u);
 }
 
-/* Record the new state, then journal the update (the record first, so a
- * crash in between never leaves an update for a task the agent forgot). */
-static void report(struct task_mgr *m, struct task *t, const char *state, const char *message, json_t *exit_code,
-                   json_t *processes)
+/* A new update (without seq) for task_id. `cause` (NULL: the task's own
+ * doing) says the agent ended the task itself (docs/protocol.md section 3). */
+static json_t *update_new(const char *task_id, const char *state, const char *message, int64_t executor_pid,
+                          json_t *exit_code, json_t *processes, const char *cause)
 {
+    json_t *u = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "task_id", task_id, "state", state, "message",
+                          message, "ts", (json_int_t)bo_wall_ms(), "executor_pid",
+                          executor_pid > 0 ? json_integer(executor_pid) : json_null(), "exit_code",
+                          exit_code ? exit_code : json_null(), "processes", processes ? processes : json_array());
+    if (cause)
+        json_object_set_new(u, "cause", json_string(cause));
+    return u;
+}
+
+/* Record the new state, then journal the update (the record first, so a
+ * crash in between never leaves an update for a task the agent forgot).
+ * A task that ends while the agent kills everything to shut down ended
+ * because of the agent, not of itself. */
+static void report_cause(struct task_mgr *m, struct task *t, const char *state, const char *message,
+                         json_t *exit_code, json_t *processes, const char *cause)
+{
+    if (!cause && m->cleaning && state_terminal(state))
+        cause = CAUSE_SHUTDOWN;
     free(t->rec.state);
     t->rec.state = bo_xstrdup(state);
     if (state_terminal(state) && t->rec.ended_ms == 0)
@@ -121,22 +155,20 @@ static void report(struct task_mgr *m, struct task *t, const char *state, const 
     /* Record and update in one commit: one fsync per state change. */
     bo_error_t err = NULL;
     bool grouped = journal_begin(m->journal, &err) == 0;
-    if (!grouped) {
-        log_warn("task %s: %s", t->rec.task_id, err->msg);
-        bo_error_free(err);
-        err = NULL;
-    }
+    if (!grouped)
+        journal_failed(m, err);
+    err = NULL;
     save(m, t);
     log_info("task %s: %s%s%s", t->rec.task_id, state, *message ? ": " : "", message);
-    json_t *u = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "task_id", t->rec.task_id, "state", state,
-                          "message", message, "ts", (json_int_t)bo_wall_ms(), "executor_pid",
-                          t->rec.executor_pid > 0 ? json_integer(t->rec.executor_pid) : json_null(), "exit_code",
-                          exit_code ? exit_code : json_null(), "processes", processes ? processes : json_array());
-    enqueue(m, u);
-    if (grouped && journal_commit(m->journal, &err) < 0) {
-        log_error("task %s: %s", t->rec.task_id, err->msg);
-        bo_error_free(err);
-    }
+    enqueue(m, update_new(t->rec.task_id, state, message, t->rec.executor_pid, exit_code, processes, cause));
+    if (grouped && journal_commit(m->journal, &err) < 0)
+        journal_failed(m, err);
+}
+
+static void report(struct task_mgr *m, struct task *t, const char *state, const char *message, json_t *exit_code,
+                   json_t *processes)
+{
+    report_cause(m, t, state, message, exit_code, processes, NULL);
 }
 
 /* The memory message replaces a failure when the cgroup saw an OOM kill. */
@@ -242,6 +274,8 @@ static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
         bo_error_freep(&err);
         if (kill_requested)
             report(m, t, task_state_name(TASK_KILLED), "killed before the executor was ready", NULL, procs);
+        else if (t->rec.executor_pid <= 0) /* never started: not its failure */
+            report_cause(m, t, task_state_name(TASK_LOST), why, NULL, procs, CAUSE_RESTART);
         else
             report(m, t, task_state_name(TASK_FAILED), why, NULL, procs);
         sandbox_status_clear(&s);
@@ -265,33 +299,30 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
 }
 
 /* Phase 1 of a launch: the task's record (state ASSIGNED). Returns NULL
- * when there is nothing to start (invalid, known, or shutting down). */
+ * when there is nothing to start (invalid, known, or shutting down). Every
+ * launch the agent refuses is reported against its task id (with no record:
+ * an invalid id may not name a safe path), or the scheduler would hold the
+ * task ASSIGNED and resend the launch for ever. */
 static struct task *launch_record(struct task_mgr *m, const struct sync_launch *l)
 {
-    if (l->error) {
-        log_warn("skipping launch item: %s", l->error->msg);
-        if (!l->task_id || find_task(m, l->task_id))
-            return NULL;
-        /* Tell the scheduler, or it would resend this launch for ever. */
-        struct task *t = bo_xcalloc(1, sizeof(*t));
-        t->pidfd = -1;
-        t->rec = (struct journal_task){.task_id = bo_xstrdup(l->task_id),
-                                       .sandbox = bo_xasprintf("%s/sandboxes/%s", m->cfg.data_dir, l->task_id),
-                                       .cgroup = bo_xstrdup(l->task_id),
-                                       .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
-                                       .cleaned = true};
-        add_task(m, t);
-        char *msg = bo_xasprintf("launch failed: invalid launch: %s", l->error->msg);
-        report(m, t, task_state_name(TASK_FAILED), msg, NULL, NULL);
-        free(msg);
-        return NULL;
-    }
-    if (find_task(m, l->task_id)) {
+    if (l->task_id && find_task(m, l->task_id)) {
         log_debug("task %s: launch again ignored (already known)", l->task_id);
         return NULL;
     }
+    if (l->error) {
+        if (!l->task_id) {
+            log_warn("skipping launch item (no task id to report it against): %s", l->error->msg);
+            return NULL;
+        }
+        _cleanup_free_ char *msg = bo_xasprintf("launch refused by the agent: %s", l->error->msg);
+        log_warn("task %.200s: FAILED: %s", l->task_id, msg);
+        enqueue(m, update_new(l->task_id, task_state_name(TASK_FAILED), msg, 0, NULL, NULL, NULL));
+        return NULL;
+    }
     if (m->cleaning) {
-        log_info("task %s: launch ignored while shutting down", l->task_id);
+        log_info("task %s: launch refused while shutting down", l->task_id);
+        enqueue(m, update_new(l->task_id, task_state_name(TASK_LOST), "the agent is shutting down", 0, NULL, NULL,
+                              CAUSE_SHUTDOWN));
         return NULL;
     }
     struct task *t = bo_xcalloc(1, sizeof(*t));
@@ -338,10 +369,8 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
 static void journal_group(struct task_mgr *m, bool begin)
 {
     bo_error_t err = NULL;
-    if ((begin ? journal_begin(m->journal, &err) : journal_commit(m->journal, &err)) < 0) {
-        log_error("journal: %s", err->msg);
-        bo_error_free(err);
-    }
+    if ((begin ? journal_begin(m->journal, &err) : journal_commit(m->journal, &err)) < 0)
+        journal_failed(m, err);
 }
 
 void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
@@ -357,9 +386,16 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
     struct task **started = bo_xcalloc(n ? n : 1, sizeof(*started));
     int64_t t0 = bo_mono_ms();
     journal_group(m, true);
+    size_t n_started = 0;
     for (size_t i = 0; i < n; i++)
-        started[i] = launch_record(m, &ls[i]);
+        n_started += (started[i] = launch_record(m, &ls[i])) != NULL;
     journal_group(m, false);
+    if (m->fatal) {
+        /* The records may not be durable: starting executors now could
+         * leave ones a restart does not know. The agent stops instead. */
+        free(started);
+        return;
+    }
     journal_group(m, true);
     for (size_t i = 0; i < n; i++)
         if (started[i])
@@ -371,8 +407,8 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
         if (started[i] && started[i]->pidfd >= 0)
             refresh(m, started[i]);
     journal_group(m, false);
-    if (n > 1)
-        log_info("launched a batch of %zu tasks in %lld ms", n, (long long)(bo_mono_ms() - t0));
+    if (n_started > 1)
+        log_info("launched a batch of %zu tasks in %lld ms", n_started, (long long)(bo_mono_ms() - t0));
     free(started);
 }
 
@@ -385,10 +421,7 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
     struct task *t = find_task(m, k->task_id);
     if (!t) {
         log_info("task %s: kill of a task unknown to this agent, reporting LOST", k->task_id);
-        enqueue(m, json_pack("{s:s, s:s, s:s, s:I, s:n, s:n, s:[]}", "task_id", k->task_id, "state",
-                             task_state_name(TASK_LOST),
-                             "message", "unknown to agent", "ts", (json_int_t)bo_wall_ms(), "executor_pid",
-                             "exit_code", "processes"));
+        enqueue(m, update_new(k->task_id, task_state_name(TASK_LOST), "unknown to agent", 0, NULL, NULL, NULL));
         return;
     }
     if (state_terminal(t->rec.state) || t->pidfd < 0 || t->kill_deadline)
@@ -451,25 +484,32 @@ static void kill_backstop(struct task_mgr *m, struct task *t)
 void task_mgr_gc(struct task_mgr *m)
 {
     int64_t now = bo_wall_ms();
-    for (size_t i = 0; i < m->n_tasks;) {
+    for (size_t i = 0; i < m->n_tasks && !m->fatal;) {
         struct task *t = m->tasks[i];
         bool pending = true;
         bo_error_t err = NULL;
         if (!state_terminal(t->rec.state) || !t->rec.cleaned || t->pidfd >= 0 ||
-            now < t->rec.ended_ms + m->cfg.sandbox_retention_ms ||
-            journal_has_task(m->journal, t->rec.task_id, &pending, &err) < 0 || pending) {
-            if (err) {
-                log_error("gc: %s", err->msg);
-                bo_error_free(err);
-            }
+            now < t->rec.ended_ms + m->cfg.sandbox_retention_ms) {
             i++;
             continue;
         }
-        if (bo_rm_rf(t->rec.sandbox, &err) < 0 || journal_task_delete(m->journal, t->rec.task_id, &err) < 0) {
+        if (journal_has_task(m->journal, t->rec.task_id, &pending, &err) < 0) {
+            journal_failed(m, err);
+            return;
+        }
+        if (pending) {
+            i++;
+            continue;
+        }
+        if (bo_rm_rf(t->rec.sandbox, &err) < 0) {
             log_warn("task %s: removing sandbox: %s", t->rec.task_id, err->msg);
             bo_error_free(err);
             i++;
             continue;
+        }
+        if (journal_task_delete(m->journal, t->rec.task_id, &err) < 0) {
+            journal_failed(m, err);
+            return;
         }
         log_debug("task %s: sandbox removed", t->rec.task_id);
         task_free(t);
@@ -523,8 +563,7 @@ json_t *task_mgr_inventory(struct task_mgr *m)
              * neither lost nor killed. */
             bo_error_t err = NULL;
             if (journal_has_task(m->journal, t->rec.task_id, &pending, &err) < 0) {
-                log_error("inventory: %s", err->msg);
-                bo_error_free(err);
+                journal_failed(m, err);
                 pending = true;
             }
             if (!pending)
@@ -598,15 +637,27 @@ bool task_mgr_cleanup_done(struct task_mgr *m)
     for (size_t i = 0; i < m->n_tasks; i++)
         if (m->tasks[i]->pidfd >= 0)
             return false;
+    /* Each step on its own, so that one failing (a journal on a full disk)
+     * does not leave the sandbox or cgroup behind. */
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         bo_error_t err = NULL;
-        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0 ||
-            bo_rm_rf(t->rec.sandbox, &err) < 0 || journal_task_delete(m->journal, t->rec.task_id, &err) < 0) {
+        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
             log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
-            bo_error_free(err);
+            bo_error_freep(&err);
         }
+        if (bo_rm_rf(t->rec.sandbox, &err) < 0) {
+            log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
+            bo_error_freep(&err);
+        }
+        if (!m->fatal && journal_task_delete(m->journal, t->rec.task_id, &err) < 0)
+            journal_failed(m, err);
     }
     cgroup_remove_root(m->cg);
     return true;
+}
+
+const struct bo_error_s *task_mgr_failure(const struct task_mgr *m)
+{
+    return m->fatal;
 }

@@ -55,10 +55,17 @@ void task_mgr_gc(struct task_mgr *m);
  * one whose final update is not acked yet (so it is never taken for lost). */
 json_t *task_mgr_inventory(struct task_mgr *m);
 
-/* --cleanup-on-exit: start killing every live task (kill sequence). */
+/* The first journal write that failed, or NULL. Once set, updates may be
+ * lost: the agent must stop (fail-stop) and recover from the journal on
+ * restart. */
+const struct bo_error_s *task_mgr_failure(const struct task_mgr *m);
+
+/* --cleanup-on-exit: start killing every live task (kill sequence). Tasks
+ * that end from now on are reported with cause "agent_shutdown", and
+ * launches are refused (reported LOST with that cause). */
 void task_mgr_begin_cleanup(struct task_mgr *m);
 /* True once no executor is left; then removes cgroups, sandboxes and
- * records of every task. */
+ * records of every task (sandboxes and cgroups even if the journal fails). */
 bool task_mgr_cleanup_done(struct task_mgr *m);
 
 #endif

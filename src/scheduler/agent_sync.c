@@ -2,6 +2,7 @@
 #include "scheduler/agent_sync.h"
 
 #include <string.h>
+#include <uthash.h>
 #include <utlist.h>
 
 #include "base/clock.h"
@@ -57,6 +58,10 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         return bo_error_set(err, BO_E_INVALID, "sync request: resources must be >= 0 and port_range within 1-65535");
     if (attrs && !json_is_object(attrs))
         return bo_error_set(err, BO_E_INVALID, "sync request: attributes must be an object");
+    json_t *lv = json_object_get(body, "leaving");
+    if (lv && !json_is_boolean(lv))
+        return bo_error_set(err, BO_E_INVALID, "sync request: leaving must be a boolean");
+    bool leaving = json_is_true(lv);
 
     struct sched_agent *a = state_agent_find(st, id);
     bool changed = false;
@@ -93,12 +98,18 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         a->attributes = json_deep_copy(attrs);
         changed = true;
     }
-    if (!a->up) {
+    if (!a->up && !leaving) {
         a->up = true;
         st->agents_up++;
         st->placement_due = true;
         if (!changed)
             log_info("agent %s (%s) is back", a->hostname, a->id);
+    } else if (a->up && leaving) {
+        /* Down, so nothing is placed on it; not timed out either, since it
+         * said goodbye. Its next boot sync brings it back. */
+        a->up = false;
+        st->agents_up--;
+        log_info("agent %s (%s) is shutting down", a->hostname, a->id);
     }
     lifecycle_agent_seen(st, a);
     a->last_seen_wall = bo_wall_ms();
@@ -108,50 +119,156 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
     return 0;
 }
 
-static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *u, json_t *acks, json_t *strays,
-                        bo_error_t *err)
+/* One update entry of a sync request, checked field by field so that a bad
+ * field rejects that entry (with a reason the agent logs) instead of being
+ * dropped unacknowledged, which would make the agent resend it for ever. */
+struct update {
+    json_int_t seq;
+    const char *task_id;
+    enum task_state state;
+    const char *message;
+    json_int_t executor_pid; /* 0: absent or null (never started) */
+    json_t *processes;       /* NULL: absent or null */
+    bool agent_cause;        /* ended by the agent, not by the task */
+};
+
+/* Causes an agent may give for a terminal update it caused itself. */
+static const char *const agent_causes[] = {"agent_shutdown", "agent_restart"};
+
+/* Fill *u from entry j. Returns NULL, or the reason j is rejected (static
+ * or owned by *ret_owned). */
+static const char *parse_update(json_t *j, struct update *u, char **ret_owned)
 {
-    json_int_t seq = 0, pid = 0;
-    const char *task_id = NULL, *state = NULL, *msg = "";
-    json_t *procs = NULL;
-    if (json_unpack(u, "{s:I, s:s, s:s, s?s, s?I, s?o}", "seq", &seq, "task_id", &task_id, "state", &state,
-                    "message", &msg, "executor_pid", &pid, "processes", &procs) < 0 ||
-        seq < 1)
-        return 0; /* malformed entry: skipped, not acked (the agent refuses an ack below 1) */
-    enum task_state s;
-    json_array_append_new(acks, json_integer(seq));
-    if (task_state_from_name(state, &s) < 0 || !update_state_ok(s))
-        return 0;
-    struct sched_task *t = state_task_find(st, task_id);
-    if (!t) {
-        if (task_state_is_active(s))
-            kill_stray(a, strays, task_id);
+    json_t *v;
+    if (!(v = json_object_get(j, "task_id")) || !json_is_string(v))
+        return "task_id: required string";
+    u->task_id = json_string_value(v);
+    v = json_object_get(j, "state");
+    if (!json_is_string(v))
+        return "state: required string";
+    if (task_state_from_name(json_string_value(v), &u->state) < 0 || !update_state_ok(u->state)) {
+        *ret_owned = bo_xasprintf("state `%.40s` is not one an agent may report (STARTING, RUNNING, FINISHED, "
+                                  "FAILED, KILLED, LOST)",
+                                  json_string_value(v));
+        return *ret_owned;
+    }
+    v = json_object_get(j, "message");
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return "message: must be a string";
+    u->message = json_is_string(v) ? json_string_value(v) : "";
+    v = json_object_get(j, "executor_pid");
+    if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                                  json_integer_value(v) > INT32_MAX))
+        return "executor_pid: must be a pid or null";
+    u->executor_pid = json_integer_value(v);
+    v = json_object_get(j, "processes");
+    if (v && !json_is_null(v) && !json_is_array(v))
+        return "processes: must be an array or null";
+    u->processes = json_is_array(v) ? v : NULL;
+    v = json_object_get(j, "cause");
+    if (v && !json_is_null(v)) {
+        const char *c = json_string_value(v);
+        for (size_t i = 0; c && i < BO_ARRAY_SIZE(agent_causes); i++)
+            u->agent_cause |= strcmp(c, agent_causes[i]) == 0;
+        if (!u->agent_cause)
+            return "cause: must be agent_shutdown, agent_restart or null";
+        if (!task_state_is_terminal(u->state))
+            return "cause: only a terminal state has a cause";
+    }
+    return NULL;
+}
+
+/* The agent ended the task itself (it is shutting down, or it crashed while
+ * launching it): the task did nothing wrong. It goes through DRAINING, so
+ * it is rescheduled as a scheduler-side interruption, without a flapping
+ * penalty and without counting a failure (Aurora treats a drained host the
+ * same way). A task the user is killing just ends. */
+static int end_by_agent(struct sched_state *st, struct sched_agent *a, struct sched_task *t,
+                        const struct update *u, bo_error_t *err)
+{
+    enum task_state to = u->state == TASK_FAILED ? TASK_LOST : u->state;
+    if (!t->kill_requested && t->state != TASK_KILLING) {
+        _cleanup_free_ char *m = bo_xasprintf("agent %s (%s) stopped the task", a->hostname, a->id);
+        if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
+            return -1;
+    }
+    return lifecycle_transition(st, t, to, u->message, err);
+}
+
+/* The agent is shutting down and kills every task it runs: each becomes
+ * DRAINING now (an interruption: rescheduled without penalty when its
+ * KILLED arrives, or LOST by the transient timeout if it never does); a
+ * task not launched yet is lost at once. A kill the user asked for just
+ * completes. */
+static int drain_leaving_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err)
+{
+    _cleanup_free_ char *m = bo_xasprintf("agent %s (%s) is shutting down", a->hostname, a->id);
+    struct sched_task *t, *tmp;
+    DL_FOREACH_SAFE2(a->tasks, t, tmp, a_next)
+    {
+        if (t->kill_requested || !task_state_is_active(t->state) || t->state == TASK_KILLING)
+            continue;
+        bool launched = t->state != TASK_ASSIGNED;
+        if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
+            return -1;
+        if (!launched && lifecycle_transition(st, t, TASK_LOST, "the agent shut down before starting it", err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Apply one entry. Every entry with a valid seq is acked (applied, a
+ * harmless duplicate, or rejected with a reason in `rejected`), so one bad
+ * entry can never hold back the agent's queue. */
+static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j, json_t *acks, json_t *rejected,
+                        json_t *strays, bo_error_t *err)
+{
+    json_t *seqv = json_object_get(j, "seq");
+    if (!json_is_integer(seqv) || json_integer_value(seqv) < 1) {
+        /* Nothing to ack it with: an agent of this protocol never sends one. */
+        log_warn("agent %s: an update without a valid seq ignored", a->id);
         return 0;
     }
-    if (!t->agent_id || strcmp(t->agent_id, a->id) != 0)
-        return 0; /* a stale report from an agent the task is no longer on */
+    struct update u = {.seq = json_integer_value(seqv)};
+    _cleanup_free_ char *owned = NULL;
+    const char *reason = parse_update(j, &u, &owned);
+    json_array_append_new(acks, json_integer(u.seq));
+    struct sched_task *t = reason ? NULL : state_task_find(st, u.task_id);
+    if (!reason && !t) {
+        if (task_state_is_active(u.state))
+            kill_stray(a, strays, u.task_id);
+        reason = owned = bo_xasprintf("task `%.200s` is unknown to the scheduler", u.task_id);
+    } else if (!reason && (!t->agent_id || strcmp(t->agent_id, a->id) != 0)) {
+        reason = owned = bo_xasprintf("task `%.200s` is not on this agent (stale report)", u.task_id);
+    }
+    if (reason) {
+        json_array_append_new(rejected, json_pack("{s:I, s:s}", "seq", u.seq, "reason", reason));
+        return 0;
+    }
     bool info_changed = false;
-    if (pid && pid != t->executor_pid) {
-        t->executor_pid = (int32_t)pid;
+    if (u.executor_pid && u.executor_pid != t->executor_pid) {
+        t->executor_pid = (int32_t)u.executor_pid;
         info_changed = true;
     }
-    if (procs && json_is_array(procs) && !json_equal(procs, t->processes)) {
+    if (u.processes && !json_equal(u.processes, t->processes)) {
         json_decref(t->processes);
-        t->processes = json_incref(procs);
+        t->processes = json_incref(u.processes);
         info_changed = true;
     }
-    if (t->state == s) {
+    if (t->state == u.state)
         return info_changed ? state_save_task(st, t, err) : 0;
-    }
-    int r = lifecycle_transition(st, t, s, msg, err);
+    int r = u.agent_cause && task_state_is_active(t->state) ? end_by_agent(st, a, t, &u, err)
+                                                             : lifecycle_transition(st, t, u.state, u.message, err);
     if (r < 0)
         return -1;
     if (r == 0) {
-        /* Not a legal move: a duplicate or an old update, or a task we hold
-         * terminal that the agent says is alive, which must be killed. */
-        if (task_state_is_terminal(t->state) && task_state_is_active(s))
-            kill_stray(a, strays, task_id);
-        else if (info_changed)
+        /* Not a legal move: an old update, or a task we hold terminal that
+         * the agent says is alive, which must be killed. */
+        if (task_state_is_terminal(t->state) && task_state_is_active(u.state))
+            kill_stray(a, strays, u.task_id);
+        json_array_append_new(rejected, json_pack("{s:I, s:s}", "seq", u.seq, "reason",
+                                                  task_state_refusal(t->state, u.state)));
+        if (info_changed)
             return state_save_task(st, t, err);
     }
     return 0;
@@ -197,7 +314,8 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
 }
 
 /* Launches and kills due for agent `a`, plus kills of strays. */
-static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_t *acks, json_t *strays)
+static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_t *acks, json_t *rejected,
+                            json_t *strays)
 {
     int64_t now = bo_mono_ms();
     json_t *launch = json_array(), *kill = json_array();
@@ -227,8 +345,11 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     json_array_foreach(strays, i, s)
     json_array_append_new(kill, json_pack("{s:O, s:i}", "task_id", s, "grace_ms", 5000));
     a->has_work = false;
-    return json_pack("{s:O, s:o, s:o, s:I}", "acks", acks ? acks : json_array(), "launch", launch, "kill", kill,
-                     "heartbeat_ms", (json_int_t)(st->opt.agent_timeout_ms / 3));
+    json_t *answer = json_pack("{s:O, s:o, s:o, s:I}", "acks", acks, "launch", launch, "kill", kill,
+                               "heartbeat_ms", (json_int_t)(st->opt.agent_timeout_ms / 3));
+    if (json_array_size(rejected) > 0)
+        json_object_set(answer, "rejected", rejected);
+    return answer;
 }
 
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
@@ -240,7 +361,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         return bo_error_set(err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
     if (store_begin(st->store, err) < 0)
         return -1;
-    json_t *acks = json_array(), *strays = json_array();
+    json_t *acks = json_array(), *rejected = json_array(), *strays = json_array();
     struct sched_agent *a = NULL;
     int r = register_agent(st, body, &a, err);
     json_t *u;
@@ -249,25 +370,67 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
     {
         if (r < 0)
             break;
-        r = apply_update(st, a, u, acks, strays, err);
+        r = apply_update(st, a, u, acks, rejected, strays, err);
     }
     if (r == 0 && inventory)
         r = reconcile(st, a, inventory, strays, err);
+    if (r == 0 && json_is_true(json_object_get(body, "leaving")))
+        r = drain_leaving_agent(st, a, err);
     if (r == 0)
         r = store_commit(st->store, err);
     else
         store_rollback(st->store);
-    if (r < 0) {
-        json_decref(acks);
-        json_decref(strays);
-        return -1;
-    }
-    json_t *answer = build_answer(st, a, acks, strays);
+    json_t *answer = r == 0 ? build_answer(st, a, acks, rejected, strays) : NULL;
     json_decref(acks);
+    json_decref(rejected);
     json_decref(strays);
+    if (r < 0)
+        return -1;
     *ret_agent = a;
     *ret_answer = answer;
     return 0;
+}
+
+/* Suspended long polls, at most one per agent, keyed by agent id. A parked
+ * HTTP request is plumbing of this protocol, not cluster state, so it lives
+ * here rather than on struct sched_agent. One scheduler per process, so
+ * one table. */
+struct parked_poll {
+    char *agent_id;
+    struct http_request *req;
+    int64_t deadline_mono;
+    UT_hash_handle hh;
+};
+static struct parked_poll *parked;
+
+static void park(const char *agent_id, struct http_request *req, int64_t deadline_mono)
+{
+    struct parked_poll *p = NULL;
+    HASH_FIND_STR(parked, agent_id, p);
+    if (p) {
+        /* A newer poll replaces the old one, which is answered now. */
+        struct http_request *old = p->req;
+        p->req = req;
+        p->deadline_mono = deadline_mono;
+        http_resume(old);
+    } else {
+        p = bo_xcalloc(1, sizeof(*p));
+        p->agent_id = bo_xstrdup(agent_id);
+        p->req = req;
+        p->deadline_mono = deadline_mono;
+        HASH_ADD_KEYPTR(hh, parked, p->agent_id, strlen(p->agent_id), p);
+    }
+    http_suspend(req);
+}
+
+/* Forget p and answer its request (the handler runs again, resumed). */
+static void unpark(struct parked_poll *p)
+{
+    HASH_DEL(parked, p);
+    struct http_request *req = p->req;
+    free(p->agent_id);
+    free(p);
+    http_resume(req);
 }
 
 void agent_sync_handle(struct http_request *req, void *ctx)
@@ -285,11 +448,9 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);
             return;
         }
-        if (a->waiting == req)
-            a->waiting = NULL;
-        json_t *strays = json_array();
-        http_reply_json(req, 200, build_answer(st, a, c->acks, strays));
-        json_decref(strays);
+        json_t *none = json_array();
+        http_reply_json(req, 200, build_answer(st, a, c->acks, none, none));
+        json_decref(none);
         return;
     }
     json_t *body = http_body_json(req);
@@ -311,7 +472,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     json_t *acks = json_object_get(answer, "acks");
     bool empty = json_array_size(acks) == 0 && json_array_size(json_object_get(answer, "launch")) == 0 &&
-                 json_array_size(json_object_get(answer, "kill")) == 0;
+                 json_array_size(json_object_get(answer, "kill")) == 0 && !json_object_get(answer, "rejected");
     if (empty && wait_ms > 0) {
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
         c->agent_id = bo_xstrdup(a->id);
@@ -319,11 +480,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         json_decref(answer);
         req->user = c;
         req->user_free = sync_ctx_free;
-        if (a->waiting) /* a newer poll replaces the old one */
-            http_resume(a->waiting);
-        a->waiting = req;
-        a->waiting_deadline_mono = bo_mono_ms() + (wait_ms < SYNC_MAX_WAIT_MS ? wait_ms : SYNC_MAX_WAIT_MS);
-        http_suspend(req);
+        park(a->id, req, bo_mono_ms() + (wait_ms < SYNC_MAX_WAIT_MS ? wait_ms : SYNC_MAX_WAIT_MS));
         return;
     }
     http_reply_json(req, 200, answer);
@@ -331,29 +488,19 @@ void agent_sync_handle(struct http_request *req, void *ctx)
 
 void agent_sync_release_all(struct sched_state *st)
 {
-    struct sched_agent *a, *tmp;
-    HASH_ITER(hh, st->agents, a, tmp)
-    {
-        if (a->waiting) {
-            struct http_request *w = a->waiting;
-            a->waiting = NULL;
-            http_resume(w);
-        }
-    }
+    struct parked_poll *p, *tmp;
+    HASH_ITER(hh, parked, p, tmp)
+    unpark(p);
 }
 
 void agent_sync_wake(struct sched_state *st, int64_t now_mono)
 {
-    struct sched_agent *a, *tmp;
-    HASH_ITER(hh, st->agents, a, tmp)
+    struct parked_poll *p, *tmp;
+    HASH_ITER(hh, parked, p, tmp)
     {
-        if (!a->waiting)
-            continue;
-        if (a->has_work || now_mono >= a->waiting_deadline_mono) {
-            struct http_request *w = a->waiting;
-            a->waiting = NULL;
-            http_resume(w);
-        }
+        struct sched_agent *a = state_agent_find(st, p->agent_id);
+        if (!a || a->has_work || now_mono >= p->deadline_mono)
+            unpark(p);
     }
 }
 

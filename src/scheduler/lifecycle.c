@@ -66,7 +66,7 @@ static void set_state(struct sched_state *st, struct sched_task *t, enum task_st
         state_task_unbind_agent(st, t);
 }
 
-static int reschedule(struct sched_state *st, struct sched_task *old, bo_error_t *err)
+static int reschedule(struct sched_state *st, struct sched_task *old, enum task_state previous, bo_error_t *err)
 {
     struct sched_job *j = old->job;
     if (old->instance >= j->n_current || j->current[old->instance] != old)
@@ -75,7 +75,10 @@ static int reschedule(struct sched_state *st, struct sched_task *old, bo_error_t
     t->ancestor_id = bo_xstrdup(old->id);
     t->failure_count = old->failure_count;
     int64_t ran = old->running_since ? bo_wall_ms() - old->running_since : 0;
-    bool flapped = ran < st->opt.flap_window_ms;
+    /* Ended by the scheduler or its agent (restart, drain, preemption, an
+     * agent shutting down), not by itself: not flapping (Aurora's rule). */
+    bool interrupted = previous == TASK_RESTARTING || previous == TASK_DRAINING || previous == TASK_PREEMPTING;
+    bool flapped = !interrupted && ran < st->opt.flap_window_ms;
     t->consecutive_flaps = flapped ? old->consecutive_flaps + 1 : 0;
     int64_t penalty =
         task_flap_penalty_ms(t->consecutive_flaps, st->opt.flap_penalty_ms, st->opt.flap_penalty_max_ms);
@@ -116,7 +119,7 @@ int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task
             .previous = from,
             .kill_requested = t->kill_requested,
         };
-        if (task_should_reschedule(&in) && reschedule(st, t, err) < 0)
+        if (task_should_reschedule(&in) && reschedule(st, t, from, err) < 0)
             return -1;
         if (state_job_prune(st, t->job, st->opt.terminal_keep_per_job, t, err) < 0 ||
             state_job_refresh(st, t->job, err) < 0)

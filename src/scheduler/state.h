@@ -108,9 +108,7 @@ struct sched_agent {
     int64_t last_seen_wall;
     int64_t n_tasks;
     struct sched_task *tasks;            /* a_ links */
-    struct http_request *waiting;        /* suspended long poll, or NULL */
-    int64_t waiting_deadline_mono;
-    bool has_work;                        /* commands are due: answer a waiting poll */
+    bool has_work;                        /* commands are due: answer a parked poll */
     UT_hash_handle hh;
 };
 

@@ -213,14 +213,17 @@ TEST(launch_is_recorded_before_the_executor_starts)
     for (int64_t deadline = bo_mono_ms() + 5000; kill(orphan, 0) == 0 && bo_mono_ms() < deadline;)
         usleep(10000);
     CHECK(recorded);
-    /* The restarted agent knows the task and reports it. */
+    /* The restarted agent knows the task and reports it LOST, as its own
+     * doing (cause agent_restart), not a failure of the task. */
     env_open(&e);
     CHECK(task_mgr_recover(e.m, NULL) == 0);
     _cleanup_free_ char *states = update_states(e.j);
-    CHECK_STR(states, "FAILED");
+    CHECK_STR(states, "LOST");
     json_t *list = NULL;
     CHECK(journal_list(e.j, 10, &list, NULL) == 0);
     CHECK_CONTAINS(json_string_value(json_object_get(json_array_get(list, 0), "message")), "while launching");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "cause")), "agent_restart");
+    CHECK(json_is_null(json_object_get(json_array_get(list, 0), "executor_pid")));
     json_decref(list);
     env_done(&e);
 }
@@ -249,6 +252,62 @@ TEST(kill_before_the_executor_is_ready_is_reported_killed)
     free(fds);
     _cleanup_free_ char *states = update_states(e.j);
     CHECK_STR(states, "STARTING KILLED");
+    env_done(&e);
+}
+
+/* Journaled update i (oldest first), a new reference. */
+static json_t *update_at(struct journal *j, size_t i)
+{
+    json_t *list = NULL;
+    CHECK(journal_list(j, 100, &list, NULL) == 0);
+    json_t *u = json_incref(json_array_get(list, i));
+    json_decref(list);
+    CHECK(u);
+    return u;
+}
+
+TEST(refused_launches_are_reported_with_the_reason)
+{
+    struct env e;
+    env_init(&e, "#!/bin/sh\nexec sleep 1000\n");
+    env_open(&e);
+    /* An id the agent cannot use as a path, and a bad spec (as the parser
+     * marks them): each becomes a FAILED update naming why, and nothing
+     * is created on disk for the bad id. */
+    char long_id[260];
+    memset(long_id, 'x', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    struct sync_launch ls[2] = {{.task_id = long_id}, {.task_id = "../escape"}};
+    bo_error_set(&ls[0].error, BO_E_INVALID, "launch[0]: task id `xxx` must be 1..200 characters");
+    bo_error_set(&ls[1].error, BO_E_INVALID, "launch[1].task: unknown field `colour`");
+    task_mgr_launch(e.m, ls, 2);
+    bo_error_freep(&ls[0].error);
+    bo_error_freep(&ls[1].error);
+    CHECK(task_mgr_failure(e.m) == NULL);
+    _cleanup_free_ char *states = update_states(e.j);
+    CHECK_STR(states, "FAILED FAILED");
+    json_t *u = update_at(e.j, 0);
+    CHECK_STR(json_string_value(json_object_get(u, "task_id")), long_id);
+    CHECK_CONTAINS(json_string_value(json_object_get(u, "message")), "must be 1..200 characters");
+    json_decref(u);
+    u = update_at(e.j, 1);
+    CHECK_STR(json_string_value(json_object_get(u, "task_id")), "../escape");
+    CHECK_CONTAINS(json_string_value(json_object_get(u, "message")), "unknown field `colour`");
+    json_decref(u);
+    _cleanup_free_ char *escaped = bo_xasprintf("%s/escape", e.data);
+    CHECK(access(escaped, F_OK) < 0);
+    /* A launch that arrives while the agent shuts down is refused too, as
+     * the agent's doing (no penalty for the task). */
+    task_mgr_begin_cleanup(e.m);
+    struct sync_launch l;
+    make_launch(&l);
+    task_mgr_launch(e.m, &l, 1);
+    clear_launch(&l);
+    u = update_at(e.j, 2);
+    CHECK_STR(json_string_value(json_object_get(u, "state")), "LOST");
+    CHECK_STR(json_string_value(json_object_get(u, "cause")), "agent_shutdown");
+    json_decref(u);
+    CHECK(task_mgr_cleanup_done(e.m));
     env_done(&e);
 }
 

@@ -1,0 +1,248 @@
+/* Unit tests for the scheduler's side of the agent protocol
+ * (src/scheduler/agent_sync.c) through agent_sync_apply: every update is
+ * acked, bad ones are rejected with a reason, updates of tasks the agent
+ * ended itself (cause) and a leaving agent reschedule without penalty. */
+#include <utlist.h>
+
+#include "base/clock.h"
+#include "base/fs.h"
+#include "harness.h"
+#include "scheduler/agent_sync.h"
+#include "scheduler/lifecycle.h"
+#include "scheduler/placement.h"
+#include "scheduler/scheduler.h"
+
+static char dir[64];
+
+__attribute__((destructor)) static void remove_dir(void)
+{
+    if (dir[0])
+        bo_rm_rf(dir, NULL);
+}
+
+static const char registration[] =
+    "{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":8,\"ram\":8589934592,"
+    "\"disk\":8589934592},\"port_range\":[31000,31099]}";
+
+/* A state with the default options (a 30 s flapping penalty), one agent
+ * registered through a sync, and a 2-instance service placed on it. */
+static struct sched_job *setup(struct sched_state *st)
+{
+    strcpy(dir, "/tmp/bo-async-XXXXXX");
+    CHECK(mkdtemp(dir));
+    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
+    struct sched_options o;
+    scheduler_default_options(&o);
+    CHECK(o.flap_penalty_ms > 0);
+    state_init(st, &o, s);
+    json_t *body = json_loads(registration, 0, NULL);
+    struct sched_agent *a = NULL;
+    json_t *answer = NULL;
+    CHECK(agent_sync_apply(st, body, &a, &answer, NULL) == 0);
+    json_decref(answer);
+    json_decref(body);
+    json_t *jj = json_loads("{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"web\","
+                            "\"instances\":2,\"service\":true,\"task\":{\"resources\":{\"cpu\":0.5,\"ram\":1048576,"
+                            "\"disk\":0},\"ports\":[\"http\"],\"processes\":[{\"name\":\"p\",\"cmdline\":\"x\"}]}}",
+                            0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(jj, &c, NULL) == 0);
+    json_decref(jj);
+    struct sched_job *j = NULL;
+    CHECK(store_begin(s, NULL) == 0);
+    CHECK(lifecycle_create_job(st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(st, 0, NULL) == 2);
+    CHECK(store_commit(s, NULL) == 0);
+    return j;
+}
+
+static void done(struct sched_state *st)
+{
+    struct store *store = st->store;
+    state_free(st);
+    store_close(store);
+}
+
+/* Send `updates` (a JSON array text, "@N" standing for instance N's current
+ * task id) with `extra` fields; returns the answer. */
+static json_t *sync_with(struct sched_state *st, struct sched_job *j, const char *updates, const char *extra)
+{
+    json_t *body = json_loads(registration, 0, NULL);
+    CHECK(body);
+    _cleanup_free_ char *text = bo_xstrdup(updates);
+    json_t *u = json_loads(text, 0, NULL);
+    CHECK(u);
+    size_t i;
+    json_t *v;
+    json_array_foreach(u, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "task_id"));
+        if (id && id[0] == '@')
+            json_object_set_new(v, "task_id", json_string(j->current[id[1] - '0']->id));
+    }
+    json_object_set_new(body, "updates", u);
+    if (extra) {
+        json_t *e = json_loads(extra, 0, NULL);
+        CHECK(e);
+        json_object_update(body, e);
+        json_decref(e);
+    }
+    struct sched_agent *a = NULL;
+    json_t *answer = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    int r = agent_sync_apply(st, body, &a, &answer, &err);
+    if (r < 0)
+        fprintf(stderr, "  sync: %s\n", err->msg);
+    CHECK(r == 0);
+    json_decref(body);
+    return answer;
+}
+
+static char *acks_text(json_t *answer)
+{
+    return json_dumps(json_object_get(answer, "acks"), JSON_COMPACT);
+}
+
+/* The reason given for update `seq`, or NULL. */
+static const char *reason_of(json_t *answer, int64_t seq)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(answer, "rejected"), i, v)
+    {
+        if (json_integer_value(json_object_get(v, "seq")) == seq)
+            return json_string_value(json_object_get(v, "reason"));
+    }
+    return NULL;
+}
+
+static bool has_event(const struct sched_task *t, enum task_state s)
+{
+    for (int i = 0; i < t->n_events && i < TASK_MAX_EVENTS; i++)
+        if (t->events[i].state == s)
+            return true;
+    return false;
+}
+
+TEST(update_with_null_executor_pid_is_applied_and_acked)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_task *t0 = j->current[0];
+    /* What an agent sends for a launch that failed before its executor
+     * started: before, the whole entry was skipped and never acked. */
+    json_t *ans = sync_with(&st, j,
+                            "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"FAILED\",\"message\":\"launch failed\","
+                            "\"ts\":1,\"executor_pid\":null,\"exit_code\":null,\"processes\":[]}]",
+                            NULL);
+    _cleanup_free_ char *acks = acks_text(ans);
+    CHECK_STR(acks, "[1]");
+    CHECK(!json_object_get(ans, "rejected"));
+    CHECK(t0->state == TASK_FAILED);
+    CHECK_STR(t0->message, "launch failed");
+    json_decref(ans);
+    done(&st);
+}
+
+TEST(every_update_is_acked_and_bad_ones_are_rejected_with_a_reason)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_task *t1 = j->current[1];
+    json_t *ans = sync_with(&st, j,
+                            "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"SLEEPING\"},"
+                            " {\"seq\":2,\"task_id\":\"nosuchtask\",\"state\":\"FAILED\"},"
+                            " {\"seq\":3,\"task_id\":\"@0\",\"state\":\"RUNNING\",\"message\":7},"
+                            " {\"seq\":4,\"state\":\"RUNNING\"},"
+                            " {\"seq\":5,\"task_id\":\"@0\",\"state\":\"KILLED\",\"cause\":\"bored\"},"
+                            " {\"task_id\":\"@0\",\"state\":\"RUNNING\"},"
+                            " {\"seq\":6,\"task_id\":\"@1\",\"state\":\"STARTING\",\"executor_pid\":42}]",
+                            NULL);
+    /* Every entry with a seq is acked, in order; the one without cannot be. */
+    _cleanup_free_ char *acks = acks_text(ans);
+    CHECK_STR(acks, "[1,2,3,4,5,6]");
+    CHECK_CONTAINS(reason_of(ans, 1), "SLEEPING");
+    CHECK_CONTAINS(reason_of(ans, 2), "`nosuchtask` is unknown");
+    CHECK_CONTAINS(reason_of(ans, 3), "message");
+    CHECK_CONTAINS(reason_of(ans, 4), "task_id");
+    CHECK_CONTAINS(reason_of(ans, 5), "cause");
+    CHECK(reason_of(ans, 6) == NULL);
+    /* The good one after the bad ones is applied. */
+    CHECK(t1->state == TASK_STARTING && t1->executor_pid == 42);
+    CHECK(j->current[0]->state == TASK_ASSIGNED);
+    json_decref(ans);
+    /* A stale transition is acked with the refusal as its reason. */
+    ans = sync_with(&st, j, "[{\"seq\":7,\"task_id\":\"@1\",\"state\":\"STARTING\"},"
+                            " {\"seq\":8,\"task_id\":\"@1\",\"state\":\"RUNNING\"},"
+                            " {\"seq\":9,\"task_id\":\"@1\",\"state\":\"STARTING\"}]",
+                    NULL);
+    _cleanup_free_ char *acks2 = acks_text(ans);
+    CHECK_STR(acks2, "[7,8,9]");
+    CHECK(reason_of(ans, 7) == NULL); /* a plain duplicate */
+    CHECK_CONTAINS(reason_of(ans, 9), "cannot go from RUNNING to STARTING");
+    CHECK(t1->state == TASK_RUNNING);
+    json_decref(ans);
+    done(&st);
+}
+
+TEST(task_ended_by_its_agent_is_rescheduled_without_penalty)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_task *t0 = j->current[0], *t1 = j->current[1];
+    json_t *ans = sync_with(&st, j,
+                            "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"RUNNING\",\"executor_pid\":10},"
+                            " {\"seq\":2,\"task_id\":\"@1\",\"state\":\"RUNNING\",\"executor_pid\":11}]",
+                            NULL);
+    json_decref(ans);
+    /* Instance 0 is killed by its agent shutting down; instance 1 fails on
+     * its own (the control: it ran shorter than the flap window). */
+    ans = sync_with(&st, j,
+                    "[{\"seq\":3,\"task_id\":\"@0\",\"state\":\"KILLED\",\"message\":\"killed\","
+                    "\"cause\":\"agent_shutdown\"},"
+                    " {\"seq\":4,\"task_id\":\"@1\",\"state\":\"FAILED\",\"message\":\"exit 1\"}]",
+                    NULL);
+    CHECK(!json_object_get(ans, "rejected"));
+    json_decref(ans);
+    CHECK(t0->state == TASK_KILLED && has_event(t0, TASK_DRAINING));
+    CHECK(t0->failure_count == 0);
+    CHECK(j->current[0] != t0 && j->current[0]->state == TASK_PENDING);
+    CHECK(j->current[1] != t1 && j->current[1]->state == TASK_THROTTLED);
+    done(&st);
+}
+
+TEST(leaving_agent_is_down_and_its_tasks_drain_without_penalty)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_task *t0 = j->current[0], *t1 = j->current[1];
+    json_t *ans = sync_with(&st, j, "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"RUNNING\",\"executor_pid\":10}]",
+                            NULL);
+    json_decref(ans);
+    ans = sync_with(&st, j, "[]", "{\"leaving\": true}");
+    json_decref(ans);
+    struct sched_agent *a = state_agent_find(&st, "ag");
+    CHECK(!a->up && st.agents_up == 0);
+    /* Running: DRAINING until the agent's KILLED arrives. Never launched:
+     * lost at once and rescheduled, without penalty. */
+    CHECK(t0->state == TASK_DRAINING);
+    CHECK(t1->state == TASK_LOST && j->current[1]->state == TASK_PENDING);
+    CHECK(placement_run(&st, 0, NULL) == 0); /* nothing goes to a leaving agent */
+    ans = sync_with(&st, j,
+                    "[{\"seq\":2,\"task_id\":\"@0\",\"state\":\"KILLED\",\"cause\":\"agent_shutdown\"}]",
+                    "{\"leaving\": true}");
+    CHECK(!json_object_get(ans, "rejected"));
+    json_decref(ans);
+    CHECK(t0->state == TASK_KILLED && j->current[0]->state == TASK_PENDING);
+    /* Back after its restart: both instances are placed on it again. */
+    ans = sync_with(&st, j, "[]", "{\"boot\": true, \"inventory\": []}");
+    json_decref(ans);
+    CHECK(a->up);
+    CHECK(placement_run(&st, 0, NULL) == 2);
+    done(&st);
+}
+
+TEST_MAIN()
