@@ -102,6 +102,7 @@ class Cluster:
         self.cgroup_root = f"borealis-test-{os.getpid()}-{self.port}"
         self.port_lo = 20000 + (self.port % 200) * 100
         self.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "30s"]
+        self.agent_args = []
 
     # -- daemons ----------------------------------------------------------
     def start_scheduler(self):
@@ -119,7 +120,7 @@ class Cluster:
              "--scheduler", self.url, "--executor", EXECUTOR,
              "--cgroup-root", self.cgroup_root, "--cleanup-on-exit",
              "--sandbox-retention", "1h",
-             "--port-range", f"{self.port_lo}-{self.port_lo + 99}"],
+             "--port-range", f"{self.port_lo}-{self.port_lo + 99}"] + self.agent_args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
         if wait:
             wait_for("agent registration",

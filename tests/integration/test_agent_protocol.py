@@ -1,0 +1,185 @@
+"""The agent protocol under faults: an agent killed mid-launch of a large
+job, an agent shut down and started again (with and without the scheduler
+up), and an agent whose journal disk fills up. Every task must end
+consistent and later updates must keep flowing."""
+import os
+import signal
+import subprocess
+
+import pytest
+
+from conftest import EXECUTOR, wait_for, pid_alive
+
+
+def job_yaml(name, instances, service=True, cmd="sleep 100000", ports=""):
+    return f"""
+jobs:
+  - cluster: local
+    role: proto
+    environment: test
+    name: {name}
+    instances: {instances}
+    service: {"true" if service else "false"}
+    task:
+      resources: {{cpu: 0.001, ram: 1MiB, disk: 0}}
+      {ports}
+      processes:
+        - name: p
+          cmdline: "{cmd}"
+"""
+
+
+def live_executors(agent_dir):
+    """Task id -> pids of live executors whose sandbox is under agent_dir."""
+    prefix = os.path.join(agent_dir, "sandboxes") + "/"
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 2 and argv[0].decode(errors="replace") == EXECUTOR and \
+                argv[1].decode(errors="replace").startswith(prefix) and pid_alive(int(pid)):
+            task = argv[1].decode()[len(prefix):].strip("/")
+            found.setdefault(task, []).append(int(pid))
+    return found
+
+
+def consistent(c, key, n):
+    """Every instance RUNNING, nothing ASSIGNED, one live executor per task."""
+    tasks = c.job(key)["tasks"]
+    current = {t["instance"]: t for t in tasks}
+    if len(current) != n or any(t["state"] != "RUNNING" for t in current.values()):
+        return False
+    every = c.all_tasks()
+    if any(t["state"] == "ASSIGNED" for t in every):
+        return False
+    return current
+
+
+def test_agent_killed_mid_launch_of_a_large_job_recovers(cluster):
+    c = cluster
+    n = 400
+    c.start_scheduler()
+    c.agent_args = ["--cpu", "64", "--ram", "64GiB"]
+    c.start_agent()
+    key = "local/proto/test/big"
+    r = c.cli("job", "create", key, c.job_file(job_yaml("big", n)))
+    assert r.rc == 0, r
+    # Kill the agent while it launches: some executors started, not all.
+    wait_for("the launch under way",
+             lambda: 0 < len(live_executors(os.path.join(c.root, "agent"))) < n or
+             "launched a batch" in c.log("agent.log"), timeout=60, interval=0.01)
+    c.kill9(c.agent)
+    c.start_agent()
+    # The restarted agent found records of tasks it never started.
+    wait_for("tasks reported lost mid-launch",
+             lambda: "the agent stopped while launching the task" in c.log("agent.log"), timeout=60)
+    current = wait_for(f"{n} instances RUNNING, none ASSIGNED",
+                       lambda: consistent(c, key, n), timeout=240)
+    # No duplicate live copies: exactly one executor per instance, and it is
+    # the instance's current task.
+    live = wait_for("one executor per task",
+                    lambda: (lambda l: len(l) == n and l)(live_executors(os.path.join(c.root, "agent"))),
+                    timeout=60)
+    assert all(len(p) == 1 for p in live.values()), {t: p for t, p in live.items() if len(p) > 1}
+    assert set(live) == {t["id"] for t in current.values()}
+    # Later updates flow: kill one instance's process, see it reported.
+    victim = current[7]
+    pid = next(p["pid"] for p in victim["processes"] if p.get("pid"))
+    os.kill(pid, signal.SIGKILL)
+    wait_for("the killed task reported FAILED",
+             lambda: [t for t in c.all_tasks(job=key, instance=7)
+                      if t["id"] == victim["id"] and t["state"] == "FAILED"], timeout=60)
+    c.wait_running(key, n, timeout=60)
+    # Nothing was left unacknowledged for the agent to resend.
+    assert "acknowledged none" not in c.log("agent.log")
+
+
+def _restart_cycle(c, stop_scheduler_too):
+    key = "local/proto/test/svc"
+    r = c.cli("job", "create", key,
+              c.job_file(job_yaml("svc", 2, ports="ports: [http]",
+                                  cmd="sleep 100000 # {{ports.http}}")))
+    assert r.rc == 0, r
+    before = {t["id"] for t in c.wait_running(key, 2).values()}
+    if stop_scheduler_too:
+        assert c.stop(c.sched) == 0
+    assert c.stop(c.agent) == 0  # SIGTERM: --cleanup-on-exit kills every task
+    if stop_scheduler_too:
+        c.start_scheduler()
+    c.start_agent()
+    def replaced():
+        ts = c.tasks(key)
+        return len(ts) == 2 and all(t["state"] == "RUNNING" and t["id"] not in before
+                                    for t in ts.values()) and ts
+    running = wait_for("both instances replaced and RUNNING", replaced, timeout=60)
+    for t in running.values():
+        assert all(p != 0 for p in t["ports"].values()), t
+    # No instance was held as flapping at any point of the cycle.
+    every = c.all_tasks(job=key)
+    throttled = [t for t in every if t["state"] == "THROTTLED" or
+                 any(e["state"] == "THROTTLED" for e in t["events"])]
+    assert not throttled, throttled
+
+
+def test_agent_shutdown_reschedules_without_flapping_penalty(cluster):
+    c = cluster
+    c.scheduler_args = ["--agent-timeout", "30s"]  # the default flapping penalty
+    c.start_scheduler()
+    c.start_agent()
+    _restart_cycle(c, stop_scheduler_too=False)
+    assert "is shutting down" in c.log("scheduler.log")
+
+
+def test_cluster_shutdown_with_scheduler_down_restarts_every_instance(cluster):
+    c = cluster
+    c.scheduler_args = ["--agent-timeout", "30s"]
+    c.start_scheduler()
+    c.start_agent()
+    _restart_cycle(c, stop_scheduler_too=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
+    c = cluster
+    data = os.path.join(c.root, "agent")
+    os.makedirs(data)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", data], check=True)
+    try:
+        c.start_scheduler()
+        c.agent_args = ["--cpu", "64", "--ram", "64GiB", "--disk", "1GiB"]
+        c.start_agent()
+        key = "local/proto/test/pre"
+        assert c.cli("job", "create", key, c.job_file(job_yaml("pre", 2))).rc == 0
+        c.wait_running(key, 2)
+        # Fill the disk, then make the agent journal: a launch batch.
+        try:
+            with open(os.path.join(data, "filler"), "wb") as f:
+                while True:
+                    f.write(b"\0" * 65536)
+        except OSError:
+            pass
+        key2 = "local/proto/test/more"
+        assert c.cli("job", "create", key2, c.job_file(job_yaml("more", 300), "more.yaml")).rc == 0
+        rc = c.agent.wait(timeout=120)
+        assert rc == 1, rc
+        log = c.log("agent.log")
+        assert "fail-stop" in log, log[-3000:]
+        # --cleanup-on-exit: nothing left behind, though the journal failed.
+        assert os.listdir(os.path.join(data, "sandboxes")) == []
+        assert not c.cgroups_left()
+        assert not live_executors(data)
+        # Room again: a restart recovers, and every task ends consistent.
+        os.unlink(os.path.join(data, "filler"))
+        subprocess.run(["mount", "-o", "remount,size=256m", data], check=True)
+        c.start_agent()
+        wait_for("both jobs RUNNING, none ASSIGNED",
+                 lambda: consistent(c, key, 2) and consistent(c, key2, 300), timeout=240)
+    finally:
+        c.stop(c.agent)
+        c.agent = None
+        subprocess.run(["umount", "-l", data], check=False)
