@@ -196,6 +196,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (!a || state_agent_find(&st, a->id) != a)
             __builtin_trap();
+        /* Every update with a seq is acked, applied or rejected: one the
+         * agent could not get acked would be resent for ever. */
+        size_t with_seq = 0, i;
+        json_t *u;
+        json_array_foreach(json_object_get(body, "updates"), i, u)
+        {
+            json_t *seq = json_object_get(u, "seq");
+            with_seq += json_is_integer(seq) && json_integer_value(seq) >= 1;
+        }
+        if (json_array_size(json_object_get(answer, "acks")) != with_seq)
+            __builtin_trap();
         check_answer(answer);
         json_decref(answer);
     }

@@ -2,7 +2,8 @@
  * scheduler's sync answer (sync_answer_parse in src/agent/sync.c), loaded
  * as request_done loads it. Every valid launch item is then rendered as the
  * agent renders it for task.json (runtime templates with the item's ports),
- * and every id it would use as a path component must be a plain name. */
+ * and every id it would use as a path component must be a plain name (an
+ * invalid item keeps its id only to report the refusal against it). */
 #include <stdint.h>
 #include <string.h>
 
@@ -23,14 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sync_answer_parse(j, &a, &err) == 0) {
         for (size_t i = 0; i < a.n_launch; i++) {
             const struct sync_launch *l = &a.launch[i];
-            if (l->task_id && (strchr(l->task_id, '/') || strcmp(l->task_id, "..") == 0))
-                __builtin_trap();
             if (l->error) {
                 if (!l->error->msg || !*l->error->msg)
                     __builtin_trap();
                 continue;
             }
             if (!l->task_id || !l->job || !json_is_object(l->ports) || l->task.n_processes == 0)
+                __builtin_trap();
+            if (strchr(l->task_id, '/') || strcmp(l->task_id, "..") == 0)
                 __builtin_trap();
             struct template_runtime rt = {
                 .instance = l->instance, .hostname = "host", .task_id = l->task_id, .ports = l->ports};
@@ -49,6 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (size_t i = 0; i < a.n_acks; i++)
             if (a.acks[i] < 1)
+                __builtin_trap();
+        for (size_t i = 0; i < a.n_rejected; i++)
+            if (a.rejected[i].seq < 1 || !a.rejected[i].reason)
                 __builtin_trap();
         sync_answer_clear(&a);
     } else if (!err || !err->msg || !*err->msg) {
