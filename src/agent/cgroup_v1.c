@@ -152,6 +152,7 @@ static int v1_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         return 0;
     _cleanup_free_ char *procs = bo_xasprintf("%s/cgroup.procs", dir);
     int64_t deadline = bo_mono_ms() + KILL_TIMEOUT_MS;
+    int kill_errno = 0; /* reported if processes survive */
     /* Freeze so nothing can fork while we kill, kill everything listed,
      * thaw so the SIGKILLs are delivered, and repeat until empty. */
     for (;;) {
@@ -162,8 +163,9 @@ static int v1_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         if (n == 0)
             return 0;
         if (bo_mono_ms() > deadline)
-            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL", n,
-                                n == 1 ? "" : "es", dir);
+            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL%s%s", n,
+                                n == 1 ? "" : "es", dir, kill_errno ? ": kill: " : "",
+                                kill_errno ? strerror(kill_errno) : "");
         if (freezer_set(m, dir, "FROZEN", err) < 0)
             return -1;
         free(pids);
@@ -173,7 +175,8 @@ static int v1_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
             return -1;
         }
         for (size_t i = 0; i < n; i++)
-            kill(pids[i], SIGKILL);
+            if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH) /* ESRCH: it exited meanwhile */
+                kill_errno = errno;
         if (freezer_set(m, dir, "THAWED", err) < 0)
             return -1;
         for (int i = 0; i < 50; i++) {

@@ -90,6 +90,7 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
     _cleanup_free_ char *killf = bo_xasprintf("%s/cgroup.kill", dir);
     bool have_kill = m->fake || cg_exists(killf);
     int64_t deadline = bo_mono_ms() + KILL_TIMEOUT_MS;
+    int kill_errno = 0; /* reported if processes survive */
     for (int round = 0;; round++) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n = 0;
@@ -101,8 +102,9 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
         if (n == 0)
             return 0;
         if (bo_mono_ms() > deadline)
-            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL", n,
-                                n == 1 ? "" : "es", dir);
+            return bo_error_set(err, BO_E_INTERNAL, "%zu process%s still in cgroup `%s` after SIGKILL%s%s", n,
+                                n == 1 ? "" : "es", dir, kill_errno ? ": kill: " : "",
+                                kill_errno ? strerror(kill_errno) : "");
         if (!have_kill) {
             if (set_file(m, dir, "cgroup.freeze", "1", err) < 0)
                 return -1;
@@ -115,7 +117,8 @@ static int v2_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t 
                 return -1;
             }
             for (size_t i = 0; i < n; i++)
-                kill(pids[i], SIGKILL);
+                if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH) /* ESRCH: it exited meanwhile */
+                    kill_errno = errno;
             if (set_file(m, dir, "cgroup.freeze", "0", err) < 0)
                 return -1;
         }

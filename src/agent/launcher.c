@@ -153,6 +153,14 @@ static void reap(pid_t pid)
         ;
 }
 
+/* Kill (it may have exited already) and reap a child that must not run on.
+ * If the kill failed otherwise, waiting could block for ever: leave it. */
+static void kill_and_reap(pid_t pid)
+{
+    if (kill(pid, SIGKILL) == 0 || errno == ESRCH)
+        reap(pid);
+}
+
 int launcher_start(const char *executor, const char *sandbox, char *const *procs_files, struct launcher_result *ret,
                    bo_error_t *err)
 {
@@ -178,8 +186,7 @@ int launcher_start(const char *executor, const char *sandbox, char *const *procs
     close(p[0]);
     if (n < 0) {
         int e = errno;
-        kill(pid, SIGKILL);
-        reap(pid);
+        kill_and_reap(pid);
         return bo_error_sys(err, e, "reading the launch report of executor %d", (int)pid);
     }
     if (n == (ssize_t)sizeof(report)) {
@@ -189,8 +196,7 @@ int launcher_start(const char *executor, const char *sandbox, char *const *procs
     }
     int pidfd = launcher_pidfd_open(pid);
     if (pidfd < 0) {
-        kill(pid, SIGKILL);
-        reap(pid);
+        kill_and_reap(pid);
         return bo_error_sys(err, -pidfd, "pidfd_open of executor %d", (int)pid);
     }
     int64_t start = 0;

@@ -626,7 +626,10 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
         task_mgr_kill(m, &k);
         if (state_terminal(t->rec.state) && !t->kill_deadline) {
             /* Terminal but the executor still winds down: same backstop. */
-            launcher_pidfd_signal(t->pidfd, SIGTERM);
+            int r = launcher_pidfd_signal(t->pidfd, SIGTERM);
+            if (r < 0 && r != -ESRCH)
+                log_warn("task %s: SIGTERM to executor %lld: %s", t->rec.task_id,
+                         (long long)t->rec.executor_pid, strerror(-r));
             t->kill_deadline = bo_mono_ms() + t->rec.grace_ms + KILL_BACKSTOP_EXTRA_MS;
         }
     }
