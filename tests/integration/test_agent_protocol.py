@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import EXECUTOR, wait_for, pid_alive
+from conftest import EXECUTOR, cgroups_left, pid_alive, wait_for
 
 
 def job_yaml(name, instances, service=True, cmd="sleep 100000", ports=""):
@@ -183,3 +183,88 @@ def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
         c.stop(c.agent)
         c.agent = None
         subprocess.run(["umount", "-l", data], check=False)
+
+
+def test_agent_exit_codes_follow_the_error_kind(tmp_path):
+    """A value the user must fix exits 2, a failure of the machine 1 (decided
+    by the error's kind, not by matching its message)."""
+    import fcntl
+    from conftest import BOREALIS
+
+    def agent(*args):
+        return subprocess.run([BOREALIS, "agent", "--scheduler", "http://127.0.0.1:1",
+                               "--data-dir", str(tmp_path / "a")] + list(args),
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    r = agent("--executor", str(tmp_path / "no-such-executor"))
+    assert r.returncode == 2, r
+    assert "--executor" in r.stderr
+    os.makedirs(tmp_path / "a")
+    with open(tmp_path / "a" / "agent.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        r = agent("--executor", EXECUTOR)
+    assert r.returncode == 1, r
+    assert "another agent uses data dir" in r.stderr
+
+
+def test_agent_backs_off_when_its_updates_are_not_acked(tmp_path):
+    """Against a scheduler that never acks (an older or broken one), an
+    agent with more updates queued than one request carries must not resend
+    in a loop: it waits with backoff and says so."""
+    import http.server
+    import json
+    import threading
+    import time
+    from conftest import BOREALIS, free_port
+
+    requests = []
+    launched = threading.Event()
+
+    class Fake(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append((time.monotonic(), len(body.get("updates", []))))
+            answer = {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 10000}
+            if not launched.is_set():
+                # 600 launches the agent refuses (no processes): 600 FAILED
+                # updates, more than one request carries.
+                launched.set()
+                answer["launch"] = [{"task_id": f"bad-{i}", "job": "local/r/e/n", "instance": 0,
+                                     "ports": {}, "task": {}} for i in range(600)]
+            elif body.get("wait_ms", 0) > 0:
+                time.sleep(min(body["wait_ms"], 2000) / 1000)
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log = open(tmp_path / "agent.log", "wb")
+    cg = f"borealis-test-{os.getpid()}-{port}"
+    agent = subprocess.Popen([BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{port}",
+                              "--data-dir", str(tmp_path / "a"), "--executor", EXECUTOR,
+                              "--cgroup-root", cg, "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit"],
+                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        wait_for("updates sent", lambda: any(n > 0 for _, n in requests), timeout=30)
+        first = next(t for t, n in requests if n > 0)
+        wait_for("5 s of resending", lambda: time.monotonic() > first + 5, timeout=10, interval=0.5)
+        resent = [t for t, n in requests if first <= t <= first + 5]
+        # Backoff from 100 ms doubling: a handful; a loop: thousands.
+        assert len(resent) < 30, len(resent)
+        text = open(tmp_path / "agent.log").read()
+        assert "resending with backoff" in text
+        assert "launch refused by the agent" in text
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        rc = agent.wait(timeout=30)
+        server.shutdown()
+    assert rc == 0
+    assert not cgroups_left(cg)
