@@ -507,11 +507,11 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono)
 int64_t agent_sync_next_deadline(const struct sched_state *st)
 {
     int64_t next = -1;
-    const struct sched_agent *a, *tmp;
-    HASH_ITER(hh, st->agents, a, tmp)
+    struct parked_poll *p, *tmp;
+    HASH_ITER(hh, parked, p, tmp)
     {
-        if (a->waiting && (next < 0 || a->waiting_deadline_mono < next))
-            next = a->waiting_deadline_mono;
+        if (next < 0 || p->deadline_mono < next)
+            next = p->deadline_mono;
     }
     return next;
 }
