@@ -211,6 +211,22 @@ static bool stop_done(struct agent *a, struct loop *l)
     return pending == 0;
 }
 
+/* poll(2) on fds (levels, so events curl_multi_poll saw are seen again). */
+static void wait_fds(struct curl_waitfd *fds, unsigned n, int timeout_ms)
+{
+    struct pollfd *p = bo_xcalloc(n, sizeof(*p));
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
+    int r;
+    while ((r = poll(p, n, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        log_warn("poll: %s", strerror(errno));
+    for (unsigned i = 0; i < n; i++)
+        fds[i].revents = r < 0 ? 0 : p[i].revents;
+    free(p);
+}
+
 /* Read every queued signal. Returns the last one, or 0. */
 static uint32_t read_signals(struct agent *a)
 {
@@ -258,7 +274,9 @@ static int run(struct agent *a)
             bo_error_free(err);
             if (leave)
                 break;
-            continue;
+            /* Stopping after the failure: wait on our own fds, without
+             * libcurl (it may be what failed). */
+            wait_fds(fds, n, timeout);
         }
         if (fds[1].revents)
             drain_notify(a);
