@@ -173,7 +173,8 @@ const struct bo_option agent_option_table[] = {
     {.name = "sandbox-retention", .kind = BO_OPT_DURATION, .def = "1h", .at = AT(sandbox_retention_ms),
      .help = "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)"},
     {.name = "cleanup-on-exit", .kind = BO_OPT_FLAG, .at = AT(cleanup_on_exit),
-     .help = "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox (default: leave tasks running)"},
+     .help = "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox; the scheduler reschedules "
+             "them without penalty (default: leave tasks running)"},
     {.name = NULL},
 };
 

@@ -257,8 +257,9 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j
     }
     if (t->state == u.state)
         return info_changed ? state_save_task(st, t, err) : 0;
-    int r = u.agent_cause && task_state_is_active(t->state) ? end_by_agent(st, a, t, &u, err)
-                                                             : lifecycle_transition(st, t, u.state, u.message, err);
+    /* A task that finished on its own finished, whoever was stopping. */
+    bool by_agent = u.agent_cause && task_state_is_active(t->state) && u.state != TASK_FINISHED;
+    int r = by_agent ? end_by_agent(st, a, t, &u, err) : lifecycle_transition(st, t, u.state, u.message, err);
     if (r < 0)
         return -1;
     if (r == 0) {

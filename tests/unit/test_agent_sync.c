@@ -211,6 +211,16 @@ TEST(task_ended_by_its_agent_is_rescheduled_without_penalty)
     CHECK(t0->failure_count == 0);
     CHECK(j->current[0] != t0 && j->current[0]->state == TASK_PENDING);
     CHECK(j->current[1] != t1 && j->current[1]->state == TASK_THROTTLED);
+    /* A task that finished by itself while its agent stopped finished: it
+     * is not turned into an interruption (an ad hoc one would run again). */
+    struct sched_task *n0 = j->current[0];
+    CHECK(placement_run(&st, 0, NULL) >= 1 && n0->state == TASK_ASSIGNED);
+    ans = sync_with(&st, j,
+                    "[{\"seq\":5,\"task_id\":\"@0\",\"state\":\"RUNNING\"},"
+                    " {\"seq\":6,\"task_id\":\"@0\",\"state\":\"FINISHED\",\"cause\":\"agent_shutdown\"}]",
+                    NULL);
+    json_decref(ans);
+    CHECK(n0->state == TASK_FINISHED && !has_event(n0, TASK_DRAINING));
     done(&st);
 }
 
