@@ -191,8 +191,9 @@ static bool fail_stop(struct agent *a, struct loop *l, const char *why)
     return false;
 }
 
-/* Whether the stopping agent is done: executors gone and cleaned up, and
- * their last updates acked (or no scheduler to take them). */
+/* Whether the stopping agent is done: executors gone and cleaned up, the
+ * scheduler told it is leaving and their last updates acked (or no
+ * scheduler to take them). */
 static bool stop_done(struct agent *a, struct loop *l)
 {
     if (!l->flush_until && task_mgr_cleanup_done(a->tasks))
@@ -208,7 +209,7 @@ static bool stop_done(struct agent *a, struct loop *l)
         bo_error_free(err);
         return true;
     }
-    return pending == 0;
+    return pending == 0 && sync_left(a->sync);
 }
 
 /* poll(2) on fds (levels, so events curl_multi_poll saw are seen again). */

@@ -44,6 +44,7 @@ struct sync {
     int stalls;          /* consecutive answers that acked none of the updates sent */
     bo_error_t fatal;    /* the journal failed: the agent must stop */
     bool leaving;        /* requests say the agent is shutting down */
+    bool left;           /* ... and the scheduler has answered one */
     bool halted;         /* no new requests (the agent stops on a failure) */
 };
 
@@ -288,6 +289,11 @@ bool sync_connected(const struct sync *s)
     return !s->boot_pending && s->failures == 0;
 }
 
+bool sync_left(const struct sync *s)
+{
+    return s->left;
+}
+
 void sync_halt(struct sync *s)
 {
     s->halted = true;
@@ -382,7 +388,8 @@ static void start_due_requests(struct sync *s)
     int r = 0;
     if (s->n_inflight == 0) {
         bool inventory_due = s->boot_pending || now - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
-        r = start_request(s, fresh || inventory_due ? 0 : SYNC_LONG_POLL_MS, &err);
+        bool say_leaving = s->leaving && !s->left;
+        r = start_request(s, fresh || inventory_due || say_leaving ? 0 : SYNC_LONG_POLL_MS, &err);
     } else if ((fresh || (s->leaving && !s->inflight[0]->leaving)) && !s->inflight[0]->boot &&
                s->inflight[0]->wait_ms > 0) {
         /* A long poll is parked at the scheduler: send new updates now. */
@@ -459,6 +466,8 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
     }
     if (r->inventory)
         s->inventory_at = bo_mono_ms();
+    if (r->leaving)
+        s->left = true;
     for (size_t i = 0; i < a.n_rejected; i++)
         log_warn("scheduler rejected update %lld: %.500s", (long long)a.rejected[i].seq, a.rejected[i].reason);
     /* An answer that acks none of the updates it was sent makes no progress:

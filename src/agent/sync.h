@@ -85,6 +85,8 @@ int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int t
  * every task to shut down (--cleanup-on-exit), so the scheduler stops
  * placing tasks on it and reschedules its tasks without penalty. */
 void sync_set_leaving(struct sync *s);
+/* Whether the scheduler has answered a request that said `leaving`. */
+bool sync_left(const struct sync *s);
 /* Whether the last request reached the scheduler (and the agent registered). */
 bool sync_connected(const struct sync *s);
 /* Start no new request (the agent stops after a failure). */
