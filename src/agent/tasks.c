@@ -146,7 +146,7 @@ static json_t *update_new(const char *task_id, const char *state, const char *me
 static void report_cause(struct task_mgr *m, struct task *t, const char *state, const char *message,
                          json_t *exit_code, json_t *processes, const char *cause)
 {
-    if (!cause && m->cleaning && state_terminal(state) && strcmp(state, "FINISHED") != 0)
+    if (!cause && m->cleaning && state_terminal(state) && strcmp(state, task_state_name(TASK_FINISHED)) != 0)
         cause = CAUSE_SHUTDOWN;
     free(t->rec.state);
     t->rec.state = bo_xstrdup(state);
