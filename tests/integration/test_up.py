@@ -35,24 +35,36 @@ def processes_under(root):
     return found
 
 
-def test_up_runs_the_example_and_ctrl_c_cleans_everything():
-    root = tempfile.mkdtemp(prefix="borealis-up-")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # As `make up` runs it: a data dir relative to the working directory.
+def start_up(root, port):
+    """Start `borealis up` as `make up` does (a data dir relative to the
+    working directory) and read its output until it says the cluster is
+    up, which it does once the example job is RUNNING."""
     up = subprocess.Popen(
         [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
          "--file", os.path.join(REPO, "examples", "hello.yaml")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    seen = []
+    for line in up.stdout:
+        seen.append(line)
+        if "Borealis is up" in line:
+            break
+    out = "".join(seen)
+    assert up.poll() is None, out
+    return up, out
+
+
+def stop_up(up):
+    up.send_signal(signal.SIGINT)
+    rest = up.communicate(timeout=60)[0]
+    assert up.returncode == 0, rest
+
+
+def test_up_runs_the_example_and_ctrl_c_cleans_everything():
+    root = tempfile.mkdtemp(prefix="borealis-up-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up, out = start_up(root, port)
     try:
-        # up prints the address once the example job is RUNNING.
-        seen = []
-        for line in up.stdout:
-            seen.append(line)
-            if "Borealis is up" in line:
-                break
-        out = "".join(seen)
-        assert up.poll() is None, out
         assert url in out, out
         job = get(f"{url}/api/v1/jobs/{KEY}")
         tasks = job["tasks"]
@@ -65,9 +77,7 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
         r = subprocess.run([BOREALIS, "job", "status", KEY], capture_output=True, text=True, env=env)
         assert r.returncode == 0 and r.stdout.count("RUNNING") >= 2, r
 
-        up.send_signal(signal.SIGINT)
-        rest = up.communicate(timeout=60)[0]
-        assert up.returncode == 0, rest
+        stop_up(up)
         assert not [p for p in pids if pid_alive(p)]
         # No task cgroup is left (the parent `borealis` may be shared with
         # another agent on a developer's machine).
@@ -98,15 +108,8 @@ def test_readme_commands_work_as_written_against_up():
     root = tempfile.mkdtemp(prefix="borealis-readme-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    up = subprocess.Popen(
-        [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
-         "--file", os.path.join(REPO, "examples", "hello.yaml")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+    up, _ = start_up(root, port)
     try:
-        for line in up.stdout:
-            if "Borealis is up" in line:
-                break
-        assert up.poll() is None
         env = dict(os.environ)
         ran = 0
         for argv in readme_commands():
@@ -124,11 +127,40 @@ def test_readme_commands_work_as_written_against_up():
         assert ran >= 5
         job = get(f"{url}/api/v1/jobs/local/www-data/devel/countdown")
         assert [t["state"] for t in job["tasks"]] == ["FINISHED"] * 3, job
-        up.send_signal(signal.SIGINT)
-        up.communicate(timeout=60)
-        assert up.returncode == 0
+        stop_up(up)
     finally:
         if up.poll() is None:
+            up.kill()
+            up.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_up_again_brings_every_service_instance_back_without_penalty():
+    """Ctrl-C of `up` kills every task because the cluster stops, not
+    because the tasks failed: the next `up` on the same state runs every
+    instance of the example again, none held back as flapping, each with
+    its port."""
+    root = tempfile.mkdtemp(prefix="borealis-up-again-")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    up = None
+    try:
+        up, _ = start_up(root, port)
+        first = {t["instance"]: t["id"] for t in get(f"{url}/api/v1/jobs/{KEY}")["tasks"]}
+        stop_up(up)
+        up, _ = start_up(root, port)
+        tasks = get(f"{url}/api/v1/jobs/{KEY}")["tasks"]
+        assert sorted(t["instance"] for t in tasks) == [0, 1], tasks
+        for t in tasks:
+            assert t["state"] == "RUNNING", t
+            assert t["id"] != first[t["instance"]], t
+            assert all(p > 0 for p in t["ports"].values()), t
+        history = get(f"{url}/api/v1/tasks?job={KEY}")["tasks"]
+        assert len(history) >= 4 and all("events" in t for t in history), history
+        assert not [e for t in history for e in t.get("events", []) if e["state"] == "THROTTLED"], history
+        stop_up(up)
+    finally:
+        if up and up.poll() is None:
             up.kill()
             up.wait()
         shutil.rmtree(root, ignore_errors=True)
