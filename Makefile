@@ -16,7 +16,7 @@ BUILD    ?= $(if $(filter 1,$(SAN)),build-san,build)
 CC       ?= cc
 # Debian's interpreter, where python3-pytest is installed (not a pyenv shim).
 PYTHON   ?= /usr/bin/python3
-PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl
+PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla

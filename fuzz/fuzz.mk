@@ -8,7 +8,7 @@
 
 CC       ?= clang
 OUT      := build-fuzz
-PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl
+PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(SAN) -Wall -Wextra -Wno-unused-parameter \
             -Isrc $(shell pkg-config --cflags $(PKGS)) -MMD -MP

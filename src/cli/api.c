@@ -10,6 +10,9 @@ static enum bo_errkind kind_of(long status, const char *code)
     switch (status) {
     case 400:
         return BO_E_INVALID;
+    case 401:
+    case 403:
+        return BO_E_AUTH;
     case 404:
         return BO_E_NOTFOUND;
     case 409:
@@ -31,7 +34,7 @@ int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *
     _cleanup_free_ char *url = bo_xasprintf("%s%s", ctx->scheduler, path);
     _cleanup_error_ bo_error_t e = NULL;
     struct http_response r;
-    if (http_request(method, url, body, timeout_ms, &r, &e) < 0) {
+    if (http_request(method, url, body, timeout_ms, ctx->token, &r, &e) < 0) {
         if (e->kind == BO_E_TIMEOUT)
             return bo_error_set(err, BO_E_TIMEOUT,
                                 "the scheduler at %s did not answer in time (%s)",
@@ -45,7 +48,10 @@ int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *
     if (r.status < 200 || r.status > 299) {
         const char *msg = json_string_value(json_object_get(r.body, "error"));
         const char *code = json_string_value(json_object_get(r.body, "code"));
-        if (msg)
+        if (r.status == 401 && !ctx->token)
+            ret = bo_error_set(err, BO_E_AUTH, "the scheduler requires a token and none was found: %s",
+                               CLI_CREDENTIALS_HINT);
+        else if (msg)
             ret = bo_error_set(err, kind_of(r.status, code), "%s", msg);
         else
             ret = bo_error_set(err, kind_of(r.status, code), "%s %s: the scheduler answered HTTP %ld",

@@ -14,11 +14,17 @@
 #define CLI_VERSION "0.1.0"
 #define CLI_DEFAULT_SCHEDULER "http://127.0.0.1:8081"
 #define CLI_SCHEDULER_ENV "BOREALIS_SCHEDULER"
+#define CLI_TOKEN_ENV "BOREALIS_TOKEN"
+#define CLI_TOKEN_FILE_ENV "BOREALIS_TOKEN_FILE"
+#define CLI_CREDENTIALS_HINT                                                                                   \
+    "set $" CLI_TOKEN_FILE_ENV " to a token file, $" CLI_TOKEN_ENV " to a token, or write one to "          \
+    "~/.config/borealis/credentials (mode 0600)"
 
 /* Run context shared by all commands. */
 struct cli_ctx {
     const char *argv0;     /* as invoked, for example commands we print */
     const char *scheduler; /* base URL, no trailing slash */
+    const char *token;     /* bearer token (cli/credentials.h), or NULL */
 };
 
 /* Arguments of one command after option parsing. Values point into argv. */

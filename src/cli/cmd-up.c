@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -20,6 +21,7 @@
 #include "base/timefmt.h"
 #include "cli/api.h"
 #include "cli/cli.h"
+#include "cli/credentials.h"
 #include "cli/exitcode.h"
 #include "cli/job_ops.h"
 #include "cli/wait.h"
@@ -329,6 +331,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         .agent = {"agent", 0, bo_xasprintf("%s/agent.log", dir)},
     };
     struct cli_ctx api = {.argv0 = ctx->argv0, .scheduler = url};
+    _cleanup_free_ char *token = NULL, *token_path = NULL;
     const char *me = strchr(ctx->argv0, '/') ? ctx->argv0 : CLI_PROGRAM;
 
     /* Signals are read from a signalfd; blocked before the first fork so
@@ -366,6 +369,15 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         r = shutdown_all(&u, r);
         goto out;
     }
+    /* The scheduler made its admin token on its first start: up acts with
+     * it, and tells the user where it is. */
+    token_path = bo_xasprintf("%s/admin.token", sched_dir);
+    if (credentials_read_file(token_path, &token, &err) < 0) {
+        cli_fail(1, "%s", err->msg);
+        r = shutdown_all(&u, 1);
+        goto out;
+    }
+    api.token = token;
     printf("Starting the agent (log: %s)\n", u.agent.log);
     fflush(stdout);
     if (spawn(&u, &u.agent, agent_argv) < 0) {
@@ -399,6 +411,9 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     printf("\nBorealis is up: scheduler API at %s\n\n", url);
     printf("In another shell, try:\n");
     printf("  export " CLI_SCHEDULER_ENV "=%s\n", url);
+    char *abs = realpath(token_path, NULL);
+    printf("  export " CLI_TOKEN_FILE_ENV "=%s\n", abs ? abs : token_path);
+    free(abs);
     if (have_job) {
         printf("  %s job status %s\n", me, key);
         printf("  %s job list\n", me);
@@ -418,6 +433,8 @@ out:
     sigprocmask(SIG_SETMASK, &u.old_mask, NULL);
     free(u.scheduler.log);
     free(u.agent.log);
+    if (token)
+        explicit_bzero(token, strlen(token));
     return r;
 }
 
@@ -427,7 +444,8 @@ const struct cli_command cmd_up_entry = {
     .summary = "run a whole cluster on this machine (scheduler, agent, example job)",
     .help = "Starts a scheduler and an agent as child processes (state and logs in DIR), "
             "waits until the scheduler answers and the agent has registered, creates the "
-            "example job and prints how to reach the cluster. Stays in the foreground until "
+            "example job and prints how to reach the cluster (the scheduler's admin token is "
+            "DIR/scheduler/admin.token, mode 0600: the CLI uses it with $BOREALIS_TOKEN_FILE). Stays in the foreground until "
             "Ctrl-C or SIGTERM, then stops the agent (which kills every task and removes its "
             "cgroups and sandboxes) and the scheduler. If a daemon dies, the other is stopped "
             "and up exits 1, naming the daemon and its log. Running up again on the same DIR "

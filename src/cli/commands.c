@@ -18,17 +18,25 @@ extern const struct cli_command cmd_job_diff_entry;
 extern const struct cli_command cmd_job_kill_entry;
 extern const struct cli_command cmd_job_killall_entry;
 extern const struct cli_command cmd_task_list_entry;
+extern const struct cli_command cmd_token_create_entry;
+extern const struct cli_command cmd_token_list_entry;
+extern const struct cli_command cmd_token_revoke_entry;
+extern const struct cli_command cmd_whoami_entry;
+extern const struct cli_command cmd_audit_entry;
 
 static const struct cli_command *const command_table[] = {
     &cmd_up_entry,          &cmd_scheduler_entry,   &cmd_agent_entry,
     &cmd_help_entry,        &cmd_job_create_entry,  &cmd_job_status_entry,
     &cmd_job_list_entry,    &cmd_job_inspect_entry, &cmd_job_diff_entry,
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_task_list_entry,
+    &cmd_token_create_entry, &cmd_token_list_entry, &cmd_token_revoke_entry,
+    &cmd_whoami_entry,      &cmd_audit_entry,
 };
 
 static const struct cli_group group_table[] = {
     {"job", "create, inspect, compare and kill jobs"},
     {"task", "look at tasks across jobs"},
+    {"token", "API tokens: who may do what (admin only)"},
 };
 
 const struct cli_command *const *cli_commands(size_t *ret_n)

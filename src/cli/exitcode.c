@@ -21,7 +21,8 @@ static const struct cli_exit_info exit_table[] = {
     {CLI_EXIT_TIMEOUT, "TIMEOUT", "timed out (--wait-until, or the scheduler did not answer)"},
     {CLI_EXIT_API, "API_ERROR",
      "the scheduler answered with an error (unknown job, job already exists, ...)"},
-    {CLI_EXIT_AUTH, "AUTH_ERROR", "authentication or authorization failed (reserved)"},
+    {CLI_EXIT_AUTH, "AUTH_ERROR", "authentication or authorization failed: no or unknown token (HTTP 401), not permitted (403), or a "
+     "credentials file readable by others"},
 };
 
 const struct cli_exit_info *cli_exit_table(size_t *ret_n)
@@ -48,5 +49,7 @@ int cli_fail_error(const struct bo_error_s *e, int code)
         code = CLI_EXIT_NETWORK;
     else if (e && e->kind == BO_E_TIMEOUT)
         code = CLI_EXIT_TIMEOUT;
+    else if (e && e->kind == BO_E_AUTH)
+        code = CLI_EXIT_AUTH;
     return cli_fail(code, "%s", e && e->msg ? e->msg : "unknown error");
 }

@@ -30,8 +30,8 @@ const struct cli_exit_info *cli_exit_table(size_t *ret_n);
 
 /* Print "borealis: <message>" to stderr and return `code`. */
 int cli_fail(int code, const char *fmt, ...) BO_PRINTF(2, 3);
-/* Print e's message and return `code`, except that network and timeout
- * errors always give CLI_EXIT_NETWORK / CLI_EXIT_TIMEOUT. */
+/* Print e's message and return `code`, except that network, timeout and
+ * auth errors always give CLI_EXIT_NETWORK / _TIMEOUT / _AUTH. */
 int cli_fail_error(const struct bo_error_s *e, int code);
 
 #endif

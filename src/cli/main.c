@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/credentials.h"
 #include "cli/exitcode.h"
 #include "cli/help.h"
 
@@ -62,6 +63,7 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
     }
     const char *url = ctx->scheduler ? ctx->scheduler : getenv(CLI_SCHEDULER_ENV);
     _cleanup_free_ char *norm = NULL;
+    _cleanup_free_ char *token = NULL;
     if (!c->offline) {
         /* An empty $BOREALIS_SCHEDULER means unset; an empty --scheduler
          * is a mistake (a script's unset variable), not the default. */
@@ -74,9 +76,17 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
                             ctx->scheduler ? "" : " (from $" CLI_SCHEDULER_ENV ")");
         }
         ctx->scheduler = norm;
+        if (credentials_find(&token, &err) < 0) {
+            cli_args_clear(&args);
+            return cli_fail(err->kind == BO_E_AUTH ? CLI_EXIT_AUTH : CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+        }
+        ctx->token = token;
     }
     int r = c->run(ctx, &args);
     cli_args_clear(&args);
+    ctx->token = NULL;
+    if (token)
+        explicit_bzero(token, strlen(token));
     fflush(stdout);
     return r;
 }

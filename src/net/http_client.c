@@ -28,7 +28,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int http_request(const char *method, const char *url, json_t *body, long timeout_ms,
+int http_request(const char *method, const char *url, json_t *body, long timeout_ms, const char *bearer,
                  struct http_response *ret, bo_error_t *err)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -39,6 +39,9 @@ int http_request(const char *method, const char *url, json_t *body, long timeout
     _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    _cleanup_free_ char *auth = bearer ? bo_xasprintf("Authorization: Bearer %s", bearer) : NULL;
+    if (auth)
+        hdrs = curl_slist_append(hdrs, auth);
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -68,6 +71,8 @@ int http_request(const char *method, const char *url, json_t *body, long timeout
             ret->body = json_loadb(ret->raw, b.len, 0, NULL);
     }
     curl_slist_free_all(hdrs);
+    if (auth)
+        explicit_bzero(auth, strlen(auth));
     curl_easy_cleanup(c);
     return r;
 }

@@ -15,10 +15,11 @@ struct http_response {
 };
 
 /* method: "GET", "POST", "DELETE". body may be NULL. timeout_ms 0 = 30 s.
+ * bearer: a token sent as `Authorization: Bearer TOKEN`, or NULL.
  * A transport failure is BO_E_NETWORK (message names the URL), a timeout
  * BO_E_TIMEOUT. Any HTTP status is success at this level: callers inspect
  * resp->status. */
-int http_request(const char *method, const char *url, json_t *body, long timeout_ms,
+int http_request(const char *method, const char *url, json_t *body, long timeout_ms, const char *bearer,
                  struct http_response *ret, bo_error_t *err);
 void http_response_clear(struct http_response *r);
 

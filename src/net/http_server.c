@@ -18,6 +18,7 @@ struct http_server {
     size_t n_routes;
     void *ctx;
     http_observe_fn observe;
+    http_gate_fn gate;
     unsigned port;
 };
 
@@ -30,6 +31,8 @@ static void request_free(struct http_request *r)
     for (size_t i = 0; i < r->n_params; i++)
         free(r->params[i]);
     free(r->body);
+    free(r->principal);
+    free(r->answer_header);
     free((char *)r->path);
     free(r);
 }
@@ -80,6 +83,11 @@ static void queue(struct http_request *req, unsigned status, const char *ctype, 
     struct MHD_Connection *c = req->conn;
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", ctype);
+    if (req->answer_header) {
+        char *colon = strchr(req->answer_header, ':');
+        *colon = '\0';
+        MHD_add_response_header(resp, req->answer_header, colon + 1);
+    }
     MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     req->answered = true;
@@ -138,6 +146,17 @@ void http_reply_bo_error(struct http_request *req, bo_error_t e)
             return;
         }
     http_reply_error(req, 500, "INTERNAL", "%s", e->msg);
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_answer_header(struct http_request *req, const char *name, const char *value)
+{
+    free(req->answer_header);
+    req->answer_header = bo_xasprintf("%s:%s", name, value);
 }
 
 const char *http_query(struct http_request *req, const char *name)
@@ -267,6 +286,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = req;
         if (!framing_ok(req))
             return MHD_YES;
+        /* Route and gate before the body: a request that may not pass
+         * is refused without reading (and buffering) what it sends. */
+        if (!route_request(s, req, url, method) || (s->gate && !s->gate(req, s->ctx)))
+            return MHD_YES;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
             req->too_large = true;
@@ -290,7 +313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     if (req->too_large)
         http_reply_error(req, 413, "TOO_LARGE", "request body exceeds %u bytes", HTTP_MAX_BODY);
-    else if (req->route || route_request(s, req, url, method)) /* route is set when resumed */
+    else
         req->route->handler(req, s->ctx);
     return MHD_YES;
 }
@@ -321,6 +344,8 @@ int http_server_start(const char *listen_addr, unsigned port, const struct http_
     *ret = s;
     return 0;
 }
+
+void http_server_set_gate(struct http_server *s, http_gate_fn gate) { s->gate = gate; }
 
 void http_server_stop(struct http_server *s)
 {

@@ -27,6 +27,7 @@ struct http_route {
     const char *pattern; /* `*` in the pattern matches one path segment */
     http_handler_fn handler;
     const char *name;    /* label for metrics, e.g. "job_create" */
+    int perm;            /* what the route needs; read by the owner's gate only */
 };
 
 struct http_request {
@@ -40,14 +41,21 @@ struct http_request {
     bool resumed;
     void *user; /* handler-owned state kept across suspend/resume */
     void (*user_free)(void *user);
+    char *principal; /* set by the gate (heap, freed with the request) */
     /* private */
     void *conn;
     struct http_server *server;
     bool too_large;
+    char *answer_header; /* "Name:value" for the next answer */
     bool answered;
     bool suspended;
     int64_t start_ms;
 };
+
+/* Called once per request, after its route is found and before its body
+ * is read: returns true to let it through, or answers it (http_reply_*)
+ * and returns false. Not called again when a suspended request resumes. */
+typedef bool (*http_gate_fn)(struct http_request *req, void *ctx);
 
 /* Called after every answered request, for metrics. */
 typedef void (*http_observe_fn)(const struct http_request *req, unsigned status, int64_t duration_ms,
@@ -56,6 +64,7 @@ typedef void (*http_observe_fn)(const struct http_request *req, unsigned status,
 int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
                       void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err);
 void http_server_stop(struct http_server *s);
+void http_server_set_gate(struct http_server *s, http_gate_fn gate);
 /* The fd to poll for readability, and how long until MHD needs a run
  * (-1 = no deadline). */
 int http_server_fd(struct http_server *s);
@@ -67,6 +76,11 @@ unsigned http_server_port(struct http_server *s);
  * segment. On a match, ret_params[0..*ret_n) are the URL-decoded star
  * segments (heap strings, HTTP_MAX_PARAMS at most; caller frees). */
 bool http_route_match(const char *pattern, const char *path, char **ret_params, size_t *ret_n);
+
+/* Request header value (case-insensitive name) or NULL. */
+const char *http_header(struct http_request *req, const char *name);
+/* Add a header to the answer this request gets next. */
+void http_answer_header(struct http_request *req, const char *name, const char *value);
 
 /* Query-string value or NULL. */
 const char *http_query(struct http_request *req, const char *name);

@@ -4,10 +4,12 @@
 #include <string.h>
 #include <utlist.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
+#include "scheduler/gate.h"
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
@@ -16,10 +18,18 @@
 
 static struct sched_state *S(void *ctx) { return &((struct scheduler *)ctx)->state; }
 
-/* Commit the batch opened by a handler, or roll it back and answer the
- * error. Returns 0 when the caller may answer with success. */
-static int finish_batch(struct http_request *req, struct sched_state *st, int r, bo_error_t *err)
+/* Record the write (audit.h) in the batch opened by a handler, commit it,
+ * or roll it back and answer the error. Returns 0 when the caller may
+ * answer with success (`status`, as recorded). */
+static int finish_batch(struct http_request *req, void *ctx, int r, const char *job, const char *detail,
+                        unsigned status, bo_error_t *err)
 {
+    struct scheduler *s = ctx;
+    struct sched_state *st = &s->state;
+    struct audit_entry e = {.principal = req->principal, .action = req->route->name, .method = req->method,
+                            .path = req->path, .job = job, .detail = detail, .status = status};
+    if (r == 0)
+        r = audit_append(&s->audit, st->store, &e, bo_wall_ms(), err);
     if (r == 0 && store_commit(st->store, err) == 0)
         return 0;
     store_rollback(st->store);
@@ -61,6 +71,10 @@ static void h_job_create(struct http_request *req, void *ctx)
         http_reply_bo_error(req, err);
         return;
     }
+    if (!gate_role(req, ctx, c->key.role, true)) {
+        job_config_unref(c);
+        return;
+    }
     if (strcmp(c->key.cluster, st->opt.cluster) != 0) {
         http_reply_error(req, 400, "INVALID", "job cluster `%s` does not match this scheduler's cluster `%s`",
                          c->key.cluster, st->opt.cluster);
@@ -71,8 +85,9 @@ static void h_job_create(struct http_request *req, void *ctx)
     r = store_begin(st->store, &err);
     if (r == 0)
         r = lifecycle_create_job(st, c, &j, &err);
+    _cleanup_free_ char *key = job_key_str(&c->key);
     job_config_unref(c);
-    if (finish_batch(req, st, r, &err) < 0)
+    if (finish_batch(req, ctx, r, key, NULL, 201, &err) < 0)
         return;
     json_t *ids = json_array();
     for (int64_t i = 0; i < j->n_current; i++)
@@ -85,20 +100,99 @@ static void h_job_create(struct http_request *req, void *ctx)
 
 static bool match_filter(const char *want, const char *have) { return !want || strcmp(want, have) == 0; }
 
+/* Paging of the list routes: `?limit=N&after=KEY` (keys in byte order);
+ * an answer that stopped short says where to go on in "next". Every answer
+ * is bounded by LIST_LIMIT_MAX entries. */
+#define LIST_LIMIT_MAX 5000
+
+struct page {
+    int64_t limit;
+    const char *after;
+    const char **keys; /* the candidates' keys, then sorted */
+    void **items;
+    size_t n, cap;
+};
+
+static bool page_init(struct http_request *req, struct page *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->limit = LIST_LIMIT_MAX;
+    p->after = http_query(req, "after");
+    const char *l = http_query(req, "limit");
+    _cleanup_error_ bo_error_t err = NULL;
+    if (l && bo_parse_i64(l, 1, LIST_LIMIT_MAX, "limit", &p->limit, &err) < 0) {
+        http_reply_bo_error(req, err);
+        return false;
+    }
+    return true;
+}
+
+static void page_add(struct page *p, const char *key, void *item)
+{
+    if (p->after && strcmp(key, p->after) <= 0)
+        return;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->keys = bo_xrealloc(p->keys, p->cap * sizeof(*p->keys));
+        p->items = bo_xrealloc(p->items, p->cap * sizeof(*p->items));
+    }
+    p->keys[p->n] = key;
+    p->items[p->n++] = item;
+}
+
+static const char **sort_keys;
+static int cmp_index(const void *a, const void *b)
+{
+    return strcmp(sort_keys[*(const size_t *)a], sort_keys[*(const size_t *)b]);
+}
+
+/* Answer {field: [to_json(item)...], "next": KEY?} for the first `limit`
+ * items in key order. */
+static void page_reply(struct http_request *req, struct page *p, const char *field, json_t *(*to_json)(void *))
+{
+    size_t *order = bo_xcalloc(p->n ? p->n : 1, sizeof(*order));
+    for (size_t i = 0; i < p->n; i++)
+        order[i] = i;
+    sort_keys = p->keys;
+    qsort(order, p->n, sizeof(*order), cmp_index);
+    json_t *out = json_array(), *answer = json_object();
+    size_t k;
+    for (k = 0; k < p->n && (int64_t)k < p->limit; k++)
+        json_array_append_new(out, to_json(p->items[order[k]]));
+    json_object_set_new(answer, field, out);
+    if (k < p->n)
+        json_object_set_new(answer, "next", json_string(p->keys[order[k - 1]]));
+    free(order);
+    free(p->keys);
+    free(p->items);
+    http_reply_json(req, 200, answer);
+}
+
+static struct sched_state *page_state;
+static json_t *job_json(void *j) { return state_job_summary_json(page_state, j); }
+static json_t *task_json(void *t) { return state_task_to_json(t); }
+static json_t *agent_json(void *a) { return state_agent_to_json(a); }
+
 static void h_job_list(struct http_request *req, void *ctx)
 {
     struct sched_state *st = S(ctx);
+    struct auth_token *me = gate_principal(req, ctx);
     const char *role = http_query(req, "role"), *env = http_query(req, "environment"),
                *name = http_query(req, "name");
-    json_t *jobs = json_array();
+    struct page p;
+    if (!page_init(req, &p))
+        return;
     struct sched_job *j, *tmp;
     HASH_ITER(hh, st->jobs, j, tmp)
     {
         const struct job_key *k = &j->config->key;
-        if (match_filter(role, k->role) && match_filter(env, k->environment) && match_filter(name, k->name))
-            json_array_append_new(jobs, state_job_summary_json(st, j));
+        /* A principal sees the jobs of the roles it may read, no others. */
+        if (match_filter(role, k->role) && match_filter(env, k->environment) && match_filter(name, k->name) &&
+            me && auth_may_role(me, k->role, false))
+            page_add(&p, j->key, j);
     }
-    http_reply_json(req, 200, json_pack("{s:o}", "jobs", jobs));
+    page_state = st;
+    page_reply(req, &p, "jobs", job_json);
 }
 
 /* The job named by the first four path parameters, or answers 404. */
@@ -169,7 +263,7 @@ static void h_job_kill(struct http_request *req, void *ctx)
     }
     if (r == 0)
         r = state_job_refresh(st, j, &err);
-    if (finish_batch(req, st, r, &err) < 0) {
+    if (finish_batch(req, ctx, r, j->key, NULL, 200, &err) < 0) {
         json_decref(killed);
         return;
     }
@@ -217,10 +311,15 @@ static void h_task_list(struct http_request *req, void *ctx)
             return;
         }
     }
-    json_t *out = json_array();
+    struct auth_token *me = gate_principal(req, ctx);
+    struct page p;
+    if (!page_init(req, &p))
+        return;
     struct sched_task *t, *tmp;
     HASH_ITER(hh, st->tasks, t, tmp)
     {
+        if (!me || !auth_may_role(me, t->job->config->key.role, false))
+            continue;
         if (job && strcmp(job, t->job->key) != 0)
             continue;
         if (states && !state_in_list(states, t->state))
@@ -229,9 +328,9 @@ static void h_task_list(struct http_request *req, void *ctx)
             continue;
         if (want_inst >= 0 && t->instance != want_inst)
             continue;
-        json_array_append_new(out, state_task_to_json(t));
+        page_add(&p, t->id, t);
     }
-    http_reply_json(req, 200, json_pack("{s:o}", "tasks", out));
+    page_reply(req, &p, "tasks", task_json);
 }
 
 static void h_task_get(struct http_request *req, void *ctx)
@@ -241,29 +340,138 @@ static void h_task_get(struct http_request *req, void *ctx)
         http_reply_error(req, 404, "NOT_FOUND", "task `%s` not found", req->params[0]);
         return;
     }
+    if (!gate_role(req, ctx, t->job->config->key.role, false))
+        return;
     http_reply_json(req, 200, state_task_to_json(t));
 }
 
 static void h_agent_list(struct http_request *req, void *ctx)
 {
-    json_t *out = json_array();
+    struct page p;
+    if (!page_init(req, &p))
+        return;
     struct sched_agent *a, *tmp;
     HASH_ITER(hh, S(ctx)->agents, a, tmp)
-    json_array_append_new(out, state_agent_to_json(a));
-    http_reply_json(req, 200, json_pack("{s:o}", "agents", out));
+    page_add(&p, a->id, a);
+    page_reply(req, &p, "agents", agent_json);
 }
 
+static void h_whoami(struct http_request *req, void *ctx)
+{
+    struct auth_token *t = gate_principal(req, ctx);
+    http_reply_json(req, 200, t ? auth_token_to_json(t) : json_object());
+}
+
+static void h_token_list(struct http_request *req, void *ctx)
+{
+    struct scheduler *s = ctx;
+    json_t *out = json_array();
+    struct auth_token *t, *tmp;
+    HASH_ITER(hh_name, s->auth.by_name, t, tmp)
+    json_array_append_new(out, auth_token_to_json(t));
+    http_reply_json(req, 200, json_pack("{s:o}", "tokens", out));
+}
+
+static void h_token_create(struct http_request *req, void *ctx)
+{
+    struct scheduler *s = ctx;
+    json_t *body = http_body_json(req);
+    if (!body)
+        return;
+    _cleanup_error_ bo_error_t err = NULL;
+    const char *n = json_string_value(json_object_get(body, "name"));
+    _cleanup_free_ char *name = n ? bo_xstrdup(n) : NULL;
+    json_t *roles = json_object_get(body, "roles");
+    json_t *admin = json_object_get(body, "admin"), *read_all = json_object_get(body, "read_all");
+    _cleanup_free_ char *secret = NULL;
+    int r;
+    if (!name)
+        r = bo_error_set(&err, BO_E_INVALID, "`name` (a string) is required");
+    else if ((admin && !json_is_boolean(admin)) || (read_all && !json_is_boolean(read_all)))
+        r = bo_error_set(&err, BO_E_INVALID, "`admin` and `read_all` must be true or false");
+    else
+        r = 0;
+    if (r < 0) {
+        json_decref(body);
+        http_reply_bo_error(req, err);
+        return;
+    }
+    json_t *no_roles = json_array();
+    r = store_begin(s->state.store, &err);
+    if (r == 0)
+        r = auth_token_create(&s->auth, s->state.store, name, roles ? roles : no_roles, json_is_true(admin),
+                              json_is_true(read_all), bo_wall_ms(), &secret, &err);
+    json_decref(no_roles);
+    _cleanup_free_ char *detail = bo_xasprintf("token %s", name);
+    json_decref(body);
+    /* A refused token leaves memory as it was; a failed commit after the
+     * token was added sets the fatal flag (finish_batch). */
+    if (finish_batch(req, ctx, r, NULL, detail, 201, &err) < 0)
+        return;
+    struct auth_token *t = auth_find_name(&s->auth, name);
+    json_t *answer = auth_token_to_json(t);
+    json_object_set_new(answer, "token", json_string(secret));
+    explicit_bzero(secret, strlen(secret));
+    log_info("token %s created by %s", name, req->principal);
+    http_reply_json(req, 201, answer);
+}
+
+static void h_token_revoke(struct http_request *req, void *ctx)
+{
+    struct scheduler *s = ctx;
+    _cleanup_error_ bo_error_t err = NULL;
+    const char *name = req->params[0];
+    if (!auth_find_name(&s->auth, name)) {
+        http_reply_error(req, 404, "NOT_FOUND", "token `%s` not found", name);
+        return;
+    }
+    _cleanup_free_ char *detail = bo_xasprintf("token %s", name);
+    _cleanup_free_ char *principal = bo_xstrdup(req->principal);
+    int r = store_begin(s->state.store, &err);
+    if (r == 0)
+        r = auth_token_revoke(&s->auth, s->state.store, name, &err);
+    if (finish_batch(req, ctx, r, NULL, detail, 200, &err) < 0)
+        return;
+    log_info("token %s revoked by %s", name, principal);
+    http_reply_json(req, 200, json_pack("{s:s}", "revoked", name));
+}
+
+static void h_audit(struct http_request *req, void *ctx)
+{
+    struct scheduler *s = ctx;
+    const char *job = http_query(req, "job"), *after = http_query(req, "after"), *limit = http_query(req, "limit");
+    int64_t a = -1, l = 100;
+    _cleanup_error_ bo_error_t err = NULL;
+    json_t *out = NULL;
+    if ((after && bo_parse_i64(after, 0, INT64_MAX, "after", &a, &err) < 0) ||
+        (limit && bo_parse_i64(limit, 1, AUDIT_QUERY_MAX, "limit", &l, &err) < 0) ||
+        audit_query(s->state.store, job, a, l, &out, &err) < 0) {
+        http_reply_bo_error(req, err);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "entries", out));
+}
+
+/* The permission column says what each route needs (auth.h, gate.c checks
+ * it before the handler; docs/api.md lists the same table). ROLE routes
+ * take the role from the job key in the path; job create and the lists
+ * check it in the handler (the body's key; only readable roles listed). */
 const struct http_route api_routes[] = {
-    {"GET", "/health", h_health, "health"},
-    {"GET", "/metrics", h_metrics, "metrics"},
-    {"GET", "/api/v1/cluster", h_cluster, "cluster"},
-    {"POST", "/api/v1/jobs", h_job_create, "job_create"},
-    {"GET", "/api/v1/jobs", h_job_list, "job_list"},
-    {"GET", "/api/v1/jobs/*/*/*/*", h_job_get, "job_get"},
-    {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill"},
-    {"GET", "/api/v1/tasks", h_task_list, "task_list"},
-    {"GET", "/api/v1/tasks/*", h_task_get, "task_get"},
-    {"GET", "/api/v1/agents", h_agent_list, "agent_list"},
-    {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync"},
+    {"GET", "/health", h_health, "health", PERM_PUBLIC},
+    {"GET", "/metrics", h_metrics, "metrics", PERM_USER},
+    {"GET", "/api/v1/cluster", h_cluster, "cluster", PERM_USER},
+    {"GET", "/api/v1/whoami", h_whoami, "whoami", PERM_USER},
+    {"POST", "/api/v1/jobs", h_job_create, "job_create", PERM_ROLE_WRITE},
+    {"GET", "/api/v1/jobs", h_job_list, "job_list", PERM_ROLE_READ},
+    {"GET", "/api/v1/jobs/*/*/*/*", h_job_get, "job_get", PERM_ROLE_READ},
+    {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill", PERM_ROLE_WRITE},
+    {"GET", "/api/v1/tasks", h_task_list, "task_list", PERM_ROLE_READ},
+    {"GET", "/api/v1/tasks/*", h_task_get, "task_get", PERM_ROLE_READ},
+    {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
+    {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
+    {"GET", "/api/v1/tokens", h_token_list, "token_list", PERM_ADMIN},
+    {"POST", "/api/v1/tokens", h_token_create, "token_create", PERM_ADMIN},
+    {"DELETE", "/api/v1/tokens/*", h_token_revoke, "token_revoke", PERM_ADMIN},
+    {"GET", "/api/v1/audit", h_audit, "audit", PERM_ADMIN},
 };
 const size_t api_routes_count = BO_ARRAY_SIZE(api_routes);

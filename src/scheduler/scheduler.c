@@ -19,10 +19,12 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/help.h"
+#include "base/ident.h"
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
+#include "scheduler/gate.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/store_open.h"
@@ -37,6 +39,10 @@ struct sched_cli {
     int64_t port;
     int sync; /* index in sync_modes */
     bool new_cluster;
+    bool new_admin_token;
+    int64_t audit_keep;
+    const char *const *hostnames; /* into argv */
+    size_t n_hostnames;
     struct sched_options opt;
 };
 
@@ -58,6 +64,14 @@ const struct bo_option scheduler_options[] = {
      .help = "IPv4 address to serve the API on"},
     {.name = "port", .kind = BO_OPT_INT, .arg = "PORT", .def = "8081", .min = 0, .max = 65535, .at = AT(port),
      .help = "TCP port of the API (0: any free port)"},
+    {.name = "hostname", .kind = BO_OPT_STRING, .arg = "NAME", .repeat = true,
+     .help = "a DNS name clients reach the API by (repeatable): requests whose Host header names anything "
+             "else than an IP address, localhost or these names are refused (DNS rebinding)"},
+    {.name = "new-admin-token", .kind = BO_OPT_FLAG, .at = AT(new_admin_token),
+     .help = "replace token `admin` by a new one written to DIR/" AUTH_ADMIN_TOKEN_FILE
+             " (when that file was lost); a new cluster gets one anyway"},
+    {.name = "audit-keep", .kind = BO_OPT_INT, .arg = "N", .def = "10000", .min = 10, .max = 10000000,
+     .at = AT(audit_keep), .help = "audit records kept; the oldest are deleted beyond"},
     {.name = "cluster", .kind = BO_OPT_STRING, .arg = "NAME", .def = "local", .at = AT(opt.cluster),
      .help = "cluster name; jobs for another cluster are refused"},
     {.name = "agent-timeout", .kind = BO_OPT_DURATION, .def = "30s", .at = AT(opt.agent_timeout_ms),
@@ -109,6 +123,18 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
     if (r < 0)
         return r;
     *help = o.help;
+    const char *const *names = bo_opts_texts(&o, "hostname", &c->n_hostnames);
+    if (c->n_hostnames) {
+        const char **copy = bo_xcalloc(c->n_hostnames, sizeof(char *));
+        memcpy(copy, names, c->n_hostnames * sizeof(char *));
+        c->hostnames = copy;
+    }
+    for (size_t i = 0; r == 0 && i < c->n_hostnames; i++)
+        r = bo_ident_check(c->hostnames[i], 253, 0, "--hostname", err);
+    if (r < 0) {
+        free((void *)c->hostnames);
+        c->hostnames = NULL;
+    }
     if (!o.help && o.n_pos > 0)
         r = bo_error_set(err, BO_E_INVALID, "unexpected argument `%.100s` (the scheduler takes only options)",
                          o.pos[0]);
@@ -124,6 +150,7 @@ void scheduler_default_options(struct sched_options *ret)
     bool help = false;
     if (parse_args(1, argv, &c, &help, NULL) < 0)
         abort(); /* the table's own defaults are invalid: a bug */
+    free((void *)c.hostnames);
     *ret = c.opt;
 }
 
@@ -227,6 +254,7 @@ int scheduler_main(int argc, char **argv)
         fprintf(stderr, "borealis scheduler: %s\nRun `borealis scheduler --help` for its options.\n", err->msg);
         return 2;
     }
+    _cleanup_free_ void *hostnames = (void *)cli.hostnames; /* the array; names are argv's */
     if (help) {
         usage(stdout);
         return 0;
@@ -272,10 +300,20 @@ int scheduler_main(int argc, char **argv)
     bo_format_count(HASH_COUNT(s->state.agents), "agent", agents, sizeof(agents));
     log_info("recovered %s, %s, %s from %s in %lld ms", jobs, tasks, agents, store_path(store),
              (long long)(bo_mono_ms() - t0));
+    if (auth_load(&s->auth, store, &err) < 0 || audit_load(&s->audit, store, cli.audit_keep, &err) < 0)
+        goto out;
+    int made = auth_bootstrap(&s->auth, store, cli.data_dir, cli.new_admin_token, bo_wall_ms(), &err);
+    if (made < 0)
+        goto out;
+    if (made)
+        log_info("admin token written to %s/" AUTH_ADMIN_TOKEN_FILE " (mode 0600)", cli.data_dir);
+    s->hostnames = (char **)cli.hostnames;
+    s->n_hostnames = cli.n_hostnames;
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
                           &err) < 0)
         goto out;
+    http_server_set_gate(s->http, gate_check);
     log_info("cluster %s: API on http://%s:%u/api/v1", cli.opt.cluster, cli.listen, http_server_port(s->http));
     if (loop(s, sigfd, &err) < 0)
         goto out;
@@ -289,6 +327,7 @@ out:
     }
     http_server_stop(s->http);
     state_free(&s->state);
+    auth_free(&s->auth);
     metrics_free(&s->metrics);
     store_close(store);
     free(s);

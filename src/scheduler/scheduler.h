@@ -6,6 +6,8 @@
 
 #include "base/options.h"
 #include "net/http_server.h"
+#include "scheduler/audit.h"
+#include "scheduler/auth.h"
 #include "scheduler/metrics.h"
 #include "scheduler/state.h"
 
@@ -13,6 +15,10 @@ struct scheduler {
     struct sched_state state;
     struct http_server *http;
     struct metrics metrics;
+    struct auth auth;
+    struct audit audit;
+    char **hostnames; /* --hostname: names the Host header may carry */
+    size_t n_hostnames;
     bool stopping;
 };
 

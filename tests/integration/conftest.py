@@ -102,6 +102,8 @@ class Cluster:
         self.cgroup_root = f"borealis-test-{os.getpid()}-{self.port}"
         self.port_lo = 20000 + (self.port % 200) * 100
         self.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "30s"]
+        # The admin token the scheduler writes on its first start.
+        self.token_file = os.path.join(root, "scheduler", "admin.token")
         self.agent_args = []
 
     # -- daemons ----------------------------------------------------------
@@ -146,18 +148,35 @@ class Cluster:
             return f.read()
 
     # -- API and CLI -------------------------------------------------------
-    def api(self, path, method="GET", body=None):
+    def token(self):
+        with open(self.token_file) as f:
+            return f.read().strip()
+
+    def auth_headers(self, token=None):
+        return {"Authorization": "Bearer " + (token or self.token())}
+
+    def api(self, path, method="GET", body=None, token=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              **self.auth_headers(token)})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
             raise AssertionError(f"{method} {path}: {e.code} {e.read()!r}")
 
-    def api_raw(self, path, method="GET", data=None):
-        req = urllib.request.Request(self.url + path, data=data, method=method)
+    def api_raw(self, path, method="GET", data=None, headers=None, auth=True):
+        """One request, its status and body; with the admin token (auth)
+        and, for a body, Content-Type application/json, unless `headers`
+        says otherwise."""
+        h = {}
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        if auth:
+            h.update(self.auth_headers())
+        h.update(headers or {})
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, r.read()
@@ -166,14 +185,18 @@ class Cluster:
 
     def api_ok(self, path):
         try:
-            return self.api_raw(path)[0] == 200
+            return self.api_raw(path, auth=False)[0] == 200
         except OSError:
             return False
 
-    def cli(self, *args, timeout=120):
+    def cli(self, *args, timeout=120, env=None):
+        """The CLI with the admin token (BOREALIS_TOKEN_FILE), or with the
+        environment given."""
+        if env is None:
+            env = dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file)
         proc = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args),
                               capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
         return Result(proc)
 
     def job_file(self, text, name="job.yaml"):

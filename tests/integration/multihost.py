@@ -221,15 +221,24 @@ class Hosts:
         return pids
 
     # -- API and CLI -------------------------------------------------------
+    @property
+    def token_file(self):
+        """The admin token the scheduler writes on its first start."""
+        return os.path.join(self.root, "scheduler", "admin.token")
+
     def cli(self, *args, check=True, timeout=120):
         r = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args), capture_output=True,
-                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                           text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file))
         if check and r.returncode != 0:
             raise AssertionError(f"borealis {' '.join(args)}: exit {r.returncode}\n{r.stdout}{r.stderr}")
         return r
 
     def api(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+        with open(self.token_file) as f:
+            token = f.read().strip()
+        req = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
     def tasks(self, key):

@@ -15,8 +15,16 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KEY = "local/www-data/devel/hello"
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=10) as r:
+def token_file(root):
+    """The admin token of up's scheduler (made on its first start)."""
+    return os.path.join(root, "up", "scheduler", "admin.token")
+
+
+def get(url, root):
+    with open(token_file(root)) as f:
+        token = f.read().strip()
+    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    with urllib.request.urlopen(req, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -38,7 +46,8 @@ def processes_under(root):
 def start_up(root, port):
     """Start `borealis up` as `make up` does (a data dir relative to the
     working directory) and read its output until it says the cluster is
-    up, which it does once the example job is RUNNING."""
+    up, which it does once the example job is RUNNING, and how to reach
+    it (the admin token file last)."""
     up = subprocess.Popen(
         [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
          "--file", os.path.join(REPO, "examples", "hello.yaml")],
@@ -46,10 +55,11 @@ def start_up(root, port):
     seen = []
     for line in up.stdout:
         seen.append(line)
-        if "Borealis is up" in line:
+        if "BOREALIS_TOKEN_FILE" in line:
             break
     out = "".join(seen)
     assert up.poll() is None, out
+    assert "Borealis is up" in out, out
     return up, out
 
 
@@ -66,14 +76,16 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
     up, out = start_up(root, port)
     try:
         assert url in out, out
-        job = get(f"{url}/api/v1/jobs/{KEY}")
+        job = get(f"{url}/api/v1/jobs/{KEY}", root)
         tasks = job["tasks"]
         assert len(tasks) == 2 and all(t["state"] == "RUNNING" for t in tasks), job
         pids = [t["executor_pid"] for t in tasks] + [t["processes"][0]["pid"] for t in tasks]
         assert all(pid_alive(p) for p in pids)
 
-        # The CLI reaches it as printed.
-        env = dict(os.environ, BOREALIS_SCHEDULER=url)
+        # The CLI reaches it as printed, with the token file up names (0600).
+        assert f"export BOREALIS_TOKEN_FILE={token_file(root)}" in out, out
+        assert os.stat(token_file(root)).st_mode & 0o777 == 0o600
+        env = dict(os.environ, BOREALIS_SCHEDULER=url, BOREALIS_TOKEN_FILE=token_file(root))
         r = subprocess.run([BOREALIS, "job", "status", KEY], capture_output=True, text=True, env=env)
         assert r.returncode == 0 and r.stdout.count("RUNNING") >= 2, r
 
@@ -117,7 +129,9 @@ def test_readme_commands_work_as_written_against_up():
                 name, value = argv[1].split("=", 1)
                 # The README's address is make up's default port; this
                 # cluster has its own.
-                env[name] = value.replace("http://127.0.0.1:8081", url)
+                # Likewise its data dir (./.borealis-up in the clone).
+                env[name] = value.replace("http://127.0.0.1:8081", url).replace(
+                    ".borealis-up", os.path.join(root, "up"))
                 continue
             assert argv[0] == "./bin/borealis", argv
             r = subprocess.run([BOREALIS] + argv[1:], capture_output=True, text=True,
@@ -125,7 +139,7 @@ def test_readme_commands_work_as_written_against_up():
             assert r.returncode == 0, (argv, r.stdout, r.stderr)
             ran += 1
         assert ran >= 5
-        job = get(f"{url}/api/v1/jobs/local/www-data/devel/countdown")
+        job = get(f"{url}/api/v1/jobs/local/www-data/devel/countdown", root)
         assert [t["state"] for t in job["tasks"]] == ["FINISHED"] * 3, job
         stop_up(up)
     finally:
@@ -146,16 +160,16 @@ def test_up_again_brings_every_service_instance_back_without_penalty():
     up = None
     try:
         up, _ = start_up(root, port)
-        first = {t["instance"]: t["id"] for t in get(f"{url}/api/v1/jobs/{KEY}")["tasks"]}
+        first = {t["instance"]: t["id"] for t in get(f"{url}/api/v1/jobs/{KEY}", root)["tasks"]}
         stop_up(up)
         up, _ = start_up(root, port)
-        tasks = get(f"{url}/api/v1/jobs/{KEY}")["tasks"]
+        tasks = get(f"{url}/api/v1/jobs/{KEY}", root)["tasks"]
         assert sorted(t["instance"] for t in tasks) == [0, 1], tasks
         for t in tasks:
             assert t["state"] == "RUNNING", t
             assert t["id"] != first[t["instance"]], t
             assert all(p > 0 for p in t["ports"].values()), t
-        history = get(f"{url}/api/v1/tasks?job={KEY}")["tasks"]
+        history = get(f"{url}/api/v1/tasks?job={KEY}", root)["tasks"]
         assert len(history) >= 4 and all("events" in t for t in history), history
         assert not [e for t in history for e in t.get("events", []) if e["state"] == "THROTTLED"], history
         stop_up(up)
