@@ -113,3 +113,37 @@ char *api_escape(const char *s)
     *o = '\0';
     return out;
 }
+
+int api_get_all(const struct cli_ctx *ctx, const char *path, const char *field, json_t **ret_body, bo_error_t *err)
+{
+    json_t *all = NULL;
+    _cleanup_free_ char *next = NULL;
+    for (int page = 0; page < API_PAGES_MAX; page++) {
+        _cleanup_free_ char *after = next ? api_escape(next) : NULL;
+        _cleanup_free_ char *url =
+            after ? bo_xasprintf("%s%safter=%s", path, strchr(path, '?') ? "&" : "?", after) : bo_xstrdup(path);
+        json_t *answer = NULL;
+        if (api_call(ctx, "GET", url, NULL, &answer, err) < 0 ||
+            api_expect(answer, "GET", path, field, JSON_ARRAY, err) < 0) {
+            json_decref(answer);
+            json_decref(all);
+            return -1;
+        }
+        const char *n = json_string_value(json_object_get(answer, "next"));
+        free(next);
+        next = n ? bo_xstrdup(n) : NULL;
+        if (!all)
+            all = answer;
+        else {
+            json_array_extend(json_object_get(all, field), json_object_get(answer, field));
+            json_decref(answer);
+        }
+        if (!next) {
+            json_object_del(all, "next");
+            *ret_body = all;
+            return 0;
+        }
+    }
+    json_decref(all);
+    return bo_error_set(err, BO_E_API, "GET %s: more than %d pages", path, API_PAGES_MAX);
+}

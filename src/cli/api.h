@@ -31,6 +31,11 @@ int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *
 int api_expect(json_t *body, const char *method, const char *path, const char *field, json_type type,
                bo_error_t *err);
 
+/* GET a list route (docs/api.md "Paging") page after page, following
+ * "next", into one answer whose `field` holds every entry. */
+#define API_PAGES_MAX 10000
+int api_get_all(const struct cli_ctx *ctx, const char *path, const char *field, json_t **ret_body, bo_error_t *err);
+
 /* Percent-encode a query-string value. Caller frees. */
 char *api_escape(const char *s);
 

@@ -30,7 +30,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
                         PATTERN_MAX);
     _cleanup_error_ bo_error_t err = NULL;
     json_t *answer = NULL;
-    if (api_call(ctx, "GET", "/api/v1/jobs", NULL, &answer, &err) < 0)
+    if (api_get_all(ctx, "/api/v1/jobs", "jobs", &answer, &err) < 0)
         return cli_fail_error(err, CLI_EXIT_API);
     if (api_expect(answer, "GET", "/api/v1/jobs", "jobs", JSON_ARRAY, &err) < 0) {
         json_decref(answer);

@@ -62,7 +62,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         bo_xasprintf("/api/v1/tasks%s%s", query ? "?" : "", query ? query : "");
     _cleanup_error_ bo_error_t err = NULL;
     json_t *answer = NULL;
-    if (api_call(ctx, "GET", path, NULL, &answer, &err) < 0) {
+    if (api_get_all(ctx, path, "tasks", &answer, &err) < 0) {
         if (err->kind == BO_E_NOTFOUND && key)
             return cli_fail(CLI_EXIT_API, "job %s not found", key);
         return cli_fail_error(err, CLI_EXIT_API);

@@ -26,7 +26,8 @@ int credentials_parse(const char *text, size_t len, const char *what, char **ret
 int credentials_read_file(const char *path, char **ret, bo_error_t *err);
 
 /* The token from the sources above; *ret NULL when there is none.
- * BO_E_AUTH for a file refused for its mode, BO_E_INVALID for a bad one. */
+ * BO_E_AUTH for a file refused for its mode or owner, BO_E_INVALID for a
+ * bad one, BO_E_IO for one that cannot be read (the CLI exits 30 for all). */
 int credentials_find(char **ret, bo_error_t *err);
 
 #endif

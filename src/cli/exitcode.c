@@ -22,7 +22,7 @@ static const struct cli_exit_info exit_table[] = {
     {CLI_EXIT_API, "API_ERROR",
      "the scheduler answered with an error (unknown job, job already exists, ...)"},
     {CLI_EXIT_AUTH, "AUTH_ERROR", "authentication or authorization failed: no or unknown token (HTTP 401), not permitted (403), or a "
-     "credentials file readable by others"},
+     "credentials file that cannot be read or is readable by others"},
 };
 
 const struct cli_exit_info *cli_exit_table(size_t *ret_n)

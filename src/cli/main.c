@@ -78,7 +78,7 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
         ctx->scheduler = norm;
         if (credentials_find(&token, &err) < 0) {
             cli_args_clear(&args);
-            return cli_fail(err->kind == BO_E_AUTH ? CLI_EXIT_AUTH : CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+            return cli_fail(CLI_EXIT_AUTH, "%s", err->msg);
         }
         ctx->token = token;
     }

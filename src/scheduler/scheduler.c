@@ -255,6 +255,7 @@ int scheduler_main(int argc, char **argv)
         return 2;
     }
     _cleanup_free_ void *hostnames = (void *)cli.hostnames; /* the array; names are argv's */
+    (void)hostnames;
     if (help) {
         usage(stdout);
         return 0;

@@ -193,7 +193,9 @@ class Cluster:
         """The CLI with the admin token (BOREALIS_TOKEN_FILE), or with the
         environment given."""
         if env is None:
-            env = dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file)
+            env = dict(os.environ)
+            if os.path.exists(self.token_file):
+                env["BOREALIS_TOKEN_FILE"] = self.token_file
         proc = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args),
                               capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env=env)

@@ -56,36 +56,43 @@ def test_error_echoing_invalid_utf8_has_message_and_code(scheduler, path):
 
 
 def test_two_different_content_lengths_are_refused(scheduler):
-    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: x\n"
+    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n"
                                b"Content-Length: 2\nContent-Length: 20\n", b"{}")
     assert status == 400
     assert_error(body, "INVALID")
     assert "Content-Length" in body["error"]
 
 
+def authorized(c):
+    """The headers a request needs to reach the job create handler."""
+    return (b"Content-Type: application/json\nAuthorization: Bearer " + c.token().encode() + b"\n")
+
+
 def test_same_content_length_twice_is_accepted(scheduler):
-    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: x\n"
+    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n"
+                               + authorized(scheduler) +
                                b"Content-Length: 2\nContent-Length: 2\n", b"{}")
     assert status == 400  # read normally: the job is what is invalid
     assert "Content-Length" not in body["error"], body
 
 
 def test_unknown_transfer_encoding_is_refused_at_once(scheduler):
-    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: x\n"
+    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n"
                                b"Transfer-Encoding: gzip\n", b"{")
     assert status == 501
     assert_error(body, "NOT_IMPLEMENTED")
 
 
 def test_transfer_encoding_with_content_length_is_refused(scheduler):
-    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: x\n"
+    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n"
                                b"Transfer-Encoding: chunked\nContent-Length: 100\n", b"2\r\n{}\r\n")
     assert status == 400
     assert_error(body, "INVALID")
 
 
 def test_chunked_body_still_works(scheduler):
-    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: x\n"
+    status, body = raw_request(scheduler, b"POST /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n"
+                               + authorized(scheduler) +
                                b"Transfer-Encoding: chunked\n", b"2\r\n{}\r\n0\r\n\r\n")
     assert status == 400  # the body was read: the (empty) job is invalid
     assert_error(body, "INVALID")
