@@ -181,16 +181,24 @@ def sweep_cgroups(say):
 class Api:
     """Keep-alive HTTP/1.1 client for the scheduler's API."""
 
-    def __init__(self, port):
+    def __init__(self, port, token_file):
         self.port = port
+        self.token_file = token_file  # the scheduler's admin token
         self.conn = None
+
+    def headers(self):
+        try:
+            with open(self.token_file) as f:
+                return {"Authorization": "Bearer " + f.read().strip()}
+        except FileNotFoundError:
+            return {}  # /health before the first start wrote it
 
     def get(self, path, timeout=10):
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
-                self.conn.request("GET", path)
+                self.conn.request("GET", path, headers=self.headers())
                 r = self.conn.getresponse()
                 body = r.read()
                 if r.getheader("Connection", "").lower() == "close":
@@ -235,7 +243,8 @@ class Run:
         record(os.path.basename(self.tmp) + ".tmpdir", self.tmp)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.api = Api(self.port)
+        self.token_file = os.path.join(self.tmp, "s", "admin.token")
+        self.api = Api(self.port, self.token_file)
         self.sched = None
         self.agent = None
         self.executor_pids = set()
@@ -366,7 +375,7 @@ class Run:
     def cli(self, *args):
         return subprocess.Popen([self.borealis, "--scheduler", self.url] + list(args),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file))
 
     def job(self):
         st, body = self.api.json("/api/v1/jobs/" + JOB_KEY)

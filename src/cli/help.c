@@ -22,6 +22,8 @@ static const char first_session[] =
     "make up                                   # builds, then runs `borealis up`\n"
     "# in another shell:\n"
     "export BOREALIS_SCHEDULER=http://127.0.0.1:8081\n"
+    "export BOREALIS_TOKEN_FILE=.borealis-up/scheduler/admin.token   # up's admin token\n"
+    "borealis whoami\n"
     "borealis job list\n"
     "borealis job status local/www-data/devel/hello\n"
     "borealis job inspect local/www-data/devel/hello examples/hello.yaml\n"
@@ -40,6 +42,10 @@ static const struct env_var env_table[] = {
     {CLI_SCHEDULER_ENV,
      "scheduler API address used when --scheduler is not given (default " CLI_DEFAULT_SCHEDULER
      ")"},
+    {CLI_TOKEN_FILE_ENV, "a file holding the API token (mode 0600, no group or other permissions); "
+                         "without it and $" CLI_TOKEN_ENV ", the CLI reads ~/.config/borealis/credentials "
+                         "($XDG_CONFIG_HOME) if present"},
+    {CLI_TOKEN_ENV, "the API token itself (for programs; a file is safer)"},
     {"BOREALIS_LOG", "`debug` turns on debug lines in the daemons' logs"},
 };
 
