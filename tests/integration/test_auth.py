@@ -6,7 +6,9 @@ so a new route is covered the day it is added."""
 import json
 import os
 import re
+import socket
 import stat
+import subprocess
 
 import pytest
 
@@ -298,3 +300,50 @@ def test_list_routes_page(sched):
     status, body = c.api_raw("/api/v1/tasks?limit=0")
     assert status == 400 and "limit" in json.loads(body)["error"]
     assert c.api("/api/v1/agents?limit=1")["agents"] == []
+
+
+def test_another_local_user_cannot_act_on_the_cluster(sched):
+    """The admin token file is 0600 root: a local user other than the
+    scheduler's can neither read it nor act without it."""
+    c = sched
+    as_nobody = dict(preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
+           "BOREALIS_TOKEN_FILE": c.token_file}
+    env.update({k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")})
+    path = c.job_file(job_yaml("www-data"))
+    os.chmod(c.root, 0o755)
+    os.chmod(path, 0o644)
+    r = subprocess.run([BOREALIS, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
+                       capture_output=True, text=True, env=env, timeout=60, **as_nobody)
+    assert r.returncode == 30 and "Permission denied" in r.stderr, r
+    del env["BOREALIS_TOKEN_FILE"]
+    r = subprocess.run([BOREALIS, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
+                       capture_output=True, text=True, env=env, timeout=60, **as_nobody)
+    assert r.returncode == 30, r
+    assert c.api("/api/v1/jobs")["jobs"] == []
+
+
+def test_a_slow_client_does_not_stall_the_others(sched):
+    """A client that sends half a request (headers without the end, or a
+    body a byte at a time) holds only its own connection."""
+    c = sched
+    slow = []
+    try:
+        for head in (b"GET /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                     b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer " + c.token().encode() + b"\r\nContent-Length: 1000\r\n\r\n{"):
+            s = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+            s.sendall(head)
+            slow.append(s)
+        for _ in range(3):
+            r = c.cli("job", "list", timeout=20)
+            assert r.rc == 0, r
+        # An unauthenticated client is refused before its body is read.
+        s = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+        slow.append(s)
+        s.sendall(b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000000\r\n\r\n{")
+        assert s.recv(4096).startswith(b"HTTP/1.1 401")
+    finally:
+        for s in slow:
+            s.close()
