@@ -11,6 +11,7 @@
 #include "scheduler/auth.h"
 #include "scheduler/gate.h"
 #include "scheduler/scheduler.h"
+#include "store/store_faulty.h"
 
 static char dir[64];
 
@@ -242,6 +243,100 @@ TEST(credentials_file_readable_by_others_is_refused)
     CHECK(chmod(path, 0600) == 0);
     CHECK(credentials_read_file(path, &t, NULL) == 0 && !strcmp(t, "tok"));
     free(t);
+}
+
+/* Names of the tokens the store holds, as loaded from it. */
+static char *stored_names(struct store *s)
+{
+    struct auth a;
+    CHECK(auth_load(&a, s, NULL) == 0);
+    char *out = bo_xstrdup("");
+    struct auth_token *t, *tmp;
+    HASH_ITER(hh_name, a.by_name, t, tmp)
+    {
+        char *more = bo_xasprintf("%s%s,", out, t->name);
+        free(out);
+        out = more;
+    }
+    auth_free(&a);
+    return out;
+}
+
+static char *memory_names(struct auth *a)
+{
+    char *out = bo_xstrdup("");
+    struct auth_token *t, *tmp;
+    HASH_ITER(hh_name, a->by_name, t, tmp)
+    {
+        char *more = bo_xasprintf("%s%s,", out, t->name);
+        free(out);
+        out = more;
+    }
+    return out;
+}
+
+/* The bootstrap and an audit append with each of their store operations
+ * failing in turn (store_faulty.c): an error every time, the store as
+ * before, and memory that matches the store. */
+TEST(store_failures_in_bootstrap_and_audit_leave_memory_matching_the_store)
+{
+    for (uint64_t n = 1;; n++) {
+        if (!dir[0]) {
+            strcpy(dir, "/tmp/bo-auth-XXXXXX");
+            CHECK(mkdtemp(dir));
+        }
+        _cleanup_free_ char *db = bo_xasprintf("%s/f%llu.db", dir, (unsigned long long)n);
+        struct store *inner = NULL;
+        CHECK(store_open_sqlite(db, false, &inner, NULL) == 0);
+        struct store *s = store_faulty_wrap(inner);
+        struct auth a;
+        CHECK(auth_load(&a, s, NULL) == 0);
+        uint64_t before = store_faulty_ops(s);
+        store_faulty_fail_at(s, n, false);
+        _cleanup_error_ bo_error_t err = NULL;
+        int r = auth_bootstrap(&a, s, dir, false, 1, &err);
+        bool failed = store_faulty_failures(s) > 0;
+        store_faulty_fail_at(s, 0, false);
+        _cleanup_free_ char *mem = memory_names(&a), *disk = stored_names(s);
+        CHECK_STR(mem, disk);
+        if (!failed) {
+            CHECK(r == 1 && !strcmp(disk, "admin,"));
+            CHECK(n == store_faulty_ops(s) - before + 1); /* each of its operations failed once */
+            auth_free(&a);
+            store_close(s);
+            break;
+        }
+        CHECK(r < 0 && err && err->kind == BO_E_IO);
+        CHECK_STR(disk, "");
+        auth_free(&a);
+        store_close(s);
+    }
+    /* Audit: a failed append leaves no record. */
+    for (uint64_t n = 1; n <= 4; n++) {
+        _cleanup_free_ char *db = bo_xasprintf("%s/a%llu.db", dir, (unsigned long long)n);
+        struct store *inner = NULL;
+        CHECK(store_open_sqlite(db, false, &inner, NULL) == 0);
+        struct store *s = store_faulty_wrap(inner);
+        struct audit au;
+        CHECK(audit_load(&au, s, 10, NULL) == 0);
+        struct audit_entry e = {.principal = "p", .action = "job_create", .method = "POST", .path = "/x",
+                                .status = 201};
+        store_faulty_fail_at(s, n, false);
+        int r = store_begin(s, NULL);
+        if (r == 0)
+            r = audit_append(&au, s, &e, 1, NULL);
+        if (r == 0)
+            r = store_commit(s, NULL);
+        if (r < 0)
+            store_rollback(s);
+        bool failed = store_faulty_failures(s) > 0;
+        store_faulty_fail_at(s, 0, false);
+        json_t *all = NULL;
+        CHECK(audit_query(s, NULL, -1, 100, &all, NULL) == 0);
+        CHECK(json_array_size(all) == (failed ? 0u : 1u) && (r < 0) == failed);
+        json_decref(all);
+        store_close(s);
+    }
 }
 
 TEST_MAIN()
