@@ -16,7 +16,7 @@ BUILD    ?= $(if $(filter 1,$(SAN)),build-san,build)
 CC       ?= cc
 # Debian's interpreter, where python3-pytest is installed (not a pyenv shim).
 PYTHON   ?= /usr/bin/python3
-PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls
+PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls libarchive libcrypto
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla
@@ -39,7 +39,7 @@ BINDIR   ?= $(PREFIX)/bin
 PORT     ?=
 UP_ARGS  ?=
 
-LIB_DIRS := src/base src/model src/config src/store src/net src/scheduler src/agent
+LIB_DIRS := src/base src/model src/config src/store src/net src/image src/scheduler src/agent
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 # The CLI's modules (all but main.c) form their own archive so unit tests

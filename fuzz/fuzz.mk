@@ -8,13 +8,13 @@
 
 CC       ?= clang
 OUT      := build-fuzz
-PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls
+PKGS     := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl gnutls libarchive libcrypto
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS   := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(SAN) -Wall -Wextra -Wno-unused-parameter \
             -Isrc $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
-LIB_DIRS := src/base src/model src/config src/store src/net src/scheduler src/agent src/cli
+LIB_DIRS := src/base src/model src/config src/store src/net src/image src/scheduler src/agent src/cli
 LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) src/executor/spec.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
 TARGETS  := $(patsubst fuzz/%.c,$(OUT)/%,$(wildcard fuzz/fuzz_*.c))

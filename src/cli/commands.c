@@ -23,6 +23,11 @@ extern const struct cli_command cmd_token_list_entry;
 extern const struct cli_command cmd_token_revoke_entry;
 extern const struct cli_command cmd_whoami_entry;
 extern const struct cli_command cmd_audit_entry;
+extern const struct cli_command cmd_image_pull_entry;
+extern const struct cli_command cmd_image_import_entry;
+extern const struct cli_command cmd_image_ls_entry;
+extern const struct cli_command cmd_image_rm_entry;
+extern const struct cli_command cmd_image_gc_entry;
 
 static const struct cli_command *const command_table[] = {
     &cmd_up_entry,          &cmd_scheduler_entry,   &cmd_agent_entry,
@@ -31,12 +36,15 @@ static const struct cli_command *const command_table[] = {
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_task_list_entry,
     &cmd_token_create_entry, &cmd_token_list_entry, &cmd_token_revoke_entry,
     &cmd_whoami_entry,      &cmd_audit_entry,
+    &cmd_image_pull_entry,  &cmd_image_import_entry, &cmd_image_ls_entry,
+    &cmd_image_rm_entry,    &cmd_image_gc_entry,
 };
 
 static const struct cli_group group_table[] = {
     {"job", "create, inspect, compare and kill jobs"},
     {"task", "look at tasks across jobs"},
     {"token", "API tokens: who may do what (admin only)"},
+    {"image", "container images in this machine's image store"},
 };
 
 const struct cli_command *const *cli_commands(size_t *ret_n)

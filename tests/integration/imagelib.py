@@ -1,0 +1,187 @@
+"""Test images and a real registry: builds OCI images of a busybox-static
+root filesystem in Python (tar layers, sha256 digests, config, manifest),
+runs Debian's docker-registry on loopback with its own config and storage,
+and pushes to it with plain registry API requests (POST/PUT uploads, PUT
+manifest). Also writes OCI image layouts and `docker save` archives."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+BUSYBOX = "/bin/busybox"
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_LAYER_GZ = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def sha(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tar(entries):
+    """entries: (name, kind, payload) with kind file|dir|symlink."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, payload in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 1700000000
+            if kind == "dir":
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(ti)
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, payload
+                t.addfile(ti)
+            else:
+                ti.size, ti.mode = len(payload), 0o755 if name.startswith("bin/") else 0o644
+                t.addfile(ti, io.BytesIO(payload))
+    return buf.getvalue()
+
+
+class Image:
+    """Layers (uncompressed tars), gzipped blobs, config and manifest."""
+
+    def __init__(self, layers, cmd=("/bin/sh", "-c", "echo hello from the image"), env=("IMAGE_VAR=1",),
+                 workdir="/srv"):
+        self.tars = layers
+        self.blobs = {}
+        self.layers = []
+        for t in layers:
+            gz = gzip.compress(t, mtime=0)
+            d = sha(gz)
+            self.blobs[d] = gz
+            self.layers.append({"mediaType": MT_LAYER_GZ, "digest": d, "size": len(gz)})
+        self.config = json.dumps({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"] + list(env), "WorkingDir": workdir,
+                       "User": ""},
+            "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
+        }).encode()
+        self.config_digest = sha(self.config)
+        self.blobs[self.config_digest] = self.config
+        self.manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": MT_MANIFEST,
+            "config": {"mediaType": MT_CONFIG, "digest": self.config_digest, "size": len(self.config)},
+            "layers": self.layers,
+        }).encode()
+        self.digest = sha(self.manifest)
+
+    def oci_layout_tar(self, name):
+        entries = [("oci-layout", "file", b'{"imageLayoutVersion":"1.0.0"}')]
+        index = {"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": [{
+            "mediaType": MT_MANIFEST, "digest": self.digest, "size": len(self.manifest),
+            "annotations": {"org.opencontainers.image.ref.name": name}}]}
+        entries.append(("index.json", "file", json.dumps(index).encode()))
+        entries.append(("blobs", "dir", None))
+        entries.append(("blobs/sha256", "dir", None))
+        for d, data in list(self.blobs.items()) + [(self.digest, self.manifest)]:
+            entries.append(("blobs/sha256/" + d[7:], "file", data))
+        return _tar(entries)
+
+    def docker_save_tar(self, tag):
+        entries, names = [], []
+        for i, t in enumerate(self.tars):
+            entries.append((f"l{i}", "dir", None))
+            entries.append((f"l{i}/layer.tar", "file", t))
+            names.append(f"l{i}/layer.tar")
+        entries.append(("config.json", "file", self.config))
+        entries.append(("manifest.json", "file", json.dumps(
+            [{"Config": "config.json", "RepoTags": [tag], "Layers": names}]).encode()))
+        return _tar(entries)
+
+
+def busybox_layers(marker="base"):
+    """Layer 1: busybox and its links, a file to be whited out, a dir to be
+    made opaque. Layer 2: a whiteout, an opaque dir, a new file."""
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    base = _tar([("bin", "dir", None), ("bin/busybox", "file", bb)]
+                + [(f"bin/{n}", "symlink", "busybox") for n in ("sh", "echo", "cat", "ls", "sleep", "id")]
+                + [("etc", "dir", None), ("etc/gone", "file", b"whited out\n"),
+                   ("opaque", "dir", None), ("opaque/old", "file", b"hidden\n"),
+                   ("srv", "dir", None), ("etc/marker", "file", marker.encode() + b"\n")])
+    top = _tar([("etc", "dir", None), ("etc/.wh.gone", "file", b""),
+                ("opaque", "dir", None), ("opaque/.wh..wh..opq", "file", b""),
+                ("opaque/new", "file", b"visible\n"), ("etc/top", "file", marker.encode() + b" layer 2\n")])
+    return [base, top]
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1:port, storage in `root`."""
+
+    def __init__(self, root, port):
+        self.root, self.port = root, port
+        self.host = f"127.0.0.1:{port}"
+        self.storage = os.path.join(root, "storage")
+        os.makedirs(self.storage, exist_ok=True)
+        self.config = os.path.join(root, "config.yml")
+        with open(self.config, "w") as f:
+            f.write(f"""version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: {self.storage}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+""")
+        self.log_path = os.path.join(root, "registry.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", self.config], stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise AssertionError("docker-registry did not start: " + open(self.log_path).read()[-2000:])
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def _req(self, method, url, data=None, headers=None):
+        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        return urllib.request.urlopen(req, timeout=30)
+
+    def push(self, repo, tag, image):
+        base = f"http://{self.host}/v2/{repo}"
+        for d, data in image.blobs.items():
+            r = self._req("POST", f"{base}/blobs/uploads/", b"")
+            loc = r.headers["Location"]
+            if loc.startswith("/"):
+                loc = f"http://{self.host}{loc}"
+            sep = "&" if "?" in loc else "?"
+            self._req("PUT", f"{loc}{sep}digest={d}", data,
+                      {"Content-Type": "application/octet-stream"}).read()
+        self._req("PUT", f"{base}/manifests/{tag}", image.manifest, {"Content-Type": MT_MANIFEST}).read()
+
+    def blob_file(self, digest):
+        h = digest[7:]
+        return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", h[:2], h, "data")
+
+    def blob_gets(self, repo, digest):
+        """GETs of a blob of repo, from the access log."""
+        with open(self.log_path) as f:
+            return sum(1 for line in f if f'"GET /v2/{repo}/blobs/{digest} ' in line)

@@ -1,0 +1,183 @@
+"""Images: pulls from a real registry (Debian's docker-registry on
+loopback, filled by the test), the content-addressed store, imports, and
+the clear failures (unreachable, unknown tag, tampered blob)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BOREALIS, free_port
+from imagelib import Image, Registry, busybox_layers
+
+pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
+                                reason="docker-registry is not installed (scripts/install-deps.sh)")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    root = tempfile.mkdtemp(prefix="borealis-registry-")
+    reg = Registry(root, free_port())
+    try:
+        img = Image(busybox_layers())
+        reg.push("tools/busybox", "1.36", img)
+        reg.image = img
+        yield reg
+    finally:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir():
+    d = tempfile.mkdtemp(prefix="borealis-images-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def image(data_dir, *args, registry=None, timeout=60):
+    cmd = [BOREALIS, "image", *args, "--data-dir", data_dir]
+    if registry is not None:
+        cmd += ["--plain-http", registry.host, "--registry-timeout", "5s"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def layer_dirs(data_dir):
+    return sorted(os.listdir(os.path.join(data_dir, "images", "layers")))
+
+
+def test_pull_by_tag_then_by_digest(registry, data_dir):
+    img = registry.image
+    r = image(data_dir, "pull", f"{registry.host}/tools/busybox:1.36", registry=registry)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{registry.host}/tools/busybox@{img.digest}"
+    assert layer_dirs(data_dir) == sorted(l["digest"][7:] for l in img.layers)
+    assert "downloaded" in r.stderr
+    layer = os.path.join(data_dir, "images", "layers", img.layers[0]["digest"][7:])
+    assert os.path.isfile(os.path.join(layer, "bin", "busybox"))
+    # Whiteouts are stored in overlayfs's form in the top layer.
+    top = os.path.join(data_dir, "images", "layers", img.layers[1]["digest"][7:])
+    st = os.lstat(os.path.join(top, "etc", "gone"))
+    assert (st.st_mode & 0o170000) == 0o020000 and st.st_rdev == 0
+    assert os.getxattr(os.path.join(top, "opaque"), "trusted.overlay.opaque") == b"y"
+    assert not os.path.exists(os.path.join(top, "etc", ".wh.gone"))
+
+    r = image(data_dir, "pull", f"{registry.host}/tools/busybox@{img.digest}", registry=registry)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{registry.host}/tools/busybox@{img.digest}"
+    assert "downloaded" not in r.stderr and r.stderr.count("already present") == 2
+
+    ls = json.loads(image(data_dir, "ls", "--json").stdout)
+    assert {e["name"] for e in ls} == {f"{registry.host}/tools/busybox:1.36",
+                                       f"{registry.host}/tools/busybox@{img.digest}"}
+    assert all(e["digest"] == img.digest for e in ls)
+    assert os.listdir(os.path.join(data_dir, "images", "tmp")) == []
+
+
+def test_concurrent_pulls_download_each_layer_once(registry, data_dir):
+    img = Image(busybox_layers("concurrent"))
+    registry.push("tools/concurrent", "v1", img)
+    procs = [subprocess.Popen([BOREALIS, "image", "pull", f"{registry.host}/tools/concurrent:v1",
+                               "--data-dir", data_dir, "--plain-http", registry.host],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    for layer in img.layers:
+        assert registry.blob_gets("tools/concurrent", layer["digest"]) == 1
+    assert sum(err.count("downloaded") for _, err in outs) == 2
+
+
+def test_tampered_blob_is_rejected_and_not_cached(registry, data_dir):
+    img = Image(busybox_layers("tampered"))
+    registry.push("tools/tampered", "v1", img)
+    target = img.layers[1]
+    path = registry.blob_file(target["digest"])
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        data[len(data) // 2] ^= 0xFF
+        f.seek(0)
+        f.write(data)
+    r = image(data_dir, "pull", f"{registry.host}/tools/tampered:v1", registry=registry)
+    assert r.returncode == 4, r.stderr
+    assert "digest mismatch" in r.stderr and target["digest"] in r.stderr
+    assert target["digest"][7:] not in layer_dirs(data_dir)
+    assert os.listdir(os.path.join(data_dir, "images", "tmp")) == []
+    assert image(data_dir, "ls", "--json").stdout.strip() == "[]"
+
+
+def test_unreachable_registry_is_a_clear_error(data_dir):
+    host = f"127.0.0.1:{free_port()}"
+    r = subprocess.run([BOREALIS, "image", "pull", f"{host}/tools/busybox:1.36", "--data-dir", data_dir,
+                        "--plain-http", host, "--registry-timeout", "2s"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 7, r.stderr
+    assert f"registry {host} unreachable" in r.stderr
+
+
+def test_unknown_tag_and_repository(registry, data_dir):
+    r = image(data_dir, "pull", f"{registry.host}/tools/busybox:nope", registry=registry)
+    assert r.returncode == 4, r.stderr
+    assert f"registry {registry.host} has no tag nope in tools/busybox" in r.stderr
+    r = image(data_dir, "pull", "busybox:1.36", registry=registry)
+    assert r.returncode == 6 and "names no registry" in r.stderr
+
+
+def test_https_without_the_registry_ca_fails_clearly(registry, data_dir):
+    # The registry speaks plain HTTP; without --plain-http we use HTTPS.
+    r = subprocess.run([BOREALIS, "image", "pull", f"{registry.host}/tools/busybox:1.36", "--data-dir",
+                        data_dir, "--registry-timeout", "3s"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 7, r.stderr
+    assert f"registry {registry.host} unreachable: GET https://" in r.stderr
+
+
+def test_import_oci_layout_and_docker_save(data_dir, tmp_path):
+    img = Image(busybox_layers("imported"))
+    oci = tmp_path / "oci.tar"
+    oci.write_bytes(img.oci_layout_tar("imported:1"))
+    r = image(data_dir, "import", str(oci))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"imported:1 {img.digest}"
+    assert layer_dirs(data_dir) == sorted(l["digest"][7:] for l in img.layers)
+
+    saved = tmp_path / "saved.tar"
+    saved.write_bytes(img.docker_save_tar("saved:2"))
+    r = image(data_dir, "import", str(saved))
+    assert r.returncode == 0, r.stderr
+    name, digest = r.stdout.split()
+    assert name == "saved:2" and digest.startswith("sha256:")
+    ls = {e["name"]: e["digest"] for e in json.loads(image(data_dir, "ls", "--json").stdout)}
+    assert ls == {"imported:1": img.digest, "saved:2": digest}
+
+    # rm keeps what another image still needs, then removes the rest.
+    n_layers = len(layer_dirs(data_dir))
+    assert image(data_dir, "rm", "saved:2").returncode == 0
+    assert len(layer_dirs(data_dir)) == n_layers - 2  # the docker-save layers are the uncompressed tars
+    assert image(data_dir, "rm", "imported:1").returncode == 0
+    assert layer_dirs(data_dir) == []
+    r = image(data_dir, "rm", "imported:1")
+    assert r.returncode == 4 and "no image `imported:1`" in r.stderr
+
+
+def test_import_refuses_escaping_and_tampered_archives(data_dir, tmp_path):
+    import io
+    import tarfile
+    evil = tmp_path / "evil.tar"
+    with tarfile.open(evil, "w") as t:
+        ti = tarfile.TarInfo("../../escaped")
+        ti.size = 1
+        t.addfile(ti, io.BytesIO(b"x"))
+    r = image(data_dir, "import", str(evil))
+    assert r.returncode == 4 and "escapes its directory" in r.stderr, r.stderr
+
+    img = Image(busybox_layers("bad"))
+    raw = bytearray(img.oci_layout_tar("bad:1"))
+    gz = img.blobs[img.layers[0]["digest"]]
+    at = bytes(raw).find(gz)
+    raw[at + 100] ^= 0xFF
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bytes(raw))
+    r = image(data_dir, "import", str(bad))
+    assert r.returncode == 4 and "digest mismatch" in r.stderr, r.stderr
+    assert layer_dirs(data_dir) == []
