@@ -344,6 +344,10 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
 static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
 {
     bo_error_t err = NULL;
+    if (l->task.image && *l->task.image) { /* until tasks run in containers (issue 6) */
+        bo_error_set(&err, BO_E_REFUSED, "this agent cannot run container images yet (image %s)", l->task.image);
+        return launch_failed(m, t, "image", err);
+    }
     struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
                                 .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
     if (sandbox_prepare(t->rec.sandbox, &sl, &err) < 0)

@@ -2,6 +2,7 @@
  * submit a job, optionally waiting for it to reach a state. */
 #include "cli/cli.h"
 #include "cli/exitcode.h"
+#include "cli/image_common.h"
 #include "cli/job_ops.h"
 
 static const struct bo_option options[] = {
@@ -11,6 +12,7 @@ static const struct bo_option options[] = {
      .help = "after creating, wait until every instance is PENDING, RUNNING or FINISHED"},
     {.name = "wait-timeout", .kind = BO_OPT_DURATION, .def = "5m", .min = 1000, .max = 7 * 24 * 3600 * 1000.0,
      .help = "give up waiting after this long (e.g. 90s, 5m)"},
+    IMAGE_OPTS_REGISTRY,
     {.name = NULL},
 };
 
@@ -28,6 +30,9 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     if (cli_given(a, "wait-timeout") && !until)
         return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait-until");
     o.wait_timeout_ms = cli_typed(a, "wait-timeout").i;
+    struct registry_opts ro;
+    image_cli_registry_opts(a, &ro);
+    o.registry = &ro;
     return job_ops_create(ctx, &o);
 }
 
@@ -40,7 +45,9 @@ const struct cli_command cmd_job_create_entry = {
             "variables and submits it to the scheduler. Fails if an active job has the same "
             "key. With --wait-until, waits until every instance reaches the state: PENDING "
             "(all scheduled), RUNNING (all running, or already finished) or FINISHED (all "
-            "ended successfully; exit 4 names the instances that failed).",
+            "ended successfully; exit 4 names the instances that failed). A task image given by tag is "
+            "resolved to its digest here, with the registry options, so every instance runs the same bytes; "
+            "an unknown tag or image is exit 3, an unreachable registry exit 7.",
     .examples = "borealis job create local/www-data/devel/hello examples/hello.yaml\n"
                 "borealis job create local/www-data/devel/hello examples/hello.yaml \\\n"
                 "    --bind greeting=hi --wait-until RUNNING --wait-timeout 60s",

@@ -54,6 +54,10 @@ static void print_human(const char *key, json_t *answer)
     if (failed)
         printf(" (%lld failed)", (long long)failed);
     printf("\n");
+    const char *image = json_string_value(
+        json_object_get(json_object_get(json_object_get(answer, "config"), "task"), "image"));
+    if (image)
+        printf("Image: %s\n", image);
     size_t n_tasks = json_array_size(tasks);
     if (n_tasks == 0) {
         printf("No tasks.\n");

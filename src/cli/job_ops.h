@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/wait.h"
+#include "image/registry.h"
 #include "model/job.h"
 
 #define CLI_MAX_BINDS 256
@@ -39,6 +40,8 @@ struct job_create_opts {
     /* `borealis up` re-run on the same data dir: an existing active job is
      * reported and is not an error. */
     bool exists_ok;
+    /* Registries for resolving a task image's tag; NULL: HTTPS, no auth. */
+    const struct registry_opts *registry;
 };
 int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o);
 

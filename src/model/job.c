@@ -8,6 +8,7 @@
 
 #include "base/ident.h"
 #include "base/parse.h"
+#include "model/image_ref.h"
 #include "model/task_id.h"
 #include "model/template.h"
 
@@ -43,6 +44,28 @@ static int check_env(const char *s, const char *path, bo_error_t *err)
 static int check_port(const char *s, const char *path, bo_error_t *err)
 {
     return bo_ident_check(s, JOB_NAME_MAX, BO_IDENT_NO_DOT, path, err);
+}
+
+static int check_image(const char *s, const char *path, bo_error_t *err)
+{
+    struct image_ref r = {0};
+    if (!*s)
+        return 0;
+    if (image_ref_parse(s, &r, err) < 0)
+        return bo_error_wrap(err, "%s", path);
+    image_ref_clear(&r);
+    return 0;
+}
+
+int job_config_check_image_resolved(const struct job_config *c, bo_error_t *err)
+{
+    const char *img = c->task.image;
+    if (img && *img && !strchr(img, '@'))
+        return bo_error_set(err, BO_E_INVALID,
+                            "task.image: `%s` names a tag; the scheduler takes only images resolved to a digest "
+                            "(HOST/REPOSITORY@sha256:...), which `borealis job create` does",
+                            img);
+    return 0;
 }
 
 /* ---- job keys ------------------------------------------------------- */
@@ -150,6 +173,10 @@ static const struct job_field fields[] = {
      .help = "parallel: side by side; sequential: in order, each must succeed"},
     {"task", "kill_grace_ms", JOB_FIELD_DURATION, false, "5000", 0, 600000, .offset = T(kill_grace_ms),
      .help = "SIGTERM to SIGKILL delay"},
+    {"task", "image", JOB_FIELD_STRING, false, "\"\"", 0, IMAGE_REF_MAX, .check = check_image,
+     .offset = T(image), .omit_empty = true,
+     .help = "container image, HOST[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST (the CLI resolves a tag to its "
+             "digest at create); empty: no image"},
     {"task", "processes", JOB_FIELD_OBJECT_LIST, true, NULL, 1, JOB_MAX_PROCESSES, .child = "task.processes",
      .offset = T(processes), .count_offset = T(n_processes), .elem_size = sizeof(struct process_config),
      .help = "processes of the task"},
@@ -465,6 +492,7 @@ void task_config_clear(struct task_config *t)
         free(t->processes[i].cmdline);
     }
     free(t->processes);
+    free(t->image);
     *t = (struct task_config){0};
 }
 
@@ -594,8 +622,15 @@ static json_t *encode_object(const char *object, const void *base)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < BO_ARRAY_SIZE(fields); i++)
-        if (strcmp(fields[i].object, object) == 0)
-            json_object_set_new(o, fields[i].name, encode_field(&fields[i], base));
+        if (strcmp(fields[i].object, object) == 0) {
+            const struct job_field *f = &fields[i];
+            if (f->omit_empty && f->type == JOB_FIELD_STRING) {
+                const char *v = *(char *const *)((const char *)base + f->offset);
+                if (!v || !*v)
+                    continue;
+            }
+            json_object_set_new(o, f->name, encode_field(f, base));
+        }
     return o;
 }
 

@@ -53,6 +53,7 @@ struct task_config {
     size_t n_processes;
     enum task_ordering ordering;
     int64_t kill_grace_ms;
+    char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
 };
 
 struct job_config {
@@ -75,6 +76,10 @@ json_t *job_config_to_json(const struct job_config *c);
 json_t *task_config_to_json(const struct task_config *t);
 int task_config_from_json(json_t *j, struct task_config *ret, bo_error_t *err);
 void task_config_clear(struct task_config *t);
+
+/* A task's image must be resolved to a digest before the scheduler takes
+ * it (every instance runs the same bytes): BO_E_INVALID naming the field. */
+int job_config_check_image_resolved(const struct job_config *c, bo_error_t *err);
 
 struct job_config *job_config_ref(struct job_config *c);
 void job_config_unref(struct job_config *c);
@@ -124,6 +129,7 @@ struct job_field {
     size_t count_offset;        /* lists: of the size_t count */
     size_t elem_size;           /* OBJECT_LIST: sizeof one element */
     const char *help;
+    bool omit_empty; /* STRING: an empty value ("", the default) is left out of the JSON */
 };
 
 /* The whole table, in output order. */

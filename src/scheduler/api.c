@@ -67,6 +67,10 @@ static void h_job_create(struct http_request *req, void *ctx)
     struct job_config *c = NULL;
     int r = job_config_from_json(body, &c, &err);
     json_decref(body);
+    if (r == 0 && job_config_check_image_resolved(c, &err) < 0) {
+        job_config_unref(c);
+        r = -1;
+    }
     if (r < 0) {
         http_reply_bo_error(req, err);
         return;

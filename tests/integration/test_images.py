@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from conftest import BOREALIS, free_port
+from conftest import BOREALIS, free_port, wait_for
 from imagelib import Image, Registry, busybox_layers
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
@@ -181,3 +181,56 @@ def test_import_refuses_escaping_and_tampered_archives(data_dir, tmp_path):
     r = image(data_dir, "import", str(bad))
     assert r.returncode == 4 and "digest mismatch" in r.stderr, r.stderr
     assert layer_dirs(data_dir) == []
+
+
+JOB = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: devel
+    name: boxed
+    task:
+      image: {image}
+      resources: {{cpu: 0.1, ram: 32MiB, disk: 16MiB}}
+      processes:
+        - name: main
+          cmdline: echo hi
+"""
+KEY = "local/www-data/devel/boxed"
+
+
+def test_job_create_resolves_the_tag_to_a_digest(registry, running):
+    c = running
+    img = registry.image
+    path = c.job_file(JOB.format(image=f"{registry.host}/tools/busybox:1.36"))
+    r = c.cli("job", "create", KEY, path, "--plain-http", registry.host)
+    assert r.rc == 0, r
+    digest_ref = f"{registry.host}/tools/busybox@{img.digest}"
+    assert f"Resolved {registry.host}/tools/busybox:1.36 to {digest_ref}" in r.out
+    assert c.job(KEY)["config"]["task"]["image"] == digest_ref
+    status = c.cli("job", "status", KEY)
+    assert f"Image: {digest_ref}" in status.out, status
+    # Until tasks run in containers, the agent refuses an image clearly.
+    t = wait_for("the task to end", lambda: (lambda ts: ts.get(0) if ts.get(0, {}).get("state") == "FAILED"
+                                             else None)(c.tasks(KEY)))
+    assert "cannot run container images yet" in json.dumps(t)
+
+
+def test_job_create_refuses_unknown_tags_and_unresolved_images(registry, running):
+    c = running
+    path = c.job_file(JOB.format(image=f"{registry.host}/tools/busybox:missing"))
+    r = c.cli("job", "create", KEY, path, "--plain-http", registry.host)
+    assert r.rc == 3, r
+    assert f"task.image: registry {registry.host} has no tag missing in tools/busybox" in r.err
+    host = f"127.0.0.1:{free_port()}"
+    path = c.job_file(JOB.format(image=f"{host}/tools/busybox:1.36"))
+    r = c.cli("job", "create", KEY, path, "--plain-http", host, "--registry-timeout", "2s")
+    assert r.rc == 7 and f"registry {host} unreachable" in r.err, r
+    path = c.job_file(JOB.format(image="busybox:latest"))
+    r = c.cli("job", "create", KEY, path)
+    assert r.rc == 3 and "names no registry" in r.err, r
+    # The scheduler takes only digests: a client that skips the resolve is refused.
+    body = json.loads(c.cli("job", "inspect", KEY, c.job_file(JOB.format(image=f"{host}/a:1")), "--json").out)
+    status, answer = c.api_raw("/api/v1/jobs", "POST", json.dumps(body).encode())
+    assert status == 400 and b"names a tag" in answer, answer
+    assert c.api("/api/v1/jobs")["jobs"] == []
