@@ -15,6 +15,7 @@
 
 #include "agent/cgroup.h"
 #include "agent/identity.h"
+#include "agent/images.h"
 #include "agent/journal.h"
 #include "agent/launcher.h"
 #include "agent/options.h"
@@ -25,6 +26,7 @@
 #include "base/log.h"
 
 struct agent {
+    struct agent_images *images;
     struct agent_options opt;
     char id[37];
     char *sock_path;
@@ -137,6 +139,21 @@ static int setup(struct agent *a, bo_error_t *err)
         .pids_max = a->opt.pids_max,
         .sandbox_retention_ms = a->opt.sandbox_retention_ms,
     };
+    struct agent_images_config ic = {
+        .data_dir = data,
+        .registry = {.ca_file = a->opt.registry_ca,
+                     .auth_file = a->opt.registry_auth,
+                     .plain_http = (const char *const *)a->opt.plain_http,
+                     .n_plain_http = a->opt.n_plain_http,
+                     .connect_timeout_ms = a->opt.registry_timeout_ms,
+                     .stall_timeout_ms = a->opt.registry_timeout_ms,
+                     .doc_timeout_ms = 2 * a->opt.registry_timeout_ms},
+        .gc_age_ms = a->opt.image_gc_age_ms,
+        .min_free_pct = 10,
+    };
+    if (agent_images_new(&ic, &a->images, err) < 0)
+        return -1;
+    tc.images = a->images;
     if (task_mgr_new(&tc, a->journal, &a->cg, &a->tasks, err) < 0)
         return -1;
     json_t *reg = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[I, I], s:O}", "agent_id", a->id, "hostname",
@@ -309,6 +326,7 @@ static void teardown(struct agent *a)
 {
     sync_free(a->sync);
     task_mgr_free(a->tasks);
+    agent_images_free(a->images);
     journal_close(a->journal);
     cgroup_mgr_clear(&a->cg);
     if (a->notify_fd >= 0) {

@@ -145,6 +145,26 @@ static int set_cgroup_root(void *target, const struct bo_option *op, const char 
     return set_string(&o->cgroup_root, v);
 }
 
+static int set_registry_ca(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    return set_string(&((struct agent_options *)target)->registry_ca, v);
+}
+
+static int set_registry_auth(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    return set_string(&((struct agent_options *)target)->registry_auth, v);
+}
+
+static int set_plain_http(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    if (o->n_plain_http >= 64)
+        return bo_error_set(err, BO_E_INVALID, "--plain-http: at most 64 registries");
+    o->plain_http = bo_xrealloc(o->plain_http, (o->n_plain_http + 1) * sizeof(char *));
+    o->plain_http[o->n_plain_http++] = bo_xstrdup(v);
+    return 0;
+}
+
 #define AT(m) BO_OPT_AT(struct agent_options, m)
 
 const struct bo_option agent_option_table[] = {
@@ -175,6 +195,19 @@ const struct bo_option agent_option_table[] = {
     {.name = "cleanup-on-exit", .kind = BO_OPT_FLAG, .at = AT(cleanup_on_exit),
      .help = "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox; the scheduler reschedules "
              "them without penalty (default: leave tasks running)"},
+    {.name = "registry-ca", .kind = BO_OPT_STRING, .arg = "FILE", .set = set_registry_ca,
+     .help = "PEM file of the CAs trusted for HTTPS registries (default: the system's)"},
+    {.name = "plain-http", .kind = BO_OPT_STRING, .arg = "HOST:PORT", .repeat = true, .set = set_plain_http,
+     .help = "pull from this registry over plain HTTP (repeatable; default: HTTPS)"},
+    {.name = "registry-auth", .kind = BO_OPT_STRING, .arg = "FILE", .set = set_registry_auth,
+     .help = "registry credentials, as Docker's config.json ({\"auths\": {\"HOST\": {\"auth\": ...}}})"},
+    {.name = "registry-timeout", .kind = BO_OPT_DURATION, .def = "30s", .min = 100, .max = 3600000,
+     .at = AT(registry_timeout_ms),
+     .help = "a pull fails when its registry accepts no connection or sends nothing for this long"},
+    {.name = "image-gc-age", .kind = BO_OPT_DURATION, .def = "24h", .min = 0, .max = 365.0 * 24 * 3600 * 1000,
+     .at = AT(image_gc_age_ms),
+     .help = "images no task has started from for this long are deleted (all unused ones when the disk is "
+             "over 90% full)"},
     {.name = NULL},
 };
 
@@ -250,6 +283,11 @@ void agent_options_clear(struct agent_options *o)
     free(o->hostname);
     free(o->executor);
     free(o->cgroup_root);
+    free(o->registry_ca);
+    free(o->registry_auth);
+    for (size_t i = 0; i < o->n_plain_http; i++)
+        free(o->plain_http[i]);
+    free(o->plain_http);
     json_decref(o->attributes);
     *o = (struct agent_options){0};
 }

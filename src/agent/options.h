@@ -26,6 +26,12 @@ struct agent_options {
     int64_t sandbox_retention_ms;
     int64_t pids_max;
     bool cleanup_on_exit;
+    /* Images (src/agent/images.c). */
+    char *registry_ca, *registry_auth;
+    char **plain_http;
+    size_t n_plain_http;
+    int64_t registry_timeout_ms;
+    int64_t image_gc_age_ms;
     bool help;
 };
 

@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "agent/images.h"
 #include "agent/launcher.h"
 #include "agent/sandbox.h"
 #include "base/clock.h"
@@ -28,6 +31,7 @@ struct task {
     bool our_child;     /* started by this agent process: must be reaped */
     int64_t kill_deadline; /* mono ms of the kill backstop; 0: none */
     char *last_read_error; /* to log a bad status.json once */
+    struct sync_launch *image_wait; /* the launch, while its image is pulled */
 };
 
 struct task_mgr {
@@ -57,12 +61,43 @@ static struct task *find_task(struct task_mgr *m, const char *id)
     return NULL;
 }
 
+/* A launch kept while its task's image is pulled (the sync answer's is
+ * freed after the answer is handled). */
+static struct sync_launch *launch_copy(const struct sync_launch *l)
+{
+    struct sync_launch *c = bo_xcalloc(1, sizeof(*c));
+    c->task_id = bo_xstrdup(l->task_id);
+    c->job = l->job ? bo_xstrdup(l->job) : NULL;
+    c->instance = l->instance;
+    c->ports = l->ports ? json_deep_copy(l->ports) : NULL;
+    json_t *tj = task_config_to_json(&l->task);
+    bo_error_t err = NULL;
+    if (task_config_from_json(tj, &c->task, &err) < 0) { /* it was decoded from the same JSON */
+        fprintf(stderr, "task config does not round-trip: %s\n", err->msg);
+        abort();
+    }
+    json_decref(tj);
+    return c;
+}
+
+static void launch_free(struct sync_launch *l)
+{
+    if (!l)
+        return;
+    free(l->task_id);
+    free(l->job);
+    json_decref(l->ports);
+    task_config_clear(&l->task);
+    free(l);
+}
+
 static void task_free(struct task *t)
 {
     if (t->pidfd >= 0)
         close(t->pidfd);
     journal_task_clear(&t->rec);
     free(t->last_read_error);
+    launch_free(t->image_wait);
     free(t);
 }
 
@@ -344,7 +379,16 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
 static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
 {
     bo_error_t err = NULL;
-    if (l->task.image && *l->task.image) { /* until tasks run in containers (issue 6) */
+    if (l->task.image && *l->task.image) {
+        /* The pull runs beside the loop; the task shows it meanwhile and
+         * the launch goes on in image_pulled(). */
+        if (m->cfg.images && agent_images_want(m->cfg.images, t->rec.task_id, l->task.image) == 0) {
+            t->image_wait = launch_copy(l);
+            _cleanup_free_ char *msg = bo_xasprintf("pulling image %s", l->task.image);
+            report(m, t, task_state_name(TASK_STARTING), msg, NULL, NULL);
+            return;
+        }
+        /* Until tasks run in containers (issue 6, the OCI runtime). */
         bo_error_set(&err, BO_E_REFUSED, "this agent cannot run container images yet (image %s)", l->task.image);
         return launch_failed(m, t, "image", err);
     }
@@ -416,6 +460,37 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
     free(started);
 }
 
+/* A task killed before its image arrived: nothing of it exists yet. */
+static void image_wait_end(struct task_mgr *m, struct task *t, const char *why)
+{
+    launch_free(BO_STEAL(t->image_wait));
+    t->rec.cleaned = true;
+    report(m, t, task_state_name(TASK_KILLED), why, NULL, NULL);
+}
+
+static void image_pulled(void *arg, const char *task_id, bo_error_t err)
+{
+    struct task_mgr *m = arg;
+    struct task *t = find_task(m, task_id);
+    struct sync_launch *l = t ? BO_STEAL(t->image_wait) : NULL;
+    if (!l || state_terminal(t->rec.state) || m->cleaning) {
+        if (err)
+            bo_error_free(err);
+        if (l && !state_terminal(t->rec.state)) {
+            t->image_wait = l;
+            image_wait_end(m, t, "killed while its image was being pulled");
+        } else {
+            launch_free(l);
+        }
+        return;
+    }
+    if (err)
+        launch_failed(m, t, "image", err);
+    else
+        launch_start(m, t, l);
+    launch_free(l);
+}
+
 void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
 {
     if (k->error) {
@@ -426,6 +501,10 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
     if (!t) {
         log_info("task %s: kill of a task unknown to this agent, reporting LOST", k->task_id);
         enqueue(m, update_new(k->task_id, task_state_name(TASK_LOST), "unknown to agent", 0, NULL, NULL, NULL));
+        return;
+    }
+    if (t->image_wait && !state_terminal(t->rec.state)) {
+        image_wait_end(m, t, "killed while its image was being pulled");
         return;
     }
     if (state_terminal(t->rec.state) || t->pidfd < 0 || t->kill_deadline)
@@ -448,6 +527,12 @@ void task_mgr_notified(struct task_mgr *m, const char *task_id)
 
 void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 {
+    if (m->cfg.images && fd == agent_images_fd(m->cfg.images)) {
+        journal_group(m, true);
+        agent_images_drain(m->cfg.images, image_pulled, m);
+        journal_group(m, false);
+        return;
+    }
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         if (t->pidfd == fd) {
@@ -459,6 +544,13 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 
 void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n, unsigned *cap)
 {
+    if (m->cfg.images) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+        }
+        (*fds)[(*n)++] = (struct curl_waitfd){.fd = agent_images_fd(m->cfg.images), .events = POLLIN};
+    }
     for (size_t i = 0; i < m->n_tasks; i++) {
         if (m->tasks[i]->pidfd < 0)
             continue;
@@ -550,6 +642,11 @@ int task_mgr_tick(struct task_mgr *m)
         next = m->next_rescan;
     if (m->next_gc < next)
         next = m->next_gc;
+    if (m->cfg.images) {
+        int64_t in = agent_images_tick(m->cfg.images, now);
+        if (now + in < next)
+            next = now + in;
+    }
     return next <= now ? 0 : (int)(next - now);
 }
 
@@ -624,6 +721,8 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
     m->cleaning = true;
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
+        if (t->image_wait && !state_terminal(t->rec.state))
+            image_wait_end(m, t, "killed while its image was being pulled");
         if (t->pidfd < 0 || t->kill_deadline)
             continue;
         struct sync_kill k = {.task_id = t->rec.task_id, .grace_ms = t->rec.grace_ms};

@@ -16,6 +16,8 @@
 #include "agent/sync.h"
 #include "base/error.h"
 
+struct agent_images;
+
 struct task_mgr_config {
     const char *data_dir;
     const char *hostname;
@@ -23,6 +25,7 @@ struct task_mgr_config {
     const char *notify_socket;
     int64_t pids_max;
     int64_t sandbox_retention_ms;
+    struct agent_images *images; /* pulls beside the loop (agent/images.h); NULL: images refused */
 };
 
 struct task_mgr;

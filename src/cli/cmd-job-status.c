@@ -81,7 +81,7 @@ static void print_human(const char *key, json_t *answer)
         const char *details = NULL;
         if (st && !strcmp(st, "PENDING"))
             details = json_string_value(json_object_get(task, "pending_reason"));
-        else if (is_terminal(task) || (st && !strcmp(st, "THROTTLED")))
+        else if (is_terminal(task) || (st && (!strcmp(st, "THROTTLED") || !strcmp(st, "STARTING"))))
             details = json_string_value(json_object_get(task, "message"));
         const char *row[] = {inst,
                              json_string_value(json_object_get(task, "id")),
@@ -119,8 +119,9 @@ const struct cli_command cmd_job_status_entry = {
     .summary = "show a job and its tasks",
     .help = "Prints the job's state (active, finished, failed or killed), how many "
             "instances failed, and one line per task (live tasks and the most recent "
-            "ended ones): instance, task id, state, host, ports, and why a PENDING task waits "
-            "or how an ended task ended.",
+            "ended ones): instance, task id, state, host, ports, and why a PENDING task waits, "
+            "what a STARTING task is doing (\"pulling image ...\") or how an ended task ended. A job "
+            "with a container image shows it, by digest.",
     .examples = "borealis job status local/www-data/devel/hello\n"
                 "borealis job status local/www-data/devel/hello --json | jq '.tasks[].state'",
     .options = options,

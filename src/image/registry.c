@@ -294,6 +294,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const int *cancel = arg;
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 static void sink_reset(struct sink *s)
 {
     free(s->buf);
@@ -358,6 +364,11 @@ static int perform(struct registry *r, const char *url, const char *accept, cons
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    if (r->o.cancel) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->o.cancel);
+    }
     CURLcode rc = curl_easy_perform(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -366,6 +377,8 @@ static int perform(struct registry *r, const char *url, const char *accept, cons
     s->curl = NULL;
     if (auth_h)
         explicit_bzero(auth_h, strlen(auth_h));
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return bo_error_set(err, BO_E_INTERNAL, "GET %s: cancelled", url);
     if (rc == CURLE_WRITE_ERROR && s->too_big)
         return bo_error_set(err, BO_E_INVALID, "GET %s: the answer is larger than %s", url,
                             s->fd < 0 ? "allowed for a document" : "the size the manifest gives");

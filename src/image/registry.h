@@ -20,6 +20,9 @@ struct registry_opts {
     long connect_timeout_ms; /* 0: 10 s */
     long stall_timeout_ms;   /* no byte for this long ends a transfer; 0: 30 s */
     long doc_timeout_ms;     /* whole manifest or token request; 0: 60 s */
+    /* Non-zero (read atomically, set by another thread) ends every transfer
+     * soon with BO_E_INTERNAL "cancelled"; NULL: never. */
+    const int *cancel;
 };
 
 struct registry;

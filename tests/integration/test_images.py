@@ -199,8 +199,11 @@ jobs:
 KEY = "local/www-data/devel/boxed"
 
 
-def test_job_create_resolves_the_tag_to_a_digest(registry, running):
-    c = running
+def test_job_create_resolves_the_tag_to_a_digest_and_the_agent_pulls_it(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
     img = registry.image
     path = c.job_file(JOB.format(image=f"{registry.host}/tools/busybox:1.36"))
     r = c.cli("job", "create", KEY, path, "--plain-http", registry.host)
@@ -210,10 +213,74 @@ def test_job_create_resolves_the_tag_to_a_digest(registry, running):
     assert c.job(KEY)["config"]["task"]["image"] == digest_ref
     status = c.cli("job", "status", KEY)
     assert f"Image: {digest_ref}" in status.out, status
-    # Until tasks run in containers, the agent refuses an image clearly.
+    # The agent pulls the image into its store (beside its loop); until
+    # tasks run in containers it then refuses the launch clearly.
     t = wait_for("the task to end", lambda: (lambda ts: ts.get(0) if ts.get(0, {}).get("state") == "FAILED"
                                              else None)(c.tasks(KEY)))
     assert "cannot run container images yet" in json.dumps(t)
+    layers = os.listdir(os.path.join(c.root, "agent", "images", "layers"))
+    assert sorted(layers) == sorted(l["digest"][7:] for l in img.layers)
+    assert any("pulling image " + digest_ref in json.dumps(e) for e in t["events"]), t
+
+
+def hanging_registry():
+    """A TCP port that accepts connections and never answers."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
+def test_a_pull_runs_beside_the_agent_loop_and_fails_clearly(cluster):
+    c = cluster
+    hang = hanging_registry()
+    host = f"127.0.0.1:{hang.getsockname()[1]}"
+    dead = f"127.0.0.1:{free_port()}"
+    c.agent_args = ["--plain-http", host, "--plain-http", dead, "--registry-timeout", "3s"]
+    c.start_scheduler()
+    c.start_agent()
+    digest = "sha256:" + "ab" * 32
+    r = c.cli("job", "create", KEY, c.job_file(JOB.format(image=f"{host}/tools/busybox@{digest}")))
+    assert r.rc == 0, r
+    st = wait_for("job status to show the pull", lambda: (lambda r: r if "pulling image" in r.out else None)(
+        c.cli("job", "status", KEY)))
+    assert f"pulling image {host}/tools/busybox@{digest}" in st.out, st
+    # The loop is free meanwhile: another job starts and runs.
+    other = "local/www-data/devel/plain"
+    plain = JOB.replace("      image: {image}\n", "").format().replace("name: boxed", "name: plain")
+    r = c.cli("job", "create", other, c.job_file(plain.replace("echo hi", "sleep 60"), "plain.yaml"))
+    assert r.rc == 0, r
+    c.wait_running(other, 1)
+    assert c.tasks(KEY)[0]["state"] == "STARTING"
+    t = wait_for("the pull to time out", lambda: (lambda t: t if t["state"] == "FAILED" else None)(c.tasks(KEY)[0]))
+    assert f"registry {host} did not answer in time" in json.dumps(t), t
+    hang.close()
+
+    key2 = "local/www-data/devel/dead"
+    c.cli("job", "create", key2, c.job_file(JOB.format(image=f"{dead}/tools/busybox@{digest}").replace(
+        "name: boxed", "name: dead")))
+    t = wait_for("the pull to fail", lambda: (lambda t: t if t["state"] == "FAILED" else None)(c.tasks(key2)[0]))
+    assert f"launch failed: image: pull {dead}/tools/busybox@{digest}: registry {dead} unreachable" in \
+        json.dumps(t), t
+    assert os.listdir(os.path.join(c.root, "agent", "images", "tmp")) == []
+
+
+def test_a_task_killed_while_its_image_is_pulled(cluster):
+    c = cluster
+    hang = hanging_registry()
+    host = f"127.0.0.1:{hang.getsockname()[1]}"
+    c.agent_args = ["--plain-http", host, "--registry-timeout", "20s"]
+    c.start_scheduler()
+    c.start_agent()
+    digest = "sha256:" + "cd" * 32
+    c.cli("job", "create", KEY, c.job_file(JOB.format(image=f"{host}/tools/busybox@{digest}")))
+    wait_for("the pull", lambda: "pulling image" in json.dumps(c.tasks(KEY)[0]))
+    r = c.cli("job", "killall", KEY)
+    assert r.rc == 0, r
+    t = wait_for("KILLED", lambda: (lambda t: t if t["state"] == "KILLED" else None)(c.tasks(KEY)[0]))
+    assert "killed while its image was being pulled" in json.dumps(t), t
+    hang.close()
 
 
 def test_job_create_refuses_unknown_tags_and_unresolved_images(registry, running):
@@ -234,3 +301,24 @@ def test_job_create_refuses_unknown_tags_and_unresolved_images(registry, running
     status, answer = c.api_raw("/api/v1/jobs", "POST", json.dumps(body).encode())
     assert status == 400 and b"names a tag" in answer, answer
     assert c.api("/api/v1/jobs")["jobs"] == []
+
+
+def test_agent_stops_promptly_while_a_pull_hangs_and_a_restart_reports_the_task(cluster):
+    c = cluster
+    hang = hanging_registry()
+    host = f"127.0.0.1:{hang.getsockname()[1]}"
+    c.agent_args = ["--plain-http", host, "--registry-timeout", "10m"]
+    c.start_scheduler()
+    c.start_agent()
+    digest = "sha256:" + "ef" * 32
+    c.cli("job", "create", KEY, c.job_file(JOB.format(image=f"{host}/tools/busybox@{digest}")))
+    wait_for("the pull", lambda: "pulling image" in json.dumps(c.tasks(KEY)[0]))
+    # SIGTERM with --cleanup-on-exit: the waiting task ends, the pull is
+    # cancelled, the agent exits (the fixture's stop allows 60 s; a pull
+    # is bounded by --registry-timeout, 10 min here).
+    assert c.stop(c.agent, timeout=20) == 0
+    t = wait_for("the task to end", lambda: (lambda t: t if t["state"] not in ("STARTING", "ASSIGNED") else None)(
+        c.tasks(KEY)[0]), timeout=20)
+    assert "killed while its image was being pulled" in json.dumps(t) or t["state"] == "PENDING", t
+    assert os.listdir(os.path.join(c.root, "agent", "images", "tmp")) == []
+    hang.close()
