@@ -113,11 +113,31 @@ def busybox_layers(marker="base"):
     return [base, top]
 
 
+def make_ca_and_cert(root):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl)."""
+    ca_key, ca = os.path.join(root, "ca.key"), os.path.join(root, "ca.pem")
+    key, csr, cert = (os.path.join(root, n) for n in ("server.key", "server.csr", "server.pem"))
+    ext = os.path.join(root, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", "/CN=borealis test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+        "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
 class Registry:
     """Debian's docker-registry on 127.0.0.1:port, storage in `root`."""
 
-    def __init__(self, root, port):
+    def __init__(self, root, port, users=None, tls=False):
+        """users: {name: password} turns on basic auth (htpasswd, bcrypt);
+        tls: HTTPS with a certificate for 127.0.0.1 from a CA made here
+        (self.ca is its PEM file)."""
         self.root, self.port = root, port
+        self.auth_header = {}
         self.host = f"127.0.0.1:{port}"
         self.storage = os.path.join(root, "storage")
         os.makedirs(self.storage, exist_ok=True)
@@ -136,6 +156,24 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """)
+            self.scheme = "http"
+            if tls:
+                self.ca, cert, key = make_ca_and_cert(root)
+                f.write(f"  tls:\n    certificate: {cert}\n    key: {key}\n")
+                self.scheme = "https"
+            if users:
+                import base64
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    import crypt  # bcrypt through libxcrypt (Debian 12's Python 3.11 has it)
+                htpasswd = os.path.join(root, "htpasswd")
+                with open(htpasswd, "w") as h:
+                    for u, p in users.items():
+                        h.write(f"{u}:{crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+                f.write(f"auth:\n  htpasswd:\n    realm: borealis-test\n    path: {htpasswd}\n")
+                u, p = next(iter(users.items()))
+                self.auth_header = {"Authorization": "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()}
         self.log_path = os.path.join(root, "registry.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", self.config], stdout=self.log,
@@ -143,8 +181,14 @@ http:
         deadline = time.monotonic() + 20
         while True:
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).read()
+                import ssl
+                ctx = ssl.create_default_context(cafile=self.ca) if tls else None
+                urllib.request.urlopen(f"{self.scheme}://{self.host}/v2/", timeout=1, context=ctx).read()
                 break
+            except urllib.error.HTTPError as e:
+                if e.code == 401:
+                    break
+                raise
             except (urllib.error.URLError, ConnectionError):
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.stop()
@@ -162,8 +206,11 @@ http:
         self.log.close()
 
     def _req(self, method, url, data=None, headers=None):
-        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-        return urllib.request.urlopen(req, timeout=30)
+        import ssl
+        req = urllib.request.Request(url.replace("http://", f"{self.scheme}://", 1), data=data, method=method,
+                                     headers={**self.auth_header, **(headers or {})})
+        ctx = ssl.create_default_context(cafile=self.ca) if self.scheme == "https" else None
+        return urllib.request.urlopen(req, timeout=30, context=ctx)
 
     def push(self, repo, tag, image):
         base = f"http://{self.host}/v2/{repo}"
@@ -171,7 +218,7 @@ http:
             r = self._req("POST", f"{base}/blobs/uploads/", b"")
             loc = r.headers["Location"]
             if loc.startswith("/"):
-                loc = f"http://{self.host}{loc}"
+                loc = f"{self.scheme}://{self.host}{loc}"
             sep = "&" if "?" in loc else "?"
             self._req("PUT", f"{loc}{sep}digest={d}", data,
                       {"Content-Type": "application/octet-stream"}).read()

@@ -322,3 +322,59 @@ def test_agent_stops_promptly_while_a_pull_hangs_and_a_restart_reports_the_task(
     assert "killed while its image was being pulled" in json.dumps(t) or t["state"] == "PENDING", t
     assert os.listdir(os.path.join(c.root, "agent", "images", "tmp")) == []
     hang.close()
+
+
+def test_gc_forgets_unused_images_past_the_age(registry, data_dir):
+    r = image(data_dir, "pull", f"{registry.host}/tools/busybox:1.36", registry=registry)
+    assert r.returncode == 0, r.stderr
+    r = image(data_dir, "gc", "--age", "1h")
+    assert r.returncode == 0 and r.stdout.strip() == "0 layers removed", r
+    assert len(layer_dirs(data_dir)) == 2
+    r = image(data_dir, "gc", "--age", "0s")
+    assert r.returncode == 0 and r.stdout.strip() == "2 layers removed", r
+    assert layer_dirs(data_dir) == [] and image(data_dir, "ls", "--json").stdout.strip() == "[]"
+    assert os.listdir(os.path.join(data_dir, "images", "blobs", "sha256")) == []
+
+
+def test_basic_auth(data_dir, tmp_path):
+    import base64
+    root = tempfile.mkdtemp(prefix="borealis-registry-auth-")
+    reg = Registry(root, free_port(), users={"ci": "s3cret"})
+    try:
+        img = Image(busybox_layers("auth"))
+        reg.push("private/app", "v1", img)
+        ref = f"{reg.host}/private/app:v1"
+        r = image(data_dir, "pull", ref, registry=reg)
+        assert r.returncode == 30, r.stderr
+        assert f"registry {reg.host} asks for a user and password for private/app" in r.stderr
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"ci:wrong").decode()}}}))
+        r = image(data_dir, "pull", ref, "--registry-auth", str(auth), registry=reg)
+        assert r.returncode == 30 and f"registry {reg.host} refused access to private/app (HTTP 401)" in r.stderr, \
+            r.stderr
+        auth.write_text(json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"ci:s3cret").decode()}}}))
+        r = image(data_dir, "pull", ref, "--registry-auth", str(auth), registry=reg)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"{reg.host}/private/app@{img.digest}"
+    finally:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_https_with_a_configured_ca(data_dir):
+    root = tempfile.mkdtemp(prefix="borealis-registry-tls-")
+    reg = Registry(root, free_port(), tls=True)
+    try:
+        img = Image(busybox_layers("tls"))
+        reg.push("secure/app", "v1", img)
+        ref = f"{reg.host}/secure/app:v1"
+        cmd = [BOREALIS, "image", "pull", ref, "--data-dir", data_dir, "--registry-timeout", "5s"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 7 and f"registry {reg.host} unreachable: GET https://" in r.stderr, r.stderr
+        assert "certificate" in r.stderr
+        r = subprocess.run(cmd + ["--registry-ca", reg.ca], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"{reg.host}/secure/app@{img.digest}"
+    finally:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)
