@@ -30,7 +30,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     image_store_close(s);
     if (r < 0)
         return image_cli_fail(err);
-    qsort(e, n, sizeof(*e), cmp);
+    if (n)
+        qsort(e, n, sizeof(*e), cmp);
     if (cli_flag(a, "json")) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
