@@ -129,15 +129,92 @@ def make_ca_and_cert(root):
     return ca, cert, key
 
 
+def _b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """The registry's token service (Docker's token auth): answers
+    GET /token?service=..&scope=repository:NAME:pull with a JWT (RS256,
+    signed with openssl, its certificate in the x5c header) to clients
+    that give user:password with basic auth; 401 to others."""
+
+    def __init__(self, root, users):
+        import http.server
+        import threading
+        self.root, self.users = root, users
+        self.service, self.issuer = "borealis-test-registry", "borealis-test-tokens"
+        self.key = os.path.join(root, "token.key")
+        self.cert = os.path.join(root, "token.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key,
+                        "-out", self.cert, "-days", "2", "-subj", "/CN=borealis test tokens"],
+                       check=True, capture_output=True)
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                import base64
+                from urllib.parse import parse_qs, urlparse
+                q = parse_qs(urlparse(self.path).query)
+                server.requests.append(q)
+                auth = self.headers.get("Authorization", "")
+                ok = False
+                if auth.startswith("Basic "):
+                    u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+                    ok = server.users.get(u) == p
+                if not ok or q.get("service") != [server.service]:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                _, name, actions = q["scope"][0].split(":")
+                body = json.dumps({"token": server.mint(u, name, actions.split(","))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.httpd.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def mint(self, user, name, actions):
+        import base64
+        import secrets
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        claims = {"iss": self.issuer, "sub": user, "aud": self.service, "exp": now + 600, "nbf": now - 60,
+                  "iat": now, "jti": secrets.token_hex(8),
+                  "access": [{"type": "repository", "name": name, "actions": actions}]}
+        signing = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=signing.encode(),
+                             check=True, capture_output=True).stdout
+        return f"{signing}.{_b64url(sig)}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
 class Registry:
     """Debian's docker-registry on 127.0.0.1:port, storage in `root`."""
 
-    def __init__(self, root, port, users=None, tls=False):
+    def __init__(self, root, port, users=None, tls=False, token=None):
         """users: {name: password} turns on basic auth (htpasswd, bcrypt);
         tls: HTTPS with a certificate for 127.0.0.1 from a CA made here
-        (self.ca is its PEM file)."""
+        (self.ca is its PEM file); token: a TokenServer, for bearer auth."""
         self.root, self.port = root, port
         self.auth_header = {}
+        self.token = None
         self.host = f"127.0.0.1:{port}"
         self.storage = os.path.join(root, "storage")
         os.makedirs(self.storage, exist_ok=True)
@@ -157,6 +234,10 @@ http:
   addr: 127.0.0.1:{port}
 """)
             self.scheme = "http"
+            if token:
+                f.write(f"auth:\n  token:\n    realm: {token.realm}\n    service: {token.service}\n"
+                        f"    issuer: {token.issuer}\n    rootcertbundle: {token.cert}\n")
+                self.token = token
             if tls:
                 self.ca, cert, key = make_ca_and_cert(root)
                 f.write(f"  tls:\n    certificate: {cert}\n    key: {key}\n")
@@ -214,6 +295,8 @@ http:
 
     def push(self, repo, tag, image):
         base = f"http://{self.host}/v2/{repo}"
+        if self.token:
+            self.auth_header = {"Authorization": "Bearer " + self.token.mint("ci", repo, ["pull", "push"])}
         for d, data in image.blobs.items():
             r = self._req("POST", f"{base}/blobs/uploads/", b"")
             loc = r.headers["Location"]

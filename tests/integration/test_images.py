@@ -378,3 +378,32 @@ def test_https_with_a_configured_ca(data_dir):
     finally:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_bearer_token_auth(data_dir, tmp_path):
+    import base64
+    from imagelib import TokenServer
+    root = tempfile.mkdtemp(prefix="borealis-registry-token-")
+    tokens = TokenServer(root, {"ci": "s3cret"})
+    reg = None
+    try:
+        reg = Registry(root, free_port(), token=tokens)
+        img = Image(busybox_layers("token"))
+        reg.push("private/app", "v1", img)
+        ref = f"{reg.host}/private/app:v1"
+        r = image(data_dir, "pull", ref, registry=reg)
+        assert r.returncode == 30, r.stderr
+        assert (f"registry {reg.host}: the token service refused private/app (HTTP 401); no credentials are "
+                "configured for this registry") in r.stderr
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {reg.host: {"username": "ci", "password": "s3cret"}}}))
+        r = image(data_dir, "pull", ref, "--registry-auth", str(auth), registry=reg)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == f"{reg.host}/private/app@{img.digest}"
+        assert tokens.requests[-1]["scope"] == ["repository:private/app:pull"]
+        assert tokens.requests[-1]["service"] == [tokens.service]
+    finally:
+        if reg:
+            reg.stop()
+        tokens.stop()
+        shutil.rmtree(root, ignore_errors=True)
