@@ -131,8 +131,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 # Cluster benchmark (real daemons, 200 tasks), then the scheduler core at
 # scale (10,000 agents, 1,000,000 tasks, in-process).
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_placement
+	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_rootfs
 	sh bench/run.sh
+	BUILD=$(BUILD) sh bench/image.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
 
 fuzz: deps
