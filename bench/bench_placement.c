@@ -76,6 +76,7 @@ int main(int argc, char **argv)
         state_agent_set_ports(a, 31000, 31999);
         a->attributes = json_object();
         a->up = true;
+        a->state = AGENT_UP;
         a->last_seen_mono = bo_mono_ms();
         st.agents_up++;
         state_agent_add(&st, a);

@@ -42,6 +42,7 @@ struct sync {
     int64_t retry_at;    /* mono ms; no request before (backoff) */
     int failures;        /* consecutive */
     int stalls;          /* consecutive answers that acked none of the updates sent */
+    int64_t poll_ms;     /* long-poll wait: the scheduler's heartbeat_ms */
     bo_error_t fatal;    /* the journal failed: the agent must stop */
     bool leaving;        /* requests say the agent is shutting down */
     bool left;           /* ... and the scheduler has answered one */
@@ -126,7 +127,7 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
 
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
 {
-    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms"};
+    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
     if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
@@ -142,7 +143,10 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
         return bo_error_set(err, BO_E_INVALID, "sync answer: more than %d items", SYNC_MAX_ITEMS);
     if (hb && (!json_is_integer(hb) || json_integer_value(hb) < 0))
         return bo_error_set(err, BO_E_INVALID, "sync answer: heartbeat_ms must be a non-negative integer");
-    struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0};
+    json_t *rec = json_object_get(j, "reconcile");
+    if (rec && !json_is_boolean(rec))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: reconcile must be a boolean");
+    struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0, .reconcile = json_is_true(rec)};
     size_t i;
     json_t *v;
     a.acks = bo_xcalloc(json_array_size(acks) + 1, sizeof(*a.acks));
@@ -249,6 +253,7 @@ int sync_new(const char *scheduler_url, json_t *registration, struct journal *j,
     s->journal = j;
     s->hooks = *hooks;
     s->boot_pending = true;
+    s->poll_ms = SYNC_LONG_POLL_MS;
     *ret = s;
     return 0;
 }
@@ -389,7 +394,7 @@ static void start_due_requests(struct sync *s)
     if (s->n_inflight == 0) {
         bool inventory_due = s->boot_pending || now - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
         bool say_leaving = s->leaving && !s->left;
-        r = start_request(s, fresh || inventory_due || say_leaving ? 0 : SYNC_LONG_POLL_MS, &err);
+        r = start_request(s, fresh || inventory_due || say_leaving ? 0 : s->poll_ms, &err);
     } else if ((fresh || (s->leaving && !s->inflight[0]->leaving)) && !s->inflight[0]->boot &&
                s->inflight[0]->wait_ms > 0) {
         /* A long poll is parked at the scheduler: send new updates now. */
@@ -416,8 +421,11 @@ static void request_failed(struct sync *s, const char *why)
 {
     s->failures++;
     s->retry_at = bo_mono_ms() + backoff_ms(s->failures);
-    /* Whatever that request carried must go again. */
+    /* Whatever that request carried must go again, and the first request
+     * that gets through carries the inventory: the scheduler may have
+     * given up on us meanwhile and replaced our tasks elsewhere. */
     s->sent_seq = 0;
+    s->inventory_at = INT64_MIN / 2;
     if (s->failures == 1)
         log_warn("sync with scheduler failed: %s (retrying every %d ms at most)", why, BACKOFF_MAX_MS);
 }
@@ -466,6 +474,13 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
     }
     if (r->inventory)
         s->inventory_at = bo_mono_ms();
+    if (a.reconcile && !r->inventory)
+        s->inventory_at = INT64_MIN / 2; /* the next request carries it */
+    /* Follow the scheduler's heartbeat: it times us out after a few. */
+    if (a.heartbeat_ms > 0)
+        s->poll_ms = a.heartbeat_ms < SYNC_MIN_POLL_MS   ? SYNC_MIN_POLL_MS
+                     : a.heartbeat_ms > SYNC_MAX_POLL_MS ? SYNC_MAX_POLL_MS
+                                                         : a.heartbeat_ms;
     if (r->leaving)
         s->left = true;
     for (size_t i = 0; i < a.n_rejected; i++)

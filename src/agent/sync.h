@@ -15,7 +15,11 @@
 #include "base/error.h"
 #include "model/job.h"
 
-#define SYNC_LONG_POLL_MS 10000
+/* Long-poll wait until the scheduler's first answer names its heartbeat
+ * (then that, within these bounds). */
+#define SYNC_LONG_POLL_MS 2000
+#define SYNC_MIN_POLL_MS 100
+#define SYNC_MAX_POLL_MS 600000
 #define SYNC_MAX_UPDATES 500
 /* Bytes of updates per request: half the scheduler's 1 MiB body limit. */
 #define SYNC_MAX_UPDATE_BYTES (512u << 10)
@@ -54,6 +58,7 @@ struct sync_answer {
     struct sync_kill *kill;
     size_t n_kill;
     int64_t heartbeat_ms; /* 0: absent */
+    bool reconcile;       /* the scheduler asks for the inventory now */
 };
 
 /* Strict: an unknown or mistyped top-level field fails the whole answer; a

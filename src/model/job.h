@@ -64,6 +64,14 @@ struct job_config {
     int64_t max_task_failures; /* -1: forever */
     int64_t priority;
     struct task_config task;
+    /* When the task's agent is lost (Aurora's PartitionPolicy): with
+     * reschedule and no delay (the default) its tasks become LOST and are
+     * rescheduled at once; otherwise PARTITIONED, and LOST after
+     * delay_secs if reschedule, or never until the agent comes back. */
+    struct {
+        bool reschedule;
+        int64_t delay_secs;
+    } partition_policy;
 };
 
 /* Build from JSON, strictly (unknown fields, wrong types, out-of-range

@@ -321,16 +321,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
                       void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err)
 {
+    /* IPv4, or IPv6 (`::` also takes IPv4 clients, as v4-mapped
+     * addresses: the socket is dual-stack). */
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1)
-        return bo_error_set(err, BO_E_INVALID, "listen address `%s` is not an IPv4 address", listen_addr);
+    struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    struct sockaddr *addr = (struct sockaddr *)&sa;
+    if (inet_pton(AF_INET6, listen_addr, &sa6.sin6_addr) == 1) {
+        addr = (struct sockaddr *)&sa6;
+        flags |= MHD_USE_DUAL_STACK;
+    } else if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1) {
+        return bo_error_set(err, BO_E_INVALID, "listen address `%.100s` is not an IPv4 or IPv6 address",
+                            listen_addr);
+    }
     struct http_server *s = bo_xcalloc(1, sizeof(*s));
     s->routes = routes;
     s->n_routes = n_routes;
     s->ctx = ctx;
     s->observe = observe;
-    s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL, on_request, s,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
+    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                              MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
                               on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
                               (unsigned)1024, MHD_OPTION_END);

@@ -99,17 +99,19 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         changed = true;
     }
     if (!a->up && !leaving) {
-        a->up = true;
-        st->agents_up++;
-        st->placement_due = true;
-        if (!changed)
-            log_info("agent %s (%s) is back", a->hostname, a->id);
+        /* Back from LOST or UNKNOWN (a scheduler restart): what it runs is
+         * checked against what we hold before anything else (explicit
+         * reconciliation), so a copy replaced elsewhere is killed. */
+        if (a->state == AGENT_LOST || a->state == AGENT_UNKNOWN)
+            a->needs_inventory = true;
+        lifecycle_agent_set_state(st, a, AGENT_UP,
+                                  changed ? "registered" : json_is_true(json_object_get(body, "boot"))
+                                                               ? "synced after its restart"
+                                                               : "synced again");
     } else if (a->up && leaving) {
         /* Down, so nothing is placed on it; not timed out either, since it
          * said goodbye. Its next boot sync brings it back. */
-        a->up = false;
-        st->agents_up--;
-        log_info("agent %s (%s) is shutting down", a->hostname, a->id);
+        lifecycle_agent_set_state(st, a, AGENT_DOWN, "shutting down");
     }
     lifecycle_agent_seen(st, a);
     a->last_seen_wall = bo_wall_ms();
@@ -293,6 +295,14 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
         struct sched_task *t = state_task_find(st, id);
         if (task_state_is_active(s) && (!t || !task_state_is_active(t->state)))
             kill_stray(a, strays, id);
+        /* Its agent is back and the task still runs there: RUNNING again.
+         * (Terminal states come as journaled updates.) */
+        else if (t && t->state == TASK_PARTITIONED && t->agent == a && task_state_is_active(s) && s != TASK_KILLING &&
+                 lifecycle_transition(st, t, s == TASK_STARTING ? TASK_STARTING : TASK_RUNNING,
+                                      "its agent is back", err) < 0) {
+            json_decref(seen);
+            return -1;
+        }
     }
     struct sched_task *t, *tmp;
     int r = 0;
@@ -347,7 +357,9 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     json_array_append_new(kill, json_pack("{s:O, s:i}", "task_id", s, "grace_ms", 5000));
     a->has_work = false;
     json_t *answer = json_pack("{s:O, s:o, s:o, s:I}", "acks", acks, "launch", launch, "kill", kill,
-                               "heartbeat_ms", (json_int_t)(st->opt.agent_timeout_ms / 3));
+                               "heartbeat_ms", (json_int_t)st->opt.agent_heartbeat_ms);
+    if (a->needs_inventory)
+        json_object_set_new(answer, "reconcile", json_true());
     if (json_array_size(rejected) > 0)
         json_object_set(answer, "rejected", rejected);
     return answer;
@@ -373,8 +385,10 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
             break;
         r = apply_update(st, a, u, acks, rejected, strays, err);
     }
-    if (r == 0 && inventory)
+    if (r == 0 && inventory) {
         r = reconcile(st, a, inventory, strays, err);
+        a->needs_inventory = false;
+    }
     if (r == 0 && json_is_true(json_object_get(body, "leaving")))
         r = drain_leaving_agent(st, a, err);
     if (r == 0)
@@ -481,10 +495,20 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         json_decref(answer);
         req->user = c;
         req->user_free = sync_ctx_free;
-        park(a->id, req, bo_mono_ms() + (wait_ms < SYNC_MAX_WAIT_MS ? wait_ms : SYNC_MAX_WAIT_MS));
+        /* Never longer than the heartbeat: the agent's next request is its
+         * next sign of life, whatever wait it asked for. */
+        int64_t wait = wait_ms < st->opt.agent_heartbeat_ms ? wait_ms : st->opt.agent_heartbeat_ms;
+        park(a->id, req, bo_mono_ms() + (wait < SYNC_MAX_WAIT_MS ? wait : SYNC_MAX_WAIT_MS));
         return;
     }
     http_reply_json(req, 200, answer);
+}
+
+bool agent_sync_is_parked(const char *agent_id)
+{
+    struct parked_poll *p = NULL;
+    HASH_FIND_STR(parked, agent_id, p);
+    return p != NULL;
 }
 
 void agent_sync_release_all(struct sched_state *st)

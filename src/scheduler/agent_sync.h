@@ -27,6 +27,9 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono);
  * loop sleeps no longer than this. */
 int64_t agent_sync_next_deadline(const struct sched_state *st);
 
+/* Whether a poll of the agent is parked here (contact, for its timeout). */
+bool agent_sync_is_parked(const char *agent_id);
+
 /* Answer every suspended poll now (before the server stops: MHD refuses to
  * stop with suspended connections). */
 void agent_sync_release_all(struct sched_state *st);

@@ -6,11 +6,29 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/timefmt.h"
+
+/* Why a task ended, beyond its states: a task lost with its agent did
+ * nothing wrong (no flapping penalty), and its replacement goes through
+ * the reschedule rate limit. */
+enum { END_BY_TASK = 0, END_WITH_AGENT = 1 };
+
+static int transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
+                      int cause, bo_error_t *err);
 
 static bool awaits_agent(const struct sched_task *t)
 {
     return t->state == TASK_ASSIGNED || t->state == TASK_KILLING;
+}
+
+/* When a PARTITIONED task gives up on its agent (LOST, rescheduled), or
+ * -1 if it waits for it for ever. */
+static int64_t partition_expires(const struct sched_task *t)
+{
+    if (!t->config->partition_policy.reschedule)
+        return -1;
+    return t->state_since_mono + t->config->partition_policy.delay_secs * 1000;
 }
 
 /* The next moment something is due for t at `now`, or -1: its release from
@@ -21,6 +39,8 @@ static int64_t task_deadline(const struct sched_state *st, const struct sched_ta
 {
     if (t->state == TASK_THROTTLED)
         return t->throttle_until_mono;
+    if (t->state == TASK_PARTITIONED)
+        return partition_expires(t);
     if (!task_state_is_transient(t->state))
         return -1;
     int64_t d = t->state_since_mono + st->opt.transient_timeout_ms;
@@ -66,7 +86,24 @@ static void set_state(struct sched_state *st, struct sched_task *t, enum task_st
         state_task_unbind_agent(st, t);
 }
 
-static int reschedule(struct sched_state *st, struct sched_task *old, enum task_state previous, bo_error_t *err)
+/* The token bucket of reschedules after agent loss, as GCRA: one
+ * reschedule per 1/rate s, bursts of one second's worth pass at once. The
+ * wait (0 if none) before the next one may leave PENDING. */
+static int64_t rate_limit_wait(struct sched_state *st, int64_t now)
+{
+    if (st->opt.reschedule_rate <= 0)
+        return 0;
+    double interval = 1000.0 / (double)st->opt.reschedule_rate;
+    double burst = 1000.0; /* one second's worth */
+    if (st->resched_tat_mono < (double)now)
+        st->resched_tat_mono = (double)now;
+    double wait = st->resched_tat_mono - (double)now - burst + interval;
+    st->resched_tat_mono += interval;
+    return wait > 0 ? (int64_t)wait + 1 : 0;
+}
+
+static int reschedule(struct sched_state *st, struct sched_task *old, enum task_state previous, int cause,
+                      bo_error_t *err)
 {
     struct sched_job *j = old->job;
     if (old->instance >= j->n_current || j->current[old->instance] != old)
@@ -77,13 +114,25 @@ static int reschedule(struct sched_state *st, struct sched_task *old, enum task_
     int64_t ran = old->running_since ? bo_wall_ms() - old->running_since : 0;
     /* Ended by the scheduler or its agent (restart, drain, preemption, an
      * agent shutting down), not by itself: not flapping (Aurora's rule). */
-    bool interrupted = previous == TASK_RESTARTING || previous == TASK_DRAINING || previous == TASK_PREEMPTING;
+    /* A machine that died or vanished is not the task's fault either. */
+    bool interrupted = previous == TASK_RESTARTING || previous == TASK_DRAINING || previous == TASK_PREEMPTING ||
+                       cause == END_WITH_AGENT;
     bool flapped = !interrupted && ran < st->opt.flap_window_ms;
     t->consecutive_flaps = flapped ? old->consecutive_flaps + 1 : 0;
     int64_t penalty =
         task_flap_penalty_ms(t->consecutive_flaps, st->opt.flap_penalty_ms, st->opt.flap_penalty_max_ms);
+    int64_t limited = cause == END_WITH_AGENT ? rate_limit_wait(st, bo_mono_ms()) : 0;
     st->reschedules++;
-    if (penalty > 0) {
+    if (limited > 0 && penalty == 0) {
+        t->throttle_until = bo_wall_ms() + limited;
+        t->throttle_until_mono = bo_mono_ms() + limited;
+        char held[32];
+        bo_format_duration(limited, held, sizeof(held));
+        _cleanup_free_ char *m = bo_xasprintf("rescheduled from %s; held for %s by the reschedule rate limit "
+                                              "(--reschedule-rate %lld/s)",
+                                              old->id, held, (long long)st->opt.reschedule_rate);
+        set_state(st, t, TASK_THROTTLED, m);
+    } else if (penalty > 0) {
         t->throttle_until = bo_wall_ms() + penalty;
         t->throttle_until_mono = bo_mono_ms() + penalty;
         char held[32], until[64];
@@ -102,6 +151,12 @@ static int reschedule(struct sched_state *st, struct sched_task *old, enum task_
 int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
                          bo_error_t *err)
 {
+    return transition(st, t, to, msg, END_BY_TASK, err);
+}
+
+static int transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
+                      int cause, bo_error_t *err)
+{
     if (!task_state_can_transition(t->state, to))
         return 0;
     enum task_state from = t->state;
@@ -119,7 +174,7 @@ int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task
             .previous = from,
             .kill_requested = t->kill_requested,
         };
-        if (task_should_reschedule(&in) && reschedule(st, t, from, err) < 0)
+        if (task_should_reschedule(&in) && reschedule(st, t, from, cause, err) < 0)
             return -1;
         if (state_job_prune(st, t->job, st->opt.terminal_keep_per_job, t, err) < 0 ||
             state_job_refresh(st, t->job, err) < 0)
@@ -175,15 +230,42 @@ int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err
     return 1;
 }
 
+static bool partitions(const struct sched_task *t)
+{
+    const struct job_config *c = t->config;
+    return (!c->partition_policy.reschedule || c->partition_policy.delay_secs > 0) && !t->kill_requested &&
+           (t->state == TASK_STARTING || t->state == TASK_RUNNING);
+}
+
 int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err)
 {
     struct sched_task *t, *tmp;
     DL_FOREACH_SAFE2(a->tasks, t, tmp, a_next)
     {
-        if (lifecycle_transition(st, t, TASK_LOST, why, err) < 0)
+        if (t->state == TASK_PARTITIONED)
+            continue; /* already waiting for this agent */
+        enum task_state to = partitions(t) ? TASK_PARTITIONED : TASK_LOST;
+        if (transition(st, t, to, why, END_WITH_AGENT, err) < 0)
             return -1;
     }
     return 0;
+}
+
+void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, enum agent_state to,
+                               const char *why)
+{
+    if (a->state == to && a->up == (to == AGENT_UP))
+        return;
+    log_info("agent %s (%s): %s -> %s: %s", a->hostname, a->id, agent_state_name((enum agent_state)a->state),
+             agent_state_name(to), why);
+    if (a->up)
+        st->agents_up--;
+    a->state = (uint8_t)to;
+    a->up = to == AGENT_UP;
+    if (a->up) {
+        st->agents_up++;
+        st->placement_due = true;
+    }
 }
 
 void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a)
@@ -215,6 +297,11 @@ static int task_timer(struct sched_state *st, struct sched_task *t, int64_t now,
 {
     if (t->state == TASK_THROTTLED && now >= t->throttle_until_mono)
         return lifecycle_transition(st, t, TASK_PENDING, "flapping penalty served", err) < 0 ? -1 : 0;
+    if (t->state == TASK_PARTITIONED && partition_expires(t) >= 0 && now >= partition_expires(t)) {
+        _cleanup_free_ char *m = bo_xasprintf("partitioned from its agent for %llds (partition_policy.delay_secs)",
+                                              (long long)t->config->partition_policy.delay_secs);
+        return transition(st, t, TASK_LOST, m, END_WITH_AGENT, err) < 0 ? -1 : 0;
+    }
     if (task_state_is_transient(t->state) && now - t->state_since_mono >= st->opt.transient_timeout_ms) {
         _cleanup_free_ char *m = bo_xasprintf("stuck in %s for %llds", task_state_name(t->state),
                                               (long long)(st->opt.transient_timeout_ms / 1000));
@@ -231,16 +318,28 @@ static int task_timer(struct sched_state *st, struct sched_task *t, int64_t now,
 
 static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err)
 {
-    if (!a->up)
+    if (a->state != AGENT_UP && a->state != AGENT_UNKNOWN)
         return 0; /* re-armed by lifecycle_agent_seen when it is back */
-    if (now - a->last_seen_mono < st->opt.agent_timeout_ms) {
-        bo_timer_arm(&st->timers, &a->timer, a->last_seen_mono + st->opt.agent_timeout_ms);
+    /* Silence is measured up to the last moment the loop listened, so a
+     * loop that was busy (a huge create, a long placement pass) does not
+     * count its own deafness against the agents. A parked poll is the
+     * agent waiting on us: contact. */
+    int64_t heard = st->heard_until_mono && st->heard_until_mono < now ? st->heard_until_mono : now;
+    if (st->agent_waiting && st->agent_waiting(a->id))
+        a->last_seen_mono = heard;
+    if (heard - a->last_seen_mono < st->opt.agent_timeout_ms) {
+        int64_t at = a->last_seen_mono + st->opt.agent_timeout_ms;
+        /* After a stall, one heartbeat to hear from it before judging. */
+        bo_timer_arm(&st->timers, &a->timer, at > now ? at : now + st->opt.agent_heartbeat_ms);
         return 0;
     }
-    a->up = false;
-    st->agents_up--;
-    _cleanup_free_ char *m = bo_xasprintf("agent %s (%s) stopped syncing for %llds", a->hostname, a->id,
-                                          (long long)(st->opt.agent_timeout_ms / 1000));
+    char silent[32];
+    bo_format_duration(heard - a->last_seen_mono, silent, sizeof(silent));
+    _cleanup_free_ char *m = a->state == AGENT_UNKNOWN
+                                 ? bo_xasprintf("agent %s (%s) did not sync within %s of the scheduler's start",
+                                                a->hostname, a->id, silent)
+                                 : bo_xasprintf("agent %s (%s) stopped syncing for %s", a->hostname, a->id, silent);
+    lifecycle_agent_set_state(st, a, AGENT_LOST, m);
     return lifecycle_agent_lost(st, a, m, err);
 }
 

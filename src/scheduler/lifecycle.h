@@ -36,7 +36,13 @@ void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a);
  * THROTTLED release times are carried from the wall clock to `now_mono`. */
 void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_wall);
 
-/* Every live task on the agent becomes LOST (rescheduled unless killed). */
+/* Every live task on the agent becomes LOST (rescheduled unless killed,
+ * without a flapping penalty, at most --reschedule-rate per second), or
+ * PARTITIONED when its job's partition policy says so. */
 int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err);
+/* Move the agent to `to`, logging the change with `why`; keeps `up` and
+ * st->agents_up in step. A no-op if it is already there. */
+void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, enum agent_state to,
+                               const char *why);
 
 #endif

@@ -61,7 +61,7 @@ const struct bo_option scheduler_options[] = {
      .help = "make a new, empty cluster even though the data directory holds other files or a 0-byte store "
              "(a store with data is opened as usual, never replaced)"},
     {.name = "listen", .kind = BO_OPT_STRING, .arg = "ADDRESS", .def = "127.0.0.1", .at = AT(listen),
-     .help = "IPv4 address to serve the API on"},
+     .help = "address to serve the API on: IPv4 (0.0.0.0: all) or IPv6 (`::`: every IPv6 and IPv4 address)"},
     {.name = "port", .kind = BO_OPT_INT, .arg = "PORT", .def = "8081", .min = 0, .max = 65535, .at = AT(port),
      .help = "TCP port of the API (0: any free port)"},
     {.name = "hostname", .kind = BO_OPT_STRING, .arg = "NAME", .repeat = true,
@@ -74,8 +74,15 @@ const struct bo_option scheduler_options[] = {
      .at = AT(audit_keep), .help = "audit records kept; the oldest are deleted beyond"},
     {.name = "cluster", .kind = BO_OPT_STRING, .arg = "NAME", .def = "local", .at = AT(opt.cluster),
      .help = "cluster name; jobs for another cluster are refused"},
-    {.name = "agent-timeout", .kind = BO_OPT_DURATION, .def = "30s", .at = AT(opt.agent_timeout_ms),
-     .help = "an agent silent this long is lost and its tasks rescheduled"},
+    {.name = "agent-timeout", .kind = BO_OPT_DURATION, .def = "6s", .at = AT(opt.agent_timeout_ms),
+     .min = 300, .max = 3600000,
+     .help = "an agent silent this long is lost and its tasks rescheduled (at least 3 heartbeats)"},
+    {.name = "agent-heartbeat", .kind = BO_OPT_DURATION, .def = "2s", .at = AT(opt.agent_heartbeat_ms),
+     .min = 100, .max = 600000,
+     .help = "how often agents sync when idle (their long poll is answered after this long)"},
+    {.name = "reschedule-rate", .kind = BO_OPT_INT, .arg = "N", .def = "200", .min = 0, .max = 1000000,
+     .at = AT(opt.reschedule_rate),
+     .help = "tasks of lost agents rescheduled per second at most, after a burst of as many (0: no limit)"},
     {.name = "flap-window", .kind = BO_OPT_DURATION, .def = "5m", .at = AT(opt.flap_window_ms),
      .help = "a run shorter than this counts as flapping"},
     {.name = "flap-penalty", .kind = BO_OPT_DURATION, .def = "30s", .at = AT(opt.flap_penalty_ms),
@@ -140,6 +147,18 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
                          o.pos[0]);
     bo_opts_clear(&o);
     c->opt.terminal_keep_per_job = 100;
+    /* Three heartbeats missed before an agent is lost: one late or
+     * dropped answer is not a dead machine. */
+    if (r == 0 && c->opt.agent_timeout_ms < 3 * c->opt.agent_heartbeat_ms) {
+        char to[32], hb[32];
+        bo_format_duration(c->opt.agent_timeout_ms, to, sizeof(to));
+        bo_format_duration(c->opt.agent_heartbeat_ms, hb, sizeof(hb));
+        bo_error_set(err, BO_E_INVALID,
+                     "--agent-timeout %s is shorter than 3 heartbeats (--agent-heartbeat %s): healthy agents "
+                     "would be marked lost",
+                     to, hb);
+        r = BO_OPTS_BAD_VALUE;
+    }
     return r;
 }
 
@@ -226,6 +245,9 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         struct pollfd pfd[2] = {{http_server_fd(s->http), POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
             return bo_error_sys(err, errno, "poll");
+        /* Every request that arrived by now is read below, before the
+         * timers judge any agent silent. */
+        st->heard_until_mono = bo_mono_ms();
         if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
             return -1;
         http_server_run(s->http);
@@ -311,11 +333,14 @@ int scheduler_main(int argc, char **argv)
     s->hostnames = (char **)cli.hostnames;
     s->n_hostnames = cli.n_hostnames;
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
+    s->state.agent_waiting = agent_sync_is_parked;
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
                           &err) < 0)
         goto out;
     http_server_set_gate(s->http, gate_check);
-    log_info("cluster %s: API on http://%s:%u/api/v1", cli.opt.cluster, cli.listen, http_server_port(s->http));
+    bool v6 = strchr(cli.listen, ':') != NULL;
+    log_info("cluster %s: API on http://%s%s%s:%u/api/v1", cli.opt.cluster, v6 ? "[" : "", cli.listen, v6 ? "]" : "",
+             http_server_port(s->http));
     if (loop(s, sigfd, &err) < 0)
         goto out;
     rc = 0;

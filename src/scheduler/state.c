@@ -111,7 +111,7 @@ void state_queue_set(struct sched_state *st, struct sched_task *t, int queue)
 
 void state_agent_add(struct sched_state *st, struct sched_agent *a)
 {
-    if (a->up)
+    if (a->up || a->state == AGENT_UNKNOWN)
         bo_timer_arm(&st->timers, &a->timer, a->last_seen_mono + st->opt.agent_timeout_ms);
     a->timer.kind = TIMER_AGENT;
     HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
@@ -481,12 +481,23 @@ json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j
                      "failed_instances", failed);
 }
 
+static const char *const agent_state_names[] = {"unknown", "up", "lost", "down"};
+
+const char *agent_state_name(enum agent_state s)
+{
+    return (unsigned)s < BO_ARRAY_SIZE(agent_state_names) ? agent_state_names[s] : "invalid";
+}
+
 json_t *state_agent_to_json(const struct sched_agent *a)
 {
     json_t *r = agent_record(a);
-    json_object_set_new(r, "state", json_string(a->up ? "up" : "lost"));
+    json_object_set_new(r, "state", json_string(a->up ? "up" : agent_state_name((enum agent_state)a->state)));
     json_object_set_new(r, "used", json_pack("{s:f, s:I, s:I}", "cpu", a->used_cpu, "ram",
                                              (json_int_t)a->used_ram, "disk", (json_int_t)a->used_disk));
+    json_object_set_new(r, "free", json_pack("{s:f, s:I, s:I, s:I}", "cpu", a->cpu - a->used_cpu, "ram",
+                                             (json_int_t)(a->ram - a->used_ram), "disk",
+                                             (json_int_t)(a->disk - a->used_disk), "ports",
+                                             (json_int_t)a->ports_free));
     json_object_set_new(r, "tasks", json_integer(a->n_tasks));
     return r;
 }

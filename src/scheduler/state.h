@@ -91,6 +91,12 @@ struct sched_job {
     UT_hash_handle hh;
 };
 
+/* What the scheduler knows of an agent's liveness (docs/architecture.md
+ * "Liveness"). Only an UP agent gets new tasks. UNKNOWN: loaded from the
+ * store after a restart and not heard from since; LOST: silent for
+ * --agent-timeout; DOWN: said it was shutting down. */
+enum agent_state { AGENT_UNKNOWN, AGENT_UP, AGENT_LOST, AGENT_DOWN };
+
 struct sched_agent {
     char *id;
     char *hostname;
@@ -102,7 +108,9 @@ struct sched_agent {
     uint8_t *port_used; /* bitmap over [port_lo, port_hi] */
     uint32_t ports_free;
     json_t *attributes;
-    bool up;
+    bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
+    uint8_t state; /* enum agent_state */
+    bool needs_inventory; /* back from LOST or UNKNOWN: ask for its inventory */
     int64_t last_seen_mono;
     struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
     int64_t last_seen_wall;
@@ -121,6 +129,8 @@ struct sched_options {
     int64_t flap_penalty_max_ms;
     int64_t transient_timeout_ms;
     int64_t agent_timeout_ms;
+    int64_t agent_heartbeat_ms; /* the agents' sync interval (long-poll wait) */
+    int64_t reschedule_rate;    /* tasks of lost agents rescheduled per second (token bucket) */
     int64_t command_resend_ms;
     int64_t terminal_keep_per_job;
 };
@@ -141,6 +151,18 @@ struct sched_state {
     int64_t count_by_state[TASK_STATE_COUNT];
     int64_t agents_up;
     bool placement_due; /* something changed that may make a task placeable */
+    /* The latest moment the loop was listening (a poll(2) returned, after
+     * which it reads every request that arrived before): an agent is
+     * judged silent against this, not against the clock, so a loop busy
+     * for longer than --agent-timeout never marks a healthy agent lost.
+     * 0 (unit tests): the timers' `now`. */
+    int64_t heard_until_mono;
+    /* Whether a poll of this agent is parked (agent_sync.c owns that
+     * table): a parked poll is contact. NULL: none is. */
+    bool (*agent_waiting)(const char *agent_id);
+    /* Token bucket (GCRA) of reschedules after agent loss: the theoretical
+     * arrival time of the next one, mono ms. */
+    double resched_tat_mono;
     /* Set when a store batch failed after memory had changed: memory and
      * store may now differ, so the scheduler stops (fail-stop) and a
      * restart recovers the truth from the store. */
@@ -214,6 +236,8 @@ int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *e
 json_t *state_task_to_json(const struct sched_task *t);
 json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j);
 json_t *state_agent_to_json(const struct sched_agent *a);
+/* "unknown", "up", "lost", "down". */
+const char *agent_state_name(enum agent_state s);
 const char *job_state_name(enum job_state s);
 /* The inverse of job_state_name(); -1 for an unknown name. */
 int job_state_from_name(const char *s, enum job_state *ret);

@@ -216,11 +216,11 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
     state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
     a->attributes = json_incref(attrs);
     a->last_seen_wall = seen;
-    /* Give every known agent a full timeout to sync with the new scheduler
-     * before declaring it lost. */
-    a->up = true;
+    /* Unknown until it syncs with this scheduler: nothing is placed on it
+     * meanwhile, and it is lost (its tasks rescheduled) if it has not
+     * synced within --agent-timeout of the start. */
+    a->state = AGENT_UNKNOWN;
     a->last_seen_mono = bo_mono_ms();
-    r.st->agents_up++;
     state_agent_add(r.st, a);
     ret = 0;
 out:

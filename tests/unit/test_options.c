@@ -148,7 +148,7 @@ TEST(daemon_tables)
 {
     struct sched_options so;
     scheduler_default_options(&so);
-    CHECK(so.agent_timeout_ms == 30000 && so.flap_penalty_ms == 30000);
+    CHECK(so.agent_timeout_ms == 6000 && so.agent_heartbeat_ms == 2000 && so.flap_penalty_ms == 30000);
     struct agent_options ao;
     CHECK(agent_options_parse(1, (char *[]){"agent", NULL}, &ao, NULL) == 0);
     CHECK(ao.pids_max == 4096 && ao.sandbox_retention_ms == 3600000 && ao.port_lo == 31000);

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
@@ -74,6 +75,7 @@ static struct sched_agent *agent(struct sched_state *st, const char *id, double 
     state_agent_set_ports(a, 31000, 31009);
     a->attributes = json_object();
     a->up = true;
+    a->state = AGENT_UP;
     a->last_seen_mono = bo_mono_ms();
     st->agents_up++;
     state_agent_add(st, a);
@@ -523,6 +525,146 @@ TEST(pruning_never_frees_the_task_that_just_ended)
     CHECK(j->state == JOB_ACTIVE);
     CHECK(st.count_by_state[TASK_KILLED] == 1); /* keep = 1 */
     CHECK(st.count_by_state[TASK_PENDING] == 3);
+    done(&st);
+}
+
+static struct job_config *job_with_policy(const char *name, int instances, const char *policy)
+{
+    _cleanup_free_ char *text = bo_xasprintf(
+        "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"%s\",\"instances\":%d,"
+        "\"service\":true,\"partition_policy\":%s,\"task\":{\"resources\":{\"cpu\":0.1,\"ram\":1048576,"
+        "\"disk\":0},\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
+        name, instances, policy);
+    json_t *j = json_loads(text, 0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    json_decref(j);
+    return c;
+}
+
+/* The agent's last sync was a timeout ago: lost now (timers run at the
+ * real `now`, so nothing else of the future fires). */
+static void lose(struct sched_state *st, struct sched_agent *a)
+{
+    int64_t now = bo_mono_ms();
+    a->last_seen_mono = now - st->opt.agent_timeout_ms - 1;
+    bo_timer_arm(&st->timers, &a->timer, now);
+    CHECK(store_begin(st->store, NULL) == 0);
+    CHECK(lifecycle_run_timers(st, now, NULL) == 0);
+    CHECK(store_commit(st->store, NULL) == 0);
+    CHECK(!a->up && a->state == AGENT_LOST);
+}
+
+TEST(partition_policy_keeps_tasks_partitioned_or_loses_them_after_its_delay)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *never = create(&st, job_with_policy("never", 1, "{\"reschedule\":false}"));
+    struct sched_job *later = create(&st, job_with_policy("later", 1, "{\"delay_secs\":30}"));
+    struct sched_job *plain = create(&st, job_with_policy("plain", 1, "{}"));
+    CHECK(placement_run(&st, 0, NULL) == 3);
+    struct sched_task *tn = never->current[0], *tl = later->current[0], *tp = plain->current[0];
+    to_running(&st, tn);
+    to_running(&st, tl);
+    to_running(&st, tp);
+    lose(&st, a);
+    /* No policy: LOST and replaced. With one: PARTITIONED, still the
+     * instance's task, holding its place on the agent. */
+    CHECK(tp->state == TASK_LOST && plain->current[0] != tp);
+    CHECK(tn->state == TASK_PARTITIONED && never->current[0] == tn && tn->agent == a);
+    CHECK(tl->state == TASK_PARTITIONED && later->current[0] == tl);
+    /* delay_secs later only the delayed one gives up. */
+    CHECK(lifecycle_run_timers(&st, tl->state_since_mono + 30000, NULL) == 0);
+    CHECK(tl->state == TASK_LOST && later->current[0] != tl);
+    CHECK_CONTAINS(tl->message, "delay_secs");
+    CHECK(tn->state == TASK_PARTITIONED && !bo_timer_armed(&tn->timer));
+    /* Its agent is back and says it runs the task: RUNNING again; the
+     * replaced one is killed there. */
+    json_t *inv = json_pack("[{s:s, s:s}, {s:s, s:s}]", "task_id", tn->id, "state", "RUNNING", "task_id", tl->id,
+                            "state", "RUNNING");
+    json_t *body = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:o, s:[]}", "agent_id", "a", "hostname", "a",
+                             "resources", "cpu", 4.0, "ram", (json_int_t)(1 << 30), "disk", (json_int_t)(1 << 30),
+                             "port_range", 31000, 31009, "inventory", inv, "updates");
+    struct sched_agent *back = NULL;
+    json_t *ans = NULL;
+    CHECK(agent_sync_apply(&st, body, &back, &ans, NULL) == 0);
+    CHECK(back == a && a->up && !a->needs_inventory);
+    CHECK(tn->state == TASK_RUNNING);
+    json_t *kill = json_object_get(ans, "kill");
+    CHECK(json_array_size(kill) == 1);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(kill, 0), "task_id")), tl->id);
+    json_decref(ans);
+    json_decref(body);
+    done(&st);
+}
+
+TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limited)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    o.reschedule_rate = 2; /* a burst of 2, then one every 500 ms */
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job_with_policy("svc", 5, "{}"));
+    CHECK(placement_run(&st, 0, NULL) == 5);
+    to_running(&st, j->current[0]); /* ran for a moment: would be flapping */
+    struct sched_task *old[5];
+    for (int i = 0; i < 5; i++)
+        old[i] = j->current[i];
+    lose(&st, a);
+    int pending = 0, held = 0;
+    for (int i = 0; i < 5; i++) {
+        struct sched_task *t = j->current[i];
+        CHECK(t != old[i] && old[i]->state == TASK_LOST && t->consecutive_flaps == 0);
+        pending += t->state == TASK_PENDING;
+        if (t->state == TASK_THROTTLED) {
+            held++;
+            CHECK_CONTAINS(t->message, "reschedule rate limit");
+            /* never the flapping penalty (30 s): at most 2 s for the third
+             * of three held ones */
+            CHECK(t->throttle_until_mono - bo_mono_ms() <= 2000);
+        }
+    }
+    CHECK(pending == 2 && held == 3);
+    done(&st);
+}
+
+TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    int64_t due = a->last_seen_mono + o.agent_timeout_ms;
+    /* The loop last listened just after the agent's sync, then was busy
+     * past the timeout: not lost, and judged again a heartbeat later. */
+    st.heard_until_mono = a->last_seen_mono + 1;
+    CHECK(lifecycle_run_timers(&st, due + 5000, NULL) == 0);
+    CHECK(a->up && a->timer.deadline_ms == due + 5000 + o.agent_heartbeat_ms);
+    /* It listened again and heard nothing for the whole timeout: lost. */
+    st.heard_until_mono = due + 5000 + o.agent_heartbeat_ms;
+    CHECK(lifecycle_run_timers(&st, st.heard_until_mono, NULL) == 0);
+    CHECK(!a->up && a->state == AGENT_LOST);
+    done(&st);
+}
+
+static bool always_parked(const char *id)
+{
+    return true;
+}
+
+TEST(a_parked_poll_is_contact)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    st.agent_waiting = always_parked;
+    int64_t due = a->last_seen_mono + o.agent_timeout_ms;
+    CHECK(lifecycle_run_timers(&st, due, NULL) == 0);
+    CHECK(a->up && a->last_seen_mono == due);
     done(&st);
 }
 

@@ -68,6 +68,7 @@ static void add_agent(struct sched_state *st, const char *id)
     state_agent_set_ports(a, 31000, 31009);
     a->attributes = json_object();
     a->up = true;
+    a->state = AGENT_UP;
     a->last_seen_mono = bo_mono_ms();
     st->agents_up++;
     state_agent_add(st, a);
