@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
@@ -380,5 +381,13 @@ int64_t http_server_timeout_ms(struct http_server *s)
 }
 
 void http_server_run(struct http_server *s) { MHD_run(s->mhd); }
+
+bool http_server_drained(struct http_server *s)
+{
+    /* MHD's epoll is edge-triggered: a connection it has read from but not
+     * served yet shows as a zero timeout, not on the epoll fd. */
+    struct pollfd p = {http_server_fd(s), POLLIN, 0};
+    return poll(&p, 1, 0) == 0 && http_server_timeout_ms(s) != 0;
+}
 
 unsigned http_server_port(struct http_server *s) { return s->port; }

@@ -70,6 +70,9 @@ void http_server_set_gate(struct http_server *s, http_gate_fn gate);
 int http_server_fd(struct http_server *s);
 int64_t http_server_timeout_ms(struct http_server *s);
 void http_server_run(struct http_server *s);
+/* No request is waiting to be read or served: everything that arrived
+ * before this call has been handled. */
+bool http_server_drained(struct http_server *s);
 unsigned http_server_port(struct http_server *s);
 
 /* Match `path` against a route pattern, where `*` matches one non-empty

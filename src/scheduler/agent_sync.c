@@ -413,6 +413,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
 struct parked_poll {
     char *agent_id;
     struct http_request *req;
+    int64_t parked_mono;
     int64_t deadline_mono;
     UT_hash_handle hh;
 };
@@ -426,12 +427,14 @@ static void park(const char *agent_id, struct http_request *req, int64_t deadlin
         /* A newer poll replaces the old one, which is answered now. */
         struct http_request *old = p->req;
         p->req = req;
+        p->parked_mono = bo_mono_ms();
         p->deadline_mono = deadline_mono;
         http_resume(old);
     } else {
         p = bo_xcalloc(1, sizeof(*p));
         p->agent_id = bo_xstrdup(agent_id);
         p->req = req;
+        p->parked_mono = bo_mono_ms();
         p->deadline_mono = deadline_mono;
         HASH_ADD_KEYPTR(hh, parked, p->agent_id, strlen(p->agent_id), p);
     }
@@ -524,6 +527,10 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono)
     HASH_ITER(hh, parked, p, tmp)
     {
         struct sched_agent *a = state_agent_find(st, p->agent_id);
+        /* A poll answered late because the loop was busy: the agent
+         * waited on us meanwhile, so the lateness is not its silence. */
+        if (a && now_mono > p->deadline_mono)
+            lifecycle_agent_seen_at(a, now_mono - (p->deadline_mono - p->parked_mono));
         if (!a || a->has_work || now_mono >= p->deadline_mono)
             unpark(p);
     }

@@ -279,6 +279,12 @@ void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a)
     }
 }
 
+void lifecycle_agent_seen_at(struct sched_agent *a, int64_t mono)
+{
+    if (mono > a->last_seen_mono)
+        a->last_seen_mono = mono;
+}
+
 void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_wall)
 {
     struct sched_task *t, *tmp;

@@ -32,6 +32,9 @@ int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *e
 void lifecycle_arm_timer(struct sched_state *st, struct sched_task *t);
 /* The agent synced now: it is not silent (arms its timeout if needed). */
 void lifecycle_agent_seen(struct sched_state *st, struct sched_agent *a);
+/* The agent was in contact at `mono` (a parked poll answered late): its
+ * silence counts from then at the earliest. */
+void lifecycle_agent_seen_at(struct sched_agent *a, int64_t mono);
 /* After state_load: queue PENDING tasks and arm every task's timer;
  * THROTTLED release times are carried from the wall clock to `now_mono`. */
 void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_wall);

@@ -232,6 +232,19 @@ static int stop_if_fatal(struct scheduler *s, bo_error_t *err)
                         s->state.fatal);
 }
 
+/* If no request waits to be read, the loop has heard every agent that
+ * spoke before `now`: silence is judged up to there (heard_until_mono).
+ * A loop busy for longer than --agent-timeout (a huge create, a long
+ * placement pass, a backlog of requests) thus never counts its own
+ * deafness against an agent; under an overload that never drains, agents
+ * are judged once it does (a late LOST is safe, a false one makes two
+ * copies). */
+static void note_heard(struct scheduler *s, int64_t now)
+{
+    if (http_server_drained(s->http))
+        s->state.heard_until_mono = now;
+}
+
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
 {
     struct sched_state *st = &s->state;
@@ -245,15 +258,13 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         struct pollfd pfd[2] = {{http_server_fd(s->http), POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
             return bo_error_sys(err, errno, "poll");
-        /* Every request that arrived by now is read below, before the
-         * timers judge any agent silent. */
-        st->heard_until_mono = bo_mono_ms();
         if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
             return -1;
         http_server_run(s->http);
         if (stop_if_fatal(s, err) < 0)
             return -1;
         now = bo_mono_ms();
+        note_heard(s, now);
         if (bo_timer_heap_timeout_ms(&st->timers, now) == 0 && run_batch(s, do_timers, err) < 0)
             return -1;
         if (placement_is_due(st) && run_batch(s, do_place, err) < 0)
@@ -262,6 +273,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         http_server_run(s->http);
         if (stop_if_fatal(s, err) < 0)
             return -1;
+        note_heard(s, bo_mono_ms());
     }
     return 0;
 }

@@ -142,9 +142,10 @@ class Hosts:
         return self.hosts[k - 1]
 
     # -- daemons ----------------------------------------------------------
-    def start_scheduler(self):
+    def start_scheduler(self, keep_port=False):
         from conftest import free_port
-        self.port = free_port()
+        if not keep_port:
+            self.port = free_port()
         log = open(os.path.join(self.root, "scheduler.log"), "ab")
         self.sched = subprocess.Popen(
             [BOREALIS, "scheduler", "--data-dir", os.path.join(self.root, "scheduler"),
@@ -219,6 +220,44 @@ class Hosts:
             except OSError:
                 pass
         return pids
+
+    # -- faults of the scheduler and agents (chaos, failover) ----------------
+    def kill9_scheduler(self):
+        """The scheduler's machine dies: SIGKILL, no goodbye."""
+        self.sched.send_signal(signal.SIGKILL)
+        self.sched.wait(timeout=10)
+
+    def restart_scheduler(self):
+        """Start the scheduler again on its data dir and port (the agents
+        keep their URL)."""
+        self.start_scheduler(keep_port=True)
+
+    def scheduler_alive(self):
+        return self.sched is not None and self.sched.poll() is None
+
+    def restart_agent(self, k):
+        """A clean agent restart (SIGTERM, then start): its tasks are
+        killed and rescheduled without penalty."""
+        self.stop_agent(k)
+        self.start_agent(k)
+
+    def revive(self, k):
+        """Start the agent of a host killed with kill9 again (same data dir:
+        its journal tells it what it ran)."""
+        self.start_agent(k)
+
+    def agent_state(self, name):
+        return {a["hostname"]: a["state"] for a in self.agents()}.get(name)
+
+    def write_job(self, key, text):
+        path = os.path.join(self.root, key.replace("/", "_") + ".yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def log(self, name="scheduler"):
+        with open(os.path.join(self.root, name + ".log"), errors="replace") as f:
+            return f.read()
 
     # -- API and CLI -------------------------------------------------------
     @property
