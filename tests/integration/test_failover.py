@@ -177,3 +177,22 @@ def test_chaos_every_instance_runs_once_after_each_fault():
         jobs = h.api("/api/v1/jobs")["jobs"]
         assert sorted(j["key"] for j in jobs) == sorted(keys)
         assert h.scheduler_alive()
+
+
+def test_listen_on_ipv6_serves_ipv4_agents_too_and_host_list_shows_them():
+    # `--listen ::` (given after the harness's own --listen, so it wins):
+    # one dual-stack socket for IPv6 clients and the IPv4 agents.
+    with Hosts(n=1, scheduler_args=FAST + ["--listen", "::"]) as h:
+        h.start_scheduler()
+        h.start_agents()
+        key = create(h, "v6", 1)
+        wait_for("v6 RUNNING", lambda: running(h, key, 1))
+        r = subprocess.run([BOREALIS, "--scheduler", f"http://[::1]:{h.port}", "host", "list"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines[0].split()[:3] == ["HOST", "STATE", "LAST"], r.stdout
+        assert lines[1].split()[:2] == ["h1", "up"] and "1/4 cpu" not in lines[1], r.stdout
+        assert "0.05/4 cpu" in lines[1], r.stdout
+        h.kill9(1)
+        wait_for("h1 lost in host list", lambda: " lost " in h.cli("host", "list").stdout, timeout=20)
