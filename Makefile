@@ -8,6 +8,7 @@
 #   make test       install deps, build, run every test (plain + sanitizers)
 #   make install    install the programs (PREFIX=/usr/local, DESTDIR for packagers)
 #   make bench      benchmarks (print figures; never fail on timing)
+#   make bench-failover  machine failure to replacement (network namespaces)
 #   make fuzz       build and briefly run the libFuzzer targets
 #   SAN=1 make ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 
@@ -57,7 +58,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
 
-.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench fuzz install uninstall clean
+.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench bench-failover fuzz install uninstall clean
 all: $(BINS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
 
@@ -135,6 +136,12 @@ bench: deps
 	sh bench/run.sh
 	BUILD=$(BUILD) sh bench/image.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
+
+# Machine failure: kill -9 a host of three (network namespaces), time until
+# its tasks run on the others (bench/failover.py, docs/benchmarks.md).
+bench-failover: deps
+	$(MAKE) all
+	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin /usr/bin/python3 bench/failover.py
 
 fuzz: deps
 	sh fuzz/run.sh

@@ -335,8 +335,9 @@ static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t no
         a->last_seen_mono = heard;
     if (heard - a->last_seen_mono < st->opt.agent_timeout_ms) {
         int64_t at = a->last_seen_mono + st->opt.agent_timeout_ms;
-        /* After a stall, one heartbeat to hear from it before judging. */
-        bo_timer_arm(&st->timers, &a->timer, at > now ? at : now + st->opt.agent_heartbeat_ms);
+        /* Not heard up to its deadline yet (requests still waited to be
+         * read): look again shortly. */
+        bo_timer_arm(&st->timers, &a->timer, at > now ? at : now + st->opt.agent_heartbeat_ms / 10 + 1);
         return 0;
     }
     char silent[32];
