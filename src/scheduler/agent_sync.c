@@ -324,19 +324,29 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
     return r;
 }
 
-/* Launches and kills due for agent `a`, plus kills of strays. */
+/* Launches and kills due for agent `a`, plus kills of strays. At most
+ * SYNC_MAX_COMMANDS per answer: an agent launches a batch in about 4 ms a
+ * task, so a bounded batch keeps its loop (and its heartbeat and status
+ * updates) turning; the rest go with its next sync, which is answered at
+ * once (has_work stays set). */
 static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_t *acks, json_t *rejected,
                             json_t *strays)
 {
     int64_t now = bo_mono_ms();
     json_t *launch = json_array(), *kill = json_array();
     struct sched_task *t;
+    size_t n = 0;
+    bool more = false;
     DL_FOREACH2(a->tasks, t, a_next)
     {
         if (t->state != TASK_ASSIGNED && t->state != TASK_KILLING)
             continue;
         if (t->last_command_mono && now - t->last_command_mono < st->opt.command_resend_ms)
             continue;
+        if (n++ >= SYNC_MAX_COMMANDS) {
+            more = true;
+            break;
+        }
         t->last_command_mono = now;
         lifecycle_arm_timer(st, t); /* its resend is now a deadline */
         if (t->state == TASK_KILLING) {
@@ -355,7 +365,7 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     size_t i;
     json_array_foreach(strays, i, s)
     json_array_append_new(kill, json_pack("{s:O, s:i}", "task_id", s, "grace_ms", 5000));
-    a->has_work = false;
+    a->has_work = more;
     json_t *answer = json_pack("{s:O, s:o, s:o, s:I}", "acks", acks, "launch", launch, "kill", kill,
                                "heartbeat_ms", (json_int_t)st->opt.agent_heartbeat_ms);
     if (a->needs_inventory)

@@ -8,6 +8,8 @@
 #include "scheduler/state.h"
 
 #define SYNC_MAX_WAIT_MS 30000
+/* Launches and kills in one answer (the rest follow in the next). */
+#define SYNC_MAX_COMMANDS 200
 
 /* Apply one sync request body (a JSON object; not consumed) in one store
  * batch: register or refresh the agent, apply its updates, reconcile its

@@ -255,4 +255,35 @@ TEST(leaving_agent_is_down_and_its_tasks_drain_without_penalty)
     done(&st);
 }
 
+TEST(launches_go_in_bounded_batches)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    (void)j;
+    json_t *jj = json_loads("{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"many\","
+                            "\"instances\":450,\"service\":true,\"task\":{\"resources\":{\"cpu\":0.001,"
+                            "\"ram\":1048576,\"disk\":0},\"processes\":[{\"name\":\"p\",\"cmdline\":\"x\"}]}}",
+                            0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(jj, &c, NULL) == 0);
+    json_decref(jj);
+    struct sched_job *many = NULL;
+    CHECK(store_begin(st.store, NULL) == 0);
+    CHECK(lifecycle_create_job(&st, c, &many, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(&st, 0, NULL) == 450);
+    CHECK(store_commit(st.store, NULL) == 0);
+    /* 452 launches due (2 of setup's job): 200, 200, then 52, and the
+     * agent has work (its next poll is answered at once) until then. */
+    size_t sizes[3];
+    for (int k = 0; k < 3; k++) {
+        json_t *ans = sync_with(&st, j, "[]", NULL);
+        sizes[k] = json_array_size(json_object_get(ans, "launch"));
+        CHECK(state_agent_find(&st, "ag")->has_work == (k < 2));
+        json_decref(ans);
+    }
+    CHECK(sizes[0] == SYNC_MAX_COMMANDS && sizes[1] == SYNC_MAX_COMMANDS && sizes[2] == 52);
+    done(&st);
+}
+
 TEST_MAIN()
