@@ -64,7 +64,7 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
     bool leaving = json_is_true(lv);
 
     struct sched_agent *a = state_agent_find(st, id);
-    bool changed = false;
+    bool changed = false, fresh = !a;
     if (!a) {
         a = bo_xcalloc(1, sizeof(*a));
         a->id = bo_xstrdup(id);
@@ -105,13 +105,13 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         if (a->state == AGENT_LOST || a->state == AGENT_UNKNOWN)
             a->needs_inventory = true;
         lifecycle_agent_set_state(st, a, AGENT_UP,
-                                  changed ? "registered" : json_is_true(json_object_get(body, "boot"))
-                                                               ? "synced after its restart"
-                                                               : "synced again");
+                                  fresh ? "registered"
+                                  : json_is_true(json_object_get(body, "boot")) ? "synced after its restart"
+                                                                                : "synced again");
     } else if (a->up && leaving) {
         /* Down, so nothing is placed on it; not timed out either, since it
          * said goodbye. Its next boot sync brings it back. */
-        lifecycle_agent_set_state(st, a, AGENT_DOWN, "shutting down");
+        lifecycle_agent_set_state(st, a, AGENT_DOWN, "it is shutting down");
     }
     lifecycle_agent_seen(st, a);
     a->last_seen_wall = bo_wall_ms();
