@@ -330,10 +330,15 @@ def test_gc_forgets_unused_images_past_the_age(registry, data_dir):
     r = image(data_dir, "gc", "--age", "1h")
     assert r.returncode == 0 and r.stdout.strip() == "0 layers removed", r
     assert len(layer_dirs(data_dir)) == 2
-    r = image(data_dir, "gc", "--age", "0s")
+    # A disk fuller than --min-free allows collects unused images at any age.
+    r = image(data_dir, "gc", "--age", "1h", "--min-free", "100")
     assert r.returncode == 0 and r.stdout.strip() == "2 layers removed", r
     assert layer_dirs(data_dir) == [] and image(data_dir, "ls", "--json").stdout.strip() == "[]"
     assert os.listdir(os.path.join(data_dir, "images", "blobs", "sha256")) == []
+    r = image(data_dir, "pull", f"{registry.host}/tools/busybox:1.36", registry=registry)
+    assert r.returncode == 0, r.stderr
+    r = image(data_dir, "gc", "--age", "0s")
+    assert r.returncode == 0 and r.stdout.strip() == "2 layers removed", r
 
 
 def test_basic_auth(data_dir, tmp_path):
@@ -407,3 +412,26 @@ def test_bearer_token_auth(data_dir, tmp_path):
             reg.stop()
         tokens.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_agent_killed_during_a_pull_reports_the_task_lost_and_it_is_rescheduled(cluster):
+    c = cluster
+    hang = hanging_registry()
+    host = f"127.0.0.1:{hang.getsockname()[1]}"
+    c.agent_args = ["--plain-http", host, "--registry-timeout", "10m"]
+    c.start_scheduler()
+    c.start_agent()
+    digest = "sha256:" + "12" * 32
+    c.cli("job", "create", KEY, c.job_file(JOB.format(image=f"{host}/tools/busybox@{digest}")))
+    first = wait_for("the pull", lambda: (lambda t: t if "pulling image" in json.dumps(t) else None)(
+        c.tasks(KEY)[0]))
+    c.kill9(c.agent)
+    c.start_agent()
+    # The restarted agent knows the task but not its launch: it reports it
+    # LOST (its own doing: no penalty) and the scheduler starts a new one,
+    # which pulls again.
+    wait_for("the new task to pull", lambda: (lambda t: t if t["id"] != first["id"] and "pulling image" in
+                                              json.dumps(t) else None)(c.tasks(KEY)[0]))
+    old = [t for t in c.all_tasks() if t["id"] == first["id"]][0]
+    assert old["state"] == "LOST", old
+    hang.close()
