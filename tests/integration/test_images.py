@@ -435,3 +435,40 @@ def test_agent_killed_during_a_pull_reports_the_task_lost_and_it_is_rescheduled(
     old = [t for t in c.all_tasks() if t["id"] == first["id"]][0]
     assert old["state"] == "LOST", old
     hang.close()
+
+
+def test_agent_collects_unused_images_on_a_timer(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host, "--image-gc-age", "2s"]
+    c.start_scheduler()
+    c.start_agent()
+    img = Image(busybox_layers("gc-timer"))
+    registry.push("tools/gctimer", "v1", img)
+    r = c.cli("job", "create", KEY, c.job_file(JOB.format(image=f"{registry.host}/tools/gctimer:v1")),
+              "--plain-http", registry.host)
+    assert r.rc == 0, r
+    layers = os.path.join(c.root, "agent", "images", "layers")
+    wait_for("the pull", lambda: len(os.listdir(layers)) == 2)
+    wait_for("the image GC", lambda: os.listdir(layers) == [], timeout=30)
+    assert "image GC: 2 layers removed" in c.log("agent.log")
+
+
+def test_a_layer_cannot_write_outside_its_directory(registry, data_dir, tmp_path):
+    from imagelib import _tar
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep").write_text("untouched\n")
+    evil = [
+        _tar([("link", "symlink", str(victim)), ("link/planted", "file", b"x\n")]),
+        _tar([("link2", "symlink", str(victim)), ("link2/.wh.keep", "file", b"")]),
+        _tar([("../../escaped", "file", b"x\n")]),
+    ]
+    for i, layer in enumerate(evil):
+        img = Image([layer])
+        registry.push("evil/app", f"v{i}", img)
+        r = image(data_dir, "pull", f"{registry.host}/evil/app:v{i}", registry=registry)
+        assert r.returncode == 4, r.stderr
+        assert "goes through a symlink" in r.stderr or "escapes its directory" in r.stderr, r.stderr
+    assert sorted(os.listdir(victim)) == ["keep"] and (victim / "keep").read_text() == "untouched\n"
+    assert layer_dirs(data_dir) == []
+    assert os.listdir(os.path.join(data_dir, "images", "tmp")) == []
