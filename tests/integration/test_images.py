@@ -472,3 +472,26 @@ def test_a_layer_cannot_write_outside_its_directory(registry, data_dir, tmp_path
     assert sorted(os.listdir(victim)) == ["keep"] and (victim / "keep").read_text() == "untouched\n"
     assert layer_dirs(data_dir) == []
     assert os.listdir(os.path.join(data_dir, "images", "tmp")) == []
+
+
+def test_two_jobs_on_one_image_share_one_pull(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    img = Image(busybox_layers("shared"))
+    registry.push("tools/shared", "v1", img)
+    keys = ["local/www-data/devel/one", "local/www-data/devel/two"]
+    for k in keys:
+        text = JOB.format(image=f"{registry.host}/tools/shared:v1").replace("name: boxed", "name: " + k.split("/")[-1])
+        text = text.replace("instances: 1", "")
+        r = c.cli("job", "create", k, c.job_file(text.replace("    task:", "    instances: 2\n    task:"),
+                                                  k.split("/")[-1] + ".yaml"), "--plain-http", registry.host)
+        assert r.rc == 0, r
+    for k in keys:
+        wait_for(f"{k} to end", lambda: all(t["state"] == "FAILED" for t in c.tasks(k).values())
+                 and len(c.tasks(k)) == 2)
+    for layer in img.layers:
+        assert registry.blob_gets("tools/shared", layer["digest"]) == 1
+    layers = os.listdir(os.path.join(c.root, "agent", "images", "layers"))
+    assert sorted(layers) == sorted(l["digest"][7:] for l in img.layers)
