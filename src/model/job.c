@@ -8,6 +8,7 @@
 
 #include "base/ident.h"
 #include "base/parse.h"
+#include "model/constraint.h"
 #include "model/image_ref.h"
 #include "model/task_id.h"
 #include "model/template.h"
@@ -40,6 +41,10 @@ static int check_ident(const char *s, const char *path, bo_error_t *err) { retur
 static int check_env(const char *s, const char *path, bo_error_t *err)
 {
     return job_environment_validate(s, path, err);
+}
+static int check_attribute(const char *s, const char *path, bo_error_t *err)
+{
+    return bo_ident_check(s, JOB_NAME_MAX, BO_IDENT_NO_DOT, path, err);
 }
 static int check_port(const char *s, const char *path, bo_error_t *err)
 {
@@ -163,6 +168,13 @@ static const struct job_field fields[] = {
     {"job", "partition_policy", JOB_FIELD_OBJECT, false, "{}", .child = "partition_policy",
      .offset = J(partition_policy),
      .help = "what happens to tasks of an agent that is lost (unreachable)"},
+    {"job", "constraints", JOB_FIELD_OBJECT_LIST, false, "[]", 0, JOB_MAX_CONSTRAINTS, .child = "constraints",
+     .offset = J(constraints), .count_offset = J(n_constraints), .elem_size = sizeof(struct job_constraint),
+     .help = "where instances may run, by agent attribute (docs/jobs.md \"Constraints\")"},
+    {"constraints", "attribute", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_attribute,
+     .offset = offsetof(struct job_constraint, attribute), .help = "agent attribute (--attribute KEY:VALUE), or dedicated"},
+    {"constraints", "value", JOB_FIELD_STRING, true, NULL, 1, 1024, .offset = offsetof(struct job_constraint, value),
+     .help = "VALUE,VALUE... (one of), !VALUE,... (none of), limit:N (at most N per value), or ROLE/NAME (dedicated)"},
     {"partition_policy", "reschedule", JOB_FIELD_BOOL, false, "true", .offset = 0,
      .help = "false: tasks stay PARTITIONED until their agent is back"},
     {"partition_policy", "delay_secs", JOB_FIELD_INT, false, "0", 0, 86400,
@@ -525,8 +537,38 @@ int task_config_from_json(json_t *j, struct task_config *ret, bo_error_t *err)
     return 0;
 }
 
+/* Each constraint's value in its grammar, each attribute once, and a
+ * dedicated role the job's own (or `*`). */
+static int constraints_finish(struct dec *d, const struct job_config *c, bo_error_t *err)
+{
+    for (size_t i = 0; i < c->n_constraints; i++) {
+        const struct job_constraint *k = &c->constraints[i];
+        _cleanup_free_ char *p = bo_xasprintf("constraints[%zu].value", i);
+        if (fail_checked(d, p, constraint_value_check(k->attribute, k->value, p, err)) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->constraints[j].attribute, k->attribute) == 0) {
+                _cleanup_free_ char *pa = bo_xasprintf("constraints[%zu].attribute", i);
+                return fail(d, pa, err, "`%.64s` is constrained twice (constraints[%zu] too)", k->attribute, j);
+            }
+        if (strcmp(k->attribute, CONSTRAINT_DEDICATED) == 0) {
+            size_t rl = strlen(c->key.role);
+            if (!(strncmp(k->value, "*/", 2) == 0 ||
+                  (strncmp(k->value, c->key.role, rl) == 0 && k->value[rl] == '/')))
+                return fail(d, p, err, "`%.64s` is another role's: a dedicated value is ROLE/NAME with the job's role "
+                            "(%s) or *", k->value, c->key.role);
+        }
+    }
+    return 0;
+}
+
 static void job_config_free(struct job_config *c)
 {
+    for (size_t i = 0; i < c->n_constraints; i++) {
+        free(c->constraints[i].attribute);
+        free(c->constraints[i].value);
+    }
+    free(c->constraints);
     job_key_clear(&c->key);
     task_config_clear(&c->task);
     free(c);
@@ -549,6 +591,8 @@ int job_config_from_json_at(json_t *j, struct job_config **ret, char **ret_path,
         goto out;
     }
     r = task_finish(&d, "task", &c->task, err);
+    if (r == 0)
+        r = constraints_finish(&d, c, err);
 out:
     if (r < 0) {
         if (ret_path)

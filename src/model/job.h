@@ -56,6 +56,15 @@ struct task_config {
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
 };
 
+/* One placement constraint (model/constraint.h): an agent attribute and
+ * what its value must be. */
+struct job_constraint {
+    char *attribute;
+    char *value;
+};
+
+#define JOB_MAX_CONSTRAINTS 16
+
 struct job_config {
     int refs;
     struct job_key key;
@@ -72,6 +81,8 @@ struct job_config {
         bool reschedule;
         int64_t delay_secs;
     } partition_policy;
+    struct job_constraint *constraints; /* attributes unique */
+    size_t n_constraints;
 };
 
 /* Build from JSON, strictly (unknown fields, wrong types, out-of-range

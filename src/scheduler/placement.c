@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/parse.h"
+#include "model/constraint.h"
 #include "scheduler/lifecycle.h"
 
 /* Relaxed randomisation (Borg): look at agents from a rotating start and
@@ -15,18 +16,177 @@
 
 static bool fits(const struct sched_agent *a, const struct task_config *tc)
 {
-    if (!a->up)
-        return false;
     if (a->cpu - a->used_cpu + 1e-9 < tc->cpu || a->ram - a->used_ram < tc->ram ||
         a->disk - a->used_disk < tc->disk)
         return false;
     return a->ports_free >= tc->n_ports;
 }
 
-char *placement_explain(struct sched_state *st, const struct task_config *tc)
+static const char *attribute(const struct sched_agent *a, const char *name)
+{
+    return json_string_value(json_object_get(a->attributes, name));
+}
+
+/* Active instances of one job per agent and per attribute value, built
+ * once per job per pass and kept current as the pass assigns: spread and
+ * limit:N constraints count them. */
+struct spread_count {
+    const void *key; /* an agent, or an interned "attribute=value" string */
+    int64_t n;
+    UT_hash_handle hh;
+};
+
+/* Attributes whose values are counted: rack (spread by default) and each
+ * limit constraint's. */
+#define SPREAD_ATTRIBUTE "rack"
+
+struct spread_job {
+    const struct sched_job *job;
+    struct spread_count *by_agent;
+    struct spread_count *by_value; /* key: owned "attribute=value" */
+    UT_hash_handle hh;
+};
+
+static char *value_key(const char *attr, const char *value)
+{
+    return bo_xasprintf("%s=%s", attr, value);
+}
+
+static int64_t value_count(const struct spread_job *sj, const char *attr, const char *value)
+{
+    if (!value)
+        return 0;
+    _cleanup_free_ char *k = value_key(attr, value);
+    struct spread_count *c;
+    HASH_FIND_STR(sj->by_value, k, c);
+    return c ? c->n : 0;
+}
+
+static bool counted(const struct job_config *c, const char *attr)
+{
+    if (strcmp(attr, SPREAD_ATTRIBUTE) == 0)
+        return true;
+    for (size_t i = 0; i < c->n_constraints; i++)
+        if (constraint_limit(c->constraints[i].value) && strcmp(c->constraints[i].attribute, attr) == 0)
+            return true;
+    return false;
+}
+
+static void spread_add(struct spread_job *sj, const struct sched_agent *a)
+{
+    struct spread_count *c;
+    HASH_FIND_PTR(sj->by_agent, &a, c);
+    if (!c) {
+        c = bo_xcalloc(1, sizeof(*c));
+        c->key = a;
+        HASH_ADD_PTR(sj->by_agent, key, c);
+    }
+    c->n++;
+    const char *name;
+    json_t *v;
+    json_object_foreach(a->attributes, name, v)
+    {
+        if (!json_is_string(v) || !counted(sj->job->config, name))
+            continue;
+        char *k = value_key(name, json_string_value(v));
+        HASH_FIND_STR(sj->by_value, k, c);
+        if (c) {
+            free(k);
+        } else {
+            c = bo_xcalloc(1, sizeof(*c));
+            c->key = k;
+            HASH_ADD_KEYPTR(hh, sj->by_value, k, strlen(k), c);
+        }
+        c->n++;
+    }
+}
+
+static struct spread_job *spread_for(struct spread_job **all, const struct sched_job *j)
+{
+    struct spread_job *sj;
+    HASH_FIND_PTR(*all, &j, sj);
+    if (sj)
+        return sj;
+    sj = bo_xcalloc(1, sizeof(*sj));
+    sj->job = j;
+    HASH_ADD_PTR(*all, job, sj);
+    for (int64_t i = 0; i < j->n_current; i++) {
+        const struct sched_task *t = j->current[i];
+        if (t && t->agent && task_state_is_active(t->state))
+            spread_add(sj, t->agent);
+    }
+    return sj;
+}
+
+static int64_t spread_get(const struct spread_job *sj, const struct sched_agent *a)
+{
+    struct spread_count *c;
+    HASH_FIND_PTR(sj->by_agent, &a, c);
+    return c ? c->n : 0;
+}
+
+static void spread_free(struct spread_job **all)
+{
+    struct spread_job *sj, *tmp;
+    HASH_ITER(hh, *all, sj, tmp)
+    {
+        struct spread_count *c, *ctmp;
+        HASH_ITER(hh, sj->by_agent, c, ctmp)
+        {
+            HASH_DEL(sj->by_agent, c);
+            free(c);
+        }
+        HASH_ITER(hh, sj->by_value, c, ctmp)
+        {
+            HASH_DEL(sj->by_value, c);
+            free((void *)c->key);
+            free(c);
+        }
+        HASH_DEL(*all, sj);
+        free(sj);
+    }
+}
+
+/* Whether agent `a` may run a task of job config `c`, as the first check
+ * it fails, in the order a pending reason names them. */
+enum verdict { FIT, NOT_DEDICATED, NOT_MATCHING, OVER_LIMIT, NO_RESOURCES };
+
+static enum verdict judge(const struct sched_agent *a, const struct job_config *c, const struct spread_job *sj)
+{
+    /* Dedicated agents run only the jobs that ask for them, and such jobs
+     * run only there. */
+    const char *dedicated = attribute(a, CONSTRAINT_DEDICATED), *wanted = NULL;
+    for (size_t i = 0; i < c->n_constraints; i++)
+        if (strcmp(c->constraints[i].attribute, CONSTRAINT_DEDICATED) == 0)
+            wanted = c->constraints[i].value;
+    if ((dedicated || wanted) && !(dedicated && wanted && constraint_value_matches(wanted, dedicated)))
+        return NOT_DEDICATED;
+    for (size_t i = 0; i < c->n_constraints; i++) {
+        const struct job_constraint *k = &c->constraints[i];
+        if (strcmp(k->attribute, CONSTRAINT_DEDICATED) != 0 && !constraint_limit(k->value) &&
+            !constraint_value_matches(k->value, attribute(a, k->attribute)))
+            return NOT_MATCHING;
+    }
+    for (size_t i = 0; i < c->n_constraints; i++) {
+        const struct job_constraint *k = &c->constraints[i];
+        int64_t limit = constraint_limit(k->value);
+        const char *v = attribute(a, k->attribute);
+        if (limit && (!v || value_count(sj, k->attribute, v) >= limit))
+            return OVER_LIMIT;
+    }
+    return fits(a, &c->task) ? FIT : NO_RESOURCES;
+}
+
+/* Why config `c` fits on no agent, naming the furthest check any up agent
+ * passed: DEDICATED_CONSTRAINT_MISMATCH, CONSTRAINT_MISMATCH,
+ * LIMIT_NOT_SATISFIED, or INSUFFICIENT_RESOURCES with the resource short
+ * on the agents that pass the constraints. Heap string. */
+static char *explain(struct sched_state *st, const struct job_config *c, const struct spread_job *sj)
 {
     if (st->agents_up == 0)
         return bo_xstrdup("INSUFFICIENT_RESOURCES: no agents available");
+    const struct task_config *tc = &c->task;
+    enum verdict furthest = NOT_DEDICATED;
     double max_cpu = 0;
     uint64_t max_ram = 0, max_disk = 0;
     uint32_t max_ports = 0;
@@ -34,6 +194,11 @@ char *placement_explain(struct sched_state *st, const struct task_config *tc)
     HASH_ITER(hh, st->agents, a, tmp)
     {
         if (!a->up)
+            continue;
+        enum verdict v = judge(a, c, sj);
+        if (v > furthest)
+            furthest = v;
+        if (v != NO_RESOURCES)
             continue;
         if (a->cpu - a->used_cpu > max_cpu)
             max_cpu = a->cpu - a->used_cpu;
@@ -44,6 +209,14 @@ char *placement_explain(struct sched_state *st, const struct task_config *tc)
         if (a->ports_free > max_ports)
             max_ports = a->ports_free;
     }
+    if (furthest == NOT_DEDICATED)
+        return bo_xstrdup("DEDICATED_CONSTRAINT_MISMATCH: no up agent is dedicated to what this job asks for (or "
+                          "the only ones are dedicated to other jobs)");
+    if (furthest == NOT_MATCHING)
+        return bo_xstrdup("CONSTRAINT_MISMATCH: no up agent has the attribute values the job's constraints ask for");
+    if (furthest == OVER_LIMIT)
+        return bo_xstrdup("LIMIT_NOT_SATISFIED: every agent that matches holds the job's limit:N of instances for "
+                          "its attribute value");
     char need[32], have[32];
     if (max_cpu + 1e-9 < tc->cpu)
         return bo_xasprintf("INSUFFICIENT_RESOURCES: cpu (needs %g, most free on any agent %g)", tc->cpu,
@@ -80,97 +253,27 @@ static void take_ports(struct sched_agent *a, size_t n, uint16_t *out)
     cursor += (uint32_t)n;
 }
 
-/* Live instances of one job per agent, built once per job per pass and
- * kept current as the pass assigns. */
-struct spread_count {
-    const struct sched_agent *agent;
-    int64_t n;
-    UT_hash_handle hh;
-};
-
-struct spread_job {
-    const struct sched_job *job;
-    struct spread_count *counts;
-    UT_hash_handle hh;
-};
-
-static struct spread_job *spread_for(struct spread_job **all, const struct sched_job *j)
-{
-    struct spread_job *sj;
-    HASH_FIND_PTR(*all, &j, sj);
-    if (sj)
-        return sj;
-    sj = bo_xcalloc(1, sizeof(*sj));
-    sj->job = j;
-    HASH_ADD_PTR(*all, job, sj);
-    for (int64_t i = 0; i < j->n_current; i++) {
-        const struct sched_task *t = j->current[i];
-        if (!t || !t->agent || !task_state_is_active(t->state))
-            continue;
-        struct spread_count *c;
-        HASH_FIND_PTR(sj->counts, &t->agent, c);
-        if (!c) {
-            c = bo_xcalloc(1, sizeof(*c));
-            c->agent = t->agent;
-            HASH_ADD_PTR(sj->counts, agent, c);
-        }
-        c->n++;
-    }
-    return sj;
-}
-
-static int64_t spread_get(const struct spread_job *sj, const struct sched_agent *a)
-{
-    struct spread_count *c;
-    HASH_FIND_PTR(sj->counts, &a, c);
-    return c ? c->n : 0;
-}
-
-static void spread_add(struct spread_job *sj, const struct sched_agent *a)
-{
-    struct spread_count *c;
-    HASH_FIND_PTR(sj->counts, &a, c);
-    if (!c) {
-        c = bo_xcalloc(1, sizeof(*c));
-        c->agent = a;
-        HASH_ADD_PTR(sj->counts, agent, c);
-    }
-    c->n++;
-}
-
-static void spread_free(struct spread_job **all)
-{
-    struct spread_job *sj, *tmp;
-    HASH_ITER(hh, *all, sj, tmp)
-    {
-        struct spread_count *c, *ctmp;
-        HASH_ITER(hh, sj->counts, c, ctmp)
-        {
-            HASH_DEL(sj->counts, c);
-            free(c);
-        }
-        HASH_DEL(*all, sj);
-        free(sj);
-    }
-}
-
-/* Fewest instances of the same job first (spread), then most free memory. */
+/* Among the agents that may run it: fewest instances of the same job on
+ * the agent's rack, then on the agent (spread), then most free memory. */
 static struct sched_agent *choose(struct sched_state *st, const struct sched_task *t, const struct spread_job *sj)
 {
     static size_t cursor;
     struct sched_agent *best = NULL;
-    int64_t best_count = 0;
+    int64_t best_rack = 0, best_count = 0;
     uint64_t best_free = 0;
     size_t n = st->n_agent_vec, feasible = 0;
     for (size_t i = 0; i < n && feasible < PLACEMENT_ENOUGH_FEASIBLE; i++) {
         struct sched_agent *a = st->agent_vec[(cursor + i) % n];
-        if (!fits(a, &t->config->task))
+        if (!a->up || judge(a, t->config, sj) != FIT)
             continue;
         feasible++;
+        int64_t rack = value_count(sj, SPREAD_ATTRIBUTE, attribute(a, SPREAD_ATTRIBUTE));
         int64_t c = spread_get(sj, a);
         uint64_t free_ram = a->ram - a->used_ram;
-        if (!best || c < best_count || (c == best_count && free_ram > best_free)) {
+        if (!best || rack < best_rack || (rack == best_rack && c < best_count) ||
+            (rack == best_rack && c == best_count && free_ram > best_free)) {
             best = a;
+            best_rack = rack;
             best_count = c;
             best_free = free_ram;
         }
@@ -252,7 +355,7 @@ int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err)
         struct spread_job *sj = spread_for(&spread, t->job);
         struct sched_agent *a = choose(st, t, sj);
         if (!a) {
-            _cleanup_free_ char *why = placement_explain(st, &t->config->task);
+            _cleanup_free_ char *why = explain(st, t->config, sj);
             n = bo_xcalloc(1, sizeof(*n));
             n->config = t->config;
             n->reason = state_reason_new(why);

@@ -7,10 +7,13 @@
  * reason computed for it.
  * Agents are examined from a rotating start and the search stops after a
  * fixed number of feasible ones (Borg's relaxed randomisation), so a task
- * costs O(1) agents, not O(cluster). Among those, the one running the
+ * costs O(1) agents, not O(cluster). An agent must pass the job's
+ * constraints (dedicated, attribute values, limit:N) and have the
+ * resources; among those, the one whose rack, then itself, runs the
  * fewest instances of the same job wins (spread), then the one with the
- * most free memory. A task that fits nowhere stays PENDING with a reason
- * naming the resource. */
+ * most free memory. A task that fits nowhere stays PENDING with a reason:
+ * DEDICATED_CONSTRAINT_MISMATCH, CONSTRAINT_MISMATCH, LIMIT_NOT_SATISFIED
+ * or INSUFFICIENT_RESOURCES (naming the resource). */
 #ifndef BO_SCHEDULER_PLACEMENT_H
 #define BO_SCHEDULER_PLACEMENT_H
 
@@ -26,9 +29,5 @@ int placement_run(struct sched_state *st, size_t max_tasks, bo_error_t *err);
  * queued, resources freed, agents up) since the last sweep began. False
  * after a sweep that nothing changed, so the loop sleeps. */
 bool placement_is_due(const struct sched_state *st);
-
-/* Why `tc` fits on no agent, e.g. "INSUFFICIENT_RESOURCES: ram (needs
- * 64GiB, most free on any agent 22GiB)". Heap string. */
-char *placement_explain(struct sched_state *st, const struct task_config *tc);
 
 #endif

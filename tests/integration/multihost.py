@@ -80,6 +80,7 @@ class Host:
         self.cgroup_root = f"borealis-mh-{harness.id}-{self.name}"
         self.port_lo = 30000 + k * 100
         self.proc = None
+        self.extra_args = []  # set_agent_args
         self.log_path = os.path.join(harness.root, f"agent-{self.name}.log")
 
 
@@ -166,7 +167,7 @@ class Hosts:
              BOREALIS, "agent", "--data-dir", h.data_dir, "--scheduler", self.url,
              "--executor", EXECUTOR, "--hostname", h.name, "--cgroup-root", h.cgroup_root,
              "--cleanup-on-exit", "--port-range", f"{h.port_lo}-{h.port_lo + 99}",
-             "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB"] + self.agent_args,
+             "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB"] + self.agent_args + h.extra_args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
 
     def start_agents(self):
@@ -245,6 +246,11 @@ class Hosts:
         """Start the agent of a host killed with kill9 again (same data dir:
         its journal tells it what it ran)."""
         self.start_agent(k)
+
+    def set_agent_args(self, k, args):
+        """More flags for host k's agent (e.g. its --attribute), from its
+        next start on."""
+        self.host(k).extra_args = list(args)
 
     def agent_state(self, name):
         return {a["hostname"]: a["state"] for a in self.agents()}.get(name)

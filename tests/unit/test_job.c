@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "model/constraint.h"
 #include "model/job.h"
 #include "model/task_id.h"
 
@@ -258,6 +259,7 @@ TEST(json_round_trip)
     CHECK(json_equal(json_object_get(out, "partition_policy"), pp));
     json_decref(pp);
     json_object_set(j, "partition_policy", json_object_get(out, "partition_policy"));
+    json_object_set_new(j, "constraints", json_array());
     CHECK(json_equal(out, j));
     /* jansson prints 17 digits by default (0.10000000000000001); 15 reads well */
     char *s = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(15));
@@ -426,6 +428,49 @@ TEST(task_id_validate_shares_the_limit)
     CHECK(task_id_validate(id, NULL) == 0);
     CHECK(task_id_validate("a/b", NULL) < 0);
     CHECK(task_id_validate("..", NULL) < 0);
+}
+
+TEST(constraints_are_checked_field_by_field)
+{
+    static const struct {
+        const char *constraints, *error;
+    } bad[] = {
+        {"[{\"attribute\":\"rack\",\"value\":\"\"}]", "constraints[0].value: must not be empty"},
+        {"[{\"attribute\":\"rack\",\"value\":\"r1,,r2\"}]", "empty value"},
+        {"[{\"attribute\":\"rack\",\"value\":\"r 1\"}]", "holds ` `"},
+        {"[{\"attribute\":\"host\",\"value\":\"limit:0\"}]", "not limit:N with N from 1 to 1000"},
+        {"[{\"attribute\":\"host\",\"value\":\"limit:x\"}]", "not limit:N"},
+        {"[{\"attribute\":\"rack\",\"value\":\"r1\"},{\"attribute\":\"rack\",\"value\":\"r2\"}]",
+         "constrained twice"},
+        {"[{\"attribute\":\"dedicated\",\"value\":\"other/db\"}]", "another role's"},
+        {"[{\"attribute\":\"dedicated\",\"value\":\"!www-data/db\"}]", "cannot be negated"},
+        {"[{\"attribute\":\"dedicated\",\"value\":\"db\"}]", "one ROLE/NAME"},
+        {"[{\"attribute\":\"ra/ck\",\"value\":\"r1\"}]", "constraints[0].attribute"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        json_t *j = base();
+        json_object_set_new(j, "constraints", json_loads(bad[i].constraints, 0, NULL));
+        struct job_config *c = NULL;
+        _cleanup_error_ bo_error_t err = NULL;
+        CHECK(job_config_from_json(j, &c, &err) < 0);
+        CHECK_CONTAINS(err->msg, bad[i].error);
+        json_decref(j);
+    }
+    json_t *j = base();
+    json_object_set_new(j, "constraints",
+                        json_loads("[{\"attribute\":\"rack\",\"value\":\"!r1,r2\"},{\"attribute\":\"host\","
+                                   "\"value\":\"limit:2\"},{\"attribute\":\"dedicated\",\"value\":\"www-data/db\"}]",
+                                   0, NULL));
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    CHECK(c->n_constraints == 3 && constraint_limit(c->constraints[1].value) == 2);
+    CHECK(!constraint_value_matches(c->constraints[0].value, "r2"));
+    CHECK(constraint_value_matches(c->constraints[0].value, "r3"));
+    CHECK(constraint_value_matches(c->constraints[0].value, NULL)); /* has no rack: not r1 or r2 */
+    CHECK(constraint_value_matches("r1,r22", "r22") && !constraint_value_matches("r1,r22", "r2"));
+    CHECK(!constraint_value_matches("r1", NULL));
+    job_config_unref(c);
+    json_decref(j);
 }
 
 TEST_MAIN()

@@ -668,4 +668,114 @@ TEST(a_parked_poll_is_contact)
     done(&st);
 }
 
+static struct job_config *job_with_constraints(const char *name, int instances, const char *constraints)
+{
+    _cleanup_free_ char *text = bo_xasprintf(
+        "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"%s\",\"instances\":%d,"
+        "\"service\":true,\"constraints\":%s,\"task\":{\"resources\":{\"cpu\":0.1,\"ram\":1048576,"
+        "\"disk\":0},\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
+        name, instances, constraints);
+    json_t *j = json_loads(text, 0, NULL);
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (job_config_from_json(j, &c, &err) < 0)
+        fprintf(stderr, "config: %s\n", err->msg);
+    CHECK(c);
+    json_decref(j);
+    return c;
+}
+
+static struct sched_agent *agent_with(struct sched_state *st, const char *id, const char *attrs)
+{
+    struct sched_agent *a = agent(st, id, 4, 1ULL << 30);
+    json_decref(a->attributes);
+    a->attributes = json_loads(attrs, 0, NULL);
+    CHECK(a->attributes);
+    return a;
+}
+
+static int on(const struct sched_job *j, const struct sched_agent *a)
+{
+    int n = 0;
+    for (int64_t i = 0; i < j->n_current; i++)
+        n += j->current[i]->agent == a;
+    return n;
+}
+
+TEST(constraints_by_value_and_negation_and_the_reason_when_none_match)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent_with(&st, "a", "{\"rack\":\"r1\"}");
+    struct sched_agent *b = agent_with(&st, "b", "{\"rack\":\"r2\"}");
+    struct sched_job *in = create(&st, job_with_constraints("in", 2, "[{\"attribute\":\"rack\",\"value\":\"r2,r3\"}]"));
+    struct sched_job *out = create(&st, job_with_constraints("out", 2, "[{\"attribute\":\"rack\",\"value\":\"!r2\"}]"));
+    struct sched_job *none = create(&st, job_with_constraints("none", 2, "[{\"attribute\":\"rack\",\"value\":\"r9\"}]"));
+    CHECK(placement_run(&st, 0, NULL) == 4);
+    CHECK(on(in, b) == 2 && on(out, a) == 2);
+    CHECK(none->current[0]->state == TASK_PENDING && none->current[1]->state == TASK_PENDING);
+    CHECK_CONTAINS(reason(none->current[0]), "CONSTRAINT_MISMATCH");
+    CHECK(none->current[0]->pending_reason == none->current[1]->pending_reason); /* once per class */
+    done(&st);
+}
+
+TEST(limit_per_attribute_value)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    agent_with(&st, "a", "{\"host\":\"a\",\"rack\":\"r1\"}");
+    agent_with(&st, "b", "{\"host\":\"b\",\"rack\":\"r1\"}");
+    agent_with(&st, "c", "{\"host\":\"c\",\"rack\":\"r2\"}");
+    struct sched_job *j = create(&st, job_with_constraints("one", 4, "[{\"attribute\":\"host\",\"value\":\"limit:1\"}]"));
+    struct sched_job *r = create(&st, job_with_constraints("rk", 3, "[{\"attribute\":\"rack\",\"value\":\"limit:1\"}]"));
+    CHECK(placement_run(&st, 0, NULL) == 5);
+    int pending = 0;
+    for (int i = 0; i < 4; i++)
+        pending += j->current[i]->state == TASK_PENDING;
+    CHECK(pending == 1);
+    for (int i = 0; i < 4; i++)
+        if (j->current[i]->state == TASK_PENDING)
+            CHECK_CONTAINS(reason(j->current[i]), "LIMIT_NOT_SATISFIED");
+    /* One per rack: two racks, two instances; the third waits. */
+    int placed = 0;
+    for (int i = 0; i < 3; i++)
+        placed += r->current[i]->state == TASK_ASSIGNED;
+    CHECK(placed == 2);
+    done(&st);
+}
+
+TEST(dedicated_agents_run_only_the_jobs_that_ask_for_them)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *plain = agent_with(&st, "plain", "{}");
+    struct sched_agent *db = agent_with(&st, "db", "{\"dedicated\":\"r/db\"}");
+    struct sched_job *any = create(&st, job_with_constraints("any", 4, "[]"));
+    struct sched_job *mine = create(&st, job_with_constraints("mine", 2, "[{\"attribute\":\"dedicated\",\"value\":\"r/db\"}]"));
+    struct sched_job *other = create(&st, job_with_constraints("other", 1, "[{\"attribute\":\"dedicated\",\"value\":\"r/cache\"}]"));
+    CHECK(placement_run(&st, 0, NULL) == 6);
+    CHECK(on(any, plain) == 4 && on(mine, db) == 2);
+    CHECK(other->current[0]->state == TASK_PENDING);
+    CHECK_CONTAINS(reason(other->current[0]), "DEDICATED_CONSTRAINT_MISMATCH");
+    done(&st);
+}
+
+TEST(instances_spread_across_racks_first)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a1 = agent_with(&st, "a1", "{\"rack\":\"r1\"}");
+    struct sched_agent *a2 = agent_with(&st, "a2", "{\"rack\":\"r1\"}");
+    struct sched_agent *b1 = agent_with(&st, "b1", "{\"rack\":\"r2\"}");
+    struct sched_job *j = create(&st, job_with_constraints("web", 4, "[]"));
+    CHECK(placement_run(&st, 0, NULL) == 4);
+    /* Two per rack: b1 alone holds r2's two, a1 and a2 one each. */
+    CHECK(on(j, b1) == 2 && on(j, a1) == 1 && on(j, a2) == 1);
+    done(&st);
+}
+
 TEST_MAIN()
