@@ -29,6 +29,10 @@ extern const struct cli_command cmd_image_ls_entry;
 extern const struct cli_command cmd_image_rm_entry;
 extern const struct cli_command cmd_image_gc_entry;
 extern const struct cli_command cmd_host_list_entry;
+extern const struct cli_command cmd_host_status_entry;
+extern const struct cli_command cmd_host_deactivate_entry;
+extern const struct cli_command cmd_host_drain_entry;
+extern const struct cli_command cmd_host_activate_entry;
 
 static const struct cli_command *const command_table[] = {
     &cmd_up_entry,          &cmd_scheduler_entry,   &cmd_agent_entry,
@@ -39,7 +43,8 @@ static const struct cli_command *const command_table[] = {
     &cmd_whoami_entry,      &cmd_audit_entry,
     &cmd_image_pull_entry,  &cmd_image_import_entry, &cmd_image_ls_entry,
     &cmd_image_rm_entry,    &cmd_image_gc_entry,
-    &cmd_host_list_entry,
+    &cmd_host_list_entry,   &cmd_host_status_entry, &cmd_host_deactivate_entry,
+    &cmd_host_drain_entry,  &cmd_host_activate_entry,
 };
 
 static const struct cli_group group_table[] = {
@@ -47,7 +52,7 @@ static const struct cli_group group_table[] = {
     {"task", "look at tasks across jobs"},
     {"token", "API tokens: who may do what (admin only)"},
     {"image", "container images in this machine's image store"},
-    {"host", "look at the agents (machines)"},
+    {"host", "look at the agents (machines) and their maintenance"},
 };
 
 const struct cli_command *const *cli_commands(size_t *ret_n)

@@ -339,7 +339,7 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     bool more = false;
     DL_FOREACH2(a->tasks, t, a_next)
     {
-        if (t->state != TASK_ASSIGNED && t->state != TASK_KILLING)
+        if (t->state != TASK_ASSIGNED && t->state != TASK_KILLING && t->state != TASK_DRAINING)
             continue;
         if (t->last_command_mono && now - t->last_command_mono < st->opt.command_resend_ms)
             continue;
@@ -349,7 +349,7 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
         }
         t->last_command_mono = now;
         lifecycle_arm_timer(st, t); /* its resend is now a deadline */
-        if (t->state == TASK_KILLING) {
+        if (t->state == TASK_KILLING || t->state == TASK_DRAINING) {
             json_array_append_new(kill, json_pack("{s:s, s:I}", "task_id", t->id, "grace_ms",
                                                   (json_int_t)t->config->task.kill_grace_ms));
             continue;
@@ -401,6 +401,8 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
     }
     if (r == 0 && json_is_true(json_object_get(body, "leaving")))
         r = drain_leaving_agent(st, a, err);
+    if (r == 0)
+        r = lifecycle_maintenance_progress(st, a, err);
     if (r == 0)
         r = store_commit(st->store, err);
     else

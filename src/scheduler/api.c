@@ -360,6 +360,71 @@ static void h_agent_list(struct http_request *req, void *ctx)
     page_reply(req, &p, "agents", agent_json);
 }
 
+/* POST /api/v1/hosts/maintenance {"action": "deactivate" | "drain" |
+ * "activate", "hosts": [HOSTNAME or agent id, ...]}: every host named is
+ * checked before any changes. */
+static void h_maintenance(struct http_request *req, void *ctx)
+{
+    static const struct {
+        const char *action;
+        enum host_maintenance to;
+    } actions[] = {{"deactivate", MAINT_SCHEDULED}, {"drain", MAINT_DRAINING}, {"activate", MAINT_NONE}};
+    struct sched_state *st = S(ctx);
+    json_t *body = http_body_json(req);
+    if (!body)
+        return;
+    const char *action = json_string_value(json_object_get(body, "action"));
+    json_t *hosts = json_object_get(body, "hosts");
+    int which = -1;
+    for (size_t i = 0; action && i < BO_ARRAY_SIZE(actions); i++)
+        if (strcmp(action, actions[i].action) == 0)
+            which = (int)i;
+    if (which < 0 || !json_is_array(hosts) || json_array_size(hosts) == 0 || json_array_size(hosts) > 1000) {
+        json_decref(body);
+        http_reply_error(req, 400, "INVALID",
+                         "body: {\"action\": \"deactivate\", \"drain\" or \"activate\", \"hosts\": [1 to 1000 host "
+                         "names or agent ids]} required");
+        return;
+    }
+    json_t *h;
+    size_t i, n = 0, cap = 0;
+    _cleanup_free_ struct sched_agent **targets = NULL;
+    json_array_foreach(hosts, i, h)
+    {
+        const char *name = json_string_value(h);
+        size_t before = n;
+        struct sched_agent *a, *tmp;
+        HASH_ITER(hh, st->agents, a, tmp)
+        {
+            if (!name || (strcmp(a->hostname, name) != 0 && strcmp(a->id, name) != 0))
+                continue;
+            if (n == cap)
+                targets = bo_xrealloc(targets, (cap = cap ? 2 * cap : 8) * sizeof(*targets));
+            targets[n++] = a;
+        }
+        if (n == before) {
+            http_reply_error(req, 404, "NOT_FOUND", "host `%.200s` is not an agent the scheduler knows (hosts[%zu])",
+                             name ? name : "(not a string)", i);
+            json_decref(body);
+            return;
+        }
+    }
+    json_decref(body);
+    _cleanup_error_ bo_error_t err = NULL;
+    int r = store_begin(st->store, &err);
+    for (size_t k = 0; r == 0 && k < n; k++)
+        r = lifecycle_maintenance(st, targets[k], actions[which].to, &err);
+    if (finish_batch(req, ctx, r, NULL, actions[which].action, 200, &err) < 0)
+        return;
+    /* The states after the commit (a drain of an empty host is DRAINED). */
+    json_t *out = json_array();
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "hostname", targets[k]->hostname, "id", targets[k]->id,
+                                             "maintenance",
+                                             host_maintenance_name((enum host_maintenance)targets[k]->maintenance)));
+    http_reply_json(req, 200, json_pack("{s:o}", "hosts", out));
+}
+
 static void h_whoami(struct http_request *req, void *ctx)
 {
     struct auth_token *t = gate_principal(req, ctx);
@@ -473,6 +538,7 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/tasks/*", h_task_get, "task_get", PERM_ROLE_READ},
     {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
     {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
+    {"POST", "/api/v1/hosts/maintenance", h_maintenance, "host_maintenance", PERM_ADMIN},
     {"GET", "/api/v1/tokens", h_token_list, "token_list", PERM_ADMIN},
     {"POST", "/api/v1/tokens", h_token_create, "token_create", PERM_ADMIN},
     {"DELETE", "/api/v1/tokens/*", h_token_revoke, "token_revoke", PERM_ADMIN},

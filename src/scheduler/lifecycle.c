@@ -19,7 +19,7 @@ static int transition(struct sched_state *st, struct sched_task *t, enum task_st
 
 static bool awaits_agent(const struct sched_task *t)
 {
-    return t->state == TASK_ASSIGNED || t->state == TASK_KILLING;
+    return t->state == TASK_ASSIGNED || t->state == TASK_KILLING || t->state == TASK_DRAINING;
 }
 
 /* When a PARTITIONED task gives up on its agent (LOST, rescheduled), or
@@ -347,7 +347,9 @@ static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t no
                                                 a->hostname, a->id, silent)
                                  : bo_xasprintf("agent %s (%s) stopped syncing for %s", a->hostname, a->id, silent);
     lifecycle_agent_set_state(st, a, AGENT_LOST, m);
-    return lifecycle_agent_lost(st, a, m, err);
+    if (lifecycle_agent_lost(st, a, m, err) < 0)
+        return -1;
+    return lifecycle_maintenance_progress(st, a, err);
 }
 
 int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err)
@@ -363,4 +365,46 @@ int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *e
             return -1;
     }
     return 0;
+}
+
+int lifecycle_maintenance_progress(struct sched_state *st, struct sched_agent *a, bo_error_t *err)
+{
+    if (a->maintenance != MAINT_DRAINING || a->n_tasks > 0)
+        return 0;
+    a->maintenance = MAINT_DRAINED;
+    log_info("host %s (%s): maintenance DRAINING -> DRAINED: every task moved off", a->hostname, a->id);
+    return state_save_agent(st, a, err);
+}
+
+int lifecycle_maintenance(struct sched_state *st, struct sched_agent *a, enum host_maintenance to,
+                          bo_error_t *err)
+{
+    enum host_maintenance from = (enum host_maintenance)a->maintenance;
+    /* Drain again, or deactivate a drained host: it stays as drained. */
+    if (from == to || (to == MAINT_SCHEDULED && from != MAINT_NONE) || (to == MAINT_DRAINING && from == MAINT_DRAINED))
+        return 0;
+    a->maintenance = (uint8_t)to;
+    log_info("host %s (%s): maintenance %s -> %s", a->hostname, a->id, host_maintenance_name(from),
+             host_maintenance_name(to));
+    if (to == MAINT_NONE)
+        st->placement_due = true;
+    if (to == MAINT_DRAINING) {
+        /* Each task goes through DRAINING: the agent is told to kill it,
+         * and its end is an interruption (rescheduled elsewhere, no
+         * flapping penalty, no failure counted). */
+        _cleanup_free_ char *m = bo_xasprintf("host %s is draining for maintenance", a->hostname);
+        struct sched_task *t, *tmp;
+        DL_FOREACH_SAFE2(a->tasks, t, tmp, a_next)
+        {
+            if (t->kill_requested || !task_state_can_transition(t->state, TASK_DRAINING))
+                continue;
+            if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
+                return -1;
+            t->last_command_mono = 0; /* the kill goes with the next answer */
+            a->has_work = true;
+        }
+    }
+    if (state_save_agent(st, a, err) < 0)
+        return -1;
+    return lifecycle_maintenance_progress(st, a, err);
 }

@@ -48,4 +48,14 @@ int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const ch
 void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, enum agent_state to,
                                const char *why);
 
+/* Move host `a` to maintenance state `to` (activate: MAINT_NONE), saving
+ * it. DRAINING moves every task of the host to DRAINING (the agent kills
+ * them; they are rescheduled elsewhere without penalty). A deactivate of
+ * a host already draining or drained, or a drain of a drained one, keeps
+ * it as it is. */
+int lifecycle_maintenance(struct sched_state *st, struct sched_agent *a, enum host_maintenance to,
+                          bo_error_t *err);
+/* A DRAINING host with no task left becomes DRAINED. */
+int lifecycle_maintenance_progress(struct sched_state *st, struct sched_agent *a, bo_error_t *err);
+
 #endif

@@ -149,7 +149,7 @@ static void spread_free(struct spread_job **all)
 
 /* Whether agent `a` may run a task of job config `c`, as the first check
  * it fails, in the order a pending reason names them. */
-enum verdict { FIT, NOT_DEDICATED, NOT_MATCHING, OVER_LIMIT, NO_RESOURCES };
+enum verdict { FIT, NOT_DEDICATED, NOT_MATCHING, OVER_LIMIT, IN_MAINTENANCE, NO_RESOURCES };
 
 static enum verdict judge(const struct sched_agent *a, const struct job_config *c, const struct spread_job *sj)
 {
@@ -174,12 +174,14 @@ static enum verdict judge(const struct sched_agent *a, const struct job_config *
         if (limit && (!v || value_count(sj, k->attribute, v) >= limit))
             return OVER_LIMIT;
     }
+    if (a->maintenance != MAINT_NONE)
+        return IN_MAINTENANCE;
     return fits(a, &c->task) ? FIT : NO_RESOURCES;
 }
 
 /* Why config `c` fits on no agent, naming the furthest check any up agent
  * passed: DEDICATED_CONSTRAINT_MISMATCH, CONSTRAINT_MISMATCH,
- * LIMIT_NOT_SATISFIED, or INSUFFICIENT_RESOURCES with the resource short
+ * LIMIT_NOT_SATISFIED, MAINTENANCE, or INSUFFICIENT_RESOURCES with the resource short
  * on the agents that pass the constraints. Heap string. */
 static char *explain(struct sched_state *st, const struct job_config *c, const struct spread_job *sj)
 {
@@ -214,6 +216,8 @@ static char *explain(struct sched_state *st, const struct job_config *c, const s
                           "the only ones are dedicated to other jobs)");
     if (furthest == NOT_MATCHING)
         return bo_xstrdup("CONSTRAINT_MISMATCH: no up agent has the attribute values the job's constraints ask for");
+    if (furthest == IN_MAINTENANCE)
+        return bo_xstrdup("MAINTENANCE: the agents that match are in maintenance (borealis host status)");
     if (furthest == OVER_LIMIT)
         return bo_xstrdup("LIMIT_NOT_SATISFIED: every agent that matches holds the job's limit:N of instances for "
                           "its attribute value");

@@ -435,10 +435,11 @@ int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
 
 static json_t *agent_record(const struct sched_agent *a)
 {
-    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I}", "id", a->id, "hostname", a->hostname,
+    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I, s:s}", "id", a->id, "hostname", a->hostname,
                      "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk", (json_int_t)a->disk,
                      "port_range", (int)a->port_lo, (int)a->port_hi, "attributes", a->attributes,
-                     "last_seen_ms", (json_int_t)a->last_seen_wall);
+                     "last_seen_ms", (json_int_t)a->last_seen_wall, "maintenance",
+                     host_maintenance_name((enum host_maintenance)a->maintenance));
 }
 
 int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err)
@@ -482,6 +483,22 @@ json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j
 }
 
 static const char *const agent_state_names[] = {"unknown", "up", "lost", "down"};
+static const char *const maintenance_names[MAINT_COUNT] = {"NONE", "SCHEDULED", "DRAINING", "DRAINED"};
+
+const char *host_maintenance_name(enum host_maintenance m)
+{
+    return (unsigned)m < MAINT_COUNT ? maintenance_names[m] : "INVALID";
+}
+
+int host_maintenance_from_name(const char *s, enum host_maintenance *ret)
+{
+    for (int m = 0; s && m < MAINT_COUNT; m++)
+        if (strcmp(s, maintenance_names[m]) == 0) {
+            *ret = (enum host_maintenance)m;
+            return 0;
+        }
+    return -1;
+}
 
 const char *agent_state_name(enum agent_state s)
 {

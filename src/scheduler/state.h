@@ -97,6 +97,10 @@ struct sched_job {
  * --agent-timeout; DOWN: said it was shutting down. */
 enum agent_state { AGENT_UNKNOWN, AGENT_UP, AGENT_LOST, AGENT_DOWN };
 
+/* A host's maintenance (Aurora's): SCHEDULED gets no new tasks; DRAINING
+ * also moves its tasks elsewhere, then is DRAINED; activate: NONE. */
+enum host_maintenance { MAINT_NONE, MAINT_SCHEDULED, MAINT_DRAINING, MAINT_DRAINED, MAINT_COUNT };
+
 struct sched_agent {
     char *id;
     char *hostname;
@@ -110,6 +114,7 @@ struct sched_agent {
     json_t *attributes;
     bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
     uint8_t state; /* enum agent_state */
+    uint8_t maintenance; /* enum host_maintenance (persisted) */
     bool needs_inventory; /* back from LOST or UNKNOWN: ask for its inventory */
     int64_t last_seen_mono;
     struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
@@ -238,6 +243,10 @@ json_t *state_job_summary_json(struct sched_state *st, const struct sched_job *j
 json_t *state_agent_to_json(const struct sched_agent *a);
 /* "unknown", "up", "lost", "down". */
 const char *agent_state_name(enum agent_state s);
+/* "NONE", "SCHEDULED", "DRAINING", "DRAINED"; the inverse returns -1 for
+ * an unknown name. */
+const char *host_maintenance_name(enum host_maintenance m);
+int host_maintenance_from_name(const char *s, enum host_maintenance *ret);
 const char *job_state_name(enum job_state s);
 /* The inverse of job_state_name(); -1 for an unknown name. */
 int job_state_from_name(const char *s, enum job_state *ret);

@@ -207,6 +207,13 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
     }
     if (get_int(&r, rec, "last_seen_ms", 0, INT64_MAX, &seen) < 0)
         goto out;
+    /* Absent in stores written before maintenance existed: NONE. */
+    json_t *mv = json_object_get(rec, "maintenance");
+    enum host_maintenance maint = MAINT_NONE;
+    if (mv && host_maintenance_from_name(json_string_value(mv), &maint) < 0) {
+        bad(&r, "field `maintenance` is not NONE, SCHEDULED, DRAINING or DRAINED");
+        goto out;
+    }
     struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
     a->id = bo_xstrdup(id);
     a->hostname = bo_xstrdup(host);
@@ -220,6 +227,7 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
      * meanwhile, and it is lost (its tasks rescheduled) if it has not
      * synced within --agent-timeout of the start. */
     a->state = AGENT_UNKNOWN;
+    a->maintenance = (uint8_t)maint;
     a->last_seen_mono = bo_mono_ms();
     state_agent_add(r.st, a);
     ret = 0;

@@ -778,4 +778,43 @@ TEST(instances_spread_across_racks_first)
     done(&st);
 }
 
+TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
+{
+    struct sched_options o = test_opts();
+    {
+        struct sched_state st;
+        state_init(&st, &o, open_store());
+        struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+        struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
+        b->maintenance = MAINT_SCHEDULED; /* deactivated: nothing new */
+        struct sched_job *j = create(&st, job_with_constraints("web", 2, "[]"));
+        CHECK(placement_run(&st, 0, NULL) == 2);
+        CHECK(on(j, a) == 2);
+        struct sched_job *pin = create(&st, job_with_constraints("pin", 1, "[{\"attribute\":\"host\",\"value\":\"b\"}]"));
+        json_object_set_new(b->attributes, "host", json_string("b"));
+        CHECK(placement_run(&st, 0, NULL) == 0);
+        CHECK_CONTAINS(reason(pin->current[0]), "MAINTENANCE");
+        to_running(&st, j->current[0]);
+        struct sched_task *old = j->current[0];
+        CHECK(store_begin(st.store, NULL) == 0);
+        CHECK(lifecycle_maintenance(&st, a, MAINT_DRAINING, NULL) == 0);
+        CHECK(store_commit(st.store, NULL) == 0);
+        CHECK(old->state == TASK_DRAINING && a->has_work && a->maintenance == MAINT_DRAINING);
+        CHECK(lifecycle_transition(&st, old, TASK_KILLED, "killed", NULL) == 1);
+        CHECK(j->current[0] != old && j->current[0]->state == TASK_PENDING); /* no THROTTLED */
+        CHECK(lifecycle_transition(&st, j->current[1], TASK_KILLED, "killed", NULL) == 1);
+        CHECK(store_begin(st.store, NULL) == 0);
+        CHECK(lifecycle_maintenance_progress(&st, a, NULL) == 0);
+        CHECK(store_commit(st.store, NULL) == 0);
+        CHECK(a->maintenance == MAINT_DRAINED);
+        done(&st);
+    }
+    struct sched_state st;
+    state_init(&st, &o, open_store());
+    CHECK(state_load(&st, NULL) == 0);
+    CHECK(state_agent_find(&st, "a")->maintenance == MAINT_DRAINED);
+    CHECK(state_agent_find(&st, "b")->maintenance == MAINT_NONE); /* set in memory only above */
+    done(&st);
+}
+
 TEST_MAIN()

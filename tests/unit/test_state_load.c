@@ -283,6 +283,8 @@ TEST(agent_fields_are_checked)
         {"json_set(value, '$.attributes', json('[]'))", "field `attributes` is not an object"},
         {"json_set(value, '$.hostname', 5)", "field `hostname` is of another type"},
         {"json_set(value, '$.id', 'b')", "field `id` is `b`"},
+        {"json_set(value, '$.maintenance', 'SOON')", "field `maintenance` is not NONE, SCHEDULED, DRAINING or DRAINED"},
+        {"json_set(value, '$.maintenance', 3)", "field `maintenance` is not NONE"},
     };
     for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
         pid_t pid = fork();
