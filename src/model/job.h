@@ -81,6 +81,12 @@ struct job_config {
         bool reschedule;
         int64_t delay_secs;
     } partition_policy;
+    /* How many instances must stay RUNNING while a host drains (Aurora's
+     * count and percentage SLA policies; 0: no requirement). */
+    struct {
+        int64_t count;
+        int64_t percentage;
+    } sla_policy;
     struct job_constraint *constraints; /* attributes unique */
     size_t n_constraints;
 };

@@ -352,6 +352,8 @@ static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t no
     return lifecycle_maintenance_progress(st, a, err);
 }
 
+static int drain_step(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err);
+
 int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err)
 {
     struct bo_timer *tm;
@@ -359,6 +361,9 @@ int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *e
         int r = tm->kind == TIMER_AGENT
                     ? agent_timer(st, (struct sched_agent *)((char *)tm - offsetof(struct sched_agent, timer)),
                                   now_mono, err)
+                : tm->kind == TIMER_DRAIN
+                    ? drain_step(st, (struct sched_agent *)((char *)tm - offsetof(struct sched_agent, drain_timer)),
+                                 now_mono, err)
                     : task_timer(st, (struct sched_task *)((char *)tm - offsetof(struct sched_task, timer)),
                                  now_mono, err);
         if (r < 0)
@@ -376,6 +381,58 @@ int lifecycle_maintenance_progress(struct sched_state *st, struct sched_agent *a
     return state_save_agent(st, a, err);
 }
 
+/* Whether taking task t down keeps its job's SLA policy: enough of its
+ * other instances RUNNING. */
+static bool sla_allows(const struct sched_task *t)
+{
+    const struct sched_job *j = t->job;
+    int64_t need = j->config->sla_policy.count;
+    int64_t pct = (j->config->sla_policy.percentage * j->n_current + 99) / 100;
+    if (pct > need)
+        need = pct;
+    if (need == 0)
+        return true;
+    int64_t running = 0;
+    for (int64_t i = 0; i < j->n_current; i++)
+        running += j->current[i] && j->current[i]->state == TASK_RUNNING;
+    return running - 1 >= need;
+}
+
+/* One step of a drain: every task of the host whose job's SLA policy
+ * allows it (or every task, once --drain-timeout has passed) goes to
+ * DRAINING; the agent is told to kill it, and its end is an interruption
+ * (rescheduled elsewhere, no flapping penalty, no failure counted). While
+ * some wait for their job, the step runs again a heartbeat later. */
+static int drain_step(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err)
+{
+    if (a->maintenance != MAINT_DRAINING)
+        return 0;
+    bool force = bo_wall_ms() - a->drain_started_ms >= st->opt.drain_timeout_ms;
+    _cleanup_free_ char *m = bo_xasprintf("host %s is draining for maintenance%s", a->hostname,
+                                          force ? " (forced after --drain-timeout)" : "");
+    int waiting = 0;
+    struct sched_task *t, *tmp;
+    DL_FOREACH_SAFE2(a->tasks, t, tmp, a_next)
+    {
+        if (t->kill_requested || !task_state_can_transition(t->state, TASK_DRAINING))
+            continue;
+        if (!force && t->state == TASK_RUNNING && !sla_allows(t)) {
+            waiting++;
+            continue;
+        }
+        if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
+            return -1;
+        t->last_command_mono = 0; /* the kill goes with the next answer */
+        a->has_work = true;
+    }
+    a->drain_timer.kind = TIMER_DRAIN;
+    if (waiting)
+        bo_timer_arm(&st->timers, &a->drain_timer, now + st->opt.agent_heartbeat_ms);
+    else
+        bo_timer_disarm(&st->timers, &a->drain_timer);
+    return lifecycle_maintenance_progress(st, a, err);
+}
+
 int lifecycle_maintenance(struct sched_state *st, struct sched_agent *a, enum host_maintenance to,
                           bo_error_t *err)
 {
@@ -388,23 +445,23 @@ int lifecycle_maintenance(struct sched_state *st, struct sched_agent *a, enum ho
              host_maintenance_name(to));
     if (to == MAINT_NONE)
         st->placement_due = true;
-    if (to == MAINT_DRAINING) {
-        /* Each task goes through DRAINING: the agent is told to kill it,
-         * and its end is an interruption (rescheduled elsewhere, no
-         * flapping penalty, no failure counted). */
-        _cleanup_free_ char *m = bo_xasprintf("host %s is draining for maintenance", a->hostname);
-        struct sched_task *t, *tmp;
-        DL_FOREACH_SAFE2(a->tasks, t, tmp, a_next)
-        {
-            if (t->kill_requested || !task_state_can_transition(t->state, TASK_DRAINING))
-                continue;
-            if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
-                return -1;
-            t->last_command_mono = 0; /* the kill goes with the next answer */
-            a->has_work = true;
-        }
-    }
+    if (to != MAINT_DRAINING)
+        bo_timer_disarm(&st->timers, &a->drain_timer);
+    else
+        a->drain_started_ms = bo_wall_ms();
     if (state_save_agent(st, a, err) < 0)
         return -1;
-    return lifecycle_maintenance_progress(st, a, err);
+    return to == MAINT_DRAINING ? drain_step(st, a, bo_mono_ms(), err) : 0;
+}
+
+void lifecycle_maintenance_recovered(struct sched_state *st)
+{
+    struct sched_agent *a, *tmp;
+    HASH_ITER(hh, st->agents, a, tmp)
+    {
+        if (a->maintenance != MAINT_DRAINING)
+            continue;
+        a->drain_timer.kind = TIMER_DRAIN;
+        bo_timer_arm(&st->timers, &a->drain_timer, bo_mono_ms());
+    }
 }

@@ -49,12 +49,15 @@ void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, en
                                const char *why);
 
 /* Move host `a` to maintenance state `to` (activate: MAINT_NONE), saving
- * it. DRAINING moves every task of the host to DRAINING (the agent kills
- * them; they are rescheduled elsewhere without penalty). A deactivate of
- * a host already draining or drained, or a drain of a drained one, keeps
- * it as it is. */
+ * it. DRAINING moves the host's tasks to DRAINING (the agent kills them;
+ * they are rescheduled elsewhere without penalty) as far as their jobs'
+ * SLA policies allow, the rest in later steps (a timer), all of them once
+ * --drain-timeout has passed. A deactivate of a host already draining or
+ * drained, or a drain of a drained one, keeps it as it is. */
 int lifecycle_maintenance(struct sched_state *st, struct sched_agent *a, enum host_maintenance to,
                           bo_error_t *err);
+/* After state_load: resume the drains that were under way. */
+void lifecycle_maintenance_recovered(struct sched_state *st);
 /* A DRAINING host with no task left becomes DRAINED. */
 int lifecycle_maintenance_progress(struct sched_state *st, struct sched_agent *a, bo_error_t *err);
 

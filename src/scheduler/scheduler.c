@@ -80,6 +80,9 @@ const struct bo_option scheduler_options[] = {
     {.name = "agent-heartbeat", .kind = BO_OPT_DURATION, .def = "2s", .at = AT(opt.agent_heartbeat_ms),
      .min = 100, .max = 600000,
      .help = "how often agents sync when idle (their long poll is answered after this long)"},
+    {.name = "drain-timeout", .kind = BO_OPT_DURATION, .def = "10m", .min = 1000, .max = 7 * 86400 * 1000LL,
+     .at = AT(opt.drain_timeout_ms),
+     .help = "a host drain waits for jobs' SLA policies at most this long, then moves every task (force)"},
     {.name = "reschedule-rate", .kind = BO_OPT_INT, .arg = "N", .def = "200", .min = 0, .max = 1000000,
      .at = AT(opt.reschedule_rate),
      .help = "tasks of lost agents rescheduled per second at most, after a burst of as many (0: no limit)"},
@@ -345,6 +348,7 @@ int scheduler_main(int argc, char **argv)
     s->hostnames = (char **)cli.hostnames;
     s->n_hostnames = cli.n_hostnames;
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
+    lifecycle_maintenance_recovered(&s->state);
     s->state.agent_waiting = agent_sync_is_parked;
     if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
                           &err) < 0)

@@ -435,11 +435,12 @@ int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
 
 static json_t *agent_record(const struct sched_agent *a)
 {
-    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I, s:s}", "id", a->id, "hostname", a->hostname,
-                     "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk", (json_int_t)a->disk,
+    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I, s:s, s:I}", "id", a->id, "hostname",
+                     a->hostname, "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk", (json_int_t)a->disk,
                      "port_range", (int)a->port_lo, (int)a->port_hi, "attributes", a->attributes,
                      "last_seen_ms", (json_int_t)a->last_seen_wall, "maintenance",
-                     host_maintenance_name((enum host_maintenance)a->maintenance));
+                     host_maintenance_name((enum host_maintenance)a->maintenance), "drain_started_ms",
+                     (json_int_t)a->drain_started_ms);
 }
 
 int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err)

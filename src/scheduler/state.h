@@ -33,7 +33,7 @@ struct sched_reason {
 };
 
 /* What a struct bo_timer in the scheduler's heap is embedded in. */
-enum { TIMER_TASK, TIMER_AGENT };
+enum { TIMER_TASK, TIMER_AGENT, TIMER_DRAIN };
 
 struct task_event {
     int64_t ts; /* wall ms */
@@ -115,6 +115,8 @@ struct sched_agent {
     bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
     uint8_t state; /* enum agent_state */
     uint8_t maintenance; /* enum host_maintenance (persisted) */
+    int64_t drain_started_ms;    /* wall ms a drain began (persisted), for --drain-timeout */
+    struct bo_timer drain_timer; /* next drain step while DRAINING */
     bool needs_inventory; /* back from LOST or UNKNOWN: ask for its inventory */
     int64_t last_seen_mono;
     struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
@@ -136,6 +138,7 @@ struct sched_options {
     int64_t agent_timeout_ms;
     int64_t agent_heartbeat_ms; /* the agents' sync interval (long-poll wait) */
     int64_t reschedule_rate;    /* tasks of lost agents rescheduled per second (token bucket) */
+    int64_t drain_timeout_ms;   /* a drain ignores SLA policies after this long */
     int64_t command_resend_ms;
     int64_t terminal_keep_per_job;
 };

@@ -214,6 +214,10 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
         bad(&r, "field `maintenance` is not NONE, SCHEDULED, DRAINING or DRAINED");
         goto out;
     }
+    int64_t drain_started = 0;
+    if (json_object_get(rec, "drain_started_ms") &&
+        get_int(&r, rec, "drain_started_ms", 0, INT64_MAX, &drain_started) < 0)
+        goto out;
     struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
     a->id = bo_xstrdup(id);
     a->hostname = bo_xstrdup(host);
@@ -228,6 +232,7 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
      * synced within --agent-timeout of the start. */
     a->state = AGENT_UNKNOWN;
     a->maintenance = (uint8_t)maint;
+    a->drain_started_ms = drain_started;
     a->last_seen_mono = bo_mono_ms();
     state_agent_add(r.st, a);
     ret = 0;

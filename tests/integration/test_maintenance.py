@@ -76,3 +76,27 @@ def test_deactivate_drain_activate():
         wait_for("pinned RUNNING on h1", lambda: (t := running(h, pinned, 1)) and t[0]["agent_id"] == ids["h1"])
         r = h.cli("host", "drain", "nosuchhost", check=False)
         assert r.returncode == 6 and "nosuchhost" in r.stderr, r
+
+
+def test_a_drain_keeps_the_jobs_sla_policy():
+    with Hosts(n=2, scheduler_args=["--flap-penalty", "30s", "--agent-heartbeat", "250ms",
+                                    "--agent-timeout", "1500ms"]) as h:
+        h.start_scheduler()
+        h.start_agents()
+        ids = {a["hostname"]: a["id"] for a in h.agents()}
+        h.cli("host", "deactivate", "h2")
+        sla = create(h, "sla", 4, "    sla_policy: {count: 3}\n")
+        wait_for("sla RUNNING on h1", lambda: running(h, sla, 4))
+        h.cli("host", "activate", "h2")
+        h.cli("host", "drain", "h1")
+        lowest = 4
+
+        def drained():
+            nonlocal lowest
+            ts = h.tasks(sla)
+            lowest = min(lowest, sum(1 for t in ts.values() if t["state"] == "RUNNING"))
+            return (len(ts) == 4 and all(t["state"] == "RUNNING" and t["agent_id"] == ids["h2"] for t in ts.values())
+                    and maintenance(h, "h1") == "DRAINED")
+        wait_for("every instance moved to h2, h1 DRAINED", drained, timeout=60, interval=0.02)
+        # One instance at a time: never fewer than the 3 the policy keeps.
+        assert lowest >= 3, lowest

@@ -817,4 +817,64 @@ TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
     done(&st);
 }
 
+TEST(a_drain_keeps_the_sla_policy_until_its_timeout)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
+    b->maintenance = MAINT_SCHEDULED;
+    _cleanup_free_ char *text = bo_xstrdup(
+        "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"sla\",\"instances\":3,"
+        "\"service\":true,\"sla_policy\":{\"count\":2},\"task\":{\"resources\":{\"cpu\":0.1,\"ram\":1048576,"
+        "\"disk\":0},\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}");
+    json_t *jj = json_loads(text, 0, NULL);
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(jj, &c, NULL) == 0);
+    json_decref(jj);
+    struct sched_job *j = create(&st, c);
+    CHECK(placement_run(&st, 0, NULL) == 3);
+    for (int i = 0; i < 3; i++)
+        to_running(&st, j->current[i]);
+    b->maintenance = MAINT_NONE;
+    CHECK(store_begin(st.store, NULL) == 0);
+    CHECK(lifecycle_maintenance(&st, a, MAINT_DRAINING, NULL) == 0);
+    CHECK(store_commit(st.store, NULL) == 0);
+    /* 3 RUNNING, 2 must stay: one goes, the others wait for it. */
+    int draining = 0;
+    for (int i = 0; i < 3; i++)
+        draining += j->current[i]->state == TASK_DRAINING;
+    CHECK(draining == 1 && bo_timer_armed(&a->drain_timer));
+    /* Its replacement runs on b: the next step drains one more. */
+    for (int i = 0; i < 3; i++)
+        if (j->current[i]->state == TASK_DRAINING)
+            CHECK(lifecycle_transition(&st, j->current[i], TASK_KILLED, "killed", NULL) == 1);
+    CHECK(placement_run(&st, 0, NULL) == 1);
+    for (int i = 0; i < 3; i++)
+        if (j->current[i]->state == TASK_ASSIGNED) {
+            CHECK(j->current[i]->agent == b);
+            to_running(&st, j->current[i]);
+        }
+    CHECK(lifecycle_run_timers(&st, a->drain_timer.deadline_ms, NULL) == 0);
+    draining = 0;
+    for (int i = 0; i < 3; i++)
+        draining += j->current[i]->state == TASK_DRAINING;
+    CHECK(draining == 1);
+    /* Past --drain-timeout the last one goes whatever the SLA says. */
+    for (int i = 0; i < 3; i++)
+        if (j->current[i]->state == TASK_DRAINING)
+            CHECK(lifecycle_transition(&st, j->current[i], TASK_KILLED, "killed", NULL) == 1);
+    a->drain_started_ms -= o.drain_timeout_ms;
+    CHECK(lifecycle_run_timers(&st, a->drain_timer.deadline_ms, NULL) == 0);
+    draining = 0;
+    for (int i = 0; i < 3; i++)
+        if (j->current[i]->state == TASK_DRAINING) {
+            draining++;
+            CHECK_CONTAINS(j->current[i]->message, "forced");
+        }
+    CHECK(draining == 1 && !bo_timer_armed(&a->drain_timer));
+    done(&st);
+}
+
 TEST_MAIN()
