@@ -285,6 +285,7 @@ TEST(agent_fields_are_checked)
         {"json_set(value, '$.id', 'b')", "field `id` is `b`"},
         {"json_set(value, '$.maintenance', 'SOON')", "field `maintenance` is not NONE, SCHEDULED, DRAINING or DRAINED"},
         {"json_set(value, '$.maintenance', 3)", "field `maintenance` is not NONE"},
+        {"json_set(value, '$.drain_started_ms', -5)", "field `drain_started_ms` is -5"},
     };
     for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
         pid_t pid = fork();
