@@ -34,7 +34,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 CGROUP_ROOT = "borealis-bench"
-JOB_KEY = "local/bench/devel/sleep"
+JOB_KEY = "local/www-data/devel/sleep"
 POLL_S = float(os.environ.get("BENCH_POLL_MS", "10")) / 1000.0
 RUN_TIMEOUT_S = float(os.environ.get("BENCH_TIMEOUT", "180"))
 
@@ -427,7 +427,7 @@ class Run:
             f.write(f"""# {self.n} single-process tasks that only sleep.
 jobs:
   - cluster: local
-    role: bench
+    role: www-data
     environment: devel
     name: sleep
     instances: {self.n}

@@ -11,6 +11,7 @@ libcurl4-openssl-dev uthash-dev libgnutls28-dev libarchive-dev libssl-dev
 clang libclang-rt-14-dev
 python3 python3-pytest
 busybox-static procps iproute2 docker-registry
+crun runc
 "
 
 missing=""

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -19,6 +20,7 @@
 #include "agent/journal.h"
 #include "agent/launcher.h"
 #include "agent/options.h"
+#include "agent/runtime.h"
 #include "agent/sync.h"
 #include "agent/tasks.h"
 #include "base/clock.h"
@@ -33,6 +35,7 @@ struct agent {
     int lock_fd, sig_fd, notify_fd;
     struct journal *journal;
     struct cgroup_mgr cg;
+    struct runtime rt;
     struct task_mgr *tasks;
     struct sync *sync;
 };
@@ -101,7 +104,7 @@ static int setup(struct agent *a, bo_error_t *err)
 {
     const char *data = a->opt.data_dir;
     _cleanup_free_ char *sandboxes = bo_xasprintf("%s/sandboxes", data);
-    if (bo_mkdir_p(data, 0755, err) < 0 || bo_mkdir_p(sandboxes, 0755, err) < 0)
+    if (bo_mkdir_p(data, 0700, err) < 0 || bo_mkdir_p(sandboxes, 0755, err) < 0)
         return -1;
     _cleanup_free_ char *lock = bo_xasprintf("%s/agent.lock", data);
     a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -118,6 +121,15 @@ static int setup(struct agent *a, bo_error_t *err)
         return -1;
     if (cgroup_mgr_init(&a->cg, "/sys/fs/cgroup", a->opt.cgroup_root, CGROUP_DETECT, err) < 0)
         return -1;
+    _cleanup_free_ char *rt_root = bo_xasprintf("%s/runtime", data);
+    if (runtime_init(&a->rt, a->opt.runtime, rt_root, err) < 0)
+        return -1;
+    log_info("OCI runtime: %s %s (%s)%s", runtime_kind_name(a->rt.kind), a->rt.version, a->rt.path,
+             a->rt.hide_controllers ? ", hybrid cgroups: hiding the unified controllers from it" : "");
+    /* A container's first process outlives `runtime run --detach`: as a
+     * subreaper the agent gets it as a child (and reaps it). */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        return bo_error_sys(err, errno, "PR_SET_CHILD_SUBREAPER");
     a->sock_path = bo_xasprintf("%s/agent.sock", data);
     if ((a->notify_fd = open_notify_socket(a->sock_path, err)) < 0)
         return -1;
@@ -137,6 +149,8 @@ static int setup(struct agent *a, bo_error_t *err)
         .executor = a->opt.executor,
         .notify_socket = a->sock_path,
         .pids_max = a->opt.pids_max,
+        .runtime = &a->rt,
+        .allow_root_roles = a->opt.allow_root_roles,
         .sandbox_retention_ms = a->opt.sandbox_retention_ms,
     };
     struct agent_images_config ic = {
@@ -329,6 +343,7 @@ static void teardown(struct agent *a)
     agent_images_free(a->images);
     journal_close(a->journal);
     cgroup_mgr_clear(&a->cg);
+    runtime_clear(&a->rt);
     if (a->notify_fd >= 0) {
         close(a->notify_fd);
         if (unlink(a->sock_path) < 0 && errno != ENOENT)

@@ -1,5 +1,6 @@
 /* cgroup_v1.c - task cgroups on v1 hierarchies (also hybrid hosts): one
  * directory per controller, the freezer for a reliable kill-all. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,20 @@ static void v1_remove_root(const struct cgroup_mgr *m)
         _cleanup_free_ char *dir = ctrl_dir(m, controllers[i].name, NULL);
         (void)rmdir(dir); /* EBUSY: other task cgroups still live there */
     }
+    /* The OCI runtime makes the task's cgroup (and so the root) in every
+     * hierarchy, also those the agent does not use (freezer, devices, the
+     * named systemd one, the hybrid unified tree). */
+    DIR *d = opendir(m->fs_root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        _cleanup_free_ char *dir = bo_xasprintf("%s/%s/%s", m->fs_root, e->d_name, m->root_name);
+        (void)rmdir(dir);
+    }
+    closedir(d);
 }
 
 static int v1_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l, bo_error_t *err)

@@ -64,6 +64,11 @@ int launcher_pidfd_signal(int pidfd, int sig)
  * agent's raised limit (see launcher_raise_fd_limit). */
 static struct rlimit task_nofile = {0, 0};
 
+const struct rlimit *launcher_task_nofile(void)
+{
+    return &task_nofile;
+}
+
 void launcher_raise_fd_limit(void)
 {
     struct rlimit rl;

@@ -24,6 +24,9 @@ struct launcher_result {
 /* Raise the agent's open-file limit to its hard limit (one pidfd per task,
  * plus sockets and the journal) and remember the original for the tasks. */
 void launcher_raise_fd_limit(void);
+/* The limit remembered by launcher_raise_fd_limit (rlim_max 0: none). */
+struct rlimit;
+const struct rlimit *launcher_task_nofile(void);
 int launcher_start(const char *executor, const char *sandbox, char *const *procs_files, struct launcher_result *ret,
                    bo_error_t *err);
 /* Start time of a process (clock ticks since boot); BO_E_NOTFOUND if the

@@ -165,6 +165,26 @@ static int set_plain_http(void *target, const struct bo_option *op, const char *
     return 0;
 }
 
+static int set_runtime(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    if (access(v, X_OK) < 0)
+        return usage_error(err, bo_error_sys(err, errno, "--%s: `%s` is not executable", op->name, v));
+    return set_string(&o->runtime, v);
+}
+
+static int set_allow_root_role(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    _cleanup_free_ char *what = bo_xasprintf("--%s", op->name);
+    if (bo_ident_check(v, 64, 0, what, err) < 0)
+        return -1;
+    if (!o->allow_root_roles)
+        o->allow_root_roles = json_array();
+    json_array_append_new(o->allow_root_roles, json_string(v));
+    return 0;
+}
+
 #define AT(m) BO_OPT_AT(struct agent_options, m)
 
 const struct bo_option agent_option_table[] = {
@@ -186,6 +206,10 @@ const struct bo_option agent_option_table[] = {
      .set = set_attribute, .help = "machine attribute for constraints"},
     {.name = "executor", .kind = BO_OPT_STRING, .arg = "PATH", .def_doc = "borealis-executor beside this program",
      .set = set_executor, .help = "executor program"},
+    {.name = "runtime", .kind = BO_OPT_STRING, .arg = "PATH", .def_doc = "crun, else runc, from PATH",
+     .set = set_runtime, .help = "OCI runtime that runs every task in a container (crun or runc)"},
+    {.name = "allow-root-role", .kind = BO_OPT_STRING, .arg = "ROLE", .repeat = true, .set = set_allow_root_role,
+     .help = "role whose tasks may run as root (uid 0); no role may otherwise"},
     {.name = "cgroup-root", .kind = BO_OPT_STRING, .arg = "NAME", .def = "borealis", .set = set_cgroup_root,
      .help = "parent cgroup of the tasks' cgroups"},
     {.name = "pids-max", .kind = BO_OPT_INT, .def = "4096", .min = 16, .max = 4194304, .at = AT(pids_max),
@@ -288,6 +312,8 @@ void agent_options_clear(struct agent_options *o)
     for (size_t i = 0; i < o->n_plain_http; i++)
         free(o->plain_http[i]);
     free(o->plain_http);
+    free(o->runtime);
+    json_decref(o->allow_root_roles);
     json_decref(o->attributes);
     *o = (struct agent_options){0};
 }

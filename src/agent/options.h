@@ -23,6 +23,8 @@ struct agent_options {
     json_t *attributes;      /* object: key -> string ("host" added later) */
     char *executor;          /* NULL until resolved (default: beside /proc/self/exe) */
     char *cgroup_root;
+    char *runtime;           /* NULL: detect (crun, then runc) */
+    json_t *allow_root_roles; /* array of role names, or NULL */
     int64_t sandbox_retention_ms;
     int64_t pids_max;
     bool cleanup_on_exit;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "agent/container.h"
 #include "agent/images.h"
 #include "agent/launcher.h"
 #include "agent/sandbox.h"
@@ -228,7 +229,7 @@ static char *oom_message(struct task_mgr *m, struct task *t, const struct sandbo
     }
     char size[32];
     bo_format_size(t->rec.ram, size, sizeof(size));
-    return bo_xasprintf("task exceeded its memory limit of %s and was killed by the kernel OOM killer", size);
+    return bo_xasprintf("memory limit exceeded (limit %s): the kernel OOM killer ended the task", size);
 }
 
 static json_t *exit_code_of(const struct sandbox_status *s)
@@ -258,6 +259,7 @@ static void refresh(struct task_mgr *m, struct task *t)
         bo_error_free(err);
         return;
     }
+    container_host_pids((pid_t)t->rec.executor_pid, &s);
     if (strcmp(s.state, t->rec.state) != 0) {
         _cleanup_free_ char *oom = strcmp(s.state, task_state_name(TASK_FAILED)) == 0 ? oom_message(m, t, &s) : NULL;
         report(m, t, s.state, oom ? oom : s.message, exit_code_of(&s), sandbox_status_processes_json(&s));
@@ -271,7 +273,9 @@ static void finalize(struct task_mgr *m, struct task *t)
     if (t->rec.cleaned)
         return;
     bo_error_t err = NULL;
-    if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
+    if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
+        container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0 ||
+        cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
         log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
         bo_error_free(err);
         return; /* retried by the next tick */
@@ -323,7 +327,8 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
     char *msg = bo_xasprintf("launch failed: %s: %s", what, err->msg);
     bo_error_free(err);
     bo_error_t e2 = NULL;
-    if (cgroup_remove(m->cg, t->rec.cgroup, &e2) < 0) {
+    if (container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &e2) < 0 ||
+        cgroup_remove(m->cg, t->rec.cgroup, &e2) < 0) {
         log_warn("task %s: %s", t->rec.task_id, e2->msg);
         bo_error_free(e2);
     } else {
@@ -399,12 +404,14 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
     struct cgroup_limits lim = {.cpu = l->task.cpu, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
     if (cgroup_create(m->cg, t->rec.cgroup, &lim, &err) < 0)
         return launch_failed(m, t, "cgroup", err);
-    char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
+    _cleanup_free_ char *cg_path = bo_xasprintf("/%s/%s", m->cg->root_name, t->rec.cgroup);
+    struct container_launch cl = {.rt = m->cfg.runtime, .data_dir = m->cfg.data_dir, .task_id = l->task_id,
+                                  .job = l->job, .ports = l->ports, .sandbox = t->rec.sandbox,
+                                  .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
+                                  .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles};
     struct launcher_result lr;
-    int r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &err);
-    cgroup_strv_free(files);
-    if (r < 0)
-        return launch_failed(m, t, "executor", err);
+    if (container_start(&cl, &lr, &err) < 0)
+        return launch_failed(m, t, "container", err);
     t->pidfd = lr.pidfd;
     t->our_child = true;
     t->rec.executor_pid = lr.pid;

@@ -13,6 +13,7 @@
 
 #include "agent/cgroup.h"
 #include "agent/journal.h"
+#include "agent/runtime.h"
 #include "agent/sync.h"
 #include "base/error.h"
 
@@ -24,6 +25,8 @@ struct task_mgr_config {
     const char *executor;
     const char *notify_socket;
     int64_t pids_max;
+    const struct runtime *runtime;
+    json_t *allow_root_roles; /* role names that may run as root, or NULL */
     int64_t sandbox_retention_ms;
     struct agent_images *images; /* pulls beside the loop (agent/images.h); NULL: images refused */
 };

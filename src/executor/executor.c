@@ -7,6 +7,9 @@
  * Kept small on purpose: one runs per task, at -1000 oom_score_adj, and it
  * never depends on the agent being alive. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -273,21 +276,98 @@ static int setup_signals(int *ret_sfd)
     return 0;
 }
 
+/* Read task.json from the directory fd the agent passed in. */
+static int spec_load_at(int dirfd, struct exec_spec *ret, bo_error_t *err)
+{
+    int fd = openat(dirfd, "task.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return bo_error_sys(err, errno, "open `task.json`");
+    char *buf = malloc(SPEC_MAX_BYTES + 1);
+    size_t len = 0;
+    while (buf && len <= SPEC_MAX_BYTES) {
+        ssize_t n = read(fd, buf + len, SPEC_MAX_BYTES + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (!buf)
+        return bo_error_sys(err, ENOMEM, "read `task.json`");
+    int r = len > SPEC_MAX_BYTES ? bo_error_set(err, BO_E_INVALID, "`task.json` is too long")
+                                 : spec_parse("task.json", buf, len, ret, err);
+    free(buf);
+    return r;
+}
+
+static int parse_fd_arg(const char *s)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !end || *end || v < 3 || v > 1024)
+        return -1;
+    return (int)v;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: borealis-executor [--state-fd N --notify-fd N] SANDBOX\n");
+}
+
 int main(int argc, char **argv)
 {
     bo_log_init("executor");
-    if (argc != 2 || argv[1][0] == '\0') {
-        fprintf(stderr, "usage: borealis-executor SANDBOX\n");
+    /* In a container (the agent's way): fd N is the task's .borealis
+     * directory (task.json in, status.json out), hidden from the task, and
+     * the notify fd a socket connected to the agent. Without them (tests,
+     * by hand): SANDBOX/.borealis and the socket path in task.json. */
+    int state_fd = -1, notify_fd = -1;
+    int i = 1;
+    while (i + 1 < argc && strncmp(argv[i], "--", 2) == 0) {
+        int v = parse_fd_arg(argv[i + 1]);
+        if (v < 0) {
+            usage();
+            return 2;
+        }
+        if (strcmp(argv[i], "--state-fd") == 0)
+            state_fd = v;
+        else if (strcmp(argv[i], "--notify-fd") == 0)
+            notify_fd = v;
+        else {
+            usage();
+            return 2;
+        }
+        i += 2;
+    }
+    if (argc != i + 1 || argv[i][0] == '\0') {
+        usage();
         return 2;
     }
-    const char *sandbox = argv[1];
+    const char *sandbox = argv[i];
     struct executor ex = {.sfd = -1, .state = TASK_STARTING, .message = bo_xstrdup("")};
 
     _cleanup_error_ bo_error_t err = NULL;
-    _cleanup_free_ char *spec_path = bo_xasprintf("%s/.borealis/task.json", sandbox);
-    if (spec_load(spec_path, &ex.spec, &err) < 0) {
-        fprintf(stderr, "borealis-executor: %s\n", err->msg);
-        return 2;
+    if (state_fd >= 0) {
+        /* Not dumpable: a task running as our uid can neither ptrace us nor
+         * open our fds through /proc/1/fd, so the status directory stays
+         * ours. (Children become dumpable again at exec.) */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void)fcntl(state_fd, F_SETFD, FD_CLOEXEC);
+        if (notify_fd >= 0)
+            (void)fcntl(notify_fd, F_SETFD, FD_CLOEXEC);
+        status_set_dir(state_fd);
+        if (spec_load_at(state_fd, &ex.spec, &err) < 0) {
+            fprintf(stderr, "borealis-executor: %s\n", err->msg);
+            return 2;
+        }
+    } else {
+        _cleanup_free_ char *spec_path = bo_xasprintf("%s/.borealis/task.json", sandbox);
+        if (spec_load(spec_path, &ex.spec, &err) < 0) {
+            fprintf(stderr, "borealis-executor: %s\n", err->msg);
+            return 2;
+        }
     }
     if (chdir(sandbox) < 0) {
         fprintf(stderr, "borealis-executor: chdir `%s`: %s\n", sandbox, strerror(errno));
@@ -301,7 +381,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "borealis-executor: signalfd: %s\n", strerror(errno));
         return 1;
     }
-    status_notifier_init(&ex.notifier, ex.spec.notify_socket);
+    if (notify_fd >= 0)
+        status_notifier_init_fd(&ex.notifier, notify_fd);
+    else if (state_fd < 0)
+        status_notifier_init(&ex.notifier, ex.spec.notify_socket);
+    else
+        status_notifier_init(&ex.notifier, NULL);
     log_info("task %s: %zu process(es), %s, kill grace %lld ms", ex.spec.task_id, ex.spec.n_procs,
              ex.spec.sequential ? "sequential" : "parallel", (long long)ex.spec.kill_grace_ms);
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -59,6 +60,10 @@ static void write_str(int fd, const char *s)
  * so plain libc calls are safe here. Never returns. */
 static void __attribute__((noreturn)) child_exec(const struct proc *p, int in, int out, int errfd)
 {
+    /* The executor in a container is not dumpable; its task must be (its
+     * own /proc files, core dumps) and becomes so at exec anyway, but
+     * oom_score_adj below is written before exec. */
+    (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     (void)setpgid(0, 0);
     if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(errfd, STDERR_FILENO) < 0)
         _exit(127);

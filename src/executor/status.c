@@ -2,6 +2,7 @@
 #include "executor/status.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/time.h>
@@ -32,6 +33,14 @@ void status_notifier_init(struct status_notifier *n, const char *socket_path)
     }
 }
 
+void status_notifier_init_fd(struct status_notifier *n, int fd)
+{
+    memset(n, 0, sizeof(*n));
+    n->fd = fd;
+    struct timeval tv = {.tv_sec = 1};
+    (void)setsockopt(n->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 void status_notifier_close(struct status_notifier *n)
 {
     if (n->fd >= 0)
@@ -43,9 +52,51 @@ void status_notify(const struct status_notifier *n, const char *task_id)
 {
     if (n->fd < 0)
         return;
-    while (sendto(n->fd, task_id, strlen(task_id), MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->addr_len) < 0 &&
-           errno == EINTR)
+    /* addr_len 0: a socket the agent connected for us. */
+    const struct sockaddr *to = n->addr_len ? (const struct sockaddr *)&n->addr : NULL;
+    while (sendto(n->fd, task_id, strlen(task_id), MSG_NOSIGNAL, to, n->addr_len) < 0 && errno == EINTR)
         ;
+}
+
+static int status_dirfd = -1;
+
+void status_set_dir(int dirfd)
+{
+    status_dirfd = dirfd;
+}
+
+/* status.json in the directory the agent handed us: a temp file beside it
+ * (never through a symlink), then rename. */
+static int write_at_dir(const char *text, size_t len, bool do_fsync, bo_error_t *err)
+{
+    static const char tmp[] = "status.json.tmp";
+    (void)unlinkat(status_dirfd, tmp, 0);
+    int fd = openat(status_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return bo_error_sys(err, errno, "create `%s`", tmp);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return bo_error_sys(err, e, "write `%s`", tmp);
+        }
+        off += (size_t)n;
+    }
+    if (do_fsync && fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        return bo_error_sys(err, e, "fsync `%s`", tmp);
+    }
+    close(fd);
+    if (renameat(status_dirfd, tmp, status_dirfd, "status.json") < 0)
+        return bo_error_sys(err, errno, "rename `%s`", tmp);
+    if (do_fsync)
+        (void)fsync(status_dirfd);
+    return 0;
 }
 
 static json_t *int_or_null(int64_t v, bool present)
@@ -82,5 +133,7 @@ int status_write(const char *task_id, enum task_state state, const char *message
     if (!text)
         return bo_error_set(err, BO_E_INTERNAL, "cannot render `%s`", STATUS_PATH);
     _cleanup_free_ char *line = bo_xasprintf("%s\n", text);
+    if (status_dirfd >= 0)
+        return write_at_dir(line, strlen(line), task_state_is_terminal(state), err);
     return bo_write_file_atomic(STATUS_PATH, line, strlen(line), task_state_is_terminal(state), err);
 }

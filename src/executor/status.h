@@ -28,6 +28,12 @@ struct status_notifier {
  * be down, and it re-reads every status file when it starts. */
 void status_notifier_init(struct status_notifier *n, const char *socket_path);
 void status_notifier_close(struct status_notifier *n);
+/* A datagram socket already connected to the agent's (the agent passes it
+ * into the container, where the socket's path is hidden). */
+void status_notifier_init_fd(struct status_notifier *n, int fd);
+/* Write status.json in this directory (an fd the agent passed in) instead
+ * of STATUS_PATH. */
+void status_set_dir(int dirfd);
 
 /* Write STATUS_PATH (relative to the sandbox, our cwd). Terminal states are
  * fsync'ed: they are the last word of the executor. */

@@ -28,7 +28,7 @@ def adhoc(name, cmd, max_failures=1, instances=1):
     return f"""
 jobs:
   - cluster: local
-    role: batch
+    role: www-data
     environment: test
     name: {name}
     instances: {instances}
@@ -81,7 +81,7 @@ def test_service_runs_and_a_killed_process_is_replaced(running):
 
 def test_adhoc_success_finishes_and_is_not_rescheduled(running):
     c = running
-    key = "local/batch/test/ok"
+    key = "local/www-data/test/ok"
     r = c.cli("job", "create", key, c.job_file(adhoc("ok", "echo done")), "--wait-until", "FINISHED")
     assert r.rc == 0, r
     job = c.job(key)
@@ -93,7 +93,7 @@ def test_adhoc_success_finishes_and_is_not_rescheduled(running):
 
 def test_adhoc_failure_retries_up_to_max_task_failures(running):
     c = running
-    key = "local/batch/test/bad"
+    key = "local/www-data/test/bad"
     r = c.cli("job", "create", key, c.job_file(adhoc("bad", "exit 1", max_failures=2)),
               "--wait-until", "FINISHED")
     assert r.rc == 4, r  # the job ended, but not FINISHED
@@ -111,7 +111,7 @@ def test_adhoc_failure_retries_up_to_max_task_failures(running):
 
 def test_adhoc_job_whose_instances_failed_ends_failed_and_says_how_many(running):
     c = running
-    bad, ok = "local/batch/test/bad2", "local/batch/test/ok2"
+    bad, ok = "local/www-data/test/bad2", "local/www-data/test/ok2"
     r = c.cli("job", "create", bad, c.job_file(adhoc("bad2", "exit 1", instances=2)))
     assert r.rc == 0, r
     r = c.cli("job", "create", ok, c.job_file(adhoc("ok2", "true", instances=2)))
@@ -126,7 +126,7 @@ def test_adhoc_job_whose_instances_failed_ends_failed_and_says_how_many(running)
     r = c.cli("job", "status", bad)
     assert r.rc == 0, r
     assert r.out.splitlines()[0] == f"Job {bad}: failed, adhoc, 2 instances (2 failed)"
-    r = c.cli("job", "list", "local/batch/test/*")
+    r = c.cli("job", "list", "local/www-data/test/*")
     assert r.rc == 0, r
     rows = {line.split()[0]: line.split() for line in r.out.splitlines()[1:]}
     header = r.out.splitlines()[0].split()
@@ -157,12 +157,12 @@ def test_kill_instances_and_killall(running):
 
 def test_memory_limit_kill_is_reported(running):
     c = running
-    key = "local/batch/test/hog"
+    key = "local/www-data/test/hog"
     job = adhoc("hog", "tail /dev/zero").replace("ram: 16MiB", "ram: 32MiB")
     r = c.cli("job", "create", key, c.job_file(job), "--wait-until", "FINISHED")
     assert r.rc == 4, r
     t = wait_for("the hog to fail", lambda: (t := c.tasks(key)[0])["state"] == "FAILED" and t)
-    assert "exceeded its memory limit of 32MiB" in t["message"], t["message"]
+    assert "memory limit exceeded (limit 32MiB)" in t["message"], t["message"]
 
 
 def test_tasks_get_the_original_fd_limit_not_the_agents_raised_one(running):
@@ -171,7 +171,7 @@ def test_tasks_get_the_original_fd_limit_not_the_agents_raised_one(running):
     c = running
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     assert hard > TASK_FD_LIMIT, "this test needs a hard limit above 1024"
-    key = "local/batch/test/limits"
+    key = "local/www-data/test/limits"
     r = c.cli("job", "create", key, c.job_file(adhoc("limits", "ulimit -n")), "--wait-until", "FINISHED")
     assert r.rc == 0, r
     t = c.tasks(key)[0]

@@ -1,0 +1,235 @@
+/* container.c - user lookup, bundle and runtime calls of one task (see
+ * container.h). */
+#include "agent/container.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/oci_spec.h"
+#include "agent/sandbox.h"
+#include "base/fs.h"
+#include "base/util.h"
+
+#define MAX_GROUPS 64
+
+static char *role_of(const char *job)
+{
+    const char *a = job ? strchr(job, '/') : NULL;
+    const char *b = a ? strchr(a + 1, '/') : NULL;
+    return b ? bo_xstrndup(a + 1, (size_t)(b - a - 1)) : NULL;
+}
+
+static bool root_allowed(json_t *roles, const char *role)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(roles, i, v) if (strcmp(json_string_value(v), role) == 0) return true;
+    return false;
+}
+
+int container_user(const char *job, json_t *allow_root_roles, uid_t *ret_uid, gid_t *ret_gid, bo_error_t *err)
+{
+    _cleanup_free_ char *role = role_of(job);
+    if (!role)
+        return bo_error_set(err, BO_E_INVALID, "job key `%s` names no role", job ? job : "");
+    errno = 0;
+    struct passwd *pw = getpwnam(role);
+    if (!pw)
+        return bo_error_set(err, BO_E_NOTFOUND,
+                            "role `%s` has no Unix user on this machine (tasks run as their role's user)", role);
+    if (pw->pw_uid == 0 && !root_allowed(allow_root_roles, role))
+        return bo_error_set(err, BO_E_INVALID,
+                            "role `%s` is root on this machine, and this agent runs no task as root (see "
+                            "--allow-root-role)",
+                            role);
+    *ret_uid = pw->pw_uid;
+    *ret_gid = pw->pw_gid;
+    return 0;
+}
+
+static char *bundle_dir(const char *data_dir, const char *task_id)
+{
+    return bo_xasprintf("%s/containers/%s", data_dir, task_id);
+}
+
+/* PORT_HTTP=31000 for a port named `http` (upper case, '-' and '.' as
+ * '_'), beside {{ports.http}} in the cmdline. */
+static char *port_env(const char *name, json_int_t port)
+{
+    char *s = bo_xasprintf("PORT_%s=%lld", name, (long long)port);
+    for (char *p = s + 5; *p && *p != '='; p++)
+        *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    return s;
+}
+
+static int connect_notify(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof(sa.sun_path))
+        return -1;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int chown_dir(const char *path, uid_t uid, gid_t gid, bo_error_t *err)
+{
+    if (chown(path, uid, gid) < 0)
+        return bo_error_sys(err, errno, "chown `%s`", path);
+    return 0;
+}
+
+int container_start(const struct container_launch *c, struct launcher_result *ret, bo_error_t *err)
+{
+    uid_t uid;
+    gid_t gid;
+    if (container_user(c->job, c->allow_root_roles, &uid, &gid, err) < 0)
+        return -1;
+    _cleanup_free_ char *role = role_of(c->job);
+    gid_t groups[MAX_GROUPS];
+    int n_groups = MAX_GROUPS;
+    if (getgrouplist(role, gid, groups, &n_groups) < 0)
+        n_groups = 0; /* more than MAX_GROUPS: the primary group only */
+
+    /* The task owns its sandbox; the executor (same uid) writes status in
+     * .borealis, which the task never sees. */
+    _cleanup_free_ char *meta = bo_xasprintf("%s/.borealis", c->sandbox);
+    _cleanup_free_ char *logs = bo_xasprintf("%s/.logs", c->sandbox);
+    if (chown_dir(c->sandbox, uid, gid, err) < 0 || chown_dir(meta, uid, gid, err) < 0 ||
+        chown_dir(logs, uid, gid, err) < 0)
+        return -1;
+
+    _cleanup_free_ char *bundle = bundle_dir(c->data_dir, c->task_id);
+    _cleanup_free_ char *rootfs = bo_xasprintf("%s/rootfs", bundle);
+    if (bo_mkdir_p(rootfs, 0700, err) < 0)
+        return -1;
+
+    size_t n_ports = c->ports ? json_object_size(c->ports) : 0;
+    char **env = bo_xcalloc(n_ports + 8, sizeof(char *));
+    size_t n_env = 0;
+    env[n_env++] = bo_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    env[n_env++] = bo_xstrdup("HOME=" OCI_SANDBOX_PATH);
+    env[n_env++] = bo_xasprintf("USER=%s", role);
+    env[n_env++] = bo_xasprintf("LOGNAME=%s", role);
+    env[n_env++] = bo_xasprintf("BOREALIS_TASK_ID=%s", c->task_id);
+    const char *pname;
+    json_t *pv;
+    if (c->ports)
+        json_object_foreach(c->ports, pname, pv) env[n_env++] = port_env(pname, json_integer_value(pv));
+
+    char *args[] = {OCI_EXECUTOR_PATH, "--state-fd", "3", "--notify-fd", "4", OCI_SANDBOX_PATH, NULL};
+    const char *hidden[] = {c->data_dir};
+    struct oci_task t = {
+        .rootfs = rootfs,
+        .read_only_rootfs = true,
+        .hostname = c->hostname,
+        .args = args,
+        .env = env,
+        .cwd = OCI_SANDBOX_PATH,
+        .uid = uid,
+        .gid = gid,
+        .extra_gids = (const gid_t *)groups,
+        .n_extra_gids = (size_t)n_groups,
+        /* The kernel must pick the task, never its supervisor; the executor
+         * sets its children back to 0. */
+        .oom_score_adj = launcher_can_protect_executor() ? -1000 : 0,
+        .cgroups_path = c->cgroups_path,
+        .executor = c->executor,
+        .sandbox = c->sandbox,
+        .hidden = hidden,
+        .n_hidden = BO_ARRAY_SIZE(hidden),
+    };
+    int r = oci_spec_write(&t, bundle, err);
+    for (size_t i = 0; i < n_env; i++)
+        free(env[i]);
+    free(env);
+    if (r < 0)
+        return -1;
+
+    _cleanup_close_ int state_fd = open(meta, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (state_fd < 0)
+        return bo_error_sys(err, errno, "open `%s`", meta);
+    _cleanup_close_ int notify_fd = connect_notify(c->notify_socket);
+    _cleanup_free_ char *log = bo_xasprintf("%s/executor.log", meta);
+    struct runtime_run run = {.bundle = bundle,
+                              .id = c->task_id,
+                              .host_root_at = rootfs,
+                              .state_dirfd = state_fd,
+                              .notify_fd = notify_fd,
+                              .log = log};
+    pid_t pid;
+    if (runtime_start(c->rt, &run, &pid, err) < 0)
+        return -1;
+    int pidfd = launcher_pidfd_open(pid);
+    if (pidfd < 0)
+        return bo_error_sys(err, -pidfd, "pidfd_open of the container's executor %d", (int)pid);
+    int64_t start = 0;
+    bo_error_t e = NULL;
+    if (launcher_proc_start_time(pid, &start, &e) < 0)
+        bo_error_free(e);
+    *ret = (struct launcher_result){.pid = pid, .pidfd = pidfd, .start_time = start};
+    return 0;
+}
+
+int container_remove(const struct runtime *rt, const char *data_dir, const char *task_id, bo_error_t *err)
+{
+    if (runtime_delete(rt, task_id, err) < 0)
+        return -1;
+    _cleanup_free_ char *bundle = bundle_dir(data_dir, task_id);
+    return bo_rm_rf(bundle, err);
+}
+
+/* The last pid of "NSpid:" in /proc/PID/status: its pid in the innermost
+ * (the container's) pid namespace; 0 if unknown. */
+static int64_t ns_pid(pid_t host)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)host);
+    _cleanup_free_ char *buf = NULL;
+    if (bo_read_file(path, 1 << 16, &buf, NULL, NULL) < 0)
+        return 0;
+    char *p = strstr(buf, "\nNSpid:");
+    if (!p)
+        return 0;
+    p += strlen("\nNSpid:");
+    char *end = strchr(p, '\n');
+    if (end)
+        *end = '\0';
+    char *last = strrchr(p, '\t');
+    if (!last)
+        last = strrchr(p, ' ');
+    return last ? strtoll(last + 1, NULL, 10) : 0;
+}
+
+void container_host_pids(pid_t executor, struct sandbox_status *s)
+{
+    char path[80];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)executor, (int)executor);
+    _cleanup_free_ char *buf = NULL;
+    if (bo_read_file(path, 1 << 16, &buf, NULL, NULL) < 0)
+        return;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+        pid_t host = (pid_t)strtol(tok, NULL, 10);
+        int64_t inner = host > 0 ? ns_pid(host) : 0;
+        for (size_t i = 0; inner > 0 && i < s->n_processes; i++)
+            if (s->processes[i].pid == inner)
+                s->processes[i].pid = host;
+    }
+}

@@ -1,0 +1,46 @@
+/* container.h - a task's container: the Unix user of its role, its bundle
+ * (config.json from oci_spec.h), and starting and removing it through the
+ * OCI runtime. tasks.c calls container_start where it used to fork the
+ * executor itself, and container_remove once the task has ended. */
+#ifndef BO_AGENT_CONTAINER_H
+#define BO_AGENT_CONTAINER_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "agent/launcher.h"
+#include "agent/runtime.h"
+#include "base/error.h"
+
+struct container_launch {
+    const struct runtime *rt;
+    const char *data_dir;
+    const char *task_id;
+    const char *job;           /* job key: the role is its second part */
+    json_t *ports;             /* object name -> port, or NULL */
+    const char *sandbox;       /* prepared by sandbox_prepare */
+    const char *executor;      /* host path of borealis-executor */
+    const char *hostname;
+    const char *cgroups_path;  /* "/<cgroup root>/<task id>" (created by the agent) */
+    const char *notify_socket; /* the agent's datagram socket */
+    json_t *allow_root_roles;  /* array of role names, or NULL */
+};
+
+/* The role's user (getpwnam on this machine). A role with no user, or one
+ * that is root without --allow-root-role, is an error naming the role. */
+int container_user(const char *job, json_t *allow_root_roles, uid_t *ret_uid, gid_t *ret_gid, bo_error_t *err);
+
+/* Bundle, then `runtime run --detach`: ret holds the container's first
+ * process (the executor), a pidfd on it and its start time. */
+int container_start(const struct container_launch *c, struct launcher_result *ret, bo_error_t *err);
+
+/* The executor reports its processes' pids in the container's pid
+ * namespace; replace those still running with their pids on this machine
+ * (children of the executor, matched by NSpid). */
+struct sandbox_status;
+void container_host_pids(pid_t executor, struct sandbox_status *s);
+
+/* `runtime delete --force` and the bundle directory. Idempotent. */
+int container_remove(const struct runtime *rt, const char *data_dir, const char *task_id, bo_error_t *err);
+
+#endif

@@ -1,0 +1,480 @@
+/* runtime.c - finding, checking and invoking the OCI runtime (see
+ * runtime.h). */
+#include "agent/runtime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/launcher.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/parse.h"
+#include "base/util.h"
+
+#define UNIFIED_CONTROLLERS "/sys/fs/cgroup/unified/cgroup.controllers"
+#define OUTPUT_MAX 4096
+
+static const struct {
+    const char *name;
+    enum runtime_kind kind;
+    int min_major, min_minor; /* "rro" mounts and --preserve-fds */
+} known[] = {
+    {"crun", RUNTIME_CRUN, 1, 4},
+    {"runc", RUNTIME_RUNC, 1, 1},
+};
+
+const char *runtime_kind_name(enum runtime_kind k)
+{
+    return k == RUNTIME_CRUN ? "crun" : "runc";
+}
+
+/* Search PATH like execvp, without running anything. */
+static char *find_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    _cleanup_free_ char *copy = bo_xstrdup(path);
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char *p = bo_xasprintf("%s/%s", dir, name);
+        if (access(p, X_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
+}
+
+/* Run argv with stdout+stderr captured (at most OUTPUT_MAX bytes); the
+ * exit status in *ret_status. */
+static int run_capture(char *const *argv, char **ret_out, int *ret_status, bo_error_t *err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bo_error_sys(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return bo_error_sys(err, e, "fork");
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char *out = bo_xcalloc(1, OUTPUT_MAX + 1);
+    size_t len = 0;
+    for (;;) {
+        char buf[512];
+        ssize_t n = read(p[0], buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t k = (size_t)n < OUTPUT_MAX - len ? (size_t)n : OUTPUT_MAX - len;
+        memcpy(out + len, buf, k);
+        len += k;
+    }
+    close(p[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    *ret_out = out;
+    *ret_status = st;
+    return 0;
+}
+
+/* "crun version 1.8.1" / "runc version 1.1.5" (first line). */
+static int check_version(struct runtime *rt, int min_major, int min_minor, bo_error_t *err)
+{
+    char *argv[] = {rt->path, "--version", NULL};
+    _cleanup_free_ char *out = NULL;
+    int st;
+    if (run_capture(argv, &out, &st, err) < 0)
+        return bo_error_wrap(err, "runtime `%s`", rt->path);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return bo_error_set(err, BO_E_INVALID, "runtime `%s`: `--version` failed: %.200s", rt->path, out);
+    const char *v = strstr(out, "version ");
+    int major = 0, minor = 0, patch = 0;
+    if (!v || sscanf(v + 8, "%d.%d.%d", &major, &minor, &patch) < 2)
+        return bo_error_set(err, BO_E_INVALID, "runtime `%s`: cannot read its version from `%.200s`", rt->path,
+                            out);
+    if (major < min_major || (major == min_major && minor < min_minor))
+        return bo_error_set(err, BO_E_INVALID, "runtime `%s` is %s %d.%d; at least %d.%d is needed", rt->path,
+                            runtime_kind_name(rt->kind), major, minor, min_major, min_minor);
+    rt->version = bo_xasprintf("%d.%d.%d", major, minor, patch);
+    return 0;
+}
+
+/* The hybrid layout crun refuses: a cgroup2 tree at /sys/fs/cgroup/unified
+ * (v1 controllers elsewhere) that lists a controller. */
+static bool unified_lists_controllers(void)
+{
+    _cleanup_free_ char *buf = NULL;
+    if (bo_read_file(UNIFIED_CONTROLLERS, 4096, &buf, NULL, NULL) < 0)
+        return false;
+    for (const char *p = buf; *p; p++)
+        if (*p != ' ' && *p != '\n')
+            return true;
+    return false;
+}
+
+int runtime_init(struct runtime *rt, const char *path, const char *state_root, bo_error_t *err)
+{
+    *rt = (struct runtime){0};
+    size_t which = 0;
+    if (path) {
+        rt->path = bo_xstrdup(path);
+        if (access(path, X_OK) < 0)
+            return bo_error_sys(err, errno, "runtime `%s` (set --runtime)", path);
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        which = strstr(base, "runc") ? 1 : 0;
+    } else {
+        for (which = 0; which < BO_ARRAY_SIZE(known) && !rt->path; which++)
+            rt->path = find_in_path(known[which].name);
+        if (!rt->path)
+            return bo_error_set(err, BO_E_NOTFOUND,
+                                "no OCI runtime found: install crun or runc (scripts/install-deps.sh) or set "
+                                "--runtime");
+        which--;
+    }
+    rt->kind = known[which].kind;
+    if (check_version(rt, known[which].min_major, known[which].min_minor, err) < 0) {
+        runtime_clear(rt);
+        return -1;
+    }
+    rt->state_root = bo_xstrdup(state_root);
+    if (bo_mkdir_p(state_root, 0700, err) < 0) {
+        runtime_clear(rt);
+        return -1;
+    }
+    if (rt->kind == RUNTIME_CRUN && unified_lists_controllers()) {
+        rt->hide_controllers = bo_xasprintf("%s/empty", state_root);
+        if (bo_write_file_atomic(rt->hide_controllers, "", 0, false, err) < 0) {
+            runtime_clear(rt);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void runtime_clear(struct runtime *rt)
+{
+    free(rt->path);
+    free(rt->version);
+    free(rt->state_root);
+    free(rt->hide_controllers);
+    *rt = (struct runtime){0};
+}
+
+/* The host's top level, read before fork: the child only mounts. */
+struct host_root {
+    char **src, **dst, **link; /* link[i] non-NULL: a symlink to recreate */
+    size_t n;
+    char *proc, *sys, *dev, *tmp, *sandbox;
+};
+
+static void host_root_clear(struct host_root *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        free(h->src[i]);
+        free(h->dst[i]);
+        free(h->link[i]);
+    }
+    free(h->src);
+    free(h->dst);
+    free(h->link);
+    free(h->proc);
+    free(h->sys);
+    free(h->dev);
+    free(h->tmp);
+    free(h->sandbox);
+    *h = (struct host_root){0};
+}
+
+static int host_root_scan(const char *at, struct host_root *h, bo_error_t *err)
+{
+    /* The runtime mounts its own of these. */
+    static const char *const skip[] = {".", "..", "proc", "sys", "dev", "tmp", "lost+found"};
+    DIR *d = opendir("/");
+    if (!d)
+        return bo_error_sys(err, errno, "opendir `/`");
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        bool skipped = false;
+        for (size_t i = 0; i < BO_ARRAY_SIZE(skip); i++)
+            skipped |= strcmp(e->d_name, skip[i]) == 0;
+        if (skipped)
+            continue;
+        char *src = bo_xasprintf("/%s", e->d_name);
+        struct stat st;
+        char *link = NULL;
+        if (lstat(src, &st) < 0 || (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
+            free(src);
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            char buf[4096];
+            ssize_t n = readlink(src, buf, sizeof(buf) - 1);
+            if (n <= 0) {
+                free(src);
+                continue;
+            }
+            buf[n] = '\0';
+            link = bo_xstrdup(buf);
+        }
+        if (h->n == cap) {
+            cap = cap ? cap * 2 : 32;
+            h->src = bo_xrealloc(h->src, cap * sizeof(char *));
+            h->dst = bo_xrealloc(h->dst, cap * sizeof(char *));
+            h->link = bo_xrealloc(h->link, cap * sizeof(char *));
+        }
+        h->src[h->n] = src;
+        h->dst[h->n] = bo_xasprintf("%s/%s", at, e->d_name);
+        h->link[h->n] = link;
+        h->n++;
+    }
+    closedir(d);
+    h->proc = bo_xasprintf("%s/proc", at);
+    h->sys = bo_xasprintf("%s/sys", at);
+    h->dev = bo_xasprintf("%s/dev", at);
+    h->tmp = bo_xasprintf("%s/tmp", at);
+    h->sandbox = bo_xasprintf("%s/sandbox", at);
+    return 0;
+}
+
+enum child_step { STEP_NS = 1, STEP_HIDE, STEP_ROOT, STEP_FDS, STEP_EXEC };
+
+static const char *step_name(int step)
+{
+    switch (step) {
+    case STEP_NS: return "make a private mount namespace";
+    case STEP_HIDE: return "hide " UNIFIED_CONTROLLERS;
+    case STEP_ROOT: return "show the host's filesystem read-only";
+    case STEP_FDS: return "set up the runtime's fds";
+    default: return "exec the runtime";
+    }
+}
+
+static int readonly_tree(const char *path)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr));
+}
+
+/* Child side of every invocation; async-signal-safe calls only (the agent
+ * may have libcurl resolver threads). */
+static int child_prologue(const struct runtime *rt)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    (void)setsid();
+    const struct rlimit *nofile = launcher_task_nofile();
+    if (nofile->rlim_max)
+        (void)setrlimit(RLIMIT_NOFILE, nofile);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return STEP_NS;
+    if (rt->hide_controllers && mount(rt->hide_controllers, UNIFIED_CONTROLLERS, NULL, MS_BIND, NULL) < 0)
+        return STEP_HIDE;
+    return 0;
+}
+
+static void __attribute__((noreturn))
+child(const struct runtime *rt, const struct host_root *h, const char *root_at, char *const *argv, int state_fd,
+      int notify_fd, int log_fd, int errfd)
+{
+    int report[2] = {0, 0};
+    int step = child_prologue(rt);
+    if (step)
+        goto fail;
+    if (h) {
+        step = STEP_ROOT;
+        if (mount("tmpfs", root_at, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
+            goto fail;
+        for (size_t i = 0; i < h->n; i++) {
+            if (h->link[i]) {
+                if (symlink(h->link[i], h->dst[i]) < 0)
+                    goto fail;
+                continue;
+            }
+            if (mkdir(h->dst[i], 0755) < 0 || mount(h->src[i], h->dst[i], NULL, MS_BIND | MS_REC, NULL) < 0 ||
+                readonly_tree(h->dst[i]) < 0)
+                goto fail;
+        }
+        const char *dirs[] = {h->proc, h->sys, h->dev, h->tmp, h->sandbox};
+        for (size_t i = 0; i < BO_ARRAY_SIZE(dirs); i++)
+            if (mkdir(dirs[i], 0755) < 0)
+                goto fail;
+    }
+    step = STEP_FDS;
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 || dup2(state_fd, 3) < 0 ||
+        dup2(notify_fd >= 0 ? notify_fd : null, 4) < 0)
+        goto fail;
+    if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        goto fail;
+    step = STEP_EXEC;
+    execv(argv[0], argv);
+fail:
+    report[0] = step;
+    report[1] = errno;
+    (void)!write(errfd, report, sizeof(report));
+    _exit(127);
+}
+
+/* The last line the runtime wrote to the log, for an error message. */
+static char *log_tail(const char *log)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    if (bo_read_file(log, 1 << 20, &buf, &len, NULL) < 0 || len == 0)
+        return bo_xstrdup("(no output)");
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+        buf[--len] = '\0';
+    char *nl = strrchr(buf, '\n');
+    return bo_xstrdup(nl ? nl + 1 : buf);
+}
+
+/* fds >= 10 so that placing them at 3 and 4 in the child never clobbers
+ * one with the other. */
+static int high_fd(int fd)
+{
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+static int spawn(const struct runtime *rt, const struct host_root *h, const char *root_at, char *const *argv,
+                 int state_fd, int notify_fd, const char *log, int *ret_status, bo_error_t *err)
+{
+    _cleanup_close_ int lfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0)
+        return bo_error_sys(err, errno, "open `%s`", log);
+    _cleanup_close_ int sfd = high_fd(state_fd >= 0 ? state_fd : lfd);
+    _cleanup_close_ int nfd = high_fd(notify_fd);
+    _cleanup_close_ int lfd2 = high_fd(lfd);
+    if (sfd < 0 || lfd2 < 0 || (notify_fd >= 0 && nfd < 0))
+        return bo_error_sys(err, errno, "fcntl F_DUPFD");
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bo_error_sys(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return bo_error_sys(err, e, "fork");
+    }
+    if (pid == 0)
+        child(rt, h, root_at, argv, sfd, nfd, lfd2, p[1]);
+    close(p[1]);
+    int report[2] = {0, 0};
+    ssize_t n;
+    do
+        n = read(p[0], report, sizeof(report));
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof(report))
+        return bo_error_sys(err, report[1], "cannot %s for `%s`", step_name(report[0]), rt->path);
+    *ret_status = st;
+    return 0;
+}
+
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err)
+{
+    struct host_root h = {0};
+    if (r->host_root_at && host_root_scan(r->host_root_at, &h, err) < 0)
+        return -1;
+    _cleanup_free_ char *pidfile = bo_xasprintf("%s/pid", r->bundle);
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = rt->path;
+    argv[n++] = "--root";
+    argv[n++] = rt->state_root;
+    if (rt->kind == RUNTIME_CRUN)
+        argv[n++] = "--cgroup-manager=cgroupfs";
+    argv[n++] = "run";
+    argv[n++] = "--detach";
+    argv[n++] = "--pid-file";
+    argv[n++] = pidfile;
+    argv[n++] = "--bundle";
+    argv[n++] = (char *)r->bundle;
+    argv[n++] = "--preserve-fds";
+    argv[n++] = "2";
+    argv[n++] = (char *)r->id;
+    argv[n] = NULL;
+    int st = 0;
+    int rc = spawn(rt, r->host_root_at ? &h : NULL, r->host_root_at, argv, r->state_dirfd, r->notify_fd, r->log,
+                   &st, err);
+    host_root_clear(&h);
+    if (rc < 0)
+        return -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        _cleanup_free_ char *tail = log_tail(r->log);
+        return bo_error_set(err, BO_E_IO, "%s run: %s", runtime_kind_name(rt->kind), tail);
+    }
+    _cleanup_free_ char *text = NULL;
+    if (bo_read_file(pidfile, 64, &text, NULL, err) < 0)
+        return bo_error_wrap(err, "%s run", runtime_kind_name(rt->kind));
+    text[strcspn(text, "\n")] = '\0';
+    int64_t pid = 0;
+    if (bo_parse_i64(text, 1, INT32_MAX, pidfile, &pid, err) < 0)
+        return -1;
+    *ret_pid = (pid_t)pid;
+    return 0;
+}
+
+int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err)
+{
+    _cleanup_free_ char *state = bo_xasprintf("%s/%s", rt->state_root, id);
+    struct stat st;
+    if (lstat(state, &st) < 0 && errno == ENOENT)
+        return 0;
+    char *argv[8];
+    size_t n = 0;
+    argv[n++] = rt->path;
+    argv[n++] = "--root";
+    argv[n++] = rt->state_root;
+    if (rt->kind == RUNTIME_CRUN)
+        argv[n++] = "--cgroup-manager=cgroupfs";
+    argv[n++] = "delete";
+    argv[n++] = "--force";
+    argv[n++] = (char *)id;
+    argv[n] = NULL;
+    _cleanup_free_ char *log = bo_xasprintf("%s/%s.delete.log", rt->state_root, id);
+    int status = 0;
+    int r = spawn(rt, NULL, NULL, argv, -1, -1, log, &status, err);
+    if (r < 0)
+        return -1;
+    _cleanup_free_ char *tail = log_tail(log);
+    (void)unlink(log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (lstat(state, &st) < 0 && errno == ENOENT)
+            return 0;
+        return bo_error_set(err, BO_E_IO, "%s delete `%s`: %s", runtime_kind_name(rt->kind), id, tail);
+    }
+    return 0;
+}

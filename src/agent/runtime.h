@@ -1,0 +1,56 @@
+/* runtime.h - the OCI runtime (crun preferred, runc supported): found and
+ * version-checked at agent start, then used to run a task's bundle
+ * detached and to delete the container once it has ended.
+ *
+ * Every invocation runs in a private mount namespace of its own (nothing
+ * it mounts is seen by the host, and it all goes away when the runtime
+ * exits): there the agent hides the hybrid layout's cgroup2 controller
+ * list from crun (crun refuses hybrid hosts whose unified tree offers a
+ * controller) and, for a task without an image, builds the container's
+ * root: an empty tmpfs holding a recursive read-only bind of each of the
+ * host's top-level directories. */
+#ifndef BO_AGENT_RUNTIME_H
+#define BO_AGENT_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+enum runtime_kind { RUNTIME_CRUN, RUNTIME_RUNC };
+
+struct runtime {
+    char *path;
+    enum runtime_kind kind;
+    char *version;    /* "1.8.1" */
+    char *state_root; /* the runtime's --root: its state files, the agent's own */
+    /* Hybrid host and crun: bind an empty file over the unified tree's
+     * cgroup.controllers for each invocation. */
+    char *hide_controllers; /* NULL, or the empty file to bind */
+};
+
+/* `path` NULL: crun, then runc, from PATH. `state_root` is created. */
+int runtime_init(struct runtime *rt, const char *path, const char *state_root, bo_error_t *err);
+void runtime_clear(struct runtime *rt);
+const char *runtime_kind_name(enum runtime_kind k);
+
+struct runtime_run {
+    const char *bundle; /* holds config.json; root.path is created here */
+    const char *id;
+    /* Non-NULL: root.path is this empty directory, and the host's
+     * filesystem is shown there read-only (a task without an image). */
+    const char *host_root_at;
+    int state_dirfd; /* becomes fd 3 of the container's first process */
+    int notify_fd;   /* becomes fd 4 (-1: /dev/null) */
+    const char *log; /* the runtime's and the executor's stdout/stderr */
+};
+
+/* `runtime run --detach`: returns once the container's first process runs,
+ * with its pid (in the agent's pid namespace). Errors carry the runtime's
+ * own last message from the log. */
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err);
+/* `runtime delete --force`: kills what is left and removes the runtime's
+ * state and cgroups. A container the runtime does not know is success. */
+int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err);
+
+#endif
