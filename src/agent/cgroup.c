@@ -61,6 +61,13 @@ int cgroup_create(const struct cgroup_mgr *m, const char *name, const struct cgr
     return ops_of(m)->create(m, name, l, err);
 }
 
+int cgroup_set_cpu(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err)
+{
+    if (ops_of(m)->set_cpu(m, name, cpu, err) < 0)
+        return bo_error_wrap(err, "cgroup `%s`", name);
+    return 0;
+}
+
 char **cgroup_procs_files(const struct cgroup_mgr *m, const char *name)
 {
     return ops_of(m)->procs_files(m, name);

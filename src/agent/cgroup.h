@@ -36,6 +36,10 @@ const char *cgroup_flavour_name(enum cgroup_flavour f);
  * failure nothing is left behind. */
 int cgroup_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l,
                   bo_error_t *err);
+/* Set (cpu > 0) or lift (cpu <= 0) the CPU quota. A container starts
+ * unthrottled (the runtime sets it up inside the cgroup, and a quota of a
+ * few ms per period would make that take a second), then gets its quota. */
+int cgroup_set_cpu(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err);
 /* The cgroup.procs files a process writes "0" to in order to join the
  * cgroup (one per v1 hierarchy). NULL-terminated; free with
  * cgroup_strv_free. Computed before fork so the child only opens/writes. */

@@ -15,6 +15,7 @@ struct cgroup_ops {
                      bo_error_t *err);
     int (*remove)(const struct cgroup_mgr *m, const char *name, bo_error_t *err);
     void (*remove_root)(const struct cgroup_mgr *m); /* rmdir once, errors ignored */
+    int (*set_cpu)(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err);
 };
 
 extern const struct cgroup_ops cgroup_v1_ops;

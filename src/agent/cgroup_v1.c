@@ -78,6 +78,19 @@ static void v1_remove_root(const struct cgroup_mgr *m)
     closedir(d);
 }
 
+static int v1_set_cpu(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err)
+{
+    char buf[64];
+    long long quota = (long long)(cpu * CFS_PERIOD_US);
+    if (quota < 1000)
+        quota = 1000;
+    snprintf(buf, sizeof(buf), "%lld", cpu > 0 ? quota : -1LL);
+    if (set_file(m, "cpu", name, "cpu.cfs_period_us", "100000", err) < 0 ||
+        set_file(m, "cpu", name, "cpu.cfs_quota_us", buf, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int v1_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l, bo_error_t *err)
 {
     for (size_t i = 0; i < BO_ARRAY_SIZE(controllers); i++) {
@@ -106,12 +119,7 @@ static int v1_create(const struct cgroup_mgr *m, const char *name, const struct 
     }
     if (set_file(m, "memory", name, "memory.swappiness", "0", err) < 0)
         goto fail;
-    long long quota = (long long)(l->cpu * CFS_PERIOD_US);
-    if (quota < 1000)
-        quota = 1000;
-    snprintf(buf, sizeof(buf), "%lld", quota);
-    if (set_file(m, "cpu", name, "cpu.cfs_period_us", "100000", err) < 0 ||
-        set_file(m, "cpu", name, "cpu.cfs_quota_us", buf, err) < 0)
+    if (v1_set_cpu(m, name, l->cpu, err) < 0)
         goto fail;
     if (ctrl_present(m, "pids")) {
         snprintf(buf, sizeof(buf), "%lld", (long long)(l->pids_max > 0 ? l->pids_max : 4096));
@@ -237,4 +245,5 @@ const struct cgroup_ops cgroup_v1_ops = {
     .oom_count = v1_oom_count,
     .remove = v1_remove,
     .remove_root = v1_remove_root,
+    .set_cpu = v1_set_cpu,
 };

@@ -34,6 +34,20 @@ static void v2_remove_root(const struct cgroup_mgr *m)
     (void)rmdir(dir); /* EBUSY: other task cgroups still live there */
 }
 
+static int v2_set_cpu(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err)
+{
+    char buf[64];
+    long long quota = (long long)(cpu * CFS_PERIOD_US);
+    if (quota < 1000)
+        quota = 1000;
+    if (cpu > 0)
+        snprintf(buf, sizeof(buf), "%lld %d", quota, CFS_PERIOD_US);
+    else
+        snprintf(buf, sizeof(buf), "max %d", CFS_PERIOD_US);
+    _cleanup_free_ char *dir = task_dir(m, name);
+    return set_file(m, dir, "cpu.max", buf, err);
+}
+
 static int v2_create(const struct cgroup_mgr *m, const char *name, const struct cgroup_limits *l, bo_error_t *err)
 {
     _cleanup_free_ char *parent = bo_xasprintf("%s/%s", m->fs_root, m->root_name);
@@ -56,11 +70,7 @@ static int v2_create(const struct cgroup_mgr *m, const char *name, const struct 
         if ((m->fake || cg_exists(swap)) && cg_write(m, swap, "0", err) < 0)
             goto fail;
     }
-    long long quota = (long long)(l->cpu * CFS_PERIOD_US);
-    if (quota < 1000)
-        quota = 1000;
-    snprintf(buf, sizeof(buf), "%lld %d", quota, CFS_PERIOD_US);
-    if (set_file(m, dir, "cpu.max", buf, err) < 0)
+    if (v2_set_cpu(m, name, l->cpu, err) < 0)
         goto fail;
     snprintf(buf, sizeof(buf), "%lld", (long long)(l->pids_max > 0 ? l->pids_max : 4096));
     if (set_file(m, dir, "pids.max", buf, err) < 0)
@@ -147,4 +157,5 @@ const struct cgroup_ops cgroup_v2_ops = {
     .oom_count = v2_oom_count,
     .remove = v2_remove,
     .remove_root = v2_remove_root,
+    .set_cpu = v2_set_cpu,
 };

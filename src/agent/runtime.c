@@ -344,6 +344,21 @@ fail:
     _exit(127);
 }
 
+void runtime_reap_orphans(void)
+{
+    siginfo_t info;
+    for (;;) {
+        info.si_pid = 0;
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        if (info.si_pid == 0)
+            return;
+    }
+}
+
 /* The last line the runtime wrote to the log, for an error message. */
 static char *log_tail(const char *log)
 {
@@ -397,6 +412,7 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    runtime_reap_orphans();
     if (n == (ssize_t)sizeof(report))
         return bo_error_sys(err, report[1], "cannot %s for `%s`", step_name(report[0]), rt->path);
     *ret_status = st;

@@ -53,4 +53,10 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
  * state and cgroups. A container the runtime does not know is success. */
 int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err);
 
+/* The agent is a child subreaper (so a detached container's first process
+ * is its child): the runtime's own helper processes that exit after their
+ * parent are its children too. Reap every exited child; the tasks' ones
+ * are watched by pidfd, which still reports their exit. */
+void runtime_reap_orphans(void);
+
 #endif

@@ -291,15 +291,17 @@ static void executor_gone(struct task_mgr *m, struct task *t, const char *why)
      * the launcher child or while it reads task.json) kills it outright:
      * still the kill the scheduler asked for, not a failure. */
     bool kill_requested = t->kill_deadline != 0;
+    if (t->our_child && t->pidfd >= 0) {
+        /* By the pidfd, never by pid: runtime_reap_orphans may have reaped
+         * it already, and its pid may be another container's now. */
+        siginfo_t info;
+        while (waitid(P_PIDFD, (id_t)t->pidfd, &info, WEXITED | WNOHANG) < 0 && errno == EINTR)
+            ;
+    }
+    t->our_child = false;
     if (t->pidfd >= 0) {
         close(t->pidfd);
         t->pidfd = -1;
-    }
-    if (t->our_child) {
-        int st;
-        while (waitpid((pid_t)t->rec.executor_pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        t->our_child = false;
     }
     t->kill_deadline = 0;
     refresh(m, t);
@@ -401,7 +403,7 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
                                 .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
     if (sandbox_prepare(t->rec.sandbox, &sl, &err) < 0)
         return launch_failed(m, t, "sandbox", err);
-    struct cgroup_limits lim = {.cpu = l->task.cpu, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
+    struct cgroup_limits lim = {.cpu = 0 /* set once started */, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
     if (cgroup_create(m->cg, t->rec.cgroup, &lim, &err) < 0)
         return launch_failed(m, t, "cgroup", err);
     _cleanup_free_ char *cg_path = bo_xasprintf("/%s/%s", m->cg->root_name, t->rec.cgroup);
@@ -412,6 +414,15 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
     struct launcher_result lr;
     if (container_start(&cl, &lr, &err) < 0)
         return launch_failed(m, t, "container", err);
+    if (cgroup_set_cpu(m->cg, t->rec.cgroup, l->task.cpu, &err) < 0) {
+        /* The task would run without its CPU limit: not started at all. */
+        (void)launcher_pidfd_signal(lr.pidfd, SIGKILL);
+        siginfo_t info;
+        while (waitid(P_PIDFD, (id_t)lr.pidfd, &info, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(lr.pidfd);
+        return launch_failed(m, t, "cgroup", err);
+    }
     t->pidfd = lr.pidfd;
     t->our_child = true;
     t->rec.executor_pid = lr.pid;
@@ -622,6 +633,7 @@ void task_mgr_gc(struct task_mgr *m)
 
 int task_mgr_tick(struct task_mgr *m)
 {
+    runtime_reap_orphans();
     int64_t now = bo_mono_ms();
     int64_t next = now + RESCAN_EVERY_MS;
     for (size_t i = 0; i < m->n_tasks; i++) {

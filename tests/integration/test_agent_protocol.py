@@ -10,12 +10,14 @@ import pytest
 
 from conftest import EXECUTOR, cgroups_left, pid_alive, wait_for
 
+CONTAINER_EXECUTOR = b"/dev/.borealis-executor"
+
 
 def job_yaml(name, instances, service=True, cmd="sleep 100000", ports=""):
     return f"""
 jobs:
   - cluster: local
-    role: proto
+    role: www-data
     environment: test
     name: {name}
     instances: {instances}
@@ -30,8 +32,13 @@ jobs:
 
 
 def live_executors(agent_dir):
-    """Task id -> pids of live executors whose sandbox is under agent_dir."""
-    prefix = os.path.join(agent_dir, "sandboxes") + "/"
+    """Task id -> pids of live executors of the tasks under agent_dir. Each
+    is its container's first process: found by its path inside the
+    container and by its cgroup, named by the task id."""
+    try:
+        tasks = set(os.listdir(os.path.join(agent_dir, "sandboxes")))
+    except OSError:
+        return {}
     found = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -39,12 +46,17 @@ def live_executors(agent_dir):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
+            if argv[0] != CONTAINER_EXECUTOR:
+                continue
+            with open(f"/proc/{pid}/cgroup") as f:
+                cg = f.read()
         except OSError:
             continue
-        if len(argv) >= 2 and argv[0].decode(errors="replace") == EXECUTOR and \
-                argv[1].decode(errors="replace").startswith(prefix) and pid_alive(int(pid)):
-            task = argv[1].decode()[len(prefix):].strip("/")
-            found.setdefault(task, []).append(int(pid))
+        for line in cg.splitlines():
+            task = line.rsplit("/", 1)[-1]
+            if task in tasks and pid_alive(int(pid)):
+                found.setdefault(task, []).append(int(pid))
+                break
     return found
 
 
@@ -66,7 +78,7 @@ def test_agent_killed_mid_launch_of_a_large_job_recovers(cluster):
     c.start_scheduler()
     c.agent_args = ["--cpu", "64", "--ram", "64GiB"]
     c.start_agent()
-    key = "local/proto/test/big"
+    key = "local/www-data/test/big"
     r = c.cli("job", "create", key, c.job_file(job_yaml("big", n)))
     assert r.rc == 0, r
     # Kill the agent while it launches: some executors started, not all.
@@ -100,7 +112,7 @@ def test_agent_killed_mid_launch_of_a_large_job_recovers(cluster):
 
 
 def _restart_cycle(c, stop_scheduler_too):
-    key = "local/proto/test/svc"
+    key = "local/www-data/test/svc"
     r = c.cli("job", "create", key,
               c.job_file(job_yaml("svc", 2, ports="ports: [http]",
                                   cmd="sleep 100000 # {{ports.http}}")))
@@ -153,7 +165,7 @@ def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
         c.start_scheduler()
         c.agent_args = ["--cpu", "64", "--ram", "64GiB", "--disk", "1GiB"]
         c.start_agent()
-        key = "local/proto/test/pre"
+        key = "local/www-data/test/pre"
         assert c.cli("job", "create", key, c.job_file(job_yaml("pre", 2))).rc == 0
         c.wait_running(key, 2)
         # Fill the disk, then make the agent journal: a launch batch.
@@ -163,7 +175,7 @@ def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
                     f.write(b"\0" * 65536)
         except OSError:
             pass
-        key2 = "local/proto/test/more"
+        key2 = "local/www-data/test/more"
         assert c.cli("job", "create", key2, c.job_file(job_yaml("more", 300), "more.yaml")).rc == 0
         rc = c.agent.wait(timeout=120)
         assert rc == 1, rc

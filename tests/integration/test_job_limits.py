@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from conftest import wait_for
+
 ROLE = "r" * 64
 NAME = "n" * 64
 ENV = "staging" + "1" * 57  # 64 characters, a valid environment
@@ -51,11 +53,16 @@ def test_key_too_long_for_task_ids_is_refused_by_cli_and_api(running):
     answer = json.loads(body)
     assert answer["code"] == "INVALID" and "at most 156 fit in a task id" in answer["error"], answer
     assert c.api("/api/v1/jobs")["jobs"] == []
-    # 156 characters fit, and the agent runs what the scheduler accepts.
+    # 156 characters fit, and the agent takes what the scheduler accepts:
+    # its sandbox and cgroup are made, and it gets as far as looking up the
+    # role's Unix user (there is none called rrr...).
     env = "staging" + "1" * 21
     status, body = c.api_raw("/api/v1/jobs", "POST", json.dumps(job_json(env=env)).encode())
     assert status == 201, body
-    c.wait_running(f"local/{ROLE}/{env}/{NAME}", 1)
+    t = wait_for("the launch failed for want of a user", lambda: [
+        t for t in c.tasks(f"local/{ROLE}/{env}/{NAME}").values()
+        if t["state"] in ("FAILED", "THROTTLED", "PENDING") and "no Unix user" in (t.get("message") or "")])
+    assert f"role `{ROLE}` has no Unix user on this machine" in t[0]["message"], t
 
 
 def test_duplicate_port_names_are_refused(scheduler):

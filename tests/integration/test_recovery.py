@@ -15,7 +15,7 @@ def service(name, instances, marker):
     return f"""
 jobs:
   - cluster: local
-    role: svc
+    role: www-data
     environment: prod
     name: {name}
     instances: {instances}
@@ -49,7 +49,7 @@ def test_scheduler_kill9_mid_work_loses_nothing(running):
     marker = f"recov{c.port}"
     keys = []
     for n in range(3):
-        key = f"local/svc/prod/job{n}"
+        key = f"local/www-data/prod/job{n}"
         r = c.cli("job", "create", key, c.job_file(service(f"job{n}", 5, f"{marker}{n}"), f"j{n}.yaml"))
         assert r.rc == 0, r
         keys.append(key)
@@ -74,7 +74,7 @@ def test_scheduler_kill9_mid_work_loses_nothing(running):
 def test_agent_kill9_keeps_tasks_and_reattaches(running):
     c = running
     marker = f"reatt{c.port}"
-    key = "local/svc/prod/keep"
+    key = "local/www-data/prod/keep"
     r = c.cli("job", "create", key, c.job_file(service("keep", 2, marker)), "--wait-until", "RUNNING")
     assert r.rc == 0, r
     before = c.wait_running(key, 2)
