@@ -320,7 +320,7 @@ class Run:
         # Executors the agent should have killed: only those we saw, and
         # only if they still are borealis executors.
         for pid in sorted(self.executor_pids):
-            if pid_alive(pid) and (proc_comm(pid) or "").startswith("borealis-exec"):
+            if pid_alive(pid) and (proc_comm(pid) or "").lstrip(".").startswith("borealis-exec"):
                 self.log_findings.append(f"executor pid {pid} still alive after the agent stopped: SIGKILL")
                 try:
                     os.kill(pid, signal.SIGKILL)

@@ -259,7 +259,8 @@ static void refresh(struct task_mgr *m, struct task *t)
         bo_error_free(err);
         return;
     }
-    container_host_pids((pid_t)t->rec.executor_pid, &s);
+    if (m->cfg.runtime)
+        container_host_pids((pid_t)t->rec.executor_pid, &s);
     if (strcmp(s.state, t->rec.state) != 0) {
         _cleanup_free_ char *oom = strcmp(s.state, task_state_name(TASK_FAILED)) == 0 ? oom_message(m, t, &s) : NULL;
         report(m, t, s.state, oom ? oom : s.message, exit_code_of(&s), sandbox_status_processes_json(&s));
@@ -274,7 +275,7 @@ static void finalize(struct task_mgr *m, struct task *t)
         return;
     bo_error_t err = NULL;
     if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
-        container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0 ||
+        (m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0) ||
         cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
         log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
         bo_error_free(err);
@@ -329,7 +330,7 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
     char *msg = bo_xasprintf("launch failed: %s: %s", what, err->msg);
     bo_error_free(err);
     bo_error_t e2 = NULL;
-    if (container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &e2) < 0 ||
+    if ((m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &e2) < 0) ||
         cgroup_remove(m->cg, t->rec.cgroup, &e2) < 0) {
         log_warn("task %s: %s", t->rec.task_id, e2->msg);
         bo_error_free(e2);
@@ -412,8 +413,16 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
                                   .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
                                   .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles};
     struct launcher_result lr;
-    if (container_start(&cl, &lr, &err) < 0)
+    if (!m->cfg.runtime) {
+        /* Unit tests only (tasks.h): the executor forked directly. */
+        char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
+        int r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &err);
+        cgroup_strv_free(files);
+        if (r < 0)
+            return launch_failed(m, t, "executor", err);
+    } else if (container_start(&cl, &lr, &err) < 0) {
         return launch_failed(m, t, "container", err);
+    }
     if (cgroup_set_cpu(m->cg, t->rec.cgroup, l->task.cpu, &err) < 0) {
         /* The task would run without its CPU limit: not started at all. */
         (void)launcher_pidfd_signal(lr.pidfd, SIGKILL);
@@ -767,7 +776,9 @@ bool task_mgr_cleanup_done(struct task_mgr *m)
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         bo_error_t err = NULL;
-        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 || cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
+        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
+            (m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0) ||
+            cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
             log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
             bo_error_freep(&err);
         }

@@ -25,6 +25,8 @@ struct task_mgr_config {
     const char *executor;
     const char *notify_socket;
     int64_t pids_max;
+    /* NULL only in unit tests: the executor is then forked directly, with
+     * no container (the agent always has a runtime). */
     const struct runtime *runtime;
     json_t *allow_root_roles; /* role names that may run as root, or NULL */
     int64_t sandbox_retention_ms;
