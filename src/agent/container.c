@@ -119,11 +119,31 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     _cleanup_free_ char *rootfs = bo_xasprintf("%s/rootfs", bundle);
     if (bo_mkdir_p(rootfs, 0700, err) < 0)
         return -1;
+    struct image_config icfg = {0};
+    if (c->image) {
+        /* The image's overlay (its layers, shared, plus this task's
+         * writable layer) becomes the root instead of the host's view. */
+        _cleanup_free_ char *dir = bo_xasprintf("%s/image", bundle);
+        char *root = NULL;
+        if (!c->images)
+            return bo_error_set(err, BO_E_REFUSED, "this agent has no image store (image %s)", c->image);
+        if (image_rootfs_prepare(c->images, c->image, dir, &root, &icfg, err) < 0)
+            return bo_error_wrap(err, "image %s", c->image);
+        free(rootfs);
+        rootfs = root;
+    }
 
     size_t n_ports = c->ports ? json_object_size(c->ports) : 0;
-    char **env = bo_xcalloc(n_ports + 8, sizeof(char *));
+    char **env = bo_xcalloc(n_ports + icfg.n_env + 8, sizeof(char *));
     size_t n_env = 0;
-    env[n_env++] = bo_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    bool image_path = false;
+    for (size_t i = 0; i < icfg.n_env; i++) {
+        image_path |= strncmp(icfg.env[i], "PATH=", 5) == 0;
+        env[n_env++] = bo_xstrdup(icfg.env[i]);
+    }
+    image_config_clear(&icfg);
+    if (!image_path)
+        env[n_env++] = bo_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     env[n_env++] = bo_xstrdup("HOME=" OCI_SANDBOX_PATH);
     env[n_env++] = bo_xasprintf("USER=%s", role);
     env[n_env++] = bo_xasprintf("LOGNAME=%s", role);
@@ -153,7 +173,7 @@ int container_start(const struct container_launch *c, struct launcher_result *re
         .executor = c->executor,
         .sandbox = c->sandbox,
         .hidden = hidden,
-        .n_hidden = BO_ARRAY_SIZE(hidden),
+        .n_hidden = c->image ? 0 : BO_ARRAY_SIZE(hidden), /* an image shows nothing of the host */
     };
     int r = oci_spec_write(&t, bundle, err);
     for (size_t i = 0; i < n_env; i++)
@@ -169,7 +189,7 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     _cleanup_free_ char *log = bo_xasprintf("%s/executor.log", meta);
     struct runtime_run run = {.bundle = bundle,
                               .id = c->task_id,
-                              .host_root_at = rootfs,
+                              .host_root_at = c->image ? NULL : rootfs,
                               .state_dirfd = state_fd,
                               .notify_fd = notify_fd,
                               .log = log};
@@ -187,11 +207,16 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     return 0;
 }
 
-int container_remove(const struct runtime *rt, const char *data_dir, const char *task_id, bo_error_t *err)
+int container_remove(const struct runtime *rt, struct image_store *images, const char *data_dir, const char *task_id,
+                     bo_error_t *err)
 {
     if (runtime_delete(rt, task_id, err) < 0)
         return -1;
     _cleanup_free_ char *bundle = bundle_dir(data_dir, task_id);
+    _cleanup_free_ char *image = bo_xasprintf("%s/image", bundle);
+    struct stat st;
+    if (images && lstat(image, &st) == 0 && image_rootfs_release(images, image, err) < 0)
+        return -1;
     return bo_rm_rf(bundle, err);
 }
 

@@ -11,6 +11,7 @@
 #include "agent/launcher.h"
 #include "agent/runtime.h"
 #include "base/error.h"
+#include "image/store.h"
 
 struct container_launch {
     const struct runtime *rt;
@@ -24,6 +25,11 @@ struct container_launch {
     const char *cgroups_path;  /* "/<cgroup root>/<task id>" (created by the agent) */
     const char *notify_socket; /* the agent's datagram socket */
     json_t *allow_root_roles;  /* array of role names, or NULL */
+    /* A task with an image: its root is the image's overlay (prepared
+     * here, in the bundle), its environment the image's plus ours. NULL:
+     * the host's filesystem, read-only. */
+    struct image_store *images;
+    const char *image; /* digest reference */
 };
 
 /* The role's user (getpwnam on this machine). A role with no user, or one
@@ -41,6 +47,7 @@ struct sandbox_status;
 void container_host_pids(pid_t executor, struct sandbox_status *s);
 
 /* `runtime delete --force` and the bundle directory. Idempotent. */
-int container_remove(const struct runtime *rt, const char *data_dir, const char *task_id, bo_error_t *err);
+int container_remove(const struct runtime *rt, struct image_store *images, const char *data_dir, const char *task_id,
+                     bo_error_t *err);
 
 #endif

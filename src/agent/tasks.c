@@ -268,6 +268,16 @@ static void refresh(struct task_mgr *m, struct task *t)
     sandbox_status_clear(&s);
 }
 
+/* The runtime's container, its bundle and image root (none without a
+ * runtime: unit tests). */
+static int remove_container(struct task_mgr *m, struct task *t, bo_error_t *err)
+{
+    if (!m->cfg.runtime)
+        return 0;
+    struct image_store *images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL;
+    return container_remove(m->cfg.runtime, images, m->cfg.data_dir, t->rec.task_id, err);
+}
+
 /* Executor gone and task terminal: nothing may stay in the cgroup. */
 static void finalize(struct task_mgr *m, struct task *t)
 {
@@ -275,7 +285,7 @@ static void finalize(struct task_mgr *m, struct task *t)
         return;
     bo_error_t err = NULL;
     if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
-        (m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0) ||
+        remove_container(m, t, &err) < 0 ||
         cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
         log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
         bo_error_free(err);
@@ -330,7 +340,7 @@ static void launch_failed(struct task_mgr *m, struct task *t, const char *what, 
     char *msg = bo_xasprintf("launch failed: %s: %s", what, err->msg);
     bo_error_free(err);
     bo_error_t e2 = NULL;
-    if ((m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &e2) < 0) ||
+    if (remove_container(m, t, &e2) < 0 ||
         cgroup_remove(m->cg, t->rec.cgroup, &e2) < 0) {
         log_warn("task %s: %s", t->rec.task_id, e2->msg);
         bo_error_free(e2);
@@ -396,9 +406,11 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
             report(m, t, task_state_name(TASK_STARTING), msg, NULL, NULL);
             return;
         }
-        /* Until tasks run in containers (issue 6, the OCI runtime). */
-        bo_error_set(&err, BO_E_REFUSED, "this agent cannot run container images yet (image %s)", l->task.image);
-        return launch_failed(m, t, "image", err);
+        if (!m->cfg.images || !m->cfg.runtime) {
+            bo_error_set(&err, BO_E_REFUSED, "this agent cannot run container images (image %s)", l->task.image);
+            return launch_failed(m, t, "image", err);
+        }
+        /* In the store: the container's root is the image's overlay. */
     }
     struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
                                 .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
@@ -411,7 +423,9 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
     struct container_launch cl = {.rt = m->cfg.runtime, .data_dir = m->cfg.data_dir, .task_id = l->task_id,
                                   .job = l->job, .ports = l->ports, .sandbox = t->rec.sandbox,
                                   .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
-                                  .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles};
+                                  .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles,
+                                  .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
+                                  .image = l->task.image && *l->task.image ? l->task.image : NULL};
     struct launcher_result lr;
     if (!m->cfg.runtime) {
         /* Unit tests only (tasks.h): the executor forked directly. */
@@ -777,7 +791,7 @@ bool task_mgr_cleanup_done(struct task_mgr *m)
         struct task *t = m->tasks[i];
         bo_error_t err = NULL;
         if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
-            (m->cfg.runtime && container_remove(m->cfg.runtime, m->cfg.data_dir, t->rec.task_id, &err) < 0) ||
+            remove_container(m, t, &err) < 0 ||
             cgroup_remove(m->cg, t->rec.cgroup, &err) < 0) {
             log_warn("task %s: cleanup: %s", t->rec.task_id, err->msg);
             bo_error_freep(&err);

@@ -213,11 +213,13 @@ def test_job_create_resolves_the_tag_to_a_digest_and_the_agent_pulls_it(registry
     assert c.job(KEY)["config"]["task"]["image"] == digest_ref
     status = c.cli("job", "status", KEY)
     assert f"Image: {digest_ref}" in status.out, status
-    # The agent pulls the image into its store (beside its loop); until
-    # tasks run in containers it then refuses the launch clearly.
-    t = wait_for("the task to end", lambda: (lambda ts: ts.get(0) if ts.get(0, {}).get("state") == "FAILED"
-                                             else None)(c.tasks(KEY)))
-    assert "cannot run container images yet" in json.dumps(t)
+    # The agent pulls the image into its store (beside its loop), then runs
+    # the task in a container whose root is the image.
+    t = wait_for("the task to end", lambda: (lambda ts: ts.get(0) if ts.get(0, {}).get("state") in
+                                             ("FINISHED", "FAILED") else None)(c.tasks(KEY)))
+    assert t["state"] == "FINISHED", t
+    out = os.path.join(c.root, "agent", "sandboxes", t["id"], ".logs", "main", "stdout")
+    assert open(out).read() == "hi\n"
     layers = os.listdir(os.path.join(c.root, "agent", "images", "layers"))
     assert sorted(layers) == sorted(l["digest"][7:] for l in img.layers)
     assert any("pulling image " + digest_ref in json.dumps(e) for e in t["events"]), t
