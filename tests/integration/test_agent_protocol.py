@@ -75,6 +75,10 @@ def consistent(c, key, n):
 def test_agent_killed_mid_launch_of_a_large_job_recovers(cluster):
     c = cluster
     n = 400
+    # The agent starts a batch's containers one after the other in its
+    # loop (tens of ms each, more under ASan on a loaded machine), so 400
+    # may take longer than the harness's short agent timeout.
+    c.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "5m"]
     c.start_scheduler()
     c.agent_args = ["--cpu", "64", "--ram", "64GiB"]
     c.start_agent()
@@ -162,6 +166,7 @@ def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
     os.makedirs(data)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", data], check=True)
     try:
+        c.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "5m"]  # as above
         c.start_scheduler()
         c.agent_args = ["--cpu", "64", "--ram", "64GiB", "--disk", "1GiB"]
         c.start_agent()
