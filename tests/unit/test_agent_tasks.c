@@ -194,7 +194,16 @@ TEST(launch_is_recorded_before_the_executor_starts)
     bool recorded = false;
     for (int64_t deadline = bo_mono_ms() + 3000; !recorded && bo_mono_ms() < deadline; usleep(20000))
         recorded = record_exists(e.db);
-    /* The agent dies mid-launch; its executor goes on. */
+    /* Once its executor is forked (blocked joining the cgroup), the agent
+     * dies mid-launch; its executor goes on. (Killing it as soon as the
+     * record is seen could come before the fork, on a loaded machine.) */
+    _cleanup_free_ char *children = bo_xasprintf("/proc/%d/task/%d/children", (int)agent, (int)agent);
+    for (int64_t deadline = bo_mono_ms() + 5000; bo_mono_ms() < deadline; usleep(10000)) {
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+        if (bo_read_file(children, 4096, &list, &len, NULL) == 0 && len > 0)
+            break;
+    }
     kill(agent, SIGKILL);
     CHECK(waitpid(agent, NULL, 0) == agent);
     int fd = open(procs, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
