@@ -105,6 +105,9 @@ class Cluster:
         # The admin token the scheduler writes on its first start.
         self.token_file = os.path.join(root, "scheduler", "admin.token")
         self.agent_args = []
+        # Stopping kills every task; a test with hundreds of containers
+        # (one runtime delete each) may need longer.
+        self.agent_stop_timeout = 60
 
     # -- daemons ----------------------------------------------------------
     def start_scheduler(self):
@@ -239,7 +242,7 @@ def cluster():
     finally:
         # The agent's --cleanup-on-exit kills every task and removes its
         # cgroups; the scheduler stops cleanly on SIGTERM.
-        rc_agent = c.stop(c.agent)
+        rc_agent = c.stop(c.agent, timeout=c.agent_stop_timeout)
         rc_sched = c.stop(c.sched)
         left = c.cgroups_left()
         if failed or rc_agent not in (0, None) or rc_sched not in (0, None) or left:

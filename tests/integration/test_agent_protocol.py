@@ -79,6 +79,7 @@ def test_agent_killed_mid_launch_of_a_large_job_recovers(cluster):
     # loop (tens of ms each, more under ASan on a loaded machine), so 400
     # may take longer than the harness's short agent timeout.
     c.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "5m"]
+    c.agent_stop_timeout = 300
     c.start_scheduler()
     c.agent_args = ["--cpu", "64", "--ram", "64GiB"]
     c.start_agent()
@@ -197,7 +198,7 @@ def test_agent_disk_full_stops_the_agent_and_leaks_nothing(cluster):
         wait_for("both jobs RUNNING, none ASSIGNED",
                  lambda: consistent(c, key, 2) and consistent(c, key2, 300), timeout=240)
     finally:
-        c.stop(c.agent)
+        c.stop(c.agent, timeout=300)
         c.agent = None
         subprocess.run(["umount", "-l", data], check=False)
 
