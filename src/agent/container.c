@@ -157,7 +157,7 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     const char *hidden[] = {c->data_dir};
     struct oci_task t = {
         .rootfs = rootfs,
-        .read_only_rootfs = true,
+        .read_only_rootfs = !c->image, /* an image task writes to its own overlay layer */
         .hostname = c->hostname,
         .args = args,
         .env = env,

@@ -33,8 +33,8 @@ def _tar(entries):
         for name, kind, payload in entries:
             ti = tarfile.TarInfo(name)
             ti.mtime = 1700000000
-            if kind == "dir":
-                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            if kind in ("dir", "dir777"):
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o777 if kind == "dir777" else 0o755
                 t.addfile(ti)
             elif kind == "symlink":
                 ti.type, ti.linkname = tarfile.SYMTYPE, payload
@@ -106,7 +106,8 @@ def busybox_layers(marker="base"):
                 + [(f"bin/{n}", "symlink", "busybox") for n in ("sh", "echo", "cat", "ls", "sleep", "id")]
                 + [("etc", "dir", None), ("etc/gone", "file", b"whited out\n"),
                    ("opaque", "dir", None), ("opaque/old", "file", b"hidden\n"),
-                   ("srv", "dir", None), ("etc/marker", "file", marker.encode() + b"\n")])
+                   ("srv", "dir", None), ("data", "dir777", None),
+                   ("etc/marker", "file", marker.encode() + b"\n")])
     top = _tar([("etc", "dir", None), ("etc/.wh.gone", "file", b""),
                 ("opaque", "dir", None), ("opaque/.wh..wh..opq", "file", b""),
                 ("opaque/new", "file", b"visible\n"), ("etc/top", "file", marker.encode() + b" layer 2\n")])

@@ -497,3 +497,85 @@ def test_two_jobs_on_one_image_share_one_pull(registry, cluster):
         assert registry.blob_gets("tools/shared", layer["digest"]) == 1
     layers = os.listdir(os.path.join(c.root, "agent", "images", "layers"))
     assert sorted(layers) == sorted(l["digest"][7:] for l in img.layers)
+
+
+RUN = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: devel
+    name: boxed
+    task:
+      image: {image}
+      resources: {{cpu: 0.1, ram: 32MiB, disk: 16MiB}}
+      processes:
+        - name: main
+          cmdline: |
+            echo "uid=$(id -u)"
+            cat /etc/top /etc/marker
+            test -e /etc/gone && echo whiteout-broken || echo whiteout-ok
+            ls /opaque
+            echo "var=$IMAGE_VAR"
+            echo hi > /data/written && echo write-ok
+            {extra}
+"""
+
+
+def mounted(text):
+    with open("/proc/self/mountinfo") as f:
+        return text in f.read()
+
+
+def test_a_job_runs_a_command_from_its_image(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    img = registry.image
+    r = c.cli("job", "create", KEY, c.job_file(RUN.format(image=f"{registry.host}/tools/busybox:1.36", extra="")),
+              "--plain-http", registry.host, "--wait-until", "FINISHED", "--wait-timeout", "60s")
+    t = c.tasks(KEY)[0]
+    logs = os.path.join(c.root, "agent", "sandboxes", t["id"], ".logs", "main")
+    out = open(os.path.join(logs, "stdout")).read()
+    assert r.rc == 0, (r, out, open(os.path.join(logs, "stderr")).read())
+    lines = out.split()
+    assert "uid=0" not in lines and any(x.startswith("uid=") for x in lines), out
+    assert "base" in lines and "whiteout-ok" in lines and "var=1" in lines and "write-ok" in lines, out
+    assert "new" in lines and "old" not in lines, out  # the opaque dir hides the lower layer's files
+    # Writes went to the task's own layer, never to the shared layers; once
+    # the task ended, its overlay mount and writable layer are gone.
+    for l in img.layers:
+        assert not os.path.exists(os.path.join(c.root, "agent", "images", "layers", l["digest"][7:], "data",
+                                               "written"))
+    wait_for("the container to be removed",
+             lambda: not os.path.exists(os.path.join(c.root, "agent", "containers", t["id"])))
+    assert not mounted(t["id"])
+
+
+def test_an_image_task_survives_an_agent_restart_and_leaves_nothing_after_kill(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    r = c.cli("job", "create", KEY, c.job_file(RUN.format(image=f"{registry.host}/tools/busybox:1.36",
+                                                          extra="exec sleep 100000")),
+              "--plain-http", registry.host, "--wait-until", "RUNNING", "--wait-timeout", "60s")
+    assert r.rc == 0, r
+    t = c.tasks(KEY)[0]
+    assert mounted(t["id"])
+    ls = json.loads(subprocess.run([BOREALIS, "image", "ls", "--json", "--data-dir", os.path.join(c.root, "agent")],
+                                   capture_output=True, text=True).stdout)
+    assert [e["tasks"] for e in ls] == [1], ls
+    c.kill9(c.agent)
+    c.start_agent()
+    wait_for("the task to stay RUNNING after the restart",
+             lambda: c.tasks(KEY)[0]["state"] == "RUNNING" and c.tasks(KEY)[0]["id"] == t["id"])
+    assert mounted(t["id"])
+    assert c.cli("job", "killall", KEY).rc == 0
+    wait_for("KILLED", lambda: c.tasks(KEY)[0]["state"] == "KILLED")
+    wait_for("the container to be removed",
+             lambda: not os.path.exists(os.path.join(c.root, "agent", "containers", t["id"])))
+    assert not mounted(t["id"])
+    ls = json.loads(subprocess.run([BOREALIS, "image", "ls", "--json", "--data-dir", os.path.join(c.root, "agent")],
+                                   capture_output=True, text=True).stdout)
+    assert [e["tasks"] for e in ls] == [0], ls
