@@ -13,6 +13,12 @@ tasks through the real CLI, and measures:
   - `job killall` -> all KILLED;
   - how long the agent takes to stop (--cleanup-on-exit).
 
+With BENCH_IMAGE=1 the tasks run from a container image (a busybox root
+filesystem built by tests/integration/imagelib.py), imported into the
+agent's image store before the run: the figures are then those of
+container tasks from a cached image, the like-for-like case of a Swarm
+service.
+
 The whole run is repeated BENCH_RUNS (default 3) times; every run and the
 median are printed. It is a benchmark: it never fails on timing. It exits
 1 only if the cluster could not be brought up or the tasks never ran.
@@ -276,7 +282,22 @@ class Run:
         except OSError:
             return "(none)"
 
+    def import_image(self):
+        """BENCH_IMAGE=1: a busybox image in the agent's store (cached, as
+        a machine that ran the image before has it); returns its name."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+        from imagelib import Image, busybox_layers
+        tar = os.path.join(self.tmp, "image.tar")
+        with open(tar, "wb") as f:
+            f.write(Image(busybox_layers("bench")).oci_layout_tar("bench:1"))
+        cp = subprocess.run([self.borealis, "image", "import", tar, "--data-dir", os.path.join(self.tmp, "a")],
+                            capture_output=True, text=True, timeout=120)
+        if cp.returncode != 0:
+            raise RuntimeError(f"image import: {cp.stderr.strip()}")
+        return "localhost/bench@" + cp.stdout.split()[1]
+
     def start(self):
+        self.image = self.import_image() if os.environ.get("BENCH_IMAGE") == "1" else None
         log = open(os.path.join(self.tmp, "scheduler.log"), "ab")
         self.sched = subprocess.Popen(
             [self.borealis, "scheduler", "--data-dir", os.path.join(self.tmp, "s"),
@@ -434,6 +455,7 @@ jobs:
     service: true
     task:
       resources: {{cpu: 0.001, ram: 4MiB, disk: 0}}
+{"      image: " + self.image if self.image else ""}
       processes:
         - name: sleep
           cmdline: "exec sleep 100000"
