@@ -20,6 +20,9 @@
 #include "model/task_state.h"
 
 #define KILL_BACKSTOP_EXTRA_MS 5000
+/* How long one pass of the loop may spend starting containers (tens of ms
+ * each) before it syncs with the scheduler again. */
+#define LAUNCH_BUDGET_MS 1000
 #define RESCAN_EVERY_MS 5000
 #define GC_EVERY_MS 10000
 /* Causes of updates for tasks the agent ended itself (protocol section 3). */
@@ -33,6 +36,7 @@ struct task {
     int64_t kill_deadline; /* mono ms of the kill backstop; 0: none */
     char *last_read_error; /* to log a bad status.json once */
     struct sync_launch *image_wait; /* the launch, while its image is pulled */
+    bool deferred;                  /* image_wait holds a launch put off (LAUNCH_BUDGET_MS) */
 };
 
 struct task_mgr {
@@ -44,6 +48,7 @@ struct task_mgr {
     int64_t next_rescan, next_gc;
     bool cleaning;
     bo_error_t fatal; /* the first journal write that failed */
+    size_t n_deferred; /* tasks whose container start was put off */
 };
 
 /* Records keep the state by name (journal rows, updates); the names and
@@ -486,9 +491,19 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
         return;
     }
     journal_group(m, true);
-    for (size_t i = 0; i < n; i++)
-        if (started[i])
-            launch_start(m, started[i], &ls[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (!started[i])
+            continue;
+        if (bo_mono_ms() - t0 > LAUNCH_BUDGET_MS) {
+            /* Container starts are serial in this loop: the rest of a big
+             * batch waits for the next ticks, and the loop syncs between. */
+            started[i]->image_wait = launch_copy(&ls[i]);
+            started[i]->deferred = true;
+            m->n_deferred++;
+            continue;
+        }
+        launch_start(m, started[i], &ls[i]);
+    }
     /* Executors started early in a long batch wrote their first states
      * while this loop ran, and the notify socket holds only a few
      * datagrams: read every new task's status once more now. */
@@ -504,6 +519,11 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
 /* A task killed before its image arrived: nothing of it exists yet. */
 static void image_wait_end(struct task_mgr *m, struct task *t, const char *why)
 {
+    if (t->deferred) {
+        t->deferred = false;
+        m->n_deferred--;
+        why = "killed before its container was started";
+    }
     launch_free(BO_STEAL(t->image_wait));
     t->rec.cleaned = true;
     report(m, t, task_state_name(TASK_KILLED), why, NULL, NULL);
@@ -654,9 +674,30 @@ void task_mgr_gc(struct task_mgr *m)
     }
 }
 
+/* Start put-off containers for at most LAUNCH_BUDGET_MS. */
+static void start_deferred(struct task_mgr *m)
+{
+    int64_t t0 = bo_mono_ms();
+    journal_group(m, true);
+    for (size_t i = 0; i < m->n_tasks && m->n_deferred > 0 && bo_mono_ms() - t0 <= LAUNCH_BUDGET_MS; i++) {
+        struct task *t = m->tasks[i];
+        if (!t->deferred)
+            continue;
+        t->deferred = false;
+        m->n_deferred--;
+        struct sync_launch *l = BO_STEAL(t->image_wait);
+        if (!state_terminal(t->rec.state) && !m->cleaning)
+            launch_start(m, t, l);
+        launch_free(l);
+    }
+    journal_group(m, false);
+}
+
 int task_mgr_tick(struct task_mgr *m)
 {
     runtime_reap_orphans();
+    if (m->n_deferred > 0 && !m->fatal)
+        start_deferred(m);
     int64_t now = bo_mono_ms();
     int64_t next = now + RESCAN_EVERY_MS;
     for (size_t i = 0; i < m->n_tasks; i++) {
@@ -689,6 +730,8 @@ int task_mgr_tick(struct task_mgr *m)
         if (now + in < next)
             next = now + in;
     }
+    if (m->n_deferred > 0)
+        return 0;
     return next <= now ? 0 : (int)(next - now);
 }
 
