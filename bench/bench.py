@@ -32,6 +32,7 @@ import platform
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -187,9 +188,10 @@ def sweep_cgroups(say):
 class Api:
     """Keep-alive HTTP/1.1 client for the scheduler's API."""
 
-    def __init__(self, port, token_file):
+    def __init__(self, port, token_file, ca):
         self.port = port
         self.token_file = token_file  # the scheduler's admin token
+        self.ca = ca  # the scheduler's CA (DATA/tls/ca.pem), made when it starts
         self.conn = None
 
     def headers(self):
@@ -202,7 +204,8 @@ class Api:
     def get(self, path, timeout=10):
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                self.conn = http.client.HTTPSConnection(
+                    "127.0.0.1", self.port, timeout=timeout, context=ssl.create_default_context(cafile=self.ca))
             try:
                 self.conn.request("GET", path, headers=self.headers())
                 r = self.conn.getresponse()
@@ -248,9 +251,10 @@ class Run:
         self.tmp = tempfile.mkdtemp(prefix="borealis-bench-")
         record(os.path.basename(self.tmp) + ".tmpdir", self.tmp)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
         self.token_file = os.path.join(self.tmp, "s", "admin.token")
-        self.api = Api(self.port, self.token_file)
+        self.ca = os.path.join(self.tmp, "s", "tls", "ca.pem")
+        self.api = Api(self.port, self.token_file, self.ca)
         self.sched = None
         self.agent = None
         self.executor_pids = set()
@@ -311,6 +315,7 @@ class Run:
         self.agent = subprocess.Popen(
             [self.borealis, "agent", "--data-dir", os.path.join(self.tmp, "a"),
              "--scheduler", self.url, "--executor", self.executor,
+             "--join-token-file", os.path.join(self.tmp, "s", "tls", "join-token"), "--ca", self.ca,
              "--cgroup-root", CGROUP_ROOT, "--cleanup-on-exit",
              "--port-range", f"{lo}-{lo + 199}"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -396,7 +401,8 @@ class Run:
     def cli(self, *args):
         return subprocess.Popen([self.borealis, "--scheduler", self.url] + list(args),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file))
+                                text=True, env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file,
+                                                    BOREALIS_CA=self.ca))
 
     def job(self):
         st, body = self.api.json("/api/v1/jobs/" + JOB_KEY)

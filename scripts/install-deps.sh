@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
 build-essential pkg-config
 libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev
-libcurl4-openssl-dev uthash-dev libgnutls28-dev libarchive-dev libssl-dev
+libcurl4-openssl-dev uthash-dev libgnutls28-dev libarchive-dev libssl-dev python3-cryptography
 clang libclang-rt-14-dev
 python3 python3-pytest
 busybox-static procps iproute2 docker-registry

@@ -1,6 +1,7 @@
 /* agent.c - the agent daemon: set-up, the single-threaded event loop
  * (libcurl multi + signalfd + notify socket + executor pidfds), shutdown. */
 #include "agent/agent.h"
+#include "agent/join.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@ struct agent {
     struct runtime rt;
     struct task_mgr *tasks;
     struct sync *sync;
+    struct agent_tls tls;
 };
 
 static json_t *inventory_hook(void *ctx)
@@ -116,6 +118,8 @@ static int setup(struct agent *a, bo_error_t *err)
         return -1;
     if (identity_load_or_create(data, a->id, err) < 0)
         return -1;
+    if (agent_join(a->opt.scheduler_url, data, a->id, a->opt.join_token_file, a->opt.ca_file, &a->tls, err) < 0)
+        return -1;
     _cleanup_free_ char *db = bo_xasprintf("%s/agent.db", data);
     if (journal_open(db, &a->journal, err) < 0)
         return -1;
@@ -179,6 +183,8 @@ static int setup(struct agent *a, bo_error_t *err)
     json_decref(reg);
     if (r < 0)
         return -1;
+    struct http_tls tls = agent_tls_http(&a->tls);
+    sync_set_tls(a->sync, &tls);
     return task_mgr_recover(a->tasks, err);
 }
 
@@ -339,6 +345,7 @@ static int run(struct agent *a)
 static void teardown(struct agent *a)
 {
     sync_free(a->sync);
+    agent_tls_clear(&a->tls);
     task_mgr_free(a->tasks);
     agent_images_free(a->images);
     journal_close(a->journal);

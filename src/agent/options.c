@@ -185,10 +185,22 @@ static int set_allow_root_role(void *target, const struct bo_option *op, const c
     return 0;
 }
 
+static int set_join_token_file(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    return set_string(&o->join_token_file, v);
+}
+
+static int set_ca(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    return set_string(&o->ca_file, v);
+}
+
 #define AT(m) BO_OPT_AT(struct agent_options, m)
 
 const struct bo_option agent_option_table[] = {
-    {.name = "scheduler", .kind = BO_OPT_STRING, .arg = "URL", .def = "http://127.0.0.1:8081",
+    {.name = "scheduler", .kind = BO_OPT_STRING, .arg = "URL", .def = "https://127.0.0.1:8081",
      .set = set_scheduler, .help = "scheduler to sync with"},
     {.name = "data-dir", .kind = BO_OPT_STRING, .arg = "DIR", .def = "/var/lib/borealis/agent", .set = set_data_dir,
      .help = "state, journal, notify socket and sandboxes"},
@@ -216,6 +228,12 @@ const struct bo_option agent_option_table[] = {
      .help = "process limit of each task (pids controller)"},
     {.name = "sandbox-retention", .kind = BO_OPT_DURATION, .def = "1h", .at = AT(sandbox_retention_ms),
      .help = "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)"},
+    {.name = "join-token-file", .kind = BO_OPT_STRING, .arg = "FILE", .set = set_join_token_file,
+     .help = "join the cluster with the token in FILE (mode 0600; `borealis scheduler join-token`) when the "
+             "agent has no certificate yet; the certificate is then kept in the data dir"},
+    {.name = "ca", .kind = BO_OPT_STRING, .arg = "FILE", .set = set_ca,
+     .help = "trust this CA for the scheduler (default: the CA whose fingerprint the join token holds, fetched "
+             "at join and kept as DATA/ca.pem)"},
     {.name = "cleanup-on-exit", .kind = BO_OPT_FLAG, .at = AT(cleanup_on_exit),
      .help = "on SIGTERM/SIGINT kill every task and remove its cgroup and sandbox; the scheduler reschedules "
              "them without penalty (default: leave tasks running)"},
@@ -314,6 +332,8 @@ void agent_options_clear(struct agent_options *o)
     free(o->plain_http);
     free(o->runtime);
     json_decref(o->allow_root_roles);
+    free(o->join_token_file);
+    free(o->ca_file);
     json_decref(o->attributes);
     *o = (struct agent_options){0};
 }

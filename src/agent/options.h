@@ -34,6 +34,8 @@ struct agent_options {
     size_t n_plain_http;
     int64_t registry_timeout_ms;
     int64_t image_gc_age_ms;
+    char *join_token_file;   /* NULL: none (an agent that has its certificate) */
+    char *ca_file;           /* NULL: DATA/ca.pem, checked against the token */
     bool help;
 };
 

@@ -47,7 +47,10 @@ struct sync {
     bool leaving;        /* requests say the agent is shutting down */
     bool left;           /* ... and the scheduler has answered one */
     bool halted;         /* no new requests (the agent stops on a failure) */
+    struct http_tls tls;
 };
+
+void sync_set_tls(struct sync *s, const struct http_tls *tls) { s->tls = *tls; }
 
 /* ---- answer parsing ---- */
 
@@ -369,6 +372,7 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
     /* The scheduler may hold the request for wait_ms: allow for that. */
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait_ms + 10000));
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    http_tls_apply(r->easy, &s->tls);
     free(text);
     if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK) {
         request_free(r);

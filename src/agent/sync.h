@@ -13,6 +13,7 @@
 
 #include "agent/journal.h"
 #include "base/error.h"
+#include "net/http_client.h"
 #include "model/job.h"
 
 /* Long-poll wait until the scheduler's first answer names its heartbeat
@@ -78,6 +79,8 @@ struct sync;
 
 /* `registration` holds agent_id, hostname, resources, port_range,
  * attributes; it is copied into every request. */
+/* TLS settings of every request (copied; pointers must outlive s). */
+void sync_set_tls(struct sync *s, const struct http_tls *tls);
 int sync_new(const char *scheduler_url, json_t *registration, struct journal *j, const struct sync_hooks *hooks,
              struct sync **ret, bo_error_t *err);
 void sync_free(struct sync *s);

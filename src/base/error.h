@@ -25,6 +25,7 @@ enum bo_errkind {
     BO_E_API,          /* the remote API answered with an error */
     BO_E_REFUSED,      /* the request is valid but refused in this state */
     BO_E_AUTH,         /* not authenticated, or not permitted (HTTP 401/403) */
+    BO_E_TLS,          /* the peer's certificate did not verify (or ours was refused) */
 };
 
 typedef struct bo_error_s {

@@ -60,14 +60,26 @@ static int write_all(int fd, const void *data, size_t len)
 
 int bo_write_file_atomic(const char *path, const void *data, size_t len, bool do_fsync, bo_error_t *err)
 {
+    return bo_write_file_atomic_mode(path, data, len, do_fsync, 0644, err);
+}
+
+int bo_write_file_atomic_mode(const char *path, const void *data, size_t len, bool do_fsync, unsigned mode,
+                              bo_error_t *err)
+{
     _cleanup_free_ char *tmp = bo_xasprintf("%s.tmp.%d", path, (int)getpid());
     /* The directory may be writable by a task (its sandbox): never follow or
      * reuse whatever sits at the temp name, replace it. */
     if (unlink(tmp) < 0 && errno != ENOENT)
         return bo_error_sys(err, errno, "remove stale `%s`", tmp);
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return bo_error_sys(err, errno, "create `%s`", tmp);
+    /* The umask may have kept bits the caller wants; never more than mode. */
+    if (fchmod(fd, mode) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return bo_error_sys(err, e, "chmod `%s`", tmp);
+    }
     int r = write_all(fd, data, len);
     if (r == 0 && do_fsync && fsync(fd) < 0)
         r = -errno;

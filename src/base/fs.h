@@ -15,6 +15,9 @@ int bo_read_file(const char *path, size_t max_len, char **ret_buf, size_t *ret_l
  * written through), optionally fsync, rename over the target (and fsync
  * the directory when do_fsync). */
 int bo_write_file_atomic(const char *path, const void *data, size_t len, bool do_fsync, bo_error_t *err);
+/* The same, the file made with `mode` (0600 for secrets). */
+int bo_write_file_atomic_mode(const char *path, const void *data, size_t len, bool do_fsync, unsigned mode,
+                              bo_error_t *err);
 int bo_mkdir_p(const char *path, unsigned mode, bo_error_t *err);
 /* Remove a tree; a missing path is success. Does not cross mount points. */
 int bo_rm_rf(const char *path, bo_error_t *err);

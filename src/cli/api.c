@@ -35,6 +35,9 @@ int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *
     _cleanup_error_ bo_error_t e = NULL;
     struct http_response r;
     if (http_request(method, url, body, timeout_ms, ctx->token, &r, &e) < 0) {
+        if (e->kind == BO_E_TLS)
+            return bo_error_set(err, BO_E_TLS, "%s; set $BOREALIS_CA to the scheduler's CA file (DATA/tls/ca.pem)",
+                                e->msg);
         if (e->kind == BO_E_TIMEOUT)
             return bo_error_set(err, BO_E_TIMEOUT,
                                 "the scheduler at %s did not answer in time (%s)",

@@ -14,3 +14,15 @@ const struct cli_command cmd_scheduler_entry = {
     .options = scheduler_options,
     .run_raw = scheduler_main,
 };
+
+const struct cli_command cmd_scheduler_join_token_entry = {
+    .group = "scheduler",
+    .name = "join-token",
+    .args = "[--rotate]",
+    .summary = "print (or rotate) the token agents join the cluster with",
+    .help = scheduler_join_token_help,
+    .examples = "borealis scheduler join-token --data-dir /var/lib/borealis/scheduler > /etc/borealis/join-token",
+    .options = scheduler_join_token_options,
+    .offline = true,
+    .run_raw = scheduler_join_token_main,
+};

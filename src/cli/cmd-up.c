@@ -22,6 +22,8 @@
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/credentials.h"
+#include "cli/trust.h"
+#include "net/http_client.h"
 #include "cli/exitcode.h"
 #include "cli/job_ops.h"
 #include "cli/wait.h"
@@ -324,7 +326,15 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
 
     _cleanup_free_ char *sched_dir = bo_xasprintf("%s/scheduler", dir);
     _cleanup_free_ char *agent_dir = bo_xasprintf("%s/agent", dir);
-    _cleanup_free_ char *url = bo_xasprintf("http://127.0.0.1:%lld", (long long)port);
+    _cleanup_free_ char *url = bo_xasprintf("https://127.0.0.1:%lld", (long long)port);
+    /* The scheduler makes its CA and join token in DATA/scheduler/tls on
+     * first start: up trusts that CA, hands the token to its agent, and
+     * saves the CA where the CLI looks for this address (cli/trust.c). */
+    _cleanup_free_ char *ca_file = bo_xasprintf("%s/tls/ca.pem", sched_dir);
+    _cleanup_free_ char *token_file = bo_xasprintf("%s/tls/join-token", sched_dir);
+    _cleanup_free_ char *ca_pem = NULL;
+    struct http_tls tls = {.ca_file = ca_file};
+    http_client_set_tls(&tls);
     _cleanup_free_ char *port_arg = bo_xasprintf("%lld", (long long)port);
     struct up u = {
         .scheduler = {"scheduler", 0, bo_xasprintf("%s/scheduler.log", dir)},
@@ -352,7 +362,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     char *sched_argv[] = {"borealis", "scheduler", "--data-dir", sched_dir, "--port", port_arg,
                           "--cluster", "local", NULL};
     char *agent_argv[] = {"borealis", "agent", "--data-dir", agent_dir, "--scheduler", url,
-                          "--cleanup-on-exit", NULL};
+                          "--join-token-file", token_file, "--ca", ca_file, "--cleanup-on-exit", NULL};
     /* Else the health check below would be answered by someone else. */
     if (scheduler_healthy(&api)) {
         r = cli_fail(1, "something already answers on %s; stop it or choose another --port", url);
@@ -378,6 +388,12 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
         goto out;
     }
     api.token = token;
+    bool ca_saved = bo_read_file(ca_file, 65536, &ca_pem, NULL, &err) == 0 && cli_trust_save(url, ca_pem, &err) == 0;
+    if (!ca_saved) {
+        fprintf(stderr, CLI_PROGRAM ": warning: the scheduler's CA was not saved for the CLI: %s\n", err->msg);
+        bo_error_free(err);
+        err = NULL;
+    }
     printf("Starting the agent (log: %s)\n", u.agent.log);
     fflush(stdout);
     if (spawn(&u, &u.agent, agent_argv) < 0) {
@@ -414,6 +430,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     char *abs = realpath(token_path, NULL);
     printf("  export " CLI_TOKEN_FILE_ENV "=%s\n", abs ? abs : token_path);
     free(abs);
+    if (!ca_saved)
+        printf("  export " CLI_CA_ENV "=%s\n", ca_file);
     if (have_job) {
         printf("  %s job status %s\n", me, key);
         printf("  %s job list\n", me);

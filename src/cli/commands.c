@@ -33,6 +33,8 @@ extern const struct cli_command cmd_host_status_entry;
 extern const struct cli_command cmd_host_deactivate_entry;
 extern const struct cli_command cmd_host_drain_entry;
 extern const struct cli_command cmd_host_activate_entry;
+extern const struct cli_command cmd_agent_revoke_entry;
+extern const struct cli_command cmd_scheduler_join_token_entry;
 
 static const struct cli_command *const command_table[] = {
     &cmd_up_entry,          &cmd_scheduler_entry,   &cmd_agent_entry,
@@ -45,6 +47,7 @@ static const struct cli_command *const command_table[] = {
     &cmd_image_rm_entry,    &cmd_image_gc_entry,
     &cmd_host_list_entry,   &cmd_host_status_entry, &cmd_host_deactivate_entry,
     &cmd_host_drain_entry,  &cmd_host_activate_entry,
+    &cmd_agent_revoke_entry, &cmd_scheduler_join_token_entry,
 };
 
 static const struct cli_group group_table[] = {

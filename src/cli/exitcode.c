@@ -22,7 +22,8 @@ static const struct cli_exit_info exit_table[] = {
     {CLI_EXIT_API, "API_ERROR",
      "the scheduler answered with an error (unknown job, job already exists, ...)"},
     {CLI_EXIT_AUTH, "AUTH_ERROR", "authentication or authorization failed: no or unknown token (HTTP 401), not permitted (403), or a "
-     "credentials file that cannot be read or is readable by others"},
+     "credentials file that cannot be read or is readable by others; also when the scheduler's TLS certificate "
+     "does not verify against the trusted CA ($BOREALIS_CA, or the one `borealis up` saved)"},
 };
 
 const struct cli_exit_info *cli_exit_table(size_t *ret_n)
@@ -49,7 +50,7 @@ int cli_fail_error(const struct bo_error_s *e, int code)
         code = CLI_EXIT_NETWORK;
     else if (e && e->kind == BO_E_TIMEOUT)
         code = CLI_EXIT_TIMEOUT;
-    else if (e && e->kind == BO_E_AUTH)
+    else if (e && (e->kind == BO_E_AUTH || e->kind == BO_E_TLS))
         code = CLI_EXIT_AUTH;
     return cli_fail(code, "%s", e && e->msg ? e->msg : "unknown error");
 }

@@ -21,7 +21,7 @@ static const char intro[] =
 static const char first_session[] =
     "make up                                   # builds, then runs `borealis up`\n"
     "# in another shell:\n"
-    "export BOREALIS_SCHEDULER=http://127.0.0.1:8081\n"
+    "export BOREALIS_SCHEDULER=https://127.0.0.1:8081\n"
     "export BOREALIS_TOKEN_FILE=.borealis-up/scheduler/admin.token   # up's admin token\n"
     "borealis whoami\n"
     "borealis job list\n"
@@ -46,6 +46,10 @@ static const struct env_var env_table[] = {
                          "without it and $" CLI_TOKEN_ENV ", the CLI reads ~/.config/borealis/credentials "
                          "($XDG_CONFIG_HOME) if present"},
     {CLI_TOKEN_ENV, "the API token itself (for programs; a file is safer)"},
+    {"BOREALIS_CA",
+     "CA file (PEM) the scheduler's TLS certificate must chain to (default: the CA `borealis up` saved for "
+     "that address in $XDG_CONFIG_HOME/borealis/ca/, else the system's); a certificate that does not verify "
+     "exits 30"},
     {"BOREALIS_LOG", "`debug` turns on debug lines in the daemons' logs"},
 };
 

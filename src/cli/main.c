@@ -11,6 +11,7 @@
 #include "cli/credentials.h"
 #include "cli/exitcode.h"
 #include "cli/help.h"
+#include "cli/trust.h"
 
 static int usage_error(const struct cli_command *c, const char *msg)
 {
@@ -81,6 +82,7 @@ static int run_command(const struct cli_command *c, struct cli_ctx *ctx, int arg
             return cli_fail(CLI_EXIT_AUTH, "%s", err->msg);
         }
         ctx->token = token;
+        cli_trust_setup(norm);
     }
     int r = c->run(ctx, &args);
     cli_args_clear(&args);
@@ -121,8 +123,16 @@ int main(int argc, char **argv)
     }
     const char *word = argv[i];
     const struct cli_command *c = cli_command_find(NULL, word);
-    if (c && c->run_raw)
+    if (c && c->run_raw) {
+        /* `borealis agent revoke ID` is a command of the group named like
+         * the daemon; anything else is the daemon's own argv. */
+        const struct cli_command *sub = i + 1 < argc ? cli_command_find(word, argv[i + 1]) : NULL;
+        if (sub && sub->run_raw)
+            return sub->run_raw(argc - i - 1, argv + i + 1);
+        if (sub)
+            return run_command(sub, &ctx, argc - i - 2, argv + i + 2);
         return c->run_raw(argc - i, argv + i);
+    }
     if (c)
         return run_command(c, &ctx, argc - i - 1, argv + i + 1);
     if (!cli_group_find(word)) {

@@ -28,8 +28,40 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+static struct http_tls default_tls;
+
+void http_client_set_tls(const struct http_tls *tls) { default_tls = *tls; }
+
+void http_tls_apply(void *easy, const struct http_tls *tls)
+{
+    CURL *c = easy;
+    if (tls->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, tls->ca_file);
+    if (tls->cert_file) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, tls->cert_file);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, tls->key_file);
+    }
+    if (tls->no_verify) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+}
+
+bool http_tls_failure(int rc)
+{
+    return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CONNECT_ERROR ||
+           rc == CURLE_SSL_CERTPROBLEM;
+}
+
 int http_request(const char *method, const char *url, json_t *body, long timeout_ms, const char *bearer,
                  struct http_response *ret, bo_error_t *err)
+{
+    return http_request_tls(method, url, body, timeout_ms, bearer, &default_tls, ret, err);
+}
+
+int http_request_tls(const char *method, const char *url, json_t *body, long timeout_ms, const char *bearer,
+                     const struct http_tls *tls, struct http_response *ret, bo_error_t *err)
 {
     pthread_once(&curl_once, curl_init_once);
     CURL *c = curl_easy_init();
@@ -53,6 +85,7 @@ int http_request(const char *method, const char *url, json_t *body, long timeout
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    http_tls_apply(c, tls);
     if (payload) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
@@ -60,8 +93,13 @@ int http_request(const char *method, const char *url, json_t *body, long timeout
     CURLcode rc = curl_easy_perform(c);
     int r = 0;
     if (rc != CURLE_OK) {
-        r = bo_error_set(err, rc == CURLE_OPERATION_TIMEDOUT ? BO_E_TIMEOUT : BO_E_NETWORK,
-                         "cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        if (http_tls_failure(rc))
+            r = bo_error_set(err, BO_E_TLS, "%s: the TLS connection failed (is the scheduler's certificate "
+                             "signed by the trusted CA%s%s?): %s", url, tls->ca_file ? " " : "",
+                             tls->ca_file ? tls->ca_file : "", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else
+            r = bo_error_set(err, rc == CURLE_OPERATION_TIMEDOUT ? BO_E_TIMEOUT : BO_E_NETWORK,
+                             "cannot reach %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         free(b.data);
     } else {
         memset(ret, 0, sizeof(*ret));

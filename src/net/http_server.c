@@ -10,8 +10,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include <uthash.h>
+
 #include "base/clock.h"
 #include "base/utf8.h"
+#include "net/tls.h"
+
+/* Most trusted client addresses remembered (one per agent machine). */
+#define TRUSTED_MAX 65536
+
+struct trusted_addr {
+    uint32_t addr;
+    UT_hash_handle hh;
+};
 
 struct http_server {
     struct MHD_Daemon *mhd;
@@ -21,7 +32,128 @@ struct http_server {
     http_observe_fn observe;
     http_gate_fn gate;
     unsigned port;
+    bool tls;
+    /* Connection budget: beyond max - reserve only trusted addresses
+     * (agents that proved their certificate, and 127.0.0.1) get in, beyond
+     * max nobody,
+     * so idle connections of others cannot lock agents out. */
+    unsigned max_connections, reserve;
+    unsigned n_connections;
+    uint64_t refused;
+    struct trusted_addr *trusted;
+    unsigned n_trusted;
 };
+
+/* The IPv4 address of a peer, also when it comes v4-mapped on a
+ * dual-stack socket. IPv6 peers are not remembered (they get the budget
+ * without the reserve), except ::1. */
+static bool peer_v4(const struct sockaddr *addr, uint32_t *ret)
+{
+    if (addr->sa_family == AF_INET) {
+        *ret = ((const struct sockaddr_in *)addr)->sin_addr.s_addr;
+        return true;
+    }
+    if (addr->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            memcpy(ret, &a6->s6_addr[12], 4);
+            return true;
+        }
+        if (IN6_IS_ADDR_LOOPBACK(a6)) {
+            *ret = htonl(INADDR_LOOPBACK);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_trusted(struct http_server *s, const struct sockaddr *addr)
+{
+    uint32_t a;
+    if (!peer_v4(addr, &a))
+        return false;
+    /* The scheduler's own host (its CLI, `up`'s health checks) shares the
+     * reserve; it is held to the per-address limit like anyone. */
+    if (a == htonl(INADDR_LOOPBACK))
+        return true;
+    struct trusted_addr *t = NULL;
+    HASH_FIND(hh, s->trusted, &a, sizeof(a), t);
+    return t != NULL;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct http_server *s = cls;
+    if (s->n_connections < s->max_connections - s->reserve ||
+        (s->n_connections < s->max_connections && is_trusted(s, addr)))
+        return MHD_YES;
+    s->refused++;
+    return MHD_NO;
+}
+
+/* Per connection: the peer's verified certificate name, checked once (a
+ * chain verification per request would cost more than the request). */
+struct conn_ctx {
+    bool checked;
+    char *peer_cn;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        s->n_connections++;
+        *socket_context = bo_xcalloc(1, sizeof(struct conn_ctx));
+        return;
+    }
+    if (s->n_connections > 0)
+        s->n_connections--;
+    struct conn_ctx *cc = *socket_context;
+    if (cc) {
+        free(cc->peer_cn);
+        free(cc);
+        *socket_context = NULL;
+    }
+}
+
+uint64_t http_server_take_refused(struct http_server *s)
+{
+    uint64_t n = s->refused;
+    s->refused = 0;
+    return n;
+}
+
+char *http_peer_identity(struct http_request *req)
+{
+    if (!req->server->tls)
+        return NULL;
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_ctx *cc = sc ? sc->socket_context : NULL;
+    if (cc && cc->checked)
+        return cc->peer_cn ? bo_xstrdup(cc->peer_cn) : NULL;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    char *cn = ci ? tls_session_peer_cn(ci->tls_session) : NULL;
+    if (cc) {
+        cc->checked = true;
+        cc->peer_cn = cn ? bo_xstrdup(cn) : NULL;
+    }
+    return cn;
+}
+
+void http_trust_peer_address(struct http_request *req)
+{
+    struct http_server *s = req->server;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    uint32_t a;
+    if (!ci || !ci->client_addr || !peer_v4(ci->client_addr, &a) || is_trusted(s, ci->client_addr) ||
+        s->n_trusted >= TRUSTED_MAX)
+        return;
+    struct trusted_addr *t = bo_xcalloc(1, sizeof(*t));
+    t->addr = a;
+    HASH_ADD(hh, s->trusted, addr, sizeof(t->addr), t);
+    s->n_trusted++;
+}
 
 static void request_free(struct http_request *r)
 {
@@ -319,39 +451,60 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
 }
 
-int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
+int http_server_start(const struct http_server_config *cfg, const struct http_route *routes, size_t n_routes,
                       void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err)
 {
     /* IPv4, or IPv6 (`::` also takes IPv4 clients, as v4-mapped
      * addresses: the socket is dual-stack). */
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     struct sockaddr *addr = (struct sockaddr *)&sa;
-    if (inet_pton(AF_INET6, listen_addr, &sa6.sin6_addr) == 1) {
+    if (inet_pton(AF_INET6, cfg->listen, &sa6.sin6_addr) == 1) {
         addr = (struct sockaddr *)&sa6;
         flags |= MHD_USE_DUAL_STACK;
-    } else if (inet_pton(AF_INET, listen_addr, &sa.sin_addr) != 1) {
+    } else if (inet_pton(AF_INET, cfg->listen, &sa.sin_addr) != 1) {
         return bo_error_set(err, BO_E_INVALID, "listen address `%.100s` is not an IPv4 or IPv6 address",
-                            listen_addr);
+                            cfg->listen);
     }
+    if (cfg->max_connections == 0 || cfg->reserve >= cfg->max_connections)
+        return bo_error_set(err, BO_E_INVALID, "the connection reserve (%u) must be below the budget (%u)",
+                            cfg->reserve, cfg->max_connections);
     struct http_server *s = bo_xcalloc(1, sizeof(*s));
     s->routes = routes;
     s->n_routes = n_routes;
     s->ctx = ctx;
     s->observe = observe;
-    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
-                              MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                              (unsigned)1024, MHD_OPTION_END);
+    s->tls = cfg->cert_pem != NULL;
+    s->max_connections = cfg->max_connections;
+    s->reserve = cfg->reserve;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
+    /* MHD's own limit is a backstop above ours (on_accept refuses first). */
+    struct MHD_OptionItem tls_opts[] = {
+        {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cfg->cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->key_pem},
+        {cfg->trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)cfg->trust_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->mhd = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->per_address, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        /* Requests are small and bodies go to our own buffer: 16 KiB for
+         * headers (MHD's default is 32). An idle connection costs about
+         * 4.5 KiB, 12.5 KiB with TLS (the GnuTLS session): the budget is
+         * what bounds memory (docs/benchmarks.md). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_ARRAY, s->tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!s->mhd) {
         free(s);
-        return bo_error_set(err, BO_E_IO, "cannot listen on %s:%u (address in use or not permitted?)",
-                            listen_addr, port);
+        return bo_error_set(err, BO_E_IO, "cannot listen on %s:%u (address in use or not permitted%s?)",
+                            cfg->listen, cfg->port, cfg->cert_pem ? ", or the TLS certificate or key is invalid" : "");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : port;
+    s->port = info ? info->port : cfg->port;
     *ret = s;
     return 0;
 }
@@ -363,6 +516,12 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->mhd);
+    struct trusted_addr *t, *tmp;
+    HASH_ITER(hh, s->trusted, t, tmp)
+    {
+        HASH_DEL(s->trusted, t);
+        free(t);
+    }
     free(s);
 }
 

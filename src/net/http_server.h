@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -61,7 +62,21 @@ typedef bool (*http_gate_fn)(struct http_request *req, void *ctx);
 typedef void (*http_observe_fn)(const struct http_request *req, unsigned status, int64_t duration_ms,
                                 void *ctx);
 
-int http_server_start(const char *listen_addr, unsigned port, const struct http_route *routes, size_t n_routes,
+/* Transport and connection limits of a server. */
+struct http_server_config {
+    const char *listen; /* IPv4 address */
+    unsigned port;      /* 0: any free port */
+    /* TLS when cert_pem is set (PEM strings, copied by MHD). With
+     * trust_pem, clients are asked for a certificate (optional: a request
+     * reads the verified one with http_peer_identity). */
+    const char *cert_pem, *key_pem, *trust_pem;
+    unsigned max_connections;  /* total budget */
+    unsigned reserve;          /* of which kept for trusted addresses */
+    unsigned per_address;      /* connections per client address */
+    unsigned idle_timeout_s;   /* a connection idle this long is closed */
+};
+
+int http_server_start(const struct http_server_config *cfg, const struct http_route *routes, size_t n_routes,
                       void *ctx, http_observe_fn observe, struct http_server **ret, bo_error_t *err);
 void http_server_stop(struct http_server *s);
 void http_server_set_gate(struct http_server *s, http_gate_fn gate);
@@ -74,6 +89,16 @@ void http_server_run(struct http_server *s);
  * before this call has been handled. */
 bool http_server_drained(struct http_server *s);
 unsigned http_server_port(struct http_server *s);
+/* Connections refused for the budget since the last call (the owner logs
+ * it: a library does not). */
+uint64_t http_server_take_refused(struct http_server *s);
+/* The common name of the client certificate of req's connection, verified
+ * against the trust list (heap), or NULL: no TLS, no certificate, or one
+ * that does not verify. */
+char *http_peer_identity(struct http_request *req);
+/* Keep connections from req's client address inside the reserve: called
+ * once the peer proved who it is (an agent's certificate). */
+void http_trust_peer_address(struct http_request *req);
 
 /* Match `path` against a route pattern, where `*` matches one non-empty
  * segment. On a match, ret_params[0..*ret_n) are the URL-decoded star

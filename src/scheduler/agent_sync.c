@@ -56,6 +56,16 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         return bo_error_set(err, BO_E_INVALID, "sync request resources/port_range: %s", jerr.text);
     if (cpu < 0 || ram < 0 || disk < 0 || lo < 1 || hi > 65535 || lo > hi)
         return bo_error_set(err, BO_E_INVALID, "sync request: resources must be >= 0 and port_range within 1-65535");
+    /* What an agent claims is believed for placement: bound it by what the
+     * operator says a machine can have. */
+    const struct sched_options *o = &st->opt;
+    if ((o->max_agent_cpu > 0 && cpu > o->max_agent_cpu) || (o->max_agent_ram && (uint64_t)ram > o->max_agent_ram) ||
+        (o->max_agent_disk && (uint64_t)disk > o->max_agent_disk))
+        return bo_error_set(err, BO_E_INVALID,
+                            "sync request: the agent claims cpu %g, ram %lld, disk %lld: above the scheduler's "
+                            "limits (--max-agent-cpu %g, --max-agent-ram %llu, --max-agent-disk %llu)",
+                            cpu, (long long)ram, (long long)disk, o->max_agent_cpu,
+                            (unsigned long long)o->max_agent_ram, (unsigned long long)o->max_agent_disk);
     if (attrs && !json_is_object(attrs))
         return bo_error_set(err, BO_E_INVALID, "sync request: attributes must be an object");
     json_t *lv = json_object_get(body, "leaving");
@@ -65,6 +75,9 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
 
     struct sched_agent *a = state_agent_find(st, id);
     bool changed = false, fresh = !a;
+    if (!a && st->opt.max_agents > 0 && (int64_t)HASH_COUNT(st->agents) >= st->opt.max_agents)
+        return bo_error_set(err, BO_E_REFUSED, "sync request: the cluster has its maximum of %lld agents (--max-agents)",
+                            (long long)st->opt.max_agents);
     if (!a) {
         a = bo_xcalloc(1, sizeof(*a));
         a->id = bo_xstrdup(id);
@@ -463,6 +476,37 @@ static void unpark(struct parked_poll *p)
     http_resume(req);
 }
 
+/* Over TLS an agent's identity is its certificate (issued at join, CN =
+ * agent id): a sync must come with it, claim that id, from an agent not
+ * revoked, that synced before or joined recently. Answers and returns
+ * false otherwise. */
+static bool identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed)
+{
+    _cleanup_free_ char *cn = http_peer_identity(req);
+    if (!cn) {
+        http_reply_error(req, 401, "UNAUTHENTICATED",
+                         "an agent sync needs the agent's client certificate: join the cluster first "
+                         "(borealis agent --join-token-file FILE)");
+        return false;
+    }
+    if (!claimed || strcmp(cn, claimed) != 0) {
+        http_reply_error(req, 403, "FORBIDDEN", "the certificate is agent `%s`'s; this sync claims to be agent `%s`",
+                         cn, claimed ? claimed : "(none)");
+        return false;
+    }
+    if (agent_auth_is_revoked(&sch->agent_auth, cn)) {
+        http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", cn);
+        return false;
+    }
+    if (!state_agent_find(&sch->state, cn) && !agent_auth_is_pending(&sch->agent_auth, cn, bo_mono_ms())) {
+        http_reply_error(req, 403, "FORBIDDEN",
+                         "agent `%s` joined more than --join-expiry ago without syncing: join again under a new "
+                         "id (remove agent-id, agent.pem and agent.key from its data directory)", cn);
+        return false;
+    }
+    return true;
+}
+
 void agent_sync_handle(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
@@ -474,6 +518,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             return;
         }
         struct sched_agent *a = state_agent_find(st, c->agent_id);
+        if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, c->agent_id)) {
+            http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", c->agent_id);
+            return;
+        }
         if (!a) {
             http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);
             return;
@@ -486,6 +534,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     json_t *body = http_body_json(req);
     if (!body)
         return;
+    if (sch->tls && !identity_ok(sch, req, json_string_value(json_object_get(body, "agent_id")))) {
+        json_decref(body);
+        return;
+    }
     _cleanup_error_ bo_error_t err = NULL;
     json_int_t wait_ms = json_integer_value(json_object_get(body, "wait_ms"));
     struct sched_agent *a = NULL;
@@ -499,6 +551,12 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             state_fatal(st, "applying an agent sync", err->msg);
         http_reply_bo_error(req, err);
         return;
+    }
+    if (sch->tls) {
+        /* Registered now: no longer pending, and its address is kept in
+         * the connection reserve. */
+        agent_auth_seen(&sch->agent_auth, a->id);
+        http_trust_peer_address(req);
     }
     json_t *acks = json_object_get(answer, "acks");
     bool empty = json_array_size(acks) == 0 && json_array_size(json_object_get(answer, "launch")) == 0 &&

@@ -539,6 +539,12 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
     {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
     {"POST", "/api/v1/hosts/maintenance", h_maintenance, "host_maintenance", PERM_ADMIN},
+    /* Agents before they have a certificate: the CA (public: a joining
+     * agent checks it against its token), and joining with the join token
+     * (checked by the handler). Revoking one is an admin's. */
+    {"GET", "/api/v1/ca", agent_auth_handle_ca, "ca", PERM_PUBLIC},
+    {"POST", "/api/v1/agents/join", agent_auth_handle_join, "agent_join", PERM_AGENT},
+    {"POST", "/api/v1/agents/*/revoke", agent_auth_handle_revoke, "agent_revoke", PERM_ADMIN},
     {"GET", "/api/v1/tokens", h_token_list, "token_list", PERM_ADMIN},
     {"POST", "/api/v1/tokens", h_token_create, "token_create", PERM_ADMIN},
     {"DELETE", "/api/v1/tokens/*", h_token_revoke, "token_revoke", PERM_ADMIN},

@@ -8,7 +8,9 @@
  * and the order of events is the order of the loop. */
 #include "scheduler/scheduler.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 
 #include "base/clock.h"
 #include "base/fs.h"
+#include "base/ident.h"
 #include "base/help.h"
 #include "base/ident.h"
 #include "base/log.h"
@@ -33,10 +36,17 @@
  * ~50k/s, then the loop serves HTTP again (and agents get their launches). */
 #define PLACEMENT_PASS_MAX 5000
 
+#define SCHED_MAX_HOSTNAMES 16
+
 struct sched_cli {
     const char *data_dir;
     const char *listen;
     int64_t port;
+    const char *tls_cert, *tls_key;
+    bool insecure;
+    int64_t max_pending_agents;
+    int64_t join_expiry_ms;
+    int64_t max_connections, max_per_address, idle_timeout_ms;
     int sync; /* index in sync_modes */
     bool new_cluster;
     bool new_admin_token;
@@ -66,12 +76,42 @@ const struct bo_option scheduler_options[] = {
      .help = "TCP port of the API (0: any free port)"},
     {.name = "hostname", .kind = BO_OPT_STRING, .arg = "NAME", .repeat = true,
      .help = "a DNS name clients reach the API by (repeatable): requests whose Host header names anything "
-             "else than an IP address, localhost or these names are refused (DNS rebinding)"},
+             "else than an IP address, localhost or these names are refused (DNS rebinding); the names also go "
+             "in the certificate the scheduler issues itself (besides localhost, 127.0.0.1 and the --listen "
+             "address)"},
     {.name = "new-admin-token", .kind = BO_OPT_FLAG, .at = AT(new_admin_token),
      .help = "replace token `admin` by a new one written to DIR/" AUTH_ADMIN_TOKEN_FILE
              " (when that file was lost); a new cluster gets one anyway"},
     {.name = "audit-keep", .kind = BO_OPT_INT, .arg = "N", .def = "10000", .min = 10, .max = 10000000,
      .at = AT(audit_keep), .help = "audit records kept; the oldest are deleted beyond"},
+    {.name = "tls-cert", .kind = BO_OPT_STRING, .arg = "FILE", .at = AT(tls_cert),
+     .help = "serve this PEM certificate (chain) instead of one issued by the scheduler's own CA (needs --tls-key)"},
+    {.name = "tls-key", .kind = BO_OPT_STRING, .arg = "FILE", .at = AT(tls_key),
+     .help = "the private key of --tls-cert (PEM, mode 0600)"},
+    {.name = "insecure-listen-without-tls", .kind = BO_OPT_FLAG, .at = AT(insecure),
+     .help = "serve plain HTTP: anyone who can reach the address can read the traffic and speak as any agent. "
+             "Without it the API is always TLS (CA and certificate made in DATA/tls on first start)"},
+    {.name = "max-agents", .kind = BO_OPT_INT, .def = "10000", .min = 1, .max = 1000000, .at = AT(opt.max_agents),
+     .help = "most agents the cluster holds (joined and pending); more joins are refused"},
+    {.name = "max-pending-agents", .kind = BO_OPT_INT, .def = "1000", .min = 1, .max = 1000000,
+     .at = AT(max_pending_agents), .help = "most agents that joined and have not synced yet"},
+    {.name = "join-expiry", .kind = BO_OPT_DURATION, .def = "10m", .min = 1000, .max = 604800000, .at = AT(join_expiry_ms),
+     .help = "an agent that joined and did not sync within this long must join again"},
+    {.name = "max-agent-cpu", .kind = BO_OPT_NUMBER, .def = "1024", .min = 0.01, .max = 1e6,
+     .at = AT(opt.max_agent_cpu), .help = "most CPUs an agent may offer; a sync claiming more is refused"},
+    {.name = "max-agent-ram", .kind = BO_OPT_SIZE, .def = "64TiB", .min = 1 << 20, .max = 9.0e18,
+     .at = AT(opt.max_agent_ram), .help = "most RAM an agent may offer"},
+    {.name = "max-agent-disk", .kind = BO_OPT_SIZE, .def = "1024TiB", .min = 1 << 20, .max = 9.0e18,
+     .at = AT(opt.max_agent_disk), .help = "most disk an agent may offer"},
+    {.name = "max-connections", .kind = BO_OPT_INT, .def = "20000", .min = 64, .max = 1000000,
+     .at = AT(max_connections),
+     .help = "connection budget (kept below the open file limit); a tenth is reserved for the addresses of "
+             "agents that proved their certificate, so idle connections of others cannot lock them out"},
+    {.name = "max-connections-per-address", .kind = BO_OPT_INT, .def = "64", .min = 1, .max = 1000000,
+     .at = AT(max_per_address), .help = "most connections from one client address"},
+    {.name = "idle-timeout", .kind = BO_OPT_DURATION, .def = "60s", .min = 1000, .max = 86400000,
+     .at = AT(idle_timeout_ms),
+     .help = "close a connection idle this long (an agent's parked long poll is not idle)"},
     {.name = "cluster", .kind = BO_OPT_STRING, .arg = "NAME", .def = "local", .at = AT(opt.cluster),
      .help = "cluster name; jobs for another cluster are refused"},
     {.name = "agent-timeout", .kind = BO_OPT_DURATION, .def = "6s", .at = AT(opt.agent_timeout_ms),
@@ -145,7 +185,11 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
         free((void *)c->hostnames);
         c->hostnames = NULL;
     }
-    if (!o.help && o.n_pos > 0)
+    if (r == 0 && c->n_hostnames > SCHED_MAX_HOSTNAMES)
+        r = bo_error_set(err, BO_E_INVALID, "--hostname: at most %d names", SCHED_MAX_HOSTNAMES);
+    if (r == 0 && !o.help && (c->tls_cert != NULL) != (c->tls_key != NULL))
+        r = bo_error_set(err, BO_E_INVALID, "--tls-cert and --tls-key go together");
+    if (r == 0 && !o.help && o.n_pos > 0)
         r = bo_error_set(err, BO_E_INVALID, "unexpected argument `%.100s` (the scheduler takes only options)",
                          o.pos[0]);
     bo_opts_clear(&o);
@@ -248,6 +292,21 @@ static void note_heard(struct scheduler *s, int64_t now)
         s->state.heard_until_mono = now;
 }
 
+/* Log refused connections at most every 10 s (an attack must not flood
+ * the log). */
+static void log_refused(struct scheduler *s, int64_t now)
+{
+    static uint64_t pending;
+    static int64_t last;
+    pending += http_server_take_refused(s->http);
+    if (pending && now - last >= 10000) {
+        log_warn("connection budget reached: %llu connections refused (--max-connections, "
+                 "--max-connections-per-address)", (unsigned long long)pending);
+        pending = 0;
+        last = now;
+    }
+}
+
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
 {
     struct sched_state *st = &s->state;
@@ -268,6 +327,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
             return -1;
         now = bo_mono_ms();
         note_heard(s, now);
+        log_refused(s, now);
         if (bo_timer_heap_timeout_ms(&st->timers, now) == 0 && run_batch(s, do_timers, err) < 0)
             return -1;
         if (placement_is_due(st) && run_batch(s, do_place, err) < 0)
@@ -281,8 +341,122 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
     return 0;
 }
 
+struct join_token_cli {
+    const char *data_dir;
+    const char *cluster;
+    bool rotate;
+};
+
+#define JT(m) BO_OPT_AT(struct join_token_cli, m)
+
+const struct bo_option scheduler_join_token_options[] = {
+    {.name = "data-dir", .kind = BO_OPT_STRING, .arg = "DIR", .def = "/var/lib/borealis/scheduler",
+     .at = JT(data_dir), .help = "the scheduler's data directory"},
+    {.name = "cluster", .kind = BO_OPT_STRING, .arg = "NAME", .def = "local", .at = JT(cluster),
+     .help = "cluster name (names the CA when it is made here)"},
+    {.name = "rotate", .kind = BO_OPT_FLAG, .at = JT(rotate),
+     .help = "make a new token: the old one stops working at once (joined agents keep their certificates)"},
+    {.name = NULL},
+};
+
+const char scheduler_join_token_help[] =
+    "Prints the join token agents need to join this cluster (`borealis agent --join-token-file FILE`). It holds "
+    "the fingerprint of the scheduler's CA, so an agent verifies the scheduler before it sends the secret part. "
+    "Works offline from the data directory (the running scheduler reads the token file at every join, so "
+    "--rotate takes effect at once); the CA is made there if missing.";
+
+int scheduler_join_token_main(int argc, char **argv)
+{
+    struct join_token_cli c = {0};
+    struct bo_opts o;
+    _cleanup_error_ bo_error_t err = NULL;
+    int r = bo_opts_parse(scheduler_join_token_options, argc - 1, argv + 1, &c, &o, &err);
+    if (r == 0 && o.n_pos > 0)
+        r = bo_error_set(&err, BO_E_INVALID, "unexpected argument `%.100s`", o.pos[0]);
+    bool help = r == 0 && o.help;
+    bo_opts_clear(&o);
+    if (r < 0) {
+        fprintf(stderr, "borealis scheduler join-token: %s\n", err->msg);
+        return 2;
+    }
+    if (help) {
+        const struct bo_option *const tables[] = {scheduler_join_token_options, NULL};
+        struct bo_help_page p = {.usage = "borealis scheduler join-token [--rotate] [--data-dir DIR]",
+                                 .text = scheduler_join_token_help,
+                                 .options = tables,
+                                 .examples = "borealis scheduler join-token --data-dir /var/lib/borealis/scheduler "
+                                             "> /etc/borealis/join-token"};
+        bo_help_page(stdout, &p);
+        return 0;
+    }
+    _cleanup_free_ char *token = NULL;
+    if (agent_auth_join_token(c.data_dir, c.cluster, c.rotate, &token, &err) < 0) {
+        fprintf(stderr, "borealis scheduler join-token: %s\n", err->msg);
+        return 1;
+    }
+    printf("%s\n", token);
+    return 0;
+}
+
+static bool is_loopback(const char *addr)
+{
+    struct in_addr a;
+    return (inet_pton(AF_INET, addr, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127) || strcmp(addr, "::1") == 0;
+}
+
+/* The names and addresses of the certificate the scheduler issues itself:
+ * localhost, 127.0.0.1, the --listen address (every local IPv4 address
+ * for 0.0.0.0) and the --hostname names. */
+static int issue_server_cert(struct scheduler *s, const struct sched_cli *cli, bo_error_t *err)
+{
+    const char *dns[SCHED_MAX_HOSTNAMES + 1] = {"localhost"};
+    size_t n_dns = 1;
+    for (size_t i = 0; i < cli->n_hostnames; i++)
+        dns[n_dns++] = cli->hostnames[i];
+    char ipbuf[34][INET_ADDRSTRLEN];
+    const char *ips[34] = {"127.0.0.1", "::1"};
+    size_t n_ips = 2;
+    if (strcmp(cli->listen, "0.0.0.0") == 0 || strcmp(cli->listen, "::") == 0) {
+        struct ifaddrs *ifa = NULL;
+        if (getifaddrs(&ifa) == 0) {
+            for (struct ifaddrs *i = ifa; i && n_ips < 34; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+                    continue;
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ipbuf[n_ips], INET_ADDRSTRLEN);
+                if (strcmp(ipbuf[n_ips], "127.0.0.1") != 0) {
+                    ips[n_ips] = ipbuf[n_ips];
+                    n_ips++;
+                }
+            }
+            freeifaddrs(ifa);
+        }
+    } else if (strcmp(cli->listen, "127.0.0.1") != 0 && strcmp(cli->listen, "::1") != 0) {
+        ips[n_ips++] = cli->listen;
+    }
+    return agent_auth_server_cert(&s->agent_auth, dns, n_dns, ips, n_ips, cli->tls_cert, cli->tls_key, err);
+}
+
+/* Connections: a budget below the open file limit (the store, the signalfd
+ * and MHD's epoll need descriptors too), a tenth kept for agents. */
+static void connection_config(const struct sched_cli *cli, struct http_server_config *cfg)
+{
+    struct rlimit rl;
+    uint64_t budget = (uint64_t)cli->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        uint64_t room = rl.rlim_cur > 256 ? rl.rlim_cur - 128 : rl.rlim_cur / 2;
+        if (budget > room)
+            budget = room; /* logged with the budget */
+    }
+    cfg->max_connections = (unsigned)budget;
+    cfg->reserve = (unsigned)(budget / 10);
+    cfg->per_address = (unsigned)cli->max_per_address;
+    cfg->idle_timeout_s = (unsigned)((cli->idle_timeout_ms + 999) / 1000);
+}
+
 int scheduler_main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "join-token") == 0)
+        return scheduler_join_token_main(argc - 1, argv + 1);
     bo_log_init("scheduler");
     struct sched_cli cli;
     bool help = false;
@@ -350,13 +524,33 @@ int scheduler_main(int argc, char **argv)
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     lifecycle_maintenance_recovered(&s->state);
     s->state.agent_waiting = agent_sync_is_parked;
-    if (http_server_start(cli.listen, (unsigned)cli.port, api_routes, api_routes_count, s, observe, &s->http,
-                          &err) < 0)
+    if (agent_auth_open(&s->agent_auth, cli.data_dir, cli.opt.cluster, &err) < 0)
+        goto out;
+    s->agent_auth.max_agents = cli.opt.max_agents;
+    s->agent_auth.max_pending = cli.max_pending_agents;
+    s->agent_auth.pending_ttl_ms = cli.join_expiry_ms;
+    s->tls = !cli.insecure;
+    if (s->tls && issue_server_cert(s, &cli, &err) < 0)
+        goto out;
+    struct http_server_config hc = {.listen = cli.listen, .port = (unsigned)cli.port};
+    if (s->tls) {
+        hc.cert_pem = s->agent_auth.server_cert;
+        hc.key_pem = s->agent_auth.server_key;
+        hc.trust_pem = tls_ca_pem(s->agent_auth.ca);
+    }
+    connection_config(&cli, &hc);
+    if (http_server_start(&hc, api_routes, api_routes_count, s, observe, &s->http, &err) < 0)
         goto out;
     http_server_set_gate(s->http, gate_check);
+    if (!s->tls)
+        log_warn("serving plain HTTP (--insecure-listen-without-tls)%s: anyone reaching %s can read the traffic "
+                 "and speak as any agent", is_loopback(cli.listen) ? "" : " on a non-loopback address", cli.listen);
     bool v6 = strchr(cli.listen, ':') != NULL;
-    log_info("cluster %s: API on http://%s%s%s:%u/api/v1", cli.opt.cluster, v6 ? "[" : "", cli.listen, v6 ? "]" : "",
-             http_server_port(s->http));
+    log_info("cluster %s: API on %s://%s%s%s:%u/api/v1 (CA %s, %s)", cli.opt.cluster, s->tls ? "https" : "http",
+             v6 ? "[" : "", cli.listen, v6 ? "]" : "", http_server_port(s->http), s->agent_auth.dir,
+             tls_ca_fingerprint(s->agent_auth.ca));
+    log_info("connections: budget %u (%u kept for agents), %u per address, idle timeout %us", hc.max_connections,
+             hc.reserve, hc.per_address, hc.idle_timeout_s);
     if (loop(s, sigfd, &err) < 0)
         goto out;
     rc = 0;
@@ -368,6 +562,7 @@ out:
         http_server_run(s->http); /* answers the resumed polls */
     }
     http_server_stop(s->http);
+    agent_auth_close(&s->agent_auth);
     state_free(&s->state);
     auth_free(&s->auth);
     metrics_free(&s->metrics);

@@ -6,6 +6,7 @@
 
 #include "base/options.h"
 #include "net/http_server.h"
+#include "scheduler/agent_auth.h"
 #include "scheduler/audit.h"
 #include "scheduler/auth.h"
 #include "scheduler/metrics.h"
@@ -19,6 +20,8 @@ struct scheduler {
     struct audit audit;
     char **hostnames; /* --hostname: names the Host header may carry */
     size_t n_hostnames;
+    struct agent_auth agent_auth; /* agents' identity: CA, join token, revocation */
+    bool tls; /* the API is served over TLS: agents must show their certificate */
     bool stopping;
 };
 
@@ -39,6 +42,11 @@ void scheduler_default_options(struct sched_options *ret);
 
 /* argv[0] is "scheduler". Returns a process exit code. */
 int scheduler_main(int argc, char **argv);
+
+/* `borealis scheduler join-token` (argv[0] is "join-token"). */
+extern const struct bo_option scheduler_join_token_options[];
+extern const char scheduler_join_token_help[];
+int scheduler_join_token_main(int argc, char **argv);
 
 /* Routes of the public API (api.c). */
 extern const struct http_route api_routes[];

@@ -141,6 +141,10 @@ struct sched_options {
     int64_t drain_timeout_ms;   /* a drain ignores SLA policies after this long */
     int64_t command_resend_ms;
     int64_t terminal_keep_per_job;
+    /* What an agent may claim (0: no limit). */
+    int64_t max_agents;
+    double max_agent_cpu;
+    uint64_t max_agent_ram, max_agent_disk;
 };
 
 struct sched_state {

@@ -16,7 +16,9 @@
 #define NEW_CLUSTER_HINT "start with --new-cluster to begin a new, empty cluster"
 
 /* The first entry of `dir` other than . and .. into ret_name (heap), or
- * NULL when the directory is empty. */
+ * NULL when the directory is empty. `tls` (the CA and join token, which
+ * `borealis scheduler join-token` may make before the first start) holds
+ * no cluster state and does not count. */
 static int first_entry(const char *dir, char **ret_name, bo_error_t *err)
 {
     DIR *d = opendir(dir);
@@ -26,7 +28,7 @@ static int first_entry(const char *dir, char **ret_name, bo_error_t *err)
     char *name = NULL;
     errno = 0;
     while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strcmp(e->d_name, "tls") != 0) {
             name = bo_xstrdup(e->d_name);
             break;
         }

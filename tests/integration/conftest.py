@@ -11,6 +11,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -43,6 +44,30 @@ def typical_fd_limit():
     below a higher hard limit."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(TASK_FD_LIMIT, hard), hard))
+
+
+def tls_context(ca, cert=None, key=None):
+    """Verifies the scheduler against its own CA (DATA/tls/ca.pem); with
+    cert/key, also presents an agent's client certificate."""
+    ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def make_csr(common_name):
+    """A P-256 key and a certificate request for CN=common_name (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+           .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def wait_for(what, predicate, timeout=30.0, interval=0.05):
@@ -96,7 +121,10 @@ class Cluster:
     def __init__(self, root):
         self.root = root
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.tls_dir = os.path.join(root, "scheduler", "tls")
+        self.ca = os.path.join(self.tls_dir, "ca.pem")
+        self.join_token_file = os.path.join(self.tls_dir, "join-token")
         self.sched = None
         self.agent = None
         self.cgroup_root = f"borealis-test-{os.getpid()}-{self.port}"
@@ -123,6 +151,7 @@ class Cluster:
         self.agent = subprocess.Popen(
             [BOREALIS, "agent", "--data-dir", os.path.join(self.root, "agent"),
              "--scheduler", self.url, "--executor", EXECUTOR,
+             "--join-token-file", self.join_token_file, "--ca", self.ca,
              "--cgroup-root", self.cgroup_root, "--cleanup-on-exit",
              "--sandbox-retention", "1h",
              "--port-range", f"{self.port_lo}-{self.port_lo + 99}"] + self.agent_args,
@@ -158,18 +187,42 @@ class Cluster:
     def auth_headers(self, token=None):
         return {"Authorization": "Bearer " + (token or self.token())}
 
-    def api(self, path, method="GET", body=None, token=None):
+    def tls(self, cert=None, key=None):
+        return tls_context(self.ca, cert, key)
+
+    def join_token(self):
+        with open(self.join_token_file) as f:
+            return f.read().strip()
+
+    def enrol(self, agent_id, token=None):
+        """Join as a (fake) agent: returns (status, answer, ssl context
+        presenting the issued certificate or None)."""
+        key_pem, csr = make_csr(agent_id)
+        status, body = self.api_raw("/api/v1/agents/join", "POST", json.dumps(
+            {"token": token or self.join_token(), "csr": csr}).encode(), auth=False)
+        answer = json.loads(body)
+        if status != 200:
+            return status, answer, None
+        d = tempfile.mkdtemp(dir=self.root)
+        cert, key = os.path.join(d, "agent.pem"), os.path.join(d, "agent.key")
+        with open(cert, "w") as f:
+            f.write(answer["certificate"])
+        with open(key, "w") as f:
+            f.write(key_pem)
+        return status, answer, self.tls(cert, key)
+
+    def api(self, path, method="GET", body=None, token=None, context=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json",
                                               **self.auth_headers(token)})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=context or self.tls()) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
             raise AssertionError(f"{method} {path}: {e.code} {e.read()!r}")
 
-    def api_raw(self, path, method="GET", data=None, headers=None, auth=True):
+    def api_raw(self, path, method="GET", data=None, headers=None, auth=True, context=None):
         """One request, its status and body; with the admin token (auth)
         and, for a body, Content-Type application/json, unless `headers`
         says otherwise."""
@@ -181,7 +234,7 @@ class Cluster:
         h.update(headers or {})
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=context or self.tls()) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
@@ -199,6 +252,9 @@ class Cluster:
             env = dict(os.environ)
             if os.path.exists(self.token_file):
                 env["BOREALIS_TOKEN_FILE"] = self.token_file
+        # The scheduler's own CA (DATA/tls/ca.pem) verifies its certificate.
+        env = dict(env)
+        env.setdefault("BOREALIS_CA", self.ca)
         proc = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args),
                               capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env=env)

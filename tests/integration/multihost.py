@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import ssl
 import urllib.request
 
 from conftest import BOREALIS, EXECUTOR, cgroups_left, pid_alive, typical_fd_limit, wait_for
@@ -137,7 +138,11 @@ class Hosts:
 
     @property
     def url(self):
-        return f"http://{self.sched_addr}:{self.port}"
+        return f"https://{self.sched_addr}:{self.port}"
+
+    @property
+    def ca(self):
+        return os.path.join(self.root, "scheduler", "tls", "ca.pem")
 
     def host(self, k):
         return self.hosts[k - 1]
@@ -166,6 +171,9 @@ class Hosts:
             ["nsenter", f"--net=/var/run/netns/{h.netns}",
              BOREALIS, "agent", "--data-dir", h.data_dir, "--scheduler", self.url,
              "--executor", EXECUTOR, "--hostname", h.name, "--cgroup-root", h.cgroup_root,
+             # Joins over the bridge: the CA is fetched and checked against
+             # the fingerprint in the token, then mutual TLS.
+             "--join-token-file", os.path.join(self.root, "scheduler", "tls", "join-token"),
              "--cleanup-on-exit", "--port-range", f"{h.port_lo}-{h.port_lo + 99}",
              "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB"] + self.agent_args + h.extra_args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
@@ -274,7 +282,7 @@ class Hosts:
     def cli(self, *args, check=True, timeout=120):
         r = subprocess.run([BOREALIS, "--scheduler", self.url] + list(args), capture_output=True,
                            text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file))
+                           env=dict(os.environ, BOREALIS_TOKEN_FILE=self.token_file, BOREALIS_CA=self.ca))
         if check and r.returncode != 0:
             raise AssertionError(f"borealis {' '.join(args)}: exit {r.returncode}\n{r.stdout}{r.stderr}")
         return r
@@ -283,7 +291,8 @@ class Hosts:
         with open(self.token_file) as f:
             token = f.read().strip()
         req = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer " + token})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        ctx = ssl.create_default_context(cafile=self.ca)
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
             return json.loads(r.read())
 
     def tasks(self, key):

@@ -114,7 +114,7 @@ def test_api_rejects_bad_bodies_without_crashing(running):
     status, body = c.api_raw("/api/v1/jobs", "POST", json.dumps({"cluster": "local"}).encode())
     assert status == 400 and json.loads(body)["error"]
     status, _ = c.api_raw("/api/v1/agents/sync", "POST", b'{"agent_id": 5}')
-    assert status == 400
+    assert status == 401  # no agent certificate
     status, _ = c.api_raw("/api/v1/nothing-here")
     assert status == 404
     assert c.api_ok("/health")

@@ -10,7 +10,8 @@ import pytest
 def raw_request(c, head, body=b""):
     """Send raw bytes, keep the connection open (a peer that would hang the
     server waits for the answer), return (status, json body)."""
-    with socket.create_connection(("127.0.0.1", c.port), timeout=20) as s:
+    with c.tls().wrap_socket(socket.create_connection(("127.0.0.1", c.port), timeout=20),
+                             server_hostname="127.0.0.1") as s:
         s.sendall(head.replace(b"\n", b"\r\n") + b"\r\n" + body)
         data = b""
         while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < content_length(data):

@@ -3,6 +3,10 @@ the scheduler across a bridge (tests/integration/multihost.py). What a
 user of a cluster checks: work spreads over the machines, and when a
 machine dies its tasks run elsewhere, never two live copies of one
 instance."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from conftest import wait_for
@@ -102,3 +106,57 @@ def test_a_cut_off_machine_is_replaced_and_its_stale_copies_killed_on_return(hos
              lambda: hosts.live_copies(KEY) == {i: 1 for i in range(6)}, timeout=60)
     wait_for("h1 up again", lambda: "h1" in hosts.agents_up(), timeout=30)
     assert on_cut
+
+
+FLOOD = r"""
+import socket, sys
+addrs, port, per = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
+socks = []
+for a in addrs:
+    for _ in range(per):
+        s = socket.socket()
+        s.bind((a, 0))
+        s.settimeout(5)
+        try:
+            s.connect((sys.argv[4], port))
+            socks.append(s)
+        except OSError:
+            s.close()
+print(len(socks), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_idle_connections_from_another_machine_do_not_lock_an_agent_out():
+    """The probe of issue 7 across the bridge: a machine with many
+    addresses holds idle connections until the budget is full; an agent
+    that proved its certificate before still reconnects (the reserve)."""
+    with Hosts(n=2, scheduler_args=["--max-connections", "300", "--max-connections-per-address", "64",
+                                    "--idle-timeout", "5m"]) as h:
+        h.start_scheduler()
+        h.start_agent(1)
+        wait_for("h1 up", lambda: h.agents_up() == ["h1"])
+        attacker = h.host(2)
+        addrs = [str(h.net.network_address + 100 + i) for i in range(10)]
+        for a in addrs:
+            subprocess.run(["ip", "-n", attacker.netns, "addr", "add", f"{a}/24", "dev", "eth0"], check=True)
+        flood = subprocess.Popen(["ip", "netns", "exec", attacker.netns, sys.executable, "-c", FLOOD,
+                                  ",".join(addrs), str(h.port), "64", h.sched_addr],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            opened = int(flood.stdout.readline())
+            assert opened >= 300, opened
+            log = os.path.join(h.root, "scheduler.log")
+            wait_for("the budget log line", lambda: "connection budget reached" in open(log).read())
+            # Full for everyone else: the host's own address is refused...
+            with pytest.raises(OSError):
+                h.api("/health")
+            # The agent restarts: new connections, through the reserve.
+            assert h.stop_agent(1) == 0
+            h.start_agent(1)
+            wait_for("h1 syncing again",
+                     lambda: open(h.host(1).log_path).read().count("registered with scheduler") == 2)
+        finally:
+            flood.stdin.close()
+            flood.wait(timeout=30)
+        wait_for("h1 up", lambda: h.agents_up() == ["h1"])

@@ -18,11 +18,11 @@ def job(n):
                      "processes": [{"name": "p", "cmdline": "true #" + "x" * 60000}]}}
 
 
-def post(url, body, headers):
+def post(url, body, headers, context=None):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", **headers})
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -41,7 +41,7 @@ def test_disk_full_stops_the_scheduler_and_loses_no_acknowledged_job(cluster):
         c.start_scheduler()
         acked, refused = [], None
         for n in range(200):
-            status = post(c.url + "/api/v1/jobs", job(n), c.auth_headers())
+            status = post(c.url + "/api/v1/jobs", job(n), c.auth_headers(), c.tls())
             if status == 201:
                 acked.append(f"local/fill/test/j{n}")
                 continue

@@ -72,8 +72,10 @@ def test_data_dir_without_its_store_refuses_start(cluster):
         f.write("not a store\n")
     proc = scheduler(cluster)
     assert_clean_refusal(proc, f"data directory `{data}` holds files", "no store `scheduler.db`")
-    # An empty data directory is a new cluster (as every fixture starts).
+    # An empty data directory is a new cluster (as every fixture starts);
+    # its TLS directory (CA, join token) holds no cluster state.
     for name in os.listdir(data):
-        os.unlink(os.path.join(data, name))
+        if name != "tls":
+            os.unlink(os.path.join(data, name))
     cluster.start_scheduler()
     assert cluster.api("/api/v1/jobs")["jobs"] == []

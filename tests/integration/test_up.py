@@ -5,6 +5,7 @@ import os
 import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import urllib.request
@@ -21,11 +22,22 @@ def token_file(root):
 
 
 def get(url, root):
+    """GET with up's admin token, verified against the CA up's scheduler
+    made in its data dir."""
     with open(token_file(root)) as f:
         token = f.read().strip()
+    ctx = ssl.create_default_context(cafile=os.path.join(root, "up", "scheduler", "tls", "ca.pem"))
     req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
         return json.loads(r.read())
+
+
+def up_env(root):
+    """up saves the scheduler's CA in the user's config dir, where the CLI
+    finds it: a config dir of the test's own."""
+    env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(root, "config"))
+    env.pop("BOREALIS_CA", None)
+    return env
 
 
 def processes_under(root):
@@ -51,7 +63,7 @@ def start_up(root, port):
     up = subprocess.Popen(
         [BOREALIS, "up", "--data-dir", "./up", "--port", str(port),
          "--file", os.path.join(REPO, "examples", "hello.yaml")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root, env=up_env(root))
     seen = []
     for line in up.stdout:
         seen.append(line)
@@ -72,7 +84,7 @@ def stop_up(up):
 def test_up_runs_the_example_and_ctrl_c_cleans_everything():
     root = tempfile.mkdtemp(prefix="borealis-up-")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
     up, out = start_up(root, port)
     try:
         assert url in out, out
@@ -85,7 +97,7 @@ def test_up_runs_the_example_and_ctrl_c_cleans_everything():
         # The CLI reaches it as printed, with the token file up names (0600).
         assert f"export BOREALIS_TOKEN_FILE={token_file(root)}" in out, out
         assert os.stat(token_file(root)).st_mode & 0o777 == 0o600
-        env = dict(os.environ, BOREALIS_SCHEDULER=url, BOREALIS_TOKEN_FILE=token_file(root))
+        env = dict(up_env(root), BOREALIS_SCHEDULER=url, BOREALIS_TOKEN_FILE=token_file(root))
         r = subprocess.run([BOREALIS, "job", "status", KEY], capture_output=True, text=True, env=env)
         assert r.returncode == 0 and r.stdout.count("RUNNING") >= 2, r
 
@@ -119,10 +131,10 @@ def test_readme_commands_work_as_written_against_up():
     running), and the batch example it creates finishes."""
     root = tempfile.mkdtemp(prefix="borealis-readme-")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
     up, _ = start_up(root, port)
     try:
-        env = dict(os.environ)
+        env = up_env(root)
         ran = 0
         for argv in readme_commands():
             if argv[0] == "export":
@@ -130,7 +142,7 @@ def test_readme_commands_work_as_written_against_up():
                 # The README's address is make up's default port; this
                 # cluster has its own.
                 # Likewise its data dir (./.borealis-up in the clone).
-                env[name] = value.replace("http://127.0.0.1:8081", url).replace(
+                env[name] = value.replace("https://127.0.0.1:8081", url).replace(
                     ".borealis-up", os.path.join(root, "up"))
                 continue
             assert argv[0] == "./bin/borealis", argv
@@ -156,7 +168,7 @@ def test_up_again_brings_every_service_instance_back_without_penalty():
     its port."""
     root = tempfile.mkdtemp(prefix="borealis-up-again-")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://127.0.0.1:{port}"
     up = None
     try:
         up, _ = start_up(root, port)
