@@ -65,6 +65,7 @@ class Scheduler:
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.ca = os.path.join(self.tmp, "s", "tls", "ca.pem")
+        self.token_file = os.path.join(self.tmp, "s", "admin.token")
         args = [BOREALIS, "scheduler", "--data-dir", os.path.join(self.tmp, "s"), "--port", str(self.port),
                 "--sync", "normal"] + ([] if tls else ["--insecure-listen-without-tls"])
         self.log = open(os.path.join(self.tmp, "scheduler.log"), "ab")
@@ -87,10 +88,12 @@ class Scheduler:
         ctx = self.client_ctx if agent else ssl.create_default_context(cafile=self.ca)
         return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=10, context=ctx)
 
-    @staticmethod
-    def request(conn, method, path, body=None):
-        conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                     headers={"Content-Type": "application/json"})
+    def request(self, conn, method, path, body=None, token=False):
+        headers = {"Content-Type": "application/json"}
+        if token:  # the admin token the scheduler wrote on its first start
+            with open(self.token_file) as f:
+                headers["Authorization"] = "Bearer " + f.read().strip()
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
         r = conn.getresponse()
         return r.status, r.read()
 
@@ -125,9 +128,9 @@ class Scheduler:
 def measure(tls):
     s = Scheduler(tls)
     try:
-        st, body = s.request(s.conn(), "POST", "/api/v1/jobs", JOB)
+        st, body = s.request(s.conn(), "POST", "/api/v1/jobs", JOB, token=True)
         assert st == 201, body
-        env = dict(os.environ, BOREALIS_CA=s.ca)
+        env = dict(os.environ, BOREALIS_CA=s.ca, BOREALIS_TOKEN_FILE=s.token_file)
         times = []
         for _ in range(N_STATUS):
             t0 = time.monotonic()
@@ -196,7 +199,8 @@ def flood():
         ok = s.request(c, "POST", "/api/v1/agents/sync", REG)[0] == 200
         sync_ms = (time.monotonic() - t0) * 1000
         c.close()
-        r = subprocess.run([BOREALIS, "--scheduler", s.url, "job", "list"], env=dict(os.environ, BOREALIS_CA=s.ca),
+        r = subprocess.run([BOREALIS, "--scheduler", s.url, "job", "list"],
+                           env=dict(os.environ, BOREALIS_CA=s.ca, BOREALIS_TOKEN_FILE=s.token_file),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"  {len(socks)} idle connections from {len(socks) // 64 + 1} addresses: scheduler RSS "
               f"{before:.1f} MiB -> {after:.1f} MiB; a new agent connection "

@@ -333,14 +333,16 @@ def test_a_slow_client_does_not_stall_the_others(sched):
         for head in (b"GET /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                      b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Authorization: Bearer " + c.token().encode() + b"\r\nContent-Length: 1000\r\n\r\n{"):
-            s = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+            s = c.tls().wrap_socket(socket.create_connection(("127.0.0.1", c.port), timeout=10),
+                                    server_hostname="127.0.0.1")
             s.sendall(head)
             slow.append(s)
         for _ in range(3):
             r = c.cli("job", "list", timeout=20)
             assert r.rc == 0, r
         # An unauthenticated client is refused before its body is read.
-        s = socket.create_connection(("127.0.0.1", c.port), timeout=10)
+        s = c.tls().wrap_socket(socket.create_connection(("127.0.0.1", c.port), timeout=10),
+                                server_hostname="127.0.0.1")
         slow.append(s)
         s.sendall(b"POST /api/v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 1000000\r\n\r\n{")

@@ -37,7 +37,7 @@ def registration(agent_id, cpu=1.0):
 
 
 def sync(c, ctx, body):
-    return c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx)
+    return c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx, auth=False)
 
 
 def real_agent_id(c):
@@ -98,14 +98,15 @@ def test_cli_refuses_a_scheduler_its_ca_did_not_sign(running):
     other = os.path.join(c.root, "other")
     r = subprocess.run([BOREALIS, "scheduler", "join-token", "--data-dir", other], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("BRLS1-"), r
-    env = dict(os.environ, BOREALIS_CA=os.path.join(other, "tls", "ca.pem"))
+    env = dict(os.environ, BOREALIS_CA=os.path.join(other, "tls", "ca.pem"), BOREALIS_TOKEN_FILE=c.token_file)
     r = subprocess.run([BOREALIS, "--scheduler", c.url, "job", "list"], capture_output=True, text=True, env=env)
     assert r.returncode == 30, r
     assert "TLS" in r.stderr and "BOREALIS_CA" in r.stderr, r.stderr
     # The scheduler's own CA works; so does its name in the certificate.
     assert c.cli("job", "list").rc == 0
     r = subprocess.run([BOREALIS, "--scheduler", f"https://localhost:{c.port}", "job", "list"],
-                       capture_output=True, text=True, env=dict(os.environ, BOREALIS_CA=c.ca))
+                       capture_output=True, text=True,
+                       env=dict(os.environ, BOREALIS_CA=c.ca, BOREALIS_TOKEN_FILE=c.token_file))
     assert r.returncode == 0, r
 
 
@@ -121,7 +122,7 @@ def test_fake_agents_are_refused(running):
     assert status == 401, answer
     # A well-formed request that is not a certificate request.
     status, body = c.api_raw("/api/v1/agents/join", "POST", json.dumps(
-        {"token": c.join_token(), "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"}).encode())
+        {"token": c.join_token(), "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"}).encode(), auth=False)
     assert status == 400 and b"certificate request" in body, body
     # The token cannot buy another agent's identity.
     status, answer, _ = c.enrol(victim)
