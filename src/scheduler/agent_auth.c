@@ -335,8 +335,25 @@ void agent_auth_handle_join(struct http_request *req, void *ctx)
                          (long long)a->max_agents);
     } else {
         _cleanup_free_ char *cert = NULL;
-        if (tls_ca_sign_client(a->ca, csr, strlen(csr), id, AGENT_CERT_DAYS, &cert, &err) < 0 ||
-            append_issued(a, id, &err) < 0) {
+        /* The join token is the principal: audited as the agent. */
+        _cleanup_free_ char *who = bo_xasprintf("agent %s (join token)", id);
+        struct audit_entry e = {.principal = who, .action = req->route->name, .method = req->method,
+                                .path = req->path, .status = 200};
+        struct store *store = s->state.store;
+        int r = tls_ca_sign_client(a->ca, csr, strlen(csr), id, AGENT_CERT_DAYS, &cert, &err);
+        if (r == 0)
+            r = append_issued(a, id, &err);
+        if (r == 0 && (r = store_begin(store, &err)) == 0) {
+            r = audit_append(&s->audit, store, &e, bo_wall_ms(), &err);
+            if (r == 0)
+                r = store_commit(store, &err);
+            if (r < 0) {
+                store_rollback(store);
+                if (!state_error_is_clean(err))
+                    state_fatal(&s->state, "auditing an agent join", err->msg);
+            }
+        }
+        if (r < 0) {
             http_reply_bo_error(req, err);
         } else {
             set_add(&a->pending, id, now + a->pending_ttl_ms);
@@ -370,21 +387,29 @@ void agent_auth_handle_revoke(struct http_request *req, void *ctx)
         http_reply_bo_error(req, err);
         return;
     }
-    int r = 0;
-    if (ag && ag->up) {
+    /* One batch: the agent's tasks LOST (if it was up) and the audit
+     * record of the revocation. */
+    _cleanup_free_ char *detail = bo_xasprintf("agent %s", id);
+    struct audit_entry e = {.principal = req->principal, .action = req->route->name, .method = req->method,
+                            .path = req->path, .detail = detail, .status = 200};
+    int r = store_begin(st->store, &err);
+    if (r == 0 && ag && ag->up) {
         ag->up = false;
         st->agents_up--;
         _cleanup_free_ char *why = bo_xasprintf("agent %s (%s) was revoked", ag->hostname, ag->id);
-        r = store_begin(st->store, &err);
-        if (r == 0 && (r = lifecycle_agent_lost(st, ag, why, &err)) == 0)
-            r = store_commit(st->store, &err);
-        if (r < 0) {
-            store_rollback(st->store);
-            state_fatal(st, "revoking an agent", err->msg);
-            http_reply_bo_error(req, err);
-            return;
-        }
+        r = lifecycle_agent_lost(st, ag, why, &err);
         ag->has_work = true; /* answers its parked poll: refused from now on */
+    }
+    if (r == 0)
+        r = audit_append(&s->audit, st->store, &e, bo_wall_ms(), &err);
+    if (r == 0)
+        r = store_commit(st->store, &err);
+    if (r < 0) {
+        store_rollback(st->store);
+        if (!state_error_is_clean(err))
+            state_fatal(st, "revoking an agent", err->msg);
+        http_reply_bo_error(req, err);
+        return;
     }
     log_info("agent %s revoked", id);
     http_reply_json(req, 200, json_pack("{s:s, s:b}", "agent_id", id, "revoked", 1));

@@ -156,6 +156,10 @@ def test_revoked_agent_is_refused(running):
     assert status == 403 and b"revoked" in body, body
     agents = {a["id"]: a for a in c.api("/api/v1/agents")["agents"]}
     assert agents[fake]["state"] != "up"
+    # Both writes are in the audit log, with who did them.
+    got = [(e["principal"], e["action"], e["status"]) for e in c.api("/api/v1/audit")["entries"]]
+    assert (f"agent {fake} (join token)", "agent_join", 200) in got, got
+    assert ("admin", "agent_revoke", 200) in got, got
     # It cannot join again under its id either, even after a restart.
     c.stop(c.agent)
     c.stop(c.sched)
