@@ -112,8 +112,15 @@ static int setup(struct agent *a, bo_error_t *err)
     a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (a->lock_fd < 0)
         return bo_error_sys(err, errno, "open `%s`", lock);
-    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        return bo_error_sys(err, errno, "another agent uses data dir `%s` (lock `%s`)", data, lock);
+    /* An agent killed while launching leaves a child between fork and exec
+     * that shares the lock for a moment: wait a little before concluding
+     * that another agent runs. */
+    int tries = 0;
+    while (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK || ++tries > 60)
+            return bo_error_sys(err, errno, "another agent uses data dir `%s` (lock `%s`)", data, lock);
+        usleep(50 * 1000);
+    }
     if (agent_options_resolve(&a->opt, err) < 0)
         return -1;
     if (identity_load_or_create(data, a->id, err) < 0)

@@ -242,6 +242,9 @@ def test_every_write_is_audited(running):
     assert c.cli("token", "revoke", "alice").rc == 0
     entries = c.api("/api/v1/audit")["entries"]
     got = [(e["principal"], e["action"], e.get("job"), e["status"]) for e in entries]
+    # The agent's join comes first: its principal is the join token.
+    assert got[0][1] == "agent_join" and got[0][0].endswith("(join token)"), got
+    got = got[1:]
     assert got == [("admin", "job_create", key, 201), ("admin", "job_kill", key, 200),
                    ("admin", "token_create", None, 201), ("alice", "job_kill", key, 403),
                    ("admin", "token_revoke", None, 200)], got
