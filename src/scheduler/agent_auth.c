@@ -394,9 +394,8 @@ void agent_auth_handle_revoke(struct http_request *req, void *ctx)
                             .path = req->path, .detail = detail, .status = 200};
     int r = store_begin(st->store, &err);
     if (r == 0 && ag && ag->up) {
-        ag->up = false;
-        st->agents_up--;
         _cleanup_free_ char *why = bo_xasprintf("agent %s (%s) was revoked", ag->hostname, ag->id);
+        lifecycle_agent_set_state(st, ag, AGENT_DOWN, "revoked");
         r = lifecycle_agent_lost(st, ag, why, &err);
         ag->has_work = true; /* answers its parked poll: refused from now on */
     }

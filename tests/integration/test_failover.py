@@ -125,7 +125,8 @@ def test_heavy_scheduler_load_marks_no_agent_lost():
             path = h.write_job(key, job_yaml(f"big{n}", 4000, ram="1000GiB"))
             procs.append(subprocess.Popen([BOREALIS, "--scheduler", h.url, "job", "create", key, path],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          env=dict(os.environ, BOREALIS_TOKEN_FILE=h.token_file)))
+                                          env=dict(os.environ, BOREALIS_TOKEN_FILE=h.token_file,
+                                                   BOREALIS_CA=h.ca)))
         t0 = time.monotonic()
         assert [p.wait(timeout=300) for p in procs] == [0] * 6
         took = time.monotonic() - t0
@@ -188,9 +189,9 @@ def test_listen_on_ipv6_serves_ipv4_agents_too_and_host_list_shows_them():
         h.start_agents()
         key = create(h, "v6", 1)
         wait_for("v6 RUNNING", lambda: running(h, key, 1))
-        r = subprocess.run([BOREALIS, "--scheduler", f"http://[::1]:{h.port}", "host", "list"],
+        r = subprocess.run([BOREALIS, "--scheduler", f"https://[::1]:{h.port}", "host", "list"],
                            capture_output=True, text=True, timeout=30,
-                           env=dict(os.environ, BOREALIS_TOKEN_FILE=h.token_file))
+                           env=dict(os.environ, BOREALIS_TOKEN_FILE=h.token_file, BOREALIS_CA=h.ca))
         assert r.returncode == 0, r.stderr
         lines = r.stdout.splitlines()
         assert lines[0].split()[:3] == ["HOST", "STATE", "LAST"], r.stdout
