@@ -171,15 +171,9 @@ int launcher_start(const char *executor, const char *sandbox, char *const *procs
 {
     _cleanup_free_ char *log = bo_xasprintf("%s/.borealis/executor.log", sandbox);
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bo_error_sys(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        return bo_error_sys(err, e, "fork");
-    }
+    pid_t pid = bo_fork_with_pipe(p, err);
+    if (pid < 0)
+        return pid;
     if (pid == 0)
         child(executor, sandbox, log, procs_files, p[1]);
     close(p[1]);

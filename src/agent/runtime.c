@@ -64,15 +64,9 @@ static char *find_in_path(const char *name)
 static int run_capture(char *const *argv, char **ret_out, int *ret_status, bo_error_t *err)
 {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bo_error_sys(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        return bo_error_sys(err, e, "fork");
-    }
+    pid_t pid = bo_fork_with_pipe(p, err);
+    if (pid < 0)
+        return pid;
     if (pid == 0) {
         int null = open("/dev/null", O_RDONLY);
         if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
@@ -391,15 +385,9 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     if (sfd < 0 || lfd2 < 0 || (notify_fd >= 0 && nfd < 0))
         return bo_error_sys(err, errno, "fcntl F_DUPFD");
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bo_error_sys(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        return bo_error_sys(err, e, "fork");
-    }
+    pid_t pid = bo_fork_with_pipe(p, err);
+    if (pid < 0)
+        return pid;
     if (pid == 0)
         child(rt, h, root_at, argv, sfd, nfd, lfd2, p[1]);
     close(p[1]);

@@ -159,3 +159,17 @@ int bo_rm_rf(const char *path, bo_error_t *err)
         return errno == ENOENT ? 0 : bo_error_sys(err, errno, "stat `%s`", path);
     return rm_rf_at(AT_FDCWD, path, st.st_dev, err, path);
 }
+
+int bo_fork_with_pipe(int p[2], bo_error_t *err)
+{
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bo_error_sys(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return bo_error_sys(err, e, "fork");
+    }
+    return (int)pid;
+}

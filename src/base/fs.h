@@ -21,5 +21,9 @@ int bo_write_file_atomic_mode(const char *path, const void *data, size_t len, bo
 int bo_mkdir_p(const char *path, unsigned mode, bo_error_t *err);
 /* Remove a tree; a missing path is success. Does not cross mount points. */
 int bo_rm_rf(const char *path, bo_error_t *err);
+/* fork() with a close-on-exec pipe made first (p[0] to read, p[1] to
+ * write). Returns the child's pid in the parent, 0 in the child, and -1
+ * with both ends closed when the pipe or the fork failed. */
+int bo_fork_with_pipe(int p[2], bo_error_t *err);
 
 #endif
