@@ -137,6 +137,9 @@ static int setup(struct agent *a, bo_error_t *err)
         return -1;
     log_info("OCI runtime: %s %s (%s)%s", runtime_kind_name(a->rt.kind), a->rt.version, a->rt.path,
              a->rt.hide_controllers ? ", hybrid cgroups: hiding the unified controllers from it" : "");
+    if (a->rt.root_is_chroot)
+        log_info("`/` is not a mount point (the agent runs in a chroot): each runtime invocation climbs out to "
+                 "a private mount namespace and mounts a copy of it over itself");
     /* A container's first process outlives `runtime run --detach`: as a
      * subreaper the agent gets it as a child (and reaps it). */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <linux/mount.h>
 #include <sched.h>
@@ -132,6 +133,14 @@ static bool unified_lists_controllers(void)
     return false;
 }
 
+static bool root_is_mount_point(void)
+{
+    struct statx stx;
+    if (statx(AT_FDCWD, "/", 0, 0, &stx) < 0 || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        return true; /* cannot tell: assume the usual case */
+    return stx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+}
+
 int runtime_init(struct runtime *rt, const char *path, const char *state_root, bo_error_t *err)
 {
     *rt = (struct runtime){0};
@@ -162,6 +171,7 @@ int runtime_init(struct runtime *rt, const char *path, const char *state_root, b
         runtime_clear(rt);
         return -1;
     }
+    rt->root_is_chroot = !root_is_mount_point();
     if (rt->kind == RUNTIME_CRUN && unified_lists_controllers()) {
         rt->hide_controllers = bo_xasprintf("%s/empty", state_root);
         if (bo_write_file_atomic(rt->hide_controllers, "", 0, false, err) < 0) {
@@ -277,6 +287,47 @@ static int readonly_tree(const char *path)
     return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr));
 }
 
+/* The agent runs in a chroot: its "/" is a directory of the host's root
+ * mount, not a mount point, so it can be neither made private (EINVAL) nor
+ * pivoted away from by the runtime. A plain chroot shares the host's mount
+ * namespace; this process already has a namespace of its own, where it
+ * climbs out of the chroot to the namespace's real root (a chroot is no
+ * barrier to root), makes that whole tree private (which changes nothing
+ * in the host's namespace), then mounts a recursive copy of the chroot's
+ * directory over itself and enters it: "/" is a private mount point again,
+ * over the same files. Async-signal-safe: syscalls only. */
+static int private_root_from_chroot(const struct runtime *rt)
+{
+    int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (old_root < 0)
+        return -1;
+    /* Chroot somewhere below: the working directory ("/", the old root) is
+     * then outside the root, and ".." walks up past it. */
+    if (chdir("/") < 0 || chroot(rt->state_root) < 0)
+        return -1;
+    for (int depth = 0; depth < PATH_MAX / 2; depth++) {
+        struct stat here, up;
+        if (stat(".", &here) < 0 || stat("..", &up) < 0)
+            return -1;
+        if (here.st_dev == up.st_dev && here.st_ino == up.st_ino)
+            break;
+        if (chdir("..") < 0)
+            return -1;
+    }
+    if (chroot(".") < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -1;
+    int tree = (int)syscall(SYS_open_tree, old_root, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                                             AT_EMPTY_PATH);
+    if (tree < 0)
+        return -1;
+    if (syscall(SYS_move_mount, tree, "", old_root, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ||
+        fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        return -1;
+    (void)close(tree);
+    (void)close(old_root);
+    return 0;
+}
+
 /* Child side of every invocation; async-signal-safe calls only (the agent
  * may have libcurl resolver threads). */
 static int child_prologue(const struct runtime *rt)
@@ -288,7 +339,9 @@ static int child_prologue(const struct runtime *rt)
     const struct rlimit *nofile = launcher_task_nofile();
     if (nofile->rlim_max)
         (void)setrlimit(RLIMIT_NOFILE, nofile);
-    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    if (unshare(CLONE_NEWNS) < 0)
+        return STEP_NS;
+    if (rt->root_is_chroot ? private_root_from_chroot(rt) < 0 : mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return STEP_NS;
     if (rt->hide_controllers && mount(rt->hide_controllers, UNIFIED_CONTROLLERS, NULL, MS_BIND, NULL) < 0)
         return STEP_HIDE;

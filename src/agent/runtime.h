@@ -27,6 +27,9 @@ struct runtime {
     /* Hybrid host and crun: bind an empty file over the unified tree's
      * cgroup.controllers for each invocation. */
     char *hide_controllers; /* NULL, or the empty file to bind */
+    /* "/" is not a mount point (the agent runs in a chroot): see
+     * private_root_from_chroot() in runtime.c. */
+    bool root_is_chroot;
 };
 
 /* `path` NULL: crun, then runc, from PATH. `state_root` is created. */

@@ -133,6 +133,9 @@ class Cluster:
         # The admin token the scheduler writes on its first start.
         self.token_file = os.path.join(root, "scheduler", "admin.token")
         self.agent_args = []
+        # A command the agent runs under (it must exec the agent, so that
+        # the pid is the agent's): e.g. a chroot.
+        self.agent_prefix = []
         # Stopping kills every task; a test with hundreds of containers
         # (one runtime delete each) may need longer.
         self.agent_stop_timeout = 60
@@ -149,7 +152,7 @@ class Cluster:
     def start_agent(self, wait=True):
         log = open(os.path.join(self.root, "agent.log"), "ab")
         self.agent = subprocess.Popen(
-            [BOREALIS, "agent", "--data-dir", os.path.join(self.root, "agent"),
+            self.agent_prefix + [BOREALIS, "agent", "--data-dir", os.path.join(self.root, "agent"),
              "--scheduler", self.url, "--executor", EXECUTOR,
              "--join-token-file", self.join_token_file, "--ca", self.ca,
              "--cgroup-root", self.cgroup_root, "--cleanup-on-exit",

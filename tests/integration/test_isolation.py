@@ -172,3 +172,44 @@ def test_pids_limit_contains_a_fork_bomb(cluster):
     path = os.path.join(sandbox_of(c, task), "forks.txt")
     text = wait_for("fork count", lambda: os.path.exists(path) and open(path).read())
     assert int(text.strip().split("=")[1]) < 32, text
+
+
+# Runs its arguments chrooted into a directory that is not a mount point
+# (as on a machine set up with debootstrap + chroot), in a mount namespace
+# of its own so that nothing it mounts is seen outside: the root is a
+# directory on a tmpfs, holding a recursive bind of each of the host's
+# top-level directories (symlinks recreated).
+CHROOT = r"""
+set -e
+t="$1"; shift
+mount -t tmpfs chroot-test "$t"
+mkdir "$t/root"
+for d in /*; do
+  if [ -L "$d" ]; then ln -s "$(readlink "$d")" "$t/root$d"
+  elif [ -d "$d" ]; then mkdir "$t/root$d"; mount --rbind "$d" "$t/root$d"
+  fi
+done
+exec chroot "$t/root" "$@"
+"""
+
+
+def test_an_agent_in_a_chroot_runs_containers(cluster):
+    """Found by fresh-machine: in a chroot `/` is not a mount point, and
+    every container start failed ("cannot make a private mount namespace":
+    EINVAL)."""
+    c = cluster
+    where = os.path.join(c.root, "chroot")
+    os.mkdir(where)
+    c.agent_prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT, "chroot", where]
+    c.start_scheduler()
+    c.start_agent()
+    key = "local/www-data/devel/other"
+    assert c.cli("job", "create", key, c.job_file(OTHER)).rc == 0
+    task = c.wait_running(key, 1)[0]
+    out = os.path.join(sandbox_of(c, task), ".logs")
+    wait_for("the task's output", lambda: any(
+        "secret" in open(os.path.join(root, f)).read()
+        for root, _, files in os.walk(out) for f in files if f == "stdout"))
+    assert c.cli("job", "killall", key).rc == 0
+    wait_for("KILLED", lambda: c.tasks(key)[0]["state"] == "KILLED")
+    assert "`/` is not a mount point" in c.log("agent.log")
