@@ -1,6 +1,7 @@
 /* fuzz_job_json.c - libFuzzer target for the strict job JSON decoder
  * (what the scheduler's API accepts) and the runtime template expansion
- * the agent performs on the decoded cmdlines. */
+ * the agent performs on the decoded cmdlines, and the allowlist check of
+ * its host mounts. */
 #include <stdint.h>
 #include <string.h>
 
@@ -17,6 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct job_config *c = NULL;
     bo_error_t err = NULL;
     if (job_config_from_json(j, &c, &err) == 0) {
+        /* The scheduler's allowlist check of the host mounts. */
+        static char *const allow[] = {"/srv", "/data/shared"};
+        bo_error_t merr = NULL;
+        if (job_config_check_mounts_allowed(c, allow, 2, &merr) < 0)
+            bo_error_free(merr);
         json_t *out = job_config_to_json(c);
         struct job_config *c2 = NULL;
         if (job_config_from_json(out, &c2, NULL) < 0)

@@ -165,6 +165,8 @@ static int setup(struct agent *a, bo_error_t *err)
         .pids_max = a->opt.pids_max,
         .runtime = &a->rt,
         .allow_root_roles = a->opt.allow_root_roles,
+        .host_mount_allow = a->opt.host_mount_allow,
+        .n_host_mount_allow = a->opt.n_host_mount_allow,
         .sandbox_retention_ms = a->opt.sandbox_retention_ms,
     };
     struct agent_images_config ic = {

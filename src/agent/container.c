@@ -95,6 +95,37 @@ static int chown_dir(const char *path, uid_t uid, gid_t gid, bo_error_t *err)
     return 0;
 }
 
+/* An empty directory or file per host mount in the bundle: the runtime's
+ * private mount namespace binds the checked fds there (runtime.c), and
+ * config.json names them as the mounts' sources. */
+static int stage_mounts(const char *bundle, const struct host_mounts *hm, struct oci_bind *ret_binds,
+                        struct runtime_bind *ret_run, bo_error_t *err)
+{
+    _cleanup_free_ char *dir = bo_xasprintf("%s/mounts", bundle);
+    if (bo_mkdir_p(dir, 0700, err) < 0)
+        return -1;
+    for (size_t i = 0; i < hm->n; i++) {
+        const struct host_mount *m = &hm->v[i];
+        char *staging = bo_xasprintf("%s/%zu", dir, i);
+        ret_binds[i] = (struct oci_bind){.source = staging, .destination = m->destination, .read_only = m->read_only};
+        ret_run[i] = (struct runtime_bind){.fd = m->fd, .staging = staging, .read_only = m->read_only};
+        if (m->is_dir) {
+            if (mkdir(staging, 0700) < 0 && errno != EEXIST)
+                return bo_error_sys(err, errno, "mkdir `%s`", staging);
+            continue;
+        }
+        int fd = open(staging, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return bo_error_sys(err, errno, "create `%s`", staging);
+        close(fd);
+    }
+    return 0;
+}
+
+static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
+                         const struct runtime_bind *binds, size_t n_binds, struct launcher_result *ret,
+                         bo_error_t *err);
+
 int container_start(const struct container_launch *c, struct launcher_result *ret, bo_error_t *err)
 {
     uid_t uid;
@@ -153,6 +184,11 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     if (c->ports)
         json_object_foreach(c->ports, pname, pv) env[n_env++] = port_env(pname, json_integer_value(pv));
 
+    size_t n_mounts = c->mounts ? c->mounts->n : 0;
+    struct oci_bind *binds = bo_xcalloc(n_mounts + 1, sizeof(*binds));
+    struct runtime_bind *run_binds = bo_xcalloc(n_mounts + 1, sizeof(*run_binds));
+    int r = n_mounts ? stage_mounts(bundle, c->mounts, binds, run_binds, err) : 0;
+
     char *args[] = {OCI_EXECUTOR_PATH, "--state-fd", "3", "--notify-fd", "4", OCI_SANDBOX_PATH, NULL};
     const char *hidden[] = {c->data_dir};
     struct oci_task t = {
@@ -174,14 +210,30 @@ int container_start(const struct container_launch *c, struct launcher_result *re
         .sandbox = c->sandbox,
         .hidden = hidden,
         .n_hidden = c->image ? 0 : BO_ARRAY_SIZE(hidden), /* an image shows nothing of the host */
+        .binds = binds,
+        .n_binds = n_mounts,
     };
-    int r = oci_spec_write(&t, bundle, err);
+    if (r == 0)
+        r = oci_spec_write(&t, bundle, err);
     for (size_t i = 0; i < n_env; i++)
         free(env[i]);
     free(env);
     if (r < 0)
-        return -1;
+        goto out;
 
+    r = start_runtime(c, bundle, rootfs, meta, run_binds, n_mounts, ret, err);
+out:
+    for (size_t i = 0; i < n_mounts; i++)
+        free((char *)binds[i].source);
+    free(binds);
+    free(run_binds);
+    return r;
+}
+
+static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
+                         const struct runtime_bind *binds, size_t n_binds, struct launcher_result *ret,
+                         bo_error_t *err)
+{
     _cleanup_close_ int state_fd = open(meta, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (state_fd < 0)
         return bo_error_sys(err, errno, "open `%s`", meta);
@@ -192,7 +244,9 @@ int container_start(const struct container_launch *c, struct launcher_result *re
                               .host_root_at = c->image ? NULL : rootfs,
                               .state_dirfd = state_fd,
                               .notify_fd = notify_fd,
-                              .log = log};
+                              .log = log,
+                              .binds = binds,
+                              .n_binds = n_binds};
     pid_t pid;
     if (runtime_start(c->rt, &run, &pid, err) < 0)
         return -1;

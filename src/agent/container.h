@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "agent/host_mounts.h"
 #include "agent/launcher.h"
 #include "agent/runtime.h"
 #include "base/error.h"
@@ -30,6 +31,9 @@ struct container_launch {
      * the host's filesystem, read-only. */
     struct image_store *images;
     const char *image; /* digest reference */
+    /* The job's host mounts, resolved and checked (agent/host_mounts.h);
+     * NULL: none. */
+    const struct host_mounts *mounts;
 };
 
 /* The role's user (getpwnam on this machine). A role with no user, or one

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "base/help.h"
 #include "base/ident.h"
 #include "base/parse.h"
+#include "model/host_mount.h"
 
 #define OPT_ATTRIBUTES_MAX 64
 
@@ -185,6 +187,24 @@ static int set_allow_root_role(void *target, const struct bo_option *op, const c
     return 0;
 }
 
+/* Kept resolved (symlinks, as the agent resolves a job's host path at
+ * launch), so the two compare like with like; it must exist now. */
+static int set_host_mount_allow(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
+{
+    struct agent_options *o = target;
+    _cleanup_free_ char *what = bo_xasprintf("--%s", op->name);
+    if (o->n_host_mount_allow >= HOST_MOUNT_ALLOW_MAX)
+        return bo_error_set(err, BO_E_INVALID, "%s: at most %d paths", what, HOST_MOUNT_ALLOW_MAX);
+    if (host_mount_path_check(v, what, err) < 0)
+        return -1;
+    char *real = realpath(v, NULL);
+    if (!real)
+        return usage_error(err, bo_error_sys(err, errno, "%s: `%s`", what, v));
+    o->host_mount_allow = bo_xrealloc(o->host_mount_allow, (o->n_host_mount_allow + 1) * sizeof(char *));
+    o->host_mount_allow[o->n_host_mount_allow++] = real;
+    return 0;
+}
+
 static int set_join_token_file(void *target, const struct bo_option *op, const char *v, bo_error_t *err)
 {
     struct agent_options *o = target;
@@ -222,6 +242,9 @@ const struct bo_option agent_option_table[] = {
      .set = set_runtime, .help = "OCI runtime that runs every task in a container (crun or runc)"},
     {.name = "allow-root-role", .kind = BO_OPT_STRING, .arg = "ROLE", .repeat = true, .set = set_allow_root_role,
      .help = "role whose tasks may run as root (uid 0); no role may otherwise"},
+    {.name = "host-mount-allow", .kind = BO_OPT_STRING, .arg = "DIR", .repeat = true, .set = set_host_mount_allow,
+     .help = "tasks may mount host paths under DIR (default: none). Checked at every launch on the "
+             "path with its symlinks resolved; the scheduler's own --host-mount-allow is checked at job create"},
     {.name = "cgroup-root", .kind = BO_OPT_STRING, .arg = "NAME", .def = "borealis", .set = set_cgroup_root,
      .help = "parent cgroup of the tasks' cgroups"},
     {.name = "pids-max", .kind = BO_OPT_INT, .def = "4096", .min = 16, .max = 4194304, .at = AT(pids_max),
@@ -330,6 +353,9 @@ void agent_options_clear(struct agent_options *o)
     for (size_t i = 0; i < o->n_plain_http; i++)
         free(o->plain_http[i]);
     free(o->plain_http);
+    for (size_t i = 0; i < o->n_host_mount_allow; i++)
+        free(o->host_mount_allow[i]);
+    free(o->host_mount_allow);
     free(o->runtime);
     json_decref(o->allow_root_roles);
     free(o->join_token_file);

@@ -25,6 +25,8 @@ struct agent_options {
     char *cgroup_root;
     char *runtime;           /* NULL: detect (crun, then runc) */
     json_t *allow_root_roles; /* array of role names, or NULL */
+    char **host_mount_allow;  /* --host-mount-allow, symlinks resolved */
+    size_t n_host_mount_allow;
     int64_t sandbox_retention_ms;
     int64_t pids_max;
     bool cleanup_on_exit;

@@ -268,7 +268,16 @@ static int host_root_scan(const char *at, struct host_root *h, bo_error_t *err)
     return 0;
 }
 
-enum child_step { STEP_NS = 1, STEP_HIDE, STEP_ROOT, STEP_FDS, STEP_EXEC };
+enum child_step { STEP_NS = 1, STEP_HIDE, STEP_ROOT, STEP_BINDS, STEP_FDS, STEP_EXEC };
+
+/* The host mounts of one start: for each, a detached copy of the checked
+ * file's mount tree (open_tree), made in the agent's mount namespace,
+ * where the fd's mount lives, and attached by the child in its own. */
+struct child_binds {
+    const struct runtime_bind *v;
+    size_t n;
+    const int *tree;
+};
 
 static const char *step_name(int step)
 {
@@ -276,15 +285,49 @@ static const char *step_name(int step)
     case STEP_NS: return "make a private mount namespace";
     case STEP_HIDE: return "hide " UNIFIED_CONTROLLERS;
     case STEP_ROOT: return "show the host's filesystem read-only";
+    case STEP_BINDS: return "bind the task's host mounts";
     case STEP_FDS: return "set up the runtime's fds";
     default: return "exec the runtime";
     }
 }
 
+static int set_tree(const char *path, uint64_t attrs)
+{
+    struct mount_attr attr = {.attr_set = attrs};
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr));
+}
+
 static int readonly_tree(const char *path)
 {
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
-    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr));
+    return set_tree(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+}
+
+/* Attach each detached tree at its staging path. */
+static int bind_host_mounts(const struct child_binds *b)
+{
+    for (size_t i = 0; b && i < b->n; i++)
+        if (syscall(SYS_move_mount, b->tree[i], "", AT_FDCWD, b->v[i].staging, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            return -1;
+    return 0;
+}
+
+/* A detached recursive copy of the mount at `fd` (the checked file, not
+ * whatever its path names now), read-only (recursively) unless asked,
+ * never setuid or device files. */
+static int clone_tree(const struct runtime_bind *b, bo_error_t *err)
+{
+    int tree = (int)syscall(SYS_open_tree, b->fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                                                          AT_RECURSIVE);
+    if (tree < 0)
+        return bo_error_sys(err, errno, "open_tree of host mount `%s`", b->staging);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                          (b->read_only ? MOUNT_ATTR_RDONLY : 0)};
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+        int e = errno;
+        close(tree);
+        return bo_error_sys(err, e, "mount_setattr of host mount `%s`", b->staging);
+    }
+    return tree;
 }
 
 /* The agent runs in a chroot: its "/" is a directory of the host's root
@@ -349,8 +392,8 @@ static int child_prologue(const struct runtime *rt)
 }
 
 static void __attribute__((noreturn))
-child(const struct runtime *rt, const struct host_root *h, const char *root_at, char *const *argv, int state_fd,
-      int notify_fd, int log_fd, int errfd)
+child(const struct runtime *rt, const struct host_root *h, const char *root_at, const struct child_binds *binds,
+      char *const *argv, int state_fd, int notify_fd, int log_fd, int errfd)
 {
     int report[2] = {0, 0};
     int step = child_prologue(rt);
@@ -375,6 +418,9 @@ child(const struct runtime *rt, const struct host_root *h, const char *root_at, 
             if (mkdir(dirs[i], 0755) < 0)
                 goto fail;
     }
+    step = STEP_BINDS;
+    if (bind_host_mounts(binds) < 0)
+        goto fail;
     step = STEP_FDS;
     int null = open("/dev/null", O_RDWR);
     if (null < 0 || dup2(null, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0 || dup2(state_fd, 3) < 0 ||
@@ -426,8 +472,9 @@ static int high_fd(int fd)
     return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
 }
 
-static int spawn(const struct runtime *rt, const struct host_root *h, const char *root_at, char *const *argv,
-                 int state_fd, int notify_fd, const char *log, int *ret_status, bo_error_t *err)
+static int spawn(const struct runtime *rt, const struct host_root *h, const char *root_at,
+                 const struct child_binds *binds, char *const *argv, int state_fd, int notify_fd, const char *log,
+                 int *ret_status, bo_error_t *err)
 {
     _cleanup_close_ int lfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (lfd < 0)
@@ -442,7 +489,7 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     if (pid < 0)
         return pid;
     if (pid == 0)
-        child(rt, h, root_at, argv, sfd, nfd, lfd2, p[1]);
+        child(rt, h, root_at, binds, argv, sfd, nfd, lfd2, p[1]);
     close(p[1]);
     int report[2] = {0, 0};
     ssize_t n;
@@ -460,7 +507,8 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     return 0;
 }
 
-int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err)
+static int run_detached(const struct runtime *rt, const struct runtime_run *r, const int *tree, pid_t *ret_pid,
+                        bo_error_t *err)
 {
     struct host_root h = {0};
     if (r->host_root_at && host_root_scan(r->host_root_at, &h, err) < 0)
@@ -484,8 +532,9 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
     argv[n++] = (char *)r->id;
     argv[n] = NULL;
     int st = 0;
-    int rc = spawn(rt, r->host_root_at ? &h : NULL, r->host_root_at, argv, r->state_dirfd, r->notify_fd, r->log,
-                   &st, err);
+    struct child_binds binds = {.v = r->binds, .n = r->n_binds, .tree = tree};
+    int rc = spawn(rt, r->host_root_at ? &h : NULL, r->host_root_at, &binds, argv, r->state_dirfd, r->notify_fd,
+                   r->log, &st, err);
     host_root_clear(&h);
     if (rc < 0)
         return -1;
@@ -502,6 +551,27 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
         return -1;
     *ret_pid = (pid_t)pid;
     return 0;
+}
+
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err)
+{
+    int *tree = bo_xcalloc(r->n_binds + 1, sizeof(int));
+    size_t n_tree = 0;
+    int rc = 0;
+    while (rc == 0 && n_tree < r->n_binds) {
+        int fd = clone_tree(&r->binds[n_tree], err);
+        if (fd < 0)
+            rc = -1;
+        else
+            tree[n_tree++] = fd;
+    }
+    if (rc == 0)
+        rc = run_detached(rt, r, tree, ret_pid, err);
+    /* The container holds its own copies now; these were the agent's. */
+    for (size_t i = 0; i < n_tree; i++)
+        close(tree[i]);
+    free(tree);
+    return rc;
 }
 
 int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err)
@@ -523,7 +593,7 @@ int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err)
     argv[n] = NULL;
     _cleanup_free_ char *log = bo_xasprintf("%s/%s.delete.log", rt->state_root, id);
     int status = 0;
-    int r = spawn(rt, NULL, NULL, argv, -1, -1, log, &status, err);
+    int r = spawn(rt, NULL, NULL, NULL, argv, -1, -1, log, &status, err);
     if (r < 0)
         return -1;
     _cleanup_free_ char *tail = log_tail(log);

@@ -37,6 +37,17 @@ int runtime_init(struct runtime *rt, const char *path, const char *state_root, b
 void runtime_clear(struct runtime *rt);
 const char *runtime_kind_name(enum runtime_kind k);
 
+/* A host path the agent checked and holds open (agent/host_mounts.h):
+ * bound from the fd at `staging` (an empty directory or file in the
+ * bundle) in the runtime's private mount namespace before the runtime
+ * runs, so config.json names `staging` and the runtime mounts the very
+ * file that was checked. Read-only binds are made so here already. */
+struct runtime_bind {
+    int fd;
+    const char *staging;
+    bool read_only;
+};
+
 struct runtime_run {
     const char *bundle; /* holds config.json; root.path is created here */
     const char *id;
@@ -46,6 +57,8 @@ struct runtime_run {
     int state_dirfd; /* becomes fd 3 of the container's first process */
     int notify_fd;   /* becomes fd 4 (-1: /dev/null) */
     const char *log; /* the runtime's and the executor's stdout/stderr */
+    const struct runtime_bind *binds;
+    size_t n_binds;
 };
 
 /* `runtime run --detach`: returns once the container's first process runs,

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "agent/container.h"
+#include "agent/host_mounts.h"
 #include "agent/images.h"
 #include "agent/launcher.h"
 #include "agent/sandbox.h"
@@ -402,6 +403,12 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
 static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
 {
     bo_error_t err = NULL;
+    /* Checked before anything is made or pulled, and held open until the
+     * runtime has mounted them (host_mounts.h). */
+    __attribute__((cleanup(host_mounts_clear))) struct host_mounts hm = {0};
+    if (host_mounts_resolve(l->task.mounts, l->task.n_mounts, m->cfg.host_mount_allow, m->cfg.n_host_mount_allow,
+                            m->cfg.data_dir, &hm, &err) < 0)
+        return launch_failed(m, t, "mounts", err);
     if (l->task.image && *l->task.image) {
         /* The pull runs beside the loop; the task shows it meanwhile and
          * the launch goes on in image_pulled(). */
@@ -430,7 +437,8 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
                                   .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
                                   .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles,
                                   .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
-                                  .image = l->task.image && *l->task.image ? l->task.image : NULL};
+                                  .image = l->task.image && *l->task.image ? l->task.image : NULL,
+                                  .mounts = &hm};
     struct launcher_result lr;
     if (!m->cfg.runtime) {
         /* Unit tests only (tasks.h): the executor forked directly. */

@@ -29,6 +29,8 @@ struct task_mgr_config {
      * no container (the agent always has a runtime). */
     const struct runtime *runtime;
     json_t *allow_root_roles; /* role names that may run as root, or NULL */
+    char *const *host_mount_allow; /* --host-mount-allow, resolved */
+    size_t n_host_mount_allow;
     int64_t sandbox_retention_ms;
     struct agent_images *images; /* pulls beside the loop (agent/images.h); NULL: images refused */
 };

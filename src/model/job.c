@@ -9,6 +9,7 @@
 #include "base/ident.h"
 #include "base/parse.h"
 #include "model/constraint.h"
+#include "model/host_mount.h"
 #include "model/image_ref.h"
 #include "model/task_id.h"
 #include "model/template.h"
@@ -59,6 +60,32 @@ static int check_image(const char *s, const char *path, bo_error_t *err)
     if (image_ref_parse(s, &r, err) < 0)
         return bo_error_wrap(err, "%s", path);
     image_ref_clear(&r);
+    return 0;
+}
+
+static int check_host_path(const char *s, const char *path, bo_error_t *err)
+{
+    return host_mount_source_check(s, path, err);
+}
+
+static int check_container_path(const char *s, const char *path, bo_error_t *err)
+{
+    return host_mount_destination_check(s, path, err);
+}
+
+int job_config_check_mounts_allowed(const struct job_config *c, char *const *allow, size_t n_allow,
+                                    bo_error_t *err)
+{
+    for (size_t i = 0; i < c->task.n_mounts; i++) {
+        const char *h = c->task.mounts[i].host_path;
+        if (host_mount_allowed(h, allow, n_allow))
+            continue;
+        _cleanup_free_ char *list = host_mount_allow_text(allow, n_allow);
+        return bo_error_set(err, BO_E_INVALID,
+                            "task.mounts[%zu].host_path: `%s` is not under a host path this cluster allows to mount "
+                            "(the scheduler's --host-mount-allow: %s)",
+                            i, h, list);
+    }
     return 0;
 }
 
@@ -143,10 +170,12 @@ void job_key_clear(struct job_key *k)
 /* ---- the field table ------------------------------------------------ */
 
 static const char *const ordering_names[] = {"parallel", "sequential", NULL};
+static const char *const mount_mode_names[] = {"ro", "rw", NULL};
 
 #define J(m) offsetof(struct job_config, m)
 #define T(m) offsetof(struct task_config, m)
 #define P(m) offsetof(struct process_config, m)
+#define M(m) offsetof(struct mount_config, m)
 
 static const struct job_field fields[] = {
     {"job", "cluster", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
@@ -204,6 +233,16 @@ static const struct job_field fields[] = {
      .offset = T(image), .omit_empty = true,
      .help = "container image, HOST[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST (the CLI resolves a tag to its "
              "digest at create); empty: no image"},
+    {"task", "mounts", JOB_FIELD_OBJECT_LIST, false, "[]", 0, HOST_MOUNT_MAX, .child = "task.mounts",
+     .offset = T(mounts), .count_offset = T(n_mounts), .elem_size = sizeof(struct mount_config), .omit_empty = true,
+     .help = "host paths mounted into the container, each under the scheduler's and the agent's --host-mount-allow"},
+    {"task.mounts", "host_path", JOB_FIELD_STRING, true, NULL, 1, HOST_MOUNT_PATH_MAX, .check = check_host_path,
+     .offset = M(host_path), .help = "absolute path on the machine (symlinks resolved by the agent)"},
+    {"task.mounts", "container_path", JOB_FIELD_STRING, true, NULL, 1, HOST_MOUNT_PATH_MAX,
+     .check = check_container_path, .offset = M(container_path),
+     .help = "absolute path in the container; not /, /proc, /sys, /dev, /sandbox or under them"},
+    {"task.mounts", "mode", JOB_FIELD_ENUM, false, "\"ro\"", .choices = mount_mode_names, .offset = M(mode),
+     .help = "ro: read-only; rw: the task may write"},
     {"task", "processes", JOB_FIELD_OBJECT_LIST, true, NULL, 1, JOB_MAX_PROCESSES, .child = "task.processes",
      .offset = T(processes), .count_offset = T(n_processes), .elem_size = sizeof(struct process_config),
      .help = "processes of the task"},
@@ -464,6 +503,12 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
                 _cleanup_free_ char *p = bo_xasprintf("%s.ports[%zu]", path, i);
                 return fail(d, p, err, "duplicate port name `%s` (also ports[%zu])", t->ports[i], j);
             }
+    for (size_t i = 0; i < t->n_mounts; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->mounts[i].container_path, t->mounts[j].container_path) == 0) {
+                _cleanup_free_ char *p = bo_xasprintf("%s.mounts[%zu].container_path", path, i);
+                return fail(d, p, err, "`%s` is mounted twice (also mounts[%zu])", t->mounts[i].container_path, j);
+            }
     for (size_t i = 0; i < t->n_processes; i++) {
         for (size_t j = 0; j < i; j++)
             if (strcmp(t->processes[i].name, t->processes[j].name) == 0) {
@@ -519,6 +564,11 @@ void task_config_clear(struct task_config *t)
         free(t->processes[i].cmdline);
     }
     free(t->processes);
+    for (size_t i = 0; i < t->n_mounts; i++) {
+        free(t->mounts[i].host_path);
+        free(t->mounts[i].container_path);
+    }
+    free(t->mounts);
     free(t->image);
     *t = (struct task_config){0};
 }
@@ -688,6 +738,9 @@ static json_t *encode_object(const char *object, const void *base)
                 if (!v || !*v)
                     continue;
             }
+            if (f->omit_empty && (f->type == JOB_FIELD_OBJECT_LIST || f->type == JOB_FIELD_STRING_LIST) &&
+                *(const size_t *)((const char *)base + f->count_offset) == 0)
+                continue;
             json_object_set_new(o, f->name, encode_field(f, base));
         }
     return o;

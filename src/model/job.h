@@ -43,6 +43,16 @@ struct process_config {
 
 enum task_ordering { ORDERING_PARALLEL, ORDERING_SEQUENTIAL };
 
+/* A host path mounted into the task's container (Aurora's Volume, Docker's
+ * --mount type=bind): allowed only under the scheduler's and the agent's
+ * --host-mount-allow (model/host_mount.h). */
+enum mount_mode { MOUNT_RO, MOUNT_RW };
+struct mount_config {
+    char *host_path;
+    char *container_path;
+    enum mount_mode mode;
+};
+
 struct task_config {
     double cpu;
     uint64_t ram;  /* bytes */
@@ -54,6 +64,8 @@ struct task_config {
     enum task_ordering ordering;
     int64_t kill_grace_ms;
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
+    struct mount_config *mounts; /* container paths unique */
+    size_t n_mounts;
 };
 
 /* One placement constraint (model/constraint.h): an agent attribute and
@@ -105,6 +117,11 @@ void task_config_clear(struct task_config *t);
 /* A task's image must be resolved to a digest before the scheduler takes
  * it (every instance runs the same bytes): BO_E_INVALID naming the field. */
 int job_config_check_image_resolved(const struct job_config *c, bo_error_t *err);
+/* Every host path of the task's mounts is under an entry of `allow` (the
+ * scheduler's --host-mount-allow): BO_E_INVALID naming the mount and the
+ * list otherwise. */
+int job_config_check_mounts_allowed(const struct job_config *c, char *const *allow, size_t n_allow,
+                                    bo_error_t *err);
 
 struct job_config *job_config_ref(struct job_config *c);
 void job_config_unref(struct job_config *c);
@@ -154,7 +171,7 @@ struct job_field {
     size_t count_offset;        /* lists: of the size_t count */
     size_t elem_size;           /* OBJECT_LIST: sizeof one element */
     const char *help;
-    bool omit_empty; /* STRING: an empty value ("", the default) is left out of the JSON */
+    bool omit_empty; /* STRING: an empty value ("", the default), lists: no entry, is left out of the JSON */
 };
 
 /* The whole table, in output order. */

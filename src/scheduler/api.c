@@ -67,7 +67,9 @@ static void h_job_create(struct http_request *req, void *ctx)
     struct job_config *c = NULL;
     int r = job_config_from_json(body, &c, &err);
     json_decref(body);
-    if (r == 0 && job_config_check_image_resolved(c, &err) < 0) {
+    if (r == 0 && (job_config_check_image_resolved(c, &err) < 0 ||
+                   job_config_check_mounts_allowed(c, st->opt.host_mount_allow, st->opt.n_host_mount_allow,
+                                                   &err) < 0)) {
         job_config_unref(c);
         r = -1;
     }

@@ -26,6 +26,7 @@
 #include "base/log.h"
 #include "base/parse.h"
 #include "base/timefmt.h"
+#include "model/host_mount.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/gate.h"
 #include "scheduler/lifecycle.h"
@@ -103,6 +104,9 @@ const struct bo_option scheduler_options[] = {
      .at = AT(opt.max_agent_ram), .help = "most RAM an agent may offer"},
     {.name = "max-agent-disk", .kind = BO_OPT_SIZE, .def = "1024TiB", .min = 1 << 20, .max = 9.0e18,
      .at = AT(opt.max_agent_disk), .help = "most disk an agent may offer"},
+    {.name = "host-mount-allow", .kind = BO_OPT_STRING, .arg = "DIR", .repeat = true,
+     .help = "jobs may mount host paths under DIR into their tasks (default: none). A job asking for "
+             "another path is refused at create; each agent's own --host-mount-allow is checked again at launch"},
     {.name = "max-connections", .kind = BO_OPT_INT, .def = "20000", .min = 64, .max = 1000000,
      .at = AT(max_connections),
      .help = "connection budget (kept below the open file limit); a tenth is reserved for the addresses of "
@@ -185,6 +189,18 @@ static int parse_args(int argc, char **argv, struct sched_cli *c, bool *help, bo
         free((void *)c->hostnames);
         c->hostnames = NULL;
     }
+    size_t n_allow = 0;
+    const char *const *allow = bo_opts_texts(&o, "host-mount-allow", &n_allow);
+    if (r == 0 && n_allow > HOST_MOUNT_ALLOW_MAX)
+        r = bo_error_set(err, BO_E_INVALID, "--host-mount-allow: at most %d paths", HOST_MOUNT_ALLOW_MAX);
+    for (size_t i = 0; r == 0 && i < n_allow; i++)
+        r = host_mount_path_check(allow[i], "--host-mount-allow", err);
+    if (r == 0 && n_allow) {
+        char **copy = bo_xcalloc(n_allow, sizeof(char *));
+        memcpy(copy, allow, n_allow * sizeof(char *));
+        c->opt.host_mount_allow = copy;
+        c->opt.n_host_mount_allow = n_allow;
+    }
     if (r == 0 && c->n_hostnames > SCHED_MAX_HOSTNAMES)
         r = bo_error_set(err, BO_E_INVALID, "--hostname: at most %d names", SCHED_MAX_HOSTNAMES);
     if (r == 0 && !o.help && (c->tls_cert != NULL) != (c->tls_key != NULL))
@@ -217,6 +233,7 @@ void scheduler_default_options(struct sched_options *ret)
     if (parse_args(1, argv, &c, &help, NULL) < 0)
         abort(); /* the table's own defaults are invalid: a bug */
     free((void *)c.hostnames);
+    c.opt.host_mount_allow = NULL; /* none without arguments */
     *ret = c.opt;
 }
 
@@ -467,6 +484,8 @@ int scheduler_main(int argc, char **argv)
     }
     _cleanup_free_ void *hostnames = (void *)cli.hostnames; /* the array; names are argv's */
     (void)hostnames;
+    _cleanup_free_ void *mount_allow = (void *)cli.opt.host_mount_allow; /* likewise */
+    (void)mount_allow;
     if (help) {
         usage(stdout);
         return 0;

@@ -145,6 +145,10 @@ struct sched_options {
     int64_t max_agents;
     double max_agent_cpu;
     uint64_t max_agent_ram, max_agent_disk;
+    /* Host paths jobs may mount (--host-mount-allow, checked at create;
+     * each agent checks its own list again at launch). Into argv. */
+    char *const *host_mount_allow;
+    size_t n_host_mount_allow;
 };
 
 struct sched_state {

@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "model/constraint.h"
+#include "model/host_mount.h"
 #include "model/job.h"
 #include "model/task_id.h"
 
@@ -470,6 +471,135 @@ TEST(constraints_are_checked_field_by_field)
     CHECK(constraint_value_matches(c->constraints[0].value, NULL)); /* has no rack: not r1 or r2 */
     CHECK(constraint_value_matches("r1,r22", "r22") && !constraint_value_matches("r1,r22", "r2"));
     CHECK(!constraint_value_matches("r1", NULL));
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(mounts_are_checked_field_by_field)
+{
+    static const struct {
+        const char *mounts, *error; /* error NULL: accepted */
+    } cases[] = {
+        {"[{\"host_path\":\"/srv/data\",\"container_path\":\"/data\"}]", NULL},
+        {"[{\"host_path\":\"/srv/data\",\"container_path\":\"/data\",\"mode\":\"rw\"}]", NULL},
+        {"[{\"host_path\":\"/srv/data\",\"container_path\":\"/sandbox2\"}]", NULL},
+        {"[{\"host_path\":\"srv\",\"container_path\":\"/data\"}]", "task.mounts[0].host_path `srv` is relative"},
+        {"[{\"host_path\":\"/srv/../etc\",\"container_path\":\"/data\"}]", "has a `..` component"},
+        {"[{\"host_path\":\"/srv/./x\",\"container_path\":\"/data\"}]", "has a `.` component"},
+        {"[{\"host_path\":\"/srv//x\",\"container_path\":\"/data\"}]", "empty component"},
+        {"[{\"host_path\":\"/srv/\",\"container_path\":\"/data\"}]", "ends with `/`"},
+        {"[{\"host_path\":\"/\",\"container_path\":\"/data\"}]", "must not be `/`"},
+        {"[{\"host_path\":\"/srv\\nx\",\"container_path\":\"/data\"}]", "control character"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/\"}]", "task.mounts[0].container_path must not be `/`"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/proc\"}]", "would cover the container's /proc"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/dev/.borealis-executor\"}]", "container's /dev"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/sandbox/.borealis\"}]", "container's /sandbox"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/sys/fs/cgroup\"}]", "container's /sys"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"data\"}]", "is relative"},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/data\",\"mode\":\"RW\"}]", "must be \"ro\" or \"rw\""},
+        {"[{\"host_path\":\"/srv\",\"container_path\":\"/data\",\"propagation\":\"shared\"}]",
+         "unknown field `task.mounts[0].propagation`"},
+        {"[{\"host_path\":\"/a\",\"container_path\":\"/data\"},{\"host_path\":\"/b\",\"container_path\":\"/data\"}]",
+         "task.mounts[1].container_path: `/data` is mounted twice (also mounts[0])"},
+        {"[{\"container_path\":\"/data\"}]", "task.mounts[0].host_path: is required"},
+        {"{}", "task.mounts: must be a list of objects"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        json_t *j = base();
+        json_object_set_new(json_object_get(j, "task"), "mounts", json_loads(cases[i].mounts, 0, NULL));
+        struct job_config *c = NULL;
+        _cleanup_error_ bo_error_t err = NULL;
+        int r = job_config_from_json(j, &c, &err);
+        if (cases[i].error) {
+            if (r == 0)
+                fprintf(stderr, "  case %zu accepted\n", i);
+            CHECK(r < 0);
+            CHECK_CONTAINS(err->msg, cases[i].error);
+        } else {
+            if (r < 0)
+                fprintf(stderr, "  case %zu: %s\n", i, err->msg);
+            CHECK(r == 0);
+        }
+        job_config_unref(c);
+        json_decref(j);
+    }
+    /* Too long, and too many. */
+    json_t *j = base();
+    char *longp = bo_xcalloc(HOST_MOUNT_PATH_MAX + 2, 1);
+    longp[0] = '/';
+    memset(longp + 1, 'a', HOST_MOUNT_PATH_MAX);
+    json_object_set_new(json_object_get(j, "task"), "mounts",
+                        json_pack("[{s:s, s:s}]", "host_path", longp, "container_path", "/d"));
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "longer than 1024 bytes");
+    free(longp);
+    json_t *many = json_array();
+    for (int i = 0; i <= HOST_MOUNT_MAX; i++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "/d%d", i);
+        json_array_append_new(many, json_pack("{s:s, s:s}", "host_path", "/srv", "container_path", dst));
+    }
+    json_object_set_new(json_object_get(j, "task"), "mounts", many);
+    bo_error_free(err);
+    err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "task.mounts: must have at most 16 entries");
+    json_decref(j);
+}
+
+TEST(mounts_round_trip_and_default_read_only)
+{
+    json_t *j = base();
+    json_object_set_new(json_object_get(j, "task"), "mounts",
+                        json_loads("[{\"host_path\":\"/srv/data\",\"container_path\":\"/data\"}]", 0, NULL));
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    CHECK(c->task.n_mounts == 1 && c->task.mounts[0].mode == MOUNT_RO);
+    json_t *out = job_config_to_json(c);
+    json_t *m = json_array_get(json_object_get(json_object_get(out, "task"), "mounts"), 0);
+    CHECK_STR(json_string_value(json_object_get(m, "mode")), "ro");
+    CHECK_STR(json_string_value(json_object_get(m, "host_path")), "/srv/data");
+    json_decref(out);
+    job_config_unref(c);
+    /* A job without mounts encodes as before (no "mounts" key). */
+    json_t *plain = base();
+    CHECK(job_config_from_json(plain, &c, NULL) == 0);
+    out = job_config_to_json(c);
+    CHECK(!json_object_get(json_object_get(out, "task"), "mounts"));
+    json_decref(out);
+    job_config_unref(c);
+    json_decref(plain);
+    json_decref(j);
+}
+
+TEST(mount_allowlist)
+{
+    char *allow[] = {"/srv", "/data/shared"};
+    CHECK(host_mount_allowed("/srv", allow, 2));
+    CHECK(host_mount_allowed("/srv/a/b", allow, 2));
+    CHECK(!host_mount_allowed("/srvx", allow, 2));
+    CHECK(!host_mount_allowed("/data", allow, 2));
+    CHECK(!host_mount_allowed("/data/sharedx/a", allow, 2));
+    CHECK(host_mount_allowed("/data/shared/a", allow, 2));
+    CHECK(!host_mount_allowed("/srv", allow, 0));
+    char *root[] = {"/"};
+    CHECK(host_mount_allowed("/etc", root, 1));
+    json_t *j = base();
+    json_object_set_new(json_object_get(j, "task"), "mounts",
+                        json_loads("[{\"host_path\":\"/srv/x\",\"container_path\":\"/a\"},"
+                                   "{\"host_path\":\"/etc\",\"container_path\":\"/b\"}]", 0, NULL));
+    struct job_config *c = NULL;
+    CHECK(job_config_from_json(j, &c, NULL) == 0);
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_check_mounts_allowed(c, allow, 2, &err) < 0);
+    CHECK_STR(err->msg, "task.mounts[1].host_path: `/etc` is not under a host path this cluster allows to mount "
+                        "(the scheduler's --host-mount-allow: /srv, /data/shared)");
+    bo_error_free(err);
+    err = NULL;
+    CHECK(job_config_check_mounts_allowed(c, NULL, 0, &err) < 0);
+    CHECK_CONTAINS(err->msg, "--host-mount-allow: none)");
     job_config_unref(c);
     json_decref(j);
 }
