@@ -11,52 +11,58 @@
 /* The whole lifecycle in one table: one row per state, `next` is the set of
  * states it may move to (aurora.md "Task lifecycle"). Adding or changing a
  * transition is editing one cell here. */
+/* Who may report a state: the executor (status.json; the agent passes it
+ * on) or the agent itself (a lost task). */
+#define EXE 1u
+#define AGENT 2u
+
 static const struct state_info {
     const char *name;
     bool terminal;
     bool transient;
     uint32_t next;
+    unsigned reported_by;
 } states[TASK_STATE_COUNT] = {
-    [TASK_INIT] = {"INIT", false, false, BIT(TASK_PENDING) | BIT(TASK_THROTTLED)},
-    [TASK_THROTTLED] = {"THROTTLED", false, false, BIT(TASK_PENDING) | BIT(TASK_KILLING)},
-    [TASK_PENDING] = {"PENDING", false, false, BIT(TASK_ASSIGNED) | BIT(TASK_KILLING)},
+    [TASK_INIT] = {"INIT", false, false, BIT(TASK_PENDING) | BIT(TASK_THROTTLED), .reported_by = 0},
+    [TASK_THROTTLED] = {"THROTTLED", false, false, BIT(TASK_PENDING) | BIT(TASK_KILLING), .reported_by = 0},
+    [TASK_PENDING] = {"PENDING", false, false, BIT(TASK_ASSIGNED) | BIT(TASK_KILLING), .reported_by = 0},
     [TASK_ASSIGNED] = {"ASSIGNED", false, true,
                        BIT(TASK_STARTING) | BIT(TASK_RUNNING) | BIT(TASK_FINISHED) |
                            BIT(TASK_FAILED) | BIT(TASK_RESTARTING) | BIT(TASK_DRAINING) |
                            BIT(TASK_KILLED) | BIT(TASK_KILLING) | BIT(TASK_LOST) |
-                           BIT(TASK_PREEMPTING)},
+                           BIT(TASK_PREEMPTING), .reported_by = 0},
     /* "as ASSIGNED, plus PARTITIONED" (STARTING -> STARTING is no transition) */
     [TASK_STARTING] = {"STARTING", false, false,
                        BIT(TASK_RUNNING) | BIT(TASK_FINISHED) | BIT(TASK_FAILED) |
                            BIT(TASK_RESTARTING) | BIT(TASK_DRAINING) | BIT(TASK_KILLED) |
                            BIT(TASK_KILLING) | BIT(TASK_LOST) | BIT(TASK_PREEMPTING) |
-                           BIT(TASK_PARTITIONED)},
+                           BIT(TASK_PARTITIONED), .reported_by = EXE | AGENT},
     [TASK_RUNNING] = {"RUNNING", false, false,
                       BIT(TASK_FINISHED) | BIT(TASK_RESTARTING) | BIT(TASK_DRAINING) |
                           BIT(TASK_FAILED) | BIT(TASK_KILLING) | BIT(TASK_KILLED) |
-                          BIT(TASK_LOST) | BIT(TASK_PREEMPTING) | BIT(TASK_PARTITIONED)},
-    [TASK_FINISHED] = {"FINISHED", true, false, 0},
+                          BIT(TASK_LOST) | BIT(TASK_PREEMPTING) | BIT(TASK_PARTITIONED), .reported_by = EXE | AGENT},
+    [TASK_FINISHED] = {"FINISHED", true, false, 0, .reported_by = EXE | AGENT},
     [TASK_PREEMPTING] = {"PREEMPTING", false, true,
                          BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLING) |
-                             BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED)},
+                             BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0},
     [TASK_RESTARTING] = {"RESTARTING", false, true,
                          BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLING) |
-                             BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED)},
+                             BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0},
     [TASK_DRAINING] = {"DRAINING", false, true,
                        BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLING) |
-                           BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED)},
-    [TASK_FAILED] = {"FAILED", true, false, 0},
-    [TASK_KILLED] = {"KILLED", true, false, 0},
+                           BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0},
+    [TASK_FAILED] = {"FAILED", true, false, 0, .reported_by = EXE | AGENT},
+    [TASK_KILLED] = {"KILLED", true, false, 0, .reported_by = EXE | AGENT},
     [TASK_KILLING] = {"KILLING", false, true,
                       BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLED) | BIT(TASK_LOST) |
-                          BIT(TASK_PARTITIONED) | BIT(TASK_DELETED)},
-    [TASK_LOST] = {"LOST", true, false, 0},
+                          BIT(TASK_PARTITIONED) | BIT(TASK_DELETED), .reported_by = 0},
+    [TASK_LOST] = {"LOST", true, false, 0, .reported_by = AGENT},
     [TASK_PARTITIONED] = {"PARTITIONED", false, false,
                           BIT(TASK_LOST) | BIT(TASK_FAILED) | BIT(TASK_FINISHED) |
                               BIT(TASK_RUNNING) | BIT(TASK_ASSIGNED) | BIT(TASK_STARTING) |
                               BIT(TASK_RESTARTING) | BIT(TASK_DRAINING) | BIT(TASK_PREEMPTING) |
-                              BIT(TASK_KILLING)},
-    [TASK_DELETED] = {"DELETED", false, false, 0},
+                              BIT(TASK_KILLING), .reported_by = 0},
+    [TASK_DELETED] = {"DELETED", false, false, 0, .reported_by = 0},
 };
 
 _Static_assert(TASK_STATE_COUNT <= 32, "transition rows are 32-bit masks");
@@ -97,6 +103,16 @@ bool task_state_is_active(enum task_state s)
 bool task_state_is_transient(enum task_state s)
 {
     return valid(s) && states[s].transient;
+}
+
+bool task_state_executor_reports(enum task_state s)
+{
+    return valid(s) && (states[s].reported_by & EXE);
+}
+
+bool task_state_agent_reports(enum task_state s)
+{
+    return valid(s) && (states[s].reported_by & AGENT);
 }
 
 bool task_state_can_transition(enum task_state from, enum task_state to)

@@ -47,6 +47,11 @@ int task_state_from_name(const char *name, enum task_state *ret);
 bool task_state_is_terminal(enum task_state s);
 /* Not terminal and not DELETED: the task still counts against its job. */
 bool task_state_is_active(enum task_state s);
+/* STARTING, RUNNING, FINISHED, FAILED, KILLED: what an executor writes in
+ * status.json (STARTING until the task is healthy). */
+bool task_state_executor_reports(enum task_state s);
+/* Those and LOST: what an agent may send in an update. */
+bool task_state_agent_reports(enum task_state s);
 /* Aurora's transition table. same -> same is false (a duplicate status
  * update is not a transition; callers ignore it). Out-of-range is false. */
 bool task_state_can_transition(enum task_state from, enum task_state to);

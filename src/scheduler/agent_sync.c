@@ -28,8 +28,7 @@ static void sync_ctx_free(void *p)
 /* Agent-reportable states. */
 static bool update_state_ok(enum task_state s)
 {
-    return s == TASK_STARTING || s == TASK_RUNNING || s == TASK_FINISHED || s == TASK_FAILED ||
-           s == TASK_KILLED || s == TASK_LOST;
+    return task_state_agent_reports(s);
 }
 
 static int kill_stray(struct sched_agent *a, json_t *strays, const char *task_id)

@@ -301,4 +301,15 @@ TEST(flap_penalty_sequence)
     CHECK(task_flap_penalty_ms(3, 0, 5000) == 0);
 }
 
+TEST(who_reports_which_state)
+{
+    for (int s = 0; s < TASK_STATE_COUNT; s++) {
+        bool exe = s == TASK_STARTING || s == TASK_RUNNING || s == TASK_FINISHED || s == TASK_FAILED ||
+                   s == TASK_KILLED;
+        CHECK(task_state_executor_reports((enum task_state)s) == exe);
+        CHECK(task_state_agent_reports((enum task_state)s) == (exe || s == TASK_LOST));
+    }
+    CHECK(!task_state_executor_reports(TASK_STATE_COUNT) && !task_state_agent_reports((enum task_state)-1));
+}
+
 TEST_MAIN()
