@@ -58,14 +58,26 @@ static void print_human(const char *key, json_t *answer)
         json_object_get(json_object_get(json_object_get(answer, "config"), "task"), "image"));
     if (image)
         printf("Image: %s\n", image);
-    size_t n_tasks = json_array_size(tasks);
+    /* Each instance's task, and the last one that ended (why it was
+     * replaced: the history is newest first). */
+    json_t *history = json_object_get(answer, "history");
+    size_t n_live = json_array_size(tasks), n_tasks = n_live;
+    _cleanup_free_ json_t **sorted = bo_xmalloc((n_live + json_array_size(history) + 1) * sizeof(json_t *));
+    for (size_t i = 0; i < n_live; i++)
+        sorted[i] = json_array_get(tasks, i);
+    for (size_t h = 0; h < json_array_size(history); h++) {
+        json_t *old = json_array_get(history, h);
+        json_t *inst = json_object_get(old, "instance");
+        bool shown = false;
+        for (size_t i = n_live; i < n_tasks && !shown; i++)
+            shown = json_equal(json_object_get(sorted[i], "instance"), inst);
+        if (!shown)
+            sorted[n_tasks++] = old;
+    }
     if (n_tasks == 0) {
         printf("No tasks.\n");
         return;
     }
-    _cleanup_free_ json_t **sorted = bo_xmalloc(n_tasks * sizeof(json_t *));
-    for (size_t i = 0; i < n_tasks; i++)
-        sorted[i] = json_array_get(tasks, i);
     qsort(sorted, n_tasks, sizeof(json_t *), task_cmp);
 
     static const char *const headers[] = {"INSTANCE", "TASK", "STATE", "HOST", "PORTS", "DETAILS"};
