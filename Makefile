@@ -94,6 +94,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libborealis-cli.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libborealis-cli.a $(BUILD)/libborealis.a $(LIBS)
 
+# The executor's health checks, tested in-process (and so, unlike the static
+# executor, under the sanitizers).
+EXE_UNIT_OBJS := $(addprefix $(BUILD)/src/executor/,health.o probe.o process.o spec.o)
+$(BUILD)/tests/test_health: tests/unit/test_health.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
+
 test-unit: $(UNIT_BINS) $(BINS)
 	@BOREALIS_EXECUTOR=$(CURDIR)/$(BUILD)/bin/borealis-executor sh tests/unit/run.sh $(UNIT_BINS)
 

@@ -27,6 +27,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (strchr(s.task_id, '/'))
             __builtin_trap();
+        /* A health check is within its bounds; the HTTP path can go into
+         * a request line as it is, the snooze file stays in the sandbox. */
+        const struct health_spec *h = &s.health;
+        if (h->kind != HEALTH_NONE) {
+            if (h->interval_ms < 100 || h->timeout_ms < 10 || h->min_successes < 1 || h->max_failures < 0 ||
+                !h->snooze_file || h->snooze_file[0] == '/' || strstr(h->snooze_file, ".."))
+                __builtin_trap();
+            if (h->kind == HEALTH_SHELL && (!h->command || !*h->command))
+                __builtin_trap();
+            if (h->kind != HEALTH_SHELL && (h->port < 1 || h->port > 65535))
+                __builtin_trap();
+            if (h->kind == HEALTH_HTTP) {
+                if (h->path[0] != '/' || !h->expected_body || h->expected_status < 100 || h->expected_status > 599)
+                    __builtin_trap();
+                for (const char *c = h->path; *c; c++)
+                    if (*c <= ' ' || *c > '~')
+                        __builtin_trap();
+            }
+        }
         spec_clear(&s);
     } else if (!err || !err->msg || !*err->msg) {
         __builtin_trap(); /* every failure explains itself */

@@ -27,6 +27,43 @@ int sandbox_validate_task_id(const char *task_id, bo_error_t *err)
     return task_id_validate(task_id, err);
 }
 
+/* The executor's form of a health check (docs/protocol.md section 4): the
+ * port as its number, the command with its runtime variables rendered. */
+static int health_check_json(const struct health_check_config *h, const struct template_runtime *rt, json_t **ret,
+                             bo_error_t *err)
+{
+    static const char *const types[] = {[HEALTH_CHECK_HTTP] = "http", [HEALTH_CHECK_TCP] = "tcp",
+                                        [HEALTH_CHECK_SHELL] = "shell"};
+    json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "type", types[h->type], "initial_interval_ms",
+                          (json_int_t)h->initial_interval_ms, "interval_ms", (json_int_t)h->interval_ms, "timeout_ms",
+                          (json_int_t)h->timeout_ms, "max_consecutive_failures",
+                          (json_int_t)h->max_consecutive_failures, "min_consecutive_successes",
+                          (json_int_t)h->min_consecutive_successes, "snooze_file", h->snooze_file);
+    if (h->type == HEALTH_CHECK_SHELL) {
+        char *cmd = NULL;
+        if (template_expand_runtime(h->command, rt, &cmd, err) < 0) {
+            json_decref(j);
+            return bo_error_wrap(err, "health_check.command");
+        }
+        json_object_set_new(j, "command", json_string(cmd));
+        free(cmd);
+    } else {
+        json_t *port = json_object_get(rt->ports, h->port);
+        if (!json_is_integer(port)) {
+            json_decref(j);
+            return bo_error_set(err, BO_E_INVALID, "health_check.port: the task was given no port `%s`", h->port);
+        }
+        json_object_set_new(j, "port", json_integer(json_integer_value(port)));
+    }
+    if (h->type == HEALTH_CHECK_HTTP) {
+        json_object_set_new(j, "path", json_string(h->path));
+        json_object_set_new(j, "expected_status", json_integer(h->expected_status));
+        json_object_set_new(j, "expected_body", json_string(h->expected_body));
+    }
+    *ret = j;
+    return 0;
+}
+
 int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_error_t *err)
 {
     _cleanup_free_ char *meta = bo_xasprintf("%s/.borealis", sandbox);
@@ -49,6 +86,14 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
     json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s}", "task_id", l->task_id, "processes", procs, "ordering",
                             l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",
                             (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket);
+    if (l->task->health_check.type != HEALTH_CHECK_NONE) {
+        json_t *hc = NULL;
+        if (health_check_json(&l->task->health_check, &rt, &hc, err) < 0) {
+            json_decref(doc);
+            return -1;
+        }
+        json_object_set_new(doc, "health_check", hc);
+    }
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     _cleanup_free_ char *path = bo_xasprintf("%s/task.json", meta);
@@ -68,7 +113,7 @@ static bool executor_state(const char *name)
     enum task_state s;
     if (task_state_from_name(name, &s) < 0)
         return false;
-    return s == TASK_STARTING || s == TASK_RUNNING || s == TASK_FINISHED || s == TASK_FAILED || s == TASK_KILLED;
+    return task_state_executor_reports(s);
 }
 
 static bool in_list(const char *s, const char *const *list, size_t n)

@@ -1,8 +1,10 @@
 /* executor.c - borealis-executor SANDBOX: the per-task supervisor. Owns the
- * task's life cycle (STARTING -> RUNNING -> FINISHED / FAILED / KILLED) and
- * the event loop: a signalfd for SIGCHLD, SIGTERM and SIGINT, polled with a
- * timeout only while a kill is under way. Process mechanics live in
- * process.c, what the agent sees in status.c, task.json in spec.c.
+ * task's life cycle (STARTING -> RUNNING -> FINISHED / FAILED / KILLED; with
+ * a health check RUNNING only once healthy, FAILED when it turns unhealthy)
+ * and the event loop: a signalfd for SIGCHLD, SIGTERM and SIGINT and the
+ * health check's socket, polled with a timeout only while a kill or a check
+ * is due. Process mechanics live in process.c, health checks in health.c,
+ * what the agent sees in status.c, task.json in spec.c.
  *
  * Kept small on purpose: one runs per task, at -1000 oom_score_adj, and it
  * never depends on the agent being alive. */
@@ -20,6 +22,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "executor/health.h"
 #include "executor/process.h"
 #include "executor/spec.h"
 #include "executor/status.h"
@@ -35,6 +38,7 @@
 struct executor {
     struct exec_spec spec;
     struct status_notifier notifier;
+    struct health health;
     int sfd;
     enum task_state state;
     char *message;         /* first failure, or "" */
@@ -78,6 +82,7 @@ static void begin_kill(struct executor *ex)
     if (ex->killing)
         return;
     ex->killing = true;
+    health_stop(&ex->health);
     size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
     ex->kill_deadline = bo_mono_ms() + ex->spec.kill_grace_ms;
     log_info("killing: SIGTERM to %zu process group(s), SIGKILL in %lld ms", groups,
@@ -144,6 +149,8 @@ static void reap(struct executor *ex)
             proc_forget_empty_groups(ex->spec.procs, ex->spec.n_procs);
             return;
         }
+        if (health_reaped(&ex->health, pid, st))
+            continue;
         struct proc *p = find_proc(ex, pid);
         if (!p)
             continue;
@@ -179,10 +186,40 @@ static void read_signals(struct executor *ex)
 
 static void wait_events(struct executor *ex, int timeout_ms)
 {
-    struct pollfd pfd = {.fd = ex->sfd, .events = POLLIN};
-    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+    struct pollfd pfd[2] = {{.fd = ex->sfd, .events = POLLIN}, {.fd = -1}};
+    pfd[1].fd = health_poll_fd(&ex->health, &pfd[1].events);
+    if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
         log_warn("poll: %s", strerror(errno));
     read_signals(ex);
+}
+
+/* Checks due now: the first pass makes a STARTING task RUNNING, turning
+ * unhealthy fails it (and so kills it). */
+static void run_health(struct executor *ex)
+{
+    if (ex->killing || task_state_is_terminal(ex->state))
+        return;
+    char *why = NULL;
+    switch (health_run(&ex->health, bo_mono_ms(), &why)) {
+    case HEALTH_BECAME_HEALTHY:
+        set_state(ex, TASK_RUNNING);
+        break;
+    case HEALTH_BECAME_UNHEALTHY:
+        fail(ex, why);
+        break;
+    case HEALTH_NOTHING:
+        break;
+    }
+}
+
+/* The earlier of two poll timeouts (-1: none). */
+static int earlier(int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
 }
 
 /* Until the task is terminal and every process group is empty. */
@@ -220,9 +257,12 @@ static void run(struct executor *ex)
             timeout = (int)(until - now);
             if (groups_left && timeout > GROUP_RECHECK_MS)
                 timeout = GROUP_RECHECK_MS;
+        } else {
+            timeout = earlier(timeout, health_timeout_ms(&ex->health, bo_mono_ms()));
         }
         wait_events(ex, timeout);
         reap(ex);
+        run_health(ex);
     }
 }
 
@@ -392,8 +432,11 @@ int main(int argc, char **argv)
 
     publish(&ex); /* STARTING */
     start_step(&ex);
-    if (!task_state_is_terminal(ex.state))
+    health_init(&ex.health, &ex.spec.health, bo_mono_ms());
+    /* Without a check, started is running; with one, the check decides. */
+    if (!task_state_is_terminal(ex.state) && !health_enabled(&ex.health))
         set_state(&ex, TASK_RUNNING);
+    run_health(&ex);
     publish(&ex);
 
     run(&ex);
@@ -403,6 +446,7 @@ int main(int argc, char **argv)
     publish(&ex);
 
     status_notifier_close(&ex.notifier);
+    health_clear(&ex.health);
     close(ex.sfd);
     free(ex.message);
     spec_clear(&ex.spec);

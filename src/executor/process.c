@@ -43,9 +43,9 @@ static int open_dir_at(int dirfd, const char *name, const char *shown, bo_error_
     return fd;
 }
 
-static int open_log(int dirfd, const char *name, const char *proc, bo_error_t *err)
+static int open_log(int dirfd, const char *name, const char *proc, bool fresh, bo_error_t *err)
 {
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : O_APPEND) | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return bo_error_sys(err, errno, "open `.logs/%s/%s`", proc, name);
     return fd;
@@ -106,10 +106,10 @@ int proc_start(struct proc *p, bo_error_t *err)
     _cleanup_close_ int dir = open_dir_at(logs, p->name, shown, err);
     if (dir < 0)
         return -1;
-    _cleanup_close_ int out = open_log(dir, "stdout", p->name, err);
+    _cleanup_close_ int out = open_log(dir, "stdout", p->name, p->fresh_logs, err);
     if (out < 0)
         return -1;
-    _cleanup_close_ int errfd = open_log(dir, "stderr", p->name, err);
+    _cleanup_close_ int errfd = open_log(dir, "stderr", p->name, p->fresh_logs, err);
     if (errfd < 0)
         return -1;
     _cleanup_close_ int in = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -28,6 +28,7 @@ struct proc {
     int signal;         /* 0 unless it was killed by a signal */
     int64_t started_ms; /* wall clock; 0 = not yet */
     int64_t ended_ms;   /* wall clock; 0 = not yet */
+    bool fresh_logs;    /* logs hold only the last run (truncated at start) */
 };
 
 const char *proc_state_name(enum proc_state s);

@@ -3,6 +3,7 @@
 #include "executor/spec.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -109,6 +110,104 @@ static int parse_notify_socket(json_t *v, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
+/* ---- health_check: the agent's rendering of the job's (docs/protocol.md
+ * section 4); checked again here because the file is only as trustworthy
+ * as the sandbox it sits in. */
+
+struct health_field {
+    const char *name;
+    int64_t min, max; /* integers */
+    size_t off;       /* of the int64_t in struct health_spec */
+};
+
+#define HS(m) offsetof(struct health_spec, m)
+static const struct health_field health_ints[] = {
+    {"initial_interval_ms", 0, 3600000, HS(initial_interval_ms)},
+    {"interval_ms", 100, 3600000, HS(interval_ms)},
+    {"timeout_ms", 10, 60000, HS(timeout_ms)},
+    {"max_consecutive_failures", 0, 1000, HS(max_failures)},
+    {"min_consecutive_successes", 1, 1000, HS(min_successes)},
+};
+static const char *const health_strings[] = {"type", "port", "path", "expected_status", "expected_body", "command",
+                                             "snooze_file"};
+
+static int health_string(json_t *o, const char *key, size_t min, size_t max, char **ret, bo_error_t *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return bo_error_set(err, BO_E_INVALID, "health_check.%s: required", key);
+    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return bo_error_set(err, BO_E_INVALID, "health_check.%s: must be a string of %zu..%zu bytes without NUL", key,
+                            min, max);
+    *ret = bo_xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int parse_health_check(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    struct health_spec *h = &s->health;
+    if (!json_is_object(v))
+        return bo_error_set(err, BO_E_INVALID, "health_check: must be an object");
+    const char *key;
+    json_t *f;
+    json_object_foreach(v, key, f)
+    {
+        bool known = false;
+        for (size_t i = 0; i < BO_ARRAY_SIZE(health_ints); i++)
+            known = known || strcmp(key, health_ints[i].name) == 0;
+        for (size_t i = 0; i < BO_ARRAY_SIZE(health_strings); i++)
+            known = known || strcmp(key, health_strings[i]) == 0;
+        if (!known)
+            return bo_error_set(err, BO_E_INVALID, "health_check.%s: unknown field", key);
+    }
+    const char *type = json_string_value(json_object_get(v, "type"));
+    if (type && strcmp(type, "http") == 0)
+        h->kind = HEALTH_HTTP;
+    else if (type && strcmp(type, "tcp") == 0)
+        h->kind = HEALTH_TCP;
+    else if (type && strcmp(type, "shell") == 0)
+        h->kind = HEALTH_SHELL;
+    else
+        return bo_error_set(err, BO_E_INVALID, "health_check.type: must be \"http\", \"tcp\" or \"shell\"");
+    for (size_t i = 0; i < BO_ARRAY_SIZE(health_ints); i++) {
+        const struct health_field *hf = &health_ints[i];
+        json_t *iv = json_object_get(v, hf->name);
+        if (!iv)
+            return bo_error_set(err, BO_E_INVALID, "health_check.%s: required", hf->name);
+        if (!json_is_integer(iv) || json_integer_value(iv) < hf->min || json_integer_value(iv) > hf->max)
+            return bo_error_set(err, BO_E_INVALID, "health_check.%s: must be an integer in %lld..%lld", hf->name,
+                                (long long)hf->min, (long long)hf->max);
+        *(int64_t *)((char *)h + hf->off) = json_integer_value(iv);
+    }
+    if (health_string(v, "snooze_file", 1, 255, &h->snooze_file, err) < 0)
+        return -1;
+    if (h->snooze_file[0] == '/' || strstr(h->snooze_file, ".."))
+        return bo_error_set(err, BO_E_INVALID, "health_check.snooze_file: must be relative, without `..`");
+    if (h->kind == HEALTH_SHELL)
+        return health_string(v, "command", 1, SPEC_MAX_CMDLINE, &h->command, err);
+    json_t *port = json_object_get(v, "port");
+    if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+        return bo_error_set(err, BO_E_INVALID, "health_check.port: must be an integer in 1..65535");
+    h->port = (int)json_integer_value(port);
+    if (h->kind == HEALTH_TCP)
+        return 0;
+    if (health_string(v, "path", 1, 1024, &h->path, err) < 0 ||
+        health_string(v, "expected_body", 0, 1024, &h->expected_body, err) < 0)
+        return -1;
+    /* The request line carries it as it is. */
+    for (const char *c = h->path; *c; c++)
+        if (*c == '\0' || (unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+            return bo_error_set(err, BO_E_INVALID, "health_check.path: must be printable ASCII without spaces");
+    if (h->path[0] != '/')
+        return bo_error_set(err, BO_E_INVALID, "health_check.path: must start with `/`");
+    json_t *st = json_object_get(v, "expected_status");
+    if (!json_is_integer(st) || json_integer_value(st) < 100 || json_integer_value(st) > 599)
+        return bo_error_set(err, BO_E_INVALID, "health_check.expected_status: must be an integer in 100..599");
+    h->expected_status = (int)json_integer_value(st);
+    return 0;
+}
+
 /* The fields of task.json. Defaults of optional fields are set in
  * spec_load; they match the job model (docs/protocol.md section 1). */
 static const struct spec_field {
@@ -121,6 +220,7 @@ static const struct spec_field {
     {"ordering", false, parse_ordering},
     {"kill_grace_ms", false, parse_kill_grace_ms},
     {"notify_socket", false, parse_notify_socket},
+    {"health_check", false, parse_health_check},
 };
 
 static int parse_root(json_t *root, struct exec_spec *s, bo_error_t *err)
@@ -187,5 +287,9 @@ void spec_clear(struct exec_spec *s)
     free(s->procs);
     free(s->task_id);
     free(s->notify_socket);
+    free(s->health.path);
+    free(s->health.expected_body);
+    free(s->health.command);
+    free(s->health.snooze_file);
     *s = (struct exec_spec){0};
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "executor/probe.h"
 #include "executor/process.h"
 #include "model/task_id.h" /* TASK_ID_MAX only: a constant, nothing to link */
 
@@ -26,6 +27,7 @@ struct exec_spec {
     bool sequential;
     int64_t kill_grace_ms;
     char *notify_socket; /* NULL: nobody to notify */
+    struct health_spec health; /* kind HEALTH_NONE: RUNNING once started */
 };
 
 /* Read and validate `path`. Errors (BO_E_INVALID, or BO_E_IO for an

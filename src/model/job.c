@@ -52,6 +52,39 @@ static int check_port(const char *s, const char *path, bo_error_t *err)
     return bo_ident_check(s, JOB_NAME_MAX, BO_IDENT_NO_DOT, path, err);
 }
 
+/* An HTTP request target: a path, printable ASCII without spaces (the
+ * executor writes it into its request line as it is). */
+static int check_http_path(const char *s, const char *path, bo_error_t *err)
+{
+    if (s[0] != '/')
+        return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` must start with `/`", path, s);
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+            return bo_error_set(err, BO_E_INVALID,
+                                "%s: must be printable ASCII without spaces (percent-encode the rest)", path);
+    return 0;
+}
+
+/* A file in the sandbox: relative, no `..`, nothing that is not a plain
+ * printable name (it is shown in logs). */
+static int check_sandbox_relative(const char *s, const char *path, bo_error_t *err)
+{
+    if (s[0] == '/')
+        return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` must be relative to the sandbox, not absolute", path, s);
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            return bo_error_set(err, BO_E_INVALID, "%s: must not hold control characters", path);
+    for (const char *seg = s; seg;) {
+        const char *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        if ((n == 2 && strncmp(seg, "..", 2) == 0) || n == 0)
+            return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` must stay in the sandbox (no `..` or empty part)",
+                                path, s);
+        seg = slash ? slash + 1 : NULL;
+    }
+    return 0;
+}
+
 static int check_image(const char *s, const char *path, bo_error_t *err)
 {
     struct image_ref r = {0};
@@ -171,11 +204,14 @@ void job_key_clear(struct job_key *k)
 
 static const char *const ordering_names[] = {"parallel", "sequential", NULL};
 static const char *const mount_mode_names[] = {"ro", "rw", NULL};
+/* In enum health_check_type order. */
+static const char *const health_check_types[] = {"none", "http", "tcp", "shell", NULL};
 
 #define J(m) offsetof(struct job_config, m)
 #define T(m) offsetof(struct task_config, m)
 #define P(m) offsetof(struct process_config, m)
 #define M(m) offsetof(struct mount_config, m)
+#define H(m) offsetof(struct health_check_config, m)
 
 static const struct job_field fields[] = {
     {"job", "cluster", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
@@ -243,6 +279,34 @@ static const struct job_field fields[] = {
      .help = "absolute path in the container; not /, /proc, /sys, /dev, /sandbox or under them"},
     {"task.mounts", "mode", JOB_FIELD_ENUM, false, "\"ro\"", .choices = mount_mode_names, .offset = M(mode),
      .help = "ro: read-only; rw: the task may write"},
+    {"task", "health_check", JOB_FIELD_OBJECT, false, "{}", .child = "task.health_check", .offset = T(health_check),
+     .omit_empty = true, .help = "when the task is healthy: RUNNING only then, killed when it stops being so"},
+    {"task.health_check", "type", JOB_FIELD_ENUM, false, "\"none\"", .choices = health_check_types,
+     .offset = H(type), .help = "none (RUNNING once started), http, tcp or shell"},
+    {"task.health_check", "port", JOB_FIELD_STRING, false, "\"health\"", 1, JOB_NAME_MAX, .check = check_port,
+     .offset = H(port), .help = "http, tcp: the task's port to check, on 127.0.0.1"},
+    {"task.health_check", "path", JOB_FIELD_STRING, false, "\"/health\"", 1, HEALTH_CHECK_PATH_MAX,
+     .check = check_http_path, .offset = H(path), .help = "http: the path of the GET"},
+    {"task.health_check", "expected_status", JOB_FIELD_INT, false, "200", 100, 599, .offset = H(expected_status),
+     .help = "http: the status a healthy task answers"},
+    {"task.health_check", "expected_body", JOB_FIELD_STRING, false, "\"ok\"", 0, HEALTH_CHECK_BODY_MAX,
+     .offset = H(expected_body),
+     .help = "http: the body a healthy task answers (surrounding white space ignored); empty: any"},
+    {"task.health_check", "command", JOB_FIELD_STRING, false, "\"\"", 0, JOB_CMDLINE_MAX, .templated = true,
+     .offset = H(command), .help = "shell: run as /bin/sh -c COMMAND in the task's container, as its user; 0 exit is healthy"},
+    {"task.health_check", "initial_interval", JOB_FIELD_DURATION, false, "15000", 0, 3600000,
+     .offset = H(initial_interval_ms), .help = "failures in this time after launch are forgiven while STARTING"},
+    {"task.health_check", "interval", JOB_FIELD_DURATION, false, "10000", 100, 3600000, .offset = H(interval_ms),
+     .help = "from the start of one check to the start of the next"},
+    {"task.health_check", "timeout", JOB_FIELD_DURATION, false, "1000", 10, 60000, .offset = H(timeout_ms),
+     .help = "a check not answered within this fails"},
+    {"task.health_check", "max_consecutive_failures", JOB_FIELD_INT, false, "0", 0, 1000,
+     .offset = H(max_consecutive_failures), .help = "one failure more than this in a row kills the task"},
+    {"task.health_check", "min_consecutive_successes", JOB_FIELD_INT, false, "1", 1, 1000,
+     .offset = H(min_consecutive_successes), .help = "passes in a row that make a STARTING task RUNNING"},
+    {"task.health_check", "snooze_file", JOB_FIELD_STRING, false, "\".healthchecksnooze\"", 1,
+     HEALTH_CHECK_SNOOZE_MAX, .check = check_sandbox_relative, .offset = H(snooze_file),
+     .help = "while this file exists in the sandbox, no check runs"},
     {"task", "processes", JOB_FIELD_OBJECT_LIST, true, NULL, 1, JOB_MAX_PROCESSES, .child = "task.processes",
      .offset = T(processes), .count_offset = T(n_processes), .elem_size = sizeof(struct process_config),
      .help = "processes of the task"},
@@ -491,6 +555,79 @@ static int decode_object(struct dec *d, const char *object, const char *path, js
 
 static int cmp_strp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Every {{ports.X}} of `s` (the field at `spath`) requests port X, and `s`
+ * holds only runtime variables. */
+static int add_runtime_ports(struct dec *d, const char *spath, const char *path, const char *s, struct task_config *t,
+                             bo_error_t *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (template_scan_runtime(s, &names, &n, err) < 0) {
+        if (!d->bad_path)
+            d->bad_path = bo_xstrdup(spath);
+        return bo_error_wrap(err, "%s", spath);
+    }
+    for (size_t k = 0; k < n; k++) {
+        bool known = false;
+        for (size_t p = 0; p < t->n_ports && !known; p++)
+            known = strcmp(t->ports[p], names[k]) == 0;
+        if (known)
+            continue;
+        if (t->n_ports >= JOB_MAX_PORTS) {
+            /* Not template_strv_free: the names taken are NULL. */
+            for (size_t q = 0; q < n; q++)
+                free(names[q]);
+            free(names);
+            _cleanup_free_ char *p = bo_xasprintf("%s.ports", path);
+            return fail(d, p, err, "more than %d ports", JOB_MAX_PORTS);
+        }
+        t->ports = bo_xrealloc(t->ports, (t->n_ports + 2) * sizeof(char *));
+        t->ports[t->n_ports++] = BO_STEAL(names[k]);
+        t->ports[t->n_ports] = NULL;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(names[k]); /* the known ones; the others were taken */
+    free(names);
+    return 0;
+}
+
+static bool object_is_default(const char *object, const void *base);
+
+/* The health check's fields fit its type, and its port is one of the
+ * task's (after the ports the cmdlines name were added). */
+static int health_check_finish(struct dec *d, const char *path, const struct task_config *t, bo_error_t *err)
+{
+    const struct health_check_config *h = &t->health_check;
+    _cleanup_free_ char *hp = bo_xasprintf("%s.health_check", path);
+    if (h->type == HEALTH_CHECK_NONE) {
+        if (!object_is_default("task.health_check", h)) {
+            _cleanup_free_ char *p = bo_xasprintf("%s.type", hp);
+            return fail(d, p, err, "is none, yet other health_check fields are set: say http, tcp or shell");
+        }
+        return 0;
+    }
+    if (h->type == HEALTH_CHECK_SHELL && !*h->command) {
+        _cleanup_free_ char *p = bo_xasprintf("%s.command", hp);
+        return fail(d, p, err, "is required when type is shell");
+    }
+    if (h->type != HEALTH_CHECK_SHELL && *h->command) {
+        _cleanup_free_ char *p = bo_xasprintf("%s.command", hp);
+        return fail(d, p, err, "is only for type shell");
+    }
+    if (h->type == HEALTH_CHECK_HTTP || h->type == HEALTH_CHECK_TCP) {
+        bool known = false;
+        for (size_t i = 0; i < t->n_ports && !known; i++)
+            known = strcmp(t->ports[i], h->port) == 0;
+        if (!known) {
+            _cleanup_free_ char *p = bo_xasprintf("%s.port", hp);
+            return fail(d, p, err,
+                        "`%s` is not a port of the task: list it in %s.ports (or use {{ports.%s}} in a cmdline)",
+                        h->port, path, h->port);
+        }
+    }
+    return 0;
+}
+
 /* Rules across fields of a task: unique process and port names, cmdlines
  * hold only runtime variables, and every {{ports.X}} requests port X. */
 static int task_finish(struct dec *d, const char *path, struct task_config *t, bo_error_t *err)
@@ -517,41 +654,20 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
             }
     }
     for (size_t i = 0; i < t->n_processes; i++) {
-        char **names = NULL;
-        size_t n = 0;
-        if (template_scan_runtime(t->processes[i].cmdline, &names, &n, err) < 0) {
-            _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].cmdline", path, i);
-            if (!d->bad_path)
-                d->bad_path = bo_xstrdup(p);
-            return bo_error_wrap(err, "%s", p);
-        }
-        for (size_t k = 0; k < n; k++) {
-            bool known = false;
-            for (size_t p = 0; p < t->n_ports && !known; p++)
-                known = strcmp(t->ports[p], names[k]) == 0;
-            if (known)
-                continue;
-            if (t->n_ports >= JOB_MAX_PORTS) {
-                /* Not template_strv_free: the names taken are NULL. */
-                for (size_t q = 0; q < n; q++)
-                    free(names[q]);
-                free(names);
-                _cleanup_free_ char *p = bo_xasprintf("%s.ports", path);
-                return fail(d, p, err, "more than %d ports", JOB_MAX_PORTS);
-            }
-            t->ports = bo_xrealloc(t->ports, (t->n_ports + 2) * sizeof(char *));
-            t->ports[t->n_ports++] = BO_STEAL(names[k]);
-            t->ports[t->n_ports] = NULL;
-        }
-        for (size_t k = 0; k < n; k++)
-            free(names[k]); /* the known ones; the others were taken */
-        free(names);
+        _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].cmdline", path, i);
+        if (add_runtime_ports(d, p, path, t->processes[i].cmdline, t, err) < 0)
+            return -1;
+    }
+    if (t->health_check.type == HEALTH_CHECK_SHELL) {
+        _cleanup_free_ char *p = bo_xasprintf("%s.health_check.command", path);
+        if (add_runtime_ports(d, p, path, t->health_check.command, t, err) < 0)
+            return -1;
     }
     /* Unique by now (checked above, and a {{ports.X}} is added only when X
      * is not listed yet); sorted so that equal tasks encode equally. */
     if (t->n_ports > 1)
         qsort(t->ports, t->n_ports, sizeof(char *), cmp_strp);
-    return 0;
+    return health_check_finish(d, path, t, err);
 }
 
 void task_config_clear(struct task_config *t)
@@ -570,6 +686,11 @@ void task_config_clear(struct task_config *t)
     }
     free(t->mounts);
     free(t->image);
+    free(t->health_check.port);
+    free(t->health_check.path);
+    free(t->health_check.expected_body);
+    free(t->health_check.command);
+    free(t->health_check.snooze_file);
     *t = (struct task_config){0};
 }
 
@@ -741,9 +862,36 @@ static json_t *encode_object(const char *object, const void *base)
             if (f->omit_empty && (f->type == JOB_FIELD_OBJECT_LIST || f->type == JOB_FIELD_STRING_LIST) &&
                 *(const size_t *)((const char *)base + f->count_offset) == 0)
                 continue;
+            if (f->omit_empty && f->type == JOB_FIELD_OBJECT && object_is_default(f->child, (const char *)base + f->offset))
+                continue;
             json_object_set_new(o, f->name, encode_field(f, base));
         }
     return o;
+}
+
+/* Every field of `object` at `base` encodes as its default does. */
+static bool object_is_default(const char *object, const void *base)
+{
+    for (size_t i = 0; i < BO_ARRAY_SIZE(fields); i++) {
+        const struct job_field *f = &fields[i];
+        if (strcmp(f->object, object) != 0)
+            continue;
+        if (f->type == JOB_FIELD_OBJECT) {
+            if (!object_is_default(f->child, (const char *)base + f->offset))
+                return false;
+            continue;
+        }
+        if (!f->def)
+            return false;
+        json_t *def = json_loads(f->def, JSON_DECODE_ANY, NULL);
+        json_t *v = encode_field(f, base);
+        bool same = def && json_equal(def, v);
+        json_decref(def);
+        json_decref(v);
+        if (!same)
+            return false;
+    }
+    return true;
 }
 
 json_t *job_config_to_json(const struct job_config *c) { return encode_object("job", c); }

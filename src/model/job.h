@@ -53,6 +53,32 @@ struct mount_config {
     enum mount_mode mode;
 };
 
+/* How the executor decides that a task is healthy (Aurora's
+ * health_check_config): a task is STARTING until min_consecutive_successes
+ * checks in a row pass, then RUNNING; more than max_consecutive_failures
+ * failures in a row (failures before initial_interval ends are forgiven
+ * while it is STARTING) kill it, FAILED. docs/jobs.md "Health checks". */
+enum health_check_type { HEALTH_CHECK_NONE, HEALTH_CHECK_HTTP, HEALTH_CHECK_TCP, HEALTH_CHECK_SHELL };
+
+#define HEALTH_CHECK_PATH_MAX 1024
+#define HEALTH_CHECK_BODY_MAX 1024
+#define HEALTH_CHECK_SNOOZE_MAX 255
+
+struct health_check_config {
+    int type;      /* enum health_check_type */
+    char *port;    /* HTTP, TCP: a port name of the task */
+    char *path;    /* HTTP: "/health" */
+    int64_t expected_status;
+    char *expected_body; /* "" = any body */
+    char *command;       /* SHELL: /bin/sh -c COMMAND (runtime variables allowed) */
+    int64_t initial_interval_ms;
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    int64_t max_consecutive_failures;
+    int64_t min_consecutive_successes;
+    char *snooze_file; /* relative to the sandbox */
+};
+
 struct task_config {
     double cpu;
     uint64_t ram;  /* bytes */
@@ -66,6 +92,7 @@ struct task_config {
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
     struct mount_config *mounts; /* container paths unique */
     size_t n_mounts;
+    struct health_check_config health_check;
 };
 
 /* One placement constraint (model/constraint.h): an agent attribute and
@@ -171,7 +198,8 @@ struct job_field {
     size_t count_offset;        /* lists: of the size_t count */
     size_t elem_size;           /* OBJECT_LIST: sizeof one element */
     const char *help;
-    bool omit_empty; /* STRING: an empty value ("", the default), lists: no entry, is left out of the JSON */
+    bool omit_empty; /* STRING: an empty value ("", the default), lists: no entry, is left out of the JSON;
+                      * OBJECT: left out when every field holds its default */
 };
 
 /* The whole table, in output order. */

@@ -148,6 +148,42 @@ TEST(field_rules)
         {"task.processes.0.cmdline", "\"echo {{greeting\"", "task.processes[0].cmdline: unterminated variable"},
         {"task.processes.0.name", "\"a/b\"", "task.processes[0].name `a/b` must match"},
         {"task.processes.0.env", "{}", "unknown field `task.processes[0].env`"},
+        {"task.health_check", "{\"type\": \"http\", \"port\": \"http\"}", NULL},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\"}", NULL},
+        {"task.health_check", "{\"type\": \"shell\", \"command\": \"curl -f localhost:{{ports.admin}}\"}", NULL},
+        {"task.health_check", "{\"type\": \"http\"}",
+         "task.health_check.port: `health` is not a port of the task: list it in task.ports"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"nope\"}",
+         "task.health_check.port: `nope` is not a port of the task"},
+        {"task.health_check", "{\"type\": \"shell\"}", "task.health_check.command: is required when type is shell"},
+        {"task.health_check", "{\"type\": \"http\", \"port\": \"http\", \"command\": \"x\"}",
+         "task.health_check.command: is only for type shell"},
+        {"task.health_check", "{\"port\": \"http\"}", "task.health_check.type: is none, yet other health_check fields"},
+        {"task.health_check", "{\"type\": \"grpc\"}", "task.health_check.type: must be \"none\" or \"http\""},
+        {"task.health_check", "{\"type\": \"http\", \"port\": \"http\", \"path\": \"health\"}",
+         "task.health_check.path: `health` must start with `/`"},
+        {"task.health_check", "{\"type\": \"http\", \"port\": \"http\", \"path\": \"/a b\"}",
+         "task.health_check.path: must be printable ASCII"},
+        {"task.health_check", "{\"type\": \"http\", \"port\": \"http\", \"expected_status\": 600}",
+         "task.health_check.expected_status: must be between 100 and 599"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"interval\": -1}",
+         "task.health_check.interval: must be between 100 and 3600000"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"timeout\": 0}",
+         "task.health_check.timeout: must be between 10 and 60000"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"initial_interval\": -5}",
+         "task.health_check.initial_interval: must be between 0"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"min_consecutive_successes\": 0}",
+         "task.health_check.min_consecutive_successes: must be between 1 and 1000"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"max_consecutive_failures\": -1}",
+         "task.health_check.max_consecutive_failures: must be between 0 and 1000"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"snooze_file\": \"../x\"}",
+         "task.health_check.snooze_file: `../x` must stay in the sandbox"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"snooze_file\": \"/x\"}",
+         "task.health_check.snooze_file: `/x` must be relative"},
+        {"task.health_check", "{\"type\": \"tcp\", \"port\": \"http\", \"bogus\": 1}",
+         "unknown field `task.health_check.bogus`"},
+        {"task.health_check", "{\"type\": \"shell\", \"command\": \"{{nope}}\"}",
+         "task.health_check.command: unknown variable `{{nope}}`"},
     };
     for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
         json_t *j = base();
@@ -600,6 +636,42 @@ TEST(mount_allowlist)
     err = NULL;
     CHECK(job_config_check_mounts_allowed(c, NULL, 0, &err) < 0);
     CHECK_CONTAINS(err->msg, "--host-mount-allow: none)");
+    job_config_unref(c);
+    json_decref(j);
+}
+
+/* A job without a check encodes without one; with one, it round-trips,
+ * and a shell check's {{ports.X}} requests X. */
+TEST(health_check_encoding)
+{
+    json_t *j = base();
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    json_t *out = job_config_to_json(c);
+    CHECK(json_object_get(json_object_get(out, "task"), "health_check") == NULL);
+    CHECK(c->task.health_check.type == HEALTH_CHECK_NONE);
+    CHECK(c->task.health_check.interval_ms == 10000 && c->task.health_check.initial_interval_ms == 15000);
+    CHECK(c->task.health_check.timeout_ms == 1000 && c->task.health_check.min_consecutive_successes == 1);
+    CHECK(c->task.health_check.max_consecutive_failures == 0);
+    CHECK_STR(c->task.health_check.expected_body, "ok");
+    json_decref(out);
+    job_config_unref(c);
+
+    patch(j, "task.health_check", "{\"type\": \"shell\", \"command\": \"probe {{ports.admin}}\", \"interval\": 500}");
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    CHECK(c->task.n_ports == 2 && strcmp(c->task.ports[0], "admin") == 0);
+    out = job_config_to_json(c);
+    json_t *hc = json_object_get(json_object_get(out, "task"), "health_check");
+    CHECK_STR(json_string_value(json_object_get(hc, "type")), "shell");
+    CHECK(json_integer_value(json_object_get(hc, "interval")) == 500);
+    struct job_config *again = NULL;
+    CHECK(job_config_from_json(out, &again, &err) == 0);
+    json_t *out2 = job_config_to_json(again);
+    CHECK(json_equal(out, out2));
+    json_decref(out2);
+    json_decref(out);
+    job_config_unref(again);
     job_config_unref(c);
     json_decref(j);
 }
