@@ -168,6 +168,7 @@ static int setup(struct agent *a, bo_error_t *err)
         .host_mount_allow = a->opt.host_mount_allow,
         .n_host_mount_allow = a->opt.n_host_mount_allow,
         .sandbox_retention_ms = a->opt.sandbox_retention_ms,
+        .disk_check_ms = a->opt.disk_check_ms,
     };
     struct agent_images_config ic = {
         .data_dir = data,

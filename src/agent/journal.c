@@ -14,7 +14,7 @@ static const char schema[] =
     " task_id TEXT PRIMARY KEY, sandbox TEXT NOT NULL, cgroup TEXT NOT NULL,"
     " executor_pid INTEGER NOT NULL, executor_start INTEGER NOT NULL, state TEXT NOT NULL,"
     " ended_ms INTEGER NOT NULL, ram INTEGER NOT NULL, grace_ms INTEGER NOT NULL,"
-    " cleaned INTEGER NOT NULL);"
+    " cleaned INTEGER NOT NULL, disk INTEGER NOT NULL DEFAULT 0);"
     /* AUTOINCREMENT: a seq is never reused, even after every row is acked. */
     "CREATE TABLE IF NOT EXISTS updates ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL, json TEXT NOT NULL);"
@@ -23,6 +23,25 @@ static const char schema[] =
 static int db_error(struct journal *j, bo_error_t *err, const char *what)
 {
     return bo_error_set(err, BO_E_IO, "%s in `%s`: %s", what, j->path, sqlite3_errmsg(j->db));
+}
+
+/* A journal from before disk limits has no `disk` column: added once
+ * (its tasks keep 0, no limit, as they were launched). */
+static int add_disk_column(struct journal *j, char **ret_msg)
+{
+    sqlite3_stmt *st = NULL;
+    bool has = false;
+    if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'disk'", -1, &st, NULL) !=
+        SQLITE_OK) {
+        *ret_msg = sqlite3_mprintf("%s", sqlite3_errmsg(j->db));
+        return -1;
+    }
+    has = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (has)
+        return 0;
+    return sqlite3_exec(j->db, "ALTER TABLE tasks ADD COLUMN disk INTEGER NOT NULL DEFAULT 0", NULL, NULL,
+                        ret_msg) == SQLITE_OK ? 0 : -1;
 }
 
 int journal_open(const char *path, struct journal **ret, bo_error_t *err)
@@ -38,7 +57,7 @@ int journal_open(const char *path, struct journal **ret, bo_error_t *err)
     sqlite3_busy_timeout(j->db, 5000);
     char *msg = NULL;
     if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK || add_disk_column(j, &msg) < 0) {
         bo_error_set(err, BO_E_IO, "initialise `%s`: %s", path, msg ? msg : "unknown error");
         sqlite3_free(msg);
         journal_close(j);
@@ -216,7 +235,7 @@ int journal_task_put(struct journal *j, const struct journal_task *t, bo_error_t
     sqlite3_stmt *st;
     if (prepare(j,
                 "INSERT OR REPLACE INTO tasks(task_id, sandbox, cgroup, executor_pid, executor_start, state,"
-                " ended_ms, ram, grace_ms, cleaned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " ended_ms, ram, grace_ms, cleaned, disk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 &st, err) < 0)
         return -1;
     sqlite3_bind_text(st, 1, t->task_id, -1, SQLITE_TRANSIENT);
@@ -229,6 +248,7 @@ int journal_task_put(struct journal *j, const struct journal_task *t, bo_error_t
     sqlite3_bind_int64(st, 8, (sqlite3_int64)t->ram);
     sqlite3_bind_int64(st, 9, t->grace_ms);
     sqlite3_bind_int(st, 10, t->cleaned);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)t->disk);
     return exec_stmt(j, st, "store task", err);
 }
 
@@ -252,7 +272,7 @@ int journal_task_list(struct journal *j, struct journal_task **ret, size_t *ret_
     sqlite3_stmt *st;
     if (prepare(j,
                 "SELECT task_id, sandbox, cgroup, executor_pid, executor_start, state, ended_ms, ram,"
-                " grace_ms, cleaned FROM tasks ORDER BY task_id",
+                " grace_ms, cleaned, disk FROM tasks ORDER BY task_id",
                 &st, err) < 0)
         return -1;
     struct journal_task *v = NULL;
@@ -271,6 +291,7 @@ int journal_task_list(struct journal *j, struct journal_task **ret, size_t *ret_
             .ram = (uint64_t)sqlite3_column_int64(st, 7),
             .grace_ms = sqlite3_column_int64(st, 8),
             .cleaned = sqlite3_column_int(st, 9) != 0,
+            .disk = (uint64_t)sqlite3_column_int64(st, 10),
         };
     }
     sqlite3_finalize(st);

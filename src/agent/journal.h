@@ -21,6 +21,7 @@ struct journal_task {
     char *state;            /* last state reported (enqueued) */
     int64_t ended_ms;       /* wall clock; 0 while not terminal */
     uint64_t ram;           /* for the OOM message */
+    uint64_t disk;          /* the disk limit (0: none), watched by disk_watch.c */
     int64_t grace_ms;
     bool cleaned;           /* executor gone and cgroup removed */
 };

@@ -251,6 +251,10 @@ const struct bo_option agent_option_table[] = {
      .help = "process limit of each task (pids controller)"},
     {.name = "sandbox-retention", .kind = BO_OPT_DURATION, .def = "1h", .at = AT(sandbox_retention_ms),
      .help = "how long a finished task's sandbox is kept (0: remove once the scheduler acked the end)"},
+    {.name = "disk-check-interval", .kind = BO_OPT_DURATION, .def = "5s", .min = 100, .max = 3600000,
+     .at = AT(disk_check_ms),
+     .help = "how often each task's disk (sandbox and writable layer) is measured, beside the loop; a task over "
+             "its job's disk ends FAILED"},
     {.name = "join-token-file", .kind = BO_OPT_STRING, .arg = "FILE", .set = set_join_token_file,
      .help = "join the cluster with the token in FILE (mode 0600; `borealis scheduler join-token`) when the "
              "agent has no certificate yet; the certificate is then kept in the data dir"},

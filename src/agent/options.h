@@ -28,6 +28,7 @@ struct agent_options {
     char **host_mount_allow;  /* --host-mount-allow, symlinks resolved */
     size_t n_host_mount_allow;
     int64_t sandbox_retention_ms;
+    int64_t disk_check_ms;
     int64_t pids_max;
     bool cleanup_on_exit;
     /* Images (src/agent/images.c). */

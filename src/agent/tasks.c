@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "agent/container.h"
+#include "agent/disk_watch.h"
 #include "agent/host_mounts.h"
 #include "agent/images.h"
 #include "agent/launcher.h"
@@ -50,6 +52,8 @@ struct task_mgr {
     bool cleaning;
     bo_error_t fatal; /* the first journal write that failed */
     size_t n_deferred; /* tasks whose container start was put off */
+    struct disk_watch disk; /* disk usage rounds beside the loop */
+    int64_t next_disk;      /* mono ms of the next round */
 };
 
 /* Records keep the state by name (journal rows, updates); the names and
@@ -118,6 +122,10 @@ int task_mgr_new(const struct task_mgr_config *cfg, struct journal *j, const str
                  struct task_mgr **ret, bo_error_t *err)
 {
     struct task_mgr *m = bo_xcalloc(1, sizeof(*m));
+    if (disk_watch_init(&m->disk, err) < 0) {
+        free(m);
+        return -1;
+    }
     m->cfg = *cfg;
     m->journal = j;
     m->cg = cg;
@@ -129,6 +137,7 @@ void task_mgr_free(struct task_mgr *m)
 {
     if (!m)
         return;
+    disk_watch_clear(&m->disk);
     for (size_t i = 0; i < m->n_tasks; i++)
         task_free(m->tasks[i]);
     free(m->tasks);
@@ -392,6 +401,7 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
         .cgroup = bo_xstrdup(l->task_id),
         .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
         .ram = l->task.ram,
+        .disk = l->task.disk,
         .grace_ms = l->task.kill_grace_ms,
     };
     add_task(m, t);
@@ -594,8 +604,67 @@ void task_mgr_notified(struct task_mgr *m, const char *task_id)
         refresh(m, t);
 }
 
+/* A round of disk usage ended: a task over its limit ends FAILED at once,
+ * its cgroup killed (as the kernel does at the memory limit). */
+static void disk_round_done(struct task_mgr *m)
+{
+    struct disk_item *v = NULL;
+    size_t n = 0;
+    disk_watch_finish(&m->disk, &v, &n);
+    journal_group(m, true);
+    for (size_t i = 0; i < n; i++) {
+        struct task *t = find_task(m, v[i].task_id);
+        if (!t || v[i].used <= v[i].limit || state_terminal(t->rec.state) || t->pidfd < 0)
+            continue;
+        char limit[32], used[32];
+        bo_format_size(v[i].limit, limit, sizeof(limit));
+        bo_format_size(v[i].used, used, sizeof(used));
+        _cleanup_free_ char *msg = bo_xasprintf("disk limit exceeded (limit %s): the sandbox%s holds %s%s", limit,
+                                                v[i].paths[1] ? " and writable layer" : "", v[i].truncated ? "at least " : "", used);
+        bo_error_t err = NULL;
+        if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0) {
+            log_warn("task %s: %s", t->rec.task_id, err->msg);
+            bo_error_free(err);
+        }
+        report(m, t, task_state_name(TASK_FAILED), msg, NULL, NULL);
+    }
+    journal_group(m, false);
+    disk_items_free(v, n);
+}
+
+/* The live tasks with a disk limit, for a round. */
+static void disk_round_start(struct task_mgr *m)
+{
+    struct disk_item *v = bo_xcalloc(m->n_tasks + 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (t->rec.disk == 0 || t->pidfd < 0 || state_terminal(t->rec.state))
+            continue;
+        _cleanup_free_ char *upper = bo_xasprintf("%s/containers/%s/image/upper", m->cfg.data_dir, t->rec.task_id);
+        struct stat st;
+        v[n++] = (struct disk_item){.task_id = bo_xstrdup(t->rec.task_id),
+                                    .paths = {bo_xstrdup(t->rec.sandbox),
+                                              lstat(upper, &st) == 0 ? BO_STEAL(upper) : NULL},
+                                    .limit = t->rec.disk};
+    }
+    if (n == 0) {
+        free(v);
+        return;
+    }
+    bo_error_t err = NULL;
+    if (disk_watch_start(&m->disk, v, n, &err) < 0) {
+        log_warn("disk usage: %s", err->msg);
+        bo_error_free(err);
+    }
+}
+
 void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 {
+    if (fd == disk_watch_fd(&m->disk)) {
+        disk_round_done(m);
+        return;
+    }
     if (m->cfg.images && fd == agent_images_fd(m->cfg.images)) {
         journal_group(m, true);
         agent_images_drain(m->cfg.images, image_pulled, m);
@@ -613,6 +682,11 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 
 void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n, unsigned *cap)
 {
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+    }
+    (*fds)[(*n)++] = (struct curl_waitfd){.fd = disk_watch_fd(&m->disk), .events = POLLIN};
     if (m->cfg.images) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 16;
@@ -708,6 +782,12 @@ int task_mgr_tick(struct task_mgr *m)
         start_deferred(m);
     int64_t now = bo_mono_ms();
     int64_t next = now + RESCAN_EVERY_MS;
+    if (m->cfg.disk_check_ms > 0 && !disk_watch_running(&m->disk) && now >= m->next_disk && !m->cleaning) {
+        disk_round_start(m);
+        m->next_disk = now + m->cfg.disk_check_ms;
+    }
+    if (m->cfg.disk_check_ms > 0 && m->next_disk < next)
+        next = m->next_disk > now ? m->next_disk : now + m->cfg.disk_check_ms;
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         if (t->kill_deadline && t->pidfd >= 0 && now >= t->kill_deadline)

@@ -32,6 +32,7 @@ struct task_mgr_config {
     char *const *host_mount_allow; /* --host-mount-allow, resolved */
     size_t n_host_mount_allow;
     int64_t sandbox_retention_ms;
+    int64_t disk_check_ms; /* how often tasks' disk usage is measured (0: never) */
     struct agent_images *images; /* pulls beside the loop (agent/images.h); NULL: images refused */
 };
 

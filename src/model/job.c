@@ -258,7 +258,9 @@ static const struct job_field fields[] = {
      .help = "CPU cores (fractional)"},
     {"task.resources", "ram", JOB_FIELD_SIZE, true, NULL, 1 << 20, 9.0e18, .offset = T(ram),
      .help = "memory limit in bytes"},
-    {"task.resources", "disk", JOB_FIELD_SIZE, true, NULL, 0, 9.0e18, .offset = T(disk), .help = "sandbox disk in bytes"},
+    {"task.resources", "disk", JOB_FIELD_SIZE, true, NULL, 0, 9.0e18, .offset = T(disk),
+     .help = "disk in bytes: the sandbox (logs too) and an image's writable layer; more ends the task FAILED "
+             "(0: reserved and limited by nothing)"},
     {"task", "ports", JOB_FIELD_STRING_LIST, false, "[]", 0, JOB_MAX_PORTS, .check = check_port, .offset = T(ports),
      .count_offset = T(n_ports), .help = "named ports to allocate ({{ports.NAME}} adds NAME)"},
     {"task", "ordering", JOB_FIELD_ENUM, false, "\"parallel\"", .choices = ordering_names, .offset = T(ordering),

@@ -1,6 +1,7 @@
 /* test_agent_journal.c - the agent's update journal and task records:
  * enqueue, list unacked, ack, survive reopening. */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -145,6 +146,42 @@ TEST(grouped_writes_commit_together_and_nest_enqueue)
     CHECK(journal_count(j, &n, NULL) == 0 && n == 1);
     journal_close(j);
     bo_rm_rf(dir, NULL);
+}
+
+TEST(a_journal_from_before_disk_limits_gets_the_column)
+{
+    char dir[] = "/tmp/borealis-journal-XXXXXX";
+    char *path = tmp_db(dir);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "CREATE TABLE tasks (task_id TEXT PRIMARY KEY, sandbox TEXT NOT NULL, cgroup TEXT NOT NULL,"
+                       " executor_pid INTEGER NOT NULL, executor_start INTEGER NOT NULL, state TEXT NOT NULL,"
+                       " ended_ms INTEGER NOT NULL, ram INTEGER NOT NULL, grace_ms INTEGER NOT NULL,"
+                       " cleaned INTEGER NOT NULL);"
+                       "INSERT INTO tasks VALUES ('old', '/s', 'old', 1, 2, 'RUNNING', 0, 1048576, 5000, 0);",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    for (int round = 0; round < 2; round++) { /* the second open finds the column */
+        struct journal *j;
+        bo_error_t err = NULL;
+        CHECK(journal_open(path, &j, &err) == 0);
+        struct journal_task t = {.task_id = "new", .sandbox = "/n", .cgroup = "new", .state = "RUNNING",
+                                 .disk = 8 << 20};
+        CHECK(journal_task_put(j, &t, &err) == 0);
+        struct journal_task *v = NULL;
+        size_t n = 0;
+        CHECK(journal_task_list(j, &v, &n, &err) == 0);
+        CHECK(n == 2);
+        CHECK(strcmp(v[0].task_id, "new") == 0 && v[0].disk == 8u << 20);
+        CHECK(strcmp(v[1].task_id, "old") == 0 && v[1].disk == 0 && v[1].ram == 1048576);
+        for (size_t i = 0; i < n; i++)
+            journal_task_clear(&v[i]);
+        free(v);
+        journal_close(j);
+    }
+    bo_rm_rf(dir, NULL);
+    free(path);
 }
 
 TEST_MAIN()

@@ -1,0 +1,45 @@
+"""A task's disk (its sandbox, and an image task's writable layer) is
+measured beside the agent's loop: a task over its job's `disk` ends FAILED
+with a message naming the limit; one under it keeps running."""
+import os
+
+from conftest import cgroups_left, wait_for
+
+JOB = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: test
+    name: {name}
+    task:
+      resources: {{cpu: 0.1, ram: 32MiB, disk: {disk}}}
+      processes:
+        - name: main
+          cmdline: "dd if=/dev/urandom of=data bs=1M count={mib} 2>/dev/null && touch written && exec sleep 100000"
+"""
+
+
+def test_a_task_over_its_disk_limit_fails_and_one_under_it_runs(cluster):
+    c = cluster
+    c.agent_args = ["--disk-check-interval", "200ms"]
+    c.start_scheduler()
+    c.start_agent()
+    small = "local/www-data/test/small"
+    r = c.cli("job", "create", small, c.job_file(JOB.format(name="small", disk="16MiB", mib=2), "s.yaml"),
+              "--wait-until", "RUNNING")
+    assert r.rc == 0, r
+    under = c.wait_running(small, 1)[0]
+    wait_for("the small task's data written",
+             lambda: os.path.exists(os.path.join(c.root, "agent", "sandboxes", under["id"], "written")))
+    hog = "local/www-data/test/hog"
+    r = c.cli("job", "create", hog, c.job_file(JOB.format(name="hog", disk="8MiB", mib=20), "h.yaml"))
+    assert r.rc == 0, r
+    t = wait_for("the hog FAILED", lambda: (t := c.tasks(hog)[0])["state"] == "FAILED" and t, timeout=60)
+    assert "disk limit exceeded (limit 8MiB)" in t["message"], t["message"]
+    # The round that found the hog measured the small task too (both ran):
+    # 2 MiB of 16 MiB keep it running, untouched.
+    assert c.tasks(small)[0]["state"] == "RUNNING"
+    assert c.tasks(small)[0]["id"] == under["id"]
+    # Its processes are gone, not only reported: its cgroup is removed.
+    wait_for("the hog's cgroup removed", lambda: all(
+        not os.path.exists(os.path.join(d, t["id"])) for d in cgroups_left(c.cgroup_root)))
