@@ -661,7 +661,7 @@ static void disk_round_start(struct task_mgr *m)
 
 void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 {
-    if (fd == disk_watch_fd(&m->disk)) {
+    if (disk_watch_running(&m->disk) && fd == disk_watch_fd(&m->disk)) {
         disk_round_done(m);
         return;
     }
@@ -682,11 +682,13 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 
 void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n, unsigned *cap)
 {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+    if (disk_watch_running(&m->disk)) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+        }
+        (*fds)[(*n)++] = (struct curl_waitfd){.fd = disk_watch_fd(&m->disk), .events = POLLIN};
     }
-    (*fds)[(*n)++] = (struct curl_waitfd){.fd = disk_watch_fd(&m->disk), .events = POLLIN};
     if (m->cfg.images) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 16;
