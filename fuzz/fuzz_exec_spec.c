@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t n = strlen(p->name);
             /* names become .logs/NAME: never empty, ".", ".." or with a '/' */
             if (n == 0 || n > SPEC_MAX_NAME || strchr(p->name, '/') || strcmp(p->name, ".") == 0 ||
-                strcmp(p->name, "..") == 0 || !*p->cmdline || p->state != PROC_WAITING)
+                strcmp(p->name, "..") == 0 || !p->argv || !p->argv[0] || !*p->argv[0] || p->state != PROC_WAITING)
                 __builtin_trap();
         }
         if (strchr(s.task_id, '/'))

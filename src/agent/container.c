@@ -15,10 +15,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/command.h"
 #include "agent/oci_spec.h"
 #include "agent/sandbox.h"
 #include "base/fs.h"
 #include "base/util.h"
+#include "model/cmdline.h"
 
 #define MAX_GROUPS 64
 
@@ -60,16 +62,6 @@ int container_user(const char *job, json_t *allow_root_roles, uid_t *ret_uid, gi
 static char *bundle_dir(const char *data_dir, const char *task_id)
 {
     return bo_xasprintf("%s/containers/%s", data_dir, task_id);
-}
-
-/* PORT_HTTP=31000 for a port named `http` (upper case, '-' and '.' as
- * '_'), beside {{ports.http}} in the cmdline. */
-static char *port_env(const char *name, json_int_t port)
-{
-    char *s = bo_xasprintf("PORT_%s=%lld", name, (long long)port);
-    for (char *p = s + 5; *p && *p != '='; p++)
-        *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-    return s;
 }
 
 static int connect_notify(const char *path)
@@ -150,7 +142,6 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     _cleanup_free_ char *rootfs = bo_xasprintf("%s/rootfs", bundle);
     if (bo_mkdir_p(rootfs, 0700, err) < 0)
         return -1;
-    struct image_config icfg = {0};
     if (c->image) {
         /* The image's overlay (its layers, shared, plus this task's
          * writable layer) becomes the root instead of the host's view. */
@@ -158,31 +149,17 @@ int container_start(const struct container_launch *c, struct launcher_result *re
         char *root = NULL;
         if (!c->images)
             return bo_error_set(err, BO_E_REFUSED, "this agent has no image store (image %s)", c->image);
-        if (image_rootfs_prepare(c->images, c->image, dir, &root, &icfg, err) < 0)
+        if (image_rootfs_prepare(c->images, c->image, dir, &root, NULL, err) < 0)
             return bo_error_wrap(err, "image %s", c->image);
         free(rootfs);
         rootfs = root;
     }
 
-    size_t n_ports = c->ports ? json_object_size(c->ports) : 0;
-    char **env = bo_xcalloc(n_ports + icfg.n_env + 8, sizeof(char *));
-    size_t n_env = 0;
-    bool image_path = false;
-    for (size_t i = 0; i < icfg.n_env; i++) {
-        image_path |= strncmp(icfg.env[i], "PATH=", 5) == 0;
-        env[n_env++] = bo_xstrdup(icfg.env[i]);
-    }
-    image_config_clear(&icfg);
-    if (!image_path)
-        env[n_env++] = bo_xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    env[n_env++] = bo_xstrdup("HOME=" OCI_SANDBOX_PATH);
-    env[n_env++] = bo_xasprintf("USER=%s", role);
-    env[n_env++] = bo_xasprintf("LOGNAME=%s", role);
-    env[n_env++] = bo_xasprintf("BOREALIS_TASK_ID=%s", c->task_id);
-    const char *pname;
-    json_t *pv;
-    if (c->ports)
-        json_object_foreach(c->ports, pname, pv) env[n_env++] = port_env(pname, json_integer_value(pv));
+    char **env = NULL;
+    struct command_env_in ein = {.image = c->image ? c->image_config : NULL, .job_env = c->job_env,
+                                 .n_job_env = c->n_job_env, .rt = c->vars, .role = role, .home = OCI_SANDBOX_PATH};
+    if (command_env(&ein, &env, err) < 0)
+        return -1;
 
     size_t n_mounts = c->mounts ? c->mounts->n : 0;
     struct oci_bind *binds = bo_xcalloc(n_mounts + 1, sizeof(*binds));
@@ -215,9 +192,7 @@ int container_start(const struct container_launch *c, struct launcher_result *re
     };
     if (r == 0)
         r = oci_spec_write(&t, bundle, err);
-    for (size_t i = 0; i < n_env; i++)
-        free(env[i]);
-    free(env);
+    cmdline_argv_free(env);
     if (r < 0)
         goto out;
 

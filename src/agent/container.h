@@ -13,13 +13,13 @@
 #include "agent/runtime.h"
 #include "base/error.h"
 #include "image/store.h"
+#include "model/template.h"
 
 struct container_launch {
     const struct runtime *rt;
     const char *data_dir;
     const char *task_id;
     const char *job;           /* job key: the role is its second part */
-    json_t *ports;             /* object name -> port, or NULL */
     const char *sandbox;       /* prepared by sandbox_prepare */
     const char *executor;      /* host path of borealis-executor */
     const char *hostname;
@@ -34,6 +34,12 @@ struct container_launch {
     /* The job's host mounts, resolved and checked (agent/host_mounts.h);
      * NULL: none. */
     const struct host_mounts *mounts;
+    const struct image_config *image_config; /* its config (image_store_config), with image */
+    /* The environment (agent/command.h): the job's entries and what
+     * renders them. */
+    char *const *job_env;
+    size_t n_job_env;
+    const struct template_runtime *vars;
 };
 
 /* The role's user (getpwnam on this machine). A role with no user, or one

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "agent/command.h"
+#include "model/cmdline.h"
 #include "model/json_check.h"
 #include "base/fs.h"
 #include "model/task_id.h"
@@ -80,12 +82,24 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
             json_decref(procs);
             return bo_error_wrap(err, "cmdline of process `%s`", p->name);
         }
-        json_array_append_new(procs, json_pack("{s:s, s:s}", "name", p->name, "cmdline", cmd));
+        char **argv = NULL;
+        int r = command_argv(p->name, cmd, l->image, &argv, err);
         free(cmd);
+        if (r < 0) {
+            json_decref(procs);
+            return -1;
+        }
+        json_t *a = json_array();
+        for (size_t k = 0; argv[k]; k++)
+            json_array_append_new(a, json_string(argv[k]));
+        cmdline_argv_free(argv);
+        json_array_append_new(procs, json_pack("{s:s, s:o}", "name", p->name, "argv", a));
     }
     json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s}", "task_id", l->task_id, "processes", procs, "ordering",
                             l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",
                             (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket);
+    if (command_cwd(l->image))
+        json_object_set_new(doc, "cwd", json_string(command_cwd(l->image)));
     if (l->task->health_check.type != HEALTH_CHECK_NONE) {
         json_t *hc = NULL;
         if (health_check_json(&l->task->health_check, &rt, &hc, err) < 0) {

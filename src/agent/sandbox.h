@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "image/manifest.h"
 #include "model/job.h"
 
 struct sandbox_launch {
@@ -18,12 +19,14 @@ struct sandbox_launch {
     json_t *ports; /* object name -> port */
     const struct task_config *task;
     const char *notify_socket;
+    const struct image_config *image; /* NULL: no image */
 };
 
 /* Check a task id before it becomes a path component and a cgroup name. */
 int sandbox_validate_task_id(const char *task_id, bo_error_t *err);
 /* Create SANDBOX, SANDBOX/.borealis, SANDBOX/.logs; render each cmdline's
- * runtime variables; write .borealis/task.json. */
+ * runtime variables and make each process's argv (agent/command.h); write
+ * .borealis/task.json. */
 int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_error_t *err);
 
 struct sandbox_process {

@@ -16,6 +16,7 @@
 #include "agent/images.h"
 #include "agent/launcher.h"
 #include "agent/sandbox.h"
+#include "model/template.h"
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -434,21 +435,29 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
         }
         /* In the store: the container's root is the image's overlay. */
     }
+    /* The image's config says what its processes run (agent/command.h). */
+    const char *image = l->task.image && *l->task.image ? l->task.image : NULL;
+    struct image_config icfg __attribute__((cleanup(image_config_clear))) = {0};
+    if (image && image_store_config(agent_images_store(m->cfg.images), image, &icfg, &err) < 0)
+        return launch_failed(m, t, "image", err);
     struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
-                                .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket};
+                                .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket,
+                                .image = image ? &icfg : NULL};
     if (sandbox_prepare(t->rec.sandbox, &sl, &err) < 0)
         return launch_failed(m, t, "sandbox", err);
     struct cgroup_limits lim = {.cpu = 0 /* set once started */, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
     if (cgroup_create(m->cg, t->rec.cgroup, &lim, &err) < 0)
         return launch_failed(m, t, "cgroup", err);
     _cleanup_free_ char *cg_path = bo_xasprintf("/%s/%s", m->cg->root_name, t->rec.cgroup);
+    struct template_runtime trt = {
+        .instance = l->instance, .hostname = m->cfg.hostname, .task_id = l->task_id, .ports = l->ports};
     struct container_launch cl = {.rt = m->cfg.runtime, .data_dir = m->cfg.data_dir, .task_id = l->task_id,
-                                  .job = l->job, .ports = l->ports, .sandbox = t->rec.sandbox,
+                                  .job = l->job, .sandbox = t->rec.sandbox,
                                   .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
                                   .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles,
                                   .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
-                                  .image = l->task.image && *l->task.image ? l->task.image : NULL,
-                                  .mounts = &hm};
+                                  .image = image, .image_config = &icfg, .job_env = l->task.env,
+                                  .n_job_env = l->task.n_env, .vars = &trt, .mounts = &hm};
     struct launcher_result lr;
     if (!m->cfg.runtime) {
         /* Unit tests only (tasks.h): the executor forked directly. */

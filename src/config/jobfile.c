@@ -258,7 +258,7 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
             int r;
             if (f->type == JOB_FIELD_STRING_LIST) {
                 record(l, ip, e->start_mark);
-                r = conv_string(l, e, ip, false, &v, err);
+                r = conv_string(l, e, ip, f->templated, &v, err);
             } else {
                 record(l, ip, e->start_mark);
                 r = conv_object(l, e, f->child, ip, &v, err);

@@ -107,7 +107,7 @@ static void start_one(struct executor *ex, struct proc *p)
 {
     _cleanup_error_ bo_error_t err = NULL;
     ex->dirty = true;
-    if (proc_start(p, &err) == 0) {
+    if (proc_start(p, ex->spec.cwd, &err) == 0) {
         log_info("started process `%s` (pid %d)", p->name, (int)p->pid);
         return;
     }

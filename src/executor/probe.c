@@ -180,9 +180,15 @@ static enum probe_result passed(struct probe *p)
 static enum probe_result start_shell(struct probe *p, const struct health_spec *h)
 {
     _cleanup_error_ bo_error_t err = NULL;
-    p->proc = (struct proc){.name = SHELL_CHECK_NAME, .cmdline = h->command, .fresh_logs = true, .exit_code = -1};
+    p->shell_argv[0] = (char *)"/bin/sh";
+    p->shell_argv[1] = (char *)"-c";
+    p->shell_argv[2] = h->command;
+    p->shell_argv[3] = NULL;
+    p->proc = (struct proc){.name = SHELL_CHECK_NAME, .argv = p->shell_argv, .fresh_logs = true, .exit_code = -1};
     p->reaped = false;
-    if (proc_start(&p->proc, &err) < 0) {
+    /* In the sandbox, whatever the image's WorkingDir: the command's
+     * paths are the job's, relative to the sandbox like the snooze file. */
+    if (proc_start(&p->proc, NULL, &err) < 0) {
         p->proc.pid = 0;
         return failed(p, bo_xasprintf("could not be started: %s", err->msg));
     }

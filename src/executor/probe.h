@@ -46,7 +46,8 @@ struct probe {
     bool active;
     int fd;           /* socket, or -1 */
     bool connected;
-    struct proc proc; /* SHELL: the command's process (pid 0: none) */
+    struct proc proc;
+    char *shell_argv[4]; /* /bin/sh -c COMMAND: proc.argv of a shell check */ /* SHELL: the command's process (pid 0: none) */
     int64_t deadline; /* CLOCK_MONOTONIC ms */
     char *request;
     size_t request_len, sent;

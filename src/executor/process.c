@@ -58,7 +58,7 @@ static void write_str(int fd, const char *s)
 
 /* Runs in the child between fork and exec; the executor is single-threaded,
  * so plain libc calls are safe here. Never returns. */
-static void __attribute__((noreturn)) child_exec(const struct proc *p, int in, int out, int errfd)
+static void __attribute__((noreturn)) child_exec(const struct proc *p, const char *cwd, int in, int out, int errfd)
 {
     /* The executor in a container is not dumpable; its task must be (its
      * own /proc files, core dumps) and becomes so at exec anyway, but
@@ -88,16 +88,29 @@ static void __attribute__((noreturn)) child_exec(const struct proc *p, int in, i
         close(fd);
     }
 
-    char *argv[] = {"sh", "-c", p->cmdline, NULL};
-    execve("/bin/sh", argv, environ);
+    /* The image's WorkingDir: the executor itself stays in the sandbox. */
+    if (cwd && chdir(cwd) < 0) {
+        int e = errno;
+        write_str(STDERR_FILENO, "borealis-executor: cannot enter the working directory `");
+        write_str(STDERR_FILENO, cwd);
+        write_str(STDERR_FILENO, "`: ");
+        write_str(STDERR_FILENO, strerror(e));
+        write_str(STDERR_FILENO, "\n");
+        _exit(126);
+    }
+    /* PATH from the container's environment (the image's, or the agent's
+     * default), as a shell would search it. */
+    execvpe(p->argv[0], p->argv, environ);
     int e = errno;
-    write_str(STDERR_FILENO, "borealis-executor: exec /bin/sh: ");
+    write_str(STDERR_FILENO, "borealis-executor: exec `");
+    write_str(STDERR_FILENO, p->argv[0]);
+    write_str(STDERR_FILENO, "`: ");
     write_str(STDERR_FILENO, strerror(e));
     write_str(STDERR_FILENO, "\n");
-    _exit(127);
+    _exit(e == ENOENT ? 127 : 126);
 }
 
-int proc_start(struct proc *p, bo_error_t *err)
+int proc_start(struct proc *p, const char *cwd, bo_error_t *err)
 {
     _cleanup_close_ int logs = open_dir_at(AT_FDCWD, ".logs", ".logs", err);
     if (logs < 0)
@@ -120,7 +133,7 @@ int proc_start(struct proc *p, bo_error_t *err)
     if (pid < 0)
         return bo_error_sys(err, errno, "fork");
     if (pid == 0)
-        child_exec(p, in, out, errfd);
+        child_exec(p, cwd, in, out, errfd);
     /* Also from the parent, so the group exists before we might signal it
      * (EACCES once the child has exec'd means it did it itself). */
     (void)setpgid(pid, pid);

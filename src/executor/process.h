@@ -1,5 +1,5 @@
 /* process.h - supervision of the task's processes: starting one as
- * `/bin/sh -c CMDLINE` in its own process group with its logs, recording
+ * its argv (the agent decides whether through /bin/sh) in its own process group with its logs, recording
  * how it ended, and signalling or sweeping what is left of the groups.
  *
  * A process's pid is also its process-group id (the child calls setpgid(0,
@@ -20,7 +20,7 @@ enum proc_state { PROC_WAITING, PROC_RUNNING, PROC_SUCCESS, PROC_FAILED, PROC_KI
 
 struct proc {
     char *name;    /* validated: a plain file name, used under .logs/ */
-    char *cmdline;
+    char **argv;   /* NULL-terminated; argv[0] is looked up in PATH */
     enum proc_state state;
     pid_t pid;          /* 0 until started; also the process-group id */
     bool group_gone;    /* the group was seen empty; never signal it again */
@@ -33,11 +33,11 @@ struct proc {
 
 const char *proc_state_name(enum proc_state s);
 
-/* Start `p` with cwd = the current directory (the sandbox): stdin
+/* Start `p` in `cwd` (NULL: the current directory, the sandbox): stdin
  * /dev/null, stdout/stderr appended to .logs/NAME/{stdout,stderr}, signal
  * dispositions and mask reset, oom_score_adj 0. On success p is RUNNING.
  * On failure p is untouched and err names what could not be set up. */
-int proc_start(struct proc *p, bo_error_t *err);
+int proc_start(struct proc *p, const char *cwd, bo_error_t *err);
 
 /* Record the wait status of `p`'s leader. `killing`: the task is being
  * killed, so however it ended the process is reported KILLED. Returns true

@@ -24,6 +24,30 @@ static int parse_task_id(json_t *v, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
+/* argv: what the agent wrote (agent/command.h); cmdline: the older form,
+ * run as /bin/sh -c CMDLINE. Exactly one of them. */
+static int parse_argv(json_t *a, size_t i, struct proc *p, bo_error_t *err)
+{
+    if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > SPEC_MAX_ARGS)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].argv: must be an array of 1..%d strings", i,
+                            SPEC_MAX_ARGS);
+    size_t total = 0;
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        json_t *s = json_array_get(a, k);
+        if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s) ||
+            (k == 0 && json_string_length(s) == 0))
+            return bo_error_set(err, BO_E_INVALID,
+                                "processes[%zu].argv[%zu]: must be a string without NUL (the first non-empty)", i, k);
+        total += json_string_length(s) + 1;
+    }
+    if (total > SPEC_MAX_ARGV_BYTES)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].argv: more than %d bytes", i, SPEC_MAX_ARGV_BYTES);
+    p->argv = bo_xcalloc(json_array_size(a) + 1, sizeof(char *));
+    for (size_t k = 0; k < json_array_size(a); k++)
+        p->argv[k] = bo_xstrdup(json_string_value(json_array_get(a, k)));
+    return 0;
+}
+
 static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
 {
     if (!json_is_object(v))
@@ -32,7 +56,7 @@ static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
     json_t *f;
     json_object_foreach(v, key, f)
     {
-        if (strcmp(key, "name") != 0 && strcmp(key, "cmdline") != 0)
+        if (strcmp(key, "name") != 0 && strcmp(key, "cmdline") != 0 && strcmp(key, "argv") != 0)
             return bo_error_set(err, BO_E_INVALID, "processes[%zu].%s: unknown field", i, key);
     }
     json_t *name = json_object_get(v, "name");
@@ -44,15 +68,26 @@ static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
                             "[A-Za-z0-9_.-], not `.` or `..`",
                             i, SPEC_MAX_NAME);
     json_t *cmd = json_object_get(v, "cmdline");
-    if (!cmd)
-        return bo_error_set(err, BO_E_INVALID, "processes[%zu].cmdline: required", i);
-    if (!json_is_string(cmd) || json_string_length(cmd) == 0 ||
-        json_string_length(cmd) > SPEC_MAX_CMDLINE)
-        return bo_error_set(err, BO_E_INVALID,
-                            "processes[%zu].cmdline: must be a non-empty string of at most %d bytes",
-                            i, SPEC_MAX_CMDLINE);
+    json_t *argv = json_object_get(v, "argv");
+    if (!cmd && !argv)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu]: argv (or cmdline) required", i);
+    if (cmd && argv)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu]: argv and cmdline are exclusive", i);
+    if (argv) {
+        if (parse_argv(argv, i, p, err) < 0)
+            return -1;
+    } else {
+        if (!json_is_string(cmd) || json_string_length(cmd) == 0 || json_string_length(cmd) > SPEC_MAX_CMDLINE ||
+            strlen(json_string_value(cmd)) != json_string_length(cmd))
+            return bo_error_set(err, BO_E_INVALID,
+                                "processes[%zu].cmdline: must be a non-empty string of at most %d bytes", i,
+                                SPEC_MAX_CMDLINE);
+        p->argv = bo_xcalloc(4, sizeof(char *));
+        p->argv[0] = bo_xstrdup("/bin/sh");
+        p->argv[1] = bo_xstrdup("-c");
+        p->argv[2] = bo_xstrdup(json_string_value(cmd));
+    }
     p->name = bo_xstrdup(json_string_value(name));
-    p->cmdline = bo_xstrdup(json_string_value(cmd));
     p->state = PROC_WAITING;
     p->exit_code = -1;
     return 0;
@@ -208,6 +243,15 @@ static int parse_health_check(json_t *v, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
+static int parse_cwd(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    if (!json_is_string(v) || json_string_value(v)[0] != '/' || json_string_length(v) > SPEC_MAX_CWD ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return bo_error_set(err, BO_E_INVALID, "cwd: must be an absolute path of at most %d bytes", SPEC_MAX_CWD);
+    s->cwd = bo_xstrdup(json_string_value(v));
+    return 0;
+}
+
 /* The fields of task.json. Defaults of optional fields are set in
  * spec_load; they match the job model (docs/protocol.md section 1). */
 static const struct spec_field {
@@ -221,6 +265,7 @@ static const struct spec_field {
     {"kill_grace_ms", false, parse_kill_grace_ms},
     {"notify_socket", false, parse_notify_socket},
     {"health_check", false, parse_health_check},
+    {"cwd", false, parse_cwd},
 };
 
 static int parse_root(json_t *root, struct exec_spec *s, bo_error_t *err)
@@ -282,11 +327,14 @@ void spec_clear(struct exec_spec *s)
 {
     for (size_t i = 0; i < s->n_procs; i++) {
         free(s->procs[i].name);
-        free(s->procs[i].cmdline);
+        for (size_t k = 0; s->procs[i].argv && s->procs[i].argv[k]; k++)
+            free(s->procs[i].argv[k]);
+        free(s->procs[i].argv);
     }
     free(s->procs);
     free(s->task_id);
     free(s->notify_socket);
+    free(s->cwd);
     free(s->health.path);
     free(s->health.expected_body);
     free(s->health.command);

@@ -17,6 +17,9 @@
 #define SPEC_MAX_NAME 64
 #define SPEC_MAX_TASK_ID TASK_ID_MAX /* the limit the scheduler and agent share */
 #define SPEC_MAX_CMDLINE (64 * 1024)
+#define SPEC_MAX_ARGS 4096
+#define SPEC_MAX_ARGV_BYTES (512 * 1024)
+#define SPEC_MAX_CWD 4096
 #define SPEC_MAX_GRACE_MS 600000
 #define SPEC_DEFAULT_GRACE_MS 5000
 
@@ -27,6 +30,7 @@ struct exec_spec {
     bool sequential;
     int64_t kill_grace_ms;
     char *notify_socket; /* NULL: nobody to notify */
+    char *cwd;           /* the processes' working directory; NULL: the sandbox */
     struct health_spec health; /* kind HEALTH_NONE: RUNNING once started */
 };
 

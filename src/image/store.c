@@ -903,6 +903,21 @@ static char *hold_path(struct image_store *s, const char *dir)
     return bo_xasprintf("%s/holds/%s", s->root, hex_of(key));
 }
 
+int image_store_config(struct image_store *s, const char *digest_ref, struct image_config *ret, bo_error_t *err)
+{
+    struct image_ref ref = {0};
+    if (image_ref_parse(digest_ref, &ref, err) < 0)
+        return -1;
+    _cleanup_free_ char *top = ref.digest ? bo_xstrdup(ref.digest) : NULL;
+    image_ref_clear(&ref);
+    if (!top)
+        return bo_error_set(err, BO_E_INVALID, "image `%s` has no digest (a task runs a resolved image)", digest_ref);
+    struct image_manifest m = {0};
+    int r = load_manifest(s, top, &m, NULL, err) < 0 || load_config(s, &m, ret, err) < 0 ? -1 : 0;
+    image_manifest_clear(&m);
+    return r < 0 ? bo_error_wrap(err, "image %s", digest_ref) : 0;
+}
+
 int image_rootfs_prepare(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
                          struct image_config *ret_cfg, bo_error_t *err)
 {

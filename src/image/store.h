@@ -69,6 +69,10 @@ int image_store_remove(struct image_store *s, const char *what, bo_error_t *err)
  * and layers. ret_removed: layers deleted. */
 int image_store_gc(struct image_store *s, int64_t max_age_ms, int min_free_pct, int *ret_removed, bo_error_t *err);
 
+/* The config of an image in the store (entrypoint, cmd, env, user,
+ * working dir): local reads, no network. */
+int image_store_config(struct image_store *s, const char *digest_ref, struct image_config *ret, bo_error_t *err);
+
 /* The root filesystem of a task: an overlayfs of the image's layers
  * (read-only, shared) with <dir>/upper and <dir>/work (the task's own
  * writable layer) mounted on <dir>/rootfs. `dir` is a directory dedicated

@@ -85,6 +85,21 @@ static int check_sandbox_relative(const char *s, const char *path, bo_error_t *e
     return 0;
 }
 
+/* NAME=VALUE with a portable variable name (POSIX: letters, digits and
+ * underscores, not starting with a digit). */
+static int check_env_entry(const char *s, const char *path, bo_error_t *err)
+{
+    const char *eq = strchr(s, '=');
+    bool ok = eq && eq != s && !(*s >= '0' && *s <= '9');
+    for (const char *p = s; ok && p < eq; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
+    if (!ok)
+        return bo_error_set(err, BO_E_INVALID, "%s: `%.64s` is not NAME=VALUE (NAME: letters, digits, _)", path, s);
+    if (strlen(s) > JOB_ENV_ENTRY_MAX)
+        return bo_error_set(err, BO_E_INVALID, "%s: longer than %d bytes", path, JOB_ENV_ENTRY_MAX);
+    return 0;
+}
+
 static int check_image(const char *s, const char *path, bo_error_t *err)
 {
     struct image_ref r = {0};
@@ -271,6 +286,9 @@ static const struct job_field fields[] = {
      .offset = T(image), .omit_empty = true,
      .help = "container image, HOST[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST (the CLI resolves a tag to its "
              "digest at create); empty: no image"},
+    {"task", "env", JOB_FIELD_STRING_LIST, false, "[]", 0, JOB_MAX_ENV, .check = check_env_entry, .templated = true,
+     .offset = T(env), .count_offset = T(n_env), .omit_empty = true,
+     .help = "NAME=VALUE entries for every process, over the image's Env"},
     {"task", "mounts", JOB_FIELD_OBJECT_LIST, false, "[]", 0, HOST_MOUNT_MAX, .child = "task.mounts",
      .offset = T(mounts), .count_offset = T(n_mounts), .elem_size = sizeof(struct mount_config), .omit_empty = true,
      .help = "host paths mounted into the container, each under the scheduler's and the agent's --host-mount-allow"},
@@ -314,8 +332,10 @@ static const struct job_field fields[] = {
      .help = "processes of the task"},
     {"task.processes", "name", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
      .offset = P(name), .help = "unique process name"},
-    {"task.processes", "cmdline", JOB_FIELD_STRING, true, NULL, 1, JOB_CMDLINE_MAX, .templated = true,
-     .offset = P(cmdline), .help = "run as /bin/sh -c CMDLINE"},
+    {"task.processes", "cmdline", JOB_FIELD_STRING, false, "\"\"", 0, JOB_CMDLINE_MAX, .templated = true,
+     .offset = P(cmdline), .omit_empty = true,
+     .help = "command line: run directly when it uses no shell syntax, else as /bin/sh -c CMDLINE; replaces the "
+             "image's Cmd; empty: the image's Entrypoint and Cmd"},
 };
 
 const struct job_field *job_field_table(size_t *ret_n)
@@ -655,9 +675,21 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
                 return fail(d, p, err, "duplicate process name `%s`", t->processes[i].name);
             }
     }
+    /* Without an image nothing says what an empty cmdline would run. */
+    for (size_t i = 0; i < t->n_processes; i++)
+        if (!*t->processes[i].cmdline && (!t->image || !*t->image)) {
+            _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].cmdline", path, i);
+            return fail(d, p, err, "is required when the task has no image (with one, an empty cmdline runs the "
+                        "image's Entrypoint and Cmd)");
+        }
     for (size_t i = 0; i < t->n_processes; i++) {
         _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].cmdline", path, i);
         if (add_runtime_ports(d, p, path, t->processes[i].cmdline, t, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < t->n_env; i++) {
+        _cleanup_free_ char *p = bo_xasprintf("%s.env[%zu]", path, i);
+        if (add_runtime_ports(d, p, path, t->env[i], t, err) < 0)
             return -1;
     }
     if (t->health_check.type == HEALTH_CHECK_SHELL) {
@@ -688,6 +720,9 @@ void task_config_clear(struct task_config *t)
     }
     free(t->mounts);
     free(t->image);
+    for (size_t i = 0; i < t->n_env; i++)
+        free(t->env[i]);
+    free(t->env);
     free(t->health_check.port);
     free(t->health_check.path);
     free(t->health_check.expected_body);

@@ -38,7 +38,7 @@ int job_ident_validate(const char *s, const char *what, bo_error_t *err);
 
 struct process_config {
     char *name;
-    char *cmdline;
+    char *cmdline; /* "": the image's Entrypoint and Cmd (only with an image) */
 };
 
 enum task_ordering { ORDERING_PARALLEL, ORDERING_SEQUENTIAL };
@@ -92,6 +92,8 @@ struct task_config {
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
     struct mount_config *mounts; /* container paths unique */
     size_t n_mounts;
+    char **env;  /* "NAME=VALUE", over the image's Env (runtime variables rendered by the agent) */
+    size_t n_env;
     struct health_check_config health_check;
 };
 
@@ -161,6 +163,8 @@ void job_config_unref(struct job_config *c);
 
 #define JOB_MAX_PORTS 64
 #define JOB_CMDLINE_MAX 65536
+#define JOB_MAX_ENV 256
+#define JOB_ENV_ENTRY_MAX 32768
 
 enum job_field_type {
     JOB_FIELD_STRING,      /* char * */

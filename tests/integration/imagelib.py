@@ -49,7 +49,7 @@ class Image:
     """Layers (uncompressed tars), gzipped blobs, config and manifest."""
 
     def __init__(self, layers, cmd=("/bin/sh", "-c", "echo hello from the image"), env=("IMAGE_VAR=1",),
-                 workdir="/srv"):
+                 workdir="/srv", entrypoint=None, user=""):
         self.tars = layers
         self.blobs = {}
         self.layers = []
@@ -58,10 +58,12 @@ class Image:
             d = sha(gz)
             self.blobs[d] = gz
             self.layers.append({"mediaType": MT_LAYER_GZ, "digest": d, "size": len(gz)})
+        config = {"Cmd": list(cmd), "Env": ["PATH=/bin"] + list(env), "WorkingDir": workdir, "User": user}
+        if entrypoint is not None:
+            config["Entrypoint"] = list(entrypoint)
         self.config = json.dumps({
             "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"] + list(env), "WorkingDir": workdir,
-                       "User": ""},
+            "config": config,
             "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
         }).encode()
         self.config_digest = sha(self.config)
@@ -95,6 +97,15 @@ class Image:
         entries.append(("manifest.json", "file", json.dumps(
             [{"Config": "config.json", "RepoTags": [tag], "Layers": names}]).encode()))
         return _tar(entries)
+
+
+def busybox_without_shell_layers():
+    """One layer: busybox with echo and cat links, and no /bin/sh at all."""
+    with open(BUSYBOX, "rb") as f:
+        bb = f.read()
+    return [_tar([("bin", "dir", None), ("bin/busybox", "file", bb), ("bin/echo", "symlink", "busybox"),
+                  ("bin/cat", "symlink", "busybox"), ("etc", "dir", None),
+                  ("etc/marker", "file", b"no shell here\n")])]
 
 
 def busybox_layers(marker="base"):

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 from conftest import BOREALIS, free_port, wait_for
-from imagelib import Image, Registry, busybox_layers
+from imagelib import Image, Registry, busybox_layers, busybox_without_shell_layers
 
 pytestmark = pytest.mark.skipif(shutil.which("docker-registry") is None,
                                 reason="docker-registry is not installed (scripts/install-deps.sh)")
@@ -579,3 +579,93 @@ def test_an_image_task_survives_an_agent_restart_and_leaves_nothing_after_kill(r
     ls = json.loads(subprocess.run([BOREALIS, "image", "ls", "--json", "--data-dir", os.path.join(c.root, "agent")],
                                    capture_output=True, text=True).stdout)
     assert [e["tasks"] for e in ls] == [0], ls
+
+
+# The image's own command prints what it was run with: its arguments ($0 is
+# the Entrypoint's last word), an image variable the job overrides, one it
+# keeps, its uid and its working directory.
+ENTRY_SCRIPT = 'echo "$0 $* var=$IMAGE_VAR kept=$KEPT uid=$(id -u) pwd=$(pwd)"'
+CONFIGURED = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: devel
+    name: boxed
+    task:
+      image: {image}
+      resources: {{cpu: 0.1, ram: 32MiB, disk: 16MiB}}
+{env}
+      processes:
+{processes}
+"""
+
+
+def configured_image(registry, tag):
+    img = Image(busybox_layers("configured"), entrypoint=["/bin/sh", "-c", ENTRY_SCRIPT, "entry"],
+                cmd=["from-cmd", "two"], env=["IMAGE_VAR=image", "KEPT=image"], workdir="/srv", user="0")
+    registry.push("tools/configured", tag, img)
+    return f"{registry.host}/tools/configured:{tag}"
+
+
+def run_to_end(c, registry, text, key=KEY):
+    r = c.cli("job", "create", key, c.job_file(text, key.split("/")[-1] + ".yaml"), "--plain-http", registry.host)
+    assert r.rc == 0, r
+    t = wait_for("the task to end", lambda: (lambda ts: ts.get(0) if ts.get(0, {}).get("state") in
+                                             ("FINISHED", "FAILED") else None)(c.tasks(key)), timeout=60)
+    return t, os.path.join(c.root, "agent", "sandboxes", t["id"], ".logs")
+
+
+def test_an_image_runs_its_entrypoint_and_cmd_with_its_env_and_working_dir(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    # No cmdline: the image's Entrypoint + Cmd, in its WorkingDir, with its
+    # Env; its User (root) is not used, the role's user is.
+    text = CONFIGURED.format(image=configured_image(registry, "v1"), env="",
+                             processes="        - name: main")
+    t, logs = run_to_end(c, registry, text)
+    out = open(os.path.join(logs, "main", "stdout")).read()
+    assert t["state"] == "FINISHED", (t, out, open(os.path.join(logs, "main", "stderr")).read())
+    assert out.startswith("entry from-cmd two var=image kept=image uid="), out
+    assert "uid=0 " not in out and out.endswith(" pwd=/srv\n"), out
+
+
+def test_a_job_cmdline_replaces_cmd_and_its_env_overrides_the_image_env(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    text = CONFIGURED.format(image=configured_image(registry, "v2"),
+                             env="      env: [\"IMAGE_VAR=job {{instance}}\"]",
+                             processes="        - name: main\n          cmdline: override me")
+    t, logs = run_to_end(c, registry, text)
+    out = open(os.path.join(logs, "main", "stdout")).read()
+    assert t["state"] == "FINISHED", (t, out)
+    # The Entrypoint stays; the cmdline's words replace Cmd; the job's
+    # variable (rendered at launch) wins, the image's other one is kept.
+    assert out.startswith("entry override me var=job 0 kept=image uid="), out
+    assert out.endswith(" pwd=/srv\n"), out
+
+
+def test_an_image_without_a_shell_runs_a_plain_cmdline_and_a_shell_one_fails_clearly(registry, cluster):
+    c = cluster
+    c.agent_args = ["--plain-http", registry.host]
+    c.start_scheduler()
+    c.start_agent()
+    img = Image(busybox_without_shell_layers(), cmd=["/bin/echo", "unused"], workdir="")
+    registry.push("tools/noshell", "v1", img)
+    ref = f"{registry.host}/tools/noshell:v1"
+    t, logs = run_to_end(c, registry, CONFIGURED.format(image=ref, env="", processes=(
+        "        - name: main\n          cmdline: cat /etc/marker")))
+    out = open(os.path.join(logs, "main", "stdout")).read()
+    assert t["state"] == "FINISHED" and out == "no shell here\n", (t, out,
+                                                                     open(os.path.join(logs, "main", "stderr")).read())
+    # Shell syntax needs the image's /bin/sh: without one the process fails
+    # and its stderr says why.
+    key = "local/www-data/devel/shelly"
+    t, logs = run_to_end(c, registry, CONFIGURED.format(image=ref, env="", processes=(
+        "        - name: main\n          cmdline: echo a; echo b")).replace("name: boxed", "name: shelly"), key)
+    err = open(os.path.join(logs, "main", "stderr")).read()
+    assert t["state"] == "FAILED" and "exited with status 127" in t["message"], t
+    assert "exec `/bin/sh`: No such file or directory" in err, err

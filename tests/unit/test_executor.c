@@ -607,4 +607,63 @@ TEST(oversized_task_json_is_rejected)
     expect_rejected(big, "larger than");
 }
 
+TEST(argv_runs_without_a_shell_in_its_working_directory)
+{
+    struct sandbox sb;
+    sb_init(&sb);
+    _cleanup_free_ char *dir = sb_path(&sb, "work");
+    CHECK(mkdir(dir, 0755) == 0);
+    /* The argument holds shell syntax that no shell sees; the process runs
+     * in `cwd`, the executor stays in the sandbox (.logs are there). */
+    json_t *procs = json_pack("[{s:s, s:[s,s,s,s]}]", "name", "direct", "argv", "sh", "-c",
+                              "pwd; printf '%s\\n' \"$0\"", "$HOME;|&");
+    _cleanup_free_ char *ptext = json_dumps(procs, 0);
+    json_decref(procs);
+    json_t *t = json_pack("{s:s, s:o, s:s, s:s}", "task_id", TASK_ID, "processes", json_loads(ptext, 0, NULL),
+                          "notify_socket", sb.sock_path, "cwd", dir);
+    _cleanup_free_ char *text = json_dumps(t, 0);
+    json_decref(t);
+    sb_write(&sb, ".borealis/task.json", text);
+    sb_start(&sb);
+    json_t *st = sb_wait_state(&sb, "FINISHED");
+    CHECK(sb_wait_exit(&sb) == 0);
+    _cleanup_free_ char *out = sb_read(&sb, ".logs/direct/stdout");
+    _cleanup_free_ char *want = bo_xasprintf("%s\n$HOME;|&\n", dir);
+    CHECK_STR(out, want);
+    json_decref(st);
+    sb_done(&sb);
+}
+
+TEST(a_missing_program_fails_the_process_with_its_name)
+{
+    struct sandbox sb;
+    sb_init(&sb);
+    sb_task(&sb, "[{\"name\": \"p\", \"argv\": [\"/nonexistent/prog\", \"x\"]}]", "parallel", 5000);
+    sb_start(&sb);
+    json_t *st = sb_wait_state(&sb, "FAILED");
+    sb_wait_exit(&sb);
+    CHECK(json_integer_value(json_object_get(proc_of(st, "p"), "exit_code")) == 127);
+    _cleanup_free_ char *e = sb_read(&sb, ".logs/p/stderr");
+    CHECK_CONTAINS(e, "exec `/nonexistent/prog`: No such file or directory");
+    json_decref(st);
+    sb_done(&sb);
+}
+
+TEST(bad_argv_and_cwd_are_rejected)
+{
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"argv\": []}]}",
+                    "processes[0].argv");
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"argv\": [\"\"]}]}",
+                    "processes[0].argv[0]");
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"argv\": [\"a\", 1]}]}",
+                    "processes[0].argv[1]");
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"argv\": [\"a\"],"
+                    " \"cmdline\": \"a\"}]}",
+                    "exclusive");
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\"}]}", "argv (or cmdline) required");
+    expect_rejected("{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"argv\": [\"a\"]}],"
+                    " \"cwd\": \"relative\"}",
+                    "cwd");
+}
+
 TEST_MAIN()

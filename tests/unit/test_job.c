@@ -142,7 +142,7 @@ TEST(field_rules)
         {"task.kill_grace_ms", "0", NULL},
         {"task.processes", "[]", "task.processes: must have between 1 and 64 entries"},
         {"task.processes", NULL, "task.processes: is required"},
-        {"task.processes.0.cmdline", "\"\"", "task.processes[0].cmdline: must not be empty"},
+        {"task.processes.0.cmdline", "\"\"", "task.processes[0].cmdline: is required when the task has no image"},
         {"task.processes.0.cmdline", NULL, "task.processes[0].cmdline: is required"},
         {"task.processes.0.cmdline", "\"echo {{foo}}\"", "task.processes[0].cmdline: unknown variable `{{foo}}`"},
         {"task.processes.0.cmdline", "\"echo {{greeting\"", "task.processes[0].cmdline: unterminated variable"},
@@ -673,6 +673,51 @@ TEST(health_check_encoding)
     json_decref(out);
     job_config_unref(again);
     job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(cmdline_optional_only_with_an_image)
+{
+    json_t *j = base();
+    patch(j, "task.processes.0.cmdline", NULL);
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_CONTAINS(err->msg, "task.processes[0].cmdline");
+    CHECK_CONTAINS(err->msg, "required when the task has no image");
+    bo_error_freep(&err);
+    patch(j, "task.image", "\"registry.example:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"");
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    CHECK_STR(c->task.processes[0].cmdline, "");
+    /* Left out of the JSON as it was left out of the request. */
+    json_t *out = job_config_to_json(c);
+    CHECK(!json_object_get(json_array_get(json_object_get(json_object_get(out, "task"), "processes"), 0), "cmdline"));
+    CHECK(!json_object_get(json_object_get(out, "task"), "env"));
+    json_decref(out);
+    job_config_unref(c);
+    json_decref(j);
+}
+
+TEST(env_entries_are_checked_and_request_their_ports)
+{
+    json_t *j = base();
+    patch(j, "task.env", "[\"A=1\", \"URL=http://x:{{ports.admin}}/\", \"EMPTY=\"]");
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (job_config_from_json(j, &c, &err) < 0)
+        fprintf(stderr, "  %s\n", err->msg);
+    CHECK(c);
+    CHECK(c->task.n_env == 3);
+    CHECK(c->task.n_ports == 2); /* http, and admin from the env entry */
+    CHECK_STR(c->task.ports[0], "admin");
+    job_config_unref(c);
+    const char *bad[] = {"[\"NOVALUE\"]", "[\"=x\"]", "[\"1A=x\"]", "[\"A-B=x\"]", "[\"A={{nope}}\"]", "[1]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        patch(j, "task.env", bad[i]);
+        CHECK(job_config_from_json(j, &c, &err) < 0);
+        CHECK_CONTAINS(err->msg, "task.env[0]");
+        bo_error_freep(&err);
+    }
     json_decref(j);
 }
 
