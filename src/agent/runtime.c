@@ -500,7 +500,10 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    runtime_reap_orphans();
+    /* No runtime_reap_orphans() here: a container whose executor already
+     * ended would be reaped before the caller's pidfd_open (ESRCH, a task
+     * reported as a failed launch instead of its own result). The loop's
+     * tick reaps the runtime's leftovers. */
     if (n == (ssize_t)sizeof(report))
         return bo_error_sys(err, report[1], "cannot %s for `%s`", step_name(report[0]), rt->path);
     *ret_status = st;
