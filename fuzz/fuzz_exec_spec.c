@@ -27,6 +27,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (strchr(s.task_id, '/'))
             __builtin_trap();
+        const struct shutdown_spec *sd = &s.shutdown;
+        if (sd->port) {
+            if (sd->port < 1 || sd->port > 65535 || sd->graceful_wait_ms < 0 ||
+                sd->graceful_wait_ms > SPEC_MAX_SHUTDOWN_WAIT_MS || sd->abort_wait_ms < 0 ||
+                sd->abort_wait_ms > SPEC_MAX_SHUTDOWN_WAIT_MS || sd->graceful_path[0] != '/' || sd->abort_path[0] != '/')
+                __builtin_trap();
+            for (const char *c = sd->graceful_path; *c; c++)
+                if (*c <= ' ' || *c > '~')
+                    __builtin_trap();
+        }
         /* A health check is within its bounds; the HTTP path can go into
          * a request line as it is, the snooze file stays in the sandbox. */
         const struct health_spec *h = &s.health;

@@ -108,6 +108,19 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
         }
         json_object_set_new(doc, "health_check", hc);
     }
+    if (task_config_has_lifecycle_port(l->task)) {
+        const struct lifecycle_config *lc = &l->task->lifecycle;
+        json_t *port = json_object_get(l->ports, lc->port);
+        if (!json_is_integer(port)) {
+            json_decref(doc);
+            return bo_error_set(err, BO_E_INVALID, "lifecycle.port: the task was given no port `%s`", lc->port);
+        }
+        json_object_set_new(doc, "shutdown",
+                            json_pack("{s:I, s:s, s:I, s:s, s:I}", "port", (json_int_t)json_integer_value(port),
+                                      "graceful_path", lc->graceful_shutdown_endpoint, "graceful_wait_ms",
+                                      (json_int_t)lc->graceful_shutdown_wait_ms, "abort_path", lc->shutdown_endpoint,
+                                      "abort_wait_ms", (json_int_t)lc->shutdown_wait_ms));
+    }
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     _cleanup_free_ char *path = bo_xasprintf("%s/task.json", meta);

@@ -403,7 +403,7 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
         .state = bo_xstrdup(task_state_name(TASK_ASSIGNED)),
         .ram = l->task.ram,
         .disk = l->task.disk,
-        .grace_ms = l->task.kill_grace_ms,
+        .grace_ms = task_config_kill_budget_ms(&l->task),
     };
     add_task(m, t);
     save(m, t);

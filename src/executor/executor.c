@@ -35,6 +35,11 @@
  * a member whose parent is still alive exits: re-check this often. */
 #define GROUP_RECHECK_MS 50
 
+/* Aurora's kill sequence: POST the graceful endpoint and wait, POST the
+ * other one and wait (only with a shutdown port), SIGTERM and wait the
+ * grace, SIGKILL. Each step ends early when nothing is left to stop. */
+enum kill_step { STEP_QUIT, STEP_ABORT, STEP_TERM, STEP_KILL };
+
 struct executor {
     struct exec_spec spec;
     struct status_notifier notifier;
@@ -43,10 +48,13 @@ struct executor {
     enum task_state state;
     char *message;         /* first failure, or "" */
     size_t next;           /* index of the next process to start */
-    bool killing;          /* groups got SIGTERM; every end is reported KILLED */
+    bool killing;          /* the kill sequence runs (`step`); every end is reported KILLED */
     bool kill_requested;   /* SIGTERM/SIGINT to us: the task ends KILLED */
     bool sigkilled;        /* the grace expired and groups got SIGKILL */
-    int64_t kill_deadline; /* CLOCK_MONOTONIC ms at which SIGKILL is due */
+    int64_t kill_deadline; /* CLOCK_MONOTONIC ms at which the next kill step is due */
+    enum kill_step step;
+    struct probe post;     /* the shutdown step's POST in flight */
+    struct health_spec post_spec;
     bool dirty;            /* status.json is behind */
 };
 
@@ -77,16 +85,86 @@ static size_t live_procs(const struct executor *ex)
     return n;
 }
 
+/* As the container's init (pid 1 of its pid namespace), kill(-1) reaches
+ * every other process of the container, also those that left their
+ * process group (double forks, setsid), and nothing outside it. Elsewhere
+ * (tests, by hand) it would reach every process of our user: never. */
+static bool container_init(void)
+{
+    return getpid() == 1;
+}
+
+/* `sig` to every process group of the task and, in a container, to every
+ * process of it. Returns how many targets may still have members (0: the
+ * task is gone). */
+static size_t signal_task(struct executor *ex, int sig)
+{
+    size_t left = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, sig);
+    if (container_init() && kill(-1, sig) == 0)
+        left++;
+    return left;
+}
+
+/* A POST nobody took (nothing listens: refused) cannot make the task
+ * stop, so its wait ends at once; one that was delivered keeps its wait. */
+static void post_failed(struct executor *ex, int64_t now)
+{
+    bool delivered = ex->post.request_len && ex->post.sent == ex->post.request_len;
+    log_info("POST %s: %s%s", ex->post_spec.path, ex->post.message, delivered ? "" : "; not waiting for it");
+    if (!delivered)
+        ex->kill_deadline = now;
+}
+
+static void post(struct executor *ex, char *path, int64_t wait_ms, int64_t now)
+{
+    static char any_body[] = "";
+    ex->post_spec = (struct health_spec){.kind = HEALTH_HTTP, .port = ex->spec.shutdown.port, .path = path,
+                                         .expected_body = any_body, .timeout_ms = wait_ms > 0 ? wait_ms : 1,
+                                         .post = true};
+    log_info("killing: POST %s to 127.0.0.1:%d, then up to %lld ms for the task to end", path, ex->spec.shutdown.port,
+             (long long)wait_ms);
+    if (probe_start(&ex->post, &ex->post_spec, now) == PROBE_FAILED)
+        post_failed(ex, now);
+}
+
+static void enter_step(struct executor *ex, enum kill_step step, int64_t now)
+{
+    ex->step = step;
+    switch (step) {
+    case STEP_QUIT:
+        ex->kill_deadline = now + ex->spec.shutdown.graceful_wait_ms;
+        post(ex, ex->spec.shutdown.graceful_path, ex->spec.shutdown.graceful_wait_ms, now);
+        break;
+    case STEP_ABORT:
+        ex->kill_deadline = now + ex->spec.shutdown.abort_wait_ms;
+        post(ex, ex->spec.shutdown.abort_path, ex->spec.shutdown.abort_wait_ms, now);
+        break;
+    case STEP_TERM: {
+        probe_abort(&ex->post);
+        size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
+        if (container_init())
+            (void)kill(-1, SIGTERM);
+        ex->kill_deadline = now + ex->spec.kill_grace_ms;
+        log_info("killing: SIGTERM to %zu process group(s)%s, SIGKILL in %lld ms", groups,
+                 container_init() ? " and every process of the container" : "", (long long)ex->spec.kill_grace_ms);
+        break;
+    }
+    case STEP_KILL:
+        log_info("kill grace expired: SIGKILL to what remains");
+        signal_task(ex, SIGKILL);
+        ex->sigkilled = true;
+        ex->kill_deadline = now; /* the sweep bound counts from here */
+        break;
+    }
+}
+
 static void begin_kill(struct executor *ex)
 {
     if (ex->killing)
         return;
     ex->killing = true;
     health_stop(&ex->health);
-    size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
-    ex->kill_deadline = bo_mono_ms() + ex->spec.kill_grace_ms;
-    log_info("killing: SIGTERM to %zu process group(s), SIGKILL in %lld ms", groups,
-             (long long)ex->spec.kill_grace_ms);
+    enter_step(ex, ex->spec.shutdown.port > 0 ? STEP_QUIT : STEP_TERM, bo_mono_ms());
 }
 
 /* The first failure decides the task's fate; the rest are then killed. */
@@ -187,7 +265,7 @@ static void read_signals(struct executor *ex)
 static void wait_events(struct executor *ex, int timeout_ms)
 {
     struct pollfd pfd[2] = {{.fd = ex->sfd, .events = POLLIN}, {.fd = -1}};
-    pfd[1].fd = health_poll_fd(&ex->health, &pfd[1].events);
+    pfd[1].fd = ex->killing ? probe_poll_fd(&ex->post, &pfd[1].events) : health_poll_fd(&ex->health, &pfd[1].events);
     if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
         log_warn("poll: %s", strerror(errno));
     read_signals(ex);
@@ -234,7 +312,7 @@ static void run(struct executor *ex)
             return; /* FINISHED: the sweep takes care of leftovers */
         bool groups_left = false;
         if (ex->killing && live == 0) {
-            groups_left = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, 0) > 0;
+            groups_left = signal_task(ex, 0) > 0;
             if (!groups_left)
                 return;
         }
@@ -244,11 +322,10 @@ static void run(struct executor *ex)
         int timeout = -1;
         if (ex->killing) {
             int64_t now = bo_mono_ms();
-            if (!ex->sigkilled && now >= ex->kill_deadline) {
-                log_info("kill grace expired: SIGKILL to what remains");
-                proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGKILL);
-                ex->sigkilled = true;
-            }
+            if (ex->post.active && probe_advance(&ex->post, &ex->post_spec, now) == PROBE_FAILED)
+                post_failed(ex, now);
+            while (!ex->sigkilled && now >= ex->kill_deadline)
+                enter_step(ex, ex->step + 1, now);
             if (ex->sigkilled && now >= ex->kill_deadline + SWEEP_BOUND_MS) {
                 log_warn("processes survive SIGKILL after %d ms; giving up on them", SWEEP_BOUND_MS);
                 return;
@@ -276,6 +353,8 @@ static void sweep(struct executor *ex)
         reap(ex);
         size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGKILL);
         size_t children = proc_kill_children();
+        if (container_init() && kill(-1, SIGKILL) == 0)
+            children++;
         if (groups == 0 && children == 0)
             break;
         if (bo_mono_ms() >= deadline) {
@@ -387,6 +466,7 @@ int main(int argc, char **argv)
     }
     const char *sandbox = argv[i];
     struct executor ex = {.sfd = -1, .state = TASK_STARTING, .message = bo_xstrdup("")};
+    probe_init(&ex.post);
 
     _cleanup_error_ bo_error_t err = NULL;
     if (state_fd >= 0) {
@@ -447,6 +527,7 @@ int main(int argc, char **argv)
 
     status_notifier_close(&ex.notifier);
     health_clear(&ex.health);
+    probe_clear(&ex.post);
     close(ex.sfd);
     free(ex.message);
     spec_clear(&ex.spec);

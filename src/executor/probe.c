@@ -101,7 +101,7 @@ enum probe_result probe_http_judge(const char *buf, size_t len, bool complete, i
         return PROBE_FAILED;
     }
     int status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-    if (status != expected_status) {
+    if (expected_status && status != expected_status) {
         *ret_message = bo_xasprintf("returned status %d (expected %d)", status, expected_status);
         return PROBE_FAILED;
     }
@@ -211,9 +211,9 @@ static enum probe_result start_connect(struct probe *p, const struct health_spec
         return passed(p);
     if (h->kind == HEALTH_HTTP) {
         free(p->request);
-        p->request = bo_xasprintf("GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nUser-Agent: borealis-executor\r\n"
-                                  "Connection: close\r\n\r\n",
-                                  h->path, h->port);
+        p->request = bo_xasprintf("%s %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nUser-Agent: borealis-executor\r\n"
+                                  "%sConnection: close\r\n\r\n",
+                                  h->post ? "POST" : "GET", h->path, h->port, h->post ? "Content-Length: 0\r\n" : "");
         p->request_len = strlen(p->request);
         p->sent = 0;
         if (!p->buf)

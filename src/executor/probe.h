@@ -25,7 +25,8 @@ struct health_spec {
     enum health_kind kind;
     int port;            /* HTTP, TCP */
     char *path;          /* HTTP */
-    int expected_status; /* HTTP */
+    int expected_status; /* HTTP; 0 = any */
+    bool post;           /* HTTP: POST with an empty body (the shutdown steps), not GET */
     char *expected_body; /* HTTP; "" = any */
     char *command;       /* SHELL */
     int64_t initial_interval_ms;

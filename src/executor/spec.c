@@ -145,6 +145,17 @@ static int parse_notify_socket(json_t *v, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
+/* A path the executor writes into a request line as it is. */
+static int check_request_path(const char *field, const char *path, bo_error_t *err)
+{
+    if (path[0] != '/')
+        return bo_error_set(err, BO_E_INVALID, "%s: must start with `/`", field);
+    for (const char *c = path; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
+            return bo_error_set(err, BO_E_INVALID, "%s: must be printable ASCII without spaces", field);
+    return 0;
+}
+
 /* ---- health_check: the agent's rendering of the job's (docs/protocol.md
  * section 4); checked again here because the file is only as trustworthy
  * as the sandbox it sits in. */
@@ -230,12 +241,8 @@ static int parse_health_check(json_t *v, struct exec_spec *s, bo_error_t *err)
     if (health_string(v, "path", 1, 1024, &h->path, err) < 0 ||
         health_string(v, "expected_body", 0, 1024, &h->expected_body, err) < 0)
         return -1;
-    /* The request line carries it as it is. */
-    for (const char *c = h->path; *c; c++)
-        if (*c == '\0' || (unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-            return bo_error_set(err, BO_E_INVALID, "health_check.path: must be printable ASCII without spaces");
-    if (h->path[0] != '/')
-        return bo_error_set(err, BO_E_INVALID, "health_check.path: must start with `/`");
+    if (check_request_path("health_check.path", h->path, err) < 0)
+        return -1;
     json_t *st = json_object_get(v, "expected_status");
     if (!json_is_integer(st) || json_integer_value(st) < 100 || json_integer_value(st) > 599)
         return bo_error_set(err, BO_E_INVALID, "health_check.expected_status: must be an integer in 100..599");
@@ -249,6 +256,55 @@ static int parse_cwd(json_t *v, struct exec_spec *s, bo_error_t *err)
         strlen(json_string_value(v)) != json_string_length(v))
         return bo_error_set(err, BO_E_INVALID, "cwd: must be an absolute path of at most %d bytes", SPEC_MAX_CWD);
     s->cwd = bo_xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int shutdown_path(json_t *o, const char *key, char **ret, bo_error_t *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 1024 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return bo_error_set(err, BO_E_INVALID, "shutdown.%s: must be a string of 1..1024 bytes", key);
+    *ret = bo_xstrdup(json_string_value(v));
+    _cleanup_free_ char *field = bo_xasprintf("shutdown.%s", key);
+    return check_request_path(field, *ret, err);
+}
+
+static int shutdown_wait(json_t *o, const char *key, int64_t *ret, bo_error_t *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > SPEC_MAX_SHUTDOWN_WAIT_MS)
+        return bo_error_set(err, BO_E_INVALID, "shutdown.%s: must be an integer in 0..%d", key,
+                            SPEC_MAX_SHUTDOWN_WAIT_MS);
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+static int parse_shutdown(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    static const char *const keys[] = {"port", "graceful_path", "graceful_wait_ms", "abort_path", "abort_wait_ms"};
+    struct shutdown_spec *sd = &s->shutdown;
+    if (!json_is_object(v))
+        return bo_error_set(err, BO_E_INVALID, "shutdown: must be an object");
+    const char *key;
+    json_t *f;
+    json_object_foreach(v, key, f)
+    {
+        bool known = false;
+        for (size_t i = 0; i < BO_ARRAY_SIZE(keys); i++)
+            known = known || strcmp(key, keys[i]) == 0;
+        if (!known)
+            return bo_error_set(err, BO_E_INVALID, "shutdown.%s: unknown field", key);
+    }
+    json_t *port = json_object_get(v, "port");
+    if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+        return bo_error_set(err, BO_E_INVALID, "shutdown.port: must be an integer in 1..65535");
+    sd->port = (int)json_integer_value(port);
+    if (shutdown_path(v, "graceful_path", &sd->graceful_path, err) < 0 ||
+        shutdown_wait(v, "graceful_wait_ms", &sd->graceful_wait_ms, err) < 0 ||
+        shutdown_path(v, "abort_path", &sd->abort_path, err) < 0 ||
+        shutdown_wait(v, "abort_wait_ms", &sd->abort_wait_ms, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -266,6 +322,7 @@ static const struct spec_field {
     {"notify_socket", false, parse_notify_socket},
     {"health_check", false, parse_health_check},
     {"cwd", false, parse_cwd},
+    {"shutdown", false, parse_shutdown},
 };
 
 static int parse_root(json_t *root, struct exec_spec *s, bo_error_t *err)
@@ -339,5 +396,7 @@ void spec_clear(struct exec_spec *s)
     free(s->health.expected_body);
     free(s->health.command);
     free(s->health.snooze_file);
+    free(s->shutdown.graceful_path);
+    free(s->shutdown.abort_path);
     *s = (struct exec_spec){0};
 }

@@ -23,6 +23,18 @@
 #define SPEC_MAX_GRACE_MS 600000
 #define SPEC_DEFAULT_GRACE_MS 5000
 
+/* Graceful shutdown over HTTP (task.json "shutdown"): port 0 = none, a
+ * kill goes straight to SIGTERM. */
+struct shutdown_spec {
+    int port;
+    char *graceful_path;
+    int64_t graceful_wait_ms;
+    char *abort_path;
+    int64_t abort_wait_ms;
+};
+
+#define SPEC_MAX_SHUTDOWN_WAIT_MS 60000
+
 struct exec_spec {
     char *task_id;
     struct proc *procs; /* WAITING, in task.json order */
@@ -32,6 +44,7 @@ struct exec_spec {
     char *notify_socket; /* NULL: nobody to notify */
     char *cwd;           /* the processes' working directory; NULL: the sandbox */
     struct health_spec health; /* kind HEALTH_NONE: RUNNING once started */
+    struct shutdown_spec shutdown;
 };
 
 /* Read and validate `path`. Errors (BO_E_INVALID, or BO_E_IO for an

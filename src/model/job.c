@@ -8,6 +8,7 @@
 
 #include "base/ident.h"
 #include "base/parse.h"
+#include "base/timefmt.h"
 #include "model/constraint.h"
 #include "model/host_mount.h"
 #include "model/image_ref.h"
@@ -227,6 +228,7 @@ static const char *const health_check_types[] = {"none", "http", "tcp", "shell",
 #define P(m) offsetof(struct process_config, m)
 #define M(m) offsetof(struct mount_config, m)
 #define H(m) offsetof(struct health_check_config, m)
+#define L(m) offsetof(struct lifecycle_config, m)
 
 static const struct job_field fields[] = {
     {"job", "cluster", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
@@ -327,6 +329,21 @@ static const struct job_field fields[] = {
     {"task.health_check", "snooze_file", JOB_FIELD_STRING, false, "\".healthchecksnooze\"", 1,
      HEALTH_CHECK_SNOOZE_MAX, .check = check_sandbox_relative, .offset = H(snooze_file),
      .help = "while this file exists in the sandbox, no check runs"},
+    {"task", "lifecycle", JOB_FIELD_OBJECT, false, "{}", .child = "task.lifecycle", .offset = T(lifecycle),
+     .omit_empty = true,
+     .help = "graceful shutdown: when killed, POSTs to the task's port before SIGTERM (all steps at most 10m)"},
+    {"task.lifecycle", "port", JOB_FIELD_STRING, false, "\"health\"", 1, JOB_NAME_MAX, .check = check_port,
+     .offset = L(port), .help = "the port POSTed to; a task without it goes straight to SIGTERM"},
+    {"task.lifecycle", "graceful_shutdown_endpoint", JOB_FIELD_STRING, false, "\"/quitquitquit\"", 1,
+     HEALTH_CHECK_PATH_MAX, .check = check_http_path, .offset = L(graceful_shutdown_endpoint),
+     .help = "POSTed first"},
+    {"task.lifecycle", "graceful_shutdown_wait", JOB_FIELD_DURATION, false, "5000", 0, 60000,
+     .offset = L(graceful_shutdown_wait_ms), .help = "then at most this long for the task to end"},
+    {"task.lifecycle", "shutdown_endpoint", JOB_FIELD_STRING, false, "\"/abortabortabort\"", 1,
+     HEALTH_CHECK_PATH_MAX, .check = check_http_path, .offset = L(shutdown_endpoint),
+     .help = "POSTed second"},
+    {"task.lifecycle", "shutdown_wait", JOB_FIELD_DURATION, false, "5000", 0, 60000, .offset = L(shutdown_wait_ms),
+     .help = "then at most this long before SIGTERM (and kill_grace_ms before SIGKILL)"},
     {"task", "processes", JOB_FIELD_OBJECT_LIST, true, NULL, 1, JOB_MAX_PROCESSES, .child = "task.processes",
      .offset = T(processes), .count_offset = T(n_processes), .elem_size = sizeof(struct process_config),
      .help = "processes of the task"},
@@ -615,6 +632,53 @@ static int add_runtime_ports(struct dec *d, const char *spath, const char *path,
 
 static bool object_is_default(const char *object, const void *base);
 
+static bool has_port(const struct task_config *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_ports; i++)
+        if (strcmp(t->ports[i], name) == 0)
+            return true;
+    return false;
+}
+
+bool task_config_has_lifecycle_port(const struct task_config *t)
+{
+    return t->lifecycle.port && has_port(t, t->lifecycle.port);
+}
+
+int64_t task_config_kill_budget_ms(const struct task_config *t)
+{
+    int64_t ms = t->kill_grace_ms;
+    if (task_config_has_lifecycle_port(t))
+        ms += t->lifecycle.graceful_shutdown_wait_ms + t->lifecycle.shutdown_wait_ms;
+    return ms;
+}
+
+/* The default port (`health`) may be absent: such a task goes straight to
+ * SIGTERM, as in Aurora. A port named on purpose must exist. The whole
+ * kill sequence is bounded. */
+static int lifecycle_finish(struct dec *d, const char *path, const struct task_config *t, bo_error_t *err)
+{
+    const struct lifecycle_config *l = &t->lifecycle;
+    if (strcmp(l->port, "health") != 0 && !has_port(t, l->port)) {
+        _cleanup_free_ char *p = bo_xasprintf("%s.lifecycle.port", path);
+        return fail(d, p, err, "`%s` is not a port of the task: list it in %s.ports (or use {{ports.%s}} in a cmdline)",
+                    l->port, path, l->port);
+    }
+    int64_t total = l->graceful_shutdown_wait_ms + l->shutdown_wait_ms + t->kill_grace_ms;
+    if (total > TASK_KILL_BUDGET_MAX_MS) {
+        char a[32], b[32], c[32], all[32];
+        bo_format_duration(l->graceful_shutdown_wait_ms, a, sizeof(a));
+        bo_format_duration(l->shutdown_wait_ms, b, sizeof(b));
+        bo_format_duration(t->kill_grace_ms, c, sizeof(c));
+        bo_format_duration(TASK_KILL_BUDGET_MAX_MS, all, sizeof(all));
+        _cleanup_free_ char *p = bo_xasprintf("%s.lifecycle", path);
+        return fail(d, p, err,
+                    "graceful_shutdown_wait (%s) + shutdown_wait (%s) + kill_grace_ms (%s) must be at most %s in all", a,
+                    b, c, all);
+    }
+    return 0;
+}
+
 /* The health check's fields fit its type, and its port is one of the
  * task's (after the ports the cmdlines name were added). */
 static int health_check_finish(struct dec *d, const char *path, const struct task_config *t, bo_error_t *err)
@@ -701,7 +765,9 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
      * is not listed yet); sorted so that equal tasks encode equally. */
     if (t->n_ports > 1)
         qsort(t->ports, t->n_ports, sizeof(char *), cmp_strp);
-    return health_check_finish(d, path, t, err);
+    if (health_check_finish(d, path, t, err) < 0)
+        return -1;
+    return lifecycle_finish(d, path, t, err);
 }
 
 void task_config_clear(struct task_config *t)
@@ -728,6 +794,9 @@ void task_config_clear(struct task_config *t)
     free(t->health_check.expected_body);
     free(t->health_check.command);
     free(t->health_check.snooze_file);
+    free(t->lifecycle.port);
+    free(t->lifecycle.graceful_shutdown_endpoint);
+    free(t->lifecycle.shutdown_endpoint);
     *t = (struct task_config){0};
 }
 

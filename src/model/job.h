@@ -79,6 +79,20 @@ struct health_check_config {
     char *snooze_file; /* relative to the sandbox */
 };
 
+/* Graceful shutdown (Aurora's HttpLifecycleConfig): when the task is
+ * killed and has the port, POST graceful_shutdown_endpoint to it and wait,
+ * POST shutdown_endpoint and wait, then SIGTERM, kill_grace_ms, SIGKILL.
+ * The whole sequence is bounded (TASK_KILL_BUDGET_MAX_MS). */
+struct lifecycle_config {
+    char *port;
+    char *graceful_shutdown_endpoint;
+    int64_t graceful_shutdown_wait_ms;
+    char *shutdown_endpoint;
+    int64_t shutdown_wait_ms;
+};
+
+#define TASK_KILL_BUDGET_MAX_MS 600000
+
 struct task_config {
     double cpu;
     uint64_t ram;  /* bytes */
@@ -95,6 +109,7 @@ struct task_config {
     char **env;  /* "NAME=VALUE", over the image's Env (runtime variables rendered by the agent) */
     size_t n_env;
     struct health_check_config health_check;
+    struct lifecycle_config lifecycle;
 };
 
 /* One placement constraint (model/constraint.h): an agent attribute and
@@ -142,6 +157,13 @@ json_t *job_config_to_json(const struct job_config *c);
 json_t *task_config_to_json(const struct task_config *t);
 int task_config_from_json(json_t *j, struct task_config *ret, bo_error_t *err);
 void task_config_clear(struct task_config *t);
+
+/* How long a kill of the task may take, all steps together: the lifecycle
+ * waits when the task has the lifecycle port, plus kill_grace_ms. What the
+ * scheduler gives the agent, whose backstop comes after it. */
+int64_t task_config_kill_budget_ms(const struct task_config *t);
+/* The task has its lifecycle port: its kill starts with the POSTs. */
+bool task_config_has_lifecycle_port(const struct task_config *t);
 
 /* A task's image must be resolved to a digest before the scheduler takes
  * it (every instance runs the same bytes): BO_E_INVALID naming the field. */

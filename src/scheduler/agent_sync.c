@@ -363,7 +363,7 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
         lifecycle_arm_timer(st, t); /* its resend is now a deadline */
         if (t->state == TASK_KILLING || t->state == TASK_DRAINING) {
             json_array_append_new(kill, json_pack("{s:s, s:I}", "task_id", t->id, "grace_ms",
-                                                  (json_int_t)t->config->task.kill_grace_ms));
+                                                  (json_int_t)task_config_kill_budget_ms(&t->config->task)));
             continue;
         }
         json_t *ports = json_object();

@@ -126,6 +126,55 @@ TEST(spec_health_check)
     }
 }
 
+TEST(spec_shutdown)
+{
+    static const struct {
+        const char *sd, *error;
+    } cases[] = {
+        {"{\"port\": 8080, \"graceful_path\": \"/quitquitquit\", \"graceful_wait_ms\": 5000, "
+         "\"abort_path\": \"/abortabortabort\", \"abort_wait_ms\": 5000}",
+         NULL},
+        {"{\"port\": 8080}", "shutdown.graceful_path"},
+        {"{\"port\": 0, \"graceful_path\": \"/q\", \"graceful_wait_ms\": 1, \"abort_path\": \"/a\", "
+         "\"abort_wait_ms\": 1}",
+         "shutdown.port"},
+        {"{\"port\": 1, \"graceful_path\": \"/q q\", \"graceful_wait_ms\": 1, \"abort_path\": \"/a\", "
+         "\"abort_wait_ms\": 1}",
+         "shutdown.graceful_path: must be printable ASCII"},
+        {"{\"port\": 1, \"graceful_path\": \"/q\", \"graceful_wait_ms\": 60001, \"abort_path\": \"/a\", "
+         "\"abort_wait_ms\": 1}",
+         "shutdown.graceful_wait_ms"},
+        {"{\"port\": 1, \"graceful_path\": \"/q\", \"graceful_wait_ms\": 1, \"abort_path\": \"a\", "
+         "\"abort_wait_ms\": 1}",
+         "shutdown.abort_path: must start with `/`"},
+        {"{\"port\": 1, \"x\": 1}", "shutdown.x: unknown field"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        _cleanup_free_ char *text = bo_xasprintf(
+            "{\"task_id\": \"t\", \"processes\": [{\"name\": \"p\", \"cmdline\": \"x\"}], \"shutdown\": %s}", cases[i].sd);
+        struct exec_spec s;
+        bo_error_t err = NULL;
+        int r = spec_parse("task.json", text, strlen(text), &s, &err);
+        if (cases[i].error) {
+            CHECK(r < 0);
+            CHECK_CONTAINS(err->msg, cases[i].error);
+            bo_error_free(err);
+        } else {
+            CHECK(r == 0);
+            CHECK(s.shutdown.port == 8080 && s.shutdown.graceful_wait_ms == 5000);
+            CHECK_STR(s.shutdown.abort_path, "/abortabortabort");
+            spec_clear(&s);
+        }
+    }
+}
+
+/* A POST (a shutdown step) takes any status. */
+TEST(post_takes_any_status)
+{
+    char *why = NULL;
+    CHECK(probe_http_judge("HTTP/1.0 404 Not Found\r\n", 24, false, 0, "", &why) == PROBE_PASSED && !why);
+}
+
 /* A listening socket on 127.0.0.1; its port. */
 static int listener(int *ret_port)
 {

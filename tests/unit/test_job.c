@@ -184,6 +184,16 @@ TEST(field_rules)
          "unknown field `task.health_check.bogus`"},
         {"task.health_check", "{\"type\": \"shell\", \"command\": \"{{nope}}\"}",
          "task.health_check.command: unknown variable `{{nope}}`"},
+        {"task.lifecycle", "{\"graceful_shutdown_wait\": 1000, \"shutdown_wait\": 0}", NULL},
+        {"task.lifecycle", "{\"port\": \"http\"}", NULL},
+        {"task.lifecycle", "{\"port\": \"admin\"}", "task.lifecycle.port: `admin` is not a port of the task"},
+        {"task.lifecycle", "{\"graceful_shutdown_wait\": 60001}",
+         "task.lifecycle.graceful_shutdown_wait: must be between 0 and 60000"},
+        {"task.lifecycle", "{\"shutdown_wait\": -1}", "task.lifecycle.shutdown_wait: must be between 0 and 60000"},
+        {"task.lifecycle", "{\"graceful_shutdown_endpoint\": \"quit\"}",
+         "task.lifecycle.graceful_shutdown_endpoint: `quit` must start with `/`"},
+        {"task.lifecycle", "{\"shutdown_endpoint\": \"/a\\nb\"}", "task.lifecycle.shutdown_endpoint: must be printable"},
+        {"task.lifecycle", "{\"bogus\": 1}", "unknown field `task.lifecycle.bogus`"},
     };
     for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
         json_t *j = base();
@@ -718,6 +728,34 @@ TEST(env_entries_are_checked_and_request_their_ports)
         CHECK_CONTAINS(err->msg, "task.env[0]");
         bo_error_freep(&err);
     }
+    json_decref(j);
+}
+
+/* The kill budget: the lifecycle waits count only with the port, and the
+ * whole sequence is at most 10 minutes. */
+TEST(lifecycle_kill_budget)
+{
+    json_t *j = base();
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    CHECK(!task_config_has_lifecycle_port(&c->task));
+    CHECK(task_config_kill_budget_ms(&c->task) == 5000);
+    json_t *out = job_config_to_json(c);
+    CHECK(json_object_get(json_object_get(out, "task"), "lifecycle") == NULL);
+    json_decref(out);
+    job_config_unref(c);
+
+    patch(j, "task.ports", "[\"http\", \"health\"]");
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    CHECK(task_config_has_lifecycle_port(&c->task));
+    CHECK(task_config_kill_budget_ms(&c->task) == 15000); /* 5 s + 5 s + 5 s, Aurora's */
+    job_config_unref(c);
+
+    patch(j, "task.kill_grace_ms", "600000");
+    CHECK(job_config_from_json(j, &c, &err) < 0);
+    CHECK_STR(err->msg, "task.lifecycle: graceful_shutdown_wait (5s) + shutdown_wait (5s) + kill_grace_ms (10m) must be "
+                        "at most 10m in all");
     json_decref(j);
 }
 
