@@ -24,6 +24,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the cluster driver of `make bench`)
 
+# Its own cgroup root: bench.py sweeps `borealis-bench` when it stops, and
+# another `make bench` may be running on the machine.
+bench.CGROUP_ROOT = "borealis-bench-executor"
 N = bench.env_int("BENCH_EXEC_TASKS", 100, 1)
 WINDOW_S = bench.env_int("BENCH_WINDOW", 30, 1)
 INTERVAL = os.environ.get("BENCH_CHECK_INTERVAL", "1s")
@@ -199,6 +202,8 @@ def main():
             pss = [bench.proc_pss(p) for p in pids]
             rss = [v for v in rss if v is not None]
             pss = [v for v in pss if v is not None]
+            if not rss:
+                raise bench.BenchError(f"the {name} executors are gone (killed by someone else?)")
             ns = sum(after[p] - before[p] for p in pids if before.get(p) is not None and after.get(p) is not None)
             cpu = ns / 1e9 / elapsed * 100
             say(f"  | {'HTTP check every ' + INTERVAL if name == 'checked' else 'no health check'} | {len(pids)} "

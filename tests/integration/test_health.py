@@ -20,6 +20,7 @@ jobs:
     task:
       resources: {{cpu: 0.1, ram: 64MiB, disk: 0}}
       kill_grace_ms: 1s
+      lifecycle: {{graceful_shutdown_wait: 0s, shutdown_wait: 0s}}
       health_check: {check}
       processes:
         - name: main
