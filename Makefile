@@ -139,7 +139,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 # Cluster benchmark (real daemons, 200 tasks), then the scheduler core at
 # scale (10,000 agents, 1,000,000 tasks, in-process), then the cost of TLS
 # on the API and an idle-connection flood, then the executor per idle task
-# with and without a health check.
+# with and without a health check, then `task logs --follow` latency.
 bench: deps
 	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_rootfs
 	sh bench/run.sh
@@ -147,6 +147,7 @@ bench: deps
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_tls.py
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_executor.py
+	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_logs.py
 
 # Machine failure: kill -9 a host of three (network namespaces), time until
 # its tasks run on the others (bench/failover.py, docs/benchmarks.md).

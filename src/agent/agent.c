@@ -23,6 +23,7 @@
 #include "agent/options.h"
 #include "agent/runtime.h"
 #include "agent/sync.h"
+#include "agent/task_io.h"
 #include "agent/tasks.h"
 #include "base/clock.h"
 #include "base/fs.h"
@@ -39,6 +40,7 @@ struct agent {
     struct runtime rt;
     struct task_mgr *tasks;
     struct sync *sync;
+    struct task_io *io;
     struct agent_tls tls;
 };
 
@@ -54,8 +56,24 @@ static void answer_hook(void *ctx, const struct sync_answer *ans)
     task_mgr_launch(a->tasks, ans->launch, ans->n_launch);
     for (size_t i = 0; i < ans->n_kill; i++)
         task_mgr_kill(a->tasks, &ans->kill[i]);
+    json_t *item;
+    size_t i;
+    json_array_foreach(ans->reads, i, item)
+    task_io_handle(a->io, item);
     if (ans->n_acks > 0 && a->opt.sandbox_retention_ms == 0)
         task_mgr_gc(a->tasks);
+}
+
+static const char *sandbox_hook(void *ctx, const char *task_id, bool *ret_ended)
+{
+    struct agent *a = ctx;
+    return task_mgr_sandbox(a->tasks, task_id, ret_ended);
+}
+
+static void reply_hook(void *ctx, json_t *reply)
+{
+    struct agent *a = ctx;
+    sync_send_reply(a->sync, reply);
 }
 
 static int open_notify_socket(const char *path, bo_error_t *err)
@@ -198,6 +216,9 @@ static int setup(struct agent *a, bo_error_t *err)
         return -1;
     struct http_tls tls = agent_tls_http(&a->tls);
     sync_set_tls(a->sync, &tls);
+    struct task_io_hooks ioh = {.ctx = a, .sandbox = sandbox_hook, .reply = reply_hook};
+    if (task_io_new(&ioh, &a->io, err) < 0)
+        return -1;
     return task_mgr_recover(a->tasks, err);
 }
 
@@ -306,18 +327,22 @@ static int run(struct agent *a)
         if (l.stopping && stop_done(a, &l))
             break;
         int timeout = task_mgr_tick(a->tasks);
+        int io_timeout = task_io_tick(a->io);
+        if (io_timeout < timeout)
+            timeout = io_timeout;
         if (l.flush_until) {
             int64_t left = l.flush_until - bo_mono_ms();
             if (left < timeout)
                 timeout = left < 0 ? 0 : (int)left;
         }
         unsigned n = 0;
-        if (cap < 2) {
+        if (cap < 3) {
             cap = 16;
             fds = bo_xrealloc(fds, cap * sizeof(*fds));
         }
         fds[n++] = (struct curl_waitfd){.fd = a->sig_fd, .events = POLLIN};
         fds[n++] = (struct curl_waitfd){.fd = a->notify_fd, .events = POLLIN};
+        fds[n++] = (struct curl_waitfd){.fd = task_io_fd(a->io), .events = POLLIN};
         task_mgr_waitfds(a->tasks, &fds, &n, &cap);
         bo_error_t err = NULL;
         if (sync_poll(a->sync, fds, n, timeout, &err) < 0) {
@@ -331,7 +356,9 @@ static int run(struct agent *a)
         }
         if (fds[1].revents)
             drain_notify(a);
-        for (unsigned i = 2; i < n; i++)
+        if (fds[2].revents)
+            task_io_ready(a->io);
+        for (unsigned i = 3; i < n; i++)
             if (fds[i].revents)
                 task_mgr_pidfd_ready(a->tasks, fds[i].fd);
         const struct bo_error_s *jf = task_mgr_failure(a->tasks);
@@ -357,6 +384,7 @@ static int run(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+    task_io_free(a->io);
     sync_free(a->sync);
     agent_tls_clear(&a->tls);
     task_mgr_free(a->tasks);

@@ -12,6 +12,8 @@
 #define SYNC_MAX_ITEMS 100000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define REPLY_MAX_INFLIGHT 16
+#define REPLY_TIMEOUT_MS 30000
 
 struct request {
     struct sync *s;
@@ -25,12 +27,14 @@ struct request {
     bool inventory;
     size_t n_updates; /* updates carried */
     bool leaving;
+    bool reply; /* a task read's reply (POST /api/v1/agents/reads), not a sync */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 struct sync {
     CURLM *multi;
     char *url;
+    char *reply_url;
     json_t *registration;
     struct journal *journal;
     struct sync_hooks hooks;
@@ -48,6 +52,10 @@ struct sync {
     bool left;           /* ... and the scheduler has answered one */
     bool halted;         /* no new requests (the agent stops on a failure) */
     struct http_tls tls;
+    json_t *replies;     /* task read replies waiting for a transfer */
+    struct request *reply_inflight[REPLY_MAX_INFLIGHT];
+    int n_reply_inflight;
+    int reply_failures;  /* consecutive, to log once */
 };
 
 void sync_set_tls(struct sync *s, const struct http_tls *tls) { s->tls = *tls; }
@@ -130,7 +138,7 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
 
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
 {
-    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile"};
+    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile", "reads"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
     if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
@@ -149,7 +157,14 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
     json_t *rec = json_object_get(j, "reconcile");
     if (rec && !json_is_boolean(rec))
         return bo_error_set(err, BO_E_INVALID, "sync answer: reconcile must be a boolean");
-    struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0, .reconcile = json_is_true(rec)};
+    /* Each item is checked when it is done (task_io.h): a bad one is
+     * answered with its error, never fails the answer. */
+    json_t *reads = json_object_get(j, "reads");
+    if (reads && (!json_is_array(reads) || json_array_size(reads) > SYNC_MAX_READS))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: reads must be an array of at most %d items",
+                            SYNC_MAX_READS);
+    struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0, .reconcile = json_is_true(rec),
+                            .reads = reads ? json_incref(reads) : json_array()};
     size_t i;
     json_t *v;
     a.acks = bo_xcalloc(json_array_size(acks) + 1, sizeof(*a.acks));
@@ -212,6 +227,7 @@ void sync_answer_clear(struct sync_answer *a)
     }
     for (size_t i = 0; i < a->n_rejected; i++)
         free(a->rejected[i].reason);
+    json_decref(a->reads);
     free(a->acks);
     free(a->rejected);
     free(a->launch);
@@ -252,6 +268,8 @@ int sync_new(const char *scheduler_url, json_t *registration, struct journal *j,
         return bo_error_set(err, BO_E_INTERNAL, "cannot initialise libcurl multi");
     }
     s->url = bo_xasprintf("%s/api/v1/agents/sync", scheduler_url);
+    s->reply_url = bo_xasprintf("%s/api/v1/agents/reads", scheduler_url);
+    s->replies = json_array();
     s->registration = json_deep_copy(registration);
     s->journal = j;
     s->hooks = *hooks;
@@ -280,10 +298,14 @@ void sync_free(struct sync *s)
         return;
     for (int i = 0; i < s->n_inflight; i++)
         request_free(s->inflight[i]);
+    for (int i = 0; i < s->n_reply_inflight; i++)
+        request_free(s->reply_inflight[i]);
     curl_multi_cleanup(s->multi);
     json_decref(s->registration);
+    json_decref(s->replies);
     bo_error_freep(&s->fatal);
     free(s->url);
+    free(s->reply_url);
     free(s);
 }
 
@@ -311,6 +333,9 @@ int sync_in_flight(const struct sync *s)
 {
     return s->n_inflight;
 }
+
+static int start_transfer(struct sync *s, struct request *r, const char *url, const char *text, int64_t timeout_ms,
+                          bo_error_t *err);
 
 static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
 {
@@ -352,15 +377,27 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
         json_object_set_new(body, "inventory", s->hooks.inventory(s->hooks.ctx));
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
+    /* The scheduler may hold the request for wait_ms: allow for that. */
+    int rc = start_transfer(s, r, s->url, text, wait_ms + 10000, err);
+    free(text);
+    if (rc < 0)
+        return -1;
+    s->inflight[s->n_inflight++] = r;
+    return 0;
+}
+
+/* Hand r (its body `text`) to libcurl; frees r on failure. */
+static int start_transfer(struct sync *s, struct request *r, const char *url, const char *text, int64_t timeout_ms,
+                          bo_error_t *err)
+{
     r->easy = curl_easy_init();
     if (!r->easy) {
-        free(text);
         free(r);
         return bo_error_set(err, BO_E_INTERNAL, "cannot create a libcurl handle");
     }
     r->headers = curl_slist_append(NULL, "Content-Type: application/json");
     r->headers = curl_slist_append(r->headers, "Accept: application/json");
-    curl_easy_setopt(r->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(r->easy, CURLOPT_URL, url);
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, text);
     curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
@@ -369,17 +406,65 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    /* The scheduler may hold the request for wait_ms: allow for that. */
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait_ms + 10000));
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     http_tls_apply(r->easy, &s->tls);
-    free(text);
     if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK) {
         request_free(r);
         return bo_error_set(err, BO_E_INTERNAL, "cannot add a libcurl transfer");
     }
-    s->inflight[s->n_inflight++] = r;
     return 0;
+}
+
+void sync_send_reply(struct sync *s, json_t *reply)
+{
+    json_array_append_new(s->replies, reply);
+}
+
+/* Replies go each in its own request, beside the sync (a parked long poll
+ * must not delay them), at most REPLY_MAX_INFLIGHT at a time. A reply that
+ * fails is dropped: the user's request times out at the scheduler, and
+ * the user asks again. */
+static int start_replies(struct sync *s)
+{
+    int started = 0;
+    while (!s->halted && s->n_reply_inflight < REPLY_MAX_INFLIGHT && json_array_size(s->replies) > 0) {
+        json_t *reply = json_incref(json_array_get(s->replies, 0));
+        json_array_remove(s->replies, 0);
+        json_object_set(reply, "agent_id", json_object_get(s->registration, "agent_id"));
+        char *text = json_dumps(reply, JSON_COMPACT);
+        json_decref(reply);
+        struct request *r = bo_xcalloc(1, sizeof(*r));
+        r->s = s;
+        r->reply = true;
+        bo_error_t err = NULL;
+        int rc = start_transfer(s, r, s->reply_url, text, REPLY_TIMEOUT_MS, &err);
+        free(text);
+        if (rc < 0) {
+            log_warn("task read reply: %s", err->msg);
+            bo_error_free(err);
+            break;
+        }
+        s->reply_inflight[s->n_reply_inflight++] = r;
+        started++;
+    }
+    return started;
+}
+
+static void reply_done(struct sync *s, struct request *r, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    for (int i = 0; i < s->n_reply_inflight; i++)
+        if (s->reply_inflight[i] == r)
+            s->reply_inflight[i] = s->reply_inflight[--s->n_reply_inflight];
+    if (rc == CURLE_OK && status == 200) {
+        s->reply_failures = 0;
+        return;
+    }
+    if (s->reply_failures++ == 0)
+        log_warn("a task read reply was not taken by the scheduler: %s",
+                 rc != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc)) : "HTTP error");
 }
 
 static void start_due_requests(struct sync *s)
@@ -538,6 +623,10 @@ int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int t
     start_due_requests(s);
     if (s->fatal)
         return take_fatal(s, err);
+    /* A reply is a user waiting: its transfer starts now, not after the
+     * wait (libcurl starts a new transfer only in curl_multi_perform). */
+    if (start_replies(s) > 0)
+        timeout_ms = 0;
     if (s->n_inflight == 0 && s->retry_at > 0) {
         int64_t left = s->retry_at - bo_mono_ms();
         if (left < timeout_ms)
@@ -559,6 +648,11 @@ int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int t
         struct request *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode rc = msg->data.result;
+        if (r->reply) {
+            reply_done(s, r, rc);
+            request_free(r);
+            continue;
+        }
         /* Drop it from the in-flight list first: the answer hook may make
          * the agent journal updates, which can start a request. */
         for (int i = 0; i < s->n_inflight; i++) {
@@ -573,5 +667,6 @@ int sync_poll(struct sync *s, struct curl_waitfd *extra, unsigned n_extra, int t
         if (s->fatal)
             return take_fatal(s, err);
     }
+    start_replies(s); /* those the answers just made */
     return 0;
 }

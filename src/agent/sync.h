@@ -27,6 +27,8 @@
 #define SYNC_INVENTORY_EVERY_MS 60000
 /* Longest task id of a command the agent still reports a refusal for. */
 #define SYNC_MAX_REPORTED_ID 1024
+/* Task reads in one answer. */
+#define SYNC_MAX_READS 1000
 
 struct sync_launch {
     char *task_id; /* NULL if the item had no task_id to report a refusal against */
@@ -58,6 +60,7 @@ struct sync_answer {
     size_t n_launch;
     struct sync_kill *kill;
     size_t n_kill;
+    json_t *reads;        /* task reads (task_io.h), each checked when done; never NULL */
     int64_t heartbeat_ms; /* 0: absent */
     bool reconcile;       /* the scheduler asks for the inventory now */
 };
@@ -99,6 +102,9 @@ bool sync_left(const struct sync *s);
 bool sync_connected(const struct sync *s);
 /* Start no new request (the agent stops after a failure). */
 void sync_halt(struct sync *s);
+/* Queue a task read's reply (task_io.h; consumed) for POST
+ * /api/v1/agents/reads, sent beside the sync. */
+void sync_send_reply(struct sync *s, json_t *reply);
 /* Requests in flight (0..2). */
 int sync_in_flight(const struct sync *s);
 

@@ -834,6 +834,17 @@ int task_mgr_tick(struct task_mgr *m)
     return next <= now ? 0 : (int)(next - now);
 }
 
+const char *task_mgr_sandbox(struct task_mgr *m, const char *task_id, bool *ret_ended)
+{
+    struct task *t = find_task(m, task_id);
+    if (!t || !t->rec.sandbox)
+        return NULL;
+    /* Ended for a log reader: its executor is gone too, so nothing in the
+     * container writes any more. */
+    *ret_ended = state_terminal(t->rec.state) && t->pidfd < 0;
+    return t->rec.sandbox;
+}
+
 json_t *task_mgr_inventory(struct task_mgr *m)
 {
     json_t *a = json_array();

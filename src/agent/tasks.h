@@ -66,6 +66,10 @@ void task_mgr_gc(struct task_mgr *m);
  * one whose final update is not acked yet (so it is never taken for lost). */
 json_t *task_mgr_inventory(struct task_mgr *m);
 
+/* The sandbox path of a task this agent holds, or NULL; *ret_ended: the
+ * task ended and its executor is gone (task_io.h). */
+const char *task_mgr_sandbox(struct task_mgr *m, const char *task_id, bool *ret_ended);
+
 /* The first journal write that failed, or NULL. Once set, updates may be
  * lost: the agent must stop (fail-stop) and recover from the journal on
  * restart. */

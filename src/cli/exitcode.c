@@ -12,15 +12,18 @@ static const struct cli_exit_info exit_table[] = {
      "invalid job configuration: YAML error, unknown field, failed validation, unknown "
      "variable, KEY not in the file, or the scheduler refused the job (HTTP 400)"},
     {CLI_EXIT_COMMAND_FAILURE, "COMMAND_FAILURE",
-     "the command ran but failed: a waited-for job failed, or a kill matched no live task"},
+     "the command ran but failed: a waited-for job failed, a kill matched no live task, or a task's logs or "
+     "files cannot be read now (not started yet, its agent down, not a regular file)"},
     {CLI_EXIT_INVALID_COMMAND, "INVALID_COMMAND",
      "unknown command or option, missing or extra arguments (the usage is printed)"},
     {CLI_EXIT_INVALID_PARAMETER, "INVALID_PARAMETER",
-     "bad parameter value: job key, --bind, instance list, --wait-until, URL"},
+     "bad parameter value: job key, --bind, instance list, --wait-until, URL, a path outside a task's "
+     "sandbox (`..`, absolute, a symlink out of it)"},
     {CLI_EXIT_NETWORK, "NETWORK", "the scheduler could not be reached"},
-    {CLI_EXIT_TIMEOUT, "TIMEOUT", "timed out (--wait-until, or the scheduler did not answer)"},
+    {CLI_EXIT_TIMEOUT, "TIMEOUT",
+     "timed out (--wait-until, or the scheduler, or the agent holding a task's files, did not answer)"},
     {CLI_EXIT_API, "API_ERROR",
-     "the scheduler answered with an error (unknown job, job already exists, ...)"},
+     "the scheduler answered with an error (unknown job, instance, process or file, job already exists, ...)"},
     {CLI_EXIT_AUTH, "AUTH_ERROR", "authentication or authorization failed: no or unknown token (HTTP 401), not permitted (403), or a "
      "credentials file that cannot be read or is readable by others; also when the scheduler's TLS certificate "
      "does not verify against the trusted CA ($BOREALIS_CA, or the one `borealis up` saved)"},

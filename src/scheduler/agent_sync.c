@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/task_read.h"
 
 /* Kept on the request across a suspend, so the resumed call knows whose
  * commands to send. */
@@ -377,9 +378,13 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     size_t i;
     json_array_foreach(strays, i, s)
     json_array_append_new(kill, json_pack("{s:O, s:i}", "task_id", s, "grace_ms", 5000));
-    a->has_work = more;
+    bool more_reads = false;
+    json_t *reads = task_read_take(a->id, &more_reads);
+    a->has_work = more || more_reads;
     json_t *answer = json_pack("{s:O, s:o, s:o, s:I}", "acks", acks, "launch", launch, "kill", kill,
                                "heartbeat_ms", (json_int_t)st->opt.agent_heartbeat_ms);
+    if (reads)
+        json_object_set_new(answer, "reads", reads);
     if (a->needs_inventory)
         json_object_set_new(answer, "reconcile", json_true());
     if (json_array_size(rejected) > 0)
@@ -479,7 +484,7 @@ static void unpark(struct parked_poll *p)
  * agent id): a sync must come with it, claim that id, from an agent not
  * revoked, that synced before or joined recently. Answers and returns
  * false otherwise. */
-static bool identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed)
+bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed)
 {
     _cleanup_free_ char *cn = http_peer_identity(req);
     if (!cn) {
@@ -533,7 +538,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     json_t *body = http_body_json(req);
     if (!body)
         return;
-    if (sch->tls && !identity_ok(sch, req, json_string_value(json_object_get(body, "agent_id")))) {
+    if (sch->tls && !agent_sync_identity_ok(sch, req, json_string_value(json_object_get(body, "agent_id")))) {
         json_decref(body);
         return;
     }
@@ -559,7 +564,8 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     json_t *acks = json_object_get(answer, "acks");
     bool empty = json_array_size(acks) == 0 && json_array_size(json_object_get(answer, "launch")) == 0 &&
-                 json_array_size(json_object_get(answer, "kill")) == 0 && !json_object_get(answer, "rejected");
+                 json_array_size(json_object_get(answer, "kill")) == 0 && !json_object_get(answer, "rejected") &&
+                 !json_object_get(answer, "reads");
     if (empty && wait_ms > 0) {
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
         c->agent_id = bo_xstrdup(a->id);

@@ -29,6 +29,13 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono);
  * loop sleeps no longer than this. */
 int64_t agent_sync_next_deadline(const struct sched_state *st);
 
+/* Over TLS an agent's identity is its certificate (issued at join, CN =
+ * agent id): a request on an agent route must come with it, claim that id,
+ * from an agent not revoked, that synced before or joined recently.
+ * Answers and returns false otherwise. */
+struct scheduler;
+bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed);
+
 /* Whether a poll of the agent is parked here (contact, for its timeout). */
 bool agent_sync_is_parked(const char *agent_id);
 

@@ -13,6 +13,7 @@
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/task_read.h"
 
 #define API_VERSION "0.1.0"
 
@@ -538,8 +539,12 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill", PERM_ROLE_WRITE},
     {"GET", "/api/v1/tasks", h_task_list, "task_list", PERM_ROLE_READ},
     {"GET", "/api/v1/tasks/*", h_task_get, "task_get", PERM_ROLE_READ},
+    /* A task's logs and sandbox, read on its agent (task_read.h). */
+    {"GET", "/api/v1/jobs/*/*/*/*/instances/*/logs", task_read_handle_logs, "task_logs", PERM_ROLE_READ},
+    {"GET", "/api/v1/jobs/*/*/*/*/instances/*/files", task_read_handle_files, "task_files", PERM_ROLE_READ},
     {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
     {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
+    {"POST", "/api/v1/agents/reads", task_read_handle_reply, "agent_read_reply", PERM_AGENT},
     {"POST", "/api/v1/hosts/maintenance", h_maintenance, "host_maintenance", PERM_ADMIN},
     /* Agents before they have a certificate: the CA (public: a joining
      * agent checks it against its token), and joining with the join token

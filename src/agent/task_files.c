@@ -1,0 +1,403 @@
+/* task_files.c - confined reads of a task's logs and files. */
+#include "agent/task_files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/sandbox.h"
+#include "base/ident.h"
+#include "base/utf8.h"
+
+#define PROCESS_NAME_MAX 64
+/* Entries of a log folder looked at for a rotated file. */
+#define ROTATED_SCAN_MAX 1000
+#define SYMLINK_TARGET_MAX 4096
+
+static const char *const code_names[] = {
+    [TASK_FILES_INVALID] = "INVALID",         [TASK_FILES_NOT_FOUND] = "NOT_FOUND",
+    [TASK_FILES_OUTSIDE] = "OUTSIDE_SANDBOX", [TASK_FILES_REFUSED] = "REFUSED",
+    [TASK_FILES_IO] = "IO",
+};
+
+const char *task_files_code_name(enum task_files_code c) { return code_names[c]; }
+
+void task_files_error_clear(struct task_files_error *e)
+{
+    free(e->message);
+    e->message = NULL;
+}
+
+BO_PRINTF(3, 4) static int fail(struct task_files_error *e, enum task_files_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    e->code = code;
+    e->message = bo_xvasprintf(fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Open `path` below dirfd; the kernel refuses any way out. `extra` adds
+ * resolve flags (logs take no symlinks at all). */
+static int confined_open(int dirfd, const char *path, int flags, uint64_t extra, struct task_files_error *e)
+{
+    /* O_NONBLOCK: a fifo the task made must not block the agent; openat2
+     * refuses any flag but these with O_PATH. */
+    int more = flags & O_PATH ? O_CLOEXEC : O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    struct open_how how = {.flags = (uint64_t)(flags | more),
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | extra};
+    for (int tries = 0;; tries++) {
+        int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0)
+            return fd;
+        /* EAGAIN: a rename raced the lookup (RESOLVE_BENEATH is strict). */
+        if (errno == EINTR || (errno == EAGAIN && tries < 8))
+            continue;
+        switch (errno) {
+        case EXDEV:
+            return fail(e, TASK_FILES_OUTSIDE,
+                        "`%.300s` leads outside the task's sandbox (through `..`, an absolute symlink or a symlink "
+                        "out of it): refused",
+                        path);
+        case ENOENT:
+            return fail(e, TASK_FILES_NOT_FOUND, "no `%.300s` in the task's sandbox", path);
+        case ENOTDIR:
+            return fail(e, TASK_FILES_NOT_FOUND, "`%.300s`: a part of the path is not a directory", path);
+        case ELOOP:
+            return fail(e, TASK_FILES_REFUSED,
+                        "`%.300s`: a symbolic link where none is followed, or too many of them", path);
+        default:
+            return fail(e, TASK_FILES_IO, "open `%.300s` in the task's sandbox: %s", path, strerror(errno));
+        }
+    }
+}
+
+static int open_sandbox(const char *sandbox, struct task_files_error *e)
+{
+    int fd = open(sandbox, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return fail(e, errno == ENOENT ? TASK_FILES_NOT_FOUND : TASK_FILES_IO,
+                    "the task's sandbox is gone from its agent (removed after --sandbox-retention)");
+    return fd;
+}
+
+static json_t *base64_json(const char *buf, size_t n)
+{
+    _cleanup_free_ unsigned char *out = bo_xmalloc(4 * ((n + 2) / 3) + 1);
+    int len = EVP_EncodeBlock(out, (const unsigned char *)buf, (int)n);
+    return json_stringn((const char *)out, (size_t)len);
+}
+
+/* pread until n bytes or end of file; returns the count read. */
+static int read_at(int fd, char *buf, size_t n, int64_t off, size_t *ret, struct task_files_error *e,
+                   const char *shown)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return fail(e, TASK_FILES_IO, "read `%.300s`: %s", shown, strerror(errno));
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    *ret = got;
+    return 0;
+}
+
+/* The offset where the last `lines` lines of the first `size` bytes begin,
+ * looking back at most `max` bytes (a final newline ends the last line, it
+ * does not start an empty one). */
+static int tail_start(int fd, int64_t size, int64_t lines, int64_t max, int64_t *ret, struct task_files_error *e)
+{
+    int64_t floor = size > max ? size - max : 0, pos = size, found = 0;
+    if (lines == 0) {
+        *ret = size;
+        return 0;
+    }
+    char buf[16384];
+    bool last = true;
+    while (pos > floor) {
+        size_t n = (size_t)(pos - floor < (int64_t)sizeof(buf) ? pos - floor : (int64_t)sizeof(buf)), got = 0;
+        if (read_at(fd, buf, n, pos - (int64_t)n, &got, e, "log") < 0)
+            return -1;
+        if (got < n) /* truncated meanwhile */
+            break;
+        for (size_t i = n; i-- > 0;) {
+            int64_t at = pos - (int64_t)n + (int64_t)i;
+            if (buf[i] != '\n')
+                continue;
+            if (last && at == size - 1)
+                continue;
+            if (++found == lines) {
+                *ret = at + 1;
+                return 0;
+            }
+        }
+        last = false;
+        pos -= (int64_t)n;
+    }
+    *ret = floor;
+    return 0;
+}
+
+/* The task's only process, or a refusal naming its processes. */
+static int resolve_process(const char *sandbox, const char *task_id, const char *want, char **ret,
+                           struct task_files_error *e)
+{
+    struct sandbox_status st = {0};
+    _cleanup_error_ bo_error_t err = NULL;
+    if (sandbox_read_status(sandbox, task_id, &st, &err) < 0) {
+        if (want) {
+            *ret = bo_xstrdup(want);
+            return 0;
+        }
+        return fail(e, TASK_FILES_INVALID, "name the process: the task's processes are not known yet (%s)",
+                    err->msg);
+    }
+    char names[600] = "";
+    size_t used = 0;
+    bool found = false;
+    for (size_t i = 0; i < st.n_processes; i++) {
+        found |= want && strcmp(want, st.processes[i].name) == 0;
+        int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", st.processes[i].name);
+        if (n > 0 && (size_t)n < sizeof(names) - used)
+            used += (size_t)n;
+    }
+    int r = 0;
+    if (want && !found)
+        r = fail(e, TASK_FILES_NOT_FOUND, "the task has no process `%s` (its processes: %s)", want, names);
+    else if (!want && st.n_processes != 1)
+        r = fail(e, TASK_FILES_INVALID, "the task has %zu processes (%s): name the one whose log you want",
+                 st.n_processes, names);
+    else
+        *ret = bo_xstrdup(want ? want : st.processes[0].name);
+    sandbox_status_clear(&st);
+    return r;
+}
+
+/* The file of `dirfd` named stream* whose inode is `ino` (a log renamed by
+ * rotation), or -1. */
+static int find_rotated(int dirfd, const char *stream, int64_t ino)
+{
+    int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -1;
+    }
+    int fd = -1;
+    struct dirent *de;
+    for (int n = 0; fd < 0 && n < ROTATED_SCAN_MAX && (de = readdir(d)); n++) {
+        if ((int64_t)de->d_ino != ino || strncmp(de->d_name, stream, strlen(stream)) != 0)
+            continue;
+        fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (int64_t)st.st_ino != ino)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    closedir(d);
+    return fd;
+}
+
+static int open_log_dir(int sb, const char *process, int flags, struct task_files_error *e)
+{
+    if (!bo_ident_ok(process, PROCESS_NAME_MAX, 0))
+        return fail(e, TASK_FILES_INVALID, "process name `%.100s` must match [A-Za-z0-9_.-]+ (at most %d characters)",
+                    process, PROCESS_NAME_MAX);
+    _cleanup_free_ char *rel = bo_xasprintf(".logs/%s", process);
+    int fd = confined_open(sb, rel, flags | O_DIRECTORY, RESOLVE_NO_SYMLINKS, e);
+    if (fd < 0 && e->code == TASK_FILES_NOT_FOUND) {
+        task_files_error_clear(e);
+        return fail(e, TASK_FILES_NOT_FOUND, "process `%s` has no log yet (it has not started)", process);
+    }
+    return fd;
+}
+
+int task_files_log_dir_fd(const char *sandbox, const char *process)
+{
+    struct task_files_error e = {0};
+    _cleanup_close_ int sb = open_sandbox(sandbox, &e);
+    int fd = sb < 0 ? -1 : open_log_dir(sb, process, O_PATH, &e);
+    task_files_error_clear(&e);
+    return fd;
+}
+
+int task_files_log(const char *sandbox, const char *task_id, const struct task_log_query *q, json_t **ret,
+                   bool *ret_empty, struct task_files_error *e)
+{
+    _cleanup_close_ int sb = open_sandbox(sandbox, e);
+    if (sb < 0)
+        return -1;
+    _cleanup_free_ char *process = NULL;
+    if (resolve_process(sandbox, task_id, q->process, &process, e) < 0)
+        return -1;
+    _cleanup_close_ int dirfd = open_log_dir(sb, process, O_RDONLY, e);
+    if (dirfd < 0)
+        return -1;
+    const char *stream = q->stderr_stream ? "stderr" : "stdout";
+    _cleanup_free_ char *shown = bo_xasprintf(".logs/%s/%s", process, stream);
+    _cleanup_close_ int cur = confined_open(dirfd, stream, O_RDONLY, RESOLVE_NO_SYMLINKS, e);
+    if (cur < 0)
+        return -1;
+    struct stat st;
+    if (fstat(cur, &st) < 0)
+        return fail(e, TASK_FILES_IO, "stat `%s`: %s", shown, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(e, TASK_FILES_REFUSED, "`%s` is not a regular file", shown);
+    int64_t off = q->offset, ino = (int64_t)st.st_ino, size = st.st_size;
+    bool rotated = false;
+    int fd = cur;
+    _cleanup_close_ int old = -1;
+    if (q->tail < 0 && q->inode > 0 && q->inode != ino) {
+        /* The file we were reading was rotated away: finish it first. */
+        struct stat ost;
+        old = find_rotated(dirfd, stream, q->inode);
+        if (old >= 0 && fstat(old, &ost) == 0 && off < ost.st_size) {
+            fd = old;
+            ino = q->inode;
+            size = ost.st_size;
+        } else {
+            rotated = true;
+            off = 0;
+        }
+    } else if (q->tail < 0 && off > size) {
+        rotated = true; /* truncated in place (copytruncate) */
+        off = 0;
+    }
+    if (q->tail >= 0 && tail_start(fd, size, q->tail, q->max, &off, e) < 0)
+        return -1;
+    size_t want = (size_t)(size - off < q->max ? size - off : q->max), got = 0;
+    _cleanup_free_ char *buf = bo_xmalloc(want + 1);
+    if (read_at(fd, buf, want, off, &got, e, shown) < 0)
+        return -1;
+    *ret = json_pack("{s:o, s:I, s:I, s:I, s:s, s:b}", "data", base64_json(buf, got), "offset",
+                     (json_int_t)(off + (int64_t)got), "inode", (json_int_t)ino, "size", (json_int_t)size, "process",
+                     process, "rotated", rotated);
+    /* More to read in a newer file is not "empty": the follower comes back
+     * at once. */
+    *ret_empty = got == 0 && !rotated && fd == cur;
+    return 0;
+}
+
+static const char *type_name(mode_t m)
+{
+    return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" : S_ISFIFO(m) ? "fifo"
+         : S_ISSOCK(m) ? "socket" : S_ISCHR(m) || S_ISBLK(m) ? "device" : "other";
+}
+
+static json_t *text_json(const char *s)
+{
+    if (bo_utf8_valid(s, strlen(s)))
+        return json_string(s);
+    _cleanup_free_ char *clean = bo_utf8_sanitize(s);
+    return json_string(clean);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+static int list_dir(int fd, const char *shown, json_t **ret, struct task_files_error *e)
+{
+    int dfd = dup(fd);
+    DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+    if (!d) {
+        if (dfd >= 0)
+            close(dfd);
+        return fail(e, TASK_FILES_IO, "list `%.300s`: %s", shown, strerror(errno));
+    }
+    json_t **items = NULL;
+    size_t n = 0;
+    bool truncated = false;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (n >= TASK_FILES_LIST_MAX) {
+            truncated = true;
+            break;
+        }
+        struct stat st;
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue; /* gone meanwhile */
+        json_t *it = json_pack("{s:o, s:s, s:I, s:I, s:I}", "name", text_json(de->d_name), "type",
+                               type_name(st.st_mode), "size", (json_int_t)st.st_size, "mode",
+                               (json_int_t)(st.st_mode & 07777), "mtime_ms",
+                               (json_int_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
+        if (S_ISLNK(st.st_mode)) {
+            char target[SYMLINK_TARGET_MAX + 1];
+            ssize_t tn = readlinkat(fd, de->d_name, target, SYMLINK_TARGET_MAX);
+            if (tn >= 0) {
+                target[tn] = '\0';
+                json_object_set_new(it, "target", text_json(target));
+            }
+        }
+        items = bo_xrealloc(items, (n + 1) * sizeof(*items));
+        items[n++] = it;
+    }
+    closedir(d);
+    qsort(items, n, sizeof(*items), cmp_entry);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, items[i]);
+    free(items);
+    *ret = json_pack("{s:s, s:o, s:b}", "type", "dir", "entries", arr, "truncated", truncated);
+    return 0;
+}
+
+int task_files_get(const char *sandbox, const char *path, int64_t offset, int64_t max, json_t **ret,
+                   struct task_files_error *e)
+{
+    if (path[0] == '/')
+        return fail(e, TASK_FILES_OUTSIDE,
+                    "`%.300s` is an absolute path: paths are relative to the task's sandbox, refused", path);
+    if (strlen(path) > TASK_FILES_PATH_MAX)
+        return fail(e, TASK_FILES_INVALID, "the path is longer than %d bytes", TASK_FILES_PATH_MAX);
+    const char *rel = path[0] ? path : ".";
+    _cleanup_close_ int sb = open_sandbox(sandbox, e);
+    if (sb < 0)
+        return -1;
+    _cleanup_close_ int fd = confined_open(sb, rel, O_RDONLY, 0, e);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return fail(e, TASK_FILES_IO, "stat `%.300s`: %s", rel, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return list_dir(fd, rel, ret, e);
+    if (!S_ISREG(st.st_mode))
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` is a %s: only regular files and directories are read", rel,
+                    type_name(st.st_mode));
+    /* A second name of a file may be one the task linked from outside its
+     * sandbox (where a mount allows it): its content is not the task's. */
+    if (st.st_nlink > 1)
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` has %ju hard links: refused, it may be a file from outside the "
+                    "sandbox", rel, (uintmax_t)st.st_nlink);
+    int64_t size = st.st_size, off = offset < size ? offset : size;
+    size_t want = (size_t)(size - off < max ? size - off : max), got = 0;
+    _cleanup_free_ char *buf = bo_xmalloc(want + 1);
+    if (read_at(fd, buf, want, off, &got, e, rel) < 0)
+        return -1;
+    *ret = json_pack("{s:s, s:o, s:I, s:I, s:b}", "type", "file", "data", base64_json(buf, got), "offset",
+                     (json_int_t)(off + (int64_t)got), "size", (json_int_t)size, "eof",
+                     off + (int64_t)got >= size);
+    return 0;
+}

@@ -1,0 +1,249 @@
+/* test_task_files.c - the agent's confined reads of a task's logs and files
+ * (src/agent/task_files.c) and its task read handling (task_io.c): tails,
+ * rotation, the log folder a follower watches, and every way out of the
+ * sandbox refused. */
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "agent/task_files.h"
+#include "agent/task_io.h"
+#include "base/fs.h"
+#include "harness.h"
+
+#define TID "www-data-devel-x-0-00000000-0000-0000-0000-000000000000"
+
+static char root[64], sb[256];
+
+static void put(const char *rel, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", sb, rel);
+    FILE *f = fopen(p, "w");
+    CHECK(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void make_sandbox(void)
+{
+    strcpy(root, "/tmp/test-task-files-XXXXXX");
+    CHECK(mkdtemp(root));
+    snprintf(sb, sizeof(sb), "%s/" TID, root);
+    char p[512];
+    const char *dirs[] = {"", "/.borealis", "/.logs", "/.logs/main", "/d"};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(dirs); i++) {
+        snprintf(p, sizeof(p), "%s%s", sb, dirs[i]);
+        CHECK(mkdir(p, 0755) == 0);
+    }
+    put(".borealis/status.json",
+        "{\"task_id\": \"" TID "\", \"state\": \"RUNNING\", \"message\": \"\", \"executor_pid\": 1, "
+        "\"updated_ms\": 1, \"processes\": [{\"name\": \"main\", \"state\": \"RUNNING\", \"pid\": 2, "
+        "\"exit_code\": null, \"signal\": null, \"started_ms\": 1, \"ended_ms\": null}]}");
+    put(".logs/main/stdout", "one\ntwo\nthree\n");
+    put("d/f.txt", "inside\n");
+    snprintf(p, sizeof(p), "%s/secret", root);
+    FILE *f = fopen(p, "w");
+    fputs("SECRET\n", f);
+    fclose(f);
+    struct {
+        const char *target, *name;
+    } links[] = {{"../secret", "up"}, {"/etc/shadow", "shadow"}, {"..", "parent"}, {"d/f.txt", "ok"}};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(links); i++) {
+        snprintf(p, sizeof(p), "%s/%s", sb, links[i].name);
+        CHECK(symlink(links[i].target, p) == 0);
+    }
+}
+
+static void cleanup(void)
+{
+    bo_error_t err = NULL;
+    bo_rm_rf(root, &err);
+    bo_error_free(err);
+}
+
+static char *decoded(json_t *res)
+{
+    const char *b = json_string_value(json_object_get(res, "data"));
+    static char out[4096];
+    int n = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)b, (int)strlen(b));
+    CHECK(n >= 0);
+    for (size_t i = strlen(b); i > 0 && b[i - 1] == '=' && n > 0; i--)
+        n--;
+    out[n] = '\0';
+    return out;
+}
+
+static json_t *read_log(struct task_log_query *q, struct task_files_error *e)
+{
+    json_t *res = NULL;
+    bool empty;
+    if (q->max == 0)
+        q->max = TASK_FILES_CHUNK_MAX;
+    return task_files_log(sb, TID, q, &res, &empty, e) == 0 ? res : NULL;
+}
+
+TEST(log_whole_tail_and_offset)
+{
+    make_sandbox();
+    struct task_files_error e = {0};
+    struct task_log_query q = {.tail = -1};
+    json_t *r = read_log(&q, &e);
+    CHECK(r);
+    CHECK_STR(decoded(r), "one\ntwo\nthree\n");
+    CHECK_STR(json_string_value(json_object_get(r, "process")), "main");
+    json_decref(r);
+    q = (struct task_log_query){.tail = 2};
+    r = read_log(&q, &e);
+    CHECK_STR(decoded(r), "two\nthree\n");
+    json_decref(r);
+    q = (struct task_log_query){.tail = -1, .offset = 4, .max = 3};
+    r = read_log(&q, &e);
+    CHECK_STR(decoded(r), "two");
+    CHECK(json_integer_value(json_object_get(r, "offset")) == 7);
+    json_decref(r);
+    q = (struct task_log_query){.tail = -1, .process = "nope"};
+    CHECK(!read_log(&q, &e));
+    CHECK(e.code == TASK_FILES_NOT_FOUND);
+    CHECK_CONTAINS(e.message, "its processes: main");
+    task_files_error_clear(&e);
+    cleanup();
+}
+
+TEST(log_follows_a_rename_rotation)
+{
+    make_sandbox();
+    struct task_files_error e = {0};
+    struct task_log_query q = {.tail = -1};
+    json_t *r = read_log(&q, &e);
+    int64_t ino = json_integer_value(json_object_get(r, "inode"));
+    json_decref(r);
+    /* More is written to the old file, then it is renamed and a new one
+     * begins: the reader gets the old file's rest, then the new one. */
+    put(".logs/main/stdout", "one\ntwo\nthree\nfour\n");
+    char a[512], b[512];
+    snprintf(a, sizeof(a), "%s/.logs/main/stdout", sb);
+    snprintf(b, sizeof(b), "%s/.logs/main/stdout.1", sb);
+    struct stat st;
+    CHECK(stat(a, &st) == 0 && (int64_t)st.st_ino == ino); /* put() rewrote in place */
+    CHECK(rename(a, b) == 0);
+    put(".logs/main/stdout", "five\n");
+    q = (struct task_log_query){.tail = -1, .offset = 14, .inode = ino};
+    r = read_log(&q, &e);
+    CHECK_STR(decoded(r), "four\n");
+    CHECK(!json_is_true(json_object_get(r, "rotated")));
+    int64_t off = json_integer_value(json_object_get(r, "offset"));
+    json_decref(r);
+    q = (struct task_log_query){.tail = -1, .offset = off, .inode = ino};
+    r = read_log(&q, &e);
+    CHECK_STR(decoded(r), "five\n");
+    CHECK(json_is_true(json_object_get(r, "rotated")));
+    json_decref(r);
+    cleanup();
+}
+
+TEST(a_follower_can_watch_the_log_folder)
+{
+    make_sandbox();
+    int fd = task_files_log_dir_fd(sb, "main");
+    CHECK(fd >= 0);
+    int ifd = inotify_init1(IN_CLOEXEC);
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    CHECK(inotify_add_watch(ifd, p, IN_MODIFY) >= 0);
+    close(ifd);
+    close(fd);
+    CHECK(task_files_log_dir_fd(sb, "..") < 0);
+    cleanup();
+}
+
+TEST(files_list_and_read_inside)
+{
+    make_sandbox();
+    struct task_files_error e = {0};
+    json_t *r = NULL;
+    CHECK(task_files_get(sb, "", 0, 100, &r, &e) == 0);
+    CHECK_STR(json_string_value(json_object_get(r, "type")), "dir");
+    json_t *first = json_array_get(json_object_get(r, "entries"), 0);
+    CHECK_STR(json_string_value(json_object_get(first, "name")), ".borealis");
+    json_decref(r);
+    CHECK(task_files_get(sb, "ok", 0, 100, &r, &e) == 0); /* a symlink that stays inside */
+    CHECK_STR(decoded(r), "inside\n");
+    CHECK(json_is_true(json_object_get(r, "eof")));
+    json_decref(r);
+    CHECK(task_files_get(sb, "d/../d/f.txt", 2, 3, &r, &e) == 0);
+    CHECK_STR(decoded(r), "sid");
+    CHECK(!json_is_true(json_object_get(r, "eof")));
+    json_decref(r);
+    cleanup();
+}
+
+TEST(files_outside_the_sandbox_are_refused)
+{
+    make_sandbox();
+    const char *bad[] = {"..", "../secret", "/etc/passwd", "up", "shadow", "parent/secret", "d/../../secret"};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        struct task_files_error e = {0};
+        json_t *r = NULL;
+        if (task_files_get(sb, bad[i], 0, 100, &r, &e) == 0) {
+            fprintf(stderr, "  `%s` was read\n", bad[i]);
+            CHECK(0);
+        }
+        CHECK(e.code == TASK_FILES_OUTSIDE);
+        CHECK_CONTAINS(e.message, "refused");
+        task_files_error_clear(&e);
+    }
+    cleanup();
+}
+
+static json_t *last_reply;
+static const char *sandbox_hook(void *ctx, const char *task_id, bool *ret_ended)
+{
+    *ret_ended = false;
+    return strcmp(task_id, TID) == 0 ? sb : NULL;
+}
+static void reply_hook(void *ctx, json_t *reply)
+{
+    json_decref(last_reply);
+    last_reply = reply;
+}
+
+TEST(requests_are_parsed_strictly_and_answered)
+{
+    make_sandbox();
+    struct task_io_hooks h = {.sandbox = sandbox_hook, .reply = reply_hook};
+    struct task_io *io = NULL;
+    bo_error_t err = NULL;
+    CHECK(task_io_new(&h, &io, &err) == 0);
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "id", 3, "task_id", TID, "op", "files", "path", "/etc/shadow");
+    task_io_handle(io, j);
+    json_decref(j);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(last_reply, "error"), "code")), "OUTSIDE_SANDBOX");
+    j = json_pack("{s:i, s:s, s:s, s:i}", "id", 4, "task_id", TID, "op", "log", "bogus", 1);
+    task_io_handle(io, j);
+    json_decref(j);
+    CHECK(json_integer_value(json_object_get(last_reply, "id")) == 4);
+    CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(last_reply, "error"), "message")), "bogus");
+    /* A follower with nothing new waits, and is answered when data comes. */
+    j = json_pack("{s:i, s:s, s:s, s:i, s:i}", "id", 5, "task_id", TID, "op", "log", "offset", 14, "wait_ms", 5000);
+    task_io_handle(io, j);
+    json_decref(j);
+    CHECK(json_integer_value(json_object_get(last_reply, "id")) == 4);
+    char p[512];
+    snprintf(p, sizeof(p), "%s/.logs/main/stdout", sb);
+    int fd = open(p, O_WRONLY | O_APPEND);
+    CHECK(write(fd, "four\n", 5) == 5);
+    close(fd);
+    struct pollfd pfd = {.fd = task_io_fd(io), .events = POLLIN};
+    CHECK(poll(&pfd, 1, 5000) == 1); /* inotify, not the periodic look */
+    task_io_ready(io);
+    CHECK(json_integer_value(json_object_get(last_reply, "id")) == 5);
+    CHECK_STR(decoded(json_object_get(last_reply, "result")), "four\n");
+    json_decref(last_reply);
+    task_io_free(io);
+    cleanup();
+}
+
+TEST_MAIN()
