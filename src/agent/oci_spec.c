@@ -110,7 +110,11 @@ static json_t *mounts_json(const struct oci_task *t)
           "size=4k");
     MOUNT(a, OCI_EXECUTOR_PATH, "bind", t->executor, "bind", "ro", "nosuid", "nodev");
     for (size_t i = 0; i < t->n_binds; i++) {
-        static const char *const ro[] = {"rbind", "nosuid", "nodev", "rro"};
+        /* "ro", not "rro": the runtime cannot apply a recursive attribute
+         * to a single file (crun 1.8: "open mount target: Not a
+         * directory"), and the mounts below the top one are read-only
+         * already: the agent made its clone of the tree so (runtime.c). */
+        static const char *const ro[] = {"rbind", "nosuid", "nodev", "ro"};
         static const char *const rw[] = {"rbind", "nosuid", "nodev", "rw"};
         json_array_append_new(a, mount_json(t->binds[i].destination, "bind", t->binds[i].source,
                                             t->binds[i].read_only ? ro : rw, 4));

@@ -2,8 +2,12 @@
 measured beside the agent's loop: a task over its job's `disk` ends FAILED
 with a message naming the limit; one under it keeps running."""
 import os
+import shutil
+import tempfile
 
-from conftest import cgroups_left, wait_for
+import pytest
+
+from conftest import cgroups_left, free_port, wait_for
 
 JOB = """
 jobs:
@@ -43,3 +47,45 @@ def test_a_task_over_its_disk_limit_fails_and_one_under_it_runs(cluster):
     # Its processes are gone, not only reported: its cgroup is removed.
     wait_for("the hog's cgroup removed", lambda: all(
         not os.path.exists(os.path.join(d, t["id"])) for d in cgroups_left(c.cgroup_root)))
+
+
+IMAGE_JOB = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: devel
+    name: layer
+    task:
+      image: {image}
+      resources: {{cpu: 0.1, ram: 32MiB, disk: 8MiB}}
+      processes:
+        - name: main
+          cmdline: "dd if=/dev/urandom of=/data/big bs=1M count=20 2>/dev/null; exec sleep 100000"
+"""
+
+
+@pytest.mark.skipif(shutil.which("docker-registry") is None, reason="docker-registry is not installed")
+def test_an_image_task_writing_past_its_disk_in_its_writable_layer_fails(cluster):
+    """The writes land in the overlay's writable layer, not the sandbox:
+    they count all the same."""
+    from imagelib import Image, Registry, busybox_layers
+    root = tempfile.mkdtemp(prefix="borealis-registry-")
+    reg = Registry(root, free_port())
+    try:
+        reg.push("tools/busybox", "1.36", Image(busybox_layers()))
+        c = cluster
+        c.agent_args = ["--plain-http", reg.host, "--disk-check-interval", "200ms"]
+        c.start_scheduler()
+        c.start_agent()
+        key = "local/www-data/devel/layer"
+        r = c.cli("job", "create", key, c.job_file(IMAGE_JOB.format(image=f"{reg.host}/tools/busybox:1.36")),
+                  "--plain-http", reg.host)
+        assert r.rc == 0, r
+        t = wait_for("the task FAILED", lambda: (t := c.tasks(key)[0])["state"] == "FAILED" and t, timeout=120)
+        assert "disk limit exceeded (limit 8MiB): the sandbox and writable layer hold" in t["message"], t
+        # The 20 MiB were in the writable layer (/data), not in the sandbox.
+        sandbox = os.path.join(c.root, "agent", "sandboxes", t["id"])
+        assert sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sandbox) for f in fs) < 1 << 20
+    finally:
+        reg.stop()
+        shutil.rmtree(root, ignore_errors=True)

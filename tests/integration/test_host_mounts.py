@@ -31,7 +31,10 @@ jobs:
           cmdline: |
             r() {{ echo "$1=$2" >> probes.txt; }}
             r data "$(cat /data/hello.txt 2>&1)"
+            r file "$(cat /hello.txt 2>&1)"
+            echo more >> /hello.txt 2>/dev/null && r file_write yes || r file_write no
             touch /data/new 2>/dev/null && r ro_write yes || r ro_write no
+            touch /data/sub/new 2>/dev/null && r ro_sub_write yes || r ro_sub_write no
             echo from-task > /out/written 2>/dev/null && r rw_write yes || r rw_write no
             r done 1
             exec sleep 100000
@@ -85,19 +88,36 @@ def read_probes(path):
 
 def test_a_mount_in_the_allowlist_is_seen_read_only_unless_rw(mount_cluster):
     c = mount_cluster
+    # A filesystem mounted inside the read-only path, writable on the host:
+    # read-only in the task too (the whole tree is).
+    sub = os.path.join(c.allowed, "ro", "sub")
+    os.makedirs(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0777,size=1m", "tmpfs", sub], check=True)
+    try:
+        _seen_read_only_unless_rw(c)
+    finally:
+        subprocess.run(["umount", "-l", sub], check=False)
+
+
+def _seen_read_only_unless_rw(c):
     c.start_scheduler()
     c.start_agent()
     key = "local/www-data/devel/mnt"
     job = PROBE.format(name="mnt", mounts=mounts_yaml((c.allowed + "/ro", "/data", None),
-                                                      (c.allowed + "/rw", "/out", "rw")))
+                                                      (c.allowed + "/rw", "/out", "rw"),
+                                                      (c.allowed + "/ro/hello.txt", "/hello.txt", None)))
     r = c.cli("job", "create", key, c.job_file(job), "--wait-until", "RUNNING")
     assert r.rc == 0, r
     task = c.wait_running(key, 1)[0]
     sandbox = os.path.join(c.root, "agent", "sandboxes", task["id"])
     p = wait_for("probe results", lambda: read_probes(os.path.join(sandbox, "probes.txt")))
     assert p["data"] == "hello from the host", p
+    assert p["file"] == "hello from the host", p   # a single file mounts too
+    assert p["file_write"] == "no", p
     assert p["ro_write"] == "no", p          # read-only by default
     assert not os.path.exists(os.path.join(c.allowed, "ro", "new"))
+    assert p["ro_sub_write"] == "no", p      # recursively
+    assert not os.path.exists(os.path.join(c.allowed, "ro", "sub", "new"))
     assert p["rw_write"] == "yes", p         # mode: rw
     assert open(os.path.join(c.allowed, "rw", "written")).read() == "from-task\n"
     # The job keeps its mounts (the API shows its config).
@@ -107,7 +127,7 @@ def test_a_mount_in_the_allowlist_is_seen_read_only_unless_rw(mount_cluster):
     assert c.cli("job", "killall", key).rc == 0
     wait_for("bundles removed", lambda: not os.listdir(os.path.join(c.root, "agent", "containers")))
     with open("/proc/self/mountinfo") as f:
-        assert c.root not in f.read()
+        assert os.path.join(c.root, "agent") not in f.read()
 
 
 @pytest.mark.parametrize("host,container,message", [
