@@ -141,10 +141,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 # on the API and an idle-connection flood, then the executor per idle task
 # with and without a health check, then `task logs --follow` latency.
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_rootfs
+	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_rootfs $(BUILD)/bench/bench_disk_walk
 	sh bench/run.sh
 	BUILD=$(BUILD) sh bench/image.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
+	$(BUILD)/bench/bench_disk_walk 10000
+	$(BUILD)/bench/bench_disk_walk 200000
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_tls.py
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_executor.py
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_logs.py
