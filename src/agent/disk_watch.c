@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fts.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,34 +12,78 @@
 
 #include "base/util.h"
 
-uint64_t disk_usage(const char *path, uint64_t max_entries, const bool *stop, bool *ret_truncated)
+/* Depth-first with one open directory per level, every step relative to
+ * its parent's fd: no path is ever built (a tree deeper than PATH_MAX is
+ * measured like any other, so nesting hides nothing), nothing is
+ * followed (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW), and the process's working
+ * directory is never changed (the agent's other threads rely on it). */
+enum disk_walk disk_usage(const char *path, uint64_t max_entries, size_t max_depth, const bool *stop,
+                          uint64_t *ret_bytes)
 {
-    char *argv[] = {(char *)path, NULL};
-    /* FTS_PHYSICAL: symlinks are counted, never followed; FTS_XDEV: a
-     * mount point below is not entered; FTS_NOCHDIR: the thread never
-     * changes the process's working directory. */
-    FTS *fts = fts_open(argv, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
-    uint64_t bytes = 0, entries = 0;
-    bool truncated = false;
-    if (!fts) {
-        *ret_truncated = false;
-        return 0;
+    *ret_bytes = 0;
+    int root = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root < 0)
+        return DISK_WALK_OK; /* nothing there (yet, or any more) */
+    struct stat st;
+    if (fstat(root, &st) < 0) {
+        close(root);
+        return DISK_WALK_OK;
     }
-    FTSENT *e;
-    while ((e = fts_read(fts))) {
-        if (e->fts_info == FTS_DP)
-            continue; /* a directory seen again on the way out */
-        if (++entries > max_entries || (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
-            truncated = true;
+    dev_t dev = st.st_dev;
+    uint64_t bytes = (uint64_t)st.st_blocks * 512, entries = 1;
+    enum disk_walk result = DISK_WALK_OK;
+    DIR **stack = bo_xcalloc(max_depth + 1, sizeof(*stack));
+    size_t depth = 0;
+    stack[depth] = fdopendir(root);
+    if (!stack[depth]) {
+        close(root);
+        free(stack);
+        *ret_bytes = bytes;
+        return DISK_WALK_OK;
+    }
+    depth++;
+    while (depth > 0) {
+        DIR *top = stack[depth - 1];
+        struct dirent *e = readdir(top);
+        if (!e) {
+            closedir(top);
+            depth--;
+            continue;
+        }
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)) {
+            result = DISK_WALK_STOPPED;
             break;
         }
-        if (e->fts_statp && e->fts_info != FTS_NS && e->fts_info != FTS_NSOK && e->fts_info != FTS_ERR &&
-            e->fts_info != FTS_DNR)
-            bytes += (uint64_t)e->fts_statp->st_blocks * 512;
+        if (++entries > max_entries) {
+            result = DISK_WALK_TOO_MANY;
+            break;
+        }
+        if (fstatat(dirfd(top), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev)
+            continue; /* gone meanwhile, or another filesystem's mount point */
+        bytes += (uint64_t)st.st_blocks * 512;
+        if (!S_ISDIR(st.st_mode))
+            continue;
+        if (depth >= max_depth) { /* the root is one level */
+            result = DISK_WALK_TOO_DEEP;
+            break;
+        }
+        int fd = openat(dirfd(top), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            close(fd);
+            continue;
+        }
+        stack[depth++] = d;
     }
-    fts_close(fts);
-    *ret_truncated = truncated;
-    return bytes;
+    while (depth > 0)
+        closedir(stack[--depth]);
+    free(stack);
+    *ret_bytes = bytes;
+    return result;
 }
 
 static void *round_main(void *arg)
@@ -47,10 +91,10 @@ static void *round_main(void *arg)
     struct disk_watch *w = arg;
     for (size_t i = 0; i < w->n_items && !__atomic_load_n(&w->stop, __ATOMIC_RELAXED); i++) {
         struct disk_item *it = &w->items[i];
-        for (size_t p = 0; p < BO_ARRAY_SIZE(it->paths) && it->paths[p]; p++) {
-            bool trunc = false;
-            it->used += disk_usage(it->paths[p], DISK_WATCH_MAX_ENTRIES, &w->stop, &trunc);
-            it->truncated |= trunc;
+        for (size_t p = 0; p < BO_ARRAY_SIZE(it->paths) && it->paths[p] && it->walk == DISK_WALK_OK; p++) {
+            uint64_t bytes = 0;
+            it->walk = disk_usage(it->paths[p], DISK_WATCH_MAX_ENTRIES, DISK_WATCH_MAX_DEPTH, &w->stop, &bytes);
+            it->used += bytes;
         }
     }
     char b = 1;

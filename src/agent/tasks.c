@@ -623,13 +623,25 @@ static void disk_round_done(struct task_mgr *m)
     journal_group(m, true);
     for (size_t i = 0; i < n; i++) {
         struct task *t = find_task(m, v[i].task_id);
-        if (!t || v[i].used <= v[i].limit || state_terminal(t->rec.state) || t->pidfd < 0)
+        bool unmeasurable = v[i].walk == DISK_WALK_TOO_MANY || v[i].walk == DISK_WALK_TOO_DEEP;
+        if (!t || (v[i].used <= v[i].limit && !unmeasurable) || v[i].walk == DISK_WALK_STOPPED ||
+            state_terminal(t->rec.state) || t->pidfd < 0)
             continue;
         char limit[32], used[32];
         bo_format_size(v[i].limit, limit, sizeof(limit));
         bo_format_size(v[i].used, used, sizeof(used));
-        _cleanup_free_ char *msg = bo_xasprintf("disk limit exceeded (limit %s): the sandbox%s holds %s%s", limit,
-                                                v[i].paths[1] ? " and writable layer" : "", v[i].truncated ? "at least " : "", used);
+        const char *what = v[i].paths[1] ? "the sandbox and writable layer" : "the sandbox";
+        _cleanup_free_ char *msg = NULL;
+        if (v[i].walk == DISK_WALK_TOO_MANY)
+            msg = bo_xasprintf("disk limit exceeded (limit %s): more than %d files and directories in %s, more than "
+                               "the agent measures",
+                               limit, DISK_WATCH_MAX_ENTRIES, what);
+        else if (v[i].walk == DISK_WALK_TOO_DEEP)
+            msg = bo_xasprintf("disk limit exceeded (limit %s): directories nested more than %d deep in %s, more "
+                               "than the agent measures",
+                               limit, DISK_WATCH_MAX_DEPTH, what);
+        else
+            msg = bo_xasprintf("disk limit exceeded (limit %s): %s in %s", limit, used, what);
         bo_error_t err = NULL;
         if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0) {
             log_warn("task %s: %s", t->rec.task_id, err->msg);

@@ -82,10 +82,38 @@ def test_an_image_task_writing_past_its_disk_in_its_writable_layer_fails(cluster
                   "--plain-http", reg.host)
         assert r.rc == 0, r
         t = wait_for("the task FAILED", lambda: (t := c.tasks(key)[0])["state"] == "FAILED" and t, timeout=120)
-        assert "disk limit exceeded (limit 8MiB): the sandbox and writable layer hold" in t["message"], t
+        assert "disk limit exceeded (limit 8MiB): " in t["message"] and "in the sandbox and writable layer" in t["message"], t
         # The 20 MiB were in the writable layer (/data), not in the sandbox.
         sandbox = os.path.join(c.root, "agent", "sandboxes", t["id"])
         assert sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sandbox) for f in fs) < 1 << 20
     finally:
         reg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+DEEP = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: test
+    name: deep
+    task:
+      resources: {cpu: 0.1, ram: 32MiB, disk: 64MiB}
+      processes:
+        - name: main
+          cmdline: "i=0; while [ $i -lt 300 ]; do mkdir d && cd d || exit 1; i=$((i+1)); done; exec sleep 100000"
+"""
+
+
+def test_a_task_nesting_past_what_the_walk_measures_is_not_left_unmeasured(cluster):
+    """Data hidden below the walk's depth bound would go uncounted: such a
+    task is failed, saying why, rather than trusted."""
+    c = cluster
+    c.agent_args = ["--disk-check-interval", "200ms"]
+    c.start_scheduler()
+    c.start_agent()
+    key = "local/www-data/test/deep"
+    assert c.cli("job", "create", key, c.job_file(DEEP)).rc == 0
+    t = wait_for("the deep task FAILED", lambda: (t := c.tasks(key)[0])["state"] == "FAILED" and t, timeout=60)
+    assert "disk limit exceeded (limit 64MiB): directories nested more than 256 deep in the sandbox" in \
+        t["message"], t["message"]
