@@ -19,6 +19,8 @@ extern const struct cli_command cmd_job_kill_entry;
 extern const struct cli_command cmd_job_killall_entry;
 extern const struct cli_command cmd_task_list_entry;
 extern const struct cli_command cmd_task_logs_entry;
+extern const struct cli_command cmd_task_files_entry;
+extern const struct cli_command cmd_task_cp_entry;
 extern const struct cli_command cmd_job_logs_entry;
 extern const struct cli_command cmd_token_create_entry;
 extern const struct cli_command cmd_token_list_entry;
@@ -43,7 +45,8 @@ static const struct cli_command *const command_table[] = {
     &cmd_help_entry,        &cmd_job_create_entry,  &cmd_job_status_entry,
     &cmd_job_list_entry,    &cmd_job_inspect_entry, &cmd_job_diff_entry,
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_job_logs_entry,
-    &cmd_task_list_entry,   &cmd_task_logs_entry,
+    &cmd_task_list_entry,   &cmd_task_logs_entry,   &cmd_task_files_entry,
+    &cmd_task_cp_entry,
     &cmd_token_create_entry, &cmd_token_list_entry, &cmd_token_revoke_entry,
     &cmd_whoami_entry,      &cmd_audit_entry,
     &cmd_image_pull_entry,  &cmd_image_import_entry, &cmd_image_ls_entry,

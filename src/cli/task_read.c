@@ -1,8 +1,10 @@
 /* task_read.c - reading a task's logs and files through the scheduler. */
 #include "cli/task_read.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/parse.h"
 #include "cli/api.h"
@@ -104,6 +106,61 @@ int task_read_data(json_t *answer, char **ret, size_t *ret_len)
     *ret = out;
     *ret_len = (size_t)dn;
     return CLI_EXIT_OK;
+}
+
+int task_read_files(const struct cli_ctx *ctx, const char *key, int64_t instance, const char *path, int64_t offset,
+                    json_t **ret)
+{
+    _cleanup_free_ char *q = api_escape(path);
+    _cleanup_free_ char *url =
+        bo_xasprintf("/api/v1/jobs/%s/instances/%lld/files?path=%s&offset=%lld", key, (long long)instance, q,
+                     (long long)offset);
+    return task_read_get(ctx, url, 0, ret);
+}
+
+static int write_all(int fd, const char *buf, size_t n, const char *shown)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return cli_fail(CLI_EXIT_COMMAND_FAILURE, "write `%s`: %s", shown, strerror(errno));
+        buf += w;
+        n -= (size_t)w;
+    }
+    return CLI_EXIT_OK;
+}
+
+int task_read_copy(const struct cli_ctx *ctx, const char *key, int64_t instance, const char *path, json_t *first,
+                   int fd, const char *shown)
+{
+    json_t *ans = json_incref(first);
+    for (;;) {
+        _cleanup_free_ char *data = NULL;
+        size_t n = 0;
+        json_t *off = json_object_get(ans, "offset");
+        int r = task_read_data(ans, &data, &n);
+        if (r == CLI_EXIT_OK && !json_is_integer(off))
+            r = cli_fail(CLI_EXIT_API, "the answer for `%s` has no offset", path);
+        if (r == CLI_EXIT_OK)
+            r = write_all(fd, data, n, shown);
+        bool eof = json_is_true(json_object_get(ans, "eof"));
+        int64_t next = json_integer_value(off);
+        json_decref(ans);
+        ans = NULL;
+        if (r != CLI_EXIT_OK || eof)
+            return r;
+        /* A file that shrank under us would never reach its end otherwise. */
+        if (n == 0)
+            return cli_fail(CLI_EXIT_COMMAND_FAILURE, "`%s` changed while it was read", path);
+        if ((r = task_read_files(ctx, key, instance, path, next, &ans)) != CLI_EXIT_OK)
+            return r;
+        if (strcmp(json_string_value(json_object_get(ans, "type")) ?: "", "file") != 0) {
+            json_decref(ans);
+            return cli_fail(CLI_EXIT_COMMAND_FAILURE, "`%s` changed while it was read", path);
+        }
+    }
 }
 
 void log_cursor_clear(struct log_cursor *c)

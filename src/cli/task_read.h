@@ -33,6 +33,16 @@ int task_read_get(const struct cli_ctx *ctx, const char *path, long timeout_ms, 
 /* The answer's "data" (base64) decoded (heap, NUL-terminated); exit code. */
 int task_read_data(json_t *answer, char **ret, size_t *ret_len);
 
+/* GET the files route: `path` in the sandbox of KEY/INSTANCE (a folder's
+ * listing, or a file's chunk at `offset`); exit code. */
+int task_read_files(const struct cli_ctx *ctx, const char *key, int64_t instance, const char *path, int64_t offset,
+                    json_t **ret);
+/* Write the file whose first chunk is `first` to fd, asking for the rest
+ * chunk by chunk until its end; `shown` names the destination in errors.
+ * Exit code. */
+int task_read_copy(const struct cli_ctx *ctx, const char *key, int64_t instance, const char *path, json_t *first,
+                   int fd, const char *shown);
+
 /* A log being read: one per instance. */
 struct log_cursor {
     const char *key;
