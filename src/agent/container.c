@@ -223,11 +223,9 @@ static int start_runtime(const struct container_launch *c, const char *bundle, c
                               .binds = binds,
                               .n_binds = n_binds};
     pid_t pid;
-    if (runtime_start(c->rt, &run, &pid, err) < 0)
+    int pidfd;
+    if (runtime_start(c->rt, &run, &pid, &pidfd, err) < 0)
         return -1;
-    int pidfd = launcher_pidfd_open(pid);
-    if (pidfd < 0)
-        return bo_error_sys(err, -pidfd, "pidfd_open of the container's executor %d", (int)pid);
     int64_t start = 0;
     bo_error_t e = NULL;
     if (launcher_proc_start_time(pid, &start, &e) < 0)

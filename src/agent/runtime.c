@@ -510,8 +510,27 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     return 0;
 }
 
+/* The container's first process, by pid and pidfd, opened before anything
+ * could reap it (a task that has already ended is a zombie until then). */
+static int open_first_process(const char *pidfile, pid_t *ret_pid, int *ret_pidfd, bo_error_t *err)
+{
+    _cleanup_free_ char *text = NULL;
+    if (bo_read_file(pidfile, 64, &text, NULL, err) < 0)
+        return -1;
+    text[strcspn(text, "\n")] = '\0';
+    int64_t pid = 0;
+    if (bo_parse_i64(text, 1, INT32_MAX, pidfile, &pid, err) < 0)
+        return -1;
+    int fd = launcher_pidfd_open((pid_t)pid);
+    if (fd < 0)
+        return bo_error_sys(err, -fd, "pidfd_open of the container's first process %d", (int)pid);
+    *ret_pid = (pid_t)pid;
+    *ret_pidfd = fd;
+    return 0;
+}
+
 static int run_detached(const struct runtime *rt, const struct runtime_run *r, const int *tree, pid_t *ret_pid,
-                        bo_error_t *err)
+                        int *ret_pidfd, bo_error_t *err)
 {
     struct host_root h = {0};
     if (r->host_root_at && host_root_scan(r->host_root_at, &h, err) < 0)
@@ -545,18 +564,13 @@ static int run_detached(const struct runtime *rt, const struct runtime_run *r, c
         _cleanup_free_ char *tail = log_tail(r->log);
         return bo_error_set(err, BO_E_IO, "%s run: %s", runtime_kind_name(rt->kind), tail);
     }
-    _cleanup_free_ char *text = NULL;
-    if (bo_read_file(pidfile, 64, &text, NULL, err) < 0)
+    if (open_first_process(pidfile, ret_pid, ret_pidfd, err) < 0)
         return bo_error_wrap(err, "%s run", runtime_kind_name(rt->kind));
-    text[strcspn(text, "\n")] = '\0';
-    int64_t pid = 0;
-    if (bo_parse_i64(text, 1, INT32_MAX, pidfile, &pid, err) < 0)
-        return -1;
-    *ret_pid = (pid_t)pid;
     return 0;
 }
 
-int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err)
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, int *ret_pidfd,
+                  bo_error_t *err)
 {
     int *tree = bo_xcalloc(r->n_binds + 1, sizeof(int));
     size_t n_tree = 0;
@@ -569,7 +583,7 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
             tree[n_tree++] = fd;
     }
     if (rc == 0)
-        rc = run_detached(rt, r, tree, ret_pid, err);
+        rc = run_detached(rt, r, tree, ret_pid, ret_pidfd, err);
     /* The container holds its own copies now; these were the agent's. */
     for (size_t i = 0; i < n_tree; i++)
         close(tree[i]);

@@ -62,9 +62,11 @@ struct runtime_run {
 };
 
 /* `runtime run --detach`: returns once the container's first process runs,
- * with its pid (in the agent's pid namespace). Errors carry the runtime's
- * own last message from the log. */
-int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, bo_error_t *err);
+ * with its pid (in the agent's pid namespace) and a pidfd on it (which
+ * still reports its exit if it has already ended). Errors carry the
+ * runtime's own last message from the log. */
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, int *ret_pidfd,
+                  bo_error_t *err);
 /* `runtime delete --force`: kills what is left and removes the runtime's
  * state and cgroups. A container the runtime does not know is success. */
 int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err);

@@ -16,12 +16,18 @@ Layout (X is a free subnet picked per harness, 10.231.X.0/24):
       veth borv<id>h<k>  ==  eth0 in netns bor-<id>-h<k>  10.231.X.(10+k)
                                    agent k: nsenter --net=... borealis agent
 
-Agents enter only the network namespace (nsenter --net), so they keep the
-host's mounts and see the cgroup hierarchy (`ip netns exec` would remount
-/sys). Every namespace, link, process and cgroup made here is removed on
-exit, also when a test fails; names carry the creating pid so a sweep can
-find leftovers of a harness whose process died.
+Each namespace is held by a process (`unshare --net sleep`, killed with
+the harness, by PDEATHSIG if the harness dies) and named by its
+/proc/PID/ns/net, never by `ip netns add`: that mounts a file under
+/run/netns, and `ip -n` / `ip netns exec` remount / and /sys, which fails
+in a chroot and would leak mounts to the host from one. Agents and
+commands enter only the network namespace (nsenter --net), so they keep
+the host's mounts and see the cgroup hierarchy. Every namespace, link,
+process and cgroup made here is removed on exit, also when a test fails;
+names carry the creating pid so a sweep can find leftovers of a harness
+whose process died.
 """
+import ctypes
 import ipaddress
 import json
 import os
@@ -44,6 +50,11 @@ def sh(*args, check=True):
     return r
 
 
+def die_with_parent():
+    """preexec_fn: SIGKILL this process when the harness's process dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def used_subnets():
     out = sh("ip", "-o", "-4", "addr", "show").stdout
     nets = set()
@@ -55,12 +66,8 @@ def used_subnets():
 
 
 def sweep_stale():
-    """Remove namespaces and links of harnesses whose process is gone."""
-    for ns in sh("ip", "netns", "list", check=False).stdout.split():
-        if ns.startswith(PREFIX + "-"):
-            pid = ns.split("-")[1]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                sh("ip", "netns", "del", ns, check=False)
+    """Remove links of harnesses whose process is gone (their namespaces'
+    holders died with them)."""
     for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
         name = line.split(":")[1].strip().split("@")[0]
         if name.startswith(PREFIX + "br") or name.startswith(PREFIX + "v"):
@@ -74,7 +81,7 @@ class Host:
     def __init__(self, harness, k):
         self.k = k
         self.name = f"h{k}"
-        self.netns = f"{PREFIX}-{harness.id}-h{k}"
+        self.holder = None  # the process that holds the network namespace
         self.veth = f"{PREFIX}v{harness.id}h{k}"
         self.addr = str(harness.net.network_address + 10 + k)
         self.data_dir = os.path.join(harness.root, self.name)
@@ -83,6 +90,14 @@ class Host:
         self.proc = None
         self.extra_args = []  # set_agent_args
         self.log_path = os.path.join(harness.root, f"agent-{self.name}.log")
+
+    @property
+    def netns(self):
+        return f"/proc/{self.holder.pid}/ns/net"
+
+    def run(self, *args):
+        """argv run in this host's network namespace only."""
+        return ["nsenter", f"--net={self.netns}"] + list(args)
 
 
 class Hosts:
@@ -128,13 +143,16 @@ class Hosts:
         for k in range(1, self.n + 1):
             h = Host(self, k)
             self.hosts.append(h)
-            sh("ip", "netns", "add", h.netns)
-            sh("ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.netns)
+            h.holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"], stdin=subprocess.DEVNULL,
+                                        preexec_fn=die_with_parent)
+            wait_for(f"{h.name}'s network namespace",
+                     lambda: os.readlink(h.netns) != os.readlink("/proc/self/ns/net"), timeout=10)
+            sh("ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", str(h.holder.pid))
             sh("ip", "link", "set", h.veth, "master", self.bridge)
             sh("ip", "link", "set", h.veth, "up")
-            sh("ip", "-n", h.netns, "addr", "add", f"{h.addr}/24", "dev", "eth0")
-            sh("ip", "-n", h.netns, "link", "set", "eth0", "up")
-            sh("ip", "-n", h.netns, "link", "set", "lo", "up")
+            sh(*h.run("ip", "addr", "add", f"{h.addr}/24", "dev", "eth0"))
+            sh(*h.run("ip", "link", "set", "eth0", "up"))
+            sh(*h.run("ip", "link", "set", "lo", "up"))
 
     @property
     def url(self):
@@ -168,14 +186,13 @@ class Hosts:
         h = self.host(k)
         log = open(h.log_path, "ab")
         h.proc = subprocess.Popen(
-            ["nsenter", f"--net=/var/run/netns/{h.netns}",
-             BOREALIS, "agent", "--data-dir", h.data_dir, "--scheduler", self.url,
+            h.run(BOREALIS, "agent", "--data-dir", h.data_dir, "--scheduler", self.url,
              "--executor", EXECUTOR, "--hostname", h.name, "--cgroup-root", h.cgroup_root,
              # Joins over the bridge: the CA is fetched and checked against
              # the fingerprint in the token, then mutual TLS.
              "--join-token-file", os.path.join(self.root, "scheduler", "tls", "join-token"),
              "--cleanup-on-exit", "--port-range", f"{h.port_lo}-{h.port_lo + 99}",
-             "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB"] + self.agent_args + h.extra_args,
+             "--cpu", "4", "--ram", "4GiB", "--disk", "4GiB") + self.agent_args + h.extra_args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=typical_fd_limit)
 
     def start_agents(self):
@@ -353,7 +370,9 @@ class Hosts:
                 self.sched.wait()
                 problems.append("scheduler ignored SIGTERM")
         for h in self.hosts:
-            sh("ip", "netns", "del", h.netns, check=False)
+            if h.holder:
+                h.holder.kill()
+                h.holder.wait()
             sh("ip", "link", "del", h.veth, check=False)
         sh("ip", "link", "del", self.bridge, check=False)
         if failed or problems:

@@ -6,6 +6,7 @@ so a new route is covered the day it is added."""
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -317,11 +318,15 @@ def test_another_local_user_cannot_act_on_the_cluster(sched):
     path = c.job_file(job_yaml("www-data"))
     os.chmod(c.root, 0o755)
     os.chmod(path, 0o644)
-    r = subprocess.run([BOREALIS, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
+    # A copy the user can run wherever the checkout is (/root is 0700).
+    cli = os.path.join(c.root, "borealis")
+    shutil.copy(BOREALIS, cli)
+    os.chmod(cli, 0o755)
+    r = subprocess.run([cli, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
                        capture_output=True, text=True, env=env, timeout=60, **as_nobody)
     assert r.returncode == 30 and "Permission denied" in r.stderr, r
     del env["BOREALIS_TOKEN_FILE"]
-    r = subprocess.run([BOREALIS, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
+    r = subprocess.run([cli, "--scheduler", c.url, "job", "create", "local/www-data/devel/x", path],
                        capture_output=True, text=True, env=env, timeout=60, **as_nobody)
     assert r.returncode == 30, r
     assert c.api("/api/v1/jobs")["jobs"] == []

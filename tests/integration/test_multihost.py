@@ -139,9 +139,9 @@ def test_idle_connections_from_another_machine_do_not_lock_an_agent_out():
         attacker = h.host(2)
         addrs = [str(h.net.network_address + 100 + i) for i in range(10)]
         for a in addrs:
-            subprocess.run(["ip", "-n", attacker.netns, "addr", "add", f"{a}/24", "dev", "eth0"], check=True)
-        flood = subprocess.Popen(["ip", "netns", "exec", attacker.netns, sys.executable, "-c", FLOOD,
-                                  ",".join(addrs), str(h.port), "64", h.sched_addr],
+            subprocess.run(attacker.run("ip", "addr", "add", f"{a}/24", "dev", "eth0"), check=True)
+        flood = subprocess.Popen(attacker.run(sys.executable, "-c", FLOOD,
+                                              ",".join(addrs), str(h.port), "64", h.sched_addr),
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             opened = int(flood.stdout.readline())
