@@ -253,12 +253,17 @@ int task_files_log(const char *sandbox, const char *task_id, const struct task_l
     const char *stream = q->stderr_stream ? "stderr" : "stdout";
     _cleanup_free_ char *shown = bo_xasprintf(".logs/%s/%s", process, stream);
     _cleanup_close_ int cur = confined_open(dirfd, stream, O_RDONLY, RESOLVE_NO_SYMLINKS, e);
-    if (cur < 0)
+    /* Between a rotation's rename and the new file's creation a follower
+     * finds no file: it finishes the renamed one, or waits for the new. */
+    bool between = cur < 0 && e->code == TASK_FILES_NOT_FOUND && q->tail < 0 && q->inode > 0;
+    if (cur < 0 && !between)
         return -1;
-    struct stat st;
-    if (fstat(cur, &st) < 0)
+    if (between)
+        task_files_error_clear(e);
+    struct stat st = {0};
+    if (cur >= 0 && fstat(cur, &st) < 0)
         return fail(e, TASK_FILES_IO, "stat `%s`: %s", shown, strerror(errno));
-    if (!S_ISREG(st.st_mode))
+    if (cur >= 0 && !S_ISREG(st.st_mode))
         return fail(e, TASK_FILES_REFUSED, "`%s` is not a regular file", shown);
     int64_t off = q->offset, ino = (int64_t)st.st_ino, size = st.st_size;
     bool rotated = false;
@@ -272,6 +277,11 @@ int task_files_log(const char *sandbox, const char *task_id, const struct task_l
             fd = old;
             ino = q->inode;
             size = ost.st_size;
+        } else if (cur < 0) {
+            *ret = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "data", "", "offset", (json_int_t)off, "inode",
+                             (json_int_t)q->inode, "size", (json_int_t)off, "process", process, "rotated", false);
+            *ret_empty = true;
+            return 0;
         } else {
             rotated = true;
             off = 0;

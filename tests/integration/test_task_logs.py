@@ -109,9 +109,10 @@ def test_logs_of_a_running_task_and_follow_sees_new_lines(running):
 def test_follow_goes_on_across_a_rotation(running):
     c = running
     # The process rotates its own log as a rotating logger would: rename,
-    # then write to a new file of the same name.
+    # then write to a new file of the same name; a pause between the two
+    # makes the follower meet the moment with no log file (it waits).
     create(c, SERVICE, job("svc", "echo before; while [ ! -e go ]; do sleep 0.05; done; "
-                                  "echo late-in-old; mv .logs/main/stdout .logs/main/stdout.1; "
+                                  "echo late-in-old; mv .logs/main/stdout .logs/main/stdout.1; sleep 0.3; "
                                   "exec >.logs/main/stdout; echo after; exec sleep 600", service=True))
     f = Follower(c, "task", "logs", SERVICE + "/0", "-f")
     try:

@@ -129,6 +129,14 @@ TEST(log_follows_a_rename_rotation)
     struct stat st;
     CHECK(stat(a, &st) == 0 && (int64_t)st.st_ino == ino); /* put() rewrote in place */
     CHECK(rename(a, b) == 0);
+    /* Between the rename and the new file: nothing new yet, no error (a
+     * follower waits; found by the integration test's rotation). */
+    q = (struct task_log_query){.tail = -1, .offset = 19, .inode = ino};
+    r = read_log(&q, &e);
+    CHECK(r);
+    CHECK_STR(decoded(r), "");
+    CHECK(json_integer_value(json_object_get(r, "offset")) == 19);
+    json_decref(r);
     put(".logs/main/stdout", "five\n");
     q = (struct task_log_query){.tail = -1, .offset = 14, .inode = ino};
     r = read_log(&q, &e);
