@@ -34,6 +34,11 @@ static void print_listing(json_t *entries)
         _cleanup_free_ char *name = target ? bo_xasprintf("%s -> %s", json_string_value(json_object_get(e, "name")),
                                                           target)
                                            : bo_xstrdup(json_string_value(json_object_get(e, "name")) ?: "?");
+        /* A name is the task's choice: no control character reaches the
+         * terminal (a newline would forge a row). */
+        for (char *ch = name; *ch; ch++)
+            if ((unsigned char)*ch < 0x20 || *ch == 0x7f)
+                *ch = '?';
         const char *row[] = {json_string_value(json_object_get(e, "type")), mode, size, when, name};
         table_add_row(t, row);
     }

@@ -14,6 +14,8 @@
 #include "model/job.h"
 #include "net/http_client.h"
 
+/* Longest line `job logs` holds back while waiting for its end. */
+#define LINE_MAX_BYTES (64u << 10)
 /* Timeout of a request that does not wait at the agent. */
 #define READ_TIMEOUT_MS 30000
 /* A follower's request: its wait plus the scheduler's margin and some. */
@@ -191,6 +193,13 @@ static void emit(struct log_cursor *c, const char *data, size_t n, bool flush, F
         fprintf(out, "%s", c->prefix);
         fwrite(c->partial + start, 1, i + 1 - start, out);
         start = i + 1;
+    }
+    /* A line that never ends (a process writing without newlines) is cut
+     * in pieces, so memory stays bounded and other instances' lines come. */
+    for (; c->n_partial - start > LINE_MAX_BYTES; start += LINE_MAX_BYTES) {
+        fprintf(out, "%s", c->prefix);
+        fwrite(c->partial + start, 1, LINE_MAX_BYTES, out);
+        fputc('\n', out);
     }
     if (flush && start < c->n_partial) {
         fprintf(out, "%s", c->prefix);

@@ -56,6 +56,10 @@ def test_files_lists_the_sandbox_and_cp_copies_a_file(running):
     entries = {e["name"]: e for e in r.json()["entries"]}
     assert entries["hello.txt"]["type"] == "file" and entries["hello.txt"]["size"] == 6
     assert entries["sub"]["type"] == "dir" and entries["shadow"]["type"] == "symlink"
+    # A name with a newline (the task's choice) cannot forge a row.
+    open(os.path.join(sandbox, "x\ny"), "w").close()
+    r = c.cli("task", "files", TOOLS + "/0")
+    assert r.rc == 0 and "x?y" in r.out and "x\ny" not in r.out, r
     r = c.cli("task", "files", TOOLS + "/0", "sub")
     assert r.rc == 0 and "big.bin" in r.out, r
     r = c.cli("task", "files", TOOLS + "/0", "hello.txt")

@@ -131,6 +131,13 @@ def test_job_logs_prefix_each_line_with_its_instance(running):
     assert r.out == "0 | hello 0\n0 | bye 0\n1 | hello 1\n1 | bye 1\n", r
     r = c.cli("job", "logs", BATCH + "/1", "--tail", "1")
     assert r.rc == 0 and r.out == "1 | bye 1\n", r
+    # A line that never ends is cut (64 KiB), every piece prefixed.
+    create(c, "local/www-data/devel/long", job("long", "head -c 200000 /dev/zero | tr '\\\\0' x"), "FINISHED")
+    r = c.cli("job", "logs", "local/www-data/devel/long")
+    assert r.rc == 0, r
+    lines = r.out.split("\n")
+    assert lines[-1] == "" and all(line.startswith("0 | ") for line in lines[:-1]), r.out[:200]
+    assert sum(len(line) - 4 for line in lines[:-1]) == 200000 and len(lines) > 3
     # Followed: interleaved as written, every line whole and prefixed.
     r = c.cli("job", "logs", BATCH, "--follow", timeout=60)
     assert r.rc == 0, r
