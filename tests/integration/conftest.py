@@ -5,6 +5,7 @@ Each test gets its own scheduler (fresh store, free port) and agent (own
 data dir, own cgroup root, own port range), and everything is stopped by
 PID at the end, with the agent's cgroups checked to be gone.
 """
+import atexit
 import json
 import os
 import resource
@@ -68,6 +69,24 @@ def make_csr(common_name):
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     return key_pem, csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+_task_files = None
+
+
+def readable_by_tasks(path):
+    """A copy of a file of the checkout that tasks can read: the checkout
+    may lie under a 0700 home (/root on a fresh machine) and tasks run as
+    their role's user, with a /tmp of their own. Removed at exit."""
+    global _task_files
+    if _task_files is None:
+        _task_files = tempfile.mkdtemp(prefix="borealis-task-files-", dir="/var/tmp")
+        os.chmod(_task_files, 0o755)
+        atexit.register(shutil.rmtree, _task_files, True)
+    dst = os.path.join(_task_files, os.path.basename(path))
+    shutil.copyfile(path, dst)
+    os.chmod(dst, 0o644)
+    return dst
 
 
 def wait_for(what, predicate, timeout=30.0, interval=0.05):

@@ -4,9 +4,9 @@ unhealthy is killed, FAILED with what the check returned, and replaced.
 Real scheduler, agent, executor and containers, through the CLI."""
 import os
 
-from conftest import wait_for
+from conftest import readable_by_tasks, wait_for
 
-SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "health_server.py")
+SERVER = readable_by_tasks(os.path.join(os.path.dirname(os.path.abspath(__file__)), "health_server.py"))
 
 
 def job(name, check, cmdline, service=True, extra=""):
