@@ -3,6 +3,7 @@
  * of health.c (initial_interval, min successes, max failures, snooze),
  * driven with a fixed clock against loopback sockets. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -291,6 +292,64 @@ TEST(snooze_file_skips_checks)
     free(why);
     health_clear(&h);
     CHECK(rmdir(dir) == 0);
+}
+
+static struct health_spec http_spec(int port)
+{
+    static char path[] = "/health", body[] = "ok", snooze[] = "health-test-snooze-does-not-exist";
+    return (struct health_spec){.kind = HEALTH_HTTP, .port = port, .path = path, .expected_status = 200,
+                                .expected_body = body, .initial_interval_ms = 0, .interval_ms = 100,
+                                .timeout_ms = 500, .max_failures = 0, .min_successes = 1, .snooze_file = snooze};
+}
+
+/* From inside a task: an answer that never ends is cut at the read cap and
+ * judged; the executor neither grows nor waits for it. */
+TEST(endless_answer_is_cut_at_the_cap)
+{
+    int port;
+    int lfd = listener(&port);
+    struct health_spec spec = http_spec(port);
+    struct health h;
+    health_init(&h, &spec, 0);
+    char *why = NULL;
+    CHECK(health_run(&h, 0, &why) == HEALTH_NOTHING && h.probe.active);
+    int c = accept(lfd, NULL, NULL);
+    CHECK(c >= 0);
+    CHECK(fcntl(c, F_SETFL, O_NONBLOCK) == 0);
+    static char flood[64 * 1024];
+    memset(flood, 'x', sizeof(flood));
+    memcpy(flood, "HTTP/1.0 200 OK\r\n\r\n", 19);
+    CHECK(write(c, flood, sizeof(flood)) >= PROBE_RESPONSE_MAX);
+    CHECK(round_at(&h, 0, &why) == HEALTH_BECAME_UNHEALTHY);
+    CHECK_CONTAINS(why, "answered `xxxxxxxx");
+    CHECK(h.probe.len == PROBE_RESPONSE_MAX);
+    free(why);
+    close(c);
+    close(lfd);
+    health_clear(&h);
+}
+
+/* A server that accepts and never answers (or trickles) costs one timeout. */
+TEST(silent_server_times_out)
+{
+    int port;
+    int lfd = listener(&port);
+    struct health_spec spec = http_spec(port);
+    struct health h;
+    health_init(&h, &spec, 0);
+    char *why = NULL;
+    CHECK(health_run(&h, 0, &why) == HEALTH_NOTHING && h.probe.active);
+    CHECK(health_timeout_ms(&h, 0) == 500); /* the attempt's deadline, not the interval */
+    int c = accept(lfd, NULL, NULL);
+    CHECK(c >= 0 && write(c, "HTTP/1.0 2", 10) == 10);
+    CHECK(health_run(&h, 499, &why) == HEALTH_NOTHING && h.probe.active);
+    CHECK(health_run(&h, 500, &why) == HEALTH_BECAME_UNHEALTHY);
+    CHECK_CONTAINS(why, "GET 127.0.0.1:");
+    CHECK_CONTAINS(why, "/health: no answer within 500 ms");
+    free(why);
+    close(c);
+    close(lfd);
+    health_clear(&h);
 }
 
 TEST_MAIN()
