@@ -22,6 +22,14 @@ extern const struct cli_command cmd_task_logs_entry;
 extern const struct cli_command cmd_task_files_entry;
 extern const struct cli_command cmd_task_cp_entry;
 extern const struct cli_command cmd_job_logs_entry;
+extern const struct cli_command cmd_update_start_entry;
+extern const struct cli_command cmd_update_pause_entry;
+extern const struct cli_command cmd_update_resume_entry;
+extern const struct cli_command cmd_update_abort_entry;
+extern const struct cli_command cmd_update_rollback_entry;
+extern const struct cli_command cmd_update_wait_entry;
+extern const struct cli_command cmd_update_list_entry;
+extern const struct cli_command cmd_update_info_entry;
 extern const struct cli_command cmd_token_create_entry;
 extern const struct cli_command cmd_token_list_entry;
 extern const struct cli_command cmd_token_revoke_entry;
@@ -45,6 +53,9 @@ static const struct cli_command *const command_table[] = {
     &cmd_help_entry,        &cmd_job_create_entry,  &cmd_job_status_entry,
     &cmd_job_list_entry,    &cmd_job_inspect_entry, &cmd_job_diff_entry,
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_job_logs_entry,
+    &cmd_update_start_entry, &cmd_update_pause_entry, &cmd_update_resume_entry,
+    &cmd_update_abort_entry, &cmd_update_rollback_entry, &cmd_update_wait_entry,
+    &cmd_update_list_entry, &cmd_update_info_entry,
     &cmd_task_list_entry,   &cmd_task_logs_entry,   &cmd_task_files_entry,
     &cmd_task_cp_entry,
     &cmd_token_create_entry, &cmd_token_list_entry, &cmd_token_revoke_entry,
@@ -58,6 +69,7 @@ static const struct cli_command *const command_table[] = {
 
 static const struct cli_group group_table[] = {
     {"job", "create, inspect, compare and kill jobs"},
+    {"update", "roll new configs out instance by instance, and back"},
     {"task", "look at tasks across jobs"},
     {"token", "API tokens: who may do what (admin only)"},
     {"image", "container images in this machine's image store"},

@@ -87,6 +87,30 @@ int job_ops_get(const struct cli_ctx *ctx, const char *key, json_t **ret)
     return CLI_EXIT_OK;
 }
 
+int job_ops_resolve_image(json_t *body, const char *key, const struct registry_opts *registry)
+{
+    json_t *task = json_object_get(body, "task");
+    const char *image = json_string_value(json_object_get(task, "image"));
+    if (!image || !*image || strchr(image, '@'))
+        return CLI_EXIT_OK;
+    /* Every instance runs the same bytes: the tag is resolved here, once
+     * (the scheduler's loop never waits on a registry). */
+    static const struct registry_opts defaults = {0};
+    _cleanup_error_ bo_error_t err = NULL;
+    char *resolved = NULL;
+    if (image_resolve(image, registry ? registry : &defaults, &resolved, &err) < 0) {
+        int code = err->kind == BO_E_NETWORK   ? CLI_EXIT_NETWORK
+                   : err->kind == BO_E_TIMEOUT ? CLI_EXIT_TIMEOUT
+                   : err->kind == BO_E_REFUSED ? CLI_EXIT_AUTH
+                                               : CLI_EXIT_INVALID_CONFIG;
+        return cli_fail(code, "job %s: task.image: %s", key, err->msg);
+    }
+    printf("Resolved %s to %s\n", image, resolved);
+    json_object_set_new(task, "image", json_string(resolved));
+    free(resolved);
+    return CLI_EXIT_OK;
+}
+
 int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o)
 {
     _cleanup_free_ char *key = NULL;
@@ -96,29 +120,13 @@ int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o)
         return r;
     json_t *body = job_config_to_json(cfg), *answer = NULL;
     int64_t instances = cfg->instances;
-    _cleanup_free_ char *image = cfg->task.image && *cfg->task.image && !strchr(cfg->task.image, '@')
-                                     ? bo_xstrdup(cfg->task.image)
-                                     : NULL;
     job_config_unref(cfg);
-
-    _cleanup_error_ bo_error_t err = NULL;
-    if (image) {
-        /* Every instance runs the same bytes: the tag is resolved here, once
-         * (the scheduler's loop never waits on a registry). */
-        static const struct registry_opts defaults = {0};
-        char *resolved = NULL;
-        if (image_resolve(image, o->registry ? o->registry : &defaults, &resolved, &err) < 0) {
-            json_decref(body);
-            int code = err->kind == BO_E_NETWORK ? CLI_EXIT_NETWORK
-                       : err->kind == BO_E_TIMEOUT ? CLI_EXIT_TIMEOUT
-                       : err->kind == BO_E_REFUSED ? CLI_EXIT_AUTH
-                                                   : CLI_EXIT_INVALID_CONFIG;
-            return cli_fail(code, "job %s: task.image: %s", key, err->msg);
-        }
-        printf("Resolved %s to %s\n", image, resolved);
-        json_object_set_new(json_object_get(body, "task"), "image", json_string(resolved));
-        free(resolved);
+    r = job_ops_resolve_image(body, key, o->registry);
+    if (r != CLI_EXIT_OK) {
+        json_decref(body);
+        return r;
     }
+    _cleanup_error_ bo_error_t err = NULL;
     r = api_call(ctx, "POST", "/api/v1/jobs", body, &answer, &err);
     json_decref(body);
     if (r < 0) {

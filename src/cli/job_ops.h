@@ -45,6 +45,11 @@ struct job_create_opts {
 };
 int job_ops_create(const struct cli_ctx *ctx, const struct job_create_opts *o);
 
+/* Resolve the tag of the task image in job JSON `body` to its digest, in
+ * place (registry NULL: HTTPS, no auth); nothing to do without an image
+ * or with a digest. CLI_EXIT_INVALID_CONFIG, _NETWORK, _TIMEOUT, _AUTH. */
+int job_ops_resolve_image(json_t *body, const char *key, const struct registry_opts *registry);
+
 /* Pretty JSON on stdout, for --json. */
 void job_ops_print_json(json_t *j);
 /* "http=31000,admin=31001" from a task's "ports" object (heap). */

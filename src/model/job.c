@@ -264,6 +264,22 @@ static const struct job_field fields[] = {
     {"sla_policy", "percentage", JOB_FIELD_INT, false, "0", 0, 100,
      .offset = offsetof(struct job_config, sla_policy.percentage) - J(sla_policy),
      .help = "at least this percentage of the instances RUNNING (rounded up)"},
+    {"job", "update", JOB_FIELD_OBJECT, false, "{}", .child = "update", .offset = J(update),
+     .help = "how `borealis update start` rolls a new config out (docs/jobs.md \"Updates\")"},
+    {"update", "batch_size", JOB_FIELD_INT, false, "1", 1, JOB_MAX_INSTANCES, .offset = 0,
+     .help = "instances updated at a time"},
+    {"update", "watch_secs", JOB_FIELD_INT, false, "45", 0, 86400,
+     .offset = offsetof(struct job_config, update.watch_secs) - J(update),
+     .help = "seconds an instance must stay RUNNING to count as updated"},
+    {"update", "max_per_instance_failures", JOB_FIELD_INT, false, "0", 0, 1000,
+     .offset = offsetof(struct job_config, update.max_per_instance_failures) - J(update),
+     .help = "failures of one instance tolerated before the instance counts as failed"},
+    {"update", "max_total_failures", JOB_FIELD_INT, false, "0", 0, JOB_MAX_INSTANCES,
+     .offset = offsetof(struct job_config, update.max_total_failures) - J(update),
+     .help = "failed instances tolerated before the update fails"},
+    {"update", "rollback_on_failure", JOB_FIELD_BOOL, false, "true",
+     .offset = offsetof(struct job_config, update.rollback_on_failure) - J(update),
+     .help = "a failed update rolls back to the previous config (false: it stops FAILED)"},
     {"partition_policy", "reschedule", JOB_FIELD_BOOL, false, "true", .offset = 0,
      .help = "false: tasks stay PARTITIONED until their agent is back"},
     {"partition_policy", "delay_secs", JOB_FIELD_INT, false, "0", 0, 86400,
@@ -900,6 +916,21 @@ struct job_config *job_config_ref(struct job_config *c)
     if (c)
         __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
     return c;
+}
+
+bool job_config_same_task(const struct job_config *a, const struct job_config *b)
+{
+    if (a == b)
+        return true;
+    json_t *ja = job_config_to_json(a), *jb = job_config_to_json(b);
+    json_object_del(ja, "instances");
+    json_object_del(jb, "instances");
+    json_object_del(ja, "update");
+    json_object_del(jb, "update");
+    bool same = json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
 }
 
 void job_config_unref(struct job_config *c)

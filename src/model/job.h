@@ -145,6 +145,17 @@ struct job_config {
     } sla_policy;
     struct job_constraint *constraints; /* attributes unique */
     size_t n_constraints;
+    /* How `borealis update start` rolls this config out (Aurora's
+     * JobUpdateSettings, with its defaults). Not part of what an instance
+     * runs: configs that differ only here (or in `instances`) leave the
+     * instances unchanged (job_config_same_task). */
+    struct {
+        int64_t batch_size;
+        int64_t watch_secs; /* RUNNING this long counts as updated */
+        int64_t max_per_instance_failures;
+        int64_t max_total_failures;
+        bool rollback_on_failure;
+    } update;
 };
 
 /* Build from JSON, strictly (unknown fields, wrong types, out-of-range
@@ -173,6 +184,10 @@ int job_config_check_image_resolved(const struct job_config *c, bo_error_t *err)
  * list otherwise. */
 int job_config_check_mounts_allowed(const struct job_config *c, char *const *allow, size_t n_allow,
                                     bo_error_t *err);
+
+/* Whether an instance running `a` would run exactly the same with `b`:
+ * everything but `instances` and `update` is equal. */
+bool job_config_same_task(const struct job_config *a, const struct job_config *b);
 
 struct job_config *job_config_ref(struct job_config *c);
 void job_config_unref(struct job_config *c);

@@ -9,11 +9,14 @@
 #include "base/parse.h"
 #include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
+#include "scheduler/api.h"
+#include "scheduler/api_update.h"
 #include "scheduler/gate.h"
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/task_read.h"
+#include "scheduler/update.h"
 
 #define API_VERSION "0.1.0"
 
@@ -22,8 +25,8 @@ static struct sched_state *S(void *ctx) { return &((struct scheduler *)ctx)->sta
 /* Record the write (audit.h) in the batch opened by a handler, commit it,
  * or roll it back and answer the error. Returns 0 when the caller may
  * answer with success (`status`, as recorded). */
-static int finish_batch(struct http_request *req, void *ctx, int r, const char *job, const char *detail,
-                        unsigned status, bo_error_t *err)
+int api_finish_batch(struct http_request *req, void *ctx, int r, const char *job, const char *detail,
+                     unsigned status, bo_error_t *err)
 {
     struct scheduler *s = ctx;
     struct sched_state *st = &s->state;
@@ -94,7 +97,7 @@ static void h_job_create(struct http_request *req, void *ctx)
         r = lifecycle_create_job(st, c, &j, &err);
     _cleanup_free_ char *key = job_key_str(&c->key);
     job_config_unref(c);
-    if (finish_batch(req, ctx, r, key, NULL, 201, &err) < 0)
+    if (api_finish_batch(req, ctx, r, key, NULL, 201, &err) < 0)
         return;
     json_t *ids = json_array();
     for (int64_t i = 0; i < j->n_current; i++)
@@ -202,8 +205,7 @@ static void h_job_list(struct http_request *req, void *ctx)
     page_reply(req, &p, "jobs", job_json);
 }
 
-/* The job named by the first four path parameters, or answers 404. */
-static struct sched_job *job_from_path(struct http_request *req, struct sched_state *st)
+struct sched_job *api_job_from_path(struct http_request *req, struct sched_state *st)
 {
     _cleanup_free_ char *key =
         bo_xasprintf("%s/%s/%s/%s", req->params[0], req->params[1], req->params[2], req->params[3]);
@@ -218,7 +220,7 @@ static struct sched_job *job_from_path(struct http_request *req, struct sched_st
 static void h_job_get(struct http_request *req, void *ctx)
 {
     struct sched_state *st = S(ctx);
-    struct sched_job *j = job_from_path(req, st);
+    struct sched_job *j = api_job_from_path(req, st);
     if (!j)
         return;
     json_t *tasks = json_array(), *history = json_array();
@@ -241,9 +243,16 @@ static void h_job_get(struct http_request *req, void *ctx)
 static void h_job_kill(struct http_request *req, void *ctx)
 {
     struct sched_state *st = S(ctx);
-    struct sched_job *j = job_from_path(req, st);
+    struct sched_job *j = api_job_from_path(req, st);
     if (!j)
         return;
+    if (j->update) {
+        http_reply_error(req, 409, "REFUSED",
+                         "job %s has an active update %s (%s): abort it (`borealis update abort %s`) or wait for it "
+                         "before killing instances",
+                         j->key, j->update->id, update_status_name(j->update->status), j->key);
+        return;
+    }
     json_t *body = req->body_len ? http_body_json(req) : json_object();
     if (!body)
         return;
@@ -270,7 +279,7 @@ static void h_job_kill(struct http_request *req, void *ctx)
     }
     if (r == 0)
         r = state_job_refresh(st, j, &err);
-    if (finish_batch(req, ctx, r, j->key, NULL, 200, &err) < 0) {
+    if (api_finish_batch(req, ctx, r, j->key, NULL, 200, &err) < 0) {
         json_decref(killed);
         return;
     }
@@ -417,7 +426,7 @@ static void h_maintenance(struct http_request *req, void *ctx)
     int r = store_begin(st->store, &err);
     for (size_t k = 0; r == 0 && k < n; k++)
         r = lifecycle_maintenance(st, targets[k], actions[which].to, &err);
-    if (finish_batch(req, ctx, r, NULL, actions[which].action, 200, &err) < 0)
+    if (api_finish_batch(req, ctx, r, NULL, actions[which].action, 200, &err) < 0)
         return;
     /* The states after the commit (a drain of an empty host is DRAINED). */
     json_t *out = json_array();
@@ -478,7 +487,7 @@ static void h_token_create(struct http_request *req, void *ctx)
     json_decref(body);
     /* A refused token leaves memory as it was; a failed commit after the
      * token was added sets the fatal flag (finish_batch). */
-    if (finish_batch(req, ctx, r, NULL, detail, 201, &err) < 0)
+    if (api_finish_batch(req, ctx, r, NULL, detail, 201, &err) < 0)
         return;
     struct auth_token *t = auth_find_name(&s->auth, name);
     json_t *answer = auth_token_to_json(t);
@@ -502,7 +511,7 @@ static void h_token_revoke(struct http_request *req, void *ctx)
     int r = store_begin(s->state.store, &err);
     if (r == 0)
         r = auth_token_revoke(&s->auth, s->state.store, name, &err);
-    if (finish_batch(req, ctx, r, NULL, detail, 200, &err) < 0)
+    if (api_finish_batch(req, ctx, r, NULL, detail, 200, &err) < 0)
         return;
     log_info("token %s revoked by %s", name, principal);
     http_reply_json(req, 200, json_pack("{s:s}", "revoked", name));
@@ -537,6 +546,13 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/jobs", h_job_list, "job_list", PERM_ROLE_READ},
     {"GET", "/api/v1/jobs/*/*/*/*", h_job_get, "job_get", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/updates", api_update_start, "update_start", PERM_ROLE_WRITE},
+    {"GET", "/api/v1/jobs/*/*/*/*/updates", api_update_list, "update_list", PERM_ROLE_READ},
+    {"GET", "/api/v1/jobs/*/*/*/*/updates/*", api_update_get, "update_get", PERM_ROLE_READ},
+    {"POST", "/api/v1/jobs/*/*/*/*/update/pause", api_update_pause, "update_pause", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/update/resume", api_update_resume, "update_resume", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/update/abort", api_update_abort, "update_abort", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/update/rollback", api_update_rollback, "update_rollback", PERM_ROLE_WRITE},
     {"GET", "/api/v1/tasks", h_task_list, "task_list", PERM_ROLE_READ},
     {"GET", "/api/v1/tasks/*", h_task_get, "task_get", PERM_ROLE_READ},
     /* A task's logs and sandbox, read on its agent (task_read.h). */

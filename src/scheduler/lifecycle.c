@@ -108,7 +108,7 @@ static int reschedule(struct sched_state *st, struct sched_task *old, enum task_
     struct sched_job *j = old->job;
     if (old->instance >= j->n_current || j->current[old->instance] != old)
         return 0; /* superseded (e.g. the instance was replaced) */
-    struct sched_task *t = state_task_new(st, j, old->instance);
+    struct sched_task *t = state_task_new(st, j, old->instance, old->config);
     t->ancestor_id = bo_xstrdup(old->id);
     t->failure_count = old->failure_count;
     int64_t ran = old->running_since ? bo_wall_ms() - old->running_since : 0;
@@ -165,6 +165,9 @@ static int transition(struct sched_state *st, struct sched_task *t, enum task_st
     set_state(st, t, to, msg);
     if (state_save_task(st, t, err) < 0)
         return -1;
+    /* The job's update watches its instances: let it look at once. */
+    if (t->job->update)
+        bo_timer_arm(&st->timers, &t->job->update_timer, bo_mono_ms());
     if (task_state_is_terminal(to)) {
         struct reschedule_input in = {
             .service = t->config->service,
@@ -201,12 +204,24 @@ int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sc
     if (state_save_job(st, j, err) < 0)
         return -1;
     for (int32_t i = 0; i < (int32_t)c->instances; i++) {
-        struct sched_task *t = state_task_new(st, j, i);
+        struct sched_task *t = state_task_new(st, j, i, j->config);
         set_state(st, t, TASK_PENDING, NULL);
         if (state_save_task(st, t, err) < 0)
             return -1;
     }
     *ret = j;
+    return 0;
+}
+
+int lifecycle_add_instance(struct sched_state *st, struct sched_job *j, int32_t instance, struct job_config *c,
+                           const char *msg, struct sched_task **ret, bo_error_t *err)
+{
+    state_job_reserve_instances(j, instance + 1);
+    struct sched_task *t = state_task_new(st, j, instance, c);
+    set_state(st, t, TASK_PENDING, msg);
+    if (state_save_task(st, t, err) < 0 || state_job_refresh(st, j, err) < 0)
+        return -1;
+    *ret = t;
     return 0;
 }
 
@@ -364,6 +379,12 @@ int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *e
                 : tm->kind == TIMER_DRAIN
                     ? drain_step(st, (struct sched_agent *)((char *)tm - offsetof(struct sched_agent, drain_timer)),
                                  now_mono, err)
+                : tm->kind == TIMER_UPDATE
+                    ? (st->update_step ? st->update_step(st,
+                                                         (struct sched_job *)((char *)tm -
+                                                                              offsetof(struct sched_job, update_timer)),
+                                                         now_mono, err)
+                                       : 0)
                     : task_timer(st, (struct sched_task *)((char *)tm - offsetof(struct sched_task, timer)),
                                  now_mono, err);
         if (r < 0)

@@ -21,6 +21,12 @@ int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sc
 int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task_state to, const char *msg,
                          bo_error_t *err);
 
+/* A new task for `instance` of j (the instance array grows if needed)
+ * running config `c` (registered with the job), in PENDING with `msg`,
+ * saved; it becomes the instance's current task. */
+int lifecycle_add_instance(struct sched_state *st, struct sched_job *j, int32_t instance, struct job_config *c,
+                           const char *msg, struct sched_task **ret, bo_error_t *err);
+
 /* User kill: never rescheduled. Returns 1 if the task was live. */
 int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err);
 

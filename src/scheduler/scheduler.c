@@ -7,6 +7,7 @@
  * heap, long polls, MHD), so an idle scheduler does not wake up. No locks,
  * and the order of events is the order of the loop. */
 #include "scheduler/scheduler.h"
+#include "scheduler/update.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -546,6 +547,8 @@ int scheduler_main(int argc, char **argv)
     s->n_hostnames = cli.n_hostnames;
     lifecycle_recovered(&s->state, bo_mono_ms(), bo_wall_ms());
     lifecycle_maintenance_recovered(&s->state);
+    s->state.update_step = update_step;
+    update_recovered(&s->state);
     s->state.agent_waiting = agent_sync_is_parked;
     if (agent_auth_open(&s->agent_auth, cli.data_dir, cli.opt.cluster, &err) < 0)
         goto out;

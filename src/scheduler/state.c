@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "model/task_id.h"
 #include "net/http_server.h"
+#include "scheduler/update.h"
 
 const int64_t placement_latency_bounds_ms[8] = {1, 5, 10, 50, 100, 500, 1000, 5000};
 
@@ -210,16 +211,20 @@ struct sched_job *state_job_add(struct sched_state *st, struct job_config *c, in
     j->created_ms = created_ms;
     j->n_current = c->instances;
     j->current = bo_xcalloc((size_t)c->instances, sizeof(*j->current));
+    j->update_timer.kind = TIMER_UPDATE;
+    bool added;
+    state_job_intern_config(j, c, &added);
     HASH_ADD_KEYPTR(hh, st->jobs, j->key, strlen(j->key), j);
     return j;
 }
 
-struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance)
+struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance,
+                                  struct job_config *c)
 {
     struct sched_task *t = bo_xcalloc(1, sizeof(*t));
     t->id = task_id_new(&j->config->key, instance);
     t->job = j;
-    t->config = job_config_ref(j->config);
+    t->config = job_config_ref(c);
     t->instance = instance;
     t->state = TASK_INIT;
     t->created_ms = bo_wall_ms();
@@ -230,6 +235,97 @@ struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, i
     if (instance < j->n_current)
         j->current[instance] = t;
     return t;
+}
+
+struct job_config *state_job_intern_config(struct sched_job *j, struct job_config *c, bool *ret_added)
+{
+    *ret_added = false;
+    for (size_t i = 0; i < j->n_configs; i++)
+        if (j->configs[i].config == c)
+            return c;
+    /* Equal content is one config: tasks of unchanged instances, and an
+     * update back to an older config, share it (one placement class). */
+    json_t *want = job_config_to_json(c);
+    for (size_t i = 0; i < j->n_configs; i++) {
+        json_t *have = job_config_to_json(j->configs[i].config);
+        bool same = json_equal(want, have);
+        json_decref(have);
+        if (same) {
+            json_decref(want);
+            return j->configs[i].config;
+        }
+    }
+    json_decref(want);
+    j->configs = bo_xrealloc(j->configs, (j->n_configs + 1) * sizeof(*j->configs));
+    j->configs[j->n_configs++] = (struct job_config_slot){job_config_ref(c), j->next_config_id++};
+    *ret_added = true;
+    return c;
+}
+
+struct job_config *state_job_config_by_id(const struct sched_job *j, int64_t id)
+{
+    for (size_t i = 0; i < j->n_configs; i++)
+        if (j->configs[i].id == id)
+            return j->configs[i].config;
+    return NULL;
+}
+
+int64_t state_job_config_id(const struct sched_job *j, const struct job_config *c)
+{
+    for (size_t i = 0; i < j->n_configs; i++)
+        if (j->configs[i].config == c)
+            return j->configs[i].id;
+    return -1;
+}
+
+void state_job_drop_unused_configs(struct sched_job *j)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < j->n_configs; i++) {
+        struct job_config *c = j->configs[i].config;
+        bool used = c == j->config || (j->update && (c == j->update->from || c == j->update->to));
+        struct sched_task *t;
+        DL_FOREACH2(j->tasks, t, j_next)
+        if (t->config == c)
+            used = true;
+        if (used)
+            j->configs[keep++] = j->configs[i];
+        else
+            job_config_unref(c);
+    }
+    j->n_configs = keep;
+}
+
+void state_job_set_config(struct sched_job *j, struct job_config *c)
+{
+    job_config_ref(c);
+    job_config_unref(j->config);
+    j->config = c;
+}
+
+void state_job_reserve_instances(struct sched_job *j, int64_t n)
+{
+    if (n <= j->n_current)
+        return;
+    j->current = bo_xrealloc(j->current, (size_t)n * sizeof(*j->current));
+    for (int64_t i = j->n_current; i < n; i++)
+        j->current[i] = NULL;
+    j->n_current = n;
+}
+
+/* The caller has disarmed j's timer (state_free frees the heap first). */
+static void job_free(struct sched_state *st, struct sched_job *j)
+{
+    struct sched_update *u, *utmp;
+    DL_FOREACH_SAFE2(j->updates, u, utmp, u_next)
+    update_free(st, u);
+    for (size_t i = 0; i < j->n_configs; i++)
+        job_config_unref(j->configs[i].config);
+    free(j->configs);
+    job_config_unref(j->config);
+    free(j->current);
+    free(j->key);
+    free(j);
 }
 
 static void task_free(struct sched_task *t)
@@ -270,13 +366,15 @@ int state_job_remove(struct sched_state *st, struct sched_job *j, bo_error_t *er
             return -1;
         state_task_delete(st, t);
     }
+    struct sched_update *u;
+    DL_FOREACH2(j->updates, u, u_next)
+    if (store_delete(st->store, "update", u->id, err) < 0)
+        return -1;
     if (store_delete(st->store, "job", j->key, err) < 0)
         return -1;
     HASH_DEL(st->jobs, j);
-    job_config_unref(j->config);
-    free(j->current);
-    free(j->key);
-    free(j);
+    bo_timer_disarm(&st->timers, &j->update_timer);
+    job_free(st, j);
     return 0;
 }
 
@@ -365,6 +463,10 @@ int state_job_refresh(struct sched_state *st, struct sched_job *j, bo_error_t *e
         if (t->state == TASK_FAILED)
             failed = true;
     }
+    /* An update between killing an instance's task and adding its new
+     * one: the job is not over. */
+    if (j->update)
+        active = true;
     /* A user's kill explains the end better than the failures it caused. */
     enum job_state ns = active ? JOB_ACTIVE : killed ? JOB_KILLED : failed ? JOB_FAILED : JOB_FINISHED;
     if (ns == j->state)
@@ -411,6 +513,7 @@ static json_t *task_record(const struct sched_task *t)
     json_object_set_new(r, "pending_reason",
                         t->pending_reason ? json_string(t->pending_reason->text) : json_null());
     json_object_set_new(r, "processes", t->processes ? json_incref(t->processes) : json_array());
+    json_object_set_new(r, "config_id", json_integer(state_job_config_id(t->job, t->config)));
     return r;
 }
 
@@ -428,8 +531,17 @@ int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *er
 
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
 {
-    json_t *rec = json_pack("{s:o, s:s, s:I}", "config", job_config_to_json(j->config), "state",
-                            job_state_name(j->state), "created_ms", (json_int_t)j->created_ms);
+    json_t *rec = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I}", "config", job_config_to_json(j->config), "state",
+                            job_state_name(j->state), "created_ms", (json_int_t)j->created_ms, "config_id",
+                            (json_int_t)state_job_config_id(j, j->config), "next_config_id",
+                            (json_int_t)j->next_config_id, "instance_slots", (json_int_t)j->n_current);
+    /* The other configs tasks run (`config` is one of them, kept once). */
+    json_t *others = json_array();
+    for (size_t i = 0; i < j->n_configs; i++)
+        if (j->configs[i].config != j->config)
+            json_array_append_new(others, json_pack("{s:I, s:o}", "id", (json_int_t)j->configs[i].id, "config",
+                                                    job_config_to_json(j->configs[i].config)));
+    json_object_set_new(rec, "other_configs", others);
     return save_json(st, "job", j->key, rec, err);
 }
 
@@ -539,10 +651,7 @@ void state_free(struct sched_state *st)
             task_free(t);
         }
         HASH_DEL(st->jobs, j);
-        job_config_unref(j->config);
-        free(j->current);
-        free(j->key);
-        free(j);
+        job_free(st, j);
     }
     struct sched_agent *a, *atmp;
     HASH_ITER(hh, st->agents, a, atmp)

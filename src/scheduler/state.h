@@ -24,6 +24,7 @@
 
 struct sched_agent;
 struct sched_job;
+struct sched_update; /* scheduler/update.h */
 
 /* Why a task is still PENDING: computed once per equivalence class (job
  * config) per placement pass and shared, refcounted, by its tasks. */
@@ -33,7 +34,7 @@ struct sched_reason {
 };
 
 /* What a struct bo_timer in the scheduler's heap is embedded in. */
-enum { TIMER_TASK, TIMER_AGENT, TIMER_DRAIN };
+enum { TIMER_TASK, TIMER_AGENT, TIMER_DRAIN, TIMER_UPDATE };
 
 struct task_event {
     int64_t ts; /* wall ms */
@@ -80,14 +81,27 @@ struct sched_task {
  * ended and some ended FAILED (ad hoc jobs only: services reschedule). */
 enum job_state { JOB_ACTIVE, JOB_FINISHED, JOB_KILLED, JOB_FAILED };
 
+/* A config some task of a job runs, with the id its task records name
+ * (tasks of one job run different configs during and after an update). */
+struct job_config_slot {
+    struct job_config *config; /* ref held */
+    int64_t id;
+};
+
 struct sched_job {
     char *key;
-    struct job_config *config;
+    struct job_config *config; /* the job's config: new instances get it (one of `configs`) */
     enum job_state state;
     int64_t created_ms;
     struct sched_task **current; /* current task per instance, NULL = instance removed */
-    int64_t n_current;
+    int64_t n_current;           /* at least config->instances; more while an update removes some */
     struct sched_task *tasks;    /* all tasks of the job (utlist, j_ links) */
+    struct job_config_slot *configs; /* every config a task, the job or its active update holds */
+    size_t n_configs;
+    int64_t next_config_id;
+    struct sched_update *updates; /* history, oldest first (utlist, u_ links) */
+    struct sched_update *update;  /* the active one (also in `updates`), or NULL */
+    struct bo_timer update_timer; /* the active update's next step (TIMER_UPDATE) */
     UT_hash_handle hh;
 };
 
@@ -176,6 +190,9 @@ struct sched_state {
     /* Whether a poll of this agent is parked (agent_sync.c owns that
      * table): a parked poll is contact. NULL: none is. */
     bool (*agent_waiting)(const char *agent_id);
+    /* Advance the active update of `j` (update.c; a TIMER_UPDATE fired).
+     * A pointer, so that lifecycle.c runs it without depending on it. */
+    int (*update_step)(struct sched_state *st, struct sched_job *j, int64_t now_mono, bo_error_t *err);
     /* Token bucket (GCRA) of reschedules after agent loss: the theoretical
      * arrival time of the next one, mono ms. */
     double resched_tat_mono;
@@ -224,8 +241,25 @@ int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *
 struct sched_job *state_job_add(struct sched_state *st, struct job_config *c, int64_t created_ms);
 /* Drop a job and all its tasks from memory and store. */
 int state_job_remove(struct sched_state *st, struct sched_job *j, bo_error_t *err);
-/* A new task in INIT for `instance` of job (not yet persisted). */
-struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance);
+/* A new task in INIT for `instance` of job, running config `c` (one of
+ * the job's configs; a ref is taken), not yet persisted. */
+struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, int32_t instance,
+                                  struct job_config *c);
+/* The job's config equal to `c` (same JSON), registering `c` under a new
+ * id if there is none. Borrowed: the job holds it. The job record must
+ * be saved after a registration (returns true in *ret_added). */
+struct job_config *state_job_intern_config(struct sched_job *j, struct job_config *c, bool *ret_added);
+/* The registered config with id `id`, or NULL. */
+struct job_config *state_job_config_by_id(const struct sched_job *j, int64_t id);
+/* The id of a registered config, or -1. */
+int64_t state_job_config_id(const struct sched_job *j, const struct job_config *c);
+/* Forget the configs nothing holds any more (no task, not the job's, not
+ * its active update's). The caller saves the job. */
+void state_job_drop_unused_configs(struct sched_job *j);
+/* Make `c` (registered) the job's config: new instances get it. */
+void state_job_set_config(struct sched_job *j, struct job_config *c);
+/* Grow the instance array to n (new slots empty). Never shrinks. */
+void state_job_reserve_instances(struct sched_job *j, int64_t n);
 void state_task_delete(struct sched_state *st, struct sched_task *t);
 
 void state_queue_set(struct sched_state *st, struct sched_task *t, int queue);

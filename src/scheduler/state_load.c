@@ -14,6 +14,7 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "scheduler/update.h"
 
 /* The row being loaded, for error messages. */
 struct row {
@@ -115,6 +116,68 @@ static int get_state(const struct row *r, json_t *o, const char *name, enum task
 
 /* ---- jobs --------------------------------------------------------------- */
 
+/* Optional int field (absent in stores written before it existed). */
+static int get_int_opt(const struct row *r, json_t *o, const char *name, int64_t min, int64_t max, int64_t def,
+                       int64_t *ret)
+{
+    if (!json_object_get(o, name)) {
+        *ret = def;
+        return 0;
+    }
+    return get_int(r, o, name, min, max, ret);
+}
+
+/* The configs a job's tasks run besides its own (during and after an
+ * update), each checked as a submitted job, with the job's key; ids
+ * unique. Absent in stores written before updates: the job's only. */
+static int load_job_configs(const struct row *r, json_t *rec, struct sched_job *j)
+{
+    int64_t main_id, next_id, slots;
+    if (get_int_opt(r, rec, "config_id", 0, INT32_MAX, 0, &main_id) < 0 ||
+        get_int_opt(r, rec, "next_config_id", 1, INT32_MAX, 1, &next_id) < 0 ||
+        get_int_opt(r, rec, "instance_slots", 1, JOB_MAX_INSTANCES, j->config->instances, &slots) < 0)
+        return -1;
+    if (slots < j->config->instances)
+        return bad(r, "field `instance_slots` is %lld, fewer than the config's %lld instances", (long long)slots,
+                   (long long)j->config->instances);
+    if (main_id >= next_id)
+        return bad(r, "field `config_id` is %lld, not below `next_config_id` %lld", (long long)main_id,
+                   (long long)next_id);
+    j->configs[0].id = main_id;
+    j->next_config_id = next_id;
+    state_job_reserve_instances(j, slots);
+    json_t *others = json_object_get(rec, "other_configs");
+    if (!others)
+        return 0;
+    if (!json_is_array(others) || json_array_size(others) > 64)
+        return bad(r, "field `other_configs` is not an array of at most 64 configs");
+    size_t i;
+    json_t *o;
+    json_array_foreach(others, i, o)
+    {
+        int64_t id;
+        if (!json_is_object(o))
+            return bad(r, "other_configs[%zu] is not an object", i);
+        if (get_int(r, o, "id", 0, next_id - 1, &id) < 0)
+            return -1;
+        if (state_job_config_by_id(j, id))
+            return bad(r, "other_configs[%zu]: config id %lld is used twice", i, (long long)id);
+        _cleanup_error_ bo_error_t cerr = NULL;
+        struct job_config *c = NULL;
+        if (job_config_from_json(json_object_get(o, "config"), &c, &cerr) < 0)
+            return bad(r, "other_configs[%zu]: %s", i, cerr->msg);
+        _cleanup_free_ char *key = job_key_str(&c->key);
+        if (strcmp(key, j->key) != 0) {
+            job_config_unref(c);
+            return bad(r, "other_configs[%zu]: the config's key is `%.200s`", i, key);
+        }
+        /* Kept apart even if equal to another (the ids are what tasks name). */
+        j->configs = bo_xrealloc(j->configs, (j->n_configs + 1) * sizeof(*j->configs));
+        j->configs[j->n_configs++] = (struct job_config_slot){c, id};
+    }
+    return 0;
+}
+
 static int load_job(void *ctx, const char *id, const char *value, bo_error_t *err)
 {
     struct row r = {ctx, "job", id, err};
@@ -151,6 +214,8 @@ static int load_job(void *ctx, const char *id, const char *value, bo_error_t *er
     }
     struct sched_job *j = state_job_add(r.st, c, created);
     j->state = js;
+    if (load_job_configs(&r, rec, j) < 0)
+        goto out;
     ret = 0;
 out:
     job_config_unref(c);
@@ -246,6 +311,7 @@ out:
 /* Everything a task row says, checked, before anything is allocated. */
 struct task_row {
     struct sched_job *job;
+    struct job_config *config; /* of the job's configs */
     int64_t instance, failure_count, flaps, running_since, throttle_until, created_ms, pid;
     enum task_state state;
     bool kill_requested;
@@ -282,7 +348,7 @@ static bool port_held(const struct sched_agent *a, uint32_t p, json_t *ports, co
 
 static int check_ports(const struct row *r, struct task_row *t)
 {
-    const struct task_config *tc = &t->job->config->task;
+    const struct task_config *tc = &t->config->task;
     if (!json_is_object(t->ports))
         return bad(r, "field `ports` is not an object");
     const char *name;
@@ -346,6 +412,11 @@ static int check_task(const struct row *r, json_t *rec, struct task_row *t)
     if (t->instance >= t->job->n_current)
         return bad(r, "instance %lld is out of range: job `%s` has instances 0-%lld", (long long)t->instance,
                    t->job->key, (long long)t->job->n_current - 1);
+    int64_t cid;
+    if (get_int_opt(r, rec, "config_id", 0, INT32_MAX, state_job_config_id(t->job, t->job->config), &cid) < 0)
+        return -1;
+    if (!(t->config = state_job_config_by_id(t->job, cid)))
+        return bad(r, "field `config_id` is %lld, which is not a config of job `%s`", (long long)cid, t->job->key);
     json_t *kr = json_object_get(rec, "kill_requested");
     if (!json_is_boolean(kr))
         return bad(r, "field `kill_requested` is not a boolean");
@@ -401,7 +472,7 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
     struct sched_task *t = bo_xcalloc(1, sizeof(*t));
     t->id = bo_xstrdup(id);
     t->job = j;
-    t->config = job_config_ref(j->config);
+    t->config = job_config_ref(tr.config);
     t->instance = (int32_t)tr.instance;
     t->state = tr.state;
     st->count_by_state[tr.state]++;
@@ -442,6 +513,179 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
     return 0;
 }
 
+/* ---- updates ------------------------------------------------------------- */
+
+/* Bounds of a stored update: its instances and its events. */
+#define UPDATE_EVENTS_MAX (8 * JOB_MAX_INSTANCES + 1000)
+
+static int get_bool(const struct row *r, json_t *o, const char *name, bool *ret)
+{
+    json_t *v = json_object_get(o, name);
+    if (!json_is_boolean(v))
+        return bad(r, "field `%s` is not a boolean", name);
+    *ret = json_is_true(v);
+    return 0;
+}
+
+/* A short text a user gave (message, user, request id): a string within
+ * `max` bytes, or null when `nullable`. */
+static int get_text(const struct row *r, json_t *o, const char *name, bool nullable, size_t max, const char **ret)
+{
+    if (get_str(r, o, name, nullable, ret) < 0)
+        return -1;
+    if (*ret && strlen(*ret) > max)
+        return bad(r, "field `%s` is longer than %zu bytes", name, max);
+    return 0;
+}
+
+static int load_update_instances(const struct row *r, json_t *arr, struct sched_update *u)
+{
+    if (!json_is_array(arr) || json_array_size(arr) > JOB_MAX_INSTANCES)
+        return bad(r, "field `instances` is not an array of at most %d instances", JOB_MAX_INSTANCES);
+    u->inst = bo_xcalloc(json_array_size(arr) + 1, sizeof(*u->inst));
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        struct update_instance *x = &u->inst[u->n_inst];
+        int64_t inst, failures;
+        const char *action, *phase, *task_id;
+        enum update_action a;
+        enum update_phase p;
+        if (!json_is_object(o))
+            return bad(r, "instances[%zu] is not an object", i);
+        if (get_int(r, o, "instance", 0, JOB_MAX_INSTANCES - 1, &inst) < 0 ||
+            get_int(r, o, "failures", 0, INT32_MAX, &failures) < 0 || get_str(r, o, "action", false, &action) < 0 ||
+            get_str(r, o, "phase", false, &phase) < 0 || get_bool(r, o, "touched", &x->touched) < 0 ||
+            get_str(r, o, "task_id", true, &task_id) < 0)
+            return -1;
+        if (update_action_from_name(action, &a) < 0)
+            return bad(r, "instances[%zu]: field `action` is `%.32s`, not add, kill or replace", i, action);
+        if (update_phase_from_name(phase, &p) < 0)
+            return bad(r, "instances[%zu]: field `phase` is `%.32s`, not an instance phase", i, phase);
+        /* In instance order, each once: the driver walks them so. */
+        if (u->n_inst && inst <= u->inst[u->n_inst - 1].instance)
+            return bad(r, "instances[%zu]: instance %lld is not after the one before", i, (long long)inst);
+        if (task_id && check_id(r, "field `task_id`", task_id) < 0)
+            return -1;
+        x->instance = (int32_t)inst;
+        x->action = (uint8_t)a;
+        x->phase = (uint8_t)p;
+        x->failures = (int32_t)failures;
+        x->task_id = task_id ? bo_xstrdup(task_id) : NULL;
+        u->n_inst++;
+    }
+    return 0;
+}
+
+static int load_update_events(const struct row *r, json_t *arr, struct sched_update *u)
+{
+    if (!json_is_array(arr) || json_array_size(arr) > UPDATE_EVENTS_MAX)
+        return bad(r, "field `events` is not an array of at most %d events", UPDATE_EVENTS_MAX);
+    size_t i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        int64_t ts, inst;
+        const char *what, *user, *message;
+        if (!json_is_object(o))
+            return bad(r, "events[%zu] is not an object", i);
+        if (get_int(r, o, "ts", 0, INT64_MAX, &ts) < 0 || get_int(r, o, "instance", -1, JOB_MAX_INSTANCES - 1, &inst) < 0 ||
+            get_text(r, o, "what", false, 64, &what) < 0 || get_text(r, o, "user", true, STORE_ID_MAX, &user) < 0 ||
+            get_text(r, o, "message", true, 4096, &message) < 0)
+            return -1;
+        update_push_event(u, (int32_t)inst, what, user, message, ts);
+    }
+    return 0;
+}
+
+static int load_update(void *ctx, const char *id, const char *value, bo_error_t *err)
+{
+    struct row r = {ctx, "update", id, err};
+    if (check_id(&r, "the id", id) < 0)
+        return -1;
+    json_t *rec = parse(&r, value);
+    if (!rec)
+        return -1;
+    int ret = -1;
+    struct sched_update *u = NULL;
+    const char *rid, *jobkey, *status, *user, *message, *request_id;
+    int64_t created, updated, failed, from_id = -1, to_id = -1;
+    enum update_status us;
+    struct sched_job *j;
+    if (get_str(&r, rec, "id", false, &rid) < 0 || get_str(&r, rec, "job", false, &jobkey) < 0 ||
+        get_str(&r, rec, "status", false, &status) < 0 ||
+        get_text(&r, rec, "user", false, STORE_ID_MAX, &user) < 0 ||
+        get_text(&r, rec, "message", true, UPDATE_MESSAGE_MAX, &message) < 0 ||
+        get_text(&r, rec, "request_id", true, UPDATE_REQUEST_ID_MAX, &request_id) < 0 ||
+        get_int(&r, rec, "created_ms", 0, INT64_MAX, &created) < 0 ||
+        get_int(&r, rec, "updated_ms", 0, INT64_MAX, &updated) < 0 ||
+        get_int(&r, rec, "failed_instances", 0, JOB_MAX_INSTANCES, &failed) < 0)
+        goto out;
+    if (strcmp(rid, id) != 0) {
+        bad(&r, "field `id` is `%.64s`", rid);
+        goto out;
+    }
+    if (!(j = state_job_find(r.st, jobkey))) {
+        bad(&r, "field `job` names `%.200s`, which is not in table kv_job", jobkey);
+        goto out;
+    }
+    if (update_status_from_name(status, &us) < 0) {
+        bad(&r, "field `status` is `%.32s`, not an update status", status);
+        goto out;
+    }
+    if (json_is_integer(json_object_get(rec, "from_config_id")) &&
+        get_int(&r, rec, "from_config_id", 0, INT32_MAX, &from_id) < 0)
+        goto out;
+    if (json_is_integer(json_object_get(rec, "to_config_id")) &&
+        get_int(&r, rec, "to_config_id", 0, INT32_MAX, &to_id) < 0)
+        goto out;
+    struct job_config *from = from_id >= 0 ? state_job_config_by_id(j, from_id) : NULL;
+    struct job_config *to = to_id >= 0 ? state_job_config_by_id(j, to_id) : NULL;
+    if (update_status_is_active(us)) {
+        /* An active update is driven on: everything it names must be here. */
+        if (j->update) {
+            bad(&r, "job `%s` has another active update, `%s`", j->key, j->update->id);
+            goto out;
+        }
+        if (!from || !to) {
+            bad(&r, "an active update's `from_config_id` and `to_config_id` must name configs of job `%s`", j->key);
+            goto out;
+        }
+    }
+    u = update_new(j, id);
+    u->status = (uint8_t)us;
+    u->from = from ? job_config_ref(from) : NULL;
+    u->to = to ? job_config_ref(to) : NULL;
+    u->user = bo_xstrdup(user);
+    u->message = message ? bo_xstrdup(message) : NULL;
+    u->request_id = request_id ? bo_xstrdup(request_id) : NULL;
+    u->created_ms = created;
+    u->failed_instances = (int32_t)failed;
+    if (load_update_instances(&r, json_object_get(rec, "instances"), u) < 0 ||
+        load_update_events(&r, json_object_get(rec, "events"), u) < 0)
+        goto out;
+    u->updated_ms = updated;
+    for (size_t i = 0; i < u->n_inst; i++)
+        if (u->inst[i].instance >= j->n_current && update_status_is_active(us) &&
+            u->inst[i].instance >= u->to->instances) {
+            bad(&r, "instances: instance %d is beyond job `%s`'s %lld instance slots", u->inst[i].instance, j->key,
+                (long long)j->n_current);
+            goto out;
+        }
+    if (update_status_is_active(us)) {
+        j->update = u;
+        state_job_reserve_instances(j, u->to->instances);
+    }
+    u = NULL;
+    ret = 0;
+out:
+    if (u)
+        update_free(r.st, u);
+    json_decref(rec);
+    return ret;
+}
+
 static int cmp_created(struct sched_task *a, struct sched_task *b)
 {
     return a->created_ms < b->created_ms ? -1 : a->created_ms > b->created_ms;
@@ -452,7 +696,8 @@ int state_load(struct sched_state *st, bo_error_t *err)
     /* Jobs and agents first: tasks refer to them. */
     if (store_load(st->store, "job", load_job, st, err) < 0 ||
         store_load(st->store, "agent", load_agent, st, err) < 0 ||
-        store_load(st->store, "task", load_task, st, err) < 0)
+        store_load(st->store, "task", load_task, st, err) < 0 ||
+        store_load(st->store, "update", load_update, st, err) < 0)
         return -1;
     /* The current task of an instance is the newest one. Creation times tie
      * when a task is rescheduled within the same millisecond, so a task

@@ -54,7 +54,7 @@ const char *store_path(const struct store *s);
 void store_close(struct store *s);
 
 /* Kinds are short table names: "job", "task", "agent", "meta", "token",
- * "audit". Values are
+ * "audit", "update". Values are
  * JSON text (NUL-terminated, at most STORE_VALUE_MAX bytes); ids are 1 to
  * STORE_ID_MAX bytes. A kind outside the list is BO_E_INVALID. */
 int store_begin(struct store *s, bo_error_t *err); /* start a batch (transaction) */
@@ -87,7 +87,7 @@ void store_get_stats(const struct store *s, struct store_stats *ret);
 /* The fixed list of kinds lives in one table in the front end; backends
  * create one table (or key prefix) per kind, indexed 0..STORE_KIND_COUNT-1.
  * Adding a kind is adding a line to that table and bumping the count. */
-#define STORE_KIND_COUNT 6
+#define STORE_KIND_COUNT 7
 /* "job", "task", ... for 0..STORE_KIND_COUNT-1; NULL otherwise. */
 const char *store_kind_name(int kind);
 /* Index of `kind` in the table, or -1. */

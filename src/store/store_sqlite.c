@@ -16,7 +16,7 @@
 
 /* The one list of kinds. Names go into SQL table names, so they must stay
  * [a-z_]+ (checked again by the SQLite backend before use). */
-static const char *const kind_names[STORE_KIND_COUNT] = {"job", "task", "agent", "meta", "token", "audit"};
+static const char *const kind_names[STORE_KIND_COUNT] = {"job", "task", "agent", "meta", "token", "audit", "update"};
 
 const char *store_kind_name(int kind)
 {

@@ -399,7 +399,7 @@ TEST(schema_version_and_wal)
                              "WHERE type = 'table' ORDER BY name)",
                              -1, &st, NULL) == SQLITE_OK);
     CHECK(sqlite3_step(st) == SQLITE_ROW);
-    CHECK_STR((const char *)sqlite3_column_text(st, 0), "kv_agent,kv_audit,kv_job,kv_meta,kv_task,kv_token");
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "kv_agent,kv_audit,kv_job,kv_meta,kv_task,kv_token,kv_update");
     sqlite3_finalize(st);
     sqlite3_close(db);
 

@@ -1,0 +1,161 @@
+/* update_ops.c - shared steps of the update commands (see update_ops.h). */
+#include "cli/update_ops.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "base/timefmt.h"
+#include "cli/api.h"
+#include "cli/exitcode.h"
+
+#define UPDATE_FIRST_POLL_MS 100
+#define UPDATE_MAX_POLL_MS 1000
+
+int update_ops_fail(const struct bo_error_s *e, const char *key)
+{
+    if (e->kind == BO_E_NOTFOUND)
+        return cli_fail(CLI_EXIT_API, "%s", e->msg);
+    if (e->kind == BO_E_EXISTS || e->kind == BO_E_REFUSED)
+        return cli_fail(CLI_EXIT_COMMAND_FAILURE, "%s", e->msg);
+    if (e->kind == BO_E_INVALID)
+        return cli_fail(CLI_EXIT_COMMAND_FAILURE, "%s", e->msg);
+    return cli_fail_error(e, CLI_EXIT_API);
+}
+
+/* "0-2,5" from a JSON array of sorted instance numbers. */
+static char *ranges(json_t *a)
+{
+    char *out = bo_xstrdup("");
+    size_t n = json_array_size(a);
+    for (size_t i = 0; i < n;) {
+        json_int_t lo = json_integer_value(json_array_get(a, i)), hi = lo;
+        size_t k = i + 1;
+        while (k < n && json_integer_value(json_array_get(a, k)) == hi + 1)
+            hi = json_integer_value(json_array_get(a, k++));
+        char *next = lo == hi ? bo_xasprintf("%s%s%lld", out, *out ? "," : "", (long long)lo)
+                              : bo_xasprintf("%s%s%lld-%lld", out, *out ? "," : "", (long long)lo, (long long)hi);
+        free(out);
+        out = next;
+        i = k;
+    }
+    return out;
+}
+
+void update_ops_print_plan(json_t *plan)
+{
+    static const struct {
+        const char *field, *label;
+    } rows[] = {{"add", "add"}, {"kill", "kill"}, {"replace", "replace"}, {"unchanged", "unchanged"}};
+    for (size_t i = 0; i < BO_ARRAY_SIZE(rows); i++) {
+        json_t *a = json_object_get(plan, rows[i].field);
+        if (!json_array_size(a))
+            continue;
+        _cleanup_free_ char *r = ranges(a);
+        printf("  %-9s %zu instance%s: %s\n", rows[i].label, json_array_size(a), json_array_size(a) == 1 ? "" : "s",
+               r);
+    }
+}
+
+static const char *str(json_t *o, const char *name)
+{
+    const char *s = json_string_value(json_object_get(o, name));
+    return s ? s : "";
+}
+
+void update_ops_print(json_t *u, bool events)
+{
+    char when[64];
+    bo_format_time(json_integer_value(json_object_get(u, "created_ms")), when, sizeof(when));
+    printf("Update %s of job %s: %s\n", str(u, "id"), str(u, "job"), str(u, "status"));
+    printf("  started %s by %s", when, *str(u, "user") ? str(u, "user") : "?");
+    if (json_is_string(json_object_get(u, "message")))
+        printf(": %s", str(u, "message"));
+    printf("\n");
+    json_t *s = json_object_get(u, "settings");
+    if (s)
+        printf("  batch_size %lld, watch_secs %lld, max_per_instance_failures %lld, max_total_failures %lld, "
+               "rollback_on_failure %s\n",
+               (long long)json_integer_value(json_object_get(s, "batch_size")),
+               (long long)json_integer_value(json_object_get(s, "watch_secs")),
+               (long long)json_integer_value(json_object_get(s, "max_per_instance_failures")),
+               (long long)json_integer_value(json_object_get(s, "max_total_failures")),
+               json_is_true(json_object_get(s, "rollback_on_failure")) ? "true" : "false");
+    update_ops_print_plan(json_object_get(u, "summary"));
+    if (!events)
+        return;
+    json_t *ev;
+    size_t i;
+    printf("  events:\n");
+    json_array_foreach(json_object_get(u, "events"), i, ev)
+    {
+        bo_format_time(json_integer_value(json_object_get(ev, "ts")), when, sizeof(when));
+        json_int_t inst = json_integer_value(json_object_get(ev, "instance"));
+        char who[80] = "";
+        if (inst >= 0)
+            snprintf(who, sizeof(who), "instance %lld ", (long long)inst);
+        printf("    %s  %s%s", when, who, str(ev, "what"));
+        if (json_is_string(json_object_get(ev, "user")))
+            printf(" by %s", str(ev, "user"));
+        if (json_is_string(json_object_get(ev, "message")))
+            printf(": %s", str(ev, "message"));
+        printf("\n");
+    }
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static bool active(const char *status)
+{
+    return strcmp(status, "ROLLING_FORWARD") == 0 || strcmp(status, "ROLLING_BACK") == 0 ||
+           strcmp(status, "ROLL_FORWARD_PAUSED") == 0 || strcmp(status, "ROLL_BACK_PAUSED") == 0;
+}
+
+int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, int64_t timeout_ms)
+{
+    int64_t deadline = bo_mono_ms() + timeout_ms, delay = UPDATE_FIRST_POLL_MS;
+    _cleanup_free_ char *path = bo_xasprintf("/api/v1/jobs/%s/updates/%s", key, id);
+    _cleanup_free_ char *last = NULL;
+    printf("Waiting up to %llds for update %s of %s to end...\n", (long long)(timeout_ms / 1000), id, key);
+    fflush(stdout);
+    for (;;) {
+        _cleanup_error_ bo_error_t err = NULL;
+        json_t *answer = NULL;
+        int64_t left = deadline - bo_mono_ms();
+        if (api_call_timeout(ctx, "GET", path, NULL, left > 100 ? (long)left : 100L, &answer, &err) < 0) {
+            if (err->kind == BO_E_TIMEOUT)
+                return cli_fail(CLI_EXIT_TIMEOUT, "timed out after %llds waiting for update %s of %s: %s",
+                                (long long)(timeout_ms / 1000), id, key, err->msg);
+            return update_ops_fail(err, key);
+        }
+        if (api_expect(answer, "GET", path, "update", JSON_OBJECT, &err) < 0) {
+            json_decref(answer);
+            return cli_fail_error(err, CLI_EXIT_API);
+        }
+        _cleanup_free_ char *status = bo_xstrdup(str(json_object_get(answer, "update"), "status"));
+        json_decref(answer);
+        if (!active(status)) {
+            int rc = strcmp(status, "ROLLED_FORWARD") == 0 ? CLI_EXIT_OK : CLI_EXIT_COMMAND_FAILURE;
+            printf("Update %s of %s ended %s\n", id, key, status);
+            if (rc != CLI_EXIT_OK)
+                return cli_fail(rc, "update %s of %s did not roll forward: it ended %s (`borealis update info %s` "
+                                    "shows why)",
+                                id, key, status, key);
+            return rc;
+        }
+        free(last);
+        last = BO_STEAL(status);
+        int64_t now = bo_mono_ms();
+        if (now >= deadline)
+            return cli_fail(CLI_EXIT_TIMEOUT, "timed out after %llds waiting for update %s of %s (still %s)",
+                            (long long)(timeout_ms / 1000), id, key, last);
+        sleep_ms(delay < deadline - now ? delay : deadline - now);
+        delay = delay * 3 / 2 > UPDATE_MAX_POLL_MS ? UPDATE_MAX_POLL_MS : delay * 3 / 2;
+    }
+}

@@ -1,0 +1,29 @@
+/* update_ops.h - steps the `update` commands share: the API path of a
+ * job's updates, printing an update and its plan, and waiting for an
+ * update to end. Each returns a CLI exit code, having printed any error
+ * once. */
+#ifndef BO_CLI_UPDATE_OPS_H
+#define BO_CLI_UPDATE_OPS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+
+/* The exit code of an error answer of an update route: a missing job is
+ * CLI_EXIT_API; an update that cannot take the command (another is
+ * active, none is, wrong status) CLI_EXIT_COMMAND_FAILURE. */
+int update_ops_fail(const struct bo_error_s *e, const char *key);
+/* "Instances to add: 3-4" ... lines of a plan object. */
+void update_ops_print_plan(json_t *plan);
+/* The summary lines of an update (status, who, when, message); with
+ * `events`, its history too. */
+void update_ops_print(json_t *update, bool events);
+/* Poll the update `id` of job `key` until it leaves the active states.
+ * CLI_EXIT_OK when it ROLLED_FORWARD, CLI_EXIT_COMMAND_FAILURE for any
+ * other end (rolled back, aborted, failed), CLI_EXIT_TIMEOUT. */
+int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, int64_t timeout_ms);
+
+#endif

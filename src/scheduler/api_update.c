@@ -1,0 +1,196 @@
+/* api_update.c - handlers of the update routes: start (with a dry run that
+ * shows the plan), list, get, and the commands on the active update. Each
+ * write is one store batch, committed before the answer. */
+#include "scheduler/api_update.h"
+
+#include <string.h>
+#include <utlist.h>
+
+#include "base/log.h"
+#include "scheduler/api.h"
+#include "scheduler/gate.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/update.h"
+#include "scheduler/update_request.h"
+
+static struct sched_state *S(void *ctx) { return &((struct scheduler *)ctx)->state; }
+
+/* {"add": [...], "kill": [...], "replace": [...], "unchanged": [...]}. */
+static json_t *plan_json(const struct sched_job *j, const struct job_config *to)
+{
+    struct update_instance *plan;
+    size_t n;
+    int64_t unchanged;
+    update_plan(j, to, &plan, &n, &unchanged);
+    json_t *o = json_pack("{s:[], s:[], s:[], s:[]}", "add", "kill", "replace", "unchanged");
+    size_t k = 0;
+    for (int64_t i = 0; i < to->instances || k < n; i++) {
+        if (k < n && plan[k].instance == i) {
+            json_array_append_new(json_object_get(o, update_action_name(plan[k].action)), json_integer(i));
+            k++;
+        } else if (i < to->instances && i < j->n_current && j->current[i]) {
+            json_array_append_new(json_object_get(o, "unchanged"), json_integer(i));
+        }
+    }
+    free(plan);
+    return o;
+}
+
+static json_t *update_with_plan(struct sched_update *u, json_t *plan)
+{
+    json_t *o = json_pack("{s:o}", "update", update_to_json(u, false));
+    if (plan)
+        json_object_set_new(o, "plan", plan);
+    return o;
+}
+
+/* A retry of a request already done: the same request id, or the active
+ * update heading to the same config. */
+static struct sched_update *same_request(struct sched_job *j, const struct update_request *r)
+{
+    struct sched_update *u;
+    if (r->request_id)
+        DL_FOREACH2(j->updates, u, u_next)
+    if (u->request_id && strcmp(u->request_id, r->request_id) == 0)
+        return u;
+    if (j->update && j->update->to) {
+        json_t *a = job_config_to_json(j->update->to), *b = job_config_to_json(r->config);
+        bool same = json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        if (same)
+            return j->update;
+    }
+    return NULL;
+}
+
+void api_update_start(struct http_request *req, void *ctx)
+{
+    struct sched_state *st = S(ctx);
+    struct sched_job *j = api_job_from_path(req, st);
+    if (!j)
+        return;
+    json_t *body = http_body_json(req);
+    if (!body)
+        return;
+    _cleanup_error_ bo_error_t err = NULL;
+    struct update_request r = {0};
+    int pr = update_request_parse(body, j->key, true, &r, &err);
+    if (pr == 0 && job_config_check_image_resolved(r.config, &err) < 0) {
+        update_request_clear(&r);
+        pr = -1;
+    }
+    if (pr < 0) {
+        http_reply_bo_error(req, err);
+        json_decref(body);
+        return;
+    }
+    if (r.dry_run) {
+        json_t *plan = plan_json(j, r.config);
+        json_t *o = json_pack("{s:o}", "plan", plan);
+        json_object_set_new(o, "active_update", j->update ? update_to_json(j->update, false) : json_null());
+        update_request_clear(&r);
+        json_decref(body);
+        http_reply_json(req, 200, o);
+        return;
+    }
+    struct sched_update *u = same_request(j, &r);
+    if (u) {
+        json_t *o = update_with_plan(u, NULL);
+        json_object_set_new(o, "existing", json_true());
+        update_request_clear(&r);
+        json_decref(body);
+        http_reply_json(req, 200, o);
+        return;
+    }
+    json_t *plan = plan_json(j, r.config);
+    bool unchanged = !json_array_size(json_object_get(plan, "add")) && !json_array_size(json_object_get(plan, "kill")) &&
+                     !json_array_size(json_object_get(plan, "replace"));
+    if (unchanged && !j->update) {
+        update_request_clear(&r);
+        json_decref(body);
+        http_reply_json(req, 200, json_pack("{s:b, s:o}", "unchanged", true, "plan", plan));
+        return;
+    }
+    int rc = store_begin(st->store, &err);
+    if (rc == 0)
+        rc = update_start(st, j, r.config, req->principal, r.message, r.request_id, &u, &err);
+    update_request_clear(&r);
+    json_decref(body);
+    if (api_finish_batch(req, ctx, rc, j->key, rc == 0 ? u->id : NULL, 201, &err) < 0) {
+        json_decref(plan);
+        return;
+    }
+    http_reply_json(req, 201, update_with_plan(u, plan));
+}
+
+void api_update_list(struct http_request *req, void *ctx)
+{
+    struct sched_job *j = api_job_from_path(req, S(ctx));
+    if (!j)
+        return;
+    json_t *a = json_array();
+    struct sched_update *u;
+    /* Newest first, as people look for the latest. */
+    for (u = j->updates ? j->updates->u_prev : NULL; u; u = u == j->updates ? NULL : u->u_prev)
+        json_array_append_new(a, update_to_json(u, false));
+    http_reply_json(req, 200, json_pack("{s:o}", "updates", a));
+}
+
+/* `latest`: the active update, else the newest. */
+void api_update_get(struct http_request *req, void *ctx)
+{
+    struct sched_job *j = api_job_from_path(req, S(ctx));
+    if (!j)
+        return;
+    const char *id = req->params[4];
+    struct sched_update *u = NULL, *it;
+    if (strcmp(id, "latest") == 0)
+        u = j->update ? j->update : j->updates ? j->updates->u_prev : NULL;
+    else
+        DL_FOREACH2(j->updates, it, u_next)
+    if (strcmp(it->id, id) == 0)
+        u = it;
+    if (!u) {
+        http_reply_error(req, 404, "NOT_FOUND", "job %s has no update `%.64s`%s", j->key, id,
+                         strcmp(id, "latest") == 0 ? "" : " (`borealis update list` shows its updates)");
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "update", update_to_json(u, true)));
+}
+
+static void command(struct http_request *req, void *ctx, enum update_command cmd)
+{
+    struct sched_state *st = S(ctx);
+    struct sched_job *j = api_job_from_path(req, st);
+    if (!j)
+        return;
+    json_t *body = req->body_len ? http_body_json(req) : json_object();
+    if (!body)
+        return;
+    _cleanup_error_ bo_error_t err = NULL;
+    struct update_request r = {0};
+    if (update_request_parse(body, j->key, false, &r, &err) < 0) {
+        http_reply_bo_error(req, err);
+        json_decref(body);
+        return;
+    }
+    if (!j->update) {
+        json_decref(body);
+        http_reply_error(req, 409, "REFUSED", "job %s has no active update", j->key);
+        return;
+    }
+    struct sched_update *u = j->update;
+    int rc = store_begin(st->store, &err);
+    if (rc == 0)
+        rc = update_command(st, u, cmd, req->principal, r.message, &err);
+    json_decref(body);
+    if (api_finish_batch(req, ctx, rc, j->key, u->id, 200, &err) < 0)
+        return;
+    http_reply_json(req, 200, update_with_plan(u, NULL));
+}
+
+void api_update_pause(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_PAUSE); }
+void api_update_resume(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_RESUME); }
+void api_update_abort(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ABORT); }
+void api_update_rollback(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ROLLBACK); }

@@ -1,0 +1,127 @@
+/* update.h - scheduler-driven job updates (Aurora's rolling updates): the
+ * update record (what changes per instance, its settings, status and
+ * history), its persistence, and the driver that moves instances from
+ * one config to the other in the scheduler's loop (update.c), one batch
+ * at a time, rolling back in reverse order when too many fail. */
+#ifndef BO_SCHEDULER_UPDATE_H
+#define BO_SCHEDULER_UPDATE_H
+
+#include "scheduler/state.h"
+
+/* The newest updates kept per job (Aurora keeps 10). */
+#define UPDATE_HISTORY_MAX 10
+/* Bounds of what a user attaches to an update. */
+#define UPDATE_MESSAGE_MAX 1024
+#define UPDATE_REQUEST_ID_MAX 128
+
+/* Aurora's JobUpdateStatus. The first four are active. */
+enum update_status {
+    UPDATE_ROLLING_FORWARD,
+    UPDATE_ROLLING_BACK,
+    UPDATE_ROLL_FORWARD_PAUSED,
+    UPDATE_ROLL_BACK_PAUSED,
+    UPDATE_ROLLED_FORWARD,
+    UPDATE_ROLLED_BACK,
+    UPDATE_ABORTED,
+    UPDATE_ERROR,
+    UPDATE_FAILED,
+    UPDATE_STATUS_COUNT
+};
+
+/* What happens to one instance rolling forward. Rolling back inverts it
+ * (an added instance is killed, a killed one added back with the old
+ * config, a replaced one replaced by the old config). */
+enum update_action { UPDATE_ADD, UPDATE_KILL, UPDATE_REPLACE, UPDATE_ACTION_COUNT };
+
+/* Where an instance is in the current direction. */
+enum update_phase {
+    PHASE_WAITING,   /* not started in this direction */
+    PHASE_KILLING,   /* its old task is being killed */
+    PHASE_WATCHING,  /* its new task must stay RUNNING for watch_secs */
+    PHASE_SUCCEEDED, /* done in this direction */
+    PHASE_FAILED,    /* failed more than max_per_instance_failures times */
+    PHASE_COUNT
+};
+
+struct update_instance {
+    int32_t instance;
+    uint8_t action;  /* enum update_action (forward) */
+    uint8_t phase;   /* enum update_phase in the current direction */
+    bool touched;    /* started rolling forward: rolled back on failure */
+    int32_t failures;
+    char *task_id;   /* PHASE_WATCHING: the task watched */
+};
+
+/* An event in an update's history: a status change (instance -1) or an
+ * instance's step, as Aurora's job and instance update events. */
+struct update_event {
+    int64_t ts; /* wall ms */
+    int32_t instance;
+    char *what;    /* "ROLLING_FORWARD", "INSTANCE_UPDATING", ... */
+    char *user;    /* status changes: who; NULL for the scheduler */
+    char *message; /* NULL if none */
+};
+
+struct sched_update {
+    char *id;
+    struct sched_job *job;
+    struct job_config *from, *to; /* registered configs of the job (refs held) */
+    uint8_t status;               /* enum update_status */
+    char *user;                   /* who started it */
+    char *message;                /* given at start, or NULL */
+    char *request_id;             /* the client's idempotency key, or NULL */
+    int64_t created_ms, updated_ms;
+    struct update_instance *inst; /* instances that change, by instance number */
+    size_t n_inst;
+    int32_t failed_instances;
+    struct update_event *events;
+    size_t n_events;
+    struct sched_update *u_prev, *u_next;
+};
+
+const char *update_status_name(enum update_status s);
+int update_status_from_name(const char *s, enum update_status *ret);
+bool update_status_is_active(enum update_status s);
+const char *update_action_name(enum update_action a);
+int update_action_from_name(const char *s, enum update_action *ret);
+const char *update_phase_name(enum update_phase p);
+int update_phase_from_name(const char *s, enum update_phase *ret);
+
+/* What `update start` would do to each instance of `j` given config
+ * `to`: fills *ret (heap, by instance) with the instances that change and
+ * *ret_unchanged with the count of those that do not. */
+void update_plan(const struct sched_job *j, const struct job_config *to, struct update_instance **ret,
+                 size_t *ret_n, int64_t *ret_unchanged);
+
+/* Start an update of j to config `to` (validated, same key). Refused
+ * (BO_E_EXISTS) while another is active; BO_E_INVALID ("job is unchanged")
+ * when no instance would change. Saves everything in the current batch. */
+int update_start(struct sched_state *st, struct sched_job *j, struct job_config *to, const char *user,
+                 const char *message, const char *request_id, struct sched_update **ret, bo_error_t *err);
+
+/* User actions on the active update of j. BO_E_INVALID naming the
+ * update's status when the action does not apply to it. */
+enum update_command { UPDATE_CMD_PAUSE, UPDATE_CMD_RESUME, UPDATE_CMD_ABORT, UPDATE_CMD_ROLLBACK };
+int update_command(struct sched_state *st, struct sched_update *u, enum update_command cmd, const char *user,
+                   const char *message, bo_error_t *err);
+
+/* The timer step of j's active update (installed as st->update_step). */
+int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, bo_error_t *err);
+/* After state_load: arm the timers of active updates. */
+void update_recovered(struct sched_state *st);
+
+/* A new, empty update attached to j's history (not saved); used by
+ * update_start and by recovery. */
+struct sched_update *update_new(struct sched_job *j, const char *id);
+/* Append an event (strings copied; user and message may be NULL). */
+void update_push_event(struct sched_update *u, int32_t instance, const char *what, const char *user,
+                       const char *message, int64_t ts);
+int update_save(struct sched_state *st, struct sched_update *u, bo_error_t *err);
+/* Drop the oldest finished updates of j beyond UPDATE_HISTORY_MAX. */
+int update_prune(struct sched_state *st, struct sched_job *j, bo_error_t *err);
+/* Free u (unlinked from its job's history, timer disarmed). */
+void update_free(struct sched_state *st, struct sched_update *u);
+
+json_t *update_to_json(const struct sched_update *u, bool details);
+
+#endif

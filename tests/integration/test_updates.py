@@ -1,0 +1,208 @@
+"""Rolling updates driven by the scheduler (`borealis update ...`): instances
+added, killed and replaced batch by batch, a bad version rolled back,
+pause/resume/abort, kills refused meanwhile, and an update that survives a
+scheduler kill -9. Checked on the machine's processes and through the API."""
+import collections
+import os
+
+from conftest import wait_for
+
+KEY = "local/www-data/prod/web"
+
+
+def job(version, instances=3, watch=1, batch=1, cmd=None, rollback=True, max_failures=0):
+    cmd = cmd or f"TEST_MARKER={version}-{{{{instance}}}} exec sleep 100000"
+    return f"""
+jobs:
+  - cluster: local
+    role: www-data
+    environment: prod
+    name: web
+    instances: {instances}
+    service: true
+    update:
+      batch_size: {batch}
+      watch_secs: {watch}
+      max_total_failures: {max_failures}
+      rollback_on_failure: {"true" if rollback else "false"}
+    task:
+      resources: {{cpu: 0.01, ram: 8MiB, disk: 0}}
+      processes:
+        - name: main
+          cmdline: "{cmd}"
+"""
+
+
+def processes_with(prefix):
+    """Live processes whose environment carries TEST_MARKER=<prefix>-N,
+    counted by N."""
+    found = collections.Counter()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        for e in env:
+            if e.startswith(f"TEST_MARKER={prefix}-"):
+                found[e.rsplit("-", 1)[1]] += 1
+    return found
+
+
+def marker(c, v):
+    return f"u{c.port}{v}"
+
+
+def create(c, version, **kw):
+    r = c.cli("job", "create", KEY, c.job_file(job(marker(c, version), **kw), f"{version}.yaml"),
+              "--wait-until", "RUNNING")
+    assert r.rc == 0, r
+    return c.wait_running(KEY, kw.get("instances", 3))
+
+
+def update_file(c, version, **kw):
+    return c.job_file(job(marker(c, version), **kw), f"{version}.yaml")
+
+
+def latest(c):
+    return c.api(f"/api/v1/jobs/{KEY}/updates/latest")["update"]
+
+
+def await_status(c, *statuses, timeout=90):
+    return wait_for(f"update status in {statuses}",
+                    lambda: (u := latest(c))["status"] in statuses and u, timeout=timeout)
+
+
+def running_on_versions(c, version, n):
+    """Exactly one process per instance 0..n-1 of `version`, and the job's
+    n current tasks RUNNING."""
+    procs = processes_with(marker(c, version))
+    ts = c.tasks(KEY)
+    return (sorted(procs) == [str(i) for i in range(n)] and set(procs.values()) == {1}
+            and len(ts) == n and all(t["state"] == "RUNNING" for t in ts.values()))
+
+
+def test_update_kill_only_then_add_only(running):
+    c = running
+    create(c, "v1", instances=3)
+    r = c.cli("update", "start", KEY, update_file(c, "v1", instances=1), "--wait", "--message", "shrink")
+    assert r.rc == 0, r
+    assert "kill      2 instances: 1-2" in r.out, r
+    assert "unchanged 1 instance: 0" in r.out, r
+    assert "ended ROLLED_FORWARD" in r.out, r
+    wait_for("one instance left", lambda: running_on_versions(c, "v1", 1))
+    assert c.job(KEY)["job"]["instances"] == 1
+    # Back to three: two instances added, the first untouched.
+    first = c.tasks(KEY)[0]["id"]
+    r = c.cli("update", "start", KEY, update_file(c, "v1", instances=3), "--wait")
+    assert r.rc == 0, r
+    assert "add       2 instances: 1-2" in r.out, r
+    wait_for("three instances again", lambda: running_on_versions(c, "v1", 3))
+    assert c.tasks(KEY)[0]["id"] == first
+    u = latest(c)
+    assert u["status"] == "ROLLED_FORWARD" and u["summary"]["add"] == [1, 2], u
+    assert [u["status"] for u in c.api(f"/api/v1/jobs/{KEY}/updates")["updates"]] == \
+        ["ROLLED_FORWARD", "ROLLED_FORWARD"]
+
+
+def test_replace_update_rolls_forward_with_history(running):
+    c = running
+    create(c, "v1", instances=3)
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3, batch=2), "--wait", "--message", "ship v2")
+    assert r.rc == 0, r
+    assert "replace   3 instances: 0-2" in r.out, r
+    wait_for("every instance on v2", lambda: running_on_versions(c, "v2", 3))
+    assert not processes_with(marker(c, "v1"))
+    cmd = c.job(KEY)["config"]["task"]["processes"][0]["cmdline"]
+    assert marker(c, "v2") in cmd
+    # The same file again: nothing to do.
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3, batch=2))
+    assert r.rc == 0 and "is unchanged" in r.out, r
+    # The history names who started it, why, and every instance's steps.
+    r = c.cli("update", "info", KEY)
+    assert r.rc == 0, r
+    assert "ROLLED_FORWARD" in r.out and "ship v2" in r.out, r
+    info = c.api(f"/api/v1/jobs/{KEY}/updates/latest")["update"]
+    steps = collections.defaultdict(list)
+    for e in info["events"]:
+        steps[e["instance"]].append(e["what"])
+    for i in range(3):
+        assert steps[i] == ["INSTANCE_UPDATING", "INSTANCE_UPDATED"], steps
+    assert steps[-1] == ["ROLLING_FORWARD", "ROLLED_FORWARD"], steps
+    assert info["events"][0]["message"] == "ship v2" and info["events"][0]["user"]
+
+
+def test_bad_version_rolls_back_to_the_old_config(running):
+    c = running
+    create(c, "v1", instances=3)
+    bad = c.job_file(job(marker(c, "bad"), instances=3, watch=2, cmd="exit 1"), "bad.yaml")
+    r = c.cli("update", "start", KEY, bad, "--wait")
+    assert r.rc == 4, r
+    assert "ROLLED_BACK" in r.err, r
+    wait_for("every instance back on v1", lambda: running_on_versions(c, "v1", 3))
+    u = latest(c)
+    assert u["status"] == "ROLLED_BACK", u
+    whats = [e["what"] for e in u["events"]]
+    assert "INSTANCE_UPDATE_FAILED" in whats and "INSTANCE_ROLLED_BACK" in whats, whats
+    assert "ROLLING_BACK" in whats
+    cmd = c.job(KEY)["config"]["task"]["processes"][0]["cmdline"]
+    assert marker(c, "v1") in cmd
+
+
+def test_pause_resume_abort_and_kill_refused(running):
+    c = running
+    create(c, "v1", instances=2)
+    # A watch long enough that the update stays in flight.
+    slow = update_file(c, "v2", instances=2, watch=3600)
+    r = c.cli("update", "start", KEY, slow, "--message", "slow")
+    assert r.rc == 0 and "Started update" in r.out, r
+    await_status(c, "ROLLING_FORWARD")
+    # Kills and a second update are refused while it runs.
+    r = c.cli("job", "killall", KEY)
+    assert r.rc != 0 and "active update" in r.err, r
+    r = c.cli("job", "kill", KEY + "/0")
+    assert r.rc != 0 and "active update" in r.err, r
+    r = c.cli("update", "start", KEY, update_file(c, "v3", instances=2))
+    assert r.rc == 4 and "already has an active update" in r.err, r
+    # The same request again is that update, not a second one.
+    r = c.cli("update", "start", KEY, slow)
+    assert r.rc == 0 and "already rolling this config out" in r.out, r
+    assert len(c.api(f"/api/v1/jobs/{KEY}/updates")["updates"]) == 1
+
+    r = c.cli("update", "pause", KEY, "--message", "hold on")
+    assert r.rc == 0 and "ROLL_FORWARD_PAUSED" in r.out, r
+    r = c.cli("update", "pause", KEY)
+    assert r.rc == 4 and "cannot be paused" in r.err, r
+    r = c.cli("update", "resume", KEY)
+    assert r.rc == 0 and "ROLLING_FORWARD" in r.out, r
+    r = c.cli("update", "abort", KEY, "--message", "changed my mind")
+    assert r.rc == 0 and "ABORTED" in r.out, r
+    u = latest(c)
+    assert u["status"] == "ABORTED"
+    users = [(e["what"], e["message"]) for e in u["events"] if e["instance"] == -1]
+    assert ("ROLL_FORWARD_PAUSED", "hold on") in users and ("ABORTED", "changed my mind") in users, users
+    r = c.cli("update", "abort", KEY)
+    assert r.rc == 4 and "no active update" in r.err, r
+    r = c.cli("update", "wait", KEY)
+    assert r.rc == 4, r
+    # Now the job may be killed.
+    r = c.cli("job", "killall", KEY)
+    assert r.rc == 0, r
+
+
+def test_update_survives_scheduler_kill9(running):
+    c = running
+    create(c, "v1", instances=3)
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3, watch=2))
+    assert r.rc == 0, r
+    wait_for("instance 0 updating", lambda: any(
+        e["instance"] == 0 and e["what"] == "INSTANCE_UPDATING" for e in latest(c)["events"]))
+    c.kill9(c.sched)
+    c.start_scheduler()
+    r = c.cli("update", "wait", KEY, "--wait-timeout", "120s")
+    assert r.rc == 0, r
+    wait_for("every instance on v2", lambda: running_on_versions(c, "v2", 3))
+    u = latest(c)
+    assert u["status"] == "ROLLED_FORWARD"
+    updated = [e["instance"] for e in u["events"] if e["what"] == "INSTANCE_UPDATED"]
+    assert sorted(updated) == [0, 1, 2], u["events"]
