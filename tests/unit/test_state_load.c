@@ -15,6 +15,7 @@
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/store_open.h"
+#include "scheduler/update.h"
 
 static char dir[64];
 
@@ -43,19 +44,21 @@ static struct sched_options opts(void)
     return o;
 }
 
-static struct job_config *job(const char *name, int instances)
+static struct job_config *job_cmd(const char *name, int instances, const char *cmd)
 {
     _cleanup_free_ char *text = bo_xasprintf(
         "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"%s\",\"instances\":%d,"
         "\"service\":true,\"task\":{\"resources\":{\"cpu\":0.5,\"ram\":1048576,\"disk\":0},"
-        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"p\",\"cmdline\":\"true\"}]}}",
-        name, instances);
+        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"p\",\"cmdline\":\"%s\"}]}}",
+        name, instances, cmd);
     json_t *j = json_loads(text, 0, NULL);
     struct job_config *c = NULL;
     CHECK(job_config_from_json(j, &c, NULL) == 0);
     json_decref(j);
     return c;
 }
+
+static struct job_config *job(const char *name, int instances) { return job_cmd(name, instances, "true"); }
 
 static void add_agent(struct sched_state *st, const char *id)
 {
@@ -97,6 +100,23 @@ static void make_store(void)
     }
     CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "exit 1", NULL) == 1);
     CHECK(placement_run(&st, 0, NULL) == 1);
+    /* Job local/r/devel/upd (2 instances RUNNING) with an update in
+     * flight to 3 instances and a new command line: instance 0 is being
+     * replaced (its kill sent), 1 and 2 wait. */
+    c = job("upd", 2);
+    CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(&st, 0, NULL) == 2);
+    for (int i = 0; i < 2; i++) {
+        CHECK(lifecycle_transition(&st, j->current[i], TASK_STARTING, NULL, NULL) == 1);
+        CHECK(lifecycle_transition(&st, j->current[i], TASK_RUNNING, NULL, NULL) == 1);
+    }
+    c = job_cmd("upd", 3, "sleep 1");
+    struct sched_update *u = NULL;
+    CHECK(update_start(&st, j, c, "tester", "why not", "req-1", &u, NULL) == 0);
+    job_config_unref(c);
+    CHECK(update_step(&st, j, bo_mono_ms(), NULL) == 0);
+    CHECK(u->inst[0].phase == PHASE_KILLING);
     state_free(&st);
     store_close(s);
 }
@@ -177,6 +197,105 @@ TEST(good_store_loads)
 {
     make_store();
     CHECK(load() == NULL);
+}
+
+TEST(update_in_flight_is_recovered)
+{
+    make_store();
+    struct sched_options o = opts();
+    struct sched_state st;
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
+    state_init(&st, &o, s);
+    CHECK(state_load(&st, NULL) == 0);
+    struct sched_job *j = state_job_find(&st, "local/r/devel/upd");
+    CHECK(j && j->update);
+    struct sched_update *u = j->update;
+    CHECK(u->status == UPDATE_ROLLING_FORWARD);
+    CHECK_STR(u->user, "tester");
+    CHECK_STR(u->message, "why not");
+    CHECK(u->n_inst == 3);
+    CHECK(u->inst[0].phase == PHASE_KILLING && u->inst[0].action == UPDATE_REPLACE && u->inst[0].touched);
+    CHECK(u->inst[1].phase == PHASE_WAITING && u->inst[2].action == UPDATE_ADD);
+    /* The job is headed to the new config; its old tasks keep theirs. */
+    CHECK(j->config == u->to && j->config->instances == 3 && j->n_current == 3);
+    CHECK(j->current[0]->config == u->from && j->current[0]->kill_requested);
+    CHECK(j->current[1]->config == u->from && !j->current[2]);
+    CHECK_STR(u->to->task.processes[0].cmdline, "sleep 1");
+    CHECK(u->n_events == 2);
+    state_free(&st);
+    store_close(s);
+}
+
+TEST(update_fields_are_checked)
+{
+    static const struct {
+        const char *edit, *want;
+    } cases[] = {
+        {"json_set(value, '$.status', 'SIDEWAYS')", "field `status` is `SIDEWAYS`, not an update status"},
+        {"json_set(value, '$.job', 'local/r/devel/gone')", "names `local/r/devel/gone`, which is not in table kv_job"},
+        {"json_set(value, '$.to_config_id', 99)", "an active update's `from_config_id` and `to_config_id` must name"},
+        {"json_set(value, '$.from_config_id', NULL)", "an active update's `from_config_id`"},
+        {"json_set(value, '$.instances[0].phase', 'DREAMING')", "instances[0]: field `phase` is `DREAMING`"},
+        {"json_set(value, '$.instances[1].action', 'explode')", "instances[1]: field `action` is `explode`"},
+        {"json_set(value, '$.instances[1].instance', 0)", "instances[1]: instance 0 is not after the one before"},
+        {"json_set(value, '$.instances[0].instance', 4000)", "field `instance` is 4000, not within 0-3999"},
+        {"json_set(value, '$.instances[0].task_id', 'a/../b')", "field `task_id` has a byte outside"},
+        {"json_set(value, '$.instances', json('{}'))", "field `instances` is not an array"},
+        {"json_set(value, '$.events[0].what', 5)", "field `what` is of another type"},
+        {"json_set(value, '$.message', printf('%.2000c', 'x'))", "field `message` is longer than 1024 bytes"},
+        {"json_set(value, '$.failed_instances', -1)", "field `failed_instances` is -1"},
+        {"json_set(value, '$.id', 'other')", "field `id` is `other`"},
+        {"'[]'", "not a JSON object"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            dir[0] = 0;
+            check_bad_row("kv_update", "1", cases[i].edit, cases[i].want);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "  case %zu (%s) failed\n", i, cases[i].edit);
+            exit(1);
+        }
+    }
+}
+
+TEST(job_configs_and_task_config_ids_are_checked)
+{
+    static const struct {
+        const char *table, *where, *edit, *want;
+    } cases[] = {
+        {"kv_task", "json_extract(value, '$.job') = 'local/r/devel/upd'", "json_set(value, '$.config_id', 7)",
+         "field `config_id` is 7, which is not a config of job `local/r/devel/upd`"},
+        {"kv_job", "id = 'local/r/devel/upd'", "json_set(value, '$.other_configs[0].config.name', 'svc')",
+         "other_configs[0]: the config's key is `local/r/devel/svc`"},
+        {"kv_job", "id = 'local/r/devel/upd'", "json_set(value, '$.other_configs[0].id', 1)",
+         "other_configs[0]: config id 1 is used twice"},
+        {"kv_job", "id = 'local/r/devel/upd'", "json_set(value, '$.other_configs[0].config.instances', -1)",
+         "other_configs[0]: "},
+        {"kv_job", "id = 'local/r/devel/upd'", "json_set(value, '$.instance_slots', 1)",
+         "field `instance_slots` is 1, fewer than the config's 3 instances"},
+        {"kv_job", "id = 'local/r/devel/upd'", "json_set(value, '$.config_id', 50)",
+         "field `config_id` is 50, not below `next_config_id` 2"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            dir[0] = 0;
+            check_bad_row(cases[i].table, cases[i].where, cases[i].edit, cases[i].want);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "  case %zu (%s) failed\n", i, cases[i].edit);
+            exit(1);
+        }
+    }
 }
 
 TEST(task_instance_negative_is_refused)
