@@ -22,6 +22,7 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/update.h"
 #include "store/store_faulty.h"
 
 static char root[64];
@@ -308,7 +309,60 @@ static int run_prune(struct sched_state *st, bo_error_t *err)
     return sync_body(st, text, err);
 }
 
+/* A rolling update: 2 RUNNING instances to 3 with a new config. */
+static int do_update_start(struct sched_state *st, bo_error_t *err)
+{
+    struct sched_job *j = the_job(st);
+    struct job_config *c = job("web", 3, true);
+    json_t *cj = job_config_to_json(c);
+    job_config_unref(c);
+    json_t *p = json_array_get(json_object_get(json_object_get(cj, "task"), "processes"), 0);
+    json_object_set_new(p, "cmdline", json_string("sleep 1"));
+    CHECK(job_config_from_json(cj, &c, NULL) == 0);
+    json_decref(cj);
+    struct sched_update *u = NULL;
+    int r = update_start(st, j, c, "tester", "m", NULL, &u, err);
+    job_config_unref(c);
+    return r;
+}
+
+static int run_update_start(struct sched_state *st, bo_error_t *err)
+{
+    return batch(st, "POST /jobs/KEY/updates", do_update_start, err);
+}
+
+static void setup_updating(struct sched_state *st)
+{
+    setup_running(st);
+    CHECK(batch(st, "setup", do_update_start, NULL) == 0);
+}
+
+/* Its first step: instance 0's kill goes out. */
+static int do_update_step(struct sched_state *st, bo_error_t *err)
+{
+    return update_step(st, the_job(st), bo_mono_ms(), err);
+}
+
+static int run_update_step(struct sched_state *st, bo_error_t *err)
+{
+    return batch(st, "update step", do_update_step, err);
+}
+
+static int do_update_abort(struct sched_state *st, bo_error_t *err)
+{
+    struct sched_job *j = the_job(st);
+    return update_command(st, j->update, UPDATE_CMD_ABORT, "tester", "stop", err);
+}
+
+static int run_update_abort(struct sched_state *st, bo_error_t *err)
+{
+    return batch(st, "POST /jobs/KEY/update/abort", do_update_abort, err);
+}
+
 static const struct path paths[] = {
+    {"update start", setup_running, run_update_start, 0, 100},
+    {"update step", setup_updating, run_update_step, 0, 100},
+    {"update abort", setup_updating, run_update_abort, 0, 100},
     {"job create", setup_agent, run_create, 0, 100},
     {"job create replacing an ended job", setup_ended_job, run_create, 0, 100},
     {"kill of running tasks", setup_running, run_kill, 0, 100},
