@@ -3,7 +3,7 @@
  * disk, a hand edit or another build may have written them.
  *
  * Each input is a JSON object {"job": {ID: ROW, ...}, "agent": {...},
- * "task": {...}}; a ROW that is a string is stored verbatim (so rows that
+ * "task": {...}, "update": {...}}; a ROW that is a string is stored verbatim (so rows that
  * are not JSON are reached too), any other ROW as its compact JSON. The
  * rows replace the store's content, then a fresh state loads them. A load
  * either fails with a message naming the store and the table, or gives a
@@ -18,6 +18,7 @@
 #include <utlist.h>
 
 #include "scheduler/scheduler.h"
+#include "scheduler/update.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -61,7 +62,7 @@ static int collect(void *ctx, const char *id, const char *value, bo_error_t *err
 /* Replace the store's rows of the three kinds by the input's. */
 static void write_rows(json_t *in)
 {
-    static const char *const kinds[] = {"job", "agent", "task"};
+    static const char *const kinds[] = {"job", "agent", "task", "update"};
     if (store_begin(store, NULL) < 0)
         abort();
     for (size_t k = 0; k < BO_ARRAY_SIZE(kinds); k++) {
@@ -108,6 +109,21 @@ static void walk(struct sched_state *st)
             if (j->current[t->instance] == t)
                 continue;
             json_decref(state_task_to_json(t));
+        }
+        struct sched_update *u;
+        DL_FOREACH2(j->updates, u, u_next)
+        {
+            json_decref(update_to_json(u, true));
+            if (u->job != j || (j->update == u && (!u->from || !u->to)))
+                __builtin_trap();
+        }
+        /* An update in flight is driven on at once after a restart: one
+         * step on whatever was stored (rolled back, as a failed batch). */
+        if (j->update) {
+            if (store_begin(st->store, NULL) < 0)
+                abort();
+            update_step(st, j, 0, NULL);
+            store_rollback(st->store);
         }
     }
     struct sched_agent *a, *at;

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/exitcode.h"
 #include "cli/image_common.h"
+#include "cli/instances.h"
 #include "cli/job_ops.h"
 #include "cli/update_ops.h"
 
@@ -30,8 +31,18 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     const char *message = cli_value(a, "message");
     if (cli_given(a, "wait-timeout") && !cli_flag(a, "wait"))
         return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait");
+    /* KEY/0-1: only these instances (canaries). */
+    _cleanup_free_ char *key_text = NULL, *inst_text = NULL;
+    instances_split_key(a->pos[0], &key_text, &inst_text);
+    _cleanup_free_ int64_t *inst = NULL;
+    size_t n_inst = 0;
+    if (inst_text) {
+        _cleanup_error_ bo_error_t perr = NULL;
+        if (instances_parse(inst_text, &inst, &n_inst, &perr) < 0)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", perr->msg);
+    }
     struct job_config *cfg = NULL;
-    int r = job_ops_load(a->pos[0], a->pos[1], binds, n_binds, &key, &cfg);
+    int r = job_ops_load(key_text, a->pos[1], binds, n_binds, &key, &cfg);
     if (r != CLI_EXIT_OK)
         return r;
     json_t *config = job_config_to_json(cfg);
@@ -46,11 +57,20 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     _cleanup_free_ char *path = bo_xasprintf("/api/v1/jobs/%s/updates", key);
     _cleanup_error_ bo_error_t err = NULL;
     /* First what it would do, shown before anything changes. */
+    json_t *scope = NULL;
+    if (inst) {
+        scope = json_array();
+        for (size_t i = 0; i < n_inst; i++)
+            json_array_append_new(scope, json_integer(inst[i]));
+    }
     json_t *dry = json_pack("{s:O, s:b}", "config", config, "dry_run", true), *answer = NULL;
+    if (scope)
+        json_object_set(dry, "instances", scope);
     r = api_call(ctx, "POST", path, dry, &answer, &err);
     json_decref(dry);
     if (r < 0) {
         json_decref(config);
+        json_decref(scope);
         if (err->kind == BO_E_INVALID)
             return cli_fail(CLI_EXIT_INVALID_CONFIG, "scheduler refused the config of job %s: %s", key, err->msg);
         return update_ops_fail(err, key);
@@ -59,9 +79,10 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     bool changes = json_array_size(json_object_get(plan, "add")) || json_array_size(json_object_get(plan, "kill")) ||
                    json_array_size(json_object_get(plan, "replace"));
     if (!changes) {
-        printf("Job %s is unchanged\n", key);
+        printf("Job %s is unchanged%s\n", key, inst ? " in these instances" : "");
         json_decref(answer);
         json_decref(config);
+        json_decref(scope);
         return CLI_EXIT_OK;
     }
     printf("Update of job %s:\n", key);
@@ -73,6 +94,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     char rid[37];
     bo_uuid4(rid);
     json_t *body = json_pack("{s:o, s:s}", "config", config, "request_id", rid);
+    if (scope)
+        json_object_set_new(body, "instances", scope);
     if (message)
         json_object_set_new(body, "message", json_string(message));
     answer = NULL;
@@ -102,17 +125,20 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
 const struct cli_command cmd_update_start_entry = {
     .group = "update",
     .name = "start",
-    .args = "KEY FILE",
+    .args = "KEY[/INSTANCES] FILE",
     .summary = "roll a new config of a job out, instance by instance",
     .help = "Loads job KEY from FILE and prints what changes per instance (add, kill, replace, unchanged), then "
-            "starts a rolling update run by the scheduler: batch_size instances at a time, each watched until it "
+            "starts a rolling update run by the scheduler; with /INSTANCES (`0-1`, `0,3,5-7`) only those "
+            "instances change (canaries: update the rest with a second `update start` once they are good). It runs "
+            "batch_size instances at a time, each watched until it "
             "has stayed RUNNING for watch_secs; too many failures roll every touched instance back to the old "
             "config, in reverse order (the job file's `update:` settings; docs/jobs.md \"Updates\"). Prints `Job "
             "KEY is unchanged` and exits 0 when nothing would change. Running the same command again while the "
             "update runs answers with that update instead of starting another. With --wait, exits 0 once the "
             "update ROLLED_FORWARD and 4 when it ended otherwise (rolled back, aborted, failed). Exits 4 when "
             "the job already has an active update.",
-    .examples = "borealis update start local/www-data/prod/web web.yaml --message 'v2' --wait",
+    .examples = "borealis update start local/www-data/prod/web/0-1 web.yaml --message 'v2 canaries' --wait\n"
+                "borealis update start local/www-data/prod/web web.yaml --message 'v2' --wait",
     .options = options,
     .min_args = 2,
     .max_args = 2,

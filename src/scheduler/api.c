@@ -547,6 +547,7 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/jobs/*/*/*/*", h_job_get, "job_get", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/updates", api_update_start, "update_start", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/restart", api_job_restart, "job_restart", PERM_ROLE_WRITE},
     {"GET", "/api/v1/jobs/*/*/*/*/updates", api_update_list, "update_list", PERM_ROLE_READ},
     {"GET", "/api/v1/jobs/*/*/*/*/updates/*", api_update_get, "update_get", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/update/pause", api_update_pause, "update_pause", PERM_ROLE_WRITE},

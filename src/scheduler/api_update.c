@@ -15,20 +15,28 @@
 
 static struct sched_state *S(void *ctx) { return &((struct scheduler *)ctx)->state; }
 
+static bool in_list(const struct update_scope *scope, int64_t i)
+{
+    for (size_t k = 0; scope->instances && k < scope->n; k++)
+        if (scope->instances[k] == i)
+            return true;
+    return !scope->instances;
+}
+
 /* {"add": [...], "kill": [...], "replace": [...], "unchanged": [...]}. */
-static json_t *plan_json(const struct sched_job *j, const struct job_config *to)
+static json_t *plan_json(const struct sched_job *j, const struct job_config *to, const struct update_scope *scope)
 {
     struct update_instance *plan;
     size_t n;
     int64_t unchanged;
-    update_plan(j, to, &plan, &n, &unchanged);
+    update_plan(j, to, scope, false, &plan, &n, &unchanged);
     json_t *o = json_pack("{s:[], s:[], s:[], s:[]}", "add", "kill", "replace", "unchanged");
     size_t k = 0;
     for (int64_t i = 0; i < to->instances || k < n; i++) {
         if (k < n && plan[k].instance == i) {
             json_array_append_new(json_object_get(o, update_action_name(plan[k].action)), json_integer(i));
             k++;
-        } else if (i < to->instances && i < j->n_current && j->current[i]) {
+        } else if (i < to->instances && i < j->n_current && j->current[i] && in_list(scope, i)) {
             json_array_append_new(json_object_get(o, "unchanged"), json_integer(i));
         }
     }
@@ -53,7 +61,7 @@ static struct sched_update *same_request(struct sched_job *j, const struct updat
         DL_FOREACH2(j->updates, u, u_next)
     if (u->request_id && strcmp(u->request_id, r->request_id) == 0)
         return u;
-    if (j->update && j->update->to) {
+    if (j->update && j->update->to && !j->update->restart) {
         json_t *a = job_config_to_json(j->update->to), *b = job_config_to_json(r->config);
         bool same = json_equal(a, b);
         json_decref(a);
@@ -75,7 +83,7 @@ void api_update_start(struct http_request *req, void *ctx)
         return;
     _cleanup_error_ bo_error_t err = NULL;
     struct update_request r = {0};
-    int pr = update_request_parse(body, j->key, true, &r, &err);
+    int pr = update_request_parse(body, j->key, UPDATE_REQ_START, &r, &err);
     if (pr == 0 && job_config_check_image_resolved(r.config, &err) < 0) {
         update_request_clear(&r);
         pr = -1;
@@ -85,8 +93,9 @@ void api_update_start(struct http_request *req, void *ctx)
         json_decref(body);
         return;
     }
+    struct update_scope scope = {r.instances, r.n_instances};
     if (r.dry_run) {
-        json_t *plan = plan_json(j, r.config);
+        json_t *plan = plan_json(j, r.config, &scope);
         json_t *o = json_pack("{s:o}", "plan", plan);
         json_object_set_new(o, "active_update", j->update ? update_to_json(j->update, false) : json_null());
         update_request_clear(&r);
@@ -103,7 +112,7 @@ void api_update_start(struct http_request *req, void *ctx)
         http_reply_json(req, 200, o);
         return;
     }
-    json_t *plan = plan_json(j, r.config);
+    json_t *plan = plan_json(j, r.config, &scope);
     bool unchanged = !json_array_size(json_object_get(plan, "add")) && !json_array_size(json_object_get(plan, "kill")) &&
                      !json_array_size(json_object_get(plan, "replace"));
     if (unchanged && !j->update) {
@@ -114,7 +123,11 @@ void api_update_start(struct http_request *req, void *ctx)
     }
     int rc = store_begin(st->store, &err);
     if (rc == 0)
-        rc = update_start(st, j, r.config, req->principal, r.message, r.request_id, &u, &err);
+    {
+        struct update_start_opts o = {.to = r.config, .scope = scope, .user = req->principal, .message = r.message,
+                                      .request_id = r.request_id};
+        rc = update_start(st, j, &o, &u, &err);
+    }
     update_request_clear(&r);
     json_decref(body);
     if (api_finish_batch(req, ctx, rc, j->key, rc == 0 ? u->id : NULL, 201, &err) < 0) {
@@ -170,7 +183,7 @@ static void command(struct http_request *req, void *ctx, enum update_command cmd
         return;
     _cleanup_error_ bo_error_t err = NULL;
     struct update_request r = {0};
-    if (update_request_parse(body, j->key, false, &r, &err) < 0) {
+    if (update_request_parse(body, j->key, UPDATE_REQ_COMMAND, &r, &err) < 0) {
         http_reply_bo_error(req, err);
         json_decref(body);
         return;
@@ -194,3 +207,43 @@ void api_update_pause(struct http_request *req, void *ctx) { command(req, ctx, U
 void api_update_resume(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_RESUME); }
 void api_update_abort(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ABORT); }
 void api_update_rollback(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ROLLBACK); }
+
+void api_job_restart(struct http_request *req, void *ctx)
+{
+    struct sched_state *st = S(ctx);
+    struct sched_job *j = api_job_from_path(req, st);
+    if (!j)
+        return;
+    json_t *body = req->body_len ? http_body_json(req) : json_object();
+    if (!body)
+        return;
+    _cleanup_error_ bo_error_t err = NULL;
+    struct update_request r = {0};
+    if (update_request_parse(body, j->key, UPDATE_REQ_RESTART, &r, &err) < 0) {
+        http_reply_bo_error(req, err);
+        json_decref(body);
+        return;
+    }
+    /* The job's own settings, but what the request says; a restart never
+     * rolls back (each instance comes back with the config it had). */
+    const struct job_config *c = j->config;
+    struct update_settings set = {
+        r.settings.batch_size >= 0 ? r.settings.batch_size : c->update.batch_size,
+        r.settings.watch_secs >= 0 ? r.settings.watch_secs : c->update.watch_secs,
+        r.settings.max_per_instance_failures >= 0 ? r.settings.max_per_instance_failures
+                                                  : c->update.max_per_instance_failures,
+        r.settings.max_total_failures >= 0 ? r.settings.max_total_failures : c->update.max_total_failures,
+        false,
+    };
+    struct update_start_opts o = {.settings = &set, .scope = {r.instances, r.n_instances}, .user = req->principal,
+                                  .message = r.message};
+    struct sched_update *u = NULL;
+    int rc = store_begin(st->store, &err);
+    if (rc == 0)
+        rc = update_start(st, j, &o, &u, &err);
+    update_request_clear(&r);
+    json_decref(body);
+    if (api_finish_batch(req, ctx, rc, j->key, rc == 0 ? u->id : NULL, 201, &err) < 0)
+        return;
+    http_reply_json(req, 201, update_with_plan(u, NULL));
+}

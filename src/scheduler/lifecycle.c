@@ -214,10 +214,11 @@ int lifecycle_create_job(struct sched_state *st, struct job_config *c, struct sc
 }
 
 int lifecycle_add_instance(struct sched_state *st, struct sched_job *j, int32_t instance, struct job_config *c,
-                           const char *msg, struct sched_task **ret, bo_error_t *err)
+                           const char *prefer_agent, const char *msg, struct sched_task **ret, bo_error_t *err)
 {
     state_job_reserve_instances(j, instance + 1);
     struct sched_task *t = state_task_new(st, j, instance, c);
+    t->prefer_agent = prefer_agent ? bo_xstrdup(prefer_agent) : NULL;
     set_state(st, t, TASK_PENDING, msg);
     if (state_save_task(st, t, err) < 0 || state_job_refresh(st, j, err) < 0)
         return -1;

@@ -23,9 +23,10 @@ int lifecycle_transition(struct sched_state *st, struct sched_task *t, enum task
 
 /* A new task for `instance` of j (the instance array grows if needed)
  * running config `c` (registered with the job), in PENDING with `msg`,
- * saved; it becomes the instance's current task. */
+ * saved; it becomes the instance's current task. Placement tries agent
+ * `prefer_agent` first (NULL: none). */
 int lifecycle_add_instance(struct sched_state *st, struct sched_job *j, int32_t instance, struct job_config *c,
-                           const char *msg, struct sched_task **ret, bo_error_t *err);
+                           const char *prefer_agent, const char *msg, struct sched_task **ret, bo_error_t *err);
 
 /* User kill: never rescheduled. Returns 1 if the task was live. */
 int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err);

@@ -257,11 +257,17 @@ static void take_ports(struct sched_agent *a, size_t n, uint16_t *out)
     cursor += (uint32_t)n;
 }
 
-/* Among the agents that may run it: fewest instances of the same job on
+/* The agent the task prefers if it may run it (update affinity); else,
+ * among the agents that may run it: fewest instances of the same job on
  * the agent's rack, then on the agent (spread), then most free memory. */
 static struct sched_agent *choose(struct sched_state *st, const struct sched_task *t, const struct spread_job *sj)
 {
     static size_t cursor;
+    if (t->prefer_agent) {
+        struct sched_agent *a = state_agent_find(st, t->prefer_agent);
+        if (a && a->up && judge(a, t->config, sj) == FIT)
+            return a;
+    }
     struct sched_agent *best = NULL;
     int64_t best_rack = 0, best_count = 0;
     uint64_t best_free = 0;

@@ -339,6 +339,7 @@ static void task_free(struct sched_task *t)
     state_reason_unref(t->pending_reason);
     free(t->ancestor_id);
     free(t->agent_id);
+    free(t->prefer_agent);
     free(t->id);
     free(t);
 }

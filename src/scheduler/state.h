@@ -57,6 +57,10 @@ struct sched_task {
     char *ancestor_id;
     struct sched_agent *agent; /* set from ASSIGNED on */
     char *agent_id;            /* kept after the agent is forgotten */
+    /* Placement tries this agent first (update affinity: a replaced
+     * instance goes back to its machine, whose sandbox and image cache
+     * it reuses); NULL: none. Not stored: a preference only. */
+    char *prefer_agent;
     uint16_t *ports;           /* parallel to config->task.ports */
     char *message;
     struct sched_reason *pending_reason;

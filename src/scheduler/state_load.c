@@ -599,6 +599,27 @@ static int load_update_events(const struct row *r, json_t *arr, struct sched_upd
     return 0;
 }
 
+/* The same bounds as the job file's `update:` fields (model/job.c). */
+static int load_update_settings(const struct row *r, json_t *o, struct update_settings *ret)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+        int64_t min, max;
+    } ints[] = {
+        {"batch_size", offsetof(struct update_settings, batch_size), 1, JOB_MAX_INSTANCES},
+        {"watch_secs", offsetof(struct update_settings, watch_secs), 0, 86400},
+        {"max_per_instance_failures", offsetof(struct update_settings, max_per_instance_failures), 0, 1000},
+        {"max_total_failures", offsetof(struct update_settings, max_total_failures), 0, JOB_MAX_INSTANCES},
+    };
+    if (!json_is_object(o))
+        return bad(r, "field `settings` is not an object");
+    for (size_t i = 0; i < BO_ARRAY_SIZE(ints); i++)
+        if (get_int(r, o, ints[i].name, ints[i].min, ints[i].max, (int64_t *)((char *)ret + ints[i].offset)) < 0)
+            return -1;
+    return get_bool(r, o, "rollback_on_failure", &ret->rollback_on_failure);
+}
+
 static int load_update(void *ctx, const char *id, const char *value, bo_error_t *err)
 {
     struct row r = {ctx, "update", id, err};
@@ -609,8 +630,9 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
         return -1;
     int ret = -1;
     struct sched_update *u = NULL;
-    const char *rid, *jobkey, *status, *user, *message, *request_id;
+    const char *rid, *jobkey, *status, *user, *message, *request_id, *kind;
     int64_t created, updated, failed, from_id = -1, to_id = -1;
+    struct update_settings settings;
     enum update_status us;
     struct sched_job *j;
     if (get_str(&r, rec, "id", false, &rid) < 0 || get_str(&r, rec, "job", false, &jobkey) < 0 ||
@@ -620,8 +642,14 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
         get_text(&r, rec, "request_id", true, UPDATE_REQUEST_ID_MAX, &request_id) < 0 ||
         get_int(&r, rec, "created_ms", 0, INT64_MAX, &created) < 0 ||
         get_int(&r, rec, "updated_ms", 0, INT64_MAX, &updated) < 0 ||
-        get_int(&r, rec, "failed_instances", 0, JOB_MAX_INSTANCES, &failed) < 0)
+        get_int(&r, rec, "failed_instances", 0, JOB_MAX_INSTANCES, &failed) < 0 ||
+        get_str(&r, rec, "kind", false, &kind) < 0 ||
+        load_update_settings(&r, json_object_get(rec, "settings"), &settings) < 0)
         goto out;
+    if (strcmp(kind, "update") != 0 && strcmp(kind, "restart") != 0) {
+        bad(&r, "field `kind` is `%.32s`, not update or restart", kind);
+        goto out;
+    }
     if (strcmp(rid, id) != 0) {
         bad(&r, "field `id` is `%.64s`", rid);
         goto out;
@@ -655,6 +683,8 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
     }
     u = update_new(j, id);
     u->status = (uint8_t)us;
+    u->settings = settings;
+    u->restart = strcmp(kind, "restart") == 0;
     u->from = from ? job_config_ref(from) : NULL;
     u->to = to ? job_config_ref(to) : NULL;
     u->user = bo_xstrdup(user);

@@ -125,12 +125,12 @@ void update_free(struct sched_state *st, struct sched_update *u)
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-static json_t *settings_json(const struct job_config *c)
+static json_t *settings_json(const struct update_settings *c)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:b}", "batch_size", (json_int_t)c->update.batch_size, "watch_secs",
-                     (json_int_t)c->update.watch_secs, "max_per_instance_failures",
-                     (json_int_t)c->update.max_per_instance_failures, "max_total_failures",
-                     (json_int_t)c->update.max_total_failures, "rollback_on_failure", c->update.rollback_on_failure);
+    return json_pack("{s:I, s:I, s:I, s:I, s:b}", "batch_size", (json_int_t)c->batch_size, "watch_secs",
+                     (json_int_t)c->watch_secs, "max_per_instance_failures", (json_int_t)c->max_per_instance_failures,
+                     "max_total_failures", (json_int_t)c->max_total_failures, "rollback_on_failure",
+                     c->rollback_on_failure);
 }
 
 /* The stored record and the API's view share this shape. */
@@ -142,6 +142,8 @@ static json_t *record(const struct sched_update *u, bool with_ids)
                           u->failed_instances);
     json_object_set_new(r, "message", str_or_null(u->message));
     json_object_set_new(r, "request_id", str_or_null(u->request_id));
+    json_object_set_new(r, "kind", json_string(u->restart ? "restart" : "update"));
+    json_object_set_new(r, "settings", settings_json(&u->settings));
     if (with_ids) {
         int64_t from = u->from ? state_job_config_id(u->job, u->from) : -1;
         int64_t to = u->to ? state_job_config_id(u->job, u->to) : -1;
@@ -182,8 +184,6 @@ json_t *update_to_json(const struct sched_update *u, bool details)
 {
     json_t *r = record(u, false);
     json_object_del(r, "request_id");
-    if (u->to)
-        json_object_set_new(r, "settings", settings_json(u->to));
     /* The per-instance summary people read first. */
     json_t *by_action[UPDATE_ACTION_COUNT];
     for (int a = 0; a < UPDATE_ACTION_COUNT; a++)
@@ -235,9 +235,19 @@ static struct sched_task *present_task(const struct sched_job *j, int64_t i)
     return t && !t->kill_requested ? t : NULL;
 }
 
-void update_plan(const struct sched_job *j, const struct job_config *to, struct update_instance **ret,
-                 size_t *ret_n, int64_t *ret_unchanged)
+static bool in_scope(const struct update_scope *scope, int64_t i, size_t *k)
 {
+    if (!scope || !scope->instances)
+        return true;
+    while (*k < scope->n && scope->instances[*k] < i)
+        (*k)++;
+    return *k < scope->n && scope->instances[*k] == i;
+}
+
+void update_plan(const struct sched_job *j, const struct job_config *to, const struct update_scope *scope,
+                 bool restart, struct update_instance **ret, size_t *ret_n, int64_t *ret_unchanged)
+{
+    size_t sk = 0;
     int64_t n = j->n_current > to->instances ? j->n_current : to->instances;
     struct update_instance *v = bo_xcalloc((size_t)n + 1, sizeof(*v));
     size_t k = 0;
@@ -247,9 +257,16 @@ void update_plan(const struct sched_job *j, const struct job_config *to, struct 
     bool seen_same[8];
     size_t n_seen = 0;
     for (int64_t i = 0; i < n; i++) {
+        if (!in_scope(scope, i, &sk))
+            continue;
         struct sched_task *t = present_task(j, i);
         bool want = i < to->instances;
         int action = -1;
+        if (restart) {
+            if (t)
+                v[k++] = (struct update_instance){.instance = (int32_t)i, .action = UPDATE_REPLACE};
+            continue;
+        }
         if (want && !t)
             action = UPDATE_ADD;
         else if (!want && t)
@@ -292,6 +309,8 @@ static bool forward(const struct sched_update *u)
  * or NULL when it should end up without a task. */
 static struct job_config *target(const struct sched_update *u, const struct update_instance *x)
 {
+    if (u->restart) /* each instance comes back with the config it had */
+        return u->job->current[x->instance] ? u->job->current[x->instance]->config : NULL;
     if (forward(u))
         return x->action == UPDATE_KILL ? NULL : u->to;
     return x->action == UPDATE_ADD ? NULL : u->from;
@@ -330,9 +349,10 @@ static void instance_event(struct sched_update *u, const struct update_instance 
 static int add_task(struct sched_state *st, struct sched_update *u, struct update_instance *x,
                     struct job_config *c, bo_error_t *err)
 {
-    struct sched_task *t;
-    _cleanup_free_ char *msg = bo_xasprintf("%s by update %s", forward(u) ? "added" : "rolled back", u->id);
-    if (lifecycle_add_instance(st, u->job, x->instance, c, msg, &t, err) < 0)
+    struct sched_task *t, *prev = current_task(u->job, x->instance);
+    _cleanup_free_ char *msg = bo_xasprintf("%s by %s %s", !forward(u) ? "rolled back" : prev ? "replaced" : "added",
+                                            u->restart ? "restart" : "update", u->id);
+    if (lifecycle_add_instance(st, u->job, x->instance, c, prev ? prev->agent_id : NULL, msg, &t, err) < 0)
         return -1;
     free(x->task_id);
     x->task_id = bo_xstrdup(t->id);
@@ -355,13 +375,13 @@ static int drive(struct sched_state *st, struct sched_update *u, struct update_i
 {
     struct sched_job *j = u->job;
     struct job_config *want = target(u, x);
-    const struct job_config *s = forward(u) ? u->to : u->from;
+    const struct update_settings *s = &u->settings;
     *ret_wait_ms = -1;
     if (x->phase == PHASE_WAITING) {
         struct sched_task *cur = current_task(j, x->instance), *t = present_task(j, x->instance);
         if (cur && cur->kill_requested && task_state_is_active(cur->state)) {
             x->phase = PHASE_KILLING; /* on its way out (a rollback of a replace in flight) */
-        } else if (t && (!want || t->config != want)) {
+        } else if (t && (u->restart || !want || t->config != want)) {
             x->phase = PHASE_KILLING;
             if (lifecycle_kill(st, t, err) < 0)
                 return -1;
@@ -392,7 +412,7 @@ static int drive(struct sched_state *st, struct sched_update *u, struct update_i
     struct sched_task *t = current_task(j, x->instance);
     bool same = t && x->task_id && strcmp(t->id, x->task_id) == 0;
     if (same && task_state_is_active(t->state)) {
-        if (instance_settled(t, s->update.watch_secs * 1000, bo_wall_ms(), ret_wait_ms))
+        if (instance_settled(t, s->watch_secs * 1000, bo_wall_ms(), ret_wait_ms))
             instance_done(u, x);
         return 0;
     }
@@ -403,7 +423,7 @@ static int drive(struct sched_state *st, struct sched_update *u, struct update_i
                                             x->task_id ? x->task_id : "?", w ? task_state_name(w->state) : "",
                                             w && w->message ? ": " : "", w && w->message ? w->message : "",
                                             x->failures);
-    if (x->failures > s->update.max_per_instance_failures) {
+    if (x->failures > s->max_per_instance_failures) {
         x->phase = PHASE_FAILED;
         u->failed_instances++;
         instance_event(u, x, forward(u) ? "INSTANCE_UPDATE_FAILED" : "INSTANCE_ROLLBACK_FAILED", why);
@@ -473,7 +493,7 @@ int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, b
     struct sched_update *u = j->update;
     if (!u || (u->status != UPDATE_ROLLING_FORWARD && u->status != UPDATE_ROLLING_BACK))
         return 0;
-    const struct job_config *s = forward(u) ? u->to : u->from;
+    const struct update_settings *s = &u->settings;
     int64_t in_flight = 0, wait = -1;
     for (size_t i = 0; i < u->n_inst; i++)
         in_flight += u->inst[i].phase == PHASE_KILLING || u->inst[i].phase == PHASE_WATCHING;
@@ -486,7 +506,7 @@ int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, b
         done = false;
         if (x->phase == PHASE_WAITING) {
             /* Nothing new starts once the update has failed. */
-            if (in_flight >= s->update.batch_size || u->failed_instances > s->update.max_total_failures)
+            if (in_flight >= s->batch_size || u->failed_instances > s->max_total_failures)
                 continue;
             in_flight++;
             if (fwd)
@@ -501,11 +521,11 @@ int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, b
         if (w >= 0 && (wait < 0 || w < wait))
             wait = w;
     }
-    if (u->failed_instances > s->update.max_total_failures) {
+    if (u->failed_instances > s->max_total_failures) {
         _cleanup_free_ char *m = bo_xasprintf("%d instance%s failed (max_total_failures %lld)", u->failed_instances,
                                               u->failed_instances == 1 ? "" : "s",
-                                              (long long)s->update.max_total_failures);
-        if (fwd && s->update.rollback_on_failure) {
+                                              (long long)s->max_total_failures);
+        if (fwd && s->rollback_on_failure && !u->restart) {
             begin_rollback(u, NULL, m);
             bo_timer_arm(&st->timers, &j->update_timer, now_mono);
             return update_save(st, u, err) < 0 || state_save_job(st, j, err) < 0 ? -1 : 0;
@@ -547,20 +567,23 @@ static char *new_update_id(int64_t now)
     return bo_xasprintf("u%013lld-%.8s", (long long)now, uuid);
 }
 
-int update_start(struct sched_state *st, struct sched_job *j, struct job_config *to, const char *user,
-                 const char *message, const char *request_id, struct sched_update **ret, bo_error_t *err)
+int update_start(struct sched_state *st, struct sched_job *j, const struct update_start_opts *o,
+                 struct sched_update **ret, bo_error_t *err)
 {
     if (j->update)
         return bo_error_set(err, BO_E_EXISTS, "job %s already has an active update %s (%s, started by %s): "
                             "pause, resume, abort or wait for it first",
                             j->key, j->update->id, update_status_name(j->update->status), j->update->user);
+    bool restart = !o->to;
+    struct job_config *to = restart ? j->config : o->to;
     struct update_instance *plan;
     size_t n;
     int64_t unchanged;
-    update_plan(j, to, &plan, &n, &unchanged);
+    update_plan(j, to, &o->scope, restart, &plan, &n, &unchanged);
     if (n == 0) {
         free(plan);
-        return bo_error_set(err, BO_E_INVALID, "job %s is unchanged", j->key);
+        return bo_error_set(err, BO_E_INVALID, restart ? "job %s has no live instance to restart" : "job %s is unchanged",
+                            j->key);
     }
     int64_t now = bo_wall_ms();
     _cleanup_free_ char *id = new_update_id(now);
@@ -568,9 +591,16 @@ int update_start(struct sched_state *st, struct sched_job *j, struct job_config 
     bool added;
     u->to = job_config_ref(state_job_intern_config(j, to, &added));
     u->from = job_config_ref(j->config);
-    u->user = bo_xstrdup(user ? user : "");
-    u->message = message && *message ? bo_xstrdup(message) : NULL;
-    u->request_id = request_id && *request_id ? bo_xstrdup(request_id) : NULL;
+    u->restart = restart;
+    if (o->settings)
+        u->settings = *o->settings;
+    else
+        u->settings = (struct update_settings){to->update.batch_size, to->update.watch_secs,
+                                               to->update.max_per_instance_failures, to->update.max_total_failures,
+                                               to->update.rollback_on_failure};
+    u->user = bo_xstrdup(o->user ? o->user : "");
+    u->message = o->message && *o->message ? bo_xstrdup(o->message) : NULL;
+    u->request_id = o->request_id && *o->request_id ? bo_xstrdup(o->request_id) : NULL;
     u->created_ms = now;
     u->inst = plan;
     u->n_inst = n;
@@ -579,7 +609,7 @@ int update_start(struct sched_state *st, struct sched_job *j, struct job_config 
     state_job_reserve_instances(j, to->instances);
     /* Instances that stay as they are run the new config from now on (it
      * differs from theirs only in instances or update settings). */
-    for (int64_t i = 0; i < to->instances; i++) {
+    for (int64_t i = 0; !restart && i < to->instances; i++) {
         struct sched_task *t = present_task(j, i);
         if (!t || t->config == u->to || !job_config_same_task(t->config, u->to))
             continue;
@@ -595,8 +625,8 @@ int update_start(struct sched_state *st, struct sched_job *j, struct job_config 
     }
     u->status = UPDATE_ROLLING_FORWARD;
     update_push_event(u, -1, update_status_name(UPDATE_ROLLING_FORWARD), u->user, u->message, now);
-    log_info("job %s: update %s started by %s (%zu instance%s change, %lld unchanged)", j->key, u->id, u->user, n,
-             n == 1 ? "s" : "", (long long)unchanged);
+    log_info("job %s: %s %s started by %s (%zu instance%s to change, %lld unchanged)", j->key,
+             restart ? "restart" : "update", u->id, u->user, n, n == 1 ? "" : "s", (long long)unchanged);
     bo_timer_arm(&st->timers, &j->update_timer, bo_mono_ms());
     if (update_save(st, u, err) < 0 || state_job_refresh(st, j, err) < 0 || state_save_job(st, j, err) < 0 ||
         update_prune(st, j, err) < 0)
@@ -626,6 +656,9 @@ int update_command(struct sched_state *st, struct sched_update *u, enum update_c
         to = update_status_is_active(s) ? UPDATE_ABORTED : UPDATE_STATUS_COUNT;
         break;
     case UPDATE_CMD_ROLLBACK:
+        if (u->restart) /* every instance already runs the config it had */
+            return bo_error_set(err, BO_E_INVALID, "%s of job %s is a restart: there is nothing to roll back (abort "
+                                "it to stop it)", u->id, j->key);
         to = s == UPDATE_ROLLING_FORWARD || s == UPDATE_ROLL_FORWARD_PAUSED ? UPDATE_ROLLING_BACK
                                                                            : UPDATE_STATUS_COUNT;
         break;

@@ -62,10 +62,22 @@ struct update_event {
     char *message; /* NULL if none */
 };
 
+/* How an update runs (the new config's `update:` settings, or a
+ * restart's options); the same both ways, as Aurora's. */
+struct update_settings {
+    int64_t batch_size;
+    int64_t watch_secs;
+    int64_t max_per_instance_failures;
+    int64_t max_total_failures;
+    bool rollback_on_failure;
+};
+
 struct sched_update {
     char *id;
     struct sched_job *job;
     struct job_config *from, *to; /* registered configs of the job (refs held) */
+    struct update_settings settings;
+    bool restart;                 /* a rolling restart: every instance replaced by itself */
     uint8_t status;               /* enum update_status */
     char *user;                   /* who started it */
     char *message;                /* given at start, or NULL */
@@ -87,17 +99,34 @@ int update_action_from_name(const char *s, enum update_action *ret);
 const char *update_phase_name(enum update_phase p);
 int update_phase_from_name(const char *s, enum update_phase *ret);
 
-/* What `update start` would do to each instance of `j` given config
- * `to`: fills *ret (heap, by instance) with the instances that change and
- * *ret_unchanged with the count of those that do not. */
-void update_plan(const struct sched_job *j, const struct job_config *to, struct update_instance **ret,
-                 size_t *ret_n, int64_t *ret_unchanged);
+/* Which instances an update may touch: all, or a sorted list (canaries,
+ * `KEY/0-1`). */
+struct update_scope {
+    const int64_t *instances; /* NULL: every instance */
+    size_t n;
+};
 
-/* Start an update of j to config `to` (validated, same key). Refused
- * (BO_E_EXISTS) while another is active; BO_E_INVALID ("job is unchanged")
- * when no instance would change. Saves everything in the current batch. */
-int update_start(struct sched_state *st, struct sched_job *j, struct job_config *to, const char *user,
-                 const char *message, const char *request_id, struct sched_update **ret, bo_error_t *err);
+/* What `update start` would do to each instance of `j` (within `scope`,
+ * NULL: all) given config `to`: fills *ret (heap, by instance) with the
+ * instances that change and *ret_unchanged with the count of those that do
+ * not. With `restart`, every present instance is replaced. */
+void update_plan(const struct sched_job *j, const struct job_config *to, const struct update_scope *scope,
+                 bool restart, struct update_instance **ret, size_t *ret_n, int64_t *ret_unchanged);
+
+/* What starts an update. */
+struct update_start_opts {
+    struct job_config *to;         /* the new config (validated, same key); NULL for a restart */
+    const struct update_settings *settings; /* NULL: the new config's `update:` */
+    struct update_scope scope;     /* instances: all when .instances is NULL */
+    const char *user, *message, *request_id;
+};
+
+/* Start an update of j (a rolling restart when o->to is NULL). Refused
+ * (BO_E_EXISTS) while another is active; BO_E_INVALID ("job is unchanged",
+ * or "nothing to restart") when no instance would change. Saves everything
+ * in the current batch. */
+int update_start(struct sched_state *st, struct sched_job *j, const struct update_start_opts *o,
+                 struct sched_update **ret, bo_error_t *err);
 
 /* User actions on the active update of j. BO_E_INVALID naming the
  * update's status when the action does not apply to it. */

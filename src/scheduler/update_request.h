@@ -1,28 +1,47 @@
-/* update_request.h - the bodies of the update routes (docs/api.md
- * "Updates"): strict validation, kept apart from the handlers so fuzz/
- * can reach it. */
+/* update_request.h - the bodies of the update routes and of the restart
+ * route (docs/api.md "Updates"): strict validation, kept apart from the
+ * handlers so fuzz/ can reach it. */
 #ifndef BO_SCHEDULER_UPDATE_REQUEST_H
 #define BO_SCHEDULER_UPDATE_REQUEST_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "model/job.h"
 
+enum update_request_kind {
+    UPDATE_REQ_START,   /* POST .../updates */
+    UPDATE_REQ_COMMAND, /* POST .../update/pause (resume, abort, rollback) */
+    UPDATE_REQ_RESTART, /* POST .../restart */
+};
+
+/* Settings a restart request may set; -1: not given (the job's own). */
+struct update_request_settings {
+    int64_t batch_size, watch_secs, max_per_instance_failures, max_total_failures;
+};
+
 struct update_request {
     struct job_config *config; /* start only: the new config (ref held) */
     const char *message;       /* NULL if none; points into the body */
-    const char *request_id;    /* NULL if none; points into the body */
-    bool dry_run;
+    const char *request_id;    /* start only; NULL if none; points into the body */
+    bool dry_run;              /* start only */
+    int64_t *instances;        /* start, restart: increasing, or NULL for all (heap) */
+    size_t n_instances;
+    struct update_request_settings settings; /* restart only */
 };
 
-/* POST .../updates: {"config": JOB, "message"?: TEXT, "request_id"?: ID,
- * "dry_run"?: BOOL}, the config for job `job_key` (its key must match).
- * With `start` false (pause, resume, abort, rollback) only "message" is
- * allowed, and the body may be {}. Errors are BO_E_INVALID naming the
- * field. The strings stay valid while `body` lives. */
-int update_request_parse(json_t *body, const char *job_key, bool start, struct update_request *ret,
+/* Validate `body` for the route `kind` of job `job_key`:
+ *   start:   {"config": JOB, "message"?, "request_id"?, "dry_run"?, "instances"?}
+ *            (the config's key must be job_key);
+ *   command: {"message"?} (or {});
+ *   restart: {"instances"?, "batch_size"?, "watch_secs"?,
+ *             "max_per_instance_failures"?, "max_total_failures"?, "message"?}.
+ * "instances" is an increasing list of instance numbers. Errors are
+ * BO_E_INVALID naming the field. The strings stay valid while `body` lives;
+ * update_request_clear releases the rest. */
+int update_request_parse(json_t *body, const char *job_key, enum update_request_kind kind, struct update_request *ret,
                          bo_error_t *err);
 void update_request_clear(struct update_request *r);
 

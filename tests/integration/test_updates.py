@@ -4,6 +4,7 @@ pause/resume/abort, kills refused meanwhile, and an update that survives a
 scheduler kill -9. Checked on the machine's processes and through the API."""
 import collections
 import os
+import time
 
 from conftest import wait_for
 
@@ -206,3 +207,50 @@ def test_update_survives_scheduler_kill9(running):
     assert u["status"] == "ROLLED_FORWARD"
     updated = [e["instance"] for e in u["events"] if e["what"] == "INSTANCE_UPDATED"]
     assert sorted(updated) == [0, 1, 2], u["events"]
+
+
+def test_canary_instances_then_the_rest(running):
+    c = running
+    create(c, "v1", instances=3)
+    r = c.cli("update", "start", KEY + "/0-1", update_file(c, "v2", instances=3), "--wait")
+    assert r.rc == 0, r
+    assert "replace   2 instances: 0-1" in r.out, r
+    wait_for("canaries on v2, the rest on v1", lambda: sorted(processes_with(marker(c, "v2"))) == ["0", "1"]
+             and sorted(processes_with(marker(c, "v1"))) == ["2"])
+    # Then the rest: the canaries already run this config.
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3), "--wait")
+    assert r.rc == 0, r
+    assert "replace   1 instance: 2" in r.out and "unchanged 2 instances: 0-1" in r.out, r
+    wait_for("every instance on v2", lambda: running_on_versions(c, "v2", 3))
+
+
+def test_rolling_restart_keeps_the_others_running(running):
+    c = running
+    before = create(c, "v1", instances=3)
+    r = c.cli("job", "restart", KEY, "--batch-size", "1", "--watch-secs", "1", "--message", "new certs")
+    assert r.rc == 0 and "Restarting 3 instances" in r.out, r
+    # Observe it through the API while it runs: never fewer than N - batch
+    # instances RUNNING.
+    low, deadline = 3, time.monotonic() + 90
+    while True:
+        u = latest(c)
+        ts = c.tasks(KEY)
+        low = min(low, sum(t["state"] == "RUNNING" for t in ts.values()))
+        if u["status"] != "ROLLING_FORWARD":
+            break
+        assert time.monotonic() < deadline, f"restart still {u['status']} after 90s"
+        time.sleep(0.05)  # the sampling interval of the observation
+    assert u["status"] == "ROLLED_FORWARD", u
+    assert low >= 2, low
+    after = c.wait_running(KEY, 3)
+    for i in range(3):
+        assert after[i]["id"] != before[i]["id"]
+        assert after[i]["executor_pid"] != before[i]["executor_pid"]
+    wait_for("one v1 process per instance", lambda: running_on_versions(c, "v1", 3))
+    assert [e["message"] for e in latest(c)["events"] if e["instance"] == -1][0] == "new certs"
+    # A restart has nothing to roll back to; a job without live instances
+    # has nothing to restart.
+    r = c.cli("update", "rollback", KEY)
+    assert r.rc == 4, r
+    r = c.cli("job", "restart", KEY + "/7")
+    assert r.rc == 4 and "no live instance to restart" in r.err, r

@@ -113,7 +113,8 @@ static void make_store(void)
     }
     c = job_cmd("upd", 3, "sleep 1");
     struct sched_update *u = NULL;
-    CHECK(update_start(&st, j, c, "tester", "why not", "req-1", &u, NULL) == 0);
+    struct update_start_opts uo = {.to = c, .user = "tester", .message = "why not", .request_id = "req-1"};
+    CHECK(update_start(&st, j, &uo, &u, NULL) == 0);
     job_config_unref(c);
     CHECK(update_step(&st, j, bo_mono_ms(), NULL) == 0);
     CHECK(u->inst[0].phase == PHASE_KILLING);

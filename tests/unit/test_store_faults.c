@@ -321,7 +321,8 @@ static int do_update_start(struct sched_state *st, bo_error_t *err)
     CHECK(job_config_from_json(cj, &c, NULL) == 0);
     json_decref(cj);
     struct sched_update *u = NULL;
-    int r = update_start(st, j, c, "tester", "m", NULL, &u, err);
+    struct update_start_opts o = {.to = c, .user = "tester", .message = "m"};
+    int r = update_start(st, j, &o, &u, err);
     job_config_unref(c);
     return r;
 }
