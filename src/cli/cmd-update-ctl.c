@@ -1,5 +1,6 @@
-/* cmd-update-ctl.c - `borealis update pause|resume|abort|rollback KEY`:
- * commands on a job's active update. */
+/* cmd-update-ctl.c - `borealis update pause|resume|abort|rollback|pulse KEY`:
+ * commands on a job's active update; `update pulse KEY` keeps an update
+ * that needs pulses going. */
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/exitcode.h"
@@ -37,6 +38,7 @@ static int command(struct cli_ctx *ctx, const struct cli_args *a, const char *ve
 static int run_pause(struct cli_ctx *ctx, const struct cli_args *a) { return command(ctx, a, "pause", "paused"); }
 static int run_resume(struct cli_ctx *ctx, const struct cli_args *a) { return command(ctx, a, "resume", "resumed"); }
 static int run_abort(struct cli_ctx *ctx, const struct cli_args *a) { return command(ctx, a, "abort", "aborted"); }
+static int run_pulse(struct cli_ctx *ctx, const struct cli_args *a) { return command(ctx, a, "pulse", "pulsed"); }
 static int run_rollback(struct cli_ctx *ctx, const struct cli_args *a)
 {
     return command(ctx, a, "rollback", "rolling back");
@@ -62,3 +64,8 @@ const struct cli_command cmd_update_abort_entry =
 const struct cli_command cmd_update_rollback_entry =
     UPDATE_CTL(rollback, "roll back", "rolled back",
                "Every instance the update touched goes back to the old config, in reverse order.");
+const struct cli_command cmd_update_pulse_entry =
+    UPDATE_CTL(pulse, "pulse", "pulsed",
+               "An update whose job sets update.pulse_interval_secs makes progress only while pulses come at least "
+               "that often (an external check that all is well calls this); without them it waits "
+               "ROLL_FORWARD_AWAITING_PULSE. It starts that way, waiting for the first pulse.");

@@ -28,6 +28,7 @@ extern const struct cli_command cmd_update_pause_entry;
 extern const struct cli_command cmd_update_resume_entry;
 extern const struct cli_command cmd_update_abort_entry;
 extern const struct cli_command cmd_update_rollback_entry;
+extern const struct cli_command cmd_update_pulse_entry;
 extern const struct cli_command cmd_update_wait_entry;
 extern const struct cli_command cmd_update_list_entry;
 extern const struct cli_command cmd_update_info_entry;
@@ -56,7 +57,7 @@ static const struct cli_command *const command_table[] = {
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_job_logs_entry,
     &cmd_job_restart_entry,
     &cmd_update_start_entry, &cmd_update_pause_entry, &cmd_update_resume_entry,
-    &cmd_update_abort_entry, &cmd_update_rollback_entry, &cmd_update_wait_entry,
+    &cmd_update_abort_entry, &cmd_update_rollback_entry, &cmd_update_pulse_entry, &cmd_update_wait_entry,
     &cmd_update_list_entry, &cmd_update_info_entry,
     &cmd_task_list_entry,   &cmd_task_logs_entry,   &cmd_task_files_entry,
     &cmd_task_cp_entry,

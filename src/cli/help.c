@@ -238,6 +238,8 @@ static const char *field_type_text(const struct job_field *f)
         return "list of strings";
     case JOB_FIELD_OBJECT_LIST:
         return "list of mappings";
+    case JOB_FIELD_INT_LIST:
+        return "list of integers";
     }
     return "?";
 }
@@ -287,6 +289,8 @@ static char *field_limits(const struct job_field *f)
     case JOB_FIELD_OBJECT_LIST:
         return f->min > 0 ? bo_xasprintf("%.0f to %.0f entries", f->min, f->max)
                           : bo_xasprintf("at most %.0f entries", f->max);
+    case JOB_FIELD_INT_LIST:
+        return bo_xasprintf("at most %.0f entries, each %.0f to %.0f", f->max, f->elem_min, f->elem_max);
     default:
         return bo_xstrdup("");
     }

@@ -75,9 +75,9 @@ void update_ops_print(json_t *u, bool events)
     printf("\n");
     json_t *s = json_object_get(u, "settings");
     if (s)
-        printf("  batch_size %lld, watch_secs %lld, max_per_instance_failures %lld, max_total_failures %lld, "
+        printf("  %s, batch_size %lld, watch_secs %lld, max_per_instance_failures %lld, max_total_failures %lld, "
                "rollback_on_failure %s\n",
-               (long long)json_integer_value(json_object_get(s, "batch_size")),
+               str(s, "strategy"), (long long)json_integer_value(json_object_get(s, "batch_size")),
                (long long)json_integer_value(json_object_get(s, "watch_secs")),
                (long long)json_integer_value(json_object_get(s, "max_per_instance_failures")),
                (long long)json_integer_value(json_object_get(s, "max_total_failures")),
@@ -114,7 +114,8 @@ static void sleep_ms(int64_t ms)
 static bool active(const char *status)
 {
     return strcmp(status, "ROLLING_FORWARD") == 0 || strcmp(status, "ROLLING_BACK") == 0 ||
-           strcmp(status, "ROLL_FORWARD_PAUSED") == 0 || strcmp(status, "ROLL_BACK_PAUSED") == 0;
+           strcmp(status, "ROLL_FORWARD_PAUSED") == 0 || strcmp(status, "ROLL_BACK_PAUSED") == 0 ||
+           strcmp(status, "ROLL_FORWARD_AWAITING_PULSE") == 0 || strcmp(status, "ROLL_BACK_AWAITING_PULSE") == 0;
 }
 
 int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, int64_t timeout_ms)

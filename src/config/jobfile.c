@@ -276,6 +276,32 @@ static int conv_value(struct loader *l, const struct job_field *f, yaml_node_t *
         *ret = a;
         return 0;
     }
+    if (f->type == JOB_FIELD_INT_LIST) {
+        if (n->type != YAML_SEQUENCE_NODE)
+            return errat(l, n->start_mark, err, "%s: must be a list", path);
+        json_t *a = json_array();
+        size_t i = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+            if ((double)i > f->max) /* one past the limit: job.c refuses the list */
+                break;
+            yaml_node_t *e = node_at(l, *it);
+            _cleanup_free_ char *ip = bo_xasprintf("%s[%zu]", path, i);
+            record(l, ip, e->start_mark);
+            const char *es = scalar(e);
+            int64_t v;
+            if (!es) {
+                json_decref(a);
+                return errat(l, e->start_mark, err, "%s: must be a single value", ip);
+            }
+            if (bo_parse_i64(es, INT64_MIN, INT64_MAX, ip, &v, err) < 0) {
+                json_decref(a);
+                return wrapat(l, e->start_mark, err);
+            }
+            json_array_append_new(a, json_integer(v));
+        }
+        *ret = a;
+        return 0;
+    }
     if (f->type == JOB_FIELD_STRING || f->type == JOB_FIELD_ENUM)
         return conv_string(l, n, path, f->templated, ret, err);
 

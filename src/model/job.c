@@ -222,6 +222,8 @@ static const char *const ordering_names[] = {"parallel", "sequential", NULL};
 static const char *const mount_mode_names[] = {"ro", "rw", NULL};
 /* In enum health_check_type order. */
 static const char *const health_check_types[] = {"none", "http", "tcp", "shell", NULL};
+/* In enum update_strategy's order. */
+static const char *const strategy_names[] = {"queue", "batch", "variable", NULL};
 
 #define J(m) offsetof(struct job_config, m)
 #define T(m) offsetof(struct task_config, m)
@@ -280,6 +282,20 @@ static const struct job_field fields[] = {
     {"update", "rollback_on_failure", JOB_FIELD_BOOL, false, "true",
      .offset = offsetof(struct job_config, update.rollback_on_failure) - J(update),
      .help = "a failed update rolls back to the previous config (false: it stops FAILED)"},
+    {"update", "strategy", JOB_FIELD_ENUM, false, "\"queue\"", .choices = strategy_names,
+     .offset = offsetof(struct job_config, update.strategy) - J(update),
+     .help = "queue: batch_size instances in flight; batch: each batch done before the next; variable: batches "
+             "of batch_sizes"},
+    {"update", "batch_sizes", JOB_FIELD_INT_LIST, false, "[]", 0, JOB_MAX_BATCH_SIZES, .elem_min = 1,
+     .elem_max = JOB_MAX_INSTANCES, .offset = offsetof(struct job_config, update.batch_sizes) - J(update),
+     .count_offset = offsetof(struct job_config, update.n_batch_sizes) - J(update),
+     .help = "variable: the size of each batch in turn, the last one repeating"},
+    {"update", "autopause_after_batch", JOB_FIELD_BOOL, false, "false",
+     .offset = offsetof(struct job_config, update.autopause_after_batch) - J(update),
+     .help = "batch, variable: pause after each batch (`update resume` goes on)"},
+    {"update", "pulse_interval_secs", JOB_FIELD_INT, false, "0", 0, 86400,
+     .offset = offsetof(struct job_config, update.pulse_interval_secs) - J(update),
+     .help = "if set, the update waits (AWAITING_PULSE) unless `update pulse` came this recently"},
     {"partition_policy", "reschedule", JOB_FIELD_BOOL, false, "true", .offset = 0,
      .help = "false: tasks stay PARTITIONED until their agent is back"},
     {"partition_policy", "delay_secs", JOB_FIELD_INT, false, "0", 0, 86400,
@@ -439,6 +455,8 @@ static const char *type_text(enum job_field_type t)
         return "a list of strings";
     case JOB_FIELD_OBJECT_LIST:
         return "a list of objects";
+    case JOB_FIELD_INT_LIST:
+        return "a list of integers";
     }
     return "?";
 }
@@ -538,6 +556,26 @@ static int decode_field(struct dec *d, const struct job_field *f, const char *pa
     }
     case JOB_FIELD_OBJECT:
         return decode_object(d, f->child, path, v, at, err);
+    case JOB_FIELD_INT_LIST: {
+        if (!json_is_array(v))
+            return fail(d, path, err, "must be %s", type_text(f->type));
+        size_t n = json_array_size(v);
+        if ((double)n < f->min || (double)n > f->max)
+            return fail(d, path, err, "must have at most %.0f entries", f->max);
+        int64_t *arr = bo_xcalloc(n + 1, sizeof(*arr));
+        *(int64_t **)at = arr;
+        *(size_t *)((char *)base + f->count_offset) = n;
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_array_get(v, i);
+            if (!json_is_integer(e) || (double)json_integer_value(e) < f->elem_min ||
+                (double)json_integer_value(e) > f->elem_max) {
+                _cleanup_free_ char *ipath = bo_xasprintf("%s[%zu]", path, i);
+                return fail(d, ipath, err, "must be an integer between %.0f and %.0f", f->elem_min, f->elem_max);
+            }
+            arr[i] = json_integer_value(e);
+        }
+        return 0;
+    }
     case JOB_FIELD_STRING_LIST:
     case JOB_FIELD_OBJECT_LIST: {
         if (!json_is_array(v))
@@ -869,6 +907,7 @@ static void job_config_free(struct job_config *c)
         free(c->constraints[i].value);
     }
     free(c->constraints);
+    free(c->update.batch_sizes);
     job_key_clear(&c->key);
     task_config_clear(&c->task);
     free(c);
@@ -968,6 +1007,14 @@ static json_t *encode_field(const struct job_field *f, const void *base)
     }
     case JOB_FIELD_OBJECT:
         return encode_object(f->child, at);
+    case JOB_FIELD_INT_LIST: {
+        json_t *a = json_array();
+        const int64_t *arr = *(int64_t *const *)at;
+        size_t n = *(const size_t *)((const char *)base + f->count_offset);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_integer(arr[i]));
+        return a;
+    }
     case JOB_FIELD_STRING_LIST:
     case JOB_FIELD_OBJECT_LIST: {
         json_t *a = json_array();

@@ -120,6 +120,12 @@ struct job_constraint {
 };
 
 #define JOB_MAX_CONSTRAINTS 16
+#define JOB_MAX_BATCH_SIZES 100
+
+/* Aurora's update strategies: queue keeps batch_size instances in flight;
+ * batch finishes each batch of batch_size first; variable is batch with
+ * the sizes of update.batch_sizes. */
+enum update_strategy { UPDATE_STRATEGY_QUEUE, UPDATE_STRATEGY_BATCH, UPDATE_STRATEGY_VARIABLE };
 
 struct job_config {
     int refs;
@@ -155,6 +161,11 @@ struct job_config {
         int64_t max_per_instance_failures;
         int64_t max_total_failures;
         bool rollback_on_failure;
+        int strategy;                /* enum update_strategy */
+        int64_t *batch_sizes;        /* variable: sizes of batch 1, 2, ...; the last repeats */
+        size_t n_batch_sizes;
+        bool autopause_after_batch;  /* batch, variable: pause once each batch is done */
+        int64_t pulse_interval_secs; /* 0: none; else no progress without a pulse this recent */
     } update;
 };
 
@@ -214,6 +225,7 @@ enum job_field_type {
     JOB_FIELD_OBJECT,      /* nested object; its fields have object == child */
     JOB_FIELD_STRING_LIST, /* char ** + size_t count */
     JOB_FIELD_OBJECT_LIST, /* array of structs + size_t count */
+    JOB_FIELD_INT_LIST,    /* int64_t * + size_t count; each within elem_min..elem_max */
 };
 
 struct job_field {
@@ -241,6 +253,7 @@ struct job_field {
     const char *help;
     bool omit_empty; /* STRING: an empty value ("", the default), lists: no entry, is left out of the JSON;
                       * OBJECT: left out when every field holds its default */
+    double elem_min, elem_max; /* INT_LIST: bounds of each entry */
 };
 
 /* The whole table, in output order. */

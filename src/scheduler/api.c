@@ -554,6 +554,7 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/jobs/*/*/*/*/update/resume", api_update_resume, "update_resume", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/update/abort", api_update_abort, "update_abort", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/update/rollback", api_update_rollback, "update_rollback", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/update/pulse", api_update_pulse, "update_pulse", PERM_ROLE_WRITE},
     {"GET", "/api/v1/tasks", h_task_list, "task_list", PERM_ROLE_READ},
     {"GET", "/api/v1/tasks/*", h_task_get, "task_get", PERM_ROLE_READ},
     /* A task's logs and sandbox, read on its agent (task_read.h). */

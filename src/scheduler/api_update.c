@@ -207,6 +207,7 @@ void api_update_pause(struct http_request *req, void *ctx) { command(req, ctx, U
 void api_update_resume(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_RESUME); }
 void api_update_abort(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ABORT); }
 void api_update_rollback(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_ROLLBACK); }
+void api_update_pulse(struct http_request *req, void *ctx) { command(req, ctx, UPDATE_CMD_PULSE); }
 
 void api_job_restart(struct http_request *req, void *ctx)
 {
@@ -228,12 +229,13 @@ void api_job_restart(struct http_request *req, void *ctx)
      * rolls back (each instance comes back with the config it had). */
     const struct job_config *c = j->config;
     struct update_settings set = {
-        r.settings.batch_size >= 0 ? r.settings.batch_size : c->update.batch_size,
-        r.settings.watch_secs >= 0 ? r.settings.watch_secs : c->update.watch_secs,
-        r.settings.max_per_instance_failures >= 0 ? r.settings.max_per_instance_failures
-                                                  : c->update.max_per_instance_failures,
-        r.settings.max_total_failures >= 0 ? r.settings.max_total_failures : c->update.max_total_failures,
-        false,
+        .batch_size = r.settings.batch_size >= 0 ? r.settings.batch_size : c->update.batch_size,
+        .watch_secs = r.settings.watch_secs >= 0 ? r.settings.watch_secs : c->update.watch_secs,
+        .max_per_instance_failures = r.settings.max_per_instance_failures >= 0 ? r.settings.max_per_instance_failures
+                                                                              : c->update.max_per_instance_failures,
+        .max_total_failures =
+            r.settings.max_total_failures >= 0 ? r.settings.max_total_failures : c->update.max_total_failures,
+        .strategy = UPDATE_STRATEGY_QUEUE,
     };
     struct update_start_opts o = {.settings = &set, .scope = {r.instances, r.n_instances}, .user = req->principal,
                                   .message = r.message};

@@ -12,6 +12,7 @@ void api_update_pause(struct http_request *req, void *ctx);
 void api_update_resume(struct http_request *req, void *ctx);
 void api_update_abort(struct http_request *req, void *ctx);
 void api_update_rollback(struct http_request *req, void *ctx);
+void api_update_pulse(struct http_request *req, void *ctx);
 /* A rolling restart: an update that replaces each instance by itself. */
 void api_job_restart(struct http_request *req, void *ctx);
 

@@ -614,10 +614,30 @@ static int load_update_settings(const struct row *r, json_t *o, struct update_se
     };
     if (!json_is_object(o))
         return bad(r, "field `settings` is not an object");
+    *ret = (struct update_settings){0};
     for (size_t i = 0; i < BO_ARRAY_SIZE(ints); i++)
         if (get_int(r, o, ints[i].name, ints[i].min, ints[i].max, (int64_t *)((char *)ret + ints[i].offset)) < 0)
             return -1;
-    return get_bool(r, o, "rollback_on_failure", &ret->rollback_on_failure);
+    const char *strategy;
+    json_t *sizes = json_object_get(o, "batch_sizes");
+    if (get_bool(r, o, "rollback_on_failure", &ret->rollback_on_failure) < 0 ||
+        get_bool(r, o, "autopause_after_batch", &ret->autopause_after_batch) < 0 ||
+        get_int(r, o, "pulse_interval_secs", 0, 86400, &ret->pulse_interval_secs) < 0 ||
+        get_str(r, o, "strategy", false, &strategy) < 0)
+        return -1;
+    if (update_strategy_from_name(strategy, &ret->strategy) < 0)
+        return bad(r, "field `settings.strategy` is `%.32s`, not queue, batch or variable", strategy);
+    if (!json_is_array(sizes) || json_array_size(sizes) > JOB_MAX_BATCH_SIZES)
+        return bad(r, "field `settings.batch_sizes` is not a list of at most %d sizes", JOB_MAX_BATCH_SIZES);
+    size_t i;
+    json_t *v;
+    json_array_foreach(sizes, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > JOB_MAX_INSTANCES)
+            return bad(r, "settings.batch_sizes[%zu] is not within 1-%d", i, JOB_MAX_INSTANCES);
+        ret->batch_sizes[ret->n_batch_sizes++] = json_integer_value(v);
+    }
+    return 0;
 }
 
 static int load_update(void *ctx, const char *id, const char *value, bo_error_t *err)
@@ -631,7 +651,7 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
     int ret = -1;
     struct sched_update *u = NULL;
     const char *rid, *jobkey, *status, *user, *message, *request_id, *kind;
-    int64_t created, updated, failed, from_id = -1, to_id = -1;
+    int64_t created, updated, failed, from_id = -1, to_id = -1, batches, paused_after, pulse_until;
     struct update_settings settings;
     enum update_status us;
     struct sched_job *j;
@@ -644,6 +664,9 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
         get_int(&r, rec, "updated_ms", 0, INT64_MAX, &updated) < 0 ||
         get_int(&r, rec, "failed_instances", 0, JOB_MAX_INSTANCES, &failed) < 0 ||
         get_str(&r, rec, "kind", false, &kind) < 0 ||
+        get_int(&r, rec, "batches", 0, JOB_MAX_INSTANCES, &batches) < 0 ||
+        get_int(&r, rec, "paused_after", 0, JOB_MAX_INSTANCES, &paused_after) < 0 ||
+        get_int(&r, rec, "pulse_until_ms", 0, INT64_MAX, &pulse_until) < 0 ||
         load_update_settings(&r, json_object_get(rec, "settings"), &settings) < 0)
         goto out;
     if (strcmp(kind, "update") != 0 && strcmp(kind, "restart") != 0) {
@@ -684,6 +707,9 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
     u = update_new(j, id);
     u->status = (uint8_t)us;
     u->settings = settings;
+    u->batches = (int32_t)batches;
+    u->paused_after = (int32_t)paused_after;
+    u->pulse_until_ms = pulse_until;
     u->restart = strcmp(kind, "restart") == 0;
     u->from = from ? job_config_ref(from) : NULL;
     u->to = to ? job_config_ref(to) : NULL;

@@ -15,8 +15,8 @@
 #include "scheduler/lifecycle.h"
 
 static const char *const status_names[UPDATE_STATUS_COUNT] = {
-    "ROLLING_FORWARD", "ROLLING_BACK", "ROLL_FORWARD_PAUSED", "ROLL_BACK_PAUSED", "ROLLED_FORWARD",
-    "ROLLED_BACK",     "ABORTED",      "ERROR",               "FAILED",
+    "ROLLING_FORWARD", "ROLLING_BACK", "ROLL_FORWARD_PAUSED", "ROLL_BACK_PAUSED", "ROLL_FORWARD_AWAITING_PULSE",
+    "ROLL_BACK_AWAITING_PULSE", "ROLLED_FORWARD", "ROLLED_BACK", "ABORTED", "ERROR", "FAILED",
 };
 static const char *const action_names[UPDATE_ACTION_COUNT] = {"add", "kill", "replace"};
 static const char *const phase_names[PHASE_COUNT] = {"WAITING", "KILLING", "WATCHING", "SUCCEEDED", "FAILED"};
@@ -46,7 +46,8 @@ int update_status_from_name(const char *s, enum update_status *ret)
 bool update_status_is_active(enum update_status s)
 {
     return s == UPDATE_ROLLING_FORWARD || s == UPDATE_ROLLING_BACK || s == UPDATE_ROLL_FORWARD_PAUSED ||
-           s == UPDATE_ROLL_BACK_PAUSED;
+           s == UPDATE_ROLL_BACK_PAUSED || s == UPDATE_ROLL_FORWARD_AWAITING_PULSE ||
+           s == UPDATE_ROLL_BACK_AWAITING_PULSE;
 }
 
 const char *update_action_name(enum update_action a)
@@ -125,12 +126,44 @@ void update_free(struct sched_state *st, struct sched_update *u)
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
+static const char *const strategy_names[] = {"queue", "batch", "variable"};
+
+const char *update_strategy_name(int s) { return s >= 0 && s < 3 ? strategy_names[s] : "invalid"; }
+
+int update_strategy_from_name(const char *s, int *ret)
+{
+    int i = name_index(strategy_names, 3, s);
+    if (i < 0)
+        return -1;
+    *ret = i;
+    return 0;
+}
+
+void update_settings_from_config(const struct job_config *c, struct update_settings *ret)
+{
+    *ret = (struct update_settings){.batch_size = c->update.batch_size,
+                                    .watch_secs = c->update.watch_secs,
+                                    .max_per_instance_failures = c->update.max_per_instance_failures,
+                                    .max_total_failures = c->update.max_total_failures,
+                                    .rollback_on_failure = c->update.rollback_on_failure,
+                                    .strategy = c->update.strategy};
+    for (size_t i = 0; i < c->update.n_batch_sizes && i < JOB_MAX_BATCH_SIZES; i++)
+        ret->batch_sizes[ret->n_batch_sizes++] = c->update.batch_sizes[i];
+    ret->autopause_after_batch = c->update.autopause_after_batch;
+    ret->pulse_interval_secs = c->update.pulse_interval_secs;
+}
+
 static json_t *settings_json(const struct update_settings *c)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:b}", "batch_size", (json_int_t)c->batch_size, "watch_secs",
-                     (json_int_t)c->watch_secs, "max_per_instance_failures", (json_int_t)c->max_per_instance_failures,
-                     "max_total_failures", (json_int_t)c->max_total_failures, "rollback_on_failure",
-                     c->rollback_on_failure);
+    json_t *sizes = json_array();
+    for (size_t i = 0; i < c->n_batch_sizes; i++)
+        json_array_append_new(sizes, json_integer(c->batch_sizes[i]));
+    return json_pack("{s:I, s:I, s:I, s:I, s:b, s:s, s:o, s:b, s:I}", "batch_size", (json_int_t)c->batch_size,
+                     "watch_secs", (json_int_t)c->watch_secs, "max_per_instance_failures",
+                     (json_int_t)c->max_per_instance_failures, "max_total_failures",
+                     (json_int_t)c->max_total_failures, "rollback_on_failure", c->rollback_on_failure, "strategy",
+                     update_strategy_name(c->strategy), "batch_sizes", sizes, "autopause_after_batch",
+                     c->autopause_after_batch, "pulse_interval_secs", (json_int_t)c->pulse_interval_secs);
 }
 
 /* The stored record and the API's view share this shape. */
@@ -144,6 +177,9 @@ static json_t *record(const struct sched_update *u, bool with_ids)
     json_object_set_new(r, "request_id", str_or_null(u->request_id));
     json_object_set_new(r, "kind", json_string(u->restart ? "restart" : "update"));
     json_object_set_new(r, "settings", settings_json(&u->settings));
+    json_object_set_new(r, "batches", json_integer(u->batches));
+    json_object_set_new(r, "paused_after", json_integer(u->paused_after));
+    json_object_set_new(r, "pulse_until_ms", json_integer(u->pulse_until_ms));
     if (with_ids) {
         int64_t from = u->from ? state_job_config_id(u->job, u->from) : -1;
         int64_t to = u->to ? state_job_config_id(u->job, u->to) : -1;
@@ -302,7 +338,8 @@ void update_plan(const struct sched_job *j, const struct job_config *to, const s
 
 static bool forward(const struct sched_update *u)
 {
-    return u->status == UPDATE_ROLLING_FORWARD || u->status == UPDATE_ROLL_FORWARD_PAUSED;
+    return u->status == UPDATE_ROLLING_FORWARD || u->status == UPDATE_ROLL_FORWARD_PAUSED ||
+           u->status == UPDATE_ROLL_FORWARD_AWAITING_PULSE;
 }
 
 /* The config instance x should end up running in the current direction,
@@ -484,8 +521,45 @@ static void begin_rollback(struct sched_update *u, const char *user, const char 
         x->task_id = NULL;
     }
     u->failed_instances = 0;
+    u->batches = u->paused_after = 0;
     state_job_set_config(u->job, u->from);
     set_status(u, UPDATE_ROLLING_BACK, user, message);
+}
+
+/* How many instances the next batch (or the queue) may hold. */
+static int64_t batch_limit(const struct sched_update *u)
+{
+    const struct update_settings *s = &u->settings;
+    if (s->strategy != UPDATE_STRATEGY_VARIABLE || s->n_batch_sizes == 0)
+        return s->batch_size;
+    size_t k = (size_t)u->batches < s->n_batch_sizes ? (size_t)u->batches : s->n_batch_sizes - 1;
+    return s->batch_sizes[k];
+}
+
+static struct update_instance *nth(struct sched_update *u, size_t k)
+{
+    return &u->inst[forward(u) ? k : u->n_inst - 1 - k];
+}
+
+static bool ended(const struct update_instance *x)
+{
+    return x->phase == PHASE_SUCCEEDED || x->phase == PHASE_FAILED;
+}
+
+/* Start instance x in the current direction. */
+static int begin_instance(struct sched_state *st, struct sched_update *u, struct update_instance *x, int64_t *wait,
+                          bo_error_t *err)
+{
+    bool fwd = forward(u);
+    if (fwd)
+        x->touched = true;
+    instance_event(u, x, fwd ? "INSTANCE_UPDATING" : "INSTANCE_ROLLING_BACK", update_action_name(x->action));
+    int64_t w;
+    if (drive(st, u, x, &w, err) < 0)
+        return -1;
+    if (w >= 0 && (*wait < 0 || w < *wait))
+        *wait = w;
+    return 0;
 }
 
 int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, bo_error_t *err)
@@ -494,37 +568,63 @@ int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, b
     if (!u || (u->status != UPDATE_ROLLING_FORWARD && u->status != UPDATE_ROLLING_BACK))
         return 0;
     const struct update_settings *s = &u->settings;
+    bool fwd = forward(u);
+    /* With pulses, nothing moves unless one came recently enough. */
+    if (s->pulse_interval_secs > 0 && bo_wall_ms() >= u->pulse_until_ms) {
+        set_status(u, fwd ? UPDATE_ROLL_FORWARD_AWAITING_PULSE : UPDATE_ROLL_BACK_AWAITING_PULSE, NULL,
+                   "no pulse within pulse_interval_secs");
+        return update_save(st, u, err);
+    }
     int64_t in_flight = 0, wait = -1;
-    for (size_t i = 0; i < u->n_inst; i++)
-        in_flight += u->inst[i].phase == PHASE_KILLING || u->inst[i].phase == PHASE_WATCHING;
-    bool fwd = forward(u), done = true;
+    /* First what is in flight, in order; an instance done frees its slot. */
     for (size_t k = 0; k < u->n_inst; k++) {
-        /* Forward in instance order, back in reverse. */
-        struct update_instance *x = &u->inst[fwd ? k : u->n_inst - 1 - k];
-        if (x->phase == PHASE_SUCCEEDED || x->phase == PHASE_FAILED)
+        struct update_instance *x = nth(u, k);
+        if (x->phase != PHASE_KILLING && x->phase != PHASE_WATCHING)
             continue;
-        done = false;
-        if (x->phase == PHASE_WAITING) {
-            /* Nothing new starts once the update has failed. */
-            if (in_flight >= s->batch_size || u->failed_instances > s->max_total_failures)
-                continue;
-            in_flight++;
-            if (fwd)
-                x->touched = true;
-            instance_event(u, x, fwd ? "INSTANCE_UPDATING" : "INSTANCE_ROLLING_BACK", update_action_name(x->action));
-        }
         int64_t w;
         if (drive(st, u, x, &w, err) < 0)
             return -1;
-        if (x->phase == PHASE_SUCCEEDED || x->phase == PHASE_FAILED)
-            in_flight--;
+        if (!ended(x))
+            in_flight++;
         if (w >= 0 && (wait < 0 || w < wait))
             wait = w;
     }
-    if (u->failed_instances > s->max_total_failures) {
+    bool failed = u->failed_instances > s->max_total_failures;
+    size_t waiting = 0;
+    for (size_t i = 0; i < u->n_inst; i++)
+        waiting += u->inst[i].phase == PHASE_WAITING;
+    /* Then new ones: the queue refills as slots free up; a batch starts
+     * once the one before is done (pausing first with autopause). Nothing
+     * new starts once the update has failed. */
+    bool queue = s->strategy == UPDATE_STRATEGY_QUEUE;
+    if (!failed && waiting && (queue || in_flight == 0)) {
+        if (!queue && s->autopause_after_batch && u->batches > 0 && u->paused_after < u->batches) {
+            u->paused_after = u->batches;
+            _cleanup_free_ char *m = bo_xasprintf("autopause after batch %d", u->batches);
+            set_status(u, fwd ? UPDATE_ROLL_FORWARD_PAUSED : UPDATE_ROLL_BACK_PAUSED, NULL, m);
+            bo_timer_disarm(&st->timers, &j->update_timer);
+            return update_save(st, u, err);
+        }
+        int64_t limit = batch_limit(u), started = 0;
+        for (size_t k = 0; k < u->n_inst && in_flight < limit; k++) {
+            struct update_instance *x = nth(u, k);
+            if (x->phase != PHASE_WAITING)
+                continue;
+            if (begin_instance(st, u, x, &wait, err) < 0)
+                return -1;
+            started++;
+            if (!ended(x))
+                in_flight++;
+            else if (!queue)
+                limit--; /* done at once (nothing to kill or add): still counts in its batch */
+        }
+        if (!queue && started)
+            u->batches++;
+        failed = u->failed_instances > s->max_total_failures;
+    }
+    if (failed) {
         _cleanup_free_ char *m = bo_xasprintf("%d instance%s failed (max_total_failures %lld)", u->failed_instances,
-                                              u->failed_instances == 1 ? "" : "s",
-                                              (long long)s->max_total_failures);
+                                              u->failed_instances == 1 ? "" : "s", (long long)s->max_total_failures);
         if (fwd && s->rollback_on_failure && !u->restart) {
             begin_rollback(u, NULL, m);
             bo_timer_arm(&st->timers, &j->update_timer, now_mono);
@@ -535,10 +635,19 @@ int update_step(struct sched_state *st, struct sched_job *j, int64_t now_mono, b
     }
     bool all_done = true;
     for (size_t i = 0; i < u->n_inst; i++)
-        all_done = all_done && (u->inst[i].phase == PHASE_SUCCEEDED || u->inst[i].phase == PHASE_FAILED);
-    if (done || all_done) {
+        all_done = all_done && ended(&u->inst[i]);
+    if (all_done) {
         set_status(u, fwd ? UPDATE_ROLLED_FORWARD : UPDATE_ROLLED_BACK, NULL, NULL);
         return finish(st, u, err);
+    }
+    /* A step of a batch that ended at once (nothing to wait for) goes on
+     * with the next batch now. */
+    if (in_flight == 0 && !queue)
+        wait = 0;
+    if (s->pulse_interval_secs > 0) {
+        int64_t left = u->pulse_until_ms - bo_wall_ms();
+        if (wait < 0 || left < wait)
+            wait = left > 0 ? left : 0;
     }
     if (wait >= 0)
         bo_timer_arm(&st->timers, &j->update_timer, now_mono + wait);
@@ -595,9 +704,7 @@ int update_start(struct sched_state *st, struct sched_job *j, const struct updat
     if (o->settings)
         u->settings = *o->settings;
     else
-        u->settings = (struct update_settings){to->update.batch_size, to->update.watch_secs,
-                                               to->update.max_per_instance_failures, to->update.max_total_failures,
-                                               to->update.rollback_on_failure};
+        update_settings_from_config(to, &u->settings);
     u->user = bo_xstrdup(o->user ? o->user : "");
     u->message = o->message && *o->message ? bo_xstrdup(o->message) : NULL;
     u->request_id = o->request_id && *o->request_id ? bo_xstrdup(o->request_id) : NULL;
@@ -623,8 +730,9 @@ int update_start(struct sched_state *st, struct sched_job *j, const struct updat
         if (state_save_task(st, t, err) < 0)
             return -1;
     }
-    u->status = UPDATE_ROLLING_FORWARD;
-    update_push_event(u, -1, update_status_name(UPDATE_ROLLING_FORWARD), u->user, u->message, now);
+    /* With pulses it waits for the first one (Aurora's). */
+    u->status = u->settings.pulse_interval_secs > 0 ? UPDATE_ROLL_FORWARD_AWAITING_PULSE : UPDATE_ROLLING_FORWARD;
+    update_push_event(u, -1, update_status_name((enum update_status)u->status), u->user, u->message, now);
     log_info("job %s: %s %s started by %s (%zu instance%s to change, %lld unchanged)", j->key,
              restart ? "restart" : "update", u->id, u->user, n, n == 1 ? "" : "s", (long long)unchanged);
     bo_timer_arm(&st->timers, &j->update_timer, bo_mono_ms());
@@ -639,38 +747,49 @@ int update_command(struct sched_state *st, struct sched_update *u, enum update_c
                    const char *message, bo_error_t *err)
 {
     struct sched_job *j = u->job;
-    enum update_status s = (enum update_status)u->status, to;
-    static const char *const verbs[] = {"paused", "resumed", "aborted", "rolled back"};
+    enum update_status s = (enum update_status)u->status, to = UPDATE_STATUS_COUNT;
+    static const char *const verbs[] = {"paused", "resumed", "aborted", "rolled back", "pulsed"};
+    bool fwd = forward(u);
     switch (cmd) {
     case UPDATE_CMD_PAUSE:
-        to = s == UPDATE_ROLLING_FORWARD ? UPDATE_ROLL_FORWARD_PAUSED
-             : s == UPDATE_ROLLING_BACK  ? UPDATE_ROLL_BACK_PAUSED
-                                         : UPDATE_STATUS_COUNT;
+        if (s == UPDATE_ROLLING_FORWARD || s == UPDATE_ROLLING_BACK || s == UPDATE_ROLL_FORWARD_AWAITING_PULSE ||
+            s == UPDATE_ROLL_BACK_AWAITING_PULSE)
+            to = fwd ? UPDATE_ROLL_FORWARD_PAUSED : UPDATE_ROLL_BACK_PAUSED;
         break;
     case UPDATE_CMD_RESUME:
-        to = s == UPDATE_ROLL_FORWARD_PAUSED ? UPDATE_ROLLING_FORWARD
-             : s == UPDATE_ROLL_BACK_PAUSED  ? UPDATE_ROLLING_BACK
-                                             : UPDATE_STATUS_COUNT;
+        if (s == UPDATE_ROLL_FORWARD_PAUSED || s == UPDATE_ROLL_BACK_PAUSED)
+            to = fwd ? UPDATE_ROLLING_FORWARD : UPDATE_ROLLING_BACK;
         break;
     case UPDATE_CMD_ABORT:
-        to = update_status_is_active(s) ? UPDATE_ABORTED : UPDATE_STATUS_COUNT;
+        if (update_status_is_active(s))
+            to = UPDATE_ABORTED;
         break;
     case UPDATE_CMD_ROLLBACK:
         if (u->restart) /* every instance already runs the config it had */
             return bo_error_set(err, BO_E_INVALID, "%s of job %s is a restart: there is nothing to roll back (abort "
                                 "it to stop it)", u->id, j->key);
-        to = s == UPDATE_ROLLING_FORWARD || s == UPDATE_ROLL_FORWARD_PAUSED ? UPDATE_ROLLING_BACK
-                                                                           : UPDATE_STATUS_COUNT;
+        if (fwd)
+            to = UPDATE_ROLLING_BACK;
         break;
-    default:
-        to = UPDATE_STATUS_COUNT;
+    case UPDATE_CMD_PULSE:
+        if (u->settings.pulse_interval_secs == 0)
+            return bo_error_set(err, BO_E_INVALID, "update %s of job %s takes no pulses (its pulse_interval_secs is "
+                                "0)", u->id, j->key);
+        /* A pulse keeps it going for one more interval; a paused update
+         * stays paused. */
+        u->pulse_until_ms = bo_wall_ms() + u->settings.pulse_interval_secs * 1000;
+        u->updated_ms = bo_wall_ms();
+        to = s == UPDATE_ROLL_FORWARD_AWAITING_PULSE ? UPDATE_ROLLING_FORWARD
+             : s == UPDATE_ROLL_BACK_AWAITING_PULSE  ? UPDATE_ROLLING_BACK
+                                                     : s;
+        break;
     }
     if (to == UPDATE_STATUS_COUNT)
         return bo_error_set(err, BO_E_INVALID, "update %s of job %s is %s: it cannot be %s", u->id, j->key,
                             update_status_name(s), verbs[cmd]);
-    if (to == UPDATE_ROLLING_BACK)
+    if (to == UPDATE_ROLLING_BACK && fwd)
         begin_rollback(u, user, message);
-    else
+    else if (to != s)
         set_status(u, to, user, message);
     if (to == UPDATE_ABORTED)
         return finish(st, u, err);

@@ -14,12 +14,14 @@
 #define UPDATE_MESSAGE_MAX 1024
 #define UPDATE_REQUEST_ID_MAX 128
 
-/* Aurora's JobUpdateStatus. The first four are active. */
+/* Aurora's JobUpdateStatus. The first six are active. */
 enum update_status {
     UPDATE_ROLLING_FORWARD,
     UPDATE_ROLLING_BACK,
     UPDATE_ROLL_FORWARD_PAUSED,
     UPDATE_ROLL_BACK_PAUSED,
+    UPDATE_ROLL_FORWARD_AWAITING_PULSE,
+    UPDATE_ROLL_BACK_AWAITING_PULSE,
     UPDATE_ROLLED_FORWARD,
     UPDATE_ROLLED_BACK,
     UPDATE_ABORTED,
@@ -70,7 +72,15 @@ struct update_settings {
     int64_t max_per_instance_failures;
     int64_t max_total_failures;
     bool rollback_on_failure;
+    int strategy; /* enum update_strategy (model/job.h) */
+    int64_t batch_sizes[JOB_MAX_BATCH_SIZES]; /* variable */
+    size_t n_batch_sizes;
+    bool autopause_after_batch;
+    int64_t pulse_interval_secs; /* 0: no pulses needed */
 };
+
+/* The settings of a job config's `update:`. */
+void update_settings_from_config(const struct job_config *c, struct update_settings *ret);
 
 struct sched_update {
     char *id;
@@ -86,6 +96,9 @@ struct sched_update {
     struct update_instance *inst; /* instances that change, by instance number */
     size_t n_inst;
     int32_t failed_instances;
+    int32_t batches;        /* batch strategies: batches started in this direction */
+    int32_t paused_after;   /* autopause: the batch after which it last paused */
+    int64_t pulse_until_ms; /* wall: pulses keep it going until then */
     struct update_event *events;
     size_t n_events;
     struct sched_update *u_prev, *u_next;
@@ -97,6 +110,9 @@ bool update_status_is_active(enum update_status s);
 const char *update_action_name(enum update_action a);
 int update_action_from_name(const char *s, enum update_action *ret);
 const char *update_phase_name(enum update_phase p);
+/* "queue", "batch", "variable" (enum update_strategy). */
+const char *update_strategy_name(int s);
+int update_strategy_from_name(const char *s, int *ret);
 int update_phase_from_name(const char *s, enum update_phase *ret);
 
 /* Which instances an update may touch: all, or a sorted list (canaries,
@@ -130,7 +146,7 @@ int update_start(struct sched_state *st, struct sched_job *j, const struct updat
 
 /* User actions on the active update of j. BO_E_INVALID naming the
  * update's status when the action does not apply to it. */
-enum update_command { UPDATE_CMD_PAUSE, UPDATE_CMD_RESUME, UPDATE_CMD_ABORT, UPDATE_CMD_ROLLBACK };
+enum update_command { UPDATE_CMD_PAUSE, UPDATE_CMD_RESUME, UPDATE_CMD_ABORT, UPDATE_CMD_ROLLBACK, UPDATE_CMD_PULSE };
 int update_command(struct sched_state *st, struct sched_update *u, enum update_command cmd, const char *user,
                    const char *message, bo_error_t *err);
 

@@ -11,7 +11,7 @@ from conftest import wait_for
 KEY = "local/www-data/prod/web"
 
 
-def job(version, instances=3, watch=1, batch=1, cmd=None, rollback=True, max_failures=0):
+def job(version, instances=3, watch=1, batch=1, cmd=None, rollback=True, max_failures=0, extra=""):
     cmd = cmd or f"TEST_MARKER={version}-{{{{instance}}}} exec sleep 100000"
     return f"""
 jobs:
@@ -25,7 +25,7 @@ jobs:
       batch_size: {batch}
       watch_secs: {watch}
       max_total_failures: {max_failures}
-      rollback_on_failure: {"true" if rollback else "false"}
+      rollback_on_failure: {"true" if rollback else "false"}{extra}
     task:
       resources: {{cpu: 0.01, ram: 8MiB, disk: 0}}
       processes:
@@ -254,3 +254,49 @@ def test_rolling_restart_keeps_the_others_running(running):
     assert r.rc == 4, r
     r = c.cli("job", "restart", KEY + "/7")
     assert r.rc == 4 and "no live instance to restart" in r.err, r
+
+
+def test_variable_batches_with_autopause(running):
+    c = running
+    create(c, "v1", instances=4)
+    extra = "\n      strategy: variable\n      batch_sizes: [1, 3]\n      autopause_after_batch: true"
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=4, watch=0, extra=extra))
+    assert r.rc == 0, r
+    # The first batch (one instance), then a pause.
+    await_status(c, "ROLL_FORWARD_PAUSED")
+    wait_for("instance 0 on v2, the rest on v1", lambda: sorted(processes_with(marker(c, "v2"))) == ["0"]
+             and sorted(processes_with(marker(c, "v1"))) == ["1", "2", "3"])
+    assert latest(c)["batches"] == 1
+    r = c.cli("update", "resume", KEY)
+    assert r.rc == 0, r
+    # The second batch holds the other three: no pause is left after it.
+    r = c.cli("update", "wait", KEY)
+    assert r.rc == 0, r
+    wait_for("every instance on v2", lambda: running_on_versions(c, "v2", 4))
+    u = latest(c)
+    assert u["batches"] == 2 and u["settings"]["strategy"] == "variable", u
+    assert [e["message"] for e in u["events"] if e["what"] == "ROLL_FORWARD_PAUSED"] == ["autopause after batch 1"]
+
+
+def test_pulses_block_without_and_proceed_with(running):
+    c = running
+    create(c, "v1", instances=2)
+    extra = "\n      pulse_interval_secs: 3600"
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=2, watch=0, extra=extra))
+    assert r.rc == 0, r
+    u = await_status(c, "ROLL_FORWARD_AWAITING_PULSE")
+    # Nothing moves while it waits.
+    assert not any(e["what"] == "INSTANCE_UPDATING" for e in u["events"]), u
+    assert sorted(processes_with(marker(c, "v1"))) == ["0", "1"]
+    r = c.cli("update", "pulse", KEY, "--message", "canary checks ok")
+    assert r.rc == 0 and "ROLLING_FORWARD" in r.out, r
+    r = c.cli("update", "wait", KEY)
+    assert r.rc == 0, r
+    wait_for("every instance on v2", lambda: running_on_versions(c, "v2", 2))
+    # An update without pulse_interval_secs takes none.
+    r = c.cli("update", "start", KEY, update_file(c, "v3", instances=2, watch=3600))
+    assert r.rc == 0, r
+    r = c.cli("update", "pulse", KEY)
+    assert r.rc == 4 and "takes no pulses" in r.err, r
+    r = c.cli("update", "abort", KEY)
+    assert r.rc == 0, r

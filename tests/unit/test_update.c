@@ -300,7 +300,7 @@ TEST(restart_replaces_each_instance_by_itself)
     add_agent(&st, "a", 1ULL << 30);
     struct sched_job *j = running_job(&st, config(2, "v1", NULL));
     struct sched_task *before[2] = {j->current[0], j->current[1]};
-    struct update_settings set = {1, 0, 0, 0, false};
+    struct update_settings set = {.batch_size = 1};
     struct update_start_opts o = {.settings = &set, .user = "me"};
     struct sched_update *u = NULL;
     CHECK(update_start(&st, j, &o, &u, NULL) == 0);
@@ -316,6 +316,98 @@ TEST(restart_replaces_each_instance_by_itself)
     CHECK(update_start(&st, j, &o, &u2, NULL) == 0);
     CHECK(update_command(&st, u2, UPDATE_CMD_ROLLBACK, "me", NULL, &err) < 0);
     CHECK_CONTAINS(err->msg, "is a restart: there is nothing to roll back");
+    bo_error_free(err);
+    state_free(&st);
+    store_close(s);
+}
+
+static int count_cmd(const struct sched_job *j, const char *cmd)
+{
+    int n = 0;
+    for (int64_t i = 0; i < j->n_current; i++)
+        n += j->current[i] && j->current[i]->state == TASK_RUNNING && strcmp(cmd_of(j->current[i]), cmd) == 0;
+    return n;
+}
+
+TEST(variable_batches_with_autopause)
+{
+    struct sched_state st;
+    struct store *s;
+    setup(&st, &s);
+    add_agent(&st, "a", 1ULL << 30);
+    struct sched_job *j = running_job(&st, config(6, "v1", NULL));
+    struct sched_update *u = start(
+        &st, j,
+        config(6, "v2", "{\"watch_secs\":0,\"strategy\":\"variable\",\"batch_sizes\":[1,2],\"autopause_after_batch\":true}"),
+        NULL, 0);
+    /* Batches of 1, 2, then 2 again (the last size repeats), a pause after each. */
+    static const int after[] = {1, 3, 5};
+    for (size_t b = 0; b < BO_ARRAY_SIZE(after); b++) {
+        settle(&st);
+        CHECK(u->status == UPDATE_ROLL_FORWARD_PAUSED);
+        CHECK(count_cmd(j, "v2") == after[b] && count_cmd(j, "v1") == 6 - after[b]);
+        CHECK(update_command(&st, u, UPDATE_CMD_RESUME, "me", NULL, NULL) == 0);
+    }
+    settle(&st);
+    CHECK(u->status == UPDATE_ROLLED_FORWARD && count_cmd(j, "v2") == 6);
+    int pauses = 0;
+    for (size_t k = 0; k < u->n_events; k++)
+        pauses += strcmp(u->events[k].what, "ROLL_FORWARD_PAUSED") == 0 && u->events[k].message &&
+                  strstr(u->events[k].message, "autopause after batch");
+    CHECK(pauses == 3);
+    state_free(&st);
+    store_close(s);
+}
+
+TEST(batch_strategy_finishes_each_batch_first)
+{
+    struct sched_state st;
+    struct store *s;
+    setup(&st, &s);
+    add_agent(&st, "a", 1ULL << 30);
+    struct sched_job *j = running_job(&st, config(3, "v1", NULL));
+    struct sched_update *u =
+        start(&st, j, config(3, "v2", "{\"watch_secs\":3600,\"strategy\":\"batch\",\"batch_size\":2}"), NULL, 0);
+    settle(&st);
+    /* Instances 0 and 1 are watched; 2 waits for the whole batch, even
+     * once 0 is done. */
+    CHECK(u->inst[0].phase == PHASE_WATCHING && u->inst[1].phase == PHASE_WATCHING);
+    u->inst[0].phase = PHASE_SUCCEEDED; /* as its watch ending would */
+    CHECK(update_step(&st, j, bo_mono_ms(), NULL) == 0);
+    CHECK(u->inst[2].phase == PHASE_WAITING);
+    u->inst[1].phase = PHASE_SUCCEEDED;
+    CHECK(update_step(&st, j, bo_mono_ms(), NULL) == 0);
+    CHECK(u->inst[2].phase != PHASE_WAITING);
+    state_free(&st);
+    store_close(s);
+}
+
+TEST(pulses_gate_progress)
+{
+    struct sched_state st;
+    struct store *s;
+    setup(&st, &s);
+    add_agent(&st, "a", 1ULL << 30);
+    struct sched_job *j = running_job(&st, config(2, "v1", NULL));
+    struct sched_update *u =
+        start(&st, j, config(2, "v2", "{\"watch_secs\":0,\"pulse_interval_secs\":3600}"), NULL, 0);
+    /* Without a pulse, nothing moves. */
+    settle(&st);
+    CHECK(u->status == UPDATE_ROLL_FORWARD_AWAITING_PULSE && count_cmd(j, "v1") == 2);
+    CHECK(update_command(&st, u, UPDATE_CMD_PULSE, "checker", NULL, NULL) == 0);
+    CHECK(u->status == UPDATE_ROLLING_FORWARD);
+    /* A pulse that has run out stops it again at its next step. */
+    u->pulse_until_ms = 1;
+    CHECK(update_step(&st, j, bo_mono_ms(), NULL) == 0);
+    CHECK(u->status == UPDATE_ROLL_FORWARD_AWAITING_PULSE && count_cmd(j, "v1") == 2);
+    CHECK(update_command(&st, u, UPDATE_CMD_PULSE, "checker", NULL, NULL) == 0);
+    settle(&st);
+    CHECK(u->status == UPDATE_ROLLED_FORWARD && count_cmd(j, "v2") == 2);
+    /* An update without pulse_interval_secs takes none. */
+    u = start(&st, j, config(2, "v3", NULL), NULL, 0);
+    bo_error_t err = NULL;
+    CHECK(update_command(&st, u, UPDATE_CMD_PULSE, "checker", NULL, &err) < 0);
+    CHECK_CONTAINS(err->msg, "takes no pulses");
     bo_error_free(err);
     state_free(&st);
     store_close(s);
