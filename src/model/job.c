@@ -266,7 +266,7 @@ static const struct job_field fields[] = {
     {"sla_policy", "percentage", JOB_FIELD_INT, false, "0", 0, 100,
      .offset = offsetof(struct job_config, sla_policy.percentage) - J(sla_policy),
      .help = "at least this percentage of the instances RUNNING (rounded up)"},
-    {"job", "update", JOB_FIELD_OBJECT, false, "{}", .child = "update", .offset = J(update),
+    {"job", "update", JOB_FIELD_OBJECT, false, "{}", .child = "update", .offset = J(update), .omit_empty = true,
      .help = "how `borealis update start` rolls a new config out (docs/jobs.md \"Updates\")"},
     {"update", "batch_size", JOB_FIELD_INT, false, "1", 1, JOB_MAX_INSTANCES, .offset = 0,
      .help = "instances updated at a time"},

@@ -354,9 +354,11 @@ static struct job_config *target(const struct sched_update *u, const struct upda
 }
 
 /* Whether task t has done what an updated instance must: stayed RUNNING
- * for watch_secs. The one place that decides it (health checks will add
- * "and healthy" here). Otherwise *ret_wait_ms is how long until it may
- * be (-1: not RUNNING, a state change will say). */
+ * for watch_secs. The one place that decides it. A task with a health
+ * check is RUNNING only once healthy (STARTING until then), and one that
+ * turns unhealthy is killed and ends FAILED, so "RUNNING this long" is
+ * "healthy this long" (Aurora's rule). Otherwise *ret_wait_ms is how long
+ * until it may be (-1: not RUNNING, a state change will say). */
 static bool instance_settled(const struct sched_task *t, int64_t watch_ms, int64_t now_wall, int64_t *ret_wait_ms)
 {
     *ret_wait_ms = -1;
