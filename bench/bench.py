@@ -10,6 +10,8 @@ tasks through the real CLI, and measures:
   - scheduler, agent and executor memory (VmRSS, and PSS for executors);
   - replacement time after one task's process is killed with SIGKILL
     (scheduler started with --flap-penalty 0);
+  - a rolling update of every instance (`update start`, batch
+    BENCH_UPDATE_BATCH=5, watch_secs 0) -> ROLLED_FORWARD;
   - `job killall` -> all KILLED;
   - how long the agent takes to stop (--cleanup-on-exit).
 
@@ -563,7 +565,38 @@ jobs:
                      f" ({proc_comm(pid) if pid else 'no pid'})")
             r["replace_s"] = r["replace_srv_s"] = float("nan")
 
-        # 4. killall -> all KILLED
+        # 4. a rolling update of every instance to a new command line,
+        #    BENCH_UPDATE_BATCH (5) at a time, watch_secs 0: the scheduler's
+        #    update driver (kill, replace, RUNNING) end to end
+        batch = env_int("BENCH_UPDATE_BATCH", 5, 1)
+        newfile = os.path.join(self.tmp, "bench-v2.yaml")
+        with open(jobfile) as f:
+            text = f.read()
+        with open(newfile, "w") as f:
+            f.write(text.replace('cmdline: "exec sleep 100000"', 'cmdline: "exec sleep 100001"')
+                    .replace("    service: true\n",
+                             f"    service: true\n    update: {{batch_size: {batch}, watch_secs: 0}}\n"))
+        t0 = time.monotonic()
+        cp = self.cli("update", "start", JOB_KEY, newfile)
+        out, err = cp.communicate(timeout=60)
+        if cp.returncode != 0:
+            raise BenchError(f"`borealis update start` exited {cp.returncode}: {err.strip()}")
+
+        def rolled(_j):
+            st, body = self.api.json(f"/api/v1/jobs/{JOB_KEY}/updates/latest")
+            return st == 200 and body["update"]["status"] not in (
+                "ROLLING_FORWARD", "ROLL_FORWARD_AWAITING_PULSE")
+        t_end, j, _ = self.poll_until("the rolling update to end", rolled, RUN_TIMEOUT_S * 4)
+        st, body = self.api.json(f"/api/v1/jobs/{JOB_KEY}/updates/latest")
+        if body["update"]["status"] != "ROLLED_FORWARD":
+            raise BenchError(f"the rolling update ended {body['update']['status']}")
+        r["update_s"] = t_end - t0
+        r["update_batch"] = batch
+        for t in j["tasks"]:
+            if t.get("executor_pid"):
+                self.executor_pids.add(t["executor_pid"])
+
+        # 5. killall -> all KILLED
         wall0 = time.time() * 1000.0
         t0 = time.monotonic()
         cp = self.cli("job", "killall", JOB_KEY)
@@ -813,6 +846,7 @@ def main():
         ], results, say)
         table("Time, continued (seconds)", [
             ("replace after kill -9 (API)", "replace_s", "s"),
+            (f"rolling update, batch {env_int('BENCH_UPDATE_BATCH', 5, 1)}", "update_s", "s"),
             ("(RUNNING ev)", "replace_srv_s", "s"),
             ("killall->all KILLED (API)", "killall_s", "s"),
             ("(last KILLED ev)", "killall_srv_s", "s"),
