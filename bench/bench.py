@@ -846,8 +846,8 @@ def main():
         ], results, say)
         table("Time, continued (seconds)", [
             ("replace after kill -9 (API)", "replace_s", "s"),
-            (f"rolling update, batch {env_int('BENCH_UPDATE_BATCH', 5, 1)}", "update_s", "s"),
             ("(RUNNING ev)", "replace_srv_s", "s"),
+            (f"rolling update, batch {env_int('BENCH_UPDATE_BATCH', 5, 1)}", "update_s", "s"),
             ("killall->all KILLED (API)", "killall_s", "s"),
             ("(last KILLED ev)", "killall_srv_s", "s"),
             ("agent stop (SIGTERM)", "agent_stop_s", "s"),
