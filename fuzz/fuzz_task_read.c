@@ -5,7 +5,7 @@
  * a file and a folder outside, to `..`, absolute ones, a fifo, a hard link.
  * Whatever the request, no reply may carry the content or the names of
  * what lies outside the sandbox, and every reply is a result or an error
- * with a code and a message. */
+ * with a code and a message; no write reaches outside it. */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TASK_ID "www-data-devel-x-0-00000000-0000-0000-0000-000000000000"
-#define SECRET "SENTINEL-OUTSIDE-4711"
+/* What lies outside: a name and a content made at random when the target
+ * starts, so no input (nor a file an input writes) can hold them. They are
+ * compared by hash only: libFuzzer learns the operands of strcmp, memcmp
+ * and strstr, and would write files inside the sandbox that hold them. */
+static char secret[40], secret_name[48];
+static uint64_t secret_hash, name_hash;
+
+/* FNV-1a of s (n bytes, or up to its NUL with SIZE_MAX). */
+static uint64_t hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; s && i < n && (n != SIZE_MAX || s[i]); i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
 
 static char sandbox[256];
 static char root[] = "/tmp/fuzz-task-read-XXXXXX";
@@ -44,12 +58,22 @@ static void setup(void)
 {
     if (!mkdtemp(root))
         abort();
+    unsigned char rnd[16];
+    FILE *u = fopen("/dev/urandom", "rb");
+    if (!u || fread(rnd, 1, sizeof(rnd), u) != sizeof(rnd))
+        abort();
+    fclose(u);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(secret_name, sizeof(secret_name), "n%s", secret);
+    secret_hash = hash(secret, strlen(secret));
+    name_hash = hash(secret_name, strlen(secret_name));
     atexit(remove_root);
     char p[512];
     snprintf(p, sizeof(p), "%s/outside", root);
     mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/outside/secret-name", root);
-    put(p, SECRET "\n");
+    snprintf(p, sizeof(p), "%s/outside/%s", root, secret_name);
+    put(p, secret);
     snprintf(sandbox, sizeof(sandbox), "%s/sandboxes/" TASK_ID, root);
     snprintf(p, sizeof(p), "%s/sandboxes", root);
     mkdir(p, 0755);
@@ -67,10 +91,12 @@ static void setup(void)
     put(p, "one\ntwo\nthree\n");
     snprintf(p, sizeof(p), "%s/d/e/f.txt", sandbox);
     put(p, "inside\n");
+    char up_file[128];
+    snprintf(up_file, sizeof(up_file), "../../outside/%s", secret_name);
     struct {
         const char *target, *name;
     } links[] = {
-        {"../../outside/secret-name", "up-file"}, {"../../outside", "up-dir"}, {"/etc/shadow", "shadow"},
+        {up_file, "up-file"}, {"../../outside", "up-dir"}, {"/etc/shadow", "shadow"},
         {"/", "root"}, {"..", "parent"}, {"d/e/f.txt", "ok-link"}, {"../../outside", "d/e/deep"},
         {"/proc/self/root", "magic"},
     };
@@ -86,7 +112,7 @@ static void setup(void)
     snprintf(p, sizeof(p), "%s/fifo", sandbox);
     mkfifo(p, 0644);
     char q[512];
-    snprintf(p, sizeof(p), "%s/outside/secret-name", root);
+    snprintf(p, sizeof(p), "%s/outside/%s", root, secret_name);
     snprintf(q, sizeof(q), "%s/hardlink", sandbox);
     if (link(p, q) < 0)
         abort();
@@ -111,14 +137,14 @@ static void reply_hook(void *ctx, json_t *reply)
     json_t *e;
     size_t i;
     json_array_foreach(json_object_get(result, "entries"), i, e)
-    if (strstr(json_string_value(json_object_get(e, "name")), "secret"))
+    if (hash(json_string_value(json_object_get(e, "name")), SIZE_MAX) == name_hash)
         __builtin_trap();
     const char *b64 = json_string_value(json_object_get(result, "data"));
     if (b64) {
         size_t n = strlen(b64);
         unsigned char *out = malloc(n / 4 * 3 + 1);
         int dn = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
-        if (dn < 0 || memmem(out, (size_t)dn, SECRET, strlen(SECRET)))
+        if (dn < 0 || hash((const char *)out, (size_t)dn) == secret_hash)
             __builtin_trap();
         free(out);
     }
@@ -141,6 +167,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     task_io_handle(io, j);
     task_io_tick(io);
     task_io_free(io);
+    /* Writes stay inside too: what is outside is as it was. */
+    char p[512], buf[64] = "";
+    snprintf(p, sizeof(p), "%s/outside/%s", root, secret_name);
+    FILE *f = fopen(p, "r");
+    if (!f || !fgets(buf, sizeof(buf), f) || hash(buf, strlen(buf)) != secret_hash)
+        __builtin_trap();
+    fclose(f);
     json_decref(j);
     return 0;
 }

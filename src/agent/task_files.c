@@ -411,3 +411,85 @@ int task_files_get(const char *sandbox, const char *path, int64_t offset, int64_
                      off + (int64_t)got >= size);
     return 0;
 }
+
+/* Whether fd is the sandbox's `.borealis` or below it. */
+static bool in_meta(int sb, int fd)
+{
+    struct stat meta, st;
+    if (fstatat(sb, ".borealis", &meta, AT_SYMLINK_NOFOLLOW) < 0)
+        return false;
+    _cleanup_close_ int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    for (int depth = 0; cur >= 0 && depth < 256; depth++) {
+        if (fstat(cur, &st) < 0)
+            return true;
+        if (st.st_dev == meta.st_dev && st.st_ino == meta.st_ino)
+            return true;
+        struct stat root;
+        if (fstat(sb, &root) == 0 && st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+            return false;
+        int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        close(cur);
+        cur = up;
+    }
+    return true; /* cannot tell: refuse */
+}
+
+int task_files_put(const char *sandbox, const char *path, int64_t offset, const char *data, size_t len,
+                   json_t **ret, struct task_files_error *e)
+{
+    if (path[0] == '/')
+        return fail(e, TASK_FILES_OUTSIDE,
+                    "`%.300s` is an absolute path: paths are relative to the task's sandbox, refused", path);
+    if (strlen(path) > TASK_FILES_PATH_MAX)
+        return fail(e, TASK_FILES_INVALID, "the path is longer than %d bytes", TASK_FILES_PATH_MAX);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    _cleanup_free_ char *dir = slash ? bo_xstrndup(path, (size_t)(slash - path)) : bo_xstrdup(".");
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return fail(e, TASK_FILES_INVALID, "`%.300s` does not name a file", path);
+    _cleanup_close_ int sb = open_sandbox(sandbox, e);
+    if (sb < 0)
+        return -1;
+    _cleanup_close_ int parent = confined_open(sb, *dir ? dir : ".", O_PATH | O_DIRECTORY, 0, e);
+    if (parent < 0)
+        return -1;
+    if (in_meta(sb, parent) || (!slash && !strcmp(base, ".borealis")))
+        return fail(e, TASK_FILES_REFUSED, "`%.300s`: `.borealis` holds the agent's files, refused", path);
+    /* No O_TRUNC before the checks: a hard link to another file must not
+     * be cut. O_NOFOLLOW: the file itself is never a symlink. */
+    _cleanup_close_ int fd = openat(parent, base, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                                    0644);
+    if (fd < 0 && errno == ELOOP)
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` is a symbolic link: refused", path);
+    if (fd < 0 && (errno == ENXIO || errno == EISDIR)) /* a fifo without a reader, a folder */
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` is not a regular file: refused", path);
+    if (fd < 0)
+        return fail(e, errno == ENOENT ? TASK_FILES_NOT_FOUND : TASK_FILES_IO, "open `%.300s` in the task's "
+                    "sandbox: %s", path, strerror(errno));
+    struct stat st, owner;
+    if (fstat(fd, &st) < 0 || fstat(sb, &owner) < 0)
+        return fail(e, TASK_FILES_IO, "stat `%.300s`: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` is a %s: only regular files are written", path,
+                    type_name(st.st_mode));
+    if (st.st_nlink > 1)
+        return fail(e, TASK_FILES_REFUSED, "`%.300s` has %ju hard links: refused", path, (uintmax_t)st.st_nlink);
+    /* The task's own file, as if it had made it (the agent is root). */
+    if ((st.st_uid != owner.st_uid || st.st_gid != owner.st_gid) && fchown(fd, owner.st_uid, owner.st_gid) < 0)
+        return fail(e, TASK_FILES_IO, "chown `%.300s`: %s", path, strerror(errno));
+    if (offset == 0 && ftruncate(fd, 0) < 0)
+        return fail(e, TASK_FILES_IO, "truncate `%.300s`: %s", path, strerror(errno));
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(fd, data + done, len - done, (off_t)(offset + (int64_t)done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return fail(e, TASK_FILES_IO, "write `%.300s`: %s", path, strerror(errno));
+        done += (size_t)w;
+    }
+    if (fstat(fd, &st) < 0)
+        return fail(e, TASK_FILES_IO, "stat `%.300s`: %s", path, strerror(errno));
+    *ret = json_pack("{s:s, s:I, s:I}", "type", "file", "offset", (json_int_t)(offset + (int64_t)len), "size",
+                     (json_int_t)st.st_size);
+    return 0;
+}

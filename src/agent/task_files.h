@@ -66,6 +66,14 @@ int task_files_log(const char *sandbox, const char *task_id, const struct task_l
 int task_files_get(const char *sandbox, const char *path, int64_t offset, int64_t max, json_t **ret,
                    struct task_files_error *err);
 
+/* Write `len` bytes at `offset` of the file `path` (relative to the
+ * sandbox; created, as the sandbox's owner, when absent; cut to its end
+ * when offset is 0). The file itself may not be a symlink, a fifo, a file
+ * with several hard links, or anything in `.borealis/` (the agent's and
+ * the executor's files). *ret is {"type": "file", "offset": next, "size"}. */
+int task_files_put(const char *sandbox, const char *path, int64_t offset, const char *data, size_t len,
+                   json_t **ret, struct task_files_error *err);
+
 /* An O_PATH fd of the directory holding a process's logs (opened as the
  * logs are), for a follower to watch with inotify; -1 if it cannot be. */
 int task_files_log_dir_fd(const char *sandbox, const char *process);

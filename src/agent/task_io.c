@@ -3,6 +3,7 @@
 #include "agent/task_io.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -64,7 +65,7 @@ static int get_string(json_t *j, const char *key, size_t max, char **ret, bo_err
 int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *err)
 {
     static const char *const keys[] = {"id",     "task_id", "op",      "process", "stream", "tail",
-                                       "offset", "inode",   "wait_ms", "max",     "path"};
+                                       "offset", "inode",   "wait_ms", "max",     "path",  "data"};
     *ret = (struct task_io_request){.tail = -1};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "read: not an object");
@@ -85,8 +86,10 @@ int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *er
         ret->op = TASK_IO_LOG;
     else if (op && !strcmp(op, "files"))
         ret->op = TASK_IO_FILES;
+    else if (op && !strcmp(op, "write"))
+        ret->op = TASK_IO_WRITE;
     else
-        return bo_error_set(err, BO_E_INVALID, "read.op: \"log\" or \"files\" required");
+        return bo_error_set(err, BO_E_INVALID, "read.op: \"log\", \"files\" or \"write\" required");
     const char *stream = json_string_value(json_object_get(j, "stream"));
     if (json_object_get(j, "stream") && (!stream || (strcmp(stream, "stdout") && strcmp(stream, "stderr"))))
         return bo_error_set(err, BO_E_INVALID, "read.stream: \"stdout\" or \"stderr\" required");
@@ -101,6 +104,24 @@ int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *er
         return -1;
     if (ret->op == TASK_IO_FILES && !ret->path)
         ret->path = bo_xstrdup("");
+    if (ret->op == TASK_IO_WRITE) {
+        json_t *d = json_object_get(j, "data");
+        size_t n = json_string_length(d);
+        if (!ret->path || !json_is_string(d) || n % 4 || n > 4 * ((TASK_IO_WRITE_MAX + 2) / 3))
+            return bo_error_set(err, BO_E_INVALID, "read: a write needs path and data (base64, at most %u bytes)",
+                                TASK_IO_WRITE_MAX);
+        ret->data = bo_xmalloc(n / 4 * 3 + 1);
+        int dn = n ? EVP_DecodeBlock((unsigned char *)ret->data, (const unsigned char *)json_string_value(d), (int)n)
+                   : 0;
+        if (dn < 0)
+            return bo_error_set(err, BO_E_INVALID, "read.data: not base64");
+        /* EVP_DecodeBlock counts the padding as zero bytes. */
+        for (size_t i = n; i > 0 && json_string_value(d)[i - 1] == '=' && dn > 0; i--)
+            dn--;
+        ret->data_len = (size_t)dn;
+    } else if (json_object_get(j, "data")) {
+        return bo_error_set(err, BO_E_INVALID, "read.data: only a write has data");
+    }
     return 0;
 }
 
@@ -109,6 +130,7 @@ void task_io_request_clear(struct task_io_request *r)
     free(r->task_id);
     free(r->process);
     free(r->path);
+    free(r->data);
     *r = (struct task_io_request){0};
 }
 
@@ -156,6 +178,8 @@ static bool attempt(struct task_io *io, const struct task_io_request *r, bool fi
     int rc;
     if (r->op == TASK_IO_FILES) {
         rc = task_files_get(sandbox, r->path, r->offset, r->max, &res, &e);
+    } else if (r->op == TASK_IO_WRITE) {
+        rc = task_files_put(sandbox, r->path, r->offset, r->data, r->data_len, &res, &e);
     } else {
         struct task_log_query q = {.process = r->process, .stderr_stream = r->stderr_stream, .tail = r->tail,
                                    .offset = r->offset, .inode = r->inode, .max = r->max};

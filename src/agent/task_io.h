@@ -14,6 +14,8 @@
 
 #include "base/error.h"
 
+/* Bytes of one write (`task cp` to a sandbox): 342 KiB of base64. */
+#define TASK_IO_WRITE_MAX (256u << 10)
 /* Longest wait of a follower's read (the scheduler holds the user's
  * request for it plus a margin). */
 #define TASK_IO_WAIT_MAX_MS 30000
@@ -22,7 +24,7 @@
 /* Follows waiting at once; more are answered at once, empty. */
 #define TASK_IO_MAX_PARKED 4096
 
-enum task_io_op { TASK_IO_LOG, TASK_IO_FILES };
+enum task_io_op { TASK_IO_LOG, TASK_IO_FILES, TASK_IO_WRITE };
 
 struct task_io_request {
     int64_t id; /* 0: none (the item cannot be answered) */
@@ -36,6 +38,8 @@ struct task_io_request {
     int64_t wait_ms;
     int64_t max;
     char *path; /* files: "" for the sandbox */
+    char *data; /* write: the bytes (decoded from base64) */
+    size_t data_len;
 };
 
 /* Strict: unknown keys, wrong types and out-of-range values are refused

@@ -56,10 +56,16 @@ static const struct {
 
 int task_read_get(const struct cli_ctx *ctx, const char *path, long timeout_ms, json_t **ret)
 {
+    return task_read_call(ctx, "GET", path, NULL, timeout_ms, ret);
+}
+
+int task_read_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body, long timeout_ms,
+                   json_t **ret)
+{
     _cleanup_free_ char *url = bo_xasprintf("%s%s", ctx->scheduler, path);
     _cleanup_error_ bo_error_t err = NULL;
     struct http_response r;
-    if (http_request("GET", url, NULL, timeout_ms ? timeout_ms : READ_TIMEOUT_MS, ctx->token, &r, &err) < 0) {
+    if (http_request(method, url, body, timeout_ms ? timeout_ms : READ_TIMEOUT_MS, ctx->token, &r, &err) < 0) {
         if (err->kind == BO_E_TLS)
             return cli_fail(CLI_EXIT_AUTH, "%s; set $BOREALIS_CA to the scheduler's CA file", err->msg);
         if (err->kind == BO_E_TIMEOUT)
@@ -80,7 +86,7 @@ int task_read_get(const struct cli_ctx *ctx, const char *path, long timeout_ms, 
         else if (msg)
             cli_fail(code, "%s", msg);
         else
-            cli_fail(code, "GET %s: the scheduler answered HTTP %ld", path, r.status);
+            cli_fail(code, "%s %s: the scheduler answered HTTP %ld", method, path, r.status);
     } else {
         *ret = json_incref(r.body);
     }

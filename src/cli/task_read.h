@@ -30,6 +30,10 @@ int task_read_target(const char *arg, char **ret_key, int64_t *ret_instance);
  * agent COMMAND_FAILURE, an agent that did not answer TIMEOUT. */
 int task_read_get(const struct cli_ctx *ctx, const char *path, long timeout_ms, json_t **ret);
 
+/* The same for any method, with a JSON body (not consumed) or NULL. */
+int task_read_call(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body, long timeout_ms,
+                   json_t **ret);
+
 /* The answer's "data" (base64) decoded (heap, NUL-terminated); exit code. */
 int task_read_data(json_t *answer, char **ret, size_t *ret_len);
 

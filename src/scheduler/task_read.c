@@ -13,6 +13,8 @@
 
 #define PATH_MAX_LEN 4096
 #define MESSAGE_MAX 2000
+/* A write's data: 256 KiB as base64. */
+#define WRITE_MAX_B64 (4 * (((256u << 10) + 2) / 3))
 
 /* The agent's refusal codes (task_files.h) and what the user gets. */
 static const struct {
@@ -178,6 +180,54 @@ static struct sched_task *find_task(struct http_request *req, struct sched_state
     return t;
 }
 
+/* The body of a write: {"path", "offset", "data": base64}, into item. */
+static bool add_write(struct http_request *req, json_t *item)
+{
+    json_t *body = http_body_json(req);
+    if (!body)
+        return false;
+    static const char *const keys[] = {"path", "offset", "data"};
+    _cleanup_error_ bo_error_t err = NULL;
+    json_t *path = json_object_get(body, "path"), *off = json_object_get(body, "offset"),
+           *data = json_object_get(body, "data");
+    if (json_check_keys(body, keys, BO_ARRAY_SIZE(keys), "body", &err) < 0) {
+        json_decref(body);
+        http_reply_bo_error(req, err);
+        return false;
+    }
+    if (!json_is_string(path) || json_string_length(path) > PATH_MAX_LEN || !json_is_string(data) ||
+        json_string_length(data) > WRITE_MAX_B64 || (off && (!json_is_integer(off) || json_integer_value(off) < 0))) {
+        json_decref(body);
+        http_reply_error(req, 400, "INVALID",
+                         "body: {\"path\": string, \"offset\": integer >= 0, \"data\": base64 of at most 256 KiB} "
+                         "required");
+        return false;
+    }
+    json_object_set(item, "path", path);
+    json_object_set(item, "data", data);
+    json_object_set_new(item, "offset", json_integer(off ? json_integer_value(off) : 0));
+    json_decref(body);
+    return true;
+}
+
+/* A write is recorded in the audit log (as every write of the API). */
+static bool audit_write(struct http_request *req, struct scheduler *sch, struct sched_task *t, json_t *item)
+{
+    struct sched_state *st = &sch->state;
+    _cleanup_free_ char *detail = bo_xasprintf("task %s: %.300s at %lld", t->id,
+                                               json_string_value(json_object_get(item, "path")),
+                                               (long long)json_integer_value(json_object_get(item, "offset")));
+    struct audit_entry e = {.principal = req->principal, .action = req->route->name, .method = req->method,
+                            .path = req->path, .job = t->job->key, .detail = detail, .status = 200};
+    _cleanup_error_ bo_error_t err = NULL;
+    if (store_begin(st->store, &err) == 0 && audit_append(&sch->audit, st->store, &e, bo_wall_ms(), &err) == 0 &&
+        store_commit(st->store, &err) == 0)
+        return true;
+    store_rollback(st->store);
+    http_reply_bo_error(req, err);
+    return false;
+}
+
 static void handle(struct http_request *req, void *ctx, const char *op, const struct param *ps, size_t n)
 {
     struct scheduler *sch = ctx;
@@ -207,7 +257,8 @@ static void handle(struct http_request *req, void *ctx, const char *op, const st
         return;
     }
     json_t *item = json_pack("{s:s, s:s}", "task_id", t->id, "op", op);
-    if (!add_params(req, ps, n, item)) {
+    bool write = !strcmp(op, "write");
+    if (write ? !add_write(req, item) || !audit_write(req, sch, t, item) : !add_params(req, ps, n, item)) {
         json_decref(item);
         return;
     }
@@ -276,6 +327,11 @@ int task_read_reply_parse(json_t *body, struct task_read_reply *ret, bo_error_t 
     return 0;
 }
 
+void task_read_handle_write(struct http_request *req, void *ctx)
+{
+    handle(req, ctx, "write", NULL, 0);
+}
+
 void task_read_handle_reply(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
@@ -311,6 +367,7 @@ void task_read_handle_reply(struct http_request *req, void *ctx)
 json_t *task_read_take(const char *agent_id, bool *ret_more)
 {
     json_t *out = NULL;
+    size_t writes = 0;
     *ret_more = false;
     struct pending *p, *tmp;
     HASH_ITER(hh, pendings, p, tmp)
@@ -319,10 +376,13 @@ json_t *task_read_take(const char *agent_id, bool *ret_more)
             continue;
         if (!out)
             out = json_array();
-        if (json_array_size(out) >= TASK_READ_MAX_PER_ANSWER) {
+        /* Writes carry up to 342 KiB each: a few per answer. */
+        bool write = json_object_get(p->item, "data") != NULL;
+        if (json_array_size(out) >= TASK_READ_MAX_PER_ANSWER || (write && writes >= TASK_READ_MAX_WRITES)) {
             *ret_more = true;
             break;
         }
+        writes += write;
         p->sent = true;
         json_array_append(out, p->item);
     }

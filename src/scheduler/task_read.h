@@ -19,6 +19,7 @@
 #define TASK_READ_MAX_PENDING 1024
 /* Reads handed to one agent per sync answer. */
 #define TASK_READ_MAX_PER_ANSWER 100
+#define TASK_READ_MAX_WRITES 8
 /* A follower's longest wait at the agent (its own bound, task_io.h). */
 #define TASK_READ_WAIT_MAX_MS 30000
 /* How long past its wait a read may take before the user is told the
@@ -29,6 +30,8 @@
 void task_read_handle_logs(struct http_request *req, void *ctx);
 void task_read_handle_files(struct http_request *req, void *ctx);
 void task_read_handle_reply(struct http_request *req, void *ctx);
+/* POST .../files {"path", "offset", "data"}: `task cp` to the sandbox. */
+void task_read_handle_write(struct http_request *req, void *ctx);
 
 /* The reads due for agent `agent_id` (marked sent), as the sync answer's
  * "reads" array, or NULL when none; *ret_more: some are left for the next

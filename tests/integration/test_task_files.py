@@ -36,6 +36,7 @@ def setup_tasks(c):
     # /etc/shadow, a relative one into the other task's sandbox, and `..`.
     cmd = ("printf 'hello\\\\n' > hello.txt; mkdir sub; head -c 600000 /dev/urandom > sub/big.bin; "
            "ln -s /etc/shadow shadow; ln -s ../{{other}}/secret other; ln -s .. up; ln -s hello.txt ok; "
+           "ln -s .borealis meta; "
            "mkfifo fifo; exec sleep 600")
     r = c.cli("job", "create", TOOLS, c.job_file(job("tools", cmd), "tools.yaml"), "--bind", "other=" + victim_id,
               "--wait-until", "RUNNING")
@@ -117,3 +118,39 @@ def test_a_principal_without_the_role_cannot_read_files(running):
         r = c.cli(*args, env=env)
         assert r.rc == 30 and "role `www-data`" in r.err, (args, r)
     assert not os.path.exists(c.root + "/stolen")
+
+
+def test_cp_to_the_sandbox_writes_as_the_task_and_refuses_every_way_out(running):
+    c = running
+    sandbox, victim_id = setup_tasks(c)
+    big, small = os.path.join(c.root, "up.bin"), os.path.join(c.root, "small.txt")
+    with open(big, "wb") as f:
+        f.write(os.urandom(500000))
+    with open(small, "w") as f:
+        f.write("abc")
+    r = c.cli("task", "cp", big, TOOLS + "/0:sub/up.bin")
+    assert r.rc == 0, r
+    dest = os.path.join(sandbox, "sub", "up.bin")
+    assert open(dest, "rb").read() == open(big, "rb").read()
+    assert os.stat(dest).st_uid == os.stat(sandbox).st_uid != 0  # the task's own file
+    r = c.cli("task", "cp", small, TOOLS + "/0:sub/up.bin")  # replaced, not patched
+    assert r.rc == 0 and open(dest).read() == "abc", r
+    shadow_before = open("/etc/shadow", "rb").read()
+    victim_file = os.path.join(c.root, "agent", "sandboxes", victim_id, "secret")
+    refused = {"../x": 6, "/tmp/x": 6, "up/x": 6, "sub/../../x": 6,
+               "shadow": 4, "other": 4, "fifo": 4, ".borealis/status.json": 4, ".borealis": 4, "meta/status.json": 4, "sub/": 6}
+    for path, code in refused.items():
+        r = c.cli("task", "cp", small, f"{TOOLS}/0:{path}")
+        assert r.rc == code and "refused" in r.err or (code == 6 and "file" in r.err), (path, r)
+    assert open("/etc/shadow", "rb").read() == shadow_before
+    assert open(victim_file).read() == "victim-secret\n"
+    assert not os.path.exists(os.path.join(c.root, "agent", "sandboxes", "x"))
+    assert "abc" not in open(os.path.join(sandbox, ".borealis", "status.json")).read()
+    # Writing needs permission to act on the role: reading is not enough.
+    r = c.cli("token", "create", "reader", "--read-all")
+    path = os.path.join(c.root, "reader.token")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(r.out.strip() + "\n")
+    r = c.cli("task", "cp", small, TOOLS + "/0:mine.txt", env=dict(os.environ, BOREALIS_TOKEN_FILE=path))
+    assert r.rc == 30 and "permission to act on role `www-data`" in r.err, r
+    assert not os.path.exists(os.path.join(sandbox, "mine.txt"))
