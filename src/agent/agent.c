@@ -371,6 +371,9 @@ static int run(struct agent *a)
         }
         if (signo && !a->opt.cleanup_on_exit) {
             log_info("signal %u: stopping; tasks keep running and are re-attached on restart", signo);
+            /* Starts in flight die with the agent (their helpers'
+             * PR_SET_PDEATHSIG): let them finish and be recorded first. */
+            task_mgr_settle_starts(a->tasks, 30000);
             break;
         }
         if (signo) {

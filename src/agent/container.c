@@ -115,10 +115,10 @@ static int stage_mounts(const char *bundle, const struct host_mounts *hm, struct
 }
 
 static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
-                         const struct runtime_bind *binds, size_t n_binds, struct launcher_result *ret,
+                         const struct runtime_bind *binds, size_t n_binds, struct runtime_start **ret,
                          bo_error_t *err);
 
-int container_start(const struct container_launch *c, struct launcher_result *ret, bo_error_t *err)
+int container_start(const struct container_launch *c, struct runtime_start **ret, bo_error_t *err)
 {
     uid_t uid;
     gid_t gid;
@@ -206,7 +206,7 @@ out:
 }
 
 static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
-                         const struct runtime_bind *binds, size_t n_binds, struct launcher_result *ret,
+                         const struct runtime_bind *binds, size_t n_binds, struct runtime_start **ret,
                          bo_error_t *err)
 {
     _cleanup_close_ int state_fd = open(meta, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -222,14 +222,16 @@ static int start_runtime(const struct container_launch *c, const char *bundle, c
                               .log = log,
                               .binds = binds,
                               .n_binds = n_binds};
+    return runtime_start_begin(c->rt, &run, ret, err);
+}
+
+int container_started(struct runtime_start *s, struct launcher_result *ret, bo_error_t *err)
+{
     pid_t pid;
     int pidfd;
-    if (runtime_start(c->rt, &run, &pid, &pidfd, err) < 0)
+    int64_t start;
+    if (runtime_start_finish(s, &pid, &pidfd, &start, err) < 0)
         return -1;
-    int64_t start = 0;
-    bo_error_t e = NULL;
-    if (launcher_proc_start_time(pid, &start, &e) < 0)
-        bo_error_free(e);
     *ret = (struct launcher_result){.pid = pid, .pidfd = pidfd, .start_time = start};
     return 0;
 }

@@ -46,9 +46,13 @@ struct container_launch {
  * that is root without --allow-root-role, is an error naming the role. */
 int container_user(const char *job, json_t *allow_root_roles, uid_t *ret_uid, gid_t *ret_gid, bo_error_t *err);
 
-/* Bundle, then `runtime run --detach`: ret holds the container's first
- * process (the executor), a pidfd on it and its start time. */
-int container_start(const struct container_launch *c, struct launcher_result *ret, bo_error_t *err);
+/* Bundle, then `runtime run --detach` beside the caller's loop
+ * (runtime_start_begin): returns at once with the start in flight; poll
+ * runtime_start_fd(*ret), then container_started. */
+int container_start(const struct container_launch *c, struct runtime_start **ret, bo_error_t *err);
+/* The start reported: the container's first process (the executor), a
+ * pidfd on it and its start time. */
+int container_started(struct runtime_start *s, struct launcher_result *ret, bo_error_t *err);
 
 /* The executor reports its processes' pids in the container's pid
  * namespace; replace those still running with their pids on this machine

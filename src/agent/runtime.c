@@ -8,12 +8,15 @@
 #include <limits.h>
 #include <linux/close_range.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -391,11 +394,146 @@ static int child_prologue(const struct runtime *rt)
     return 0;
 }
 
+/* What the child side reports on its pipe or socket: a step that failed
+ * (with errno), or, from a start's helper, how the runtime ended and the
+ * container's first process (pid, start time; its pidfd rides along). */
+struct child_report {
+    int step; /* 0: the runtime ran, `status` says how it ended */
+    int err;
+    int status;
+    int pid;           /* the executor; 0: unknown */
+    long long start;   /* its start time (clock ticks since boot) */
+};
+
+static void report_fail(int fd, int step, int e)
+{
+    struct child_report r = {.step = step, .err = e};
+    (void)!write(fd, &r, sizeof(r));
+}
+
+/* Field 22 of /proc/PID/stat, async-signal-safe (a fixed buffer, no
+ * allocation); 0 if unreadable. */
+static long long stat_start_time(int pid)
+{
+    char path[32] = "/proc/";
+    char digits[12];
+    int n = 0;
+    for (int v = pid; v > 0 && n < 11; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    size_t at = strlen(path);
+    while (n > 0)
+        path[at++] = digits[--n];
+    memcpy(path + at, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[1024];
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return 0;
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    /* p + 2 is field 3; field 22 is 19 fields further. */
+    p += 2;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    long long v = 0;
+    while (p && *p >= '0' && *p <= '9')
+        v = v * 10 + (*p++ - '0');
+    return v;
+}
+
+/* The pid the runtime wrote (async-signal-safe); 0 if none. */
+static int read_pidfile(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[32];
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    long long v = 0;
+    for (ssize_t i = 0; i < len && buf[i] >= '0' && buf[i] <= '9' && v <= INT32_MAX; i++)
+        v = v * 10 + (buf[i] - '0');
+    return v > 0 && v <= INT32_MAX ? (int)v : 0;
+}
+
+/* A start's helper, after its namespace and fds are set up: runs the
+ * runtime as its own child and waits for it. It is a child subreaper, so
+ * the container's first process, once the runtime exits, is its child:
+ * nobody can reap it (and free its pid) before the helper has opened a
+ * pidfd on it and read its start time, which it sends to the agent with
+ * SCM_RIGHTS. When the helper exits, that process moves up to the agent
+ * (a subreaper too). PR_SET_PDEATHSIG on both: an agent killed mid-start
+ * takes its starts with it, so a restarted agent never finds a container
+ * being made behind its back. */
+static void __attribute__((noreturn)) helper_run(char *const *argv, const char *pidfile, int sock)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        report_fail(sock, STEP_EXEC, errno);
+        _exit(127);
+    }
+    if (pid == 0) {
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execv(argv[0], argv);
+        report_fail(sock, STEP_EXEC, errno);
+        _exit(127);
+    }
+    struct child_report r = {0};
+    while (waitpid(pid, &r.status, 0) < 0 && errno == EINTR)
+        ;
+    int pidfd = -1;
+    if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) {
+        r.pid = read_pidfile(pidfile);
+        if (r.pid > 0) {
+            pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
+            r.err = pidfd < 0 ? errno : 0;
+            r.start = stat_start_time(r.pid);
+        }
+    }
+    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (pidfd >= 0) {
+        msg.msg_control = u.buf;
+        msg.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+    }
+    while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+/* `helper`: NULL for a runtime invocation the caller waits for (exec'd
+ * here), else a start's helper (helper_run). */
+struct helper {
+    const char *pidfile;
+    pid_t agent;
+};
+
 static void __attribute__((noreturn))
 child(const struct runtime *rt, const struct host_root *h, const char *root_at, const struct child_binds *binds,
-      char *const *argv, int state_fd, int notify_fd, int log_fd, int errfd)
+      char *const *argv, int state_fd, int notify_fd, int log_fd, int errfd, const struct helper *hp)
 {
-    int report[2] = {0, 0};
+    if (hp) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != hp->agent ||
+            prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+            _exit(127); /* the agent is gone already: nobody to start for */
+    }
     int step = child_prologue(rt);
     if (step)
         goto fail;
@@ -428,12 +566,12 @@ child(const struct runtime *rt, const struct host_root *h, const char *root_at, 
         goto fail;
     if (syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         goto fail;
+    if (hp)
+        helper_run(argv, hp->pidfile, errfd);
     step = STEP_EXEC;
     execv(argv[0], argv);
 fail:
-    report[0] = step;
-    report[1] = errno;
-    (void)!write(errfd, report, sizeof(report));
+    report_fail(errfd, step, errno);
     _exit(127);
 }
 
@@ -489,12 +627,12 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
     if (pid < 0)
         return pid;
     if (pid == 0)
-        child(rt, h, root_at, binds, argv, sfd, nfd, lfd2, p[1]);
+        child(rt, h, root_at, binds, argv, sfd, nfd, lfd2, p[1], NULL);
     close(p[1]);
-    int report[2] = {0, 0};
+    struct child_report report = {0};
     ssize_t n;
     do
-        n = read(p[0], report, sizeof(report));
+        n = read(p[0], &report, sizeof(report));
     while (n < 0 && errno == EINTR);
     close(p[0]);
     int st = 0;
@@ -505,32 +643,36 @@ static int spawn(const struct runtime *rt, const struct host_root *h, const char
      * reported as a failed launch instead of its own result). The loop's
      * tick reaps the runtime's leftovers. */
     if (n == (ssize_t)sizeof(report))
-        return bo_error_sys(err, report[1], "cannot %s for `%s`", step_name(report[0]), rt->path);
+        return bo_error_sys(err, report.err, "cannot %s for `%s`", step_name(report.step), rt->path);
     *ret_status = st;
     return 0;
 }
 
-/* The container's first process, by pid and pidfd, opened before anything
- * could reap it (a task that has already ended is a zombie until then). */
-static int open_first_process(const char *pidfile, pid_t *ret_pid, int *ret_pidfd, bo_error_t *err)
+struct runtime_start {
+    enum runtime_kind kind;
+    pid_t helper;
+    int sock;  /* the agent's end; readable when the helper reports */
+    char *log;
+};
+
+int runtime_start_fd(const struct runtime_start *s) { return s->sock; }
+
+void runtime_start_free(struct runtime_start *s)
 {
-    _cleanup_free_ char *text = NULL;
-    if (bo_read_file(pidfile, 64, &text, NULL, err) < 0)
-        return -1;
-    text[strcspn(text, "\n")] = '\0';
-    int64_t pid = 0;
-    if (bo_parse_i64(text, 1, INT32_MAX, pidfile, &pid, err) < 0)
-        return -1;
-    int fd = launcher_pidfd_open((pid_t)pid);
-    if (fd < 0)
-        return bo_error_sys(err, -fd, "pidfd_open of the container's first process %d", (int)pid);
-    *ret_pid = (pid_t)pid;
-    *ret_pidfd = fd;
-    return 0;
+    if (!s)
+        return;
+    /* A helper still running finishes on its own (the loop reaps it); the
+     * container it makes is the task's, removed with the task. */
+    if (s->sock >= 0)
+        close(s->sock);
+    free(s->log);
+    free(s);
 }
 
-static int run_detached(const struct runtime *rt, const struct runtime_run *r, const int *tree, pid_t *ret_pid,
-                        int *ret_pidfd, bo_error_t *err)
+/* Fork the helper with everything it needs prepared here (allocation is
+ * not async-signal-safe in the child). */
+static int start_helper(const struct runtime *rt, const struct runtime_run *r, const int *tree,
+                        struct runtime_start *s, bo_error_t *err)
 {
     struct host_root h = {0};
     if (r->host_root_at && host_root_scan(r->host_root_at, &h, err) < 0)
@@ -553,24 +695,52 @@ static int run_detached(const struct runtime *rt, const struct runtime_run *r, c
     argv[n++] = "2";
     argv[n++] = (char *)r->id;
     argv[n] = NULL;
-    int st = 0;
-    struct child_binds binds = {.v = r->binds, .n = r->n_binds, .tree = tree};
-    int rc = spawn(rt, r->host_root_at ? &h : NULL, r->host_root_at, &binds, argv, r->state_dirfd, r->notify_fd,
-                   r->log, &st, err);
-    host_root_clear(&h);
-    if (rc < 0)
-        return -1;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        _cleanup_free_ char *tail = log_tail(r->log);
-        return bo_error_set(err, BO_E_IO, "%s run: %s", runtime_kind_name(rt->kind), tail);
+    int rc = -1;
+    int sv[2] = {-1, -1};
+    _cleanup_close_ int lfd = open(r->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    _cleanup_close_ int sfd = high_fd(r->state_dirfd >= 0 ? r->state_dirfd : lfd);
+    _cleanup_close_ int nfd = high_fd(r->notify_fd);
+    _cleanup_close_ int lfd2 = high_fd(lfd);
+    _cleanup_close_ int csock = -1;
+    if (lfd < 0) {
+        bo_error_sys(err, errno, "open `%s`", r->log);
+        goto out;
     }
-    if (open_first_process(pidfile, ret_pid, ret_pidfd, err) < 0)
-        return bo_error_wrap(err, "%s run", runtime_kind_name(rt->kind));
-    return 0;
+    if (sfd < 0 || lfd2 < 0 || (r->notify_fd >= 0 && nfd < 0)) {
+        bo_error_sys(err, errno, "fcntl F_DUPFD");
+        goto out;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        bo_error_sys(err, errno, "socketpair");
+        goto out;
+    }
+    csock = high_fd(sv[1]);
+    close(sv[1]);
+    if (csock < 0) {
+        close(sv[0]);
+        bo_error_sys(err, errno, "fcntl F_DUPFD");
+        goto out;
+    }
+    struct child_binds binds = {.v = r->binds, .n = r->n_binds, .tree = tree};
+    struct helper hp = {.pidfile = pidfile, .agent = getpid()};
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        bo_error_sys(err, errno, "fork");
+        goto out;
+    }
+    if (pid == 0)
+        child(rt, r->host_root_at ? &h : NULL, r->host_root_at, &binds, argv, sfd, nfd, lfd2, csock, &hp);
+    s->helper = pid;
+    s->sock = sv[0];
+    rc = 0;
+out:
+    host_root_clear(&h);
+    return rc;
 }
 
-int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, int *ret_pidfd,
-                  bo_error_t *err)
+int runtime_start_begin(const struct runtime *rt, const struct runtime_run *r, struct runtime_start **ret,
+                        bo_error_t *err)
 {
     int *tree = bo_xcalloc(r->n_binds + 1, sizeof(int));
     size_t n_tree = 0;
@@ -582,12 +752,76 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
         else
             tree[n_tree++] = fd;
     }
+    struct runtime_start *s = bo_xcalloc(1, sizeof(*s));
+    s->kind = rt->kind;
+    s->sock = -1;
+    s->log = bo_xstrdup(r->log);
     if (rc == 0)
-        rc = run_detached(rt, r, tree, ret_pid, ret_pidfd, err);
-    /* The container holds its own copies now; these were the agent's. */
+        rc = start_helper(rt, r, tree, s, err);
+    /* The helper holds its own copies now; these were the agent's. */
     for (size_t i = 0; i < n_tree; i++)
         close(tree[i]);
     free(tree);
+    if (rc < 0) {
+        runtime_start_free(s);
+        return -1;
+    }
+    *ret = s;
+    return 0;
+}
+
+int runtime_start_finish(struct runtime_start *s, pid_t *ret_pid, int *ret_pidfd, int64_t *ret_start,
+                         bo_error_t *err)
+{
+    struct child_report r = {0};
+    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+    while ((n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+        ;
+    int pidfd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
+    _cleanup_close_ int owned = pidfd;
+    if (n < 0)
+        return bo_error_sys(err, errno, "reading the start report of runtime helper %d", (int)s->helper);
+    if (n != (ssize_t)sizeof(r))
+        return bo_error_set(err, BO_E_IO, "%s run: its helper process %d ended without a report",
+                            runtime_kind_name(s->kind), (int)s->helper);
+    if (r.step)
+        return bo_error_sys(err, r.err, "cannot %s for %s", step_name(r.step), runtime_kind_name(s->kind));
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
+        _cleanup_free_ char *tail = log_tail(s->log);
+        return bo_error_set(err, BO_E_IO, "%s run: %s", runtime_kind_name(s->kind), tail);
+    }
+    if (r.pid <= 0)
+        return bo_error_set(err, BO_E_IO, "%s run: no container pid in its pid file", runtime_kind_name(s->kind));
+    if (pidfd < 0)
+        return bo_error_sys(err, r.err, "pidfd_open of the container's executor %d", r.pid);
+    owned = -1;
+    *ret_pid = r.pid;
+    *ret_pidfd = pidfd;
+    *ret_start = r.start;
+    return 0;
+}
+
+int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, int *ret_pidfd,
+                  bo_error_t *err)
+{
+    struct runtime_start *s = NULL;
+    if (runtime_start_begin(rt, r, &s, err) < 0)
+        return -1;
+    struct pollfd p = {.fd = runtime_start_fd(s), .events = POLLIN};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+    int64_t start;
+    int rc = runtime_start_finish(s, ret_pid, ret_pidfd, &start, err);
+    runtime_start_free(s);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #define BO_AGENT_RUNTIME_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -61,10 +62,25 @@ struct runtime_run {
     size_t n_binds;
 };
 
-/* `runtime run --detach`: returns once the container's first process runs,
- * with its pid (in the agent's pid namespace) and a pidfd on it (which
- * still reports its exit if it has already ended). Errors carry the
- * runtime's own last message from the log. */
+/* `runtime run --detach` beside the caller's loop: a helper process (in
+ * the private mount namespace) runs the runtime and waits for it, so
+ * several starts run at once and the loop only polls their fds. Begin
+ * returns at once; runtime_start_fd is readable when the helper has
+ * reported; finish then gives the container's first process (its pid in
+ * the agent's pid namespace, a pidfd on it opened while it could not be
+ * reaped, its start time). Errors carry the runtime's own last message
+ * from the log. An agent that dies mid-start kills its helpers and their
+ * runtimes (PR_SET_PDEATHSIG). */
+struct runtime_start;
+int runtime_start_begin(const struct runtime *rt, const struct runtime_run *r, struct runtime_start **ret,
+                        bo_error_t *err);
+int runtime_start_fd(const struct runtime_start *s);
+int runtime_start_finish(struct runtime_start *s, pid_t *ret_pid, int *ret_pidfd, int64_t *ret_start,
+                         bo_error_t *err);
+/* Closes the report channel (a helper still running ends on its own). */
+void runtime_start_free(struct runtime_start *s);
+/* The same, waiting: begin, wait for the report, finish (tests, and
+ * callers without a loop). */
 int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *ret_pid, int *ret_pidfd,
                   bo_error_t *err);
 /* `runtime delete --force`: kills what is left and removes the runtime's

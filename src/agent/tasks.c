@@ -24,9 +24,18 @@
 #include "model/task_state.h"
 
 #define KILL_BACKSTOP_EXTRA_MS 5000
-/* How long one pass of the loop may spend starting containers (tens of ms
- * each) before it syncs with the scheduler again. */
+/* How long one pass of the loop may spend preparing launches (sandbox,
+ * cgroup, bundle: a few ms each) before it syncs with the scheduler again. */
 #define LAUNCH_BUDGET_MS 1000
+/* Container starts in flight at once: the runtime (tens of ms of CPU
+ * each: namespaces, mounts, the seccomp filter) runs in helper processes
+ * beside the loop; a few at once keep the machine's CPUs busy, more only
+ * queue in the kernel and slow each one down. The rest wait (deferred). */
+#define PARALLEL_STARTS 8
+/* How long one pass may spend removing ended containers (`runtime delete`,
+ * tens of ms each): a `job killall` of hundreds must not keep the loop
+ * from syncing for longer than the scheduler's agent timeout. */
+#define FINALIZE_BUDGET_MS 500
 #define RESCAN_EVERY_MS 5000
 #define GC_EVERY_MS 10000
 /* Causes of updates for tasks the agent ended itself (protocol section 3). */
@@ -40,7 +49,11 @@ struct task {
     int64_t kill_deadline; /* mono ms of the kill backstop; 0: none */
     char *last_read_error; /* to log a bad status.json once */
     struct sync_launch *image_wait; /* the launch, while its image is pulled */
-    bool deferred;                  /* image_wait holds a launch put off (LAUNCH_BUDGET_MS) */
+    bool deferred;                  /* image_wait holds a launch put off (budget, or no start slot) */
+    struct runtime_start *starting; /* its container start, in flight beside the loop */
+    double cpu;                     /* set on its cgroup once started */
+    bool kill_when_started;         /* a kill came while starting */
+    bool finalize_later;            /* its cleanup was put off (FINALIZE_BUDGET_MS) */
 };
 
 struct task_mgr {
@@ -53,6 +66,9 @@ struct task_mgr {
     bool cleaning;
     bo_error_t fatal; /* the first journal write that failed */
     size_t n_deferred; /* tasks whose container start was put off */
+    size_t n_starting; /* container starts in flight (at most PARALLEL_STARTS) */
+    size_t n_finalize_later; /* tasks whose cleanup was put off */
+    int64_t pass_start;      /* mono ms: when this loop pass began (task_mgr_tick) */
     struct disk_watch disk; /* disk usage rounds beside the loop */
     int64_t next_disk;      /* mono ms of the next round */
 };
@@ -110,6 +126,7 @@ static void task_free(struct task *t)
     journal_task_clear(&t->rec);
     free(t->last_read_error);
     launch_free(t->image_wait);
+    runtime_start_free(t->starting);
     free(t);
 }
 
@@ -297,8 +314,18 @@ static int remove_container(struct task_mgr *m, struct task *t, bo_error_t *err)
 /* Executor gone and task terminal: nothing may stay in the cgroup. */
 static void finalize(struct task_mgr *m, struct task *t)
 {
+    if (t->finalize_later) {
+        t->finalize_later = false;
+        m->n_finalize_later--;
+    }
     if (t->rec.cleaned)
         return;
+    if (m->cfg.runtime && bo_mono_ms() - m->pass_start > FINALIZE_BUDGET_MS) {
+        /* The next passes go on (task_mgr_tick); the loop syncs between. */
+        t->finalize_later = true;
+        m->n_finalize_later++;
+        return;
+    }
     bo_error_t err = NULL;
     if (cgroup_kill_all(m->cg, t->rec.cgroup, &err) < 0 ||
         remove_container(m, t, &err) < 0 ||
@@ -410,6 +437,41 @@ static struct task *launch_record(struct task_mgr *m, const struct sync_launch *
     return t;
 }
 
+/* The executor runs: its CPU limit, then it is watched and reported. */
+static void executor_started(struct task_mgr *m, struct task *t, const struct launcher_result *lr, double cpu)
+{
+    bo_error_t err = NULL;
+    if (cgroup_set_cpu(m->cg, t->rec.cgroup, cpu, &err) < 0) {
+        /* The task would run without its CPU limit: not started at all. */
+        (void)launcher_pidfd_signal(lr->pidfd, SIGKILL);
+        siginfo_t info;
+        while (waitid(P_PIDFD, (id_t)lr->pidfd, &info, WEXITED) < 0 && errno == EINTR)
+            ;
+        close(lr->pidfd);
+        return launch_failed(m, t, "cgroup", err);
+    }
+    t->pidfd = lr->pidfd;
+    t->our_child = true;
+    t->rec.executor_pid = lr->pid;
+    t->rec.executor_start = lr->start_time;
+    report(m, t, task_state_name(TASK_STARTING), "", NULL, NULL);
+    refresh(m, t);
+}
+
+/* A launch put off: its copy waits in image_wait for start_deferred().
+ * `l` is taken. */
+static void defer(struct task_mgr *m, struct task *t, struct sync_launch *l)
+{
+    t->image_wait = l;
+    t->deferred = true;
+    m->n_deferred++;
+}
+
+static bool start_slot_free(const struct task_mgr *m)
+{
+    return !m->cfg.runtime || m->n_starting < PARALLEL_STARTS;
+}
+
 /* Phase 2: sandbox, cgroup, executor. */
 static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
 {
@@ -458,32 +520,39 @@ static void launch_start(struct task_mgr *m, struct task *t, const struct sync_l
                                   .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
                                   .image = image, .image_config = &icfg, .job_env = l->task.env,
                                   .n_job_env = l->task.n_env, .vars = &trt, .mounts = &hm};
-    struct launcher_result lr;
     if (!m->cfg.runtime) {
         /* Unit tests only (tasks.h): the executor forked directly. */
+        struct launcher_result lr;
         char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
         int r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &err);
         cgroup_strv_free(files);
         if (r < 0)
             return launch_failed(m, t, "executor", err);
-    } else if (container_start(&cl, &lr, &err) < 0) {
+        return executor_started(m, t, &lr, l->task.cpu);
+    }
+    if (container_start(&cl, &t->starting, &err) < 0)
         return launch_failed(m, t, "container", err);
+    /* The runtime runs beside the loop; container_start_done() goes on
+     * when its helper reports. */
+    t->cpu = l->task.cpu;
+    m->n_starting++;
+}
+
+/* A container start reported (its fd was readable). */
+static void container_start_done(struct task_mgr *m, struct task *t)
+{
+    struct launcher_result lr;
+    bo_error_t err = NULL;
+    int r = container_started(t->starting, &lr, &err);
+    runtime_start_free(BO_STEAL(t->starting));
+    m->n_starting--;
+    if (r < 0)
+        return launch_failed(m, t, "container", err);
+    executor_started(m, t, &lr, t->cpu);
+    if (t->kill_when_started && t->pidfd >= 0 && !t->kill_deadline) {
+        struct sync_kill k = {.task_id = t->rec.task_id, .grace_ms = t->rec.grace_ms};
+        task_mgr_kill(m, &k);
     }
-    if (cgroup_set_cpu(m->cg, t->rec.cgroup, l->task.cpu, &err) < 0) {
-        /* The task would run without its CPU limit: not started at all. */
-        (void)launcher_pidfd_signal(lr.pidfd, SIGKILL);
-        siginfo_t info;
-        while (waitid(P_PIDFD, (id_t)lr.pidfd, &info, WEXITED) < 0 && errno == EINTR)
-            ;
-        close(lr.pidfd);
-        return launch_failed(m, t, "cgroup", err);
-    }
-    t->pidfd = lr.pidfd;
-    t->our_child = true;
-    t->rec.executor_pid = lr.pid;
-    t->rec.executor_start = lr.start_time;
-    report(m, t, task_state_name(TASK_STARTING), "", NULL, NULL);
-    refresh(m, t);
 }
 
 /* Open (begin) or close a group of journal writes that commit together. */
@@ -521,12 +590,12 @@ void task_mgr_launch(struct task_mgr *m, const struct sync_launch *ls, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!started[i])
             continue;
-        if (bo_mono_ms() - t0 > LAUNCH_BUDGET_MS) {
-            /* Container starts are serial in this loop: the rest of a big
-             * batch waits for the next ticks, and the loop syncs between. */
-            started[i]->image_wait = launch_copy(&ls[i]);
-            started[i]->deferred = true;
-            m->n_deferred++;
+        if (bo_mono_ms() - t0 > LAUNCH_BUDGET_MS || !start_slot_free(m)) {
+            /* At most PARALLEL_STARTS containers start at once, and the
+             * loop prepares launches for at most LAUNCH_BUDGET_MS a pass:
+             * the rest waits for a free slot (start_deferred), and the
+             * loop keeps syncing meanwhile. */
+            defer(m, started[i], launch_copy(&ls[i]));
             continue;
         }
         launch_start(m, started[i], &ls[i]);
@@ -572,10 +641,13 @@ static void image_pulled(void *arg, const char *task_id, bo_error_t err)
         }
         return;
     }
-    if (err)
+    if (err) {
         launch_failed(m, t, "image", err);
-    else
+    } else if (!start_slot_free(m)) {
+        defer(m, t, BO_STEAL(l));
+    } else {
         launch_start(m, t, l);
+    }
     launch_free(l);
 }
 
@@ -593,6 +665,11 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
     }
     if (t->image_wait && !state_terminal(t->rec.state)) {
         image_wait_end(m, t, "killed while its image was being pulled");
+        return;
+    }
+    if (t->starting) {
+        /* Its executor is not there to signal yet: killed once it is. */
+        t->kill_when_started = true;
         return;
     }
     if (state_terminal(t->rec.state) || t->pidfd < 0 || t->kill_deadline)
@@ -694,6 +771,12 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
     }
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
+        if (t->starting && runtime_start_fd(t->starting) == fd) {
+            journal_group(m, true);
+            container_start_done(m, t);
+            journal_group(m, false);
+            return;
+        }
         if (t->pidfd == fd) {
             executor_gone(m, t, "executor died unexpectedly");
             return;
@@ -718,13 +801,15 @@ void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n,
         (*fds)[(*n)++] = (struct curl_waitfd){.fd = agent_images_fd(m->cfg.images), .events = POLLIN};
     }
     for (size_t i = 0; i < m->n_tasks; i++) {
-        if (m->tasks[i]->pidfd < 0)
+        struct task *t = m->tasks[i];
+        int fd = t->starting ? runtime_start_fd(t->starting) : t->pidfd;
+        if (fd < 0)
             continue;
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 16;
             *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
         }
-        (*fds)[(*n)++] = (struct curl_waitfd){.fd = m->tasks[i]->pidfd, .events = POLLIN};
+        (*fds)[(*n)++] = (struct curl_waitfd){.fd = fd, .events = POLLIN};
     }
 }
 
@@ -779,12 +864,14 @@ void task_mgr_gc(struct task_mgr *m)
     }
 }
 
-/* Start put-off containers for at most LAUNCH_BUDGET_MS. */
+/* Start put-off containers while a start slot is free, for at most
+ * LAUNCH_BUDGET_MS. */
 static void start_deferred(struct task_mgr *m)
 {
     int64_t t0 = bo_mono_ms();
     journal_group(m, true);
-    for (size_t i = 0; i < m->n_tasks && m->n_deferred > 0 && bo_mono_ms() - t0 <= LAUNCH_BUDGET_MS; i++) {
+    for (size_t i = 0; i < m->n_tasks && m->n_deferred > 0 && start_slot_free(m) && bo_mono_ms() - t0 <= LAUNCH_BUDGET_MS;
+         i++) {
         struct task *t = m->tasks[i];
         if (!t->deferred)
             continue;
@@ -800,8 +887,12 @@ static void start_deferred(struct task_mgr *m)
 
 int task_mgr_tick(struct task_mgr *m)
 {
+    m->pass_start = bo_mono_ms();
     runtime_reap_orphans();
-    if (m->n_deferred > 0 && !m->fatal)
+    for (size_t i = 0; i < m->n_tasks && m->n_finalize_later > 0; i++)
+        if (m->tasks[i]->finalize_later && m->tasks[i]->pidfd < 0)
+            finalize(m, m->tasks[i]);
+    if (m->n_deferred > 0 && start_slot_free(m) && !m->fatal)
         start_deferred(m);
     int64_t now = bo_mono_ms();
     int64_t next = now + RESCAN_EVERY_MS;
@@ -841,7 +932,9 @@ int task_mgr_tick(struct task_mgr *m)
         if (now + in < next)
             next = now + in;
     }
-    if (m->n_deferred > 0)
+    /* Put-off launches with a free slot: at once. Without one, a start's
+     * report (polled) frees one. */
+    if ((m->n_deferred > 0 && start_slot_free(m)) || m->n_finalize_later > 0)
         return 0;
     return next <= now ? 0 : (int)(next - now);
 }
@@ -884,6 +977,7 @@ json_t *task_mgr_inventory(struct task_mgr *m)
 
 int task_mgr_recover(struct task_mgr *m, bo_error_t *err)
 {
+    m->pass_start = bo_mono_ms();
     struct journal_task *recs;
     size_t n;
     if (journal_task_list(m->journal, &recs, &n, err) < 0)
@@ -930,6 +1024,8 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
         struct task *t = m->tasks[i];
         if (t->image_wait && !state_terminal(t->rec.state))
             image_wait_end(m, t, "killed while its image was being pulled");
+        if (t->starting)
+            t->kill_when_started = true; /* killed as soon as its start reports */
         if (t->pidfd < 0 || t->kill_deadline)
             continue;
         struct sync_kill k = {.task_id = t->rec.task_id, .grace_ms = t->rec.grace_ms};
@@ -948,7 +1044,7 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
 bool task_mgr_cleanup_done(struct task_mgr *m)
 {
     for (size_t i = 0; i < m->n_tasks; i++)
-        if (m->tasks[i]->pidfd >= 0)
+        if (m->tasks[i]->pidfd >= 0 || m->tasks[i]->starting)
             return false;
     /* Each step on its own, so that one failing (a journal on a full disk)
      * does not leave the sandbox or cgroup behind. */
@@ -975,4 +1071,29 @@ bool task_mgr_cleanup_done(struct task_mgr *m)
 const struct bo_error_s *task_mgr_failure(const struct task_mgr *m)
 {
     return m->fatal;
+}
+
+void task_mgr_settle_starts(struct task_mgr *m, int timeout_ms)
+{
+    int64_t deadline = bo_mono_ms() + timeout_ms;
+    while (m->n_starting > 0 && !m->fatal) {
+        int64_t left = deadline - bo_mono_ms();
+        if (left <= 0) {
+            log_warn("%zu container starts still in flight; their tasks are reported lost on restart",
+                     m->n_starting);
+            return;
+        }
+        struct pollfd *p = bo_xcalloc(m->n_starting, sizeof(*p));
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_tasks && n < m->n_starting; i++)
+            if (m->tasks[i]->starting)
+                p[n++] = (struct pollfd){.fd = runtime_start_fd(m->tasks[i]->starting), .events = POLLIN};
+        int r = poll(p, n, (int)left);
+        for (size_t k = 0; r > 0 && k < n; k++)
+            if (p[k].revents)
+                task_mgr_pidfd_ready(m, p[k].fd);
+        free(p);
+        if (r < 0 && errno != EINTR)
+            return;
+    }
 }

@@ -70,6 +70,11 @@ json_t *task_mgr_inventory(struct task_mgr *m);
  * task ended and its executor is gone (task_io.h). */
 const char *task_mgr_sandbox(struct task_mgr *m, const char *task_id, bool *ret_ended);
 
+/* The agent stops without killing its tasks: wait (at most timeout_ms)
+ * for the container starts in flight and record their executors, so a
+ * restart re-attaches to them instead of reporting them lost. */
+void task_mgr_settle_starts(struct task_mgr *m, int timeout_ms);
+
 /* The first journal write that failed, or NULL. Once set, updates may be
  * lost: the agent must stop (fail-stop) and recover from the journal on
  * restart. */
