@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     for (int r = 0; r < 5; r++) {
         double t0 = now_ms();
         if (disk_usage(root, DISK_WATCH_MAX_ENTRIES, DISK_WATCH_MAX_DEPTH, NULL, &bytes) != DISK_WALK_OK) {
-            fprintf(stderr, "the walk stopped short\n");
+            fprintf(stderr, "the walk stopped short (N past its bounds)\n");
+            bo_rm_rf(root, NULL);
             return 1;
         }
         double dt = now_ms() - t0;
