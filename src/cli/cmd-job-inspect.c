@@ -40,9 +40,14 @@ static void print_human(const struct job_config *c)
     char grace[32];
     bo_format_duration(t->kill_grace_ms, grace, sizeof(grace));
     printf("  kill grace:         %s\n", grace);
+    for (size_t i = 0; i < t->n_env; i++)
+        printf("%s%s", i ? " " : "  env:                ", t->env[i]);
+    if (t->n_env)
+        printf("\n");
     printf("  processes:\n");
     for (size_t i = 0; i < t->n_processes; i++)
-        printf("    %s: %s\n", t->processes[i].name, t->processes[i].cmdline);
+        printf("    %s: %s\n", t->processes[i].name,
+               *t->processes[i].cmdline ? t->processes[i].cmdline : "(the image's Entrypoint and Cmd)");
 }
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)

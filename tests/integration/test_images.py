@@ -622,8 +622,10 @@ def test_an_image_runs_its_entrypoint_and_cmd_with_its_env_and_working_dir(regis
     c.start_agent()
     # No cmdline: the image's Entrypoint + Cmd, in its WorkingDir, with its
     # Env; its User (root) is not used, the role's user is.
-    text = CONFIGURED.format(image=configured_image(registry, "v1"), env="",
+    text = CONFIGURED.format(image=configured_image(registry, "v1"), env="      env: [\"EXTRA=1\"]",
                              processes="        - name: main")
+    r = c.cli("job", "inspect", KEY, c.job_file(text, "inspect.yaml"))
+    assert r.rc == 0 and "main: (the image's Entrypoint and Cmd)" in r.out and "env:" in r.out, r
     t, logs = run_to_end(c, registry, text)
     out = open(os.path.join(logs, "main", "stdout")).read()
     assert t["state"] == "FINISHED", (t, out, open(os.path.join(logs, "main", "stderr")).read())
