@@ -52,7 +52,7 @@ EXE_SRCS := $(wildcard src/executor/*.c)
 # it links only the dependency-free base layer plus jansson, and the task
 # state table (src/model/task_state.c, libc only) so that the states it
 # writes are the ones the agent and the scheduler read.
-EXE_BASE := $(wildcard src/base/*.c) src/model/task_state.c
+EXE_BASE := $(wildcard src/base/*.c) src/model/task_state.c src/model/process_graph.c
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 

@@ -93,11 +93,18 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
         for (size_t k = 0; argv[k]; k++)
             json_array_append_new(a, json_string(argv[k]));
         cmdline_argv_free(argv);
-        json_array_append_new(procs, json_pack("{s:s, s:o}", "name", p->name, "argv", a));
+        json_t *after = json_array();
+        for (size_t k = 0; k < p->n_after; k++)
+            json_array_append_new(after, json_string(p->after[k]));
+        json_array_append_new(procs, json_pack("{s:s, s:o, s:I, s:b, s:b, s:I, s:b, s:o}", "name", p->name, "argv", a,
+                                               "max_failures", (json_int_t)p->max_failures, "daemon", p->daemon,
+                                               "ephemeral", p->ephemeral, "min_duration_ms",
+                                               (json_int_t)p->min_duration_ms, "final", p->final, "after", after));
     }
-    json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s}", "task_id", l->task_id, "processes", procs, "ordering",
+    json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s, s:I}", "task_id", l->task_id, "processes", procs, "ordering",
                             l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",
-                            (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket);
+                            (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket,
+                            "finalization_wait_ms", (json_int_t)l->task->finalization_wait_ms);
     if (command_cwd(l->image))
         json_object_set_new(doc, "cwd", json_string(command_cwd(l->image)));
     if (l->task->health_check.type != HEALTH_CHECK_NONE) {

@@ -47,7 +47,10 @@ struct executor {
     int sfd;
     enum task_state state;
     char *message;         /* first failure, or "" */
-    size_t next;           /* index of the next process to start */
+    bool completed;        /* every regular process succeeded: FINISHED unless a final one fails */
+    bool finalizing;       /* final processes run (until final_deadline, CLOCK_MONOTONIC ms) */
+    bool finalized;        /* finalization is over: nothing more to start */
+    int64_t final_deadline;
     bool killing;          /* the kill sequence runs (`step`); every end is reported KILLED */
     bool kill_requested;   /* SIGTERM/SIGINT to us: the task ends KILLED */
     bool sigkilled;        /* the grace expired and groups got SIGKILL */
@@ -160,7 +163,9 @@ static void enter_step(struct executor *ex, enum kill_step step, int64_t now)
 
 static void begin_kill(struct executor *ex)
 {
-    if (ex->killing)
+    /* Finalization is bounded by finalization_wait on its own; a kill
+     * then must not stop the cleanup it is running. */
+    if (ex->killing || ex->finalizing || ex->finalized)
         return;
     ex->killing = true;
     health_stop(&ex->health);
@@ -185,8 +190,11 @@ static void start_one(struct executor *ex, struct proc *p)
 {
     _cleanup_error_ bo_error_t err = NULL;
     ex->dirty = true;
+    p->runs++;
+    p->start_mono_ms = bo_mono_ms();
+    p->rerun_at_ms = 0;
     if (proc_start(p, ex->spec.cwd, &err) == 0) {
-        log_info("started process `%s` (pid %d)", p->name, (int)p->pid);
+        log_info("started process `%s` (pid %d, run %d)", p->name, (int)p->pid, p->runs);
         return;
     }
     p->state = PROC_FAILED;
@@ -194,14 +202,123 @@ static void start_one(struct executor *ex, struct proc *p)
     fail(ex, bo_xasprintf("process `%s` could not be started: %s", p->name, err->msg));
 }
 
-/* Parallel: everything at once. Sequential: the next one. */
-static void start_step(struct executor *ex)
+/* Bit k set: procs[k] has succeeded once, so those after it may start. */
+static uint64_t succeeded_mask(const struct executor *ex)
 {
-    while (ex->next < ex->spec.n_procs && !ex->killing && !task_state_is_terminal(ex->state)) {
-        start_one(ex, &ex->spec.procs[ex->next++]);
-        if (ex->spec.sequential)
-            break;
+    uint64_t m = 0;
+    for (size_t i = 0; i < ex->spec.n_procs; i++)
+        if (ex->spec.procs[i].succeeded)
+            m |= UINT64_C(1) << i;
+    return m;
+}
+
+/* Start every regular process that is WAITING, whose predecessors have
+ * all succeeded and whose min_duration since its last start is over. */
+static void schedule(struct executor *ex)
+{
+    if (ex->killing || ex->finalizing || ex->finalized || task_state_is_terminal(ex->state))
+        return;
+    int64_t now = bo_mono_ms();
+    for (size_t i = 0; i < ex->spec.n_procs && !ex->killing && !task_state_is_terminal(ex->state); i++) {
+        struct proc *p = &ex->spec.procs[i];
+        if (p->final || p->state != PROC_WAITING || (p->after_mask & ~succeeded_mask(ex)) || p->rerun_at_ms > now)
+            continue;
+        start_one(ex, p);
     }
+}
+
+/* When the next rerun is due (poll timeout; -1: none waits). */
+static int rerun_timeout_ms(const struct executor *ex, int64_t now)
+{
+    int64_t until = -1;
+    for (size_t i = 0; i < ex->spec.n_procs; i++) {
+        const struct proc *p = &ex->spec.procs[i];
+        if (p->state == PROC_WAITING && p->rerun_at_ms > 0 && (until < 0 || p->rerun_at_ms < until))
+            until = p->rerun_at_ms;
+    }
+    if (until < 0)
+        return -1;
+    return until <= now ? 0 : (int)(until - now);
+}
+
+/* A regular process ended on its own: rerun it (a daemon after success,
+ * any process after a failure within max_failures), no sooner than
+ * min_duration after its last start; or fail the task. */
+static void regular_ended(struct executor *ex, struct proc *p, bool failed)
+{
+    bool rerun;
+    if (!failed) {
+        p->succeeded = true;
+        rerun = p->daemon;
+    } else {
+        p->failures++;
+        rerun = p->max_failures == 0 || p->failures < p->max_failures;
+        if (!rerun) {
+            fail(ex, proc_failure_message(p));
+            return;
+        }
+        log_info("process `%s` failed (%d of %lld failures allowed); rerunning it", p->name, p->failures,
+                 (long long)p->max_failures);
+    }
+    if (!rerun)
+        return;
+    int64_t now = bo_mono_ms();
+    int64_t at = p->start_mono_ms + p->min_duration_ms;
+    p->state = PROC_WAITING;
+    p->rerun_at_ms = at > now ? at : now;
+}
+
+/* Every regular process that is not ephemeral has succeeded for good. */
+static bool regular_done(const struct executor *ex)
+{
+    for (size_t i = 0; i < ex->spec.n_procs; i++) {
+        const struct proc *p = &ex->spec.procs[i];
+        if (!p->final && !p->ephemeral && p->state != PROC_SUCCESS)
+            return false;
+    }
+    return true;
+}
+
+static bool has_final(const struct executor *ex)
+{
+    for (size_t i = 0; i < ex->spec.n_procs; i++)
+        if (ex->spec.procs[i].final)
+            return true;
+    return false;
+}
+
+/* Finalization: the final processes one after another in their listed
+ * order, all within finalization_wait. Starts the next one when none
+ * runs; returns false once none is left to run (or the time is up). */
+static bool finalize_step(struct executor *ex)
+{
+    if (!ex->finalizing) {
+        if (ex->finalized || !has_final(ex))
+            return false;
+        ex->finalizing = true;
+        health_stop(&ex->health);
+        ex->final_deadline = bo_mono_ms() + ex->spec.finalization_wait_ms;
+        log_info("finalizing: final processes for up to %lld ms", (long long)ex->spec.finalization_wait_ms);
+    }
+    if (bo_mono_ms() >= ex->final_deadline) {
+        log_info("finalization_wait expired: SIGKILL to what remains");
+    } else {
+        for (size_t i = 0; i < ex->spec.n_procs; i++) {
+            struct proc *p = &ex->spec.procs[i];
+            if (!p->final)
+                continue;
+            if (p->state == PROC_RUNNING)
+                return true; /* one at a time: wait for it */
+            if (p->state == PROC_WAITING) {
+                start_one(ex, p);
+                if (p->state == PROC_RUNNING)
+                    return true;
+            }
+        }
+    }
+    ex->finalizing = false;
+    ex->finalized = true;
+    return false;
 }
 
 static struct proc *find_proc(struct executor *ex, pid_t pid)
@@ -232,14 +349,22 @@ static void reap(struct executor *ex)
         struct proc *p = find_proc(ex, pid);
         if (!p)
             continue;
-        bool failed = proc_ended(p, st, ex->killing || task_state_is_terminal(ex->state));
+        bool stopping = ex->killing || ex->finalizing || ex->finalized || task_state_is_terminal(ex->state);
+        bool failed = proc_ended(p, st, stopping && !p->final);
         ex->dirty = true;
         log_info("process `%s` (pid %d) ended: %s, exit_code %d, signal %d", p->name, (int)pid,
                  proc_state_name(p->state), p->exit_code, p->signal);
-        if (failed)
-            fail(ex, proc_failure_message(p));
-        else if (p->state == PROC_SUCCESS && ex->spec.sequential)
-            start_step(ex);
+        if (p->final) {
+            /* A failed clean-up fails a task that had succeeded so far. */
+            if (failed && !task_state_is_terminal(ex->state) && !ex->kill_requested) {
+                free(ex->message);
+                ex->message = proc_failure_message(p);
+                log_info("%s", ex->message);
+                set_state(ex, TASK_FAILED);
+            }
+        } else if (!stopping) {
+            regular_ended(ex, p, failed);
+        }
     }
 }
 
@@ -305,17 +430,38 @@ static void run(struct executor *ex)
 {
     for (;;) {
         size_t live = live_procs(ex);
-        if (!ex->killing && !task_state_is_terminal(ex->state) && live == 0 &&
-            ex->next >= ex->spec.n_procs)
-            set_state(ex, TASK_FINISHED);
-        if (!ex->killing && task_state_is_terminal(ex->state))
-            return; /* FINISHED: the sweep takes care of leftovers */
+        if (ex->finalizing || (!ex->killing && ex->completed)) {
+            /* Finalization (after a kill, a failure or the regular
+             * processes' end): then the sweep SIGKILLs what is left. */
+            if (!finalize_step(ex))
+                return;
+            if (ex->dirty)
+                publish(ex);
+            int64_t now = bo_mono_ms();
+            wait_events(ex, ex->final_deadline > now ? (int)(ex->final_deadline - now) : 0);
+            reap(ex);
+            continue;
+        }
+        if (!ex->killing && !task_state_is_terminal(ex->state) && regular_done(ex)) {
+            /* Ephemeral processes still running are stopped as a kill
+             * would, then the final processes run. */
+            ex->completed = true;
+            log_info("every regular process has succeeded");
+            if (live > 0)
+                begin_kill(ex);
+            continue;
+        }
         bool groups_left = false;
         if (ex->killing && live == 0) {
             groups_left = signal_task(ex, 0) > 0;
-            if (!groups_left)
+            if (!groups_left) {
+                if (finalize_step(ex))
+                    continue;
                 return;
+            }
         }
+        if (!ex->killing && task_state_is_terminal(ex->state))
+            return; /* cannot happen: a failure starts the kill */
         if (ex->dirty)
             publish(ex);
 
@@ -336,10 +482,12 @@ static void run(struct executor *ex)
                 timeout = GROUP_RECHECK_MS;
         } else {
             timeout = earlier(timeout, health_timeout_ms(&ex->health, bo_mono_ms()));
+            timeout = earlier(timeout, rerun_timeout_ms(ex, bo_mono_ms()));
         }
         wait_events(ex, timeout);
         reap(ex);
         run_health(ex);
+        schedule(ex);
     }
 }
 
@@ -511,7 +659,7 @@ int main(int argc, char **argv)
              ex.spec.sequential ? "sequential" : "parallel", (long long)ex.spec.kill_grace_ms);
 
     publish(&ex); /* STARTING */
-    start_step(&ex);
+    schedule(&ex);
     health_init(&ex.health, &ex.spec.health, bo_mono_ms());
     /* Without a check, started is running; with one, the check decides. */
     if (!task_state_is_terminal(ex.state) && !health_enabled(&ex.health))
@@ -522,7 +670,7 @@ int main(int argc, char **argv)
     run(&ex);
     sweep(&ex);
     if (!task_state_is_terminal(ex.state))
-        set_state(&ex, TASK_KILLED);
+        set_state(&ex, ex.completed && !ex.kill_requested ? TASK_FINISHED : TASK_KILLED);
     publish(&ex);
 
     status_notifier_close(&ex.notifier);

@@ -29,6 +29,21 @@ struct proc {
     int64_t started_ms; /* wall clock; 0 = not yet */
     int64_t ended_ms;   /* wall clock; 0 = not yet */
     bool fresh_logs;    /* logs hold only the last run (truncated at start) */
+    /* From task.json (docs/jobs.md "Processes"): */
+    int64_t max_failures;    /* failed runs before it stays FAILED; 0: never */
+    bool daemon;             /* rerun after success too */
+    bool ephemeral;          /* the task completes without it */
+    int64_t min_duration_ms; /* from one start to the next */
+    bool final;              /* runs at finalization only */
+    char **after;            /* names, as in task.json */
+    size_t n_after;
+    uint64_t after_mask;     /* bit k: runs after procs[k] (model/process_graph.h) */
+    /* Run bookkeeping (executor.c): */
+    int runs;                /* starts so far */
+    int failures;            /* failed runs so far */
+    bool succeeded;          /* one run succeeded: those after it may start */
+    int64_t start_mono_ms;   /* CLOCK_MONOTONIC start of the last run */
+    int64_t rerun_at_ms;     /* CLOCK_MONOTONIC; WAITING for a rerun until then (0: not a rerun) */
 };
 
 const char *proc_state_name(enum proc_state s);

@@ -9,6 +9,7 @@
 
 #include "base/fs.h"
 #include "base/ident.h"
+#include "model/process_graph.h"
 
 /* Identifiers end up in file names (.logs/NAME) and the notify datagram:
  * the project's identifier rule (base/ident.h). */
@@ -48,6 +49,43 @@ static int parse_argv(json_t *a, size_t i, struct proc *p, bo_error_t *err)
     return 0;
 }
 
+/* Thermos's process fields, defaults as the job model's. */
+static const struct {
+    const char *name;
+    int64_t max;
+    size_t off; /* of the int64_t in struct proc */
+} proc_ints[] = {
+    {"max_failures", SPEC_MAX_PROCESS_FAILURES, offsetof(struct proc, max_failures)},
+    {"min_duration_ms", SPEC_MAX_MIN_DURATION_MS, offsetof(struct proc, min_duration_ms)},
+};
+static const struct {
+    const char *name;
+    size_t off; /* of the bool in struct proc */
+} proc_bools[] = {
+    {"daemon", offsetof(struct proc, daemon)},
+    {"ephemeral", offsetof(struct proc, ephemeral)},
+    {"final", offsetof(struct proc, final)},
+};
+
+/* Names only here; whether they exist and form no cycle is checked once
+ * all processes are read (check_graph). */
+static int parse_after(json_t *a, size_t i, struct proc *p, bo_error_t *err)
+{
+    if (!a)
+        return 0;
+    if (!json_is_array(a) || json_array_size(a) > SPEC_MAX_PROCESSES)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].after: must be an array of at most %d names", i,
+                            SPEC_MAX_PROCESSES);
+    p->after = bo_xcalloc(json_array_size(a) + 1, sizeof(char *));
+    for (size_t k = 0; k < json_array_size(a); k++) {
+        json_t *s = json_array_get(a, k);
+        if (!json_is_string(s) || !ident_ok(json_string_value(s), SPEC_MAX_NAME))
+            return bo_error_set(err, BO_E_INVALID, "processes[%zu].after[%zu]: must be a process name", i, k);
+        p->after[p->n_after++] = bo_xstrdup(json_string_value(s));
+    }
+    return 0;
+}
+
 static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
 {
     if (!json_is_object(v))
@@ -56,9 +94,36 @@ static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
     json_t *f;
     json_object_foreach(v, key, f)
     {
-        if (strcmp(key, "name") != 0 && strcmp(key, "cmdline") != 0 && strcmp(key, "argv") != 0)
+        bool known = strcmp(key, "name") == 0 || strcmp(key, "cmdline") == 0 || strcmp(key, "argv") == 0 ||
+                     strcmp(key, "after") == 0;
+        for (size_t k = 0; k < BO_ARRAY_SIZE(proc_ints); k++)
+            known = known || strcmp(key, proc_ints[k].name) == 0;
+        for (size_t k = 0; k < BO_ARRAY_SIZE(proc_bools); k++)
+            known = known || strcmp(key, proc_bools[k].name) == 0;
+        if (!known)
             return bo_error_set(err, BO_E_INVALID, "processes[%zu].%s: unknown field", i, key);
     }
+    p->max_failures = 1; /* the job model's defaults (docs/jobs.md) */
+    p->min_duration_ms = 5000;
+    for (size_t k = 0; k < BO_ARRAY_SIZE(proc_ints); k++) {
+        json_t *iv = json_object_get(v, proc_ints[k].name);
+        if (!iv)
+            continue;
+        if (!json_is_integer(iv) || json_integer_value(iv) < 0 || json_integer_value(iv) > proc_ints[k].max)
+            return bo_error_set(err, BO_E_INVALID, "processes[%zu].%s: must be an integer in 0..%lld", i,
+                                proc_ints[k].name, (long long)proc_ints[k].max);
+        *(int64_t *)((char *)p + proc_ints[k].off) = json_integer_value(iv);
+    }
+    for (size_t k = 0; k < BO_ARRAY_SIZE(proc_bools); k++) {
+        json_t *bv = json_object_get(v, proc_bools[k].name);
+        if (!bv)
+            continue;
+        if (!json_is_boolean(bv))
+            return bo_error_set(err, BO_E_INVALID, "processes[%zu].%s: must be true or false", i, proc_bools[k].name);
+        *(bool *)((char *)p + proc_bools[k].off) = json_is_true(bv);
+    }
+    if (parse_after(json_object_get(v, "after"), i, p, err) < 0)
+        return -1;
     json_t *name = json_object_get(v, "name");
     if (!name)
         return bo_error_set(err, BO_E_INVALID, "processes[%zu].name: required", i);
@@ -129,6 +194,15 @@ static int parse_kill_grace_ms(json_t *v, struct exec_spec *s, bo_error_t *err)
         return bo_error_set(err, BO_E_INVALID, "kill_grace_ms: must be an integer in 0..%d",
                             SPEC_MAX_GRACE_MS);
     s->kill_grace_ms = json_integer_value(v);
+    return 0;
+}
+
+static int parse_finalization_wait_ms(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > SPEC_MAX_FINALIZATION_WAIT_MS)
+        return bo_error_set(err, BO_E_INVALID, "finalization_wait_ms: must be an integer in 0..%d",
+                            SPEC_MAX_FINALIZATION_WAIT_MS);
+    s->finalization_wait_ms = json_integer_value(v);
     return 0;
 }
 
@@ -319,6 +393,7 @@ static const struct spec_field {
     {"processes", true, parse_processes},
     {"ordering", false, parse_ordering},
     {"kill_grace_ms", false, parse_kill_grace_ms},
+    {"finalization_wait_ms", false, parse_finalization_wait_ms},
     {"notify_socket", false, parse_notify_socket},
     {"health_check", false, parse_health_check},
     {"cwd", false, parse_cwd},
@@ -353,6 +428,22 @@ static int parse_root(json_t *root, struct exec_spec *s, bo_error_t *err)
     return 0;
 }
 
+/* Unknown names and cycles: a task that could never start a process
+ * would otherwise hang in STARTING. Fills each after_mask. */
+static int check_graph(struct exec_spec *s, bo_error_t *err)
+{
+    struct process_graph_node nodes[SPEC_MAX_PROCESSES];
+    uint64_t masks[SPEC_MAX_PROCESSES];
+    for (size_t i = 0; i < s->n_procs; i++)
+        nodes[i] = (struct process_graph_node){.name = s->procs[i].name, .after = s->procs[i].after,
+                                               .n_after = s->procs[i].n_after, .final = s->procs[i].final};
+    if (process_graph_check("processes", nodes, s->n_procs, s->sequential, masks, err) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n_procs; i++)
+        s->procs[i].after_mask = masks[i];
+    return 0;
+}
+
 int spec_parse(const char *name, const char *buf, size_t len, struct exec_spec *ret, bo_error_t *err)
 {
     json_error_t jerr;
@@ -360,8 +451,11 @@ int spec_parse(const char *name, const char *buf, size_t len, struct exec_spec *
     if (!root)
         return bo_error_set(err, BO_E_INVALID, "`%s`: line %d column %d: %s", name, jerr.line,
                             jerr.column, jerr.text);
-    struct exec_spec s = {.kill_grace_ms = SPEC_DEFAULT_GRACE_MS};
+    struct exec_spec s = {.kill_grace_ms = SPEC_DEFAULT_GRACE_MS,
+                          .finalization_wait_ms = SPEC_DEFAULT_FINALIZATION_WAIT_MS};
     int r = parse_root(root, &s, err);
+    if (r == 0)
+        r = check_graph(&s, err);
     json_decref(root);
     if (r < 0) {
         spec_clear(&s);
@@ -387,6 +481,9 @@ void spec_clear(struct exec_spec *s)
         for (size_t k = 0; s->procs[i].argv && s->procs[i].argv[k]; k++)
             free(s->procs[i].argv[k]);
         free(s->procs[i].argv);
+        for (size_t k = 0; k < s->procs[i].n_after; k++)
+            free(s->procs[i].after[k]);
+        free(s->procs[i].after);
     }
     free(s->procs);
     free(s->task_id);

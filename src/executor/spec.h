@@ -22,6 +22,10 @@
 #define SPEC_MAX_CWD 4096
 #define SPEC_MAX_GRACE_MS 600000
 #define SPEC_DEFAULT_GRACE_MS 5000
+#define SPEC_MAX_FINALIZATION_WAIT_MS 600000
+#define SPEC_DEFAULT_FINALIZATION_WAIT_MS 30000
+#define SPEC_MAX_MIN_DURATION_MS 86400000
+#define SPEC_MAX_PROCESS_FAILURES 1000
 
 /* Graceful shutdown over HTTP (task.json "shutdown"): port 0 = none, a
  * kill goes straight to SIGTERM. */
@@ -41,6 +45,7 @@ struct exec_spec {
     size_t n_procs;
     bool sequential;
     int64_t kill_grace_ms;
+    int64_t finalization_wait_ms; /* final processes may run this long */
     char *notify_socket; /* NULL: nobody to notify */
     char *cwd;           /* the processes' working directory; NULL: the sandbox */
     struct health_spec health; /* kind HEALTH_NONE: RUNNING once started */

@@ -12,6 +12,7 @@
 #include "model/constraint.h"
 #include "model/host_mount.h"
 #include "model/image_ref.h"
+#include "model/process_graph.h"
 #include "model/task_id.h"
 #include "model/template.h"
 
@@ -316,6 +317,8 @@ static const struct job_field fields[] = {
      .help = "parallel: side by side; sequential: in order, each must succeed"},
     {"task", "kill_grace_ms", JOB_FIELD_DURATION, false, "5000", 0, 600000, .offset = T(kill_grace_ms),
      .help = "SIGTERM to SIGKILL delay"},
+    {"task", "finalization_wait", JOB_FIELD_DURATION, false, "30000", 0, 600000, .offset = T(finalization_wait_ms),
+     .omit_empty = true, .help = "how long the final processes may run; then everything gets SIGKILL"},
     {"task", "image", JOB_FIELD_STRING, false, "\"\"", 0, IMAGE_REF_MAX, .check = check_image,
      .offset = T(image), .omit_empty = true,
      .help = "container image, HOST[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST (the CLI resolves a tag to its "
@@ -385,6 +388,19 @@ static const struct job_field fields[] = {
      .offset = P(cmdline), .omit_empty = true,
      .help = "command line: run directly when it uses no shell syntax, else as /bin/sh -c CMDLINE; replaces the "
              "image's Cmd; empty: the image's Entrypoint and Cmd"},
+    {"task.processes", "max_failures", JOB_FIELD_INT, false, "1", 0, 1000, .offset = P(max_failures),
+     .omit_empty = true, .help = "failed runs before the process (and so the task) fails; 0: rerun it forever"},
+    {"task.processes", "daemon", JOB_FIELD_BOOL, false, "false", .offset = P(daemon), .omit_empty = true,
+     .help = "rerun it after it succeeds too"},
+    {"task.processes", "ephemeral", JOB_FIELD_BOOL, false, "false", .offset = P(ephemeral), .omit_empty = true,
+     .help = "the task completes without waiting for it (it is then stopped)"},
+    {"task.processes", "min_duration", JOB_FIELD_DURATION, false, "5000", 0, 86400000, .offset = P(min_duration_ms),
+     .omit_empty = true, .help = "at least this long from one start of the process to its rerun"},
+    {"task.processes", "final", JOB_FIELD_BOOL, false, "false", .offset = P(final), .omit_empty = true,
+     .help = "runs only at finalization (after the task's end or kill), in listed order"},
+    {"task.processes", "after", JOB_FIELD_STRING_LIST, false, "[]", 0, JOB_MAX_PROCESSES, .check = check_ident,
+     .offset = P(after), .count_offset = P(n_after), .omit_empty = true,
+     .help = "processes that must have succeeded before this one starts (no cycles)"},
 };
 
 const struct job_field *job_field_table(size_t *ret_n)
@@ -704,6 +720,10 @@ int64_t task_config_kill_budget_ms(const struct task_config *t)
     int64_t ms = t->kill_grace_ms;
     if (task_config_has_lifecycle_port(t))
         ms += t->lifecycle.graceful_shutdown_wait_ms + t->lifecycle.shutdown_wait_ms;
+    /* Final processes run after the kill, within finalization_wait. */
+    for (size_t i = 0; i < t->n_processes; i++)
+        if (t->processes[i].final)
+            return ms + t->finalization_wait_ms;
     return ms;
 }
 
@@ -768,6 +788,23 @@ static int health_check_finish(struct dec *d, const char *path, const struct tas
     return 0;
 }
 
+/* The processes' `after` lists and ordering form a graph without cycles
+ * (model/process_graph.h). */
+static int process_order_check(struct dec *d, const char *path, struct task_config *t, bo_error_t *err)
+{
+    struct process_graph_node nodes[JOB_MAX_PROCESSES];
+    for (size_t i = 0; i < t->n_processes; i++)
+        nodes[i] = (struct process_graph_node){.name = t->processes[i].name, .after = t->processes[i].after,
+                                               .n_after = t->processes[i].n_after, .final = t->processes[i].final};
+    _cleanup_free_ char *what = bo_xasprintf("%s.processes", path);
+    if (process_graph_check(what, nodes, t->n_processes, t->ordering == ORDERING_SEQUENTIAL, NULL, err) < 0) {
+        if (!d->bad_path)
+            d->bad_path = bo_xstrdup(what);
+        return -1;
+    }
+    return 0;
+}
+
 /* Rules across fields of a task: unique process and port names, cmdlines
  * hold only runtime variables, and every {{ports.X}} requests port X. */
 static int task_finish(struct dec *d, const char *path, struct task_config *t, bo_error_t *err)
@@ -793,6 +830,8 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
                 return fail(d, p, err, "duplicate process name `%s`", t->processes[i].name);
             }
     }
+    if (process_order_check(d, path, t, err) < 0)
+        return -1;
     /* Without an image nothing says what an empty cmdline would run. */
     for (size_t i = 0; i < t->n_processes; i++)
         if (!*t->processes[i].cmdline && (!t->image || !*t->image)) {
@@ -832,6 +871,9 @@ void task_config_clear(struct task_config *t)
     for (size_t i = 0; i < t->n_processes; i++) {
         free(t->processes[i].name);
         free(t->processes[i].cmdline);
+        for (size_t k = 0; k < t->processes[i].n_after; k++)
+            free(t->processes[i].after[k]);
+        free(t->processes[i].after);
     }
     free(t->processes);
     for (size_t i = 0; i < t->n_mounts; i++) {
@@ -1032,6 +1074,22 @@ static json_t *encode_field(const struct job_field *f, const void *base)
     return json_null();
 }
 
+static bool is_scalar(enum job_field_type t)
+{
+    return t == JOB_FIELD_INT || t == JOB_FIELD_BOOL || t == JOB_FIELD_DURATION || t == JOB_FIELD_NUMBER ||
+           t == JOB_FIELD_SIZE || t == JOB_FIELD_ENUM;
+}
+
+static bool field_is_default(const struct job_field *f, const void *base)
+{
+    json_t *def = json_loads(f->def, JSON_DECODE_ANY, NULL);
+    json_t *v = encode_field(f, base);
+    bool same = def && json_equal(def, v);
+    json_decref(def);
+    json_decref(v);
+    return same;
+}
+
 static json_t *encode_object(const char *object, const void *base)
 {
     json_t *o = json_object();
@@ -1047,6 +1105,8 @@ static json_t *encode_object(const char *object, const void *base)
                 *(const size_t *)((const char *)base + f->count_offset) == 0)
                 continue;
             if (f->omit_empty && f->type == JOB_FIELD_OBJECT && object_is_default(f->child, (const char *)base + f->offset))
+                continue;
+            if (f->omit_empty && f->def && is_scalar(f->type) && field_is_default(f, base))
                 continue;
             json_object_set_new(o, f->name, encode_field(f, base));
         }

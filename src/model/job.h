@@ -39,6 +39,14 @@ int job_ident_validate(const char *s, const char *what, bo_error_t *err);
 struct process_config {
     char *name;
     char *cmdline; /* "": the image's Entrypoint and Cmd (only with an image) */
+    /* Thermos's process fields (docs/jobs.md "Processes"). */
+    int64_t max_failures; /* failed runs before the process fails; 0: rerun forever */
+    bool daemon;          /* rerun after success too */
+    bool ephemeral;       /* not awaited: the task completes without it */
+    int64_t min_duration_ms; /* at least this long from one start to the next */
+    bool final;           /* runs only at finalization, after the others */
+    char **after;         /* names of processes that must succeed first (model/process_graph.h) */
+    size_t n_after;
 };
 
 enum task_ordering { ORDERING_PARALLEL, ORDERING_SEQUENTIAL };
@@ -103,6 +111,7 @@ struct task_config {
     size_t n_processes;
     enum task_ordering ordering;
     int64_t kill_grace_ms;
+    int64_t finalization_wait_ms; /* bound on the final processes, then SIGKILL */
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
     struct mount_config *mounts; /* container paths unique */
     size_t n_mounts;
