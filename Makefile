@@ -9,6 +9,7 @@
 #   make install    install the programs (PREFIX=/usr/local, DESTDIR for packagers)
 #   make bench      benchmarks (print figures; never fail on timing)
 #   make bench-failover  machine failure to replacement (network namespaces)
+#   make bench-swarm     Borealis beside Docker Swarm, same run (installs docker.io)
 #   make fuzz       build and briefly run the libFuzzer targets
 #   SAN=1 make ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 
@@ -58,7 +59,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
 
-.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench bench-failover fuzz install uninstall clean
+.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench bench-failover bench-swarm fuzz install uninstall clean
 all: $(BINS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
 
@@ -156,6 +157,14 @@ bench: deps
 bench-failover: deps
 	$(MAKE) all
 	BOREALIS_BIN=$(CURDIR)/$(BUILD)/bin /usr/bin/python3 bench/failover.py
+
+# Borealis beside Docker Swarm in one run: 200 container tasks from a
+# cached image to RUNNING, a rolling update of 50, memory; the same on a
+# Swarm service of its own dockerd (bench/swarm.sh installs docker.io, only
+# here). Prints both side by side (bench/compare.py, docs/benchmarks.md).
+bench-swarm: deps
+	$(MAKE) all
+	BENCH_PEER=swarm BENCH_RUNS=$${BENCH_RUNS:-1} sh bench/run.sh
 
 fuzz: deps
 	sh fuzz/run.sh

@@ -873,6 +873,12 @@ def main():
         say("\nObservations (logs, exit statuses, leftovers):")
         for f in findings:
             say(f"  - {f}")
+    if os.environ.get("BENCH_JSON"):
+        # For bench/compare.py (BENCH_PEER=swarm): every run's figures and
+        # the conditions they were measured in.
+        with open(os.environ["BENCH_JSON"], "w") as f:
+            json.dump({"n": n, "image": os.environ.get("BENCH_IMAGE") == "1", "machine": m,
+                       "others_cpu": sum(c for c, _p, _n in others), "runs": results}, f)
     left = cgroup_dirs()
     if left:
         say(f"bench: cgroups still present: {left}")

@@ -5,8 +5,11 @@
 #   BENCH_RUNS=3      how many times the whole measurement is repeated
 #   BENCH_TASKS=200   instances of the benchmark job
 #   BENCH_BIN=DIR     where borealis and borealis-executor are (default bin/)
-#   BENCH_PEER=swarm  also run the optional Docker Swarm comparison
-#                     (bench/swarm.sh; installs docker.io if missing)
+#   BENCH_PEER=swarm  Docker Swarm side by side instead (`make bench-swarm`):
+#                     Borealis with container tasks from a cached image,
+#                     a rolling update of BENCH_UPDATE_TASKS=50 instances,
+#                     then bench/swarm.sh (installs docker.io if missing),
+#                     then bench/compare.py's table of both
 #
 # The measurement itself is bench/bench.py (Debian's /usr/bin/python3). It
 # stops every daemon it starts by PID and removes its cgroups, also on
@@ -71,11 +74,27 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-"$PYTHON" bench/bench.py
-rc=$?
-
-if [ "${BENCH_PEER:-}" = swarm ]; then
-    echo
-    sh bench/swarm.sh || echo "bench: the Docker Swarm comparison did not complete (exit $?)"
+if [ "${BENCH_PEER:-}" != swarm ]; then
+    "$PYTHON" bench/bench.py
+    exit $?
 fi
+
+# BENCH_PEER=swarm (`make bench-swarm`): like for like with Docker Swarm in
+# one run. Borealis's tasks are containers from a cached image
+# (BENCH_IMAGE=1); the rolling update is timed on a job of
+# BENCH_UPDATE_TASKS (50) instances, as Swarm's on a service of as many
+# replicas; then bench/swarm.sh, then both side by side.
+export BENCH_UPDATE_TASKS=${BENCH_UPDATE_TASKS:-50}
+BENCH_IMAGE=1 BENCH_JSON=$BENCH_STATE/borealis.json "$PYTHON" bench/bench.py
+rc=$?
+echo
+echo "Borealis: rolling update of $BENCH_UPDATE_TASKS instances (a job of that size)"
+BENCH_IMAGE=1 BENCH_JSON=$BENCH_STATE/borealis-update.json BENCH_TASKS=$BENCH_UPDATE_TASKS \
+    "$PYTHON" bench/bench.py
+[ $? = 0 ] || rc=1
+echo
+BENCH_SWARM_OUT=$BENCH_STATE/swarm.kv sh bench/swarm.sh ||
+    echo "bench: the Docker Swarm comparison did not complete (exit $?)"
+"$PYTHON" bench/compare.py "$BENCH_STATE/borealis.json" "$BENCH_STATE/borealis-update.json" \
+    "$BENCH_STATE/swarm.kv"
 exit $rc

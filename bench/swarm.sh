@@ -3,18 +3,30 @@
 # bench/bench.py (N replicas of a sleeping process), following
 # the project brief's machine reference (machine-and-peers.md). Run only when asked:
 #
-#   BENCH_PEER=swarm make bench        (or: sh bench/swarm.sh)
+#   make bench-swarm  or  BENCH_PEER=swarm make bench   (or: sh bench/swarm.sh)
 #
 # Installs Debian's docker.io if dockerd is missing (only here). Starts its
 # own dockerd (own data root, exec root and socket in a temp dir,
 # --iptables=false --bridge=none), imports a busybox-static root file
-# system as an image, and measures: N replicas to N/N running, replacement
-# after one task's process is killed (restart delay 0 s), and the RSS of
-# dockerd, containerd and the shims. Everything it starts is stopped by
-# PID and the temp dir (with any mount under it) is removed, also on errors.
+# system as an image, and measures: N replicas to N/N running (and each
+# task's running timestamp after the service's creation: p50, p99),
+# replacement after one task's process is killed (restart delay 0 s), the
+# RSS of dockerd, containerd and the shims, and a rolling update of a
+# service of BENCH_UPDATE_TASKS (50) replicas, parallelism
+# BENCH_UPDATE_BATCH (5), delay and monitor 0 s. Its containers go under
+# the cgroup /borealis-swarm-bench (dockerd --cgroup-parent), not /docker.
+# Everything it starts is stopped by PID and the temp dir (with any mount
+# under it) is removed, also on errors.
+#
+#   BENCH_SWARM_OUT=FILE  also write the figures as key=value lines (read by
+#                         bench/compare.py)
 set -eu
 
 N=${BENCH_TASKS:-200}
+NU=${BENCH_UPDATE_TASKS:-50}
+BATCH=${BENCH_UPDATE_BATCH:-5}
+CGROUP=borealis-swarm-bench
+OUT=${BENCH_SWARM_OUT:-/dev/null}
 DOCKERD=/usr/sbin/dockerd
 DOCKER=/usr/bin/docker   # Debian's client, not another one earlier in PATH
 
@@ -31,7 +43,6 @@ BUSYBOX=$(command -v busybox || true)
 
 D=$(mktemp -d /tmp/borealis-swarm.XXXXXX)
 DPID=
-CGROUPS_BEFORE=$(ls -d /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker 2>/dev/null || true)
 
 # PIDs of the containerd and shims of OUR dockerd (their command lines name $D).
 our_pids() {
@@ -51,7 +62,7 @@ since() { echo "$(now) $1" | awk '{printf "%.3f", $1 - $2}'; }
 cleanup() {
     set +e
     if [ -n "$DPID" ] && [ -d "/proc/$DPID" ]; then
-        DOCKER_HOST=unix://$D/docker.sock timeout 60 "$DOCKER" service rm bench >/dev/null 2>&1
+        DOCKER_HOST=unix://$D/docker.sock timeout 60 "$DOCKER" service rm bench bench-upd >/dev/null 2>&1
         DOCKER_HOST=unix://$D/docker.sock timeout 60 "$DOCKER" swarm leave --force >/dev/null 2>&1
         kill -TERM "$DPID"
         i=0
@@ -68,22 +79,34 @@ cleanup() {
     awk -v d="$D/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null
     done
-    # cgroups docker created (only if there was no docker cgroup before).
-    if [ -z "$CGROUPS_BEFORE" ]; then
-        for top in /sys/fs/cgroup/*/docker /sys/fs/cgroup/docker; do
-            [ -d "$top" ] || continue
-            find "$top" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do
-                kill -KILL "$p" 2>/dev/null
-            done
-            sleep 0.2
-            find "$top" -depth -type d -exec rmdir {} + 2>/dev/null
+    # Our containers' cgroups (our own name, see --cgroup-parent).
+    for top in /sys/fs/cgroup/*/$CGROUP /sys/fs/cgroup/$CGROUP; do
+        [ -d "$top" ] || continue
+        find "$top" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do
+            kill -KILL "$p" 2>/dev/null
         done
-    fi
+        sleep 0.2
+        find "$top" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
     rm -rf "$D"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
+
+# Waits until service $1 shows $2/$2 replicas running (600 s at most).
+wait_replicas() {
+    deadline=$(( $(date +%s) + 600 ))
+    while :; do
+        r=$("$DOCKER" service ls --filter "name=$1" --format '{{.Replicas}}')
+        [ "$r" = "$2/$2" ] && return 0
+        if [ "$(date +%s)" -gt $deadline ]; then
+            echo "swarm: $1 not all running after 600 s ($r)" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
 
 export DOCKER_HOST=unix://$D/docker.sock
 mkdir -p "$D/rootfs/bin"
@@ -91,7 +114,8 @@ cp "$BUSYBOX" "$D/rootfs/bin/busybox"
 for l in sh sleep true echo; do ln -s busybox "$D/rootfs/bin/$l"; done
 
 "$DOCKERD" --host "unix://$D/docker.sock" --data-root "$D/data" --exec-root "$D/exec" \
-    --pidfile "$D/dockerd.pid" --iptables=false --bridge=none >"$D/dockerd.log" 2>&1 &
+    --pidfile "$D/dockerd.pid" --iptables=false --bridge=none --cgroup-parent "/$CGROUP" \
+    >"$D/dockerd.log" 2>&1 &
 DPID=$!
 i=0
 until "$DOCKER" version >/dev/null 2>&1; do
@@ -114,23 +138,36 @@ sleep 1
 D_IDLE=$(rss_kib "$DPID")
 C_IDLE=$(rss_kib "${CPID:-0}")
 
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 echo "Docker Swarm peer run (bench/swarm.sh): $("$DOCKERD" --version)"
-echo "  $N replicas of busybox sleep 100000, --restart-delay 0s --stop-grace-period 0s, image by id"
+echo "  $N replicas of busybox sleep 100000, --restart-delay 0s --stop-grace-period 0s, image by id;"
+echo "  load1 at the start $LOAD1"
 
 t0=$(now)
 "$DOCKER" service create --detach --no-resolve-image --replicas "$N" --restart-delay 0s \
     --stop-grace-period 0s --name bench "$IMG" /bin/busybox sleep 100000 >/dev/null
-deadline=$(( $(date +%s) + 600 ))
-while :; do
-    r=$("$DOCKER" service ls --filter name=bench --format '{{.Replicas}}')
-    [ "$r" = "$N/$N" ] && break
-    if [ "$(date +%s)" -gt $deadline ]; then
-        echo "swarm: not all running after 600 s ($r)" >&2
-        exit 1
-    fi
-    sleep 0.05
-done
+wait_replicas bench "$N"
 T_RUN=$(since "$t0")
+
+# Per task: when its status became running, after the service was created
+# (Swarm's own clock, as Borealis's p50/p99 use the scheduler's events).
+CREATED=$("$DOCKER" service inspect --format '{{json .CreatedAt}}' bench)
+# shellcheck disable=SC2046
+LAT=$("$DOCKER" inspect --type task --format '{{.Status.State}} {{json .Status.Timestamp}}' \
+    $("$DOCKER" service ps -q --filter desired-state=running bench) | python3 -c '
+import re, sys
+from datetime import datetime, timezone
+def t(s):
+    m = re.search(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", s)
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + tz).timestamp() + float("0." + (m.group(2) or "0"))
+c = t(sys.argv[1])
+lat = sorted(t(l.split(None, 1)[1]) - c for l in sys.stdin if l.startswith("running "))
+k = lambda p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))]
+print("%.3f %.3f %d" % (k(50), k(99), len(lat)) if lat else "- - 0")
+' "$CREATED")
+P50=$(echo "$LAT" | cut -d' ' -f1)
+P99=$(echo "$LAT" | cut -d' ' -f2)
 sleep 1
 
 D_RUN=$(rss_kib "$DPID")
@@ -164,10 +201,61 @@ t0=$(now)
 while [ -n "$("$DOCKER" ps -q --filter label=com.docker.swarm.service.name=bench)" ]; do sleep 0.1; done
 T_RM=$(since "$t0")
 
+# Rolling update: a service of NU replicas, all running, then a new
+# command line BATCH at a time, no delay between batches and no monitoring
+# period (Borealis: batch_size BATCH, watch_secs 0), until Swarm says the
+# update completed.
+"$DOCKER" service create --detach --no-resolve-image --replicas "$NU" --restart-delay 0s \
+    --stop-grace-period 0s --name bench-upd "$IMG" /bin/busybox sleep 100000 >/dev/null
+wait_replicas bench-upd "$NU"
+sleep 1
+t0=$(now)
+"$DOCKER" service update --detach --update-parallelism "$BATCH" --update-delay 0s --update-monitor 0s \
+    --args "/bin/busybox sleep 100001" bench-upd >/dev/null
+T_UPD=-
+deadline=$(( $(date +%s) + 900 ))
+while [ "$(date +%s)" -le $deadline ]; do
+    st=$("$DOCKER" service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' bench-upd)
+    case $st in
+    completed) T_UPD=$(since "$t0"); break ;;
+    paused|rollback_*) echo "swarm: the update ended $st" >&2; break ;;
+    esac
+    sleep 0.05
+done
+# What Swarm was asked to do (the zero delays really are in the spec).
+UPD_SPEC=$("$DOCKER" service inspect --format \
+    'update {{json .Spec.UpdateConfig}}; stop grace {{json .Spec.TaskTemplate.ContainerSpec.StopGracePeriod}}; restart {{json .Spec.TaskTemplate.RestartPolicy}}' \
+    bench-upd)
+"$DOCKER" service rm bench-upd >/dev/null
+
+{
+    echo "version=$("$DOCKERD" --version | sed 's/,.*//')"
+    echo "load1=$LOAD1"
+    echo "n=$N"
+    echo "run_s=$T_RUN"
+    echo "p50_s=$P50"
+    echo "p99_s=$P99"
+    echo "replace_s=$T_REPL"
+    echo "rm_s=$T_RM"
+    echo "update_n=$NU"
+    echo "update_batch=$BATCH"
+    echo "update_s=$T_UPD"
+    echo "dockerd_idle_kib=$D_IDLE"
+    echo "dockerd_run_kib=$D_RUN"
+    echo "containerd_idle_kib=$C_IDLE"
+    echo "containerd_run_kib=$C_RUN"
+    echo "shim_n=$NSHIM"
+    echo "shim_med_kib=$SHIM_MED"
+    echo "shim_total_kib=$SHIM_TOT"
+} >"$OUT"
+
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 printf '  %-44s %s s\n' "create -> $N/$N running" "$T_RUN"
+printf '  %-44s %s s / %s s\n' "per task: running after create, p50 / p99" "$P50" "$P99"
 printf '  %-44s %s s\n' "replacement after kill -9 of one task" "$T_REPL"
 printf '  %-44s %s s\n' "service rm -> all containers gone" "$T_RM"
+printf '  %-44s %s s\n' "rolling update of $NU, parallelism $BATCH" "$T_UPD"
+echo "    (service spec: $UPD_SPEC)"
 printf '  %-44s %s MiB idle, %s MiB with %s tasks\n' "dockerd RSS" "$(mb "$D_IDLE")" "$(mb "$D_RUN")" "$N"
 printf '  %-44s %s MiB idle, %s MiB with %s tasks\n' "containerd RSS" "$(mb "$C_IDLE")" "$(mb "$C_RUN")" "$N"
 printf '  %-44s %s shims, median %s MiB, total %s MiB\n' "containerd-shim RSS" "$NSHIM" "$(mb "$SHIM_MED")" "$(mb "$SHIM_TOT")"
