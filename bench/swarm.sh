@@ -13,7 +13,7 @@
 # replacement after one task's process is killed (restart delay 0 s), the
 # RSS of dockerd, containerd and the shims, and a rolling update of a
 # service of BENCH_UPDATE_TASKS (50) replicas, parallelism
-# BENCH_UPDATE_BATCH (5), delay and monitor 0 s. Its containers go under
+# BENCH_UPDATE_BATCH (5), delay 0 s, monitor 1 ms. Its containers go under
 # the cgroup /borealis-swarm-bench (dockerd --cgroup-parent), not /docker.
 # Everything it starts is stopped by PID and the temp dir (with any mount
 # under it) is removed, also on errors.
@@ -202,15 +202,17 @@ while [ -n "$("$DOCKER" ps -q --filter label=com.docker.swarm.service.name=bench
 T_RM=$(since "$t0")
 
 # Rolling update: a service of NU replicas, all running, then a new
-# command line BATCH at a time, no delay between batches and no monitoring
-# period (Borealis: batch_size BATCH, watch_secs 0), until Swarm says the
-# update completed.
+# command line BATCH at a time, no delay between batches, until Swarm says
+# the update completed (Borealis: batch_size BATCH, watch_secs 0). The
+# monitoring period cannot be 0 through Docker's API (a zero is omitted and
+# becomes swarmkit's 5 s default, spent once before "completed"): 1 ms is
+# the nearest.
 "$DOCKER" service create --detach --no-resolve-image --replicas "$NU" --restart-delay 0s \
     --stop-grace-period 0s --name bench-upd "$IMG" /bin/busybox sleep 100000 >/dev/null
 wait_replicas bench-upd "$NU"
 sleep 1
 t0=$(now)
-"$DOCKER" service update --detach --update-parallelism "$BATCH" --update-delay 0s --update-monitor 0s \
+"$DOCKER" service update --detach --update-parallelism "$BATCH" --update-delay 0s --update-monitor 1ms \
     --args "/bin/busybox sleep 100001" bench-upd >/dev/null
 T_UPD=-
 deadline=$(( $(date +%s) + 900 ))
