@@ -443,6 +443,55 @@ class Run:
                 return e["ts"]
         return None
 
+    def update_steps(self, j, wall0):
+        """Where a rolling update's time goes, from the scheduler's events:
+        per instance, the old task's KILLING -> terminal (the kill), terminal
+        -> the new task ASSIGNED (the replacement placed), ASSIGNED ->
+        RUNNING (the start) and KILLING -> RUNNING in all; and how long the
+        update driver takes to kill the next instance once one is RUNNING
+        (it keeps batch_size instances in flight, not batches in lock step)."""
+        r = self.r
+        olds = {}
+        for t in j.get("history", []):
+            ks = self.event_ts(t, "KILLING")
+            if ks is not None and ks >= wall0 - 1:
+                olds[t["instance"]] = t
+        kill, place, start, spans = [], [], [], []
+        for t in j["tasks"]:
+            old = olds.get(t["instance"])
+            if old is None:
+                continue
+            ks = self.event_ts(old, "KILLING")
+            end = min((e["ts"] for e in old.get("events", []) if e["state"] in ("KILLED", "FINISHED", "FAILED", "LOST")),
+                      default=None)
+            asg, run = self.event_ts(t, "ASSIGNED"), self.event_ts(t, "RUNNING")
+            if None in (ks, end, asg, run):
+                continue
+            kill.append(end - ks)
+            place.append(asg - end)
+            start.append(run - asg)
+            spans.append((ks, run))
+        if not spans:
+            return
+        spans.sort()
+        b = r.get("update_batch", 5)
+        runs = sorted(x[1] for x in spans)
+        react = []
+        for ks, _run in spans[b:]:
+            before = [x for x in runs if x <= ks]
+            if before:
+                react.append(ks - before[-1])
+        r["upd_kill_ms"] = statistics.median(kill)
+        r["upd_place_ms"] = statistics.median(place)
+        r["upd_start_ms"] = statistics.median(start)
+        r["upd_inst_ms"] = statistics.median(y - x for x, y in spans)
+        r["upd_react_ms"] = statistics.median(react) if react else float("nan")
+        r["upd_first_kill_ms"] = spans[0][0] - wall0
+        self.say(f"  update, per instance (median ms): KILLING -> {r['upd_inst_ms']:.0f} -> RUNNING: kill "
+                 f"{r['upd_kill_ms']:.0f}, terminal -> new ASSIGNED {r['upd_place_ms']:.0f}, ASSIGNED -> "
+                 f"RUNNING {r['upd_start_ms']:.0f}; next KILLING {r['upd_react_ms']:.0f} after a RUNNING; "
+                 f"first KILLING {r['upd_first_kill_ms']:.0f} after `update start`")
+
     # -- the measurement ----------------------------------------------------
     def measure(self):
         r = self.r
@@ -576,6 +625,7 @@ jobs:
             f.write(text.replace('cmdline: "exec sleep 100000"', 'cmdline: "exec sleep 100001"')
                     .replace("    service: true\n",
                              f"    service: true\n    update: {{batch_size: {batch}, watch_secs: 0}}\n"))
+        wall0_upd = time.time() * 1000.0
         t0 = time.monotonic()
         cp = self.cli("update", "start", JOB_KEY, newfile)
         out, err = cp.communicate(timeout=60)
@@ -592,6 +642,7 @@ jobs:
             raise BenchError(f"the rolling update ended {body['update']['status']}")
         r["update_s"] = t_end - t0
         r["update_batch"] = batch
+        self.update_steps(j, wall0_upd)
         for t in j["tasks"]:
             if t.get("executor_pid"):
                 self.executor_pids.add(t["executor_pid"])
@@ -771,7 +822,10 @@ def main():
 
     m = machine_info()
     say("Borealis benchmark (make bench)")
-    say(f"  command : make bench   (BENCH_RUNS={runs_n} BENCH_TASKS={n}; driver bench/run.sh -> bench/bench.py)")
+    cmd = "BENCH_PEER=swarm sh bench/run.sh (make bench-swarm)" if os.environ.get("BENCH_PEER") == "swarm" \
+        else "make bench"
+    image = " BENCH_IMAGE=1" if os.environ.get("BENCH_IMAGE") == "1" else ""
+    say(f"  command : {cmd}   (BENCH_RUNS={runs_n} BENCH_TASKS={n}{image}; driver bench/run.sh -> bench/bench.py)")
     say(f"  commit  : {m['commit']}")
     say(f"  binaries: {borealis}{'  [SANITIZER BUILD: figures not representative]' if is_sanitized(borealis) else ''}")
     say(f"  machine : {m['nproc']} CPUs ({m['cpu']}), {m['mem']} RAM, {m['os']}, kernel {m['kernel']}")

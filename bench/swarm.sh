@@ -176,6 +176,9 @@ SHIMS=$(our_pids | while read -r p; do case $(comm "$p") in containerd-shim*) ec
 NSHIM=$(echo "$SHIMS" | grep -c . || true)
 SHIM_MED=$(echo "$SHIMS" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}')
 SHIM_TOT=$(echo "$SHIMS" | awk '{s+=$2} END {print s+0}')
+# PSS: the shims' shared pages (one binary) counted once overall.
+SHIM_PSS=$(echo "$SHIMS" | while read -r p _; do
+    awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null; done | awk '{s+=$1} END {print s+0}')
 
 # Replacement: kill -9 one task's process, wait for a new task Running.
 before=$("$DOCKER" service ps -q --filter desired-state=running bench | sort)
@@ -249,6 +252,7 @@ UPD_SPEC=$("$DOCKER" service inspect --format \
     echo "shim_n=$NSHIM"
     echo "shim_med_kib=$SHIM_MED"
     echo "shim_total_kib=$SHIM_TOT"
+    echo "shim_pss_total_kib=$SHIM_PSS"
 } >"$OUT"
 
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
@@ -260,4 +264,5 @@ printf '  %-44s %s s\n' "rolling update of $NU, parallelism $BATCH" "$T_UPD"
 echo "    (service spec: $UPD_SPEC)"
 printf '  %-44s %s MiB idle, %s MiB with %s tasks\n' "dockerd RSS" "$(mb "$D_IDLE")" "$(mb "$D_RUN")" "$N"
 printf '  %-44s %s MiB idle, %s MiB with %s tasks\n' "containerd RSS" "$(mb "$C_IDLE")" "$(mb "$C_RUN")" "$N"
-printf '  %-44s %s shims, median %s MiB, total %s MiB\n' "containerd-shim RSS" "$NSHIM" "$(mb "$SHIM_MED")" "$(mb "$SHIM_TOT")"
+printf '  %-44s %s shims, median %s MiB, total %s MiB (PSS %s MiB)\n' "containerd-shim RSS" "$NSHIM" \
+    "$(mb "$SHIM_MED")" "$(mb "$SHIM_TOT")" "$(mb "$SHIM_PSS")"
