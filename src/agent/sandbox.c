@@ -105,6 +105,8 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
                             l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",
                             (json_int_t)l->task->kill_grace_ms, "notify_socket", l->notify_socket,
                             "finalization_wait_ms", (json_int_t)l->task->finalization_wait_ms);
+    json_object_set_new(doc, "max_failures", json_integer(l->task->max_failures));
+    json_object_set_new(doc, "max_concurrency", json_integer(l->task->max_concurrency));
     if (command_cwd(l->image))
         json_object_set_new(doc, "cwd", json_string(command_cwd(l->image)));
     if (l->task->health_check.type != HEALTH_CHECK_NONE) {

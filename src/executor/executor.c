@@ -48,6 +48,7 @@ struct executor {
     enum task_state state;
     char *message;         /* first failure, or "" */
     bool completed;        /* every regular process succeeded: FINISHED unless a final one fails */
+    int failed_procs;      /* processes failed for good (task max_failures) */
     bool finalizing;       /* final processes run (until final_deadline, CLOCK_MONOTONIC ms) */
     bool finalized;        /* finalization is over: nothing more to start */
     int64_t final_deadline;
@@ -219,11 +220,15 @@ static void schedule(struct executor *ex)
     if (ex->killing || ex->finalizing || ex->finalized || task_state_is_terminal(ex->state))
         return;
     int64_t now = bo_mono_ms();
+    size_t running = live_procs(ex);
     for (size_t i = 0; i < ex->spec.n_procs && !ex->killing && !task_state_is_terminal(ex->state); i++) {
         struct proc *p = &ex->spec.procs[i];
         if (p->final || p->state != PROC_WAITING || (p->after_mask & ~succeeded_mask(ex)) || p->rerun_at_ms > now)
             continue;
+        if (ex->spec.max_concurrency > 0 && running >= (size_t)ex->spec.max_concurrency)
+            return; /* the next end makes room (reap, then schedule) */
         start_one(ex, p);
+        running += p->state == PROC_RUNNING;
     }
 }
 
@@ -254,7 +259,15 @@ static void regular_ended(struct executor *ex, struct proc *p, bool failed)
         p->failures++;
         rerun = p->max_failures == 0 || p->failures < p->max_failures;
         if (!rerun) {
-            fail(ex, proc_failure_message(p));
+            /* Task max_failures: until that many processes failed for
+             * good, the task goes on without this one (and without those
+             * after it). */
+            ex->failed_procs++;
+            if (ex->spec.max_failures > 0 && ex->failed_procs >= ex->spec.max_failures)
+                fail(ex, proc_failure_message(p));
+            else
+                log_info("process `%s` failed for good (%d failed process(es) tolerated)", p->name,
+                         ex->failed_procs);
             return;
         }
         log_info("process `%s` failed (%d of %lld failures allowed); rerunning it", p->name, p->failures,
@@ -268,12 +281,35 @@ static void regular_ended(struct executor *ex, struct proc *p, bool failed)
     p->rerun_at_ms = at > now ? at : now;
 }
 
-/* Every regular process that is not ephemeral has succeeded for good. */
+/* Bit k: procs[k] failed for good (tolerated by the task's max_failures)
+ * or waits, directly or not, on one that did: it will never succeed. */
+static uint64_t dead_mask(const struct executor *ex)
+{
+    uint64_t dead = 0;
+    for (size_t i = 0; i < ex->spec.n_procs; i++)
+        if (ex->spec.procs[i].state == PROC_FAILED)
+            dead |= UINT64_C(1) << i;
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t i = 0; i < ex->spec.n_procs; i++)
+            if (!(dead & (UINT64_C(1) << i)) && (ex->spec.procs[i].after_mask & dead) &&
+                ex->spec.procs[i].state == PROC_WAITING) {
+                dead |= UINT64_C(1) << i;
+                grew = true;
+            }
+    }
+    return dead;
+}
+
+/* Every regular process that is not ephemeral has succeeded for good, or
+ * failed for good within the task's max_failures (or waits on one that
+ * did). */
 static bool regular_done(const struct executor *ex)
 {
+    uint64_t dead = dead_mask(ex);
     for (size_t i = 0; i < ex->spec.n_procs; i++) {
         const struct proc *p = &ex->spec.procs[i];
-        if (!p->final && !p->ephemeral && p->state != PROC_SUCCESS)
+        if (!p->final && !p->ephemeral && p->state != PROC_SUCCESS && !(dead & (UINT64_C(1) << i)))
             return false;
     }
     return true;
@@ -446,7 +482,7 @@ static void run(struct executor *ex)
             /* Ephemeral processes still running are stopped as a kill
              * would, then the final processes run. */
             ex->completed = true;
-            log_info("every regular process has succeeded");
+            log_info("the regular processes are done");
             if (live > 0)
                 begin_kill(ex);
             continue;

@@ -206,6 +206,25 @@ static int parse_finalization_wait_ms(json_t *v, struct exec_spec *s, bo_error_t
     return 0;
 }
 
+/* max_failures, max_concurrency: 0..SPEC_MAX_PROCESSES. */
+static int task_count(json_t *v, const char *name, int64_t *ret, bo_error_t *err)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > SPEC_MAX_PROCESSES)
+        return bo_error_set(err, BO_E_INVALID, "%s: must be an integer in 0..%d", name, SPEC_MAX_PROCESSES);
+    *ret = json_integer_value(v);
+    return 0;
+}
+
+static int parse_max_failures(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    return task_count(v, "max_failures", &s->max_failures, err);
+}
+
+static int parse_max_concurrency(json_t *v, struct exec_spec *s, bo_error_t *err)
+{
+    return task_count(v, "max_concurrency", &s->max_concurrency, err);
+}
+
 static int parse_notify_socket(json_t *v, struct exec_spec *s, bo_error_t *err)
 {
     if (json_is_null(v))
@@ -394,6 +413,8 @@ static const struct spec_field {
     {"ordering", false, parse_ordering},
     {"kill_grace_ms", false, parse_kill_grace_ms},
     {"finalization_wait_ms", false, parse_finalization_wait_ms},
+    {"max_failures", false, parse_max_failures},
+    {"max_concurrency", false, parse_max_concurrency},
     {"notify_socket", false, parse_notify_socket},
     {"health_check", false, parse_health_check},
     {"cwd", false, parse_cwd},
@@ -452,7 +473,8 @@ int spec_parse(const char *name, const char *buf, size_t len, struct exec_spec *
         return bo_error_set(err, BO_E_INVALID, "`%s`: line %d column %d: %s", name, jerr.line,
                             jerr.column, jerr.text);
     struct exec_spec s = {.kill_grace_ms = SPEC_DEFAULT_GRACE_MS,
-                          .finalization_wait_ms = SPEC_DEFAULT_FINALIZATION_WAIT_MS};
+                          .finalization_wait_ms = SPEC_DEFAULT_FINALIZATION_WAIT_MS,
+                          .max_failures = 1};
     int r = parse_root(root, &s, err);
     if (r == 0)
         r = check_graph(&s, err);

@@ -46,6 +46,8 @@ struct exec_spec {
     bool sequential;
     int64_t kill_grace_ms;
     int64_t finalization_wait_ms; /* final processes may run this long */
+    int64_t max_failures;         /* processes failed for good that fail the task; 0: none does */
+    int64_t max_concurrency;      /* processes running at once; 0: no limit */
     char *notify_socket; /* NULL: nobody to notify */
     char *cwd;           /* the processes' working directory; NULL: the sandbox */
     struct health_spec health; /* kind HEALTH_NONE: RUNNING once started */

@@ -319,6 +319,11 @@ static const struct job_field fields[] = {
      .help = "SIGTERM to SIGKILL delay"},
     {"task", "finalization_wait", JOB_FIELD_DURATION, false, "30000", 0, 600000, .offset = T(finalization_wait_ms),
      .omit_empty = true, .help = "how long the final processes may run; then everything gets SIGKILL"},
+    {"task", "max_failures", JOB_FIELD_INT, false, "1", 0, JOB_MAX_PROCESSES, .offset = T(max_failures),
+     .omit_empty = true,
+     .help = "processes failed for good (past their own max_failures) that fail the task; 0: none does"},
+    {"task", "max_concurrency", JOB_FIELD_INT, false, "0", 0, JOB_MAX_PROCESSES, .offset = T(max_concurrency),
+     .omit_empty = true, .help = "at most this many processes run at once; 0: no limit"},
     {"task", "image", JOB_FIELD_STRING, false, "\"\"", 0, IMAGE_REF_MAX, .check = check_image,
      .offset = T(image), .omit_empty = true,
      .help = "container image, HOST[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST (the CLI resolves a tag to its "

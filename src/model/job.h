@@ -112,6 +112,8 @@ struct task_config {
     enum task_ordering ordering;
     int64_t kill_grace_ms;
     int64_t finalization_wait_ms; /* bound on the final processes, then SIGKILL */
+    int64_t max_failures;    /* processes failed for good that fail the task; 0: none does */
+    int64_t max_concurrency; /* processes running at once; 0: no limit */
     char *image; /* "" or "HOST/REPO:TAG" / "HOST/REPO@sha256:..." (the scheduler takes only digests) */
     struct mount_config *mounts; /* container paths unique */
     size_t n_mounts;

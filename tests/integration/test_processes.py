@@ -174,3 +174,39 @@ def test_a_final_process_runs_after_job_kill(running):
     assert not os.path.exists(os.path.join(sandbox, "lock"))
     states = {p["name"]: p["state"] for p in task["processes"]}
     assert states == {"main": "KILLED", "cleanup": "SUCCESS"}, task
+
+
+def test_max_concurrency_runs_one_process_at_a_time(running):
+    c = running
+    key = "local/www-data/test/concurrency"
+    # Each process fails if it ever sees another one running.
+    one = ("mkdir running.lock || exit 7; echo {n} >> order; sleep 0.2; rmdir running.lock")
+    procs = "".join(f"""        - name: p{n}
+          cmdline: "{one.format(n=n)}"
+""" for n in range(3))
+    r = c.cli("job", "create", key, c.job_file(job("concurrency", procs, extra="      max_concurrency: 1\n")),
+              "--wait-until", "FINISHED")
+    assert r.rc == 0, r
+    assert sorted(read(os.path.join(sandbox_of(c, key), "order")).split()) == ["0", "1", "2"]
+
+
+def test_task_max_failures_tolerates_a_failed_process(running):
+    c = running
+    key = "local/www-data/test/tolerant"
+    procs = """        - name: bad
+          cmdline: "exit 1"
+        - name: after-bad
+          cmdline: "touch never"
+          after: [bad]
+        - name: good
+          cmdline: "touch good"
+"""
+    r = c.cli("job", "create", key, c.job_file(job("tolerant", procs, extra="      max_failures: 2\n")),
+              "--wait-until", "FINISHED")
+    assert r.rc == 0, r
+    task = c.all_tasks(job=key)[0]
+    states = {p["name"]: p["state"] for p in task["processes"]}
+    assert states == {"bad": "FAILED", "after-bad": "WAITING", "good": "SUCCESS"}, task
+    sandbox = sandbox_of(c, key)
+    assert os.path.exists(os.path.join(sandbox, "good"))
+    assert not os.path.exists(os.path.join(sandbox, "never"))
