@@ -14,6 +14,41 @@ static const struct bo_option options[] = {
     {.name = NULL},
 };
 
+/* What sets a process apart from a plain one (docs/jobs.md "Processes and
+ * finalization"), on one line; nothing for a plain one. */
+static void print_process_roles(const struct process_config *p)
+{
+    char dur[32];
+    bo_format_duration(p->min_duration_ms, dur, sizeof(dur));
+    const char *sep = "      ";
+    if (p->final) {
+        printf("%sfinal", sep);
+        sep = ", ";
+    }
+    if (p->daemon) {
+        printf("%sdaemon", sep);
+        sep = ", ";
+    }
+    if (p->ephemeral) {
+        printf("%sephemeral", sep);
+        sep = ", ";
+    }
+    if (p->max_failures != 1) {
+        printf("%smax_failures %lld", sep, (long long)p->max_failures);
+        sep = ", ";
+    }
+    if (p->daemon || p->max_failures != 1) {
+        printf("%smin_duration %s", sep, dur);
+        sep = ", ";
+    }
+    for (size_t k = 0; k < p->n_after; k++) {
+        printf("%s%s%s", k ? ", " : sep, k ? "" : "after ", p->after[k]);
+        sep = ", ";
+    }
+    if (*sep == ',')
+        printf("\n");
+}
+
 static void print_human(const struct job_config *c)
 {
     _cleanup_free_ char *key = job_key_str(&c->key);
@@ -45,9 +80,11 @@ static void print_human(const struct job_config *c)
     if (t->n_env)
         printf("\n");
     printf("  processes:\n");
-    for (size_t i = 0; i < t->n_processes; i++)
+    for (size_t i = 0; i < t->n_processes; i++) {
         printf("    %s: %s\n", t->processes[i].name,
                *t->processes[i].cmdline ? t->processes[i].cmdline : "(the image's Entrypoint and Cmd)");
+        print_process_roles(&t->processes[i]);
+    }
 }
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)

@@ -195,7 +195,7 @@ static void start_one(struct executor *ex, struct proc *p)
     p->start_mono_ms = bo_mono_ms();
     p->rerun_at_ms = 0;
     if (proc_start(p, ex->spec.cwd, &err) == 0) {
-        log_info("started process `%s` (pid %d, run %d)", p->name, (int)p->pid, p->runs);
+        log_info("started process `%s` (pid %d, run %lld)", p->name, (int)p->pid, (long long)p->runs);
         return;
     }
     p->state = PROC_FAILED;
@@ -270,8 +270,8 @@ static void regular_ended(struct executor *ex, struct proc *p, bool failed)
                          ex->failed_procs);
             return;
         }
-        log_info("process `%s` failed (%d of %lld failures allowed); rerunning it", p->name, p->failures,
-                 (long long)p->max_failures);
+        log_info("process `%s` failed (%lld of %lld failures allowed); rerunning it", p->name,
+                 (long long)p->failures, (long long)p->max_failures);
     }
     if (!rerun)
         return;

@@ -39,8 +39,8 @@ struct proc {
     size_t n_after;
     uint64_t after_mask;     /* bit k: runs after procs[k] (model/process_graph.h) */
     /* Run bookkeeping (executor.c): */
-    int runs;                /* starts so far */
-    int failures;            /* failed runs so far */
+    int64_t runs;            /* starts so far (a fast daemon may make many) */
+    int64_t failures;        /* failed runs so far */
     bool succeeded;          /* one run succeeded: those after it may start */
     int64_t start_mono_ms;   /* CLOCK_MONOTONIC start of the last run */
     int64_t rerun_at_ms;     /* CLOCK_MONOTONIC; WAITING for a rerun until then (0: not a rerun) */

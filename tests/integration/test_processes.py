@@ -210,3 +210,24 @@ def test_task_max_failures_tolerates_a_failed_process(running):
     sandbox = sandbox_of(c, key)
     assert os.path.exists(os.path.join(sandbox, "good"))
     assert not os.path.exists(os.path.join(sandbox, "never"))
+
+
+def test_job_inspect_shows_each_process_role(running):
+    c = running
+    procs = """        - name: a
+          cmdline: "true"
+          max_failures: 0
+          min_duration: 2s
+        - name: b
+          cmdline: "true"
+          after: [a]
+          daemon: true
+        - name: f
+          cmdline: "true"
+          final: true
+"""
+    r = c.cli("job", "inspect", "local/www-data/test/roles", c.job_file(job("roles", procs)))
+    assert r.rc == 0, r
+    assert "    a: true\n      max_failures 0, min_duration 2s\n" in r.out, r.out
+    assert "    b: true\n      daemon, min_duration 5s, after a\n" in r.out, r.out
+    assert "    f: true\n      final\n" in r.out, r.out
