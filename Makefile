@@ -101,6 +101,10 @@ EXE_UNIT_OBJS := $(addprefix $(BUILD)/src/executor/,health.o probe.o process.o s
 $(BUILD)/tests/test_health: tests/unit/test_health.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
+# The process graph, and the executor's reading of it from task.json.
+$(BUILD)/tests/test_process_graph: tests/unit/test_process_graph.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
 
 test-unit: $(UNIT_BINS) $(BINS)
 	@BOREALIS_EXECUTOR=$(CURDIR)/$(BUILD)/bin/borealis-executor sh tests/unit/run.sh $(UNIT_BINS)

@@ -1,10 +1,14 @@
 /* Unit tests for the ordering of a task's processes (model/process_graph.c):
  * unknown names, cycles named in order, final processes, and the implicit
- * chain of ordering sequential. */
+ * chain of ordering sequential; then the same rules where they are applied,
+ * the job model at create and the executor's task.json reader. */
 #include <stdint.h>
+#include <string.h>
 
 #include "base/error.h"
+#include "executor/spec.h"
 #include "harness.h"
+#include "model/job.h"
 #include "model/process_graph.h"
 
 #define NODE(n, ...) {.name = n, .after = (char *[]){__VA_ARGS__}, .n_after = sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)}
@@ -81,6 +85,115 @@ TEST(at_most_64_processes)
     _cleanup_error_ bo_error_t err = NULL;
     CHECK(process_graph_check("task.processes", g, PROCESS_GRAPH_MAX + 1, false, NULL, &err) < 0);
     CHECK_CONTAINS(err->msg, "more than 64 processes");
+}
+
+static const char job_head[] =
+    "{\"cluster\": \"local\", \"role\": \"www-data\", \"environment\": \"devel\", \"name\": \"hello\","
+    " \"task\": {\"resources\": {\"cpu\": 0.1, \"ram\": 33554432, \"disk\": 0}, \"processes\": ";
+
+static int job_with(const char *processes, const char *more, bo_error_t *err)
+{
+    _cleanup_free_ char *text = bo_xasprintf("%s%s%s}}", job_head, processes, more);
+    json_t *j = json_loads(text, 0, NULL);
+    CHECK(j);
+    struct job_config *c = NULL;
+    int r = job_config_from_json(j, &c, err);
+    json_decref(j);
+    if (r == 0) {
+        /* Defaults left out of the encoding, set values kept. */
+        json_t *out = job_config_to_json(c);
+        json_t *p0 = json_array_get(json_object_get(json_object_get(out, "task"), "processes"), 0);
+        CHECK(!json_object_get(p0, "daemon") || json_is_true(json_object_get(p0, "daemon")));
+        CHECK(!json_object_get(p0, "max_failures") || json_integer_value(json_object_get(p0, "max_failures")) != 1);
+        json_decref(out);
+        job_config_unref(c);
+    }
+    return r;
+}
+
+TEST(job_model_refuses_cycles_and_bad_process_fields)
+{
+    static const struct {
+        const char *processes, *more, *error; /* error NULL: accepted */
+    } cases[] = {
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"after\": [\"b\"]},"
+         " {\"name\": \"b\", \"cmdline\": \"true\", \"after\": [\"a\"]}]",
+         "", "task.processes: a cycle a -> b -> a"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"after\": [\"zz\"]}]", "",
+         "task.processes[0].after[0]: unknown process `zz`"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"after\": [\"../x\"]}]", "", "task.processes[0].after[0]"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"max_failures\": -1}]", "",
+         "task.processes[0].max_failures"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"daemon\": 1}]", "", "task.processes[0].daemon"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"min_duration\": -5}]", "",
+         "task.processes[0].min_duration"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\"}]", ", \"finalization_wait\": 600001",
+         "task.finalization_wait"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\"}]", ", \"max_concurrency\": 65", "task.max_concurrency"},
+        {"[{\"name\": \"a\", \"cmdline\": \"true\", \"daemon\": true, \"max_failures\": 0},"
+         " {\"name\": \"b\", \"cmdline\": \"true\", \"after\": [\"a\"], \"ephemeral\": true},"
+         " {\"name\": \"f\", \"cmdline\": \"true\", \"final\": true}]",
+         ", \"ordering\": \"sequential\", \"max_failures\": 0, \"max_concurrency\": 2", NULL},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(cases); i++) {
+        bo_error_t err = NULL;
+        int r = job_with(cases[i].processes, cases[i].more, &err);
+        if (cases[i].error) {
+            if (r == 0)
+                fprintf(stderr, "  case %zu accepted\n", i);
+            CHECK(r < 0);
+            if (err)
+                CHECK_CONTAINS(err->msg, cases[i].error);
+        } else {
+            if (r < 0)
+                fprintf(stderr, "  case %zu: %s\n", i, err->msg);
+            CHECK(r == 0);
+        }
+        bo_error_free(err);
+    }
+}
+
+TEST(executor_reads_process_fields_and_checks_the_graph)
+{
+    static const char ok[] =
+        "{\"task_id\": \"t\", \"ordering\": \"sequential\", \"max_concurrency\": 1, \"processes\": ["
+        "{\"name\": \"a\", \"argv\": [\"true\"], \"max_failures\": 0, \"min_duration_ms\": 10},"
+        "{\"name\": \"f\", \"argv\": [\"true\"], \"final\": true},"
+        "{\"name\": \"b\", \"argv\": [\"true\"], \"daemon\": true, \"after\": [\"a\"]}]}";
+    struct exec_spec s;
+    bo_error_t err = NULL;
+    CHECK(spec_parse("task.json", ok, strlen(ok), &s, &err) == 0);
+    CHECK(s.n_procs == 3);
+    CHECK(s.procs[0].max_failures == 0 && s.procs[0].min_duration_ms == 10 && s.procs[0].after_mask == 0);
+    CHECK(s.procs[1].final && s.procs[1].max_failures == 1 && s.procs[1].min_duration_ms == 5000);
+    CHECK(s.procs[2].daemon && s.procs[2].after_mask == 1u);
+    CHECK(s.max_concurrency == 1 && s.max_failures == 1 && s.finalization_wait_ms == 30000);
+    spec_clear(&s);
+
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"{\"task_id\": \"t\", \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"], \"after\": [\"a\"]}]}",
+         "processes: a cycle a -> a"},
+        {"{\"task_id\": \"t\", \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"], \"after\": \"b\"}]}",
+         "processes[0].after: must be an array"},
+        {"{\"task_id\": \"t\", \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"], \"final\": \"yes\"}]}",
+         "processes[0].final: must be true or false"},
+        {"{\"task_id\": \"t\", \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"], \"min_duration_ms\": 1e3}]}",
+         "processes[0].min_duration_ms: must be an integer"},
+        {"{\"task_id\": \"t\", \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"], \"colour\": 1}]}",
+         "processes[0].colour: unknown field"},
+        {"{\"task_id\": \"t\", \"finalization_wait_ms\": -1, \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"]}]}",
+         "finalization_wait_ms: must be an integer in 0..600000"},
+        {"{\"task_id\": \"t\", \"max_failures\": 65, \"processes\": [{\"name\": \"a\", \"argv\": [\"x\"]}]}",
+         "max_failures: must be an integer in 0..64"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        CHECK(spec_parse("task.json", bad[i].text, strlen(bad[i].text), &s, &err) < 0);
+        CHECK_CONTAINS(err->msg, bad[i].error);
+        CHECK_CONTAINS(err->msg, "`task.json`");
+        bo_error_freep(&err);
+    }
 }
 
 TEST_MAIN()
