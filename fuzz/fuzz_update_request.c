@@ -17,8 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    enum update_request_kind kind = (enum update_request_kind)(data[0] % 3);
+    enum update_request_kind kind = (enum update_request_kind)(data[0] % UPDATE_REQ_KIND_COUNT);
     bool start = kind == UPDATE_REQ_START;
+    bool add = kind == UPDATE_REQ_JOB_ADD;
+    bool starts = start || add || kind == UPDATE_REQ_JOB_START;
     json_t *body = json_loadb((const char *)data + 1, size - 1, JSON_REJECT_DUPLICATES, NULL);
     if (!body)
         return 0;
@@ -32,9 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         if (r.message && strlen(r.message) > UPDATE_MESSAGE_MAX)
             __builtin_trap();
-        if (r.request_id && (!start || strlen(r.request_id) > UPDATE_REQUEST_ID_MAX))
+        if (r.request_id && (!starts || strlen(r.request_id) > UPDATE_REQUEST_ID_MAX))
             __builtin_trap();
         if (start != (r.config != NULL))
+            __builtin_trap();
+        /* add: both numbers given and in range; nobody else has them. */
+        if (add ? r.instance < 0 || r.instance >= JOB_MAX_INSTANCES || r.count < 1 || r.count > JOB_MAX_INSTANCES
+                : r.instance != -1 || r.count != -1)
+            __builtin_trap();
+        if (add && r.n_instances)
             __builtin_trap();
         if (r.config) {
             char *key = job_key_str(&r.config->key);

@@ -23,6 +23,8 @@ extern const struct cli_command cmd_task_files_entry;
 extern const struct cli_command cmd_task_cp_entry;
 extern const struct cli_command cmd_job_logs_entry;
 extern const struct cli_command cmd_job_restart_entry;
+extern const struct cli_command cmd_job_start_entry;
+extern const struct cli_command cmd_job_add_entry;
 extern const struct cli_command cmd_update_start_entry;
 extern const struct cli_command cmd_update_pause_entry;
 extern const struct cli_command cmd_update_resume_entry;
@@ -55,7 +57,7 @@ static const struct cli_command *const command_table[] = {
     &cmd_help_entry,        &cmd_job_create_entry,  &cmd_job_status_entry,
     &cmd_job_list_entry,    &cmd_job_inspect_entry, &cmd_job_diff_entry,
     &cmd_job_kill_entry,    &cmd_job_killall_entry, &cmd_job_logs_entry,
-    &cmd_job_restart_entry,
+    &cmd_job_restart_entry, &cmd_job_start_entry, &cmd_job_add_entry,
     &cmd_update_start_entry, &cmd_update_pause_entry, &cmd_update_resume_entry,
     &cmd_update_abort_entry, &cmd_update_rollback_entry, &cmd_update_pulse_entry, &cmd_update_wait_entry,
     &cmd_update_list_entry, &cmd_update_info_entry,

@@ -160,3 +160,66 @@ int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, 
         delay = delay * 3 / 2 > UPDATE_MAX_POLL_MS ? UPDATE_MAX_POLL_MS : delay * 3 / 2;
     }
 }
+
+int update_ops_start_scoped(const struct cli_ctx *ctx, const char *key, const char *route, json_t *body,
+                            const char *message, const char *nothing, bool wait, int64_t timeout_ms)
+{
+    _cleanup_free_ char *path = bo_xasprintf("/api/v1/jobs/%s/%s", key, route);
+    _cleanup_error_ bo_error_t err = NULL;
+    json_t *answer = NULL;
+    json_object_set_new(body, "dry_run", json_true());
+    int r = api_call(ctx, "POST", path, body, &answer, &err);
+    if (r < 0) {
+        json_decref(body);
+        /* The request's instances or count (the only thing a well-formed
+         * request can get wrong here) are the user's parameters. */
+        if (err->kind == BO_E_INVALID)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+        return update_ops_fail(err, key);
+    }
+    json_t *running = json_object_get(answer, "running");
+    if (json_array_size(running) == 1)
+        printf("Instance %lld is already running\n", (long long)json_integer_value(json_array_get(running, 0)));
+    else if (json_array_size(running) > 1) {
+        _cleanup_free_ char *list = ranges(running);
+        printf("Instances %s are already running\n", list);
+    }
+    json_t *plan = json_object_get(answer, "plan");
+    if (!json_array_size(json_object_get(plan, "add"))) {
+        printf("%s\n", nothing);
+        json_decref(answer);
+        json_decref(body);
+        return CLI_EXIT_OK;
+    }
+    printf("Update of job %s:\n", key);
+    update_ops_print_plan(plan);
+    json_decref(answer);
+    char rid[37];
+    bo_uuid4(rid);
+    json_object_del(body, "dry_run");
+    json_object_set_new(body, "request_id", json_string(rid));
+    if (message)
+        json_object_set_new(body, "message", json_string(message));
+    answer = NULL;
+    r = api_call(ctx, "POST", path, body, &answer, &err);
+    json_decref(body);
+    if (r < 0) {
+        if (err->kind == BO_E_INVALID)
+            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+        return update_ops_fail(err, key);
+    }
+    json_t *u = json_object_get(answer, "update");
+    if (!json_is_object(u)) {
+        /* Another client started them between the two requests. */
+        printf("%s\n", nothing);
+        json_decref(answer);
+        return CLI_EXIT_OK;
+    }
+    _cleanup_free_ char *id = bo_xstrdup(json_string_value(json_object_get(u, "id")) ?: "");
+    printf("Started update %s of job %s\n", id, key);
+    json_decref(answer);
+    fflush(stdout);
+    if (!wait)
+        return CLI_EXIT_OK;
+    return update_ops_wait(ctx, key, id, timeout_ms);
+}

@@ -26,4 +26,13 @@ void update_ops_print(json_t *update, bool events);
  * other end (rolled back, aborted, failed), CLI_EXIT_TIMEOUT. */
 int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, int64_t timeout_ms);
 
+/* `job start` and `job add`: POST `body` (taken) to the job's `route`
+ * ("start", "add") as a dry run, print the instances already running
+ * and the plan, then for real with a request id and `message` (NULL:
+ * none); with `wait` (timeout_ms), wait as update_ops_wait. An answer
+ * refusing the request's instances or count is CLI_EXIT_INVALID_PARAMETER;
+ * nothing to add prints `nothing` and is CLI_EXIT_OK. */
+int update_ops_start_scoped(const struct cli_ctx *ctx, const char *key, const char *route, json_t *body,
+                            const char *message, const char *nothing, bool wait, int64_t timeout_ms);
+
 #endif

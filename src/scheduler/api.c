@@ -548,6 +548,8 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/jobs/*/*/*/*/kill", h_job_kill, "job_kill", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/updates", api_update_start, "update_start", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/restart", api_job_restart, "job_restart", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/start", api_job_start, "job_start", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/add", api_job_add, "job_add", PERM_ROLE_WRITE},
     {"GET", "/api/v1/jobs/*/*/*/*/updates", api_update_list, "update_list", PERM_ROLE_READ},
     {"GET", "/api/v1/jobs/*/*/*/*/updates/*", api_update_get, "update_get", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/update/pause", api_update_pause, "update_pause", PERM_ROLE_WRITE},

@@ -249,3 +249,166 @@ void api_job_restart(struct http_request *req, void *ctx)
         return;
     http_reply_json(req, 201, update_with_plan(u, NULL));
 }
+
+/* ---- job start, job add: updates the scheduler builds itself ------------- */
+
+static struct sched_update *by_request_id(struct sched_job *j, const char *request_id)
+{
+    struct sched_update *u;
+    if (request_id)
+        DL_FOREACH2(j->updates, u, u_next)
+    if (u->request_id && strcmp(u->request_id, request_id) == 0)
+        return u;
+    return NULL;
+}
+
+/* The tail both routes share once they know the config and the instances:
+ * a dry run answers the plan; a retry (same request id) the update it
+ * started; nothing to add answers "unchanged"; else the update starts.
+ * `extra` (taken) is merged into every answer. Unlike `update start`, an
+ * active update heading to the same config is not taken for a retry: the
+ * job's config is that update's while it runs. */
+static void start_scoped(struct http_request *req, void *ctx, struct sched_job *j, struct job_config *to,
+                         const struct update_scope *scope, const struct update_request *r, json_t *extra)
+{
+    struct sched_state *st = S(ctx);
+    json_t *plan = scope->n ? plan_json(j, to, scope) : json_pack("{s:[], s:[], s:[], s:[]}", "add", "kill",
+                                                                    "replace", "unchanged");
+    json_t *o;
+    struct sched_update *u = r->dry_run ? NULL : by_request_id(j, r->request_id);
+    if (r->dry_run) {
+        o = json_pack("{s:o, s:o}", "plan", plan, "active_update",
+                      j->update ? update_to_json(j->update, false) : json_null());
+    } else if (u) {
+        json_decref(plan);
+        o = update_with_plan(u, NULL);
+        json_object_set_new(o, "existing", json_true());
+    } else if (!json_array_size(json_object_get(plan, "add"))) {
+        o = json_pack("{s:b, s:o}", "unchanged", true, "plan", plan);
+    } else {
+        _cleanup_error_ bo_error_t err = NULL;
+        int rc = store_begin(st->store, &err);
+        if (rc == 0) {
+            struct update_start_opts so = {.to = to, .scope = *scope, .user = req->principal, .message = r->message,
+                                           .request_id = r->request_id};
+            rc = update_start(st, j, &so, &u, &err);
+        }
+        if (api_finish_batch(req, ctx, rc, j->key, rc == 0 ? u->id : NULL, 201, &err) < 0) {
+            json_decref(plan);
+            json_decref(extra);
+            return;
+        }
+        o = update_with_plan(u, plan);
+        json_object_update(o, extra);
+        json_decref(extra);
+        http_reply_json(req, 201, o);
+        return;
+    }
+    json_object_update(o, extra);
+    json_decref(extra);
+    http_reply_json(req, 200, o);
+}
+
+static json_t *parse_body(struct http_request *req, struct sched_job *j, enum update_request_kind kind,
+                          struct update_request *r)
+{
+    json_t *body = req->body_len ? http_body_json(req) : json_object();
+    if (!body)
+        return NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (update_request_parse(body, j->key, kind, r, &err) < 0) {
+        http_reply_bo_error(req, err);
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+void api_job_start(struct http_request *req, void *ctx)
+{
+    struct sched_job *j = api_job_from_path(req, S(ctx));
+    if (!j)
+        return;
+    struct update_request r = {0};
+    _cleanup_free_ int64_t *scope = NULL;
+    json_t *body = parse_body(req, j, UPDATE_REQ_JOB_START, &r);
+    if (!body)
+        return;
+    int64_t n = j->config->instances;
+    /* Instances past the config's count were removed by an update, not
+     * killed: an update brings those back. */
+    for (size_t k = 0; k < r.n_instances; k++)
+        if (r.instances[k] >= n) {
+            http_reply_error(req, 400, "INVALID", "job %s has no instance %lld (its instances are 0-%lld)", j->key,
+                             (long long)r.instances[k], (long long)n - 1);
+            goto out;
+        }
+    /* Killed instances count as absent: an update to the job's own config
+     * scoped to them adds them back. Live ones are left alone. */
+    scope = bo_xcalloc((size_t)n, sizeof(*scope));
+    size_t n_scope = 0;
+    json_t *running = json_array();
+    for (int64_t i = 0, k = 0; i < n; i++) {
+        if (r.instances && (k >= (int64_t)r.n_instances || r.instances[k] != i))
+            continue;
+        k++;
+        if (update_present_task(j, i))
+            json_array_append_new(running, json_integer(i));
+        else
+            scope[n_scope++] = i;
+    }
+    struct update_scope sc = {scope, n_scope};
+    start_scoped(req, ctx, j, j->config, &sc, &r, json_pack("{s:o}", "running", running));
+out:
+    update_request_clear(&r);
+    json_decref(body);
+}
+
+void api_job_add(struct http_request *req, void *ctx)
+{
+    struct sched_job *j = api_job_from_path(req, S(ctx));
+    if (!j)
+        return;
+    struct update_request r = {0};
+    _cleanup_free_ int64_t *scope = NULL;
+    json_t *body = parse_body(req, j, UPDATE_REQ_JOB_ADD, &r);
+    if (!body)
+        return;
+    int64_t n = j->config->instances;
+    struct sched_task *src = r.instance < n && r.instance < j->n_current ? j->current[r.instance] : NULL;
+    struct job_config *to = NULL;
+    if (!src) {
+        http_reply_error(req, 400, "INVALID", "job %s has no instance %lld to clone (its instances are 0-%lld)",
+                         j->key, (long long)r.instance, (long long)n - 1);
+        goto out;
+    }
+    if (n + r.count > JOB_MAX_INSTANCES) {
+        http_reply_error(req, 400, "INVALID",
+                         "adding %lld instance%s to job %s would make %lld: a job has at most %d instances",
+                         (long long)r.count, r.count == 1 ? "" : "s", j->key, (long long)(n + r.count),
+                         JOB_MAX_INSTANCES);
+        goto out;
+    }
+    /* The clone's config is the one instance `instance` runs (it may differ
+     * from the job's after a canary update), with the new count; it becomes
+     * the job's, as any update's. */
+    json_t *cj = job_config_to_json(src->config);
+    json_object_set_new(cj, "instances", json_integer(n + r.count));
+    bo_error_t err = NULL;
+    int rc = job_config_from_json(cj, &to, &err);
+    json_decref(cj);
+    if (rc < 0) {
+        http_reply_bo_error(req, err);
+        bo_error_free(err);
+        goto out;
+    }
+    scope = bo_xcalloc((size_t)r.count, sizeof(*scope));
+    for (int64_t k = 0; k < r.count; k++)
+        scope[k] = n + k;
+    struct update_scope sc = {scope, (size_t)r.count};
+    start_scoped(req, ctx, j, to, &sc, &r, json_pack("{s:I}", "cloned", (json_int_t)r.instance));
+out:
+    job_config_unref(to);
+    update_request_clear(&r);
+    json_decref(body);
+}

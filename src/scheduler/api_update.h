@@ -15,5 +15,9 @@ void api_update_rollback(struct http_request *req, void *ctx);
 void api_update_pulse(struct http_request *req, void *ctx);
 /* A rolling restart: an update that replaces each instance by itself. */
 void api_job_restart(struct http_request *req, void *ctx);
+/* Killed instances back: an update to the job's config scoped to them. */
+void api_job_start(struct http_request *req, void *ctx);
+/* New instances cloning one's config: an update that only adds. */
+void api_job_add(struct http_request *req, void *ctx);
 
 #endif

@@ -271,6 +271,8 @@ static struct sched_task *present_task(const struct sched_job *j, int64_t i)
     return t && !t->kill_requested ? t : NULL;
 }
 
+struct sched_task *update_present_task(const struct sched_job *j, int64_t i) { return present_task(j, i); }
+
 static bool in_scope(const struct update_scope *scope, int64_t i, size_t *k)
 {
     if (!scope || !scope->instances)

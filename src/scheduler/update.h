@@ -129,6 +129,10 @@ struct update_scope {
 void update_plan(const struct sched_job *j, const struct job_config *to, const struct update_scope *scope,
                  bool restart, struct update_instance **ret, size_t *ret_n, int64_t *ret_unchanged);
 
+/* The task of instance i unless it has none or it was (or is being)
+ * killed for good: instances without one are what an update adds. */
+struct sched_task *update_present_task(const struct sched_job *j, int64_t i);
+
 /* What starts an update. */
 struct update_start_opts {
     struct job_config *to;         /* the new config (validated, same key); NULL for a restart */

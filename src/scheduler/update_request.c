@@ -79,17 +79,40 @@ static int get_setting(const char *field, json_t *v, struct update_request *r, b
     return 0;
 }
 
-static const char *const allowed[] = {
+/* add's `instance` and `count`. */
+static int get_number(json_t *v, const char *field, int64_t min, int64_t max, int64_t *ret, bo_error_t *err)
+{
+    json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (x < min || x > max)
+        return bo_error_set(err, BO_E_INVALID, "add request: `%s` must be an integer within %lld-%lld", field,
+                            (long long)min, (long long)max);
+    *ret = x;
+    return 0;
+}
+
+static const char *const allowed[UPDATE_REQ_KIND_COUNT] = {
     [UPDATE_REQ_START] = "config, message, request_id, dry_run, instances",
     [UPDATE_REQ_COMMAND] = "message",
     [UPDATE_REQ_RESTART] = "instances, batch_size, watch_secs, max_per_instance_failures, max_total_failures, message",
+    [UPDATE_REQ_JOB_START] = "instances, message, request_id, dry_run",
+    [UPDATE_REQ_JOB_ADD] = "instance, count, message, request_id, dry_run",
+};
+
+static const char *const kind_name[UPDATE_REQ_KIND_COUNT] = {
+    [UPDATE_REQ_START] = "update", [UPDATE_REQ_COMMAND] = "update", [UPDATE_REQ_RESTART] = "restart",
+    [UPDATE_REQ_JOB_START] = "start", [UPDATE_REQ_JOB_ADD] = "add",
 };
 
 int update_request_parse(json_t *body, const char *job_key, enum update_request_kind kind, struct update_request *ret,
                          bo_error_t *err)
 {
-    struct update_request r = {.settings = {-1, -1, -1, -1}};
+    struct update_request r = {.settings = {-1, -1, -1, -1}, .instance = -1, .count = -1};
+    if ((unsigned)kind >= UPDATE_REQ_KIND_COUNT)
+        return bo_error_set(err, BO_E_INVALID, "unknown update request kind %d", (int)kind);
     bool start = kind == UPDATE_REQ_START;
+    bool add = kind == UPDATE_REQ_JOB_ADD;
+    /* The routes that start an update: retried and previewed the same way. */
+    bool starts = start || add || kind == UPDATE_REQ_JOB_START;
     if (!json_is_object(body))
         return bo_error_set(err, BO_E_INVALID, "update request must be a JSON object");
     const char *field;
@@ -101,27 +124,38 @@ int update_request_parse(json_t *body, const char *job_key, enum update_request_
         if (strcmp(field, "message") == 0) {
             known = true;
             rc = get_text(v, field, UPDATE_MESSAGE_MAX, false, &r.message, err);
-        } else if (start && strcmp(field, "request_id") == 0) {
+        } else if (starts && strcmp(field, "request_id") == 0) {
             known = true;
             rc = get_text(v, field, UPDATE_REQUEST_ID_MAX, true, &r.request_id, err);
-        } else if (start && strcmp(field, "dry_run") == 0) {
+        } else if (starts && strcmp(field, "dry_run") == 0) {
             known = true;
             if (!json_is_boolean(v))
                 rc = bo_error_set(err, BO_E_INVALID, "update request: `dry_run` must be true or false");
             r.dry_run = json_is_true(v);
         } else if (start && strcmp(field, "config") == 0) {
             known = true;
-        } else if (kind != UPDATE_REQ_COMMAND && strcmp(field, "instances") == 0) {
+        } else if (add && strcmp(field, "instance") == 0) {
+            known = true;
+            rc = get_number(v, field, 0, JOB_MAX_INSTANCES - 1, &r.instance, err);
+        } else if (add && strcmp(field, "count") == 0) {
+            known = true;
+            rc = get_number(v, field, 1, JOB_MAX_INSTANCES, &r.count, err);
+        } else if ((start || kind == UPDATE_REQ_RESTART || kind == UPDATE_REQ_JOB_START) &&
+                   strcmp(field, "instances") == 0) {
             known = true;
             rc = get_instances(v, &r, err);
         } else if (kind == UPDATE_REQ_RESTART) {
             rc = get_setting(field, v, &r, &known, err);
         }
         if (rc == 0 && !known)
-            rc = bo_error_set(err, BO_E_INVALID, "unknown field `%.64s` in %s request (%s)", field,
-                              kind == UPDATE_REQ_RESTART ? "restart" : "update", allowed[kind]);
+            rc = bo_error_set(err, BO_E_INVALID, "unknown field `%.64s` in %s request (%s)", field, kind_name[kind],
+                              allowed[kind]);
         if (rc < 0)
             goto fail;
+    }
+    if (add && (r.instance < 0 || r.count < 0)) {
+        bo_error_set(err, BO_E_INVALID, "add request: `%s` is missing", r.instance < 0 ? "instance" : "count");
+        goto fail;
     }
     if (start) {
         json_t *c = json_object_get(body, "config");

@@ -300,3 +300,59 @@ def test_pulses_block_without_and_proceed_with(running):
     assert r.rc == 4 and "takes no pulses" in r.err, r
     r = c.cli("update", "abort", KEY)
     assert r.rc == 0, r
+
+
+def test_job_start_brings_a_killed_instance_back(running):
+    c = running
+    before = create(c, "v1", instances=3)
+    r = c.cli("job", "kill", KEY + "/1")
+    assert r.rc == 0, r
+    wait_for("instance 1 killed, 0 and 2 live",
+             lambda: c.tasks(KEY)[1]["state"] == "KILLED" and sorted(processes_with(marker(c, "v1"))) == ["0", "2"])
+    r = c.cli("job", "start", KEY + "/1-2", "--wait", "--message", "back after the incident")
+    assert r.rc == 0, r
+    assert "Instance 2 is already running" in r.out, r
+    assert "add       1 instance: 1" in r.out, r
+    assert "ended ROLLED_FORWARD" in r.out, r
+    wait_for("three v1 instances again", lambda: running_on_versions(c, "v1", 3))
+    after = c.tasks(KEY)
+    assert after[1]["state"] == "RUNNING" and after[1]["id"] != before[1]["id"]
+    assert [after[i]["id"] for i in (0, 2)] == [before[i]["id"] for i in (0, 2)]
+    u = latest(c)
+    assert u["summary"]["add"] == [1] and u["events"][0]["message"] == "back after the incident", u
+    # Nothing left to start: said so, exit 0, no update.
+    r = c.cli("job", "start", KEY)
+    assert r.rc == 0 and "Instances 0-2 are already running" in r.out and "no killed instance" in r.out, r
+    assert latest(c)["id"] == u["id"]
+    # An instance the job does not have: refused, naming it.
+    r = c.cli("job", "start", KEY + "/1,5")
+    assert r.rc == 6 and "has no instance 5 (its instances are 0-2)" in r.err, r
+    r = c.cli("job", "start", KEY + "/x")
+    assert r.rc == 6, r
+
+
+def test_job_add_clones_an_instance(running):
+    c = running
+    create(c, "v1", instances=3)
+    # Instance 0 a canary on v2: the clones run v2, not the job's v1.
+    r = c.cli("update", "start", KEY + "/0", update_file(c, "v2", instances=3), "--wait")
+    assert r.rc == 0, r
+    r = c.cli("job", "add", KEY + "/0", "2", "--wait", "--message", "more capacity")
+    assert r.rc == 0, r
+    assert "add       2 instances: 3-4" in r.out and "ended ROLLED_FORWARD" in r.out, r
+    c.wait_running(KEY, 5)
+    wait_for("v2 on 0, 3 and 4; v1 on 1 and 2",
+             lambda: sorted(processes_with(marker(c, "v2"))) == ["0", "3", "4"]
+             and sorted(processes_with(marker(c, "v1"))) == ["1", "2"])
+    assert c.job(KEY)["job"]["instances"] == 5
+    assert latest(c)["summary"]["add"] == [3, 4]
+    # A missing instance, a count past the job's limit, a bad count.
+    r = c.cli("job", "add", KEY + "/9", "1")
+    assert r.rc == 6 and "has no instance 9 to clone" in r.err, r
+    r = c.cli("job", "add", KEY + "/0", "3996")
+    assert r.rc == 6 and "would make 4001: a job has at most 4000 instances" in r.err, r
+    r = c.cli("job", "add", KEY + "/0", "0")
+    assert r.rc == 6 and "COUNT" in r.err, r
+    r = c.cli("job", "add", KEY, "1")
+    assert r.rc == 6 and "no instance to clone" in r.err, r
+    assert c.job(KEY)["job"]["instances"] == 5
