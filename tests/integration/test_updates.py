@@ -329,6 +329,14 @@ def test_job_start_brings_a_killed_instance_back(running):
     assert r.rc == 6 and "has no instance 5 (its instances are 0-2)" in r.err, r
     r = c.cli("job", "start", KEY + "/x")
     assert r.rc == 6, r
+    # Every instance killed: all come back.
+    r = c.cli("job", "kill", KEY)
+    assert r.rc == 0, r
+    wait_for("every instance killed", lambda: all(t["state"] == "KILLED" for t in c.tasks(KEY).values())
+             and not processes_with(marker(c, "v1")))
+    r = c.cli("job", "start", KEY, "--wait")
+    assert r.rc == 0 and "add       3 instances: 0-2" in r.out, r
+    wait_for("three v1 instances again", lambda: running_on_versions(c, "v1", 3))
 
 
 def test_job_add_clones_an_instance(running):
@@ -355,4 +363,15 @@ def test_job_add_clones_an_instance(running):
     assert r.rc == 6 and "COUNT" in r.err, r
     r = c.cli("job", "add", KEY, "1")
     assert r.rc == 6 and "no instance to clone" in r.err, r
+    assert c.job(KEY)["job"]["instances"] == 5
+    # The routes themselves, with malformed bodies: a 400 naming the field.
+    for route, body, says in [
+            ("add", b'{"instance": 0}', b"`count` is missing"),
+            ("add", b'{"instance": -1, "count": 1}', b"`instance` must be an integer"),
+            ("add", b'{"instance": 0, "count": 1, "instances": [1]}', b"unknown field `instances` in add"),
+            ("start", b'{"instances": "1"}', b"`instances` must be a list"),
+            ("start", b'{"instance": 1}', b"unknown field `instance` in start"),
+            ("start", b'[1]', b"must be a JSON object")]:
+        status, answer = c.api_raw(f"/api/v1/jobs/{KEY}/{route}", "POST", body)
+        assert status == 400 and says in answer, (route, body, status, answer)
     assert c.job(KEY)["job"]["instances"] == 5
