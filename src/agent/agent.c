@@ -50,6 +50,12 @@ static json_t *inventory_hook(void *ctx)
     return task_mgr_inventory(a->tasks);
 }
 
+static json_t *usage_hook(void *ctx)
+{
+    struct agent *a = ctx;
+    return task_mgr_usage(a->tasks);
+}
+
 static void answer_hook(void *ctx, const struct sync_answer *ans)
 {
     struct agent *a = ctx;
@@ -209,7 +215,7 @@ static int setup(struct agent *a, bo_error_t *err)
                             a->opt.hostname, "resources", "cpu", a->opt.cpu, "ram", (json_int_t)a->opt.ram, "disk",
                             (json_int_t)a->opt.disk, "port_range", (json_int_t)a->opt.port_lo,
                             (json_int_t)a->opt.port_hi, "attributes", a->opt.attributes);
-    struct sync_hooks hooks = {.ctx = a, .inventory = inventory_hook, .answer = answer_hook};
+    struct sync_hooks hooks = {.ctx = a, .inventory = inventory_hook, .usage = usage_hook, .answer = answer_hook};
     int r = sync_new(a->opt.scheduler_url, reg, a->journal, &hooks, &a->sync, err);
     json_decref(reg);
     if (r < 0)

@@ -124,6 +124,11 @@ int cgroup_oom_count(const struct cgroup_mgr *m, const char *name, int64_t *ret_
     return ops_of(m)->oom_count(m, name, ret_count, ret_exact, err);
 }
 
+int cgroup_usage(const struct cgroup_mgr *m, const char *name, struct cgroup_usage *ret, bo_error_t *err)
+{
+    return ops_of(m)->usage(m, name, ret, err);
+}
+
 int cgroup_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *err)
 {
     return ops_of(m)->remove(m, name, err);
@@ -253,4 +258,16 @@ int cg_read_int(const char *path, int64_t *ret, bo_error_t *err)
         return -1;
     buf[strcspn(buf, "\n")] = '\0';
     return bo_parse_i64(buf, INT64_MIN, INT64_MAX, path, ret, err);
+}
+
+int cg_read_opt_int(const char *path, int64_t *ret, bo_error_t *err)
+{
+    *ret = -1;
+    if (!cg_exists(path))
+        return 0;
+    if (cg_read_int(path, ret, err) < 0)
+        return -1;
+    if (*ret < 0)
+        *ret = -1;
+    return 0;
 }

@@ -57,6 +57,15 @@ int cgroup_kill_all(const struct cgroup_mgr *m, const char *name, bo_error_t *er
  * when only a v1 failcnt was available (then 1 means "hit the limit"). */
 int cgroup_oom_count(const struct cgroup_mgr *m, const char *name, int64_t *ret_count, bool *ret_exact,
                      bo_error_t *err);
+/* What the task has used, for `job status --verbose`. A counter the kernel
+ * does not provide (no cpuacct hierarchy, memory.peak before Linux 5.19)
+ * is -1. */
+struct cgroup_usage {
+    int64_t cpu_ns;      /* CPU time of everything that ran in it */
+    int64_t memory;      /* bytes charged now (RSS and page cache) */
+    int64_t memory_peak; /* the most ever charged */
+};
+int cgroup_usage(const struct cgroup_mgr *m, const char *name, struct cgroup_usage *ret, bo_error_t *err);
 /* rmdir, retrying briefly (a just-emptied cgroup can be busy). A missing
  * cgroup is success. */
 int cgroup_remove(const struct cgroup_mgr *m, const char *name, bo_error_t *err);

@@ -13,6 +13,7 @@ struct cgroup_ops {
     int (*kill_all)(const struct cgroup_mgr *m, const char *name, bo_error_t *err);
     int (*oom_count)(const struct cgroup_mgr *m, const char *name, int64_t *ret_count, bool *ret_exact,
                      bo_error_t *err);
+    int (*usage)(const struct cgroup_mgr *m, const char *name, struct cgroup_usage *ret, bo_error_t *err);
     int (*remove)(const struct cgroup_mgr *m, const char *name, bo_error_t *err);
     void (*remove_root)(const struct cgroup_mgr *m); /* rmdir once, errors ignored */
     int (*set_cpu)(const struct cgroup_mgr *m, const char *name, double cpu, bo_error_t *err);
@@ -33,6 +34,8 @@ int cg_read_procs(const char *path, pid_t **ret, size_t *ret_n, bo_error_t *err)
 /* Value of `key` in a "key value" lines file (memory.events, oom_control). */
 int cg_read_key(const char *path, const char *key, int64_t *ret, bool *ret_found, bo_error_t *err);
 int cg_read_int(const char *path, int64_t *ret, bo_error_t *err);
+/* cg_read_int of an optional counter: -1 when the file does not exist. */
+int cg_read_opt_int(const char *path, int64_t *ret, bo_error_t *err);
 void cg_sleep_ms(int ms);
 
 #endif

@@ -238,7 +238,21 @@ static int v1_oom_count(const struct cgroup_mgr *m, const char *name, int64_t *r
     return 0;
 }
 
+static int v1_usage(const struct cgroup_mgr *m, const char *name, struct cgroup_usage *ret, bo_error_t *err)
+{
+    _cleanup_free_ char *mem = ctrl_dir(m, "memory", name);
+    _cleanup_free_ char *cpu = ctrl_dir(m, "cpuacct", name);
+    _cleanup_free_ char *usage = bo_xasprintf("%s/cpuacct.usage", cpu);
+    _cleanup_free_ char *current = bo_xasprintf("%s/memory.usage_in_bytes", mem);
+    _cleanup_free_ char *peak = bo_xasprintf("%s/memory.max_usage_in_bytes", mem);
+    return cg_read_opt_int(usage, &ret->cpu_ns, err) < 0 || cg_read_opt_int(current, &ret->memory, err) < 0 ||
+                   cg_read_opt_int(peak, &ret->memory_peak, err) < 0
+               ? -1
+               : 0;
+}
+
 const struct cgroup_ops cgroup_v1_ops = {
+    .usage = v1_usage,
     .create = v1_create,
     .procs_files = v1_procs_files,
     .kill_all = v1_kill_all,

@@ -150,7 +150,23 @@ static int v2_oom_count(const struct cgroup_mgr *m, const char *name, int64_t *r
     return 0;
 }
 
+static int v2_usage(const struct cgroup_mgr *m, const char *name, struct cgroup_usage *ret, bo_error_t *err)
+{
+    _cleanup_free_ char *dir = task_dir(m, name);
+    _cleanup_free_ char *stat = bo_xasprintf("%s/cpu.stat", dir);
+    _cleanup_free_ char *current = bo_xasprintf("%s/memory.current", dir);
+    _cleanup_free_ char *peak = bo_xasprintf("%s/memory.peak", dir);
+    int64_t usec = 0;
+    bool found = false;
+    if ((cg_exists(stat) && cg_read_key(stat, "usage_usec", &usec, &found, err) < 0) ||
+        cg_read_opt_int(current, &ret->memory, err) < 0 || cg_read_opt_int(peak, &ret->memory_peak, err) < 0)
+        return -1;
+    ret->cpu_ns = found && usec >= 0 && usec <= INT64_MAX / 1000 ? usec * 1000 : -1;
+    return 0;
+}
+
 const struct cgroup_ops cgroup_v2_ops = {
+    .usage = v2_usage,
     .create = v2_create,
     .procs_files = v2_procs_files,
     .kill_all = v2_kill_all,

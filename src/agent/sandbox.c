@@ -180,7 +180,7 @@ static int opt_int(json_t *o, const char *key, bool *ret_has, int64_t *ret, cons
 static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s, const char *file, bo_error_t *err)
 {
     static const char *const top[] = {"task_id", "state", "message", "executor_pid", "updated_ms", "processes"};
-    static const char *const proc[] = {"name", "state", "pid", "exit_code", "signal", "started_ms", "ended_ms"};
+    static const char *const proc[] = {"name", "state", "pid", "runs", "exit_code", "signal", "started_ms", "ended_ms"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "`%s`: not a JSON object", file);
     if (json_check_keys(j, top, BO_ARRAY_SIZE(top), file, err) < 0)
@@ -234,8 +234,11 @@ static int parse_status(json_t *j, const char *task_id, struct sandbox_status *s
         if (opt_int(p, "pid", NULL, &sp->pid, file, err) < 0 ||
             opt_int(p, "exit_code", &sp->has_exit_code, &sp->exit_code, file, err) < 0 ||
             opt_int(p, "signal", &sp->has_signal, &sp->signal, file, err) < 0 ||
-            opt_int(p, "started_ms", NULL, &dummy, file, err) < 0 || opt_int(p, "ended_ms", NULL, &dummy, file, err) < 0)
+            opt_int(p, "started_ms", NULL, &dummy, file, err) < 0 || opt_int(p, "ended_ms", NULL, &dummy, file, err) < 0 ||
+            opt_int(p, "runs", NULL, &sp->runs, file, err) < 0)
             return -1;
+        if (sp->runs < 0)
+            return bo_error_set(err, BO_E_INVALID, "`%s`: processes[%zu].runs must not be negative", file, i);
     }
     return 0;
 }
@@ -292,8 +295,9 @@ json_t *sandbox_status_processes_json(const struct sandbox_status *s)
     json_t *a = json_array();
     for (size_t i = 0; i < s->n_processes; i++) {
         const struct sandbox_process *p = &s->processes[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:o}", "name", p->name, "state", p->state, "pid",
-                                           p->pid > 0 ? json_integer(p->pid) : json_null(), "exit_code",
+        json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:I, s:o}", "name", p->name, "state", p->state, "pid",
+                                           p->pid > 0 ? json_integer(p->pid) : json_null(), "runs",
+                                           (json_int_t)p->runs, "exit_code",
                                            p->has_exit_code ? json_integer(p->exit_code) : json_null()));
     }
     return a;

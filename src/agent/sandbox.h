@@ -33,6 +33,7 @@ struct sandbox_process {
     char *name;
     char *state;
     int64_t pid;       /* 0: none */
+    int64_t runs;      /* starts so far; 0 also from an executor that does not say */
     bool has_exit_code;
     int64_t exit_code;
     bool has_signal;
@@ -55,7 +56,7 @@ int sandbox_read_status(const char *sandbox, const char *task_id, struct sandbox
 int sandbox_parse_status(const char *name, const char *text, size_t len, const char *task_id,
                          struct sandbox_status *ret, bo_error_t *err);
 void sandbox_status_clear(struct sandbox_status *s);
-/* The update's "processes": [{name, state, pid, exit_code}]. */
+/* The update's "processes": [{name, state, pid, runs, exit_code}]. */
 json_t *sandbox_status_processes_json(const struct sandbox_status *s);
 
 #endif

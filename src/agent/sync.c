@@ -43,6 +43,7 @@ struct sync {
     int64_t sent_seq;    /* highest seq put in a request since the last failure */
     bool boot_pending;   /* until a boot sync succeeded */
     int64_t inventory_at; /* mono ms of the last successful inventory */
+    int64_t usage_at;     /* mono ms of the last request with usage */
     int64_t retry_at;    /* mono ms; no request before (backoff) */
     int failures;        /* consecutive */
     int stalls;          /* consecutive answers that acked none of the updates sent */
@@ -375,6 +376,14 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
         json_object_set_new(body, "leaving", json_true());
     if (r->inventory)
         json_object_set_new(body, "inventory", s->hooks.inventory(s->hooks.ctx));
+    if (s->hooks.usage && bo_mono_ms() - s->usage_at >= SYNC_USAGE_EVERY_MS) {
+        json_t *usage = s->hooks.usage(s->hooks.ctx);
+        s->usage_at = bo_mono_ms();
+        if (json_array_size(usage) > 0)
+            json_object_set_new(body, "usage", usage);
+        else
+            json_decref(usage);
+    }
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     /* The scheduler may hold the request for wait_ms: allow for that. */

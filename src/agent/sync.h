@@ -25,6 +25,9 @@
 /* Bytes of updates per request: half the scheduler's 1 MiB body limit. */
 #define SYNC_MAX_UPDATE_BYTES (512u << 10)
 #define SYNC_INVENTORY_EVERY_MS 60000
+/* Usage rides on the next request after this long: with the long poll at
+ * heartbeat_ms that is a few seconds, whatever the number of tasks. */
+#define SYNC_USAGE_EVERY_MS 5000
 /* Longest task id of a command the agent still reports a refusal for. */
 #define SYNC_MAX_REPORTED_ID 1024
 /* Task reads in one answer. */
@@ -74,6 +77,9 @@ struct sync_hooks {
     void *ctx;
     /* [{"task_id", "state"}] of every task the agent holds (new reference). */
     json_t *(*inventory)(void *ctx);
+    /* The tasks' "usage" (see task_mgr_usage; new reference), sent at most
+     * every SYNC_USAGE_EVERY_MS. NULL: never sent. */
+    json_t *(*usage)(void *ctx);
     /* A valid answer: acks are already deleted from the journal. */
     void (*answer)(void *ctx, const struct sync_answer *a);
 };

@@ -975,6 +975,34 @@ json_t *task_mgr_inventory(struct task_mgr *m)
     return a;
 }
 
+static json_t *counter(int64_t v)
+{
+    return v >= 0 ? json_integer(v) : json_null();
+}
+
+json_t *task_mgr_usage(struct task_mgr *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->n_tasks; i++) {
+        struct task *t = m->tasks[i];
+        if (state_terminal(t->rec.state) || t->rec.executor_pid <= 0 || !t->rec.cgroup)
+            continue;
+        struct cgroup_usage u;
+        bo_error_t err = NULL;
+        if (cgroup_usage(m->cg, t->rec.cgroup, &u, &err) < 0) {
+            /* The cgroup may be going away with the task: its end is
+             * reported anyway, and the next round has the others. */
+            log_debug("task %s: usage: %s", t->rec.task_id, err->msg);
+            bo_error_free(err);
+            continue;
+        }
+        json_array_append_new(a, json_pack("{s:s, s:o, s:o, s:o}", "task_id", t->rec.task_id, "cpu_ms",
+                                           counter(u.cpu_ns >= 0 ? u.cpu_ns / 1000000 : -1), "memory_bytes",
+                                           counter(u.memory), "memory_peak_bytes", counter(u.memory_peak)));
+    }
+    return a;
+}
+
 int task_mgr_recover(struct task_mgr *m, bo_error_t *err)
 {
     m->pass_start = bo_mono_ms();

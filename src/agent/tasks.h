@@ -65,6 +65,10 @@ void task_mgr_gc(struct task_mgr *m);
 /* [{"task_id", "state"}] of every non-terminal task, and of every terminal
  * one whose final update is not acked yet (so it is never taken for lost). */
 json_t *task_mgr_inventory(struct task_mgr *m);
+/* The sync request's "usage": [{task_id, cpu_ms, memory_bytes,
+ * memory_peak_bytes}] of every live task, read from its cgroup (a counter
+ * the kernel lacks is null). */
+json_t *task_mgr_usage(struct task_mgr *m);
 
 /* The sandbox path of a task this agent holds, or NULL; *ret_ended: the
  * task ended and its executor is gone (task_io.h). */

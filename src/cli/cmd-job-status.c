@@ -11,6 +11,8 @@
 static const struct bo_option options[] = {
     {.name = "json", .kind = BO_OPT_FLAG,
      .help = "print the scheduler's JSON answer"},
+    {.name = "verbose", .kind = BO_OPT_FLAG,
+     .help = "also each task's processes (state, runs, last exit code) and its CPU time and memory"},
     {.name = NULL},
 };
 
@@ -42,7 +44,64 @@ static int task_cmp(const void *pa, const void *pb)
     return ta == tb ? 0 : ta > tb ? -1 : 1;
 }
 
-static void print_human(const char *key, json_t *answer)
+/* "12.3 MiB", or "?" for a counter the agent could not read. */
+static void mib_text(json_t *v, char *buf, size_t size)
+{
+    if (json_is_integer(v))
+        snprintf(buf, size, "%.1f MiB", (double)json_integer_value(v) / (1024.0 * 1024.0));
+    else
+        snprintf(buf, size, "?");
+}
+
+/* --verbose: under the table, per task, what its cgroup used (sampled by
+ * the agent every few seconds) and each process. */
+static void print_details(json_t *const *tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *task = tasks[i];
+        printf("\nInstance %lld, task %s:\n", (long long)json_integer_value(json_object_get(task, "instance")),
+               json_string_value(json_object_get(task, "id")));
+        json_t *usage = json_object_get(task, "usage");
+        if (usage) {
+            char mem[32], peak[32];
+            mib_text(json_object_get(usage, "memory_bytes"), mem, sizeof(mem));
+            mib_text(json_object_get(usage, "memory_peak_bytes"), peak, sizeof(peak));
+            json_t *cpu = json_object_get(usage, "cpu_ms");
+            if (json_is_integer(cpu))
+                printf("  CPU %.2f s, memory %s (peak %s)\n", (double)json_integer_value(cpu) / 1000.0, mem, peak);
+            else
+                printf("  CPU ?, memory %s (peak %s)\n", mem, peak);
+        }
+        json_t *procs = json_object_get(task, "processes");
+        if (json_array_size(procs) == 0) {
+            printf("  No processes reported.\n");
+            continue;
+        }
+        static const char *const headers[] = {"PROCESS", "STATE", "RUNS", "EXIT"};
+        _cleanup_table_ struct table *t = table_new(BO_ARRAY_SIZE(headers), headers);
+        table_set_align(t, 2, TABLE_RIGHT);
+        table_set_align(t, 3, TABLE_RIGHT);
+        json_t *p;
+        size_t k;
+        json_array_foreach(procs, k, p)
+        {
+            char runs[24] = "-", code[24] = "-";
+            json_t *r = json_object_get(p, "runs"), *c = json_object_get(p, "exit_code");
+            if (json_is_integer(r)) /* absent from an older agent */
+                snprintf(runs, sizeof(runs), "%lld", (long long)json_integer_value(r));
+            if (json_is_integer(c))
+                snprintf(code, sizeof(code), "%lld", (long long)json_integer_value(c));
+            const char *row[] = {json_string_value(json_object_get(p, "name")),
+                                 json_string_value(json_object_get(p, "state")), runs, code};
+            table_add_row(t, row);
+        }
+        _cleanup_free_ char *text = table_render(t);
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            printf("  %s\n", line);
+    }
+}
+
+static void print_human(const char *key, json_t *answer, bool verbose)
 {
     json_t *job = json_object_get(answer, "job"), *tasks = json_object_get(answer, "tasks");
     const char *state = json_string_value(json_object_get(job, "state"));
@@ -104,6 +163,8 @@ static void print_human(const char *key, json_t *answer)
         table_add_row(t, row);
     }
     table_print(t, stdout);
+    if (verbose)
+        print_details(sorted, n_tasks);
 }
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
@@ -119,7 +180,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     if (cli_flag(a, "json"))
         job_ops_print_json(answer);
     else
-        print_human(key, answer);
+        print_human(key, answer, cli_flag(a, "verbose"));
     json_decref(answer);
     return CLI_EXIT_OK;
 }
@@ -133,8 +194,11 @@ const struct cli_command cmd_job_status_entry = {
             "instances failed, and one line per task (live tasks and the most recent "
             "ended ones): instance, task id, state, host, ports, and why a PENDING task waits, "
             "what a STARTING task is doing (\"pulling image ...\") or how an ended task ended. A job "
-            "with a container image shows it, by digest.",
+            "with a container image shows it, by digest. --verbose adds, per task, each process's "
+            "state, run count and last exit code, and the CPU time and memory (now and peak) of the "
+            "task's cgroup, as its agent last sampled them (every few seconds while it runs).",
     .examples = "borealis job status local/www-data/devel/hello\n"
+                "borealis job status local/www-data/devel/hello --verbose\n"
                 "borealis job status local/www-data/devel/hello --json | jq '.tasks[].state'",
     .options = options,
     .min_args = 1,

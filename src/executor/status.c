@@ -106,8 +106,8 @@ static json_t *int_or_null(int64_t v, bool present)
 
 static json_t *proc_json(const struct proc *p)
 {
-    return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", p->name, "state",
-                     proc_state_name(p->state), "pid", int_or_null(p->pid, p->pid > 0), "exit_code",
+    return json_pack("{s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "name", p->name, "state",
+                     proc_state_name(p->state), "runs", (json_int_t)p->runs, "pid", int_or_null(p->pid, p->pid > 0), "exit_code",
                      int_or_null(p->exit_code, p->exit_code >= 0), "signal",
                      int_or_null(p->signal, p->signal > 0), "started_ms",
                      int_or_null(p->started_ms, p->started_ms > 0), "ended_ms",

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "model/json_check.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/task_read.h"
@@ -392,6 +393,54 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
     return answer;
 }
 
+/* "usage": [{task_id, cpu_ms, memory_bytes, memory_peak_bytes}], each
+ * counter a non-negative integer or null (the kernel lacks it). Checked
+ * whole before anything is applied: a malformed one refuses the request. */
+static int check_usage(json_t *usage, bo_error_t *err)
+{
+    static const char *const keys[] = {"task_id", "cpu_ms", "memory_bytes", "memory_peak_bytes"};
+    if (!usage)
+        return 0;
+    if (!json_is_array(usage))
+        return bo_error_set(err, BO_E_INVALID, "sync request: usage must be an array");
+    json_t *item;
+    size_t i;
+    json_array_foreach(usage, i, item)
+    {
+        if (!json_is_object(item))
+            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu] is not an object", i);
+        if (json_check_keys(item, keys, BO_ARRAY_SIZE(keys), "sync request: usage[]", err) < 0)
+            return -1;
+        if (!json_is_string(json_object_get(item, "task_id")))
+            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu].task_id must be a string", i);
+        for (size_t k = 1; k < BO_ARRAY_SIZE(keys); k++) {
+            json_t *v = json_object_get(item, keys[k]);
+            if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
+                return bo_error_set(err, BO_E_INVALID,
+                                    "sync request: usage[%zu].%s must be a non-negative integer or null", i, keys[k]);
+        }
+    }
+    return 0;
+}
+
+/* Kept in memory only: a sample every few seconds is not worth a write,
+ * and after a restart the next one comes within SYNC_USAGE_EVERY_MS. */
+static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *usage)
+{
+    json_t *item;
+    size_t i;
+    json_array_foreach(usage, i, item)
+    {
+        struct sched_task *t = state_task_find(st, json_string_value(json_object_get(item, "task_id")));
+        if (!t || t->agent != a)
+            continue; /* another agent's task is not this one's to describe */
+        json_t *u = json_deep_copy(item);
+        json_object_del(u, "task_id");
+        json_decref(t->usage);
+        t->usage = u;
+    }
+}
+
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err)
 {
@@ -399,6 +448,9 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
     json_t *inventory = json_object_get(body, "inventory");
     if ((updates && !json_is_array(updates)) || (inventory && !json_is_array(inventory)))
         return bo_error_set(err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
+    json_t *usage = json_object_get(body, "usage");
+    if (check_usage(usage, err) < 0)
+        return -1;
     if (store_begin(st->store, err) < 0)
         return -1;
     json_t *acks = json_array(), *rejected = json_array(), *strays = json_array();
@@ -424,6 +476,8 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         r = store_commit(st->store, err);
     else
         store_rollback(st->store);
+    if (r == 0 && usage)
+        apply_usage(st, a, usage);
     json_t *answer = r == 0 ? build_answer(st, a, acks, rejected, strays) : NULL;
     json_decref(acks);
     json_decref(rejected);

@@ -334,6 +334,7 @@ static void task_free(struct sched_task *t)
     for (int i = 0; i < t->n_events && i < TASK_MAX_EVENTS; i++)
         free(t->events[i].message);
     json_decref(t->processes);
+    json_decref(t->usage);
     free(t->ports);
     free(t->message);
     state_reason_unref(t->pending_reason);
@@ -572,6 +573,8 @@ json_t *state_task_to_json(const struct sched_task *t)
     json_object_set_new(r, "host", t->agent ? json_string(t->agent->hostname) : json_null());
     if (t->state == TASK_THROTTLED)
         json_object_set_new(r, "throttled_until_ms", json_integer(t->throttle_until));
+    if (t->usage)
+        json_object_set(r, "usage", t->usage);
     return r;
 }
 

@@ -71,6 +71,7 @@ struct sched_task {
     int64_t state_since_mono;   /* for transient timeouts */
     int64_t last_command_mono;  /* last launch/kill sent to the agent */
     json_t *processes; /* as last reported by the agent */
+    json_t *usage;     /* {cpu_ms, memory_bytes, memory_peak_bytes} last sampled by the agent; not stored */
     struct task_event events[TASK_MAX_EVENTS];
     int n_events; /* ring: the newest TASK_MAX_EVENTS */
     int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */

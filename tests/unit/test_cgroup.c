@@ -234,6 +234,48 @@ TEST(v2_writes_expected_files_in_a_fake_tree)
     cgroup_mgr_clear(&m);
 }
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+TEST(v2_usage_reads_cpu_and_memory_and_marks_a_missing_peak)
+{
+    char tmpl[] = "/tmp/borealis-cg2u-XXXXXX";
+    CHECK(mkdtemp(tmpl));
+    struct cgroup_mgr m;
+    bo_error_t err = NULL;
+    CHECK(cgroup_mgr_init(&m, tmpl, "borealis", CGROUP_V2, &err) == 0);
+    m.fake = true;
+    struct cgroup_limits l = {.cpu = 1, .ram = 64u << 20, .pids_max = 64};
+    CHECK(cgroup_create(&m, "t1", &l, &err) == 0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/borealis/t1/cpu.stat", tmpl);
+    write_file(path, "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n");
+    snprintf(path, sizeof(path), "%s/borealis/t1/memory.current", tmpl);
+    write_file(path, "3145728\n");
+    struct cgroup_usage u;
+    CHECK(cgroup_usage(&m, "t1", &u, &err) == 0);
+    CHECK(u.cpu_ns == 2500000000LL);
+    CHECK(u.memory == 3145728);
+    CHECK(u.memory_peak == -1); /* no memory.peak before Linux 5.19 */
+    snprintf(path, sizeof(path), "%s/borealis/t1/memory.peak", tmpl);
+    write_file(path, "4194304\n");
+    CHECK(cgroup_usage(&m, "t1", &u, &err) == 0);
+    CHECK(u.memory_peak == 4194304);
+    /* A garbled counter is an error naming the file, not a wrong figure. */
+    snprintf(path, sizeof(path), "%s/borealis/t1/memory.current", tmpl);
+    write_file(path, "lots\n");
+    CHECK(cgroup_usage(&m, "t1", &u, &err) < 0);
+    CHECK_CONTAINS(err->msg, "memory.current");
+    bo_error_free(err);
+    err = NULL;
+    CHECK(bo_rm_rf(tmpl, &err) == 0);
+    cgroup_mgr_clear(&m);
+}
+
 TEST(v2_rejects_a_missing_hierarchy)
 {
     struct cgroup_mgr m;
