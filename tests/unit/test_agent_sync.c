@@ -286,4 +286,54 @@ TEST(launches_go_in_bounded_batches)
     done(&st);
 }
 
+/* The sync request's "usage" (docs/protocol.md section 3): kept per task
+ * and shown in its JSON; a malformed entry refuses the request with a
+ * reason naming it, and leaves the last good sample alone. */
+TEST(usage_is_shown_in_the_task_json_and_a_malformed_one_is_refused)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    _cleanup_free_ char *extra = bo_xasprintf(
+        "{\"usage\":[{\"task_id\":\"%s\",\"cpu_ms\":1250,\"memory_bytes\":3145728,"
+        "\"memory_peak_bytes\":null},{\"task_id\":\"nosuch\",\"cpu_ms\":1,\"memory_bytes\":1}]}",
+        j->current[0]->id);
+    json_decref(sync_with(&st, j, "[]", extra));
+    json_t *tj = state_task_to_json(j->current[0]);
+    json_t *usage = json_object_get(tj, "usage");
+    CHECK(json_integer_value(json_object_get(usage, "cpu_ms")) == 1250);
+    CHECK(json_integer_value(json_object_get(usage, "memory_bytes")) == 3145728);
+    CHECK(json_is_null(json_object_get(usage, "memory_peak_bytes")));
+    CHECK(!json_object_get(usage, "task_id"));
+    json_decref(tj);
+    tj = state_task_to_json(j->current[1]);
+    CHECK(!json_object_get(tj, "usage")); /* no sample yet: absent */
+    json_decref(tj);
+
+    static const char *const bad[][2] = {
+        {"{\"usage\":{}}", "usage must be an array"},
+        {"{\"usage\":[7]}", "usage[0] is not an object"},
+        {"{\"usage\":[{\"task_id\":\"x\",\"memory_bytes\":-1}]}", "usage[0].memory_bytes must be a non-negative"},
+        {"{\"usage\":[{\"task_id\":\"x\",\"cpu_ms\":\"5\"}]}", "usage[0].cpu_ms"},
+        {"{\"usage\":[{\"task_id\":\"x\",\"rss\":5}]}", "rss"},
+        {"{\"usage\":[{\"cpu_ms\":5}]}", "usage[0].task_id must be a string"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        json_t *body = json_loads(registration, 0, NULL);
+        json_t *e = json_loads(bad[i][0], 0, NULL);
+        CHECK(e);
+        json_object_update(body, e);
+        json_decref(e);
+        struct sched_agent *a = NULL;
+        json_t *answer = NULL;
+        bo_error_t err = NULL;
+        CHECK(agent_sync_apply(&st, body, &a, &answer, &err) < 0);
+        CHECK(err && err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, bad[i][1]);
+        bo_error_free(err);
+        json_decref(body);
+    }
+    CHECK(json_integer_value(json_object_get(j->current[0]->usage, "cpu_ms")) == 1250);
+    done(&st);
+}
+
 TEST_MAIN()
