@@ -76,6 +76,12 @@ static const char *sandbox_hook(void *ctx, const char *task_id, bool *ret_ended)
     return task_mgr_sandbox(a->tasks, task_id, ret_ended);
 }
 
+static int run_hook(void *ctx, const char *task_id, const char *cmd, struct runtime_exec *ret, bo_error_t *err)
+{
+    struct agent *a = ctx;
+    return task_mgr_run(a->tasks, task_id, cmd, ret, err);
+}
+
 static void reply_hook(void *ctx, json_t *reply)
 {
     struct agent *a = ctx;
@@ -222,7 +228,7 @@ static int setup(struct agent *a, bo_error_t *err)
         return -1;
     struct http_tls tls = agent_tls_http(&a->tls);
     sync_set_tls(a->sync, &tls);
-    struct task_io_hooks ioh = {.ctx = a, .sandbox = sandbox_hook, .reply = reply_hook};
+    struct task_io_hooks ioh = {.ctx = a, .sandbox = sandbox_hook, .reply = reply_hook, .run = run_hook};
     if (task_io_new(&ioh, &a->io, err) < 0)
         return -1;
     return task_mgr_recover(a->tasks, err);

@@ -856,3 +856,115 @@ int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err)
     }
     return 0;
 }
+
+/* The helper of an exec: runs the runtime as its child, its stdout and
+ * stderr on `out`, and writes how it ended (a wait status, an int) on
+ * `status` once it is gone. The agent reaps every orphan it finds, so the
+ * status must come from a process of our own, never from the agent's
+ * waitpid. Async-signal-safe calls only. */
+static void __attribute__((noreturn)) exec_helper(const struct runtime *rt, char *const *argv, int out, int status)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int r = child_prologue(rt);
+    int st = 127 << 8;
+    if (r == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+            int devnull = open("/dev/null", O_RDONLY);
+            if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                _exit(127);
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        (void)close(out);
+        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+    }
+    while (write(status, &st, sizeof(st)) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_t gid, const char *cwd,
+                       const char *cmd, struct runtime_exec *ret, bo_error_t *err)
+{
+    char user[48];
+    snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
+    char *argv[20];
+    size_t n = 0;
+    argv[n++] = rt->path;
+    argv[n++] = "--root";
+    argv[n++] = rt->state_root;
+    if (rt->kind == RUNTIME_CRUN)
+        argv[n++] = "--cgroup-manager=cgroupfs";
+    argv[n++] = "exec";
+    argv[n++] = "--user";
+    argv[n++] = user;
+    argv[n++] = "--cwd";
+    argv[n++] = (char *)cwd;
+    argv[n++] = "--no-new-privs";
+    /* The runtime runs the command in its own session: its pid (on the
+     * host) is how a timeout finds it. */
+    static unsigned long long seq;
+    char *pidfile = bo_xasprintf("%s/exec-%d-%llu.pid", rt->state_root, (int)getpid(), ++seq);
+    argv[n++] = "--pid-file";
+    argv[n++] = pidfile;
+    argv[n++] = (char *)id;
+    argv[n++] = "/bin/sh";
+    argv[n++] = "-c";
+    argv[n++] = (char *)cmd;
+    argv[n] = NULL;
+    int out[2], status[2];
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        free(pidfile);
+        return bo_error_sys(err, errno, "pipe");
+    }
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        free(pidfile);
+        return bo_error_sys(err, e, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        close(status[0]);
+        close(status[1]);
+        free(pidfile);
+        return bo_error_sys(err, e, "fork");
+    }
+    if (pid == 0) {
+        close(out[0]);
+        close(status[0]);
+        exec_helper(rt, argv, out[1], status[1]);
+    }
+    close(out[1]);
+    close(status[1]);
+    (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+    (void)fcntl(status[0], F_SETFL, O_NONBLOCK);
+    *ret = (struct runtime_exec){.helper = pid, .out = out[0], .status = status[0], .pidfile = pidfile};
+    return 0;
+}
+
+void runtime_exec_kill(const struct runtime_exec *ex)
+{
+    int pid = read_pidfile(ex->pidfile);
+    if (pid > 0) {
+        (void)kill(-pid, SIGKILL);
+        (void)kill(pid, SIGKILL);
+    }
+    (void)kill(-ex->helper, SIGKILL);
+}
+
+void runtime_exec_clear(struct runtime_exec *ex)
+{
+    close(ex->out);
+    close(ex->status);
+    (void)unlink(ex->pidfile);
+    free(ex->pidfile);
+    *ex = (struct runtime_exec){.out = -1, .status = -1};
+}

@@ -87,6 +87,24 @@ int runtime_start(const struct runtime *rt, const struct runtime_run *r, pid_t *
  * state and cgroups. A container the runtime does not know is success. */
 int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err);
 
+/* `runtime exec` of `/bin/sh -c CMD` in container `id` as uid:gid with
+ * no new privileges (`task run`), beside the caller's loop: a helper (in
+ * the private mount namespace, its own session) runs the runtime, whose
+ * stdout and stderr come on `out`; it writes the runtime's wait status (an
+ * int) on `status` when it has ended. Both non-blocking. */
+struct runtime_exec {
+    pid_t helper;
+    int out, status;
+    char *pidfile; /* where the runtime writes the command's pid */
+};
+int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_t gid, const char *cwd,
+                       const char *cmd, struct runtime_exec *ret, bo_error_t *err);
+/* SIGKILL to the command (its session: the runtime starts it in one of
+ * its own), the runtime and the helper. */
+void runtime_exec_kill(const struct runtime_exec *ex);
+/* Close its fds and remove its pid file. */
+void runtime_exec_clear(struct runtime_exec *ex);
+
 /* The agent is a child subreaper (so a detached container's first process
  * is its child): the runtime's own helper processes that exit after their
  * parent are its children too. Reap every exited child; the tasks' ones

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/sandbox.h"
@@ -17,6 +19,18 @@
 /* A parked follower also looks again this often: the task may have ended
  * (its executor gone: no event in the log folder) or an event been lost. */
 #define RECHECK_MS 1000
+/* Running commands are looked at this often (their output drained, their
+ * end noticed): a poll, so the loop needs no fds per run. */
+#define RUN_CHECK_MS 50
+
+struct running {
+    int64_t id;
+    struct runtime_exec ex;
+    char *out;
+    size_t len;
+    int64_t size; /* bytes the command wrote, kept or not */
+    int64_t deadline;
+};
 
 struct parked {
     struct task_io_request req;
@@ -30,6 +44,8 @@ struct task_io {
     struct parked *parked;
     size_t n_parked;
     int64_t next_check;
+    struct running *runs;
+    size_t n_runs;
 };
 
 /* ---- parsing ---- */
@@ -65,7 +81,8 @@ static int get_string(json_t *j, const char *key, size_t max, char **ret, bo_err
 int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *err)
 {
     static const char *const keys[] = {"id",     "task_id", "op",      "process", "stream", "tail",
-                                       "offset", "inode",   "wait_ms", "max",     "path",  "data"};
+                                       "offset", "inode",   "wait_ms", "max",     "path",  "data",
+                                       "cmd",    "timeout_ms"};
     *ret = (struct task_io_request){.tail = -1};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "read: not an object");
@@ -88,8 +105,10 @@ int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *er
         ret->op = TASK_IO_FILES;
     else if (op && !strcmp(op, "write"))
         ret->op = TASK_IO_WRITE;
+    else if (op && !strcmp(op, "run"))
+        ret->op = TASK_IO_RUN;
     else
-        return bo_error_set(err, BO_E_INVALID, "read.op: \"log\", \"files\" or \"write\" required");
+        return bo_error_set(err, BO_E_INVALID, "read.op: \"log\", \"files\", \"write\" or \"run\" required");
     const char *stream = json_string_value(json_object_get(j, "stream"));
     if (json_object_get(j, "stream") && (!stream || (strcmp(stream, "stdout") && strcmp(stream, "stderr"))))
         return bo_error_set(err, BO_E_INVALID, "read.stream: \"stdout\" or \"stderr\" required");
@@ -100,8 +119,15 @@ int task_io_request_parse(json_t *j, struct task_io_request *ret, bo_error_t *er
         get_int(j, "offset", 0, INT64_MAX, 0, &ret->offset, err) < 0 ||
         get_int(j, "inode", 0, INT64_MAX, 0, &ret->inode, err) < 0 ||
         get_int(j, "wait_ms", 0, TASK_IO_WAIT_MAX_MS, 0, &ret->wait_ms, err) < 0 ||
-        get_int(j, "max", 1, TASK_FILES_CHUNK_MAX, TASK_FILES_CHUNK_MAX, &ret->max, err) < 0)
+        get_int(j, "max", 1, TASK_FILES_CHUNK_MAX, TASK_FILES_CHUNK_MAX, &ret->max, err) < 0 ||
+        get_string(j, "cmd", TASK_IO_RUN_CMD_MAX, &ret->cmd, err) < 0 ||
+        get_int(j, "timeout_ms", 1, TASK_IO_RUN_TIMEOUT_MAX_MS, 60000, &ret->timeout_ms, err) < 0)
         return -1;
+    if ((ret->op == TASK_IO_RUN) != (ret->cmd != NULL) ||
+        (ret->op != TASK_IO_RUN && json_object_get(j, "timeout_ms")))
+        return bo_error_set(err, BO_E_INVALID, "read: a run, and only a run, has cmd (and timeout_ms)");
+    if (ret->cmd && !*ret->cmd)
+        return bo_error_set(err, BO_E_INVALID, "read.cmd: empty");
     if (ret->op == TASK_IO_FILES && !ret->path)
         ret->path = bo_xstrdup("");
     if (ret->op == TASK_IO_WRITE) {
@@ -131,6 +157,7 @@ void task_io_request_clear(struct task_io_request *r)
     free(r->process);
     free(r->path);
     free(r->data);
+    free(r->cmd);
     *r = (struct task_io_request){0};
 }
 
@@ -230,6 +257,76 @@ static void park(struct task_io *io, struct task_io_request *r, const char *proc
     *r = (struct task_io_request){0};
 }
 
+/* ---- runs (`task run`) ---- */
+
+static void run_start(struct task_io *io, const struct task_io_request *r)
+{
+    if (io->n_runs >= TASK_IO_MAX_RUNS) {
+        _cleanup_free_ char *m = bo_xasprintf("%d commands run on this agent already: try again", TASK_IO_MAX_RUNS);
+        reply_error(io, r->id, "REFUSED", m);
+        return;
+    }
+    _cleanup_error_ bo_error_t err = NULL;
+    struct runtime_exec ex;
+    if (io->hooks.run(io->hooks.ctx, r->task_id, r->cmd, &ex, &err) < 0) {
+        reply_error(io, r->id, err->kind == BO_E_NOTFOUND ? "NOT_FOUND" : "REFUSED", err->msg);
+        return;
+    }
+    io->runs = bo_xrealloc(io->runs, (io->n_runs + 1) * sizeof(*io->runs));
+    io->runs[io->n_runs++] = (struct running){.id = r->id, .ex = ex, .out = bo_xmalloc(TASK_IO_RUN_OUTPUT_MAX),
+                                              .deadline = bo_mono_ms() + r->timeout_ms};
+}
+
+static void run_drain(struct running *x)
+{
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(x->ex.out, buf, sizeof(buf))) > 0) {
+        size_t keep = TASK_IO_RUN_OUTPUT_MAX - x->len < (size_t)n ? TASK_IO_RUN_OUTPUT_MAX - x->len : (size_t)n;
+        memcpy(x->out + x->len, buf, keep);
+        x->len += keep;
+        x->size += n;
+    }
+}
+
+/* Answer a run that ended (`status` a wait status) or timed out. */
+static void run_finish(struct task_io *io, struct running *x, bool timed_out, int status)
+{
+    run_drain(x);
+    _cleanup_free_ char *b64 = bo_xmalloc(4 * ((x->len + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)x->out, (int)x->len);
+    json_t *res = json_pack("{s:s, s:s, s:I, s:b, s:b}", "type", "run", "output", b64, "size", (json_int_t)x->size,
+                            "truncated", x->size > (int64_t)x->len, "timed_out", timed_out);
+    if (!timed_out && WIFEXITED(status))
+        json_object_set_new(res, "exit_code", json_integer(WEXITSTATUS(status)));
+    else if (!timed_out && WIFSIGNALED(status))
+        json_object_set_new(res, "signal", json_integer(WTERMSIG(status)));
+    reply_result(io, x->id, res);
+    runtime_exec_clear(&x->ex);
+    free(x->out);
+}
+
+static void run_check(struct task_io *io)
+{
+    int64_t now = bo_mono_ms();
+    for (size_t i = 0; i < io->n_runs;) {
+        struct running *x = &io->runs[i];
+        run_drain(x);
+        int st;
+        ssize_t n = read(x->ex.status, &st, sizeof(st));
+        if (n == (ssize_t)sizeof(st) || n == 0) {
+            run_finish(io, x, false, n == 0 ? 127 << 8 : st);
+        } else if (now >= x->deadline) {
+            runtime_exec_kill(&x->ex);
+            run_finish(io, x, true, 0);
+        } else {
+            i++;
+            continue;
+        }
+        io->runs[i] = io->runs[--io->n_runs];
+    }
+}
+
 void task_io_handle(struct task_io *io, json_t *item)
 {
     struct task_io_request r;
@@ -237,6 +334,11 @@ void task_io_handle(struct task_io *io, json_t *item)
     if (task_io_request_parse(item, &r, &err) < 0) {
         if (r.id > 0)
             reply_error(io, r.id, "INVALID", err->msg);
+        task_io_request_clear(&r);
+        return;
+    }
+    if (r.op == TASK_IO_RUN) {
+        run_start(io, &r);
         task_io_request_clear(&r);
         return;
     }
@@ -279,14 +381,17 @@ void task_io_ready(struct task_io *io)
 
 int task_io_tick(struct task_io *io)
 {
+    run_check(io);
+    int run_next = io->n_runs ? RUN_CHECK_MS : INT32_MAX;
     if (io->n_parked == 0)
-        return INT32_MAX;
+        return run_next;
     recheck(io, false);
     int64_t now = bo_mono_ms(), next = io->next_check;
     for (size_t i = 0; i < io->n_parked; i++)
         if (io->parked[i].deadline < next)
             next = io->parked[i].deadline;
-    return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+    int wait = next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+    return wait < run_next ? wait : run_next;
 }
 
 void task_io_free(struct task_io *io)
@@ -296,6 +401,12 @@ void task_io_free(struct task_io *io)
     for (size_t i = 0; i < io->n_parked; i++)
         task_io_request_clear(&io->parked[i].req);
     free(io->parked);
+    for (size_t i = 0; i < io->n_runs; i++) {
+        runtime_exec_kill(&io->runs[i].ex);
+        runtime_exec_clear(&io->runs[i].ex);
+        free(io->runs[i].out);
+    }
+    free(io->runs);
     close(io->ifd);
     free(io);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/runtime.h"
 #include "base/error.h"
 
 /* Bytes of one write (`task cp` to a sandbox): 342 KiB of base64. */
@@ -24,7 +25,15 @@
 /* Follows waiting at once; more are answered at once, empty. */
 #define TASK_IO_MAX_PARKED 4096
 
-enum task_io_op { TASK_IO_LOG, TASK_IO_FILES, TASK_IO_WRITE };
+/* `task run`: a command's longest run, its output kept (more is counted
+ * and dropped: the answer, base64, fits the 1 MiB body limit), its
+ * length, and how many run at once on this agent. */
+#define TASK_IO_RUN_TIMEOUT_MAX_MS 600000
+#define TASK_IO_RUN_OUTPUT_MAX (256u << 10)
+#define TASK_IO_RUN_CMD_MAX 16384
+#define TASK_IO_MAX_RUNS 64
+
+enum task_io_op { TASK_IO_LOG, TASK_IO_FILES, TASK_IO_WRITE, TASK_IO_RUN };
 
 struct task_io_request {
     int64_t id; /* 0: none (the item cannot be answered) */
@@ -40,6 +49,8 @@ struct task_io_request {
     char *path; /* files: "" for the sandbox */
     char *data; /* write: the bytes (decoded from base64) */
     size_t data_len;
+    char *cmd;          /* run: for /bin/sh -c */
+    int64_t timeout_ms; /* run */
 };
 
 /* Strict: unknown keys, wrong types and out-of-range values are refused
@@ -56,6 +67,9 @@ struct task_io_hooks {
     /* Post one reply {"id", "result"} or {"id", "error": {"code",
      * "message"}} (consumed). */
     void (*reply)(void *ctx, json_t *reply);
+    /* Start `cmd` in a running task's container as its user (`task
+     * run`); refusals name the task. */
+    int (*run)(void *ctx, const char *task_id, const char *cmd, struct runtime_exec *ret, bo_error_t *err);
 };
 
 struct task_io;
@@ -67,7 +81,8 @@ void task_io_handle(struct task_io *io, json_t *item);
 /* The inotify fd to poll (POLLIN), and what to call when it is readable. */
 int task_io_fd(const struct task_io *io);
 void task_io_ready(struct task_io *io);
-/* Answer parked reads whose wait is over (or whose task ended). Returns
+/* Answer parked reads whose wait is over (or whose task ended), and
+ * runs that ended or ran out of time. Returns
  * the milliseconds until it next needs to run (INT32_MAX: nothing parked). */
 int task_io_tick(struct task_io *io);
 

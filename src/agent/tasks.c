@@ -21,6 +21,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "agent/oci_spec.h"
 #include "model/task_state.h"
 
 #define KILL_BACKSTOP_EXTRA_MS 5000
@@ -1124,4 +1125,20 @@ void task_mgr_settle_starts(struct task_mgr *m, int timeout_ms)
         if (r < 0 && errno != EINTR)
             return;
     }
+}
+
+int task_mgr_run(struct task_mgr *m, const char *task_id, const char *cmd, struct runtime_exec *ret,
+                 bo_error_t *err)
+{
+    struct task *t = find_task(m, task_id);
+    if (!t || !t->rec.sandbox)
+        return bo_error_set(err, BO_E_NOTFOUND, "task `%s` is not on this agent any more", task_id);
+    if (state_terminal(t->rec.state) || t->pidfd < 0 || t->starting || !m->cfg.runtime)
+        return bo_error_set(err, BO_E_REFUSED, "task `%s` is %s: a command runs only in a running task", task_id,
+                            t->rec.state);
+    /* Its user: the sandbox is made the task's (container.c). */
+    struct stat sb;
+    if (stat(t->rec.sandbox, &sb) < 0)
+        return bo_error_sys(err, errno, "stat `%s`", t->rec.sandbox);
+    return runtime_exec_begin(m->cfg.runtime, task_id, sb.st_uid, sb.st_gid, OCI_SANDBOX_PATH, cmd, ret, err);
 }

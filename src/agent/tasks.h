@@ -72,6 +72,10 @@ json_t *task_mgr_usage(struct task_mgr *m);
 
 /* The sandbox path of a task this agent holds, or NULL; *ret_ended: the
  * task ended and its executor is gone (task_io.h). */
+/* `task run`: start `/bin/sh -c cmd` in a running task's container, as
+ * its user, in its sandbox (runtime_exec_begin). */
+int task_mgr_run(struct task_mgr *m, const char *task_id, const char *cmd, struct runtime_exec *ret,
+                 bo_error_t *err);
 const char *task_mgr_sandbox(struct task_mgr *m, const char *task_id, bool *ret_ended);
 
 /* The agent stops without killing its tasks: wait (at most timeout_ms)

@@ -563,6 +563,7 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/jobs/*/*/*/*/instances/*/logs", task_read_handle_logs, "task_logs", PERM_ROLE_READ},
     {"GET", "/api/v1/jobs/*/*/*/*/instances/*/files", task_read_handle_files, "task_files", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/instances/*/files", task_read_handle_write, "task_write", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/jobs/*/*/*/*/instances/*/run", task_read_handle_run, "task_run", PERM_ROLE_WRITE},
     {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
     {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
     {"POST", "/api/v1/agents/reads", task_read_handle_reply, "agent_read_reply", PERM_AGENT},

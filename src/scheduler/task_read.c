@@ -210,13 +210,47 @@ static bool add_write(struct http_request *req, json_t *item)
     return true;
 }
 
+/* The body of a run: {"cmd", "timeout_s"}, into item (as cmd and
+ * timeout_ms). */
+static bool add_run(struct http_request *req, json_t *item)
+{
+    json_t *body = http_body_json(req);
+    if (!body)
+        return false;
+    static const char *const keys[] = {"cmd", "timeout_s"};
+    _cleanup_error_ bo_error_t err = NULL;
+    json_t *cmd = json_object_get(body, "cmd"), *to = json_object_get(body, "timeout_s");
+    if (json_check_keys(body, keys, BO_ARRAY_SIZE(keys), "body", &err) < 0) {
+        json_decref(body);
+        http_reply_bo_error(req, err);
+        return false;
+    }
+    if (!json_is_string(cmd) || json_string_length(cmd) == 0 || json_string_length(cmd) > TASK_READ_RUN_CMD_MAX ||
+        strlen(json_string_value(cmd)) != json_string_length(cmd) ||
+        (to && (!json_is_integer(to) || json_integer_value(to) < 1 ||
+                json_integer_value(to) > TASK_READ_RUN_TIMEOUT_MAX_S))) {
+        json_decref(body);
+        http_reply_error(req, 400, "INVALID",
+                         "body: {\"cmd\": a string of 1-%d bytes without NUL, \"timeout_s\": 1-%d} required",
+                         TASK_READ_RUN_CMD_MAX, TASK_READ_RUN_TIMEOUT_MAX_S);
+        return false;
+    }
+    json_object_set(item, "cmd", cmd);
+    json_object_set_new(item, "timeout_ms",
+                        json_integer((to ? json_integer_value(to) : TASK_READ_RUN_TIMEOUT_DEFAULT_S) * 1000));
+    json_decref(body);
+    return true;
+}
+
 /* A write is recorded in the audit log (as every write of the API). */
 static bool audit_write(struct http_request *req, struct scheduler *sch, struct sched_task *t, json_t *item)
 {
     struct sched_state *st = &sch->state;
-    _cleanup_free_ char *detail = bo_xasprintf("task %s: %.300s at %lld", t->id,
-                                               json_string_value(json_object_get(item, "path")),
-                                               (long long)json_integer_value(json_object_get(item, "offset")));
+    json_t *cmd = json_object_get(item, "cmd");
+    _cleanup_free_ char *detail =
+        cmd ? bo_xasprintf("task %s: run %.300s", t->id, json_string_value(cmd))
+            : bo_xasprintf("task %s: %.300s at %lld", t->id, json_string_value(json_object_get(item, "path")),
+                           (long long)json_integer_value(json_object_get(item, "offset")));
     struct audit_entry e = {.principal = req->principal, .action = req->route->name, .method = req->method,
                             .path = req->path, .job = t->job->key, .detail = detail, .status = 200};
     _cleanup_error_ bo_error_t err = NULL;
@@ -226,6 +260,13 @@ static bool audit_write(struct http_request *req, struct scheduler *sch, struct 
     store_rollback(st->store);
     http_reply_bo_error(req, err);
     return false;
+}
+
+/* How long the agent may take before it answers: a follower's wait, or a
+ * run's timeout. */
+static int64_t wait_of(json_t *item)
+{
+    return json_integer_value(json_object_get(item, "wait_ms")) + json_integer_value(json_object_get(item, "timeout_ms"));
 }
 
 static void handle(struct http_request *req, void *ctx, const char *op, const struct param *ps, size_t n)
@@ -257,8 +298,10 @@ static void handle(struct http_request *req, void *ctx, const char *op, const st
         return;
     }
     json_t *item = json_pack("{s:s, s:s}", "task_id", t->id, "op", op);
-    bool write = !strcmp(op, "write");
-    if (write ? !add_write(req, item) || !audit_write(req, sch, t, item) : !add_params(req, ps, n, item)) {
+    bool write = !strcmp(op, "write"), run = !strcmp(op, "run");
+    if (write  ? !add_write(req, item) || !audit_write(req, sch, t, item)
+        : run  ? !add_run(req, item) || !audit_write(req, sch, t, item)
+               : !add_params(req, ps, n, item)) {
         json_decref(item);
         return;
     }
@@ -268,7 +311,7 @@ static void handle(struct http_request *req, void *ctx, const char *op, const st
     p->agent_id = bo_xstrdup(a->id);
     p->item = item;
     p->req = req;
-    p->deadline_mono = bo_mono_ms() + json_integer_value(json_object_get(item, "wait_ms")) + TASK_READ_MARGIN_MS;
+    p->deadline_mono = bo_mono_ms() + wait_of(item) + TASK_READ_MARGIN_MS;
     p->about = json_pack("{s:s, s:s}", "task_id", t->id, "host", a->hostname);
     HASH_ADD(hh, pendings, id, sizeof(p->id), p);
     req->user = bo_xcalloc(1, sizeof(struct read_ctx));
@@ -330,6 +373,11 @@ int task_read_reply_parse(json_t *body, struct task_read_reply *ret, bo_error_t 
 void task_read_handle_write(struct http_request *req, void *ctx)
 {
     handle(req, ctx, "write", NULL, 0);
+}
+
+void task_read_handle_run(struct http_request *req, void *ctx)
+{
+    handle(req, ctx, "run", NULL, 0);
 }
 
 void task_read_handle_reply(struct http_request *req, void *ctx)
@@ -402,8 +450,7 @@ void task_read_expire(struct sched_state *st, int64_t now_mono)
                               a ? agent_state_name((enum agent_state)a->state) : "away"));
         else if (now_mono >= p->deadline_mono)
             finish(p, 504, error_json("AGENT_TIMEOUT", "agent %s did not answer within %lld s", a->hostname,
-                                      (long long)(json_integer_value(json_object_get(p->item, "wait_ms")) +
-                                                  TASK_READ_MARGIN_MS) / 1000));
+                                      (long long)(wait_of(p->item) + TASK_READ_MARGIN_MS) / 1000));
     }
 }
 

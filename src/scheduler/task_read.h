@@ -31,6 +31,11 @@ void task_read_handle_logs(struct http_request *req, void *ctx);
 void task_read_handle_files(struct http_request *req, void *ctx);
 void task_read_handle_reply(struct http_request *req, void *ctx);
 /* POST .../files {"path", "offset", "data"}: `task cp` to the sandbox. */
+/* POST .../instances/I/run {"cmd", "timeout_s"}: `task run`, audited. */
+void task_read_handle_run(struct http_request *req, void *ctx);
+#define TASK_READ_RUN_CMD_MAX 16384
+#define TASK_READ_RUN_TIMEOUT_DEFAULT_S 60
+#define TASK_READ_RUN_TIMEOUT_MAX_S 600
 void task_read_handle_write(struct http_request *req, void *ctx);
 
 /* The reads due for agent `agent_id` (marked sent), as the sync answer's
