@@ -268,6 +268,10 @@ static void run_start(struct task_io *io, const struct task_io_request *r)
     }
     _cleanup_error_ bo_error_t err = NULL;
     struct runtime_exec ex;
+    if (!io->hooks.run) {
+        reply_error(io, r->id, "REFUSED", "this agent runs no commands");
+        return;
+    }
     if (io->hooks.run(io->hooks.ctx, r->task_id, r->cmd, &ex, &err) < 0) {
         reply_error(io, r->id, err->kind == BO_E_NOTFOUND ? "NOT_FOUND" : "REFUSED", err->msg);
         return;

@@ -2,7 +2,10 @@
  * (src/agent/task_files.c) and its task read handling (task_io.c): tails,
  * rotation, the log folder a follower watches, and every way out of the
  * sandbox refused. */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -250,6 +253,105 @@ TEST(requests_are_parsed_strictly_and_answered)
     CHECK(json_integer_value(json_object_get(last_reply, "id")) == 5);
     CHECK_STR(decoded(json_object_get(last_reply, "result")), "four\n");
     json_decref(last_reply);
+    task_io_free(io);
+    cleanup();
+}
+
+/* A stand-in for runtime_exec_begin: the same helper shape (a session of
+ * its own, output on a pipe, the wait status on another) without a
+ * container. */
+static int run_hook(void *ctx, const char *task_id, const char *cmd, struct runtime_exec *ret, bo_error_t *err)
+{
+    int out[2], st[2];
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0)
+        return bo_error_sys(err, errno, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        pid_t c = fork();
+        if (c == 0) {
+            dup2(out[1], 1);
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        waitpid(c, &status, 0);
+        (void)!write(st[1], &status, sizeof(status));
+        _exit(0);
+    }
+    close(out[1]);
+    close(st[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(st[0], F_SETFL, O_NONBLOCK);
+    *ret = (struct runtime_exec){.helper = pid, .out = out[0], .status = st[0],
+                                 .pidfile = bo_xstrdup("/nonexistent/pid")};
+    return 0;
+}
+
+/* Tick until the run with `id` is answered. */
+static json_t *run_answer(struct task_io *io, int id)
+{
+    for (int i = 0; i < 1000 && json_integer_value(json_object_get(last_reply, "id")) != id; i++) {
+        usleep(10000);
+        task_io_tick(io);
+    }
+    CHECK(json_integer_value(json_object_get(last_reply, "id")) == id);
+    return json_object_get(last_reply, "result");
+}
+
+TEST(runs_are_parsed_strictly_capped_and_timed_out)
+{
+    make_sandbox();
+    struct task_io_hooks h = {.sandbox = sandbox_hook, .reply = reply_hook};
+    struct task_io *io = NULL;
+    bo_error_t err = NULL;
+    CHECK(task_io_new(&h, &io, &err) == 0);
+    /* A run needs cmd; only a run has one; timeout_ms is bounded. */
+    const char *bad[] = {
+        "{\"id\": 1, \"task_id\": \"" TID "\", \"op\": \"run\"}",
+        "{\"id\": 1, \"task_id\": \"" TID "\", \"op\": \"files\", \"cmd\": \"id\"}",
+        "{\"id\": 1, \"task_id\": \"" TID "\", \"op\": \"run\", \"cmd\": \"\"}",
+        "{\"id\": 1, \"task_id\": \"" TID "\", \"op\": \"run\", \"cmd\": \"id\", \"timeout_ms\": 600001}",
+        "{\"id\": 1, \"task_id\": \"" TID "\", \"op\": \"run\", \"cmd\": 7}",
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        json_t *j = json_loads(bad[i], 0, NULL);
+        CHECK(j != NULL);
+        task_io_handle(io, j);
+        json_decref(j);
+        CHECK_STR(json_string_value(json_object_get(json_object_get(last_reply, "error"), "code")), "INVALID");
+    }
+    /* Without a run hook (no runtime): refused. */
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s}", "id", 2, "task_id", TID, "op", "run", "cmd", "true");
+    task_io_handle(io, j);
+    json_decref(j);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(last_reply, "error"), "code")), "REFUSED");
+    task_io_free(io);
+
+    h.run = run_hook;
+    CHECK(task_io_new(&h, &io, &err) == 0);
+    /* More output than is kept: the first 256 KiB, the size, the status. */
+    j = json_pack("{s:i, s:s, s:s, s:s}", "id", 3, "task_id", TID, "op", "run", "cmd",
+                  "head -c 300000 /dev/zero | tr '\\0' x; exit 3");
+    task_io_handle(io, j);
+    json_decref(j);
+    json_t *res = run_answer(io, 3);
+    CHECK(json_integer_value(json_object_get(res, "exit_code")) == 3);
+    CHECK(json_integer_value(json_object_get(res, "size")) == 300000);
+    CHECK(json_is_true(json_object_get(res, "truncated")));
+    CHECK(!json_is_true(json_object_get(res, "timed_out")));
+    CHECK(json_string_length(json_object_get(res, "output")) == 4 * ((TASK_IO_RUN_OUTPUT_MAX + 2) / 3));
+    /* Past its timeout: killed and answered as timed out. */
+    j = json_pack("{s:i, s:s, s:s, s:s, s:i}", "id", 4, "task_id", TID, "op", "run", "cmd", "echo hi; exec sleep 60",
+                  "timeout_ms", 200);
+    task_io_handle(io, j);
+    json_decref(j);
+    res = run_answer(io, 4);
+    CHECK(json_is_true(json_object_get(res, "timed_out")));
+    CHECK(json_object_get(res, "exit_code") == NULL);
+    CHECK_STR(json_string_value(json_object_get(res, "output")), "aGkK"); /* "hi\n" */
+    json_decref(last_reply);
+    last_reply = NULL;
     task_io_free(io);
     cleanup();
 }
