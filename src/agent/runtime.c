@@ -340,8 +340,8 @@ static int clone_tree(const struct runtime_bind *b, bo_error_t *err)
  * climbs out of the chroot to the namespace's real root (a chroot is no
  * barrier to root), makes that whole tree private (which changes nothing
  * in the host's namespace), then mounts a recursive copy of the chroot's
- * directory over itself and enters it: "/" is a private mount point again,
- * over the same files. Async-signal-safe: syscalls only. */
+ * directory over itself and pivots into it: "/" is the namespace's private
+ * root mount again, over the same files. Async-signal-safe: syscalls only. */
 static int private_root_from_chroot(const struct runtime *rt)
 {
     int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -362,14 +362,23 @@ static int private_root_from_chroot(const struct runtime *rt)
     }
     if (chroot(".") < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return -1;
+    int real_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (real_root < 0)
+        return -1;
     int tree = (int)syscall(SYS_open_tree, old_root, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
                                                              AT_EMPTY_PATH);
     if (tree < 0)
         return -1;
+    /* The copy becomes the namespace's root mount (pivot_root, then the
+     * old root detached), not just this process's root: `exec` into a
+     * container (setns) lands at its namespace's root, which must be the
+     * container's, as on a machine without a chroot. */
     if (syscall(SYS_move_mount, tree, "", old_root, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0 ||
-        fchdir(tree) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        fchdir(tree) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || fchdir(real_root) < 0 ||
+        umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
         return -1;
     (void)close(tree);
+    (void)close(real_root);
     (void)close(old_root);
     return 0;
 }

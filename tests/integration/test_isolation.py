@@ -213,6 +213,10 @@ def test_an_agent_in_a_chroot_runs_containers(cluster):
     wait_for("the task's output", lambda: any(
         "secret" in open(os.path.join(root, f)).read()
         for root, _, files in os.walk(out) for f in files if f == "stdout"))
+    # `task run` enters the container (setns lands at its namespace's root,
+    # which must be the container's even though the agent is chrooted).
+    r = c.cli("task", "run", key + "/0", "pwd; test -d /sandbox/.logs && echo in-container")
+    assert r.rc == 0 and "0 | /sandbox" in r.out and "0 | in-container" in r.out, r
     assert c.cli("job", "killall", key).rc == 0
     wait_for("KILLED", lambda: c.tasks(key)[0]["state"] == "KILLED")
     assert "`/` is not a mount point" in c.log("agent.log")
