@@ -58,7 +58,12 @@ def create(c, version, **kw):
     r = c.cli("job", "create", KEY, c.job_file(job(marker(c, version), **kw), f"{version}.yaml"),
               "--wait-until", "RUNNING")
     assert r.rc == 0, r
-    return c.wait_running(KEY, kw.get("instances", 3))
+    n = kw.get("instances", 3)
+    tasks = c.wait_running(KEY, n)
+    # RUNNING is reported once the executor has forked; the process may
+    # not have exec'd yet (its environment is the executor's until then).
+    wait_for(f"{n} processes of {version}", lambda: running_on_versions(c, version, n))
+    return tasks
 
 
 def update_file(c, version, **kw):
