@@ -678,6 +678,19 @@ void runtime_start_free(struct runtime_start *s)
     free(s);
 }
 
+/* The runtime and the options every invocation starts with (its state
+ * root; for crun, the cgroupfs manager): at most 4 entries of argv. */
+static size_t global_args(const struct runtime *rt, char **argv)
+{
+    size_t n = 0;
+    argv[n++] = rt->path;
+    argv[n++] = "--root";
+    argv[n++] = rt->state_root;
+    if (rt->kind == RUNTIME_CRUN)
+        argv[n++] = "--cgroup-manager=cgroupfs";
+    return n;
+}
+
 /* Fork the helper with everything it needs prepared here (allocation is
  * not async-signal-safe in the child). */
 static int start_helper(const struct runtime *rt, const struct runtime_run *r, const int *tree,
@@ -688,12 +701,7 @@ static int start_helper(const struct runtime *rt, const struct runtime_run *r, c
         return -1;
     _cleanup_free_ char *pidfile = bo_xasprintf("%s/pid", r->bundle);
     char *argv[16];
-    size_t n = 0;
-    argv[n++] = rt->path;
-    argv[n++] = "--root";
-    argv[n++] = rt->state_root;
-    if (rt->kind == RUNTIME_CRUN)
-        argv[n++] = "--cgroup-manager=cgroupfs";
+    size_t n = global_args(rt, argv);
     argv[n++] = "run";
     argv[n++] = "--detach";
     argv[n++] = "--pid-file";
@@ -841,12 +849,7 @@ int runtime_delete(const struct runtime *rt, const char *id, bo_error_t *err)
     if (lstat(state, &st) < 0 && errno == ENOENT)
         return 0;
     char *argv[8];
-    size_t n = 0;
-    argv[n++] = rt->path;
-    argv[n++] = "--root";
-    argv[n++] = rt->state_root;
-    if (rt->kind == RUNTIME_CRUN)
-        argv[n++] = "--cgroup-manager=cgroupfs";
+    size_t n = global_args(rt, argv);
     argv[n++] = "delete";
     argv[n++] = "--force";
     argv[n++] = (char *)id;
@@ -901,12 +904,7 @@ int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_
     char user[48];
     snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
     char *argv[20];
-    size_t n = 0;
-    argv[n++] = rt->path;
-    argv[n++] = "--root";
-    argv[n++] = rt->state_root;
-    if (rt->kind == RUNTIME_CRUN)
-        argv[n++] = "--cgroup-manager=cgroupfs";
+    size_t n = global_args(rt, argv);
     argv[n++] = "exec";
     argv[n++] = "--user";
     argv[n++] = user;

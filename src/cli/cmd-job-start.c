@@ -29,15 +29,11 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
     json_t *body = json_object();
     if (inst_text) {
         _cleanup_error_ bo_error_t perr = NULL;
-        _cleanup_free_ int64_t *inst = NULL;
-        size_t n = 0;
-        if (instances_parse(inst_text, &inst, &n, &perr) < 0) {
+        json_t *list = NULL;
+        if (instances_parse_json(inst_text, &list, &perr) < 0) {
             json_decref(body);
             return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", perr->msg);
         }
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_integer(inst[i]));
         json_object_set_new(body, "instances", list);
     }
     _cleanup_free_ char *nothing = bo_xasprintf("Job %s has no killed instance%s to start", key,

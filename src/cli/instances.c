@@ -128,3 +128,16 @@ char *instances_format(const int64_t *v, size_t n)
     fclose(f);
     return out;
 }
+
+int instances_parse_json(const char *s, json_t **ret, bo_error_t *err)
+{
+    _cleanup_free_ int64_t *inst = NULL;
+    size_t n = 0;
+    if (instances_parse(s, &inst, &n, err) < 0)
+        return -1;
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_integer(inst[i]));
+    *ret = list;
+    return 0;
+}

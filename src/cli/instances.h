@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/error.h"
 
 #define INSTANCES_MAX_TEXT 4096
@@ -16,6 +18,9 @@
  * backwards. Errors are BO_E_INVALID and quote the list and the bad item.
  * *ret is heap-allocated (caller frees). */
 int instances_parse(const char *s, int64_t **ret, size_t *ret_n, bo_error_t *err);
+
+/* instances_parse into a JSON array of numbers (*ret: a new reference). */
+int instances_parse_json(const char *s, json_t **ret, bo_error_t *err);
 
 /* Split "C/R/E/N/INSTANCES" into the key and the instance list. A word with
  * fewer than four '/' is all key (*ret_instances = NULL: all instances).
