@@ -145,12 +145,20 @@ static void enter_step(struct executor *ex, enum kill_step step, int64_t now)
         break;
     case STEP_TERM: {
         probe_abort(&ex->post);
-        size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
-        if (container_init())
-            (void)kill(-1, SIGTERM);
         ex->kill_deadline = now + ex->spec.kill_grace_ms;
-        log_info("killing: SIGTERM to %zu process group(s)%s, SIGKILL in %lld ms", groups,
-                 container_init() ? " and every process of the container" : "", (long long)ex->spec.kill_grace_ms);
+        /* Exactly one SIGTERM per process: in a container kill(-1) alone
+         * reaches them all, and signalling the groups too would deliver a
+         * second one to whoever ran in between (many programs take a
+         * second SIGTERM as "quit now, skip the cleanup"). */
+        if (container_init()) {
+            (void)kill(-1, SIGTERM);
+            log_info("killing: SIGTERM to every process of the container, SIGKILL in %lld ms",
+                     (long long)ex->spec.kill_grace_ms);
+        } else {
+            size_t groups = proc_signal_groups(ex->spec.procs, ex->spec.n_procs, SIGTERM);
+            log_info("killing: SIGTERM to %zu process group(s), SIGKILL in %lld ms", groups,
+                     (long long)ex->spec.kill_grace_ms);
+        }
         break;
     }
     case STEP_KILL:
