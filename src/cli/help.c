@@ -244,18 +244,30 @@ static const char *field_type_text(const struct job_field *f)
     return "?";
 }
 
+/* The path of object `object` as a user writes it: "task.processes" ->
+ * "task.processes[]", "task.processes.logging" -> "task.processes[].logging". */
+static char *object_path(const char *object)
+{
+    size_t n;
+    const struct job_field *t = job_field_table(&n);
+    for (size_t i = 0; i < n; i++)
+        if (t[i].child && strcmp(t[i].child, object) == 0) {
+            const char *list = t[i].type == JOB_FIELD_OBJECT_LIST ? "[]" : "";
+            if (strcmp(t[i].object, "job") == 0)
+                return bo_xasprintf("%s%s", t[i].name, list);
+            _cleanup_free_ char *parent = object_path(t[i].object);
+            return bo_xasprintf("%s.%s%s", parent, t[i].name, list);
+        }
+    return bo_xstrdup(object);
+}
+
 /* "task.processes" + "name" -> "task.processes[].name" */
 static char *field_path(const struct job_field *f)
 {
     if (strcmp(f->object, "job") == 0)
         return bo_xstrdup(f->name);
-    size_t n;
-    const struct job_field *t = job_field_table(&n);
-    bool list = false;
-    for (size_t i = 0; i < n; i++)
-        if (t[i].child && strcmp(t[i].child, f->object) == 0)
-            list = t[i].type == JOB_FIELD_OBJECT_LIST;
-    return bo_xasprintf("%s%s.%s", f->object, list ? "[]" : "", f->name);
+    _cleanup_free_ char *parent = object_path(f->object);
+    return bo_xasprintf("%s.%s", parent, f->name);
 }
 
 static char *field_limits(const struct job_field *f)
@@ -303,6 +315,11 @@ static char *field_default(const struct job_field *f)
     if (f->type == JOB_FIELD_DURATION) { /* the default is JSON milliseconds */
         char b[32];
         bo_format_duration(strtoll(f->def, NULL, 10), b, sizeof(b));
+        return bo_xasprintf("`%s`", b);
+    }
+    if (f->type == JOB_FIELD_SIZE && strcmp(f->def, "0") != 0) { /* JSON bytes */
+        char b[32];
+        bo_format_size(strtoull(f->def, NULL, 10), b, sizeof(b));
         return bo_xasprintf("`%s`", b);
     }
     return bo_xasprintf("`%s`", f->def);

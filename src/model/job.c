@@ -223,6 +223,9 @@ static const char *const ordering_names[] = {"parallel", "sequential", NULL};
 static const char *const mount_mode_names[] = {"ro", "rw", NULL};
 /* In enum health_check_type order. */
 static const char *const health_check_types[] = {"none", "http", "tcp", "shell", NULL};
+/* In enum log_destination and enum log_mode order. */
+static const char *const log_destination_names[] = {"file", "console", "both", "none", NULL};
+static const char *const log_mode_names[] = {"standard", "rotate", NULL};
 /* In enum update_strategy's order. */
 static const char *const strategy_names[] = {"queue", "batch", "variable", NULL};
 
@@ -232,6 +235,7 @@ static const char *const strategy_names[] = {"queue", "batch", "variable", NULL}
 #define M(m) offsetof(struct mount_config, m)
 #define H(m) offsetof(struct health_check_config, m)
 #define L(m) offsetof(struct lifecycle_config, m)
+#define G(m) offsetof(struct logging_config, m)
 
 static const struct job_field fields[] = {
     {"job", "cluster", JOB_FIELD_STRING, true, NULL, 1, JOB_NAME_MAX, .check = check_ident,
@@ -406,6 +410,19 @@ static const struct job_field fields[] = {
     {"task.processes", "after", JOB_FIELD_STRING_LIST, false, "[]", 0, JOB_MAX_PROCESSES, .check = check_ident,
      .offset = P(after), .count_offset = P(n_after), .omit_empty = true,
      .help = "processes that must have succeeded before this one starts (no cycles)"},
+    {"task.processes", "logging", JOB_FIELD_OBJECT, false, "{}", .child = "task.processes.logging",
+     .offset = P(logging), .omit_empty = true,
+     .help = "where the process's stdout and stderr go, and their rotation (Thermos's logger)"},
+    {"task.processes.logging", "destination", JOB_FIELD_ENUM, false, "\"file\"", .choices = log_destination_names,
+     .offset = G(destination),
+     .help = "file: .logs/NAME/ in the sandbox (`task logs`); console: the executor's output, "
+             ".borealis/executor.log; both; none: discarded"},
+    {"task.processes.logging", "mode", JOB_FIELD_ENUM, false, "\"standard\"", .choices = log_mode_names,
+     .offset = G(mode), .help = "standard: one file per stream, growing; rotate: by size (file or both only)"},
+    {"task.processes.logging", "log_size", JOB_FIELD_SIZE, false, "104857600", LOG_SIZE_MIN, (double)LOG_SIZE_MAX,
+     .offset = G(log_size), .help = "rotate: each file stays at most this big"},
+    {"task.processes.logging", "backups", JOB_FIELD_INT, false, "5", 1, LOG_BACKUPS_MAX, .offset = G(backups),
+     .help = "rotate: rotated files kept (stdout.1 the newest); older ones are deleted"},
 };
 
 const struct job_field *job_field_table(size_t *ret_n)
@@ -837,6 +854,15 @@ static int task_finish(struct dec *d, const char *path, struct task_config *t, b
     }
     if (process_order_check(d, path, t, err) < 0)
         return -1;
+    for (size_t i = 0; i < t->n_processes; i++) {
+        const struct logging_config *g = &t->processes[i].logging;
+        _cleanup_free_ char *p = bo_xasprintf("%s.processes[%zu].logging", path, i);
+        if (g->mode == LOG_MODE_ROTATE && g->destination != LOG_DEST_FILE && g->destination != LOG_DEST_BOTH)
+            return fail(d, p, err, "mode rotate needs destination file or both, not %s (nothing is written to files)",
+                        log_destination_names[g->destination]);
+        if (g->mode != LOG_MODE_ROTATE && (g->log_size != LOG_SIZE_DEFAULT || g->backups != LOG_BACKUPS_DEFAULT))
+            return fail(d, p, err, "log_size and backups apply to mode rotate only: say mode: rotate");
+    }
     /* Without an image nothing says what an empty cmdline would run. */
     for (size_t i = 0; i < t->n_processes; i++)
         if (!*t->processes[i].cmdline && (!t->image || !*t->image)) {

@@ -36,6 +36,28 @@ void job_key_clear(struct job_key *k);
 /* Check one identifier part (`what` names it in the error). */
 int job_ident_validate(const char *s, const char *what, bo_error_t *err);
 
+/* Where a process's stdout and stderr go (Thermos's Logger; docs/jobs.md
+ * "Process logs"). FILE: .logs/NAME/{stdout,stderr} in the sandbox;
+ * CONSOLE: the executor's own stdout/stderr (the sandbox's
+ * .borealis/executor.log); BOTH: the two; NONE: nowhere. ROTATE keeps each
+ * file under log_size bytes and the last `backups` files before it
+ * (stdout.1 the newest); only with FILE or BOTH. */
+enum log_destination { LOG_DEST_FILE, LOG_DEST_CONSOLE, LOG_DEST_BOTH, LOG_DEST_NONE };
+enum log_mode { LOG_MODE_STANDARD, LOG_MODE_ROTATE };
+
+#define LOG_SIZE_MIN 1024
+#define LOG_SIZE_MAX (UINT64_C(1) << 40)
+#define LOG_SIZE_DEFAULT (UINT64_C(100) << 20)
+#define LOG_BACKUPS_MAX 100
+#define LOG_BACKUPS_DEFAULT 5
+
+struct logging_config {
+    int destination; /* enum log_destination */
+    int mode;        /* enum log_mode */
+    uint64_t log_size;
+    int64_t backups;
+};
+
 struct process_config {
     char *name;
     char *cmdline; /* "": the image's Entrypoint and Cmd (only with an image) */
@@ -47,6 +69,7 @@ struct process_config {
     bool final;           /* runs only at finalization, after the others */
     char **after;         /* names of processes that must succeed first (model/process_graph.h) */
     size_t n_after;
+    struct logging_config logging;
 };
 
 enum task_ordering { ORDERING_PARALLEL, ORDERING_SEQUENTIAL };

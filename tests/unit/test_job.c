@@ -760,4 +760,61 @@ TEST(lifecycle_kill_budget)
     json_decref(j);
 }
 
+TEST(process_logging_fields)
+{
+    json_t *j = base();
+    struct job_config *c = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    const struct logging_config *g = &c->task.processes[0].logging;
+    CHECK(g->destination == LOG_DEST_FILE && g->mode == LOG_MODE_STANDARD);
+    CHECK(g->log_size == 100u << 20 && g->backups == 5); /* Thermos's defaults */
+    json_t *out = job_config_to_json(c);
+    CHECK(json_object_get(json_array_get(json_object_get(json_object_get(out, "task"), "processes"), 0), "logging") ==
+          NULL); /* the default is left out */
+    json_decref(out);
+    job_config_unref(c);
+
+    patch(j, "task.processes.0.logging", "{\"destination\": \"both\", \"mode\": \"rotate\", \"log_size\": 4096, "
+                                        "\"backups\": 3}");
+    CHECK(job_config_from_json(j, &c, &err) == 0);
+    g = &c->task.processes[0].logging;
+    CHECK(g->destination == LOG_DEST_BOTH && g->mode == LOG_MODE_ROTATE && g->log_size == 4096 && g->backups == 3);
+    out = job_config_to_json(c);
+    struct job_config *back = NULL;
+    CHECK(job_config_from_json(out, &back, &err) == 0);
+    CHECK(job_config_same_task(c, back));
+    json_decref(out);
+    job_config_unref(back);
+    job_config_unref(c);
+
+    static const struct {
+        const char *value, *msg;
+    } bad[] = {
+        {"{\"destination\": \"syslog\"}",
+         "task.processes[0].logging.destination: must be \"file\" or \"console\" or \"both\" or \"none\", not \"syslog\""},
+        {"{\"mode\": \"daily\"}", "task.processes[0].logging.mode: must be \"standard\" or \"rotate\", not \"daily\""},
+        {"{\"mode\": \"rotate\", \"log_size\": 100}", "task.processes[0].logging.log_size: must be at least 1KiB"},
+        {"{\"mode\": \"rotate\", \"backups\": 0}", "task.processes[0].logging.backups: must be between 1 and 100"},
+        {"{\"mode\": \"rotate\", \"backups\": 101}", "task.processes[0].logging.backups: must be between 1 and 100"},
+        {"{\"destination\": \"console\", \"mode\": \"rotate\"}",
+         "task.processes[0].logging: mode rotate needs destination file or both, not console"},
+        {"{\"destination\": \"none\", \"mode\": \"rotate\"}",
+         "task.processes[0].logging: mode rotate needs destination file or both, not none"},
+        {"{\"log_size\": 4096}", "task.processes[0].logging: log_size and backups apply to mode rotate only"},
+        {"{\"rotate\": true}", "task.processes[0].logging.rotate"},
+        {"\"file\"", "task.processes[0].logging: must be an object"},
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        patch(j, "task.processes.0.logging", bad[i].value);
+        bo_error_free(err);
+        err = NULL;
+        CHECK(job_config_from_json(j, &c, &err) < 0);
+        if (!strstr(err->msg, bad[i].msg))
+            fprintf(stderr, "  case %zu: %s\n", i, err->msg);
+        CHECK(strstr(err->msg, bad[i].msg));
+    }
+    json_decref(j);
+}
+
 TEST_MAIN()
