@@ -97,12 +97,17 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libborealis-cli.a
 
 # The executor's health checks, tested in-process (and so, unlike the static
 # executor, under the sanitizers).
-EXE_UNIT_OBJS := $(addprefix $(BUILD)/src/executor/,health.o probe.o process.o spec.o)
+EXE_UNIT_OBJS := $(addprefix $(BUILD)/src/executor/,health.o logsink.o probe.o process.o spec.o)
 $(BUILD)/tests/test_health: tests/unit/test_health.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
 # The process graph, and the executor's reading of it from task.json.
 $(BUILD)/tests/test_process_graph: tests/unit/test_process_graph.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
+
+# The executor's process log targets and rotation, in-process.
+$(BUILD)/tests/test_logsink: tests/unit/test_logsink.c tests/unit/harness.h $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(EXE_UNIT_OBJS) $(BUILD)/libborealis.a $(LIBS)
 

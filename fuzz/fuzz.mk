@@ -15,7 +15,7 @@ CFLAGS   := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(SAN) -Wall
 LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 
 LIB_DIRS := src/base src/model src/config src/store src/net src/image src/scheduler src/agent src/cli
-LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) src/executor/spec.c src/executor/probe.c src/executor/process.c
+LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS)))) src/executor/spec.c src/executor/probe.c src/executor/process.c src/executor/logsink.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
 TARGETS  := $(patsubst fuzz/%.c,$(OUT)/%,$(wildcard fuzz/fuzz_*.c))
 

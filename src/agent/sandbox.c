@@ -100,6 +100,18 @@ int sandbox_prepare(const char *sandbox, const struct sandbox_launch *l, bo_erro
                                                "max_failures", (json_int_t)p->max_failures, "daemon", p->daemon,
                                                "ephemeral", p->ephemeral, "min_duration_ms",
                                                (json_int_t)p->min_duration_ms, "final", p->final, "after", after));
+        const struct logging_config *g = &p->logging;
+        if (g->destination != LOG_DEST_FILE || g->mode != LOG_MODE_STANDARD) {
+            static const char *const dests[] = {[LOG_DEST_FILE] = "file", [LOG_DEST_CONSOLE] = "console",
+                                                [LOG_DEST_BOTH] = "both", [LOG_DEST_NONE] = "none"};
+            json_t *lg = json_pack("{s:s, s:s}", "destination", dests[g->destination], "mode",
+                                   g->mode == LOG_MODE_ROTATE ? "rotate" : "standard");
+            if (g->mode == LOG_MODE_ROTATE) {
+                json_object_set_new(lg, "log_size", json_integer((json_int_t)g->log_size));
+                json_object_set_new(lg, "backups", json_integer(g->backups));
+            }
+            json_object_set_new(json_array_get(procs, json_array_size(procs) - 1), "logging", lg);
+        }
     }
     json_t *doc = json_pack("{s:s, s:o, s:s, s:I, s:s, s:I}", "task_id", l->task_id, "processes", procs, "ordering",
                             l->task->ordering == ORDERING_SEQUENTIAL ? "sequential" : "parallel", "kill_grace_ms",

@@ -20,6 +20,8 @@
 #define PROCESS_NAME_MAX 64
 /* Entries of a log folder looked at for a rotated file. */
 #define ROTATED_SCAN_MAX 1000
+/* Files one `--tail` answer reads: the current one and the backups. */
+#define LOG_SPANS_MAX 101
 #define SYMLINK_TARGET_MAX 4096
 
 static const char *const code_names[] = {
@@ -187,32 +189,85 @@ static int resolve_process(const char *sandbox, const char *task_id, const char 
     return r;
 }
 
-/* The file of `dirfd` named stream* whose inode is `ino` (a log renamed by
- * rotation), or -1. */
-static int find_rotated(int dirfd, const char *stream, int64_t ino)
+/* Rotated logs (the executor's, executor/logsink.h): STREAM is the current
+ * file, STREAM.1 the newest backup, STREAM.K the oldest. */
+#define ROTATED_INDEX_MAX 1000
+
+/* "stdout" -> 0, "stdout.K" -> K (1..ROTATED_INDEX_MAX), anything else -1. */
+static int rotated_index(const char *name, const char *stream)
 {
+    size_t n = strlen(stream);
+    if (strncmp(name, stream, n) != 0)
+        return -1;
+    if (name[n] == '\0')
+        return 0;
+    if (name[n] != '.' || name[n + 1] < '1' || name[n + 1] > '9')
+        return -1;
+    int k = 0;
+    for (const char *c = name + n + 1; *c; c++) {
+        if (*c < '0' || *c > '9' || k > ROTATED_INDEX_MAX)
+            return -1;
+        k = k * 10 + (*c - '0');
+    }
+    return k <= ROTATED_INDEX_MAX ? k : -1;
+}
+
+static void indexed_name(char *buf, size_t n, const char *stream, int k)
+{
+    if (k == 0)
+        snprintf(buf, n, "%s", stream);
+    else
+        snprintf(buf, n, "%s.%d", stream, k);
+}
+
+/* STREAM.K of `dirfd` (a confined folder: only the last component is
+ * looked up here, without following it) as a regular file, or -1. */
+static int open_indexed(int dirfd, const char *stream, int k, struct stat *ret_st)
+{
+    char name[64];
+    indexed_name(name, sizeof(name), stream, k);
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0 && (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Walk the names of `dirfd`: the index of the file STREAM.K whose inode is
+ * `ino` (ino > 0; -1: none), and the highest index present (0: none). */
+static void scan_rotated(int dirfd, const char *stream, int64_t ino, int *ret_index, int *ret_oldest)
+{
+    *ret_index = -1;
+    *ret_oldest = 0;
     int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return -1;
+        return;
     DIR *d = fdopendir(dfd);
     if (!d) {
         close(dfd);
-        return -1;
+        return;
     }
-    int fd = -1;
     struct dirent *de;
-    for (int n = 0; fd < 0 && n < ROTATED_SCAN_MAX && (de = readdir(d)); n++) {
-        if ((int64_t)de->d_ino != ino || strncmp(de->d_name, stream, strlen(stream)) != 0)
+    for (int n = 0; n < ROTATED_SCAN_MAX && (de = readdir(d)); n++) {
+        int k = rotated_index(de->d_name, stream);
+        if (k <= 0)
             continue;
-        fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        struct stat st;
-        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (int64_t)st.st_ino != ino)) {
-            close(fd);
-            fd = -1;
-        }
+        if (k > *ret_oldest)
+            *ret_oldest = k;
+        if (ino > 0 && (int64_t)de->d_ino == ino)
+            *ret_index = k;
     }
     closedir(d);
-    return fd;
+}
+
+/* Whether STREAM.K of `dirfd` is still the file `ino`. */
+static bool still_at(int dirfd, const char *stream, int k, int64_t ino)
+{
+    char name[64];
+    struct stat st;
+    indexed_name(name, sizeof(name), stream, k);
+    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (int64_t)st.st_ino == ino;
 }
 
 static int open_log_dir(int sb, const char *process, int flags, struct task_files_error *e)
@@ -236,6 +291,69 @@ int task_files_log_dir_fd(const char *sandbox, const char *process)
     int fd = sb < 0 ? -1 : open_log_dir(sb, process, O_PATH, &e);
     task_files_error_clear(&e);
     return fd;
+}
+
+/* A piece of a file to answer with. */
+struct span {
+    int fd;
+    int64_t start, end;
+};
+
+/* The last `lines` lines of the current file and, when it holds fewer,
+ * of the backups before it (newest first), at most `max` bytes in all:
+ * spans[0] the current file's, then older ones. Returns how many spans
+ * (fds the caller closes, but for spans[0].fd which is `cur`). */
+static int tail_spans(int dirfd, const char *stream, int cur, int64_t size, int64_t lines, int64_t max,
+                      struct span *spans, int n_max, struct task_files_error *e);
+
+static void close_spans(struct span *spans, int n)
+{
+    for (int i = 1; i < n; i++) /* spans[0].fd is the caller's */
+        close(spans[i].fd);
+}
+
+static int tail_spans(int dirfd, const char *stream, int cur, int64_t size, int64_t lines, int64_t max,
+                      struct span *spans, int n_max, struct task_files_error *e)
+{
+    int n = 0, fd = cur;
+    int64_t used = 0;
+    for (int k = 0;; k++) {
+        int64_t budget = max - used, floor = size > budget ? size - budget : 0, start;
+        spans[n++] = (struct span){.fd = fd, .start = size, .end = size};
+        if (tail_start(fd, size, lines, budget, &start, e) < 0) {
+            close_spans(spans, n);
+            return -1;
+        }
+        spans[n - 1].start = start;
+        used += size - start;
+        if (start > 0 || floor > 0 || used >= max || n == n_max)
+            return n; /* enough lines here, or no more room */
+        /* The whole file: as many lines as newlines that begin one, plus
+         * its first. */
+        int64_t found = 0;
+        char buf[16384];
+        for (int64_t pos = 0; pos < size;) {
+            size_t got = 0;
+            size_t want = (size_t)(size - pos < (int64_t)sizeof(buf) ? size - pos : (int64_t)sizeof(buf));
+            if (read_at(fd, buf, want, pos, &got, e, "log") < 0) {
+                close_spans(spans, n);
+                return -1;
+            }
+            if (got == 0)
+                break;
+            for (size_t i = 0; i < got; i++)
+                found += buf[i] == '\n' && pos + (int64_t)i != size - 1;
+            pos += (int64_t)got;
+        }
+        lines -= size > 0 ? found + 1 : 0;
+        if (lines <= 0)
+            return n;
+        struct stat st;
+        fd = open_indexed(dirfd, stream, k + 1, &st);
+        if (fd < 0)
+            return n;
+        size = st.st_size;
+    }
 }
 
 int task_files_log(const char *sandbox, const char *task_id, const struct task_log_query *q, json_t **ret,
@@ -265,33 +383,120 @@ int task_files_log(const char *sandbox, const char *task_id, const struct task_l
         return fail(e, TASK_FILES_IO, "stat `%s`: %s", shown, strerror(errno));
     if (cur >= 0 && !S_ISREG(st.st_mode))
         return fail(e, TASK_FILES_REFUSED, "`%s` is not a regular file", shown);
+
+    if (q->tail >= 0) {
+        struct span spans[LOG_SPANS_MAX];
+        int n = tail_spans(dirfd, stream, cur, st.st_size, q->tail, q->max, spans, LOG_SPANS_MAX, e);
+        if (n < 0)
+            return -1;
+        size_t total = 0, got = 0;
+        for (int i = 0; i < n; i++)
+            total += (size_t)(spans[i].end - spans[i].start);
+        _cleanup_free_ char *buf = bo_xmalloc(total + 1);
+        int r = 0;
+        for (int i = n; i-- > 0;) { /* oldest first */
+            size_t g = 0;
+            if (r == 0)
+                r = read_at(spans[i].fd, buf + got, (size_t)(spans[i].end - spans[i].start), spans[i].start, &g, e,
+                            shown);
+            got += g;
+            if (i > 0)
+                close(spans[i].fd);
+        }
+        if (r < 0)
+            return -1;
+        *ret = json_pack("{s:o, s:I, s:I, s:I, s:s, s:b}", "data", base64_json(buf, got), "offset",
+                         (json_int_t)st.st_size, "inode", (json_int_t)st.st_ino, "size", (json_int_t)st.st_size,
+                         "process", process, "rotated", false);
+        *ret_empty = got == 0;
+        return 0;
+    }
+
     int64_t off = q->offset, ino = (int64_t)st.st_ino, size = st.st_size;
+    /* `rotated`: the answer's file is not the current one, or the reader
+     * was moved to the start of a newer one: read again at once. */
     bool rotated = false;
     int fd = cur;
     _cleanup_close_ int old = -1;
-    if (q->tail < 0 && q->inode > 0 && q->inode != ino) {
-        /* The file we were reading was rotated away: finish it first. */
+    if (q->inode == 0 && q->offset == 0) {
+        /* The whole log: from the oldest backup on. */
+        int index, oldest;
+        scan_rotated(dirfd, stream, 0, &index, &oldest);
         struct stat ost;
-        old = find_rotated(dirfd, stream, q->inode);
-        if (old >= 0 && fstat(old, &ost) == 0 && off < ost.st_size) {
+        if (oldest > 0 && (old = open_indexed(dirfd, stream, oldest, &ost)) >= 0) {
             fd = old;
-            ino = q->inode;
+            ino = (int64_t)ost.st_ino;
             size = ost.st_size;
-        } else if (cur < 0) {
+            rotated = true;
+        }
+    } else if (q->inode > 0 && q->inode != ino) {
+        /* The file we were reading was rotated away: finish it, then the
+         * next newer one. A rotation may move the files meanwhile: the
+         * newer one is taken only if ours did not move while it was
+         * opened (the executor renames the older ones first). */
+        for (int tries = 0; fd == cur && tries < 8; tries++) {
+            int index, oldest;
+            struct stat ost;
+            scan_rotated(dirfd, stream, q->inode, &index, &oldest);
+            if (index < 0) {
+                /* Deleted (the reader fell more than `backups` files
+                 * behind), or gone: go on from the oldest kept file. */
+                if (oldest > 0 && (old = open_indexed(dirfd, stream, oldest, &ost)) >= 0) {
+                    fd = old;
+                    ino = (int64_t)ost.st_ino;
+                    size = ost.st_size;
+                } else if (cur < 0) {
+                    break;
+                }
+                off = 0;
+                rotated = true;
+                break;
+            }
+            int ofd = open_indexed(dirfd, stream, index, &ost);
+            if (ofd < 0 || (int64_t)ost.st_ino != q->inode) {
+                if (ofd >= 0)
+                    close(ofd);
+                continue;
+            }
+            if (off < ost.st_size) {
+                old = ofd;
+                fd = old;
+                ino = q->inode;
+                size = ost.st_size;
+                rotated = true;
+                break;
+            }
+            close(ofd);
+            if (index == 1) {
+                if (cur < 0)
+                    break; /* the new file is not there yet */
+                off = 0;
+                rotated = true;
+                break;
+            }
+            int nfd = open_indexed(dirfd, stream, index - 1, &ost);
+            if (nfd >= 0 && still_at(dirfd, stream, index, q->inode)) {
+                old = nfd;
+                fd = old;
+                ino = (int64_t)ost.st_ino;
+                size = ost.st_size;
+                off = 0;
+                rotated = true;
+            } else if (nfd >= 0) {
+                close(nfd);
+            }
+        }
+        if (fd == cur && (cur < 0 || !rotated)) {
+            /* Nothing newer to go to yet: stay where we are. */
             *ret = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b}", "data", "", "offset", (json_int_t)off, "inode",
                              (json_int_t)q->inode, "size", (json_int_t)off, "process", process, "rotated", false);
             *ret_empty = true;
             return 0;
-        } else {
-            rotated = true;
-            off = 0;
         }
-    } else if (q->tail < 0 && off > size) {
+    } else if (off > size) {
         rotated = true; /* truncated in place (copytruncate) */
         off = 0;
     }
-    if (q->tail >= 0 && tail_start(fd, size, q->tail, q->max, &off, e) < 0)
-        return -1;
     size_t want = (size_t)(size - off < q->max ? size - off : q->max), got = 0;
     _cleanup_free_ char *buf = bo_xmalloc(want + 1);
     if (read_at(fd, buf, want, off, &got, e, shown) < 0)

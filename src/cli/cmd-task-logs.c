@@ -37,8 +37,10 @@ const struct cli_command cmd_task_logs_entry = {
     .help = "Prints the standard output (or --stderr) of a process of the task KEY/INSTANCE, read on the agent "
             "that runs or ran it, through the scheduler: no login on the machine is needed, only permission to "
             "read the job's role. PROCESS may be left out when the task has one. A task that ended can be read "
-            "while its agent keeps its sandbox (--sandbox-retention, 1h by default). --follow keeps printing "
-            "new output until the task ends, across log rotation.",
+            "while its agent keeps its sandbox (--sandbox-retention, 1h by default). A rotated log (the process's "
+            "`logging`, docs/jobs.md) is printed whole: the kept backups, oldest first, then the current file; "
+            "--tail N reaches back into the backups. --follow keeps printing new output until the task ends, "
+            "across rotations, without skipping or repeating a line.",
     .examples = "borealis task logs local/www-data/devel/hello/0\n"
                 "borealis task logs local/www-data/devel/hello/0 server --stderr --tail 100 --follow",
     .options = task_logs_options,

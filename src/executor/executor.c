@@ -433,10 +433,20 @@ static void read_signals(struct executor *ex)
 
 static void wait_events(struct executor *ex, int timeout_ms)
 {
-    struct pollfd pfd[2] = {{.fd = ex->sfd, .events = POLLIN}, {.fd = -1}};
+    /* The signalfd, the probe's socket, and the log pipes the executor
+     * copies (logsink.h). */
+    struct pollfd pfd[2 + 2 * SPEC_MAX_PROCESSES] = {{.fd = ex->sfd, .events = POLLIN}, {.fd = -1}};
+    int fds[2 * SPEC_MAX_PROCESSES];
+    size_t who[2 * SPEC_MAX_PROCESSES];
+    size_t n_logs = proc_log_fds(ex->spec.procs, ex->spec.n_procs, fds, who);
     pfd[1].fd = ex->killing ? probe_poll_fd(&ex->post, &pfd[1].events) : health_poll_fd(&ex->health, &pfd[1].events);
-    if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+    for (size_t i = 0; i < n_logs; i++)
+        pfd[2 + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    if (poll(pfd, 2 + n_logs, timeout_ms) < 0 && errno != EINTR)
         log_warn("poll: %s", strerror(errno));
+    for (size_t i = 0; i < n_logs; i++)
+        if (pfd[2 + i].revents)
+            proc_log_drain(ex->spec.procs, who[i]);
     read_signals(ex);
 }
 
@@ -713,6 +723,8 @@ int main(int argc, char **argv)
 
     run(&ex);
     sweep(&ex);
+    /* Every process is gone: what they wrote last is in the pipes. */
+    proc_log_close(ex.spec.procs, ex.spec.n_procs);
     if (!task_state_is_terminal(ex.state))
         set_state(&ex, ex.completed && !ex.kill_requested ? TASK_FINISHED : TASK_KILLED);
     publish(&ex);

@@ -43,14 +43,6 @@ static int open_dir_at(int dirfd, const char *name, const char *shown, bo_error_
     return fd;
 }
 
-static int open_log(int dirfd, const char *name, const char *proc, bool fresh, bo_error_t *err)
-{
-    int fd = openat(dirfd, name, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : O_APPEND) | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return bo_error_sys(err, errno, "open `.logs/%s/%s`", proc, name);
-    return fd;
-}
-
 static void write_str(int fd, const char *s)
 {
     (void)!write(fd, s, strlen(s));
@@ -119,10 +111,10 @@ int proc_start(struct proc *p, const char *cwd, bo_error_t *err)
     _cleanup_close_ int dir = open_dir_at(logs, p->name, shown, err);
     if (dir < 0)
         return -1;
-    _cleanup_close_ int out = open_log(dir, "stdout", p->name, p->fresh_logs, err);
+    _cleanup_close_ int out = log_stream_open(&p->streams[0], &p->log, dir, p->name, 1, p->fresh_logs, err);
     if (out < 0)
         return -1;
-    _cleanup_close_ int errfd = open_log(dir, "stderr", p->name, p->fresh_logs, err);
+    _cleanup_close_ int errfd = log_stream_open(&p->streams[1], &p->log, dir, p->name, 2, p->fresh_logs, err);
     if (errfd < 0)
         return -1;
     _cleanup_close_ int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -223,4 +215,29 @@ size_t proc_kill_children(void)
         found++;
     }
     return found;
+}
+
+size_t proc_log_fds(const struct proc *procs, size_t n, int *fds, size_t *who)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            if (procs[i].streams[j].piped) {
+                fds[k] = procs[i].streams[j].rfd;
+                who[k++] = i * 2 + (size_t)j;
+            }
+    return k;
+}
+
+void proc_log_drain(struct proc *procs, size_t who)
+{
+    struct proc *p = &procs[who / 2];
+    (void)log_stream_drain(&p->streams[who % 2], &p->log, p->name, (int)(who % 2) + 1);
+}
+
+void proc_log_close(struct proc *procs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 2; j++)
+            log_stream_close(&procs[i].streams[j], &procs[i].log, procs[i].name, j + 1);
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "executor/logsink.h"
 
 enum proc_state { PROC_WAITING, PROC_RUNNING, PROC_SUCCESS, PROC_FAILED, PROC_KILLED };
 
@@ -29,6 +30,8 @@ struct proc {
     int64_t started_ms; /* wall clock; 0 = not yet */
     int64_t ended_ms;   /* wall clock; 0 = not yet */
     bool fresh_logs;    /* logs hold only the last run (truncated at start) */
+    struct log_policy log;       /* task.json "logging" (zero: files, not rotated) */
+    struct log_stream streams[2]; /* [0] stdout, [1] stderr, while the executor copies them */
     /* From task.json (docs/jobs.md "Processes"): */
     int64_t max_failures;    /* failed runs before it stays FAILED; 0: never */
     bool daemon;             /* rerun after success too */
@@ -49,7 +52,8 @@ struct proc {
 const char *proc_state_name(enum proc_state s);
 
 /* Start `p` in `cwd` (NULL: the current directory, the sandbox): stdin
- * /dev/null, stdout/stderr appended to .logs/NAME/{stdout,stderr}, signal
+ * /dev/null, stdout/stderr to the targets of p->log (logsink.h; by
+ * default appended to .logs/NAME/{stdout,stderr}), signal
  * dispositions and mask reset, oom_score_adj 0. On success p is RUNNING.
  * On failure p is untouched and err names what could not be set up. */
 int proc_start(struct proc *p, const char *cwd, bo_error_t *err);
@@ -78,5 +82,14 @@ size_t proc_forget_empty_groups(struct proc *procs, size_t n);
  * process groups). Returns how many were found; 0 also when the kernel
  * does not list children (no CONFIG_PROC_CHILDREN). */
 size_t proc_kill_children(void);
+
+/* The log pipes of `procs` the executor copies from: fills `fds` (room
+ * for 2 * n) with their read ends and `who` with the proc index * 2 +
+ * stream. Returns how many. */
+size_t proc_log_fds(const struct proc *procs, size_t n, int *fds, size_t *who);
+/* Copy what the log pipe `who` (from proc_log_fds) holds. */
+void proc_log_drain(struct proc *procs, size_t who);
+/* Copy everything left in every log pipe and close them (the end). */
+void proc_log_close(struct proc *procs, size_t n);
 
 #endif

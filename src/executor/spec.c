@@ -86,6 +86,59 @@ static int parse_after(json_t *a, size_t i, struct proc *p, bo_error_t *err)
     return 0;
 }
 
+/* "logging": {"destination", "mode", "log_size", "backups"}, as the job's
+ * process field (docs/protocol.md section 4); absent: files, not rotated. */
+static int parse_logging(json_t *v, size_t i, struct log_policy *ret, bo_error_t *err)
+{
+    static const char *const dests[] = {[LOG_TO_FILE] = "file", [LOG_TO_CONSOLE] = "console",
+                                        [LOG_TO_BOTH] = "both", [LOG_TO_NONE] = "none"};
+    *ret = (struct log_policy){.dest = LOG_TO_FILE};
+    if (!v)
+        return 0;
+    if (!json_is_object(v))
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging: must be an object", i);
+    const char *key;
+    json_t *f;
+    json_object_foreach(v, key, f)
+    {
+        if (strcmp(key, "destination") && strcmp(key, "mode") && strcmp(key, "log_size") && strcmp(key, "backups"))
+            return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging.%s: unknown field", i, key);
+    }
+    const char *d = json_string_value(json_object_get(v, "destination"));
+    size_t k = 0;
+    while (d && k < BO_ARRAY_SIZE(dests) && strcmp(d, dests[k]))
+        k++;
+    if (!d || k == BO_ARRAY_SIZE(dests))
+        return bo_error_set(err, BO_E_INVALID,
+                            "processes[%zu].logging.destination: must be \"file\", \"console\", \"both\" or \"none\"",
+                            i);
+    ret->dest = (enum log_dest)k;
+    const char *mode = json_string_value(json_object_get(v, "mode"));
+    if (!mode || (strcmp(mode, "standard") && strcmp(mode, "rotate")))
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging.mode: must be \"standard\" or \"rotate\"", i);
+    ret->rotate = strcmp(mode, "rotate") == 0;
+    json_t *size = json_object_get(v, "log_size"), *backups = json_object_get(v, "backups");
+    if (!ret->rotate) {
+        if (size || backups)
+            return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging: log_size and backups only with mode rotate",
+                                i);
+        return 0;
+    }
+    if (ret->dest != LOG_TO_FILE && ret->dest != LOG_TO_BOTH)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging.mode: rotate needs destination file or both", i);
+    if (!json_is_integer(size) || json_integer_value(size) < LOG_ROTATE_SIZE_MIN ||
+        json_integer_value(size) > LOG_ROTATE_SIZE_MAX)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging.log_size: must be an integer in %d..%lld", i,
+                            LOG_ROTATE_SIZE_MIN, (long long)LOG_ROTATE_SIZE_MAX);
+    if (!json_is_integer(backups) || json_integer_value(backups) < 1 ||
+        json_integer_value(backups) > LOG_ROTATE_BACKUPS_MAX)
+        return bo_error_set(err, BO_E_INVALID, "processes[%zu].logging.backups: must be an integer in 1..%d", i,
+                            LOG_ROTATE_BACKUPS_MAX);
+    ret->log_size = json_integer_value(size);
+    ret->backups = json_integer_value(backups);
+    return 0;
+}
+
 static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
 {
     if (!json_is_object(v))
@@ -95,7 +148,7 @@ static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
     json_object_foreach(v, key, f)
     {
         bool known = strcmp(key, "name") == 0 || strcmp(key, "cmdline") == 0 || strcmp(key, "argv") == 0 ||
-                     strcmp(key, "after") == 0;
+                     strcmp(key, "after") == 0 || strcmp(key, "logging") == 0;
         for (size_t k = 0; k < BO_ARRAY_SIZE(proc_ints); k++)
             known = known || strcmp(key, proc_ints[k].name) == 0;
         for (size_t k = 0; k < BO_ARRAY_SIZE(proc_bools); k++)
@@ -122,7 +175,8 @@ static int parse_process(json_t *v, size_t i, struct proc *p, bo_error_t *err)
             return bo_error_set(err, BO_E_INVALID, "processes[%zu].%s: must be true or false", i, proc_bools[k].name);
         *(bool *)((char *)p + proc_bools[k].off) = json_is_true(bv);
     }
-    if (parse_after(json_object_get(v, "after"), i, p, err) < 0)
+    if (parse_after(json_object_get(v, "after"), i, p, err) < 0 ||
+        parse_logging(json_object_get(v, "logging"), i, &p->log, err) < 0)
         return -1;
     json_t *name = json_object_get(v, "name");
     if (!name)
