@@ -10,6 +10,7 @@
 #   make bench      benchmarks (print figures; never fail on timing)
 #   make bench-failover  machine failure to replacement (network namespaces)
 #   make bench-swarm     Borealis beside Docker Swarm, same run (installs docker.io)
+#   make bench-scale     one scheduler, 10,000 simulated agents, 100,000 tasks
 #   make fuzz       build and briefly run the libFuzzer targets
 #   SAN=1 make ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 
@@ -58,9 +59,12 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 BINS := $(BUILD)/bin/borealis $(BUILD)/bin/borealis-executor
+# The simulated agents of `make bench-scale` (bench/scale_agents.c): built
+# with everything so the harness does not rot, and for its smoke test.
+SCALE_AGENTS := $(BUILD)/bench/scale_agents
 
-.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench bench-failover bench-swarm fuzz install uninstall clean
-all: $(BINS)
+.PHONY: all deps up test test-unit test-integration test-fuzz-smoke bench bench-failover bench-swarm bench-scale fuzz install uninstall clean
+all: $(BINS) $(SCALE_AGENTS)
 	@mkdir -p bin && ln -sf ../$(BUILD)/bin/borealis bin/borealis && ln -sf ../$(BUILD)/bin/borealis-executor bin/borealis-executor
 
 deps:
@@ -174,6 +178,14 @@ bench-failover: deps
 bench-swarm: deps
 	$(MAKE) all
 	BENCH_PEER=swarm BENCH_RUNS=$${BENCH_RUNS:-1} sh bench/run.sh
+
+# Scale: one real scheduler (--sync normal), simulated agents speaking the
+# real protocol over real connections, jobs through the API; prints a
+# table (bench/scale.py, docs/benchmarks.md "Scale"). Sized by
+# BENCH_SCALE_AGENTS (10000) and BENCH_SCALE_TASKS (100000).
+bench-scale: deps
+	$(MAKE) all
+	BENCH_BIN=$(CURDIR)/$(BUILD)/bin BENCH_SCALE_HARNESS=$(CURDIR)/$(SCALE_AGENTS) $(PYTHON) bench/scale.py
 
 fuzz: deps
 	sh fuzz/run.sh

@@ -1,0 +1,469 @@
+#!/usr/bin/python3
+"""Borealis at scale (`make bench-scale`, issue 11): a real scheduler, many
+simulated agents speaking the real agent protocol over real connections
+(bench/scale_agents.c), jobs submitted through the real API.
+
+  BENCH_SCALE_AGENTS=10000   simulated agents
+  BENCH_SCALE_TASKS=100000   tasks of the big run (jobs of 1,000 instances)
+  BENCH_SCALE_PHASES=...     comma list, default all: small,big,get,restart,loss,mix
+  BENCH_SCALE_MAX=1          also look for the most agents one scheduler takes
+  BENCH_BIN=DIR              where borealis is (default build/bin); the harness
+                             is BENCH_SCALE_HARNESS (default DIR/../bench/scale_agents)
+
+Phases (each figure printed in the table at the end):
+  register   N agents connect and sync: time, scheduler RSS idle
+  small      N tasks (jobs of 1,000) on N agents: submit -> all RUNNING
+  big        TASKS tasks: submit -> all RUNNING, scheduler RSS and CPU
+  get        GET of one 1,000-instance job, 100 times: p50/p99
+  loss       a tenth of the agents die: until every task runs again
+             (scheduler --agent-timeout 6s, --reschedule-rate 0)
+  restart    kill -9 the scheduler with TASKS tasks: until the API serves,
+             and until every agent synced again
+  mix        jobs with a rack constraint, limit:1 per host and three shapes
+
+"All RUNNING" is counted by the simulated agents: a task is RUNNING once
+the scheduler acked its RUNNING update, which it does only after its store
+committed it. The harness checks every launch fits its agent (no
+overcommit); it reports its own CPU apart from the scheduler's. Timing is
+never a failure; the run exits 1 only when the cluster could not be set
+up, a phase never completed, or an agent was overcommitted.
+
+Also the smoke test (tests/integration/test_scale.py) drives this module
+with a few agents and tasks.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+class ScaleError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_kib(pid, field="VmRSS"):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def proc_cpu_ms(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+        fields = st[st.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 // os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_for(what, pred, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise ScaleError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Api:
+    def __init__(self, port, token_file):
+        self.port = port
+        self.token_file = token_file
+        self.conn = None
+
+    def request(self, method, path, body=None, timeout=60):
+        with open(self.token_file) as f:
+            headers = {"Authorization": "Bearer " + f.read().strip()}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+                if r.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return r.status, raw
+            except (OSError, http.client.HTTPException):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def job_body(name, instances, cpu=0.1, ram=16 << 20, disk=0, constraints=None):
+    task = {"resources": {"cpu": cpu, "ram": ram, "disk": disk},
+            "processes": [{"name": "p", "cmdline": "sleep 100000"}]}
+    job = {"cluster": "local", "role": "www-data", "environment": "devel", "name": name,
+           "instances": instances, "service": True, "task": task}
+    if constraints:
+        job["constraints"] = constraints
+    return job
+
+
+class Cluster:
+    """One scheduler and one harness process, both stopped by PID."""
+
+    def __init__(self, bin_dir, harness, n_agents, sched_args=(), agent_args=(), say=print):
+        self.bin = os.path.join(bin_dir, "borealis")
+        self.harness_bin = harness
+        self.n = n_agents
+        self.sched_args = list(sched_args)
+        self.agent_args = list(agent_args)
+        self.say = say
+        self.tmp = tempfile.mkdtemp(prefix="borealis-scale-")
+        self.data = os.path.join(self.tmp, "s")
+        self.port = free_port()
+        self.sched = None
+        self.harness = None
+        self.api = Api(self.port, os.path.join(self.data, "admin.token"))
+        self.sched_log_n = 0
+
+    # -- scheduler
+    def start_scheduler(self):
+        self.sched_log_n += 1
+        log = open(os.path.join(self.tmp, f"scheduler.{self.sched_log_n}.log"), "w")
+        args = [self.bin, "scheduler", "--data-dir", self.data, "--port", str(self.port),
+                "--insecure-listen-without-tls", "--sync", "normal",
+                "--max-agents", str(max(self.n * 2, 100)),
+                "--max-connections", str(max(self.n * 2 + 1000, 2000))] + self.sched_args
+        self.sched = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        t0 = time.monotonic()
+        wait_for("the scheduler's API", self.serving, 120, 0.01)
+        return time.monotonic() - t0
+
+    def serving(self):
+        if self.sched.poll() is not None:
+            raise ScaleError(f"scheduler exited {self.sched.returncode}: {self.log_tail()}")
+        if not os.path.exists(self.api.token_file):
+            return False
+        try:
+            st, _ = self.api.request("GET", "/api/v1/jobs?limit=1", timeout=5)
+            return st == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
+    def log_tail(self, n=20):
+        try:
+            with open(os.path.join(self.tmp, f"scheduler.{self.sched_log_n}.log"), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def sched_log(self):
+        out = ""
+        for i in range(1, self.sched_log_n + 1):
+            try:
+                with open(os.path.join(self.tmp, f"scheduler.{i}.log"), errors="replace") as f:
+                    out += f.read()
+            except OSError:
+                pass
+        return out
+
+    def kill9_scheduler(self):
+        self.api.close()
+        self.sched.kill()
+        self.sched.wait()
+
+    # -- harness
+    def start_harness(self):
+        args = [self.harness_bin, "--port", str(self.port), "--agents", str(self.n)] + self.agent_args
+        self.harness_err = open(os.path.join(self.tmp, "harness.err"), "w")
+        self.harness = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.harness_err, text=True, bufsize=1)
+
+    def cmd(self, line):
+        if self.harness.poll() is not None:
+            raise ScaleError(f"the harness exited {self.harness.returncode}: {self.harness_errors()}")
+        self.harness.stdin.write(line + "\n")
+        self.harness.stdin.flush()
+        out = self.harness.stdout.readline()
+        if not out:
+            raise ScaleError(f"the harness stopped answering: {self.harness_errors()}")
+        return json.loads(out)
+
+    def stats(self):
+        return self.cmd("stats")
+
+    def harness_errors(self):
+        try:
+            with open(os.path.join(self.tmp, "harness.err"), errors="replace") as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.harness is not None and self.harness.poll() is None:
+            try:
+                self.harness.stdin.write("quit\n")
+                self.harness.stdin.close()
+                self.harness.wait(timeout=20)
+            except (OSError, subprocess.TimeoutExpired):
+                self.harness.kill()
+                self.harness.wait()
+        if self.sched is not None and self.sched.poll() is None:
+            self.sched.send_signal(signal.SIGTERM)
+            try:
+                self.sched.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.sched.kill()
+                self.sched.wait()
+        self.api.close()
+
+    def remove(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- workload helpers
+    def submit(self, prefix, n_tasks, per_job=1000, **kw):
+        """Jobs of per_job instances (the last one smaller) until n_tasks."""
+        keys = []
+        i = 0
+        left = n_tasks
+        while left > 0:
+            k = min(per_job, left)
+            name = f"{prefix}{i:04d}"
+            st, raw = self.api.request("POST", "/api/v1/jobs", job_body(name, k, **kw))
+            if st != 201:
+                raise ScaleError(f"job create {name}: HTTP {st}: {raw[:300]!r}")
+            keys.append(f"local/www-data/devel/{name}")
+            left -= k
+            i += 1
+        return keys
+
+    def kill_jobs(self, keys):
+        for k in keys:
+            st, raw = self.api.request("POST", f"/api/v1/jobs/{k}/kill", {})
+            if st != 200:
+                raise ScaleError(f"job kill {k}: HTTP {st}: {raw[:300]!r}")
+
+    def wait_running(self, n, timeout):
+        return wait_for(f"{n} tasks RUNNING on the simulated agents",
+                        lambda: (lambda s: s["running_acked"] >= n and s)(self.stats()), timeout, 0.02)
+
+
+def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), agent_args=()):
+    """The phases in order; returns (figures dict, cluster log problems)."""
+    fig = {}
+    c = Cluster(bin_dir, harness, n_agents,
+                sched_args=["--agent-timeout", "6s", "--reschedule-rate", "0"] + list(sched_args),
+                agent_args=list(agent_args), say=say)
+    try:
+        c.start_scheduler()
+        base_rss = proc_kib(c.sched.pid)
+        t0 = time.monotonic()
+        c.start_harness()
+        wait_for(f"{n_agents} agents registered",
+                 lambda: c.stats()["registered"] >= n_agents, 300, 0.05)
+        fig["register_s"] = time.monotonic() - t0
+        say(f"  {n_agents} agents registered in {fig['register_s']:.2f} s")
+        # Idle: a few heartbeats with nothing to do.
+        time.sleep(3)
+        fig["rss_empty_mib"] = base_rss / 1024
+        fig["rss_idle_agents_mib"] = proc_kib(c.sched.pid) / 1024
+        if "small" in phases:
+            n = n_agents
+            cpu0, h0 = proc_cpu_ms(c.sched.pid), c.stats()
+            t0 = time.monotonic()
+            keys = c.submit("small", n)
+            fig["small_submit_s"] = time.monotonic() - t0
+            c.wait_running(n, 600)
+            fig["small_running_s"] = time.monotonic() - t0
+            say(f"  {n} tasks RUNNING in {fig['small_running_s']:.2f} s")
+            h1 = c.stats()
+            fig["small_sched_cpu_s"] = (proc_cpu_ms(c.sched.pid) - cpu0) / 1000
+            fig["small_harness_cpu_s"] = (h1["cpu_user_ms"] + h1["cpu_sys_ms"] - h0["cpu_user_ms"] - h0["cpu_sys_ms"]) / 1000
+            c.kill_jobs(keys)
+            wait_for("the small jobs' tasks killed", lambda: c.stats()["live_tasks"] == 0, 600, 0.05)
+        if "big" in phases or "get" in phases or "loss" in phases or "restart" in phases:
+            n = n_tasks
+            cpu0, h0 = proc_cpu_ms(c.sched.pid), c.stats()
+            t0 = time.monotonic()
+            keys = c.submit("big", n)
+            fig["big_submit_s"] = time.monotonic() - t0
+            c.wait_running(n, 1800)
+            fig["big_running_s"] = time.monotonic() - t0
+            say(f"  {n} tasks RUNNING in {fig['big_running_s']:.2f} s")
+            h1 = c.stats()
+            fig["big_sched_cpu_s"] = (proc_cpu_ms(c.sched.pid) - cpu0) / 1000
+            fig["big_harness_cpu_s"] = (h1["cpu_user_ms"] + h1["cpu_sys_ms"] - h0["cpu_user_ms"] - h0["cpu_sys_ms"]) / 1000
+            time.sleep(3)
+            fig["rss_tasks_mib"] = proc_kib(c.sched.pid) / 1024
+            if "get" in phases:
+                times = []
+                key = keys[len(keys) // 2]
+                for _ in range(100):
+                    g0 = time.monotonic()
+                    st, raw = c.api.request("GET", f"/api/v1/jobs/{key}")
+                    times.append((time.monotonic() - g0) * 1000)
+                    if st != 200:
+                        raise ScaleError(f"GET {key}: HTTP {st}")
+                times.sort()
+                fig["get_p50_ms"] = times[49]
+                fig["get_p99_ms"] = times[98]
+                fig["get_kib"] = len(raw) / 1024
+            if "loss" in phases:
+                lost = max(1, n_agents // 10)
+                t0 = time.monotonic()
+                c.cmd(f"stop 0 {lost}")
+                # The tasks of the dead agents are replaced on the others.
+                wait_for("every task RUNNING again after the loss",
+                         lambda: (lambda s: s["running_acked"] >= n and s)(c.stats()), 600, 0.05)
+                fig["loss_agents"] = lost
+                fig["loss_replaced_s"] = time.monotonic() - t0
+                say(f"  {lost} agents lost, their tasks replaced in {fig['loss_replaced_s']:.2f} s")
+                c.cmd(f"start 0 {lost}")
+                wait_for("the lost agents back", lambda: c.stats()["registered"] >= n_agents, 300, 0.05)
+            if "restart" in phases:
+                c.kill9_scheduler()
+                c.cmd("mark")
+                t0 = time.monotonic()
+                c.start_scheduler()
+                fig["restart_serving_s"] = time.monotonic() - t0
+                wait_for("every agent synced with the restarted scheduler",
+                         lambda: c.stats()["answered_since_mark"] >= n_agents, 600, 0.05)
+                fig["restart_agents_s"] = time.monotonic() - t0
+                say(f"  restarted: serving in {fig['restart_serving_s']:.2f} s, every agent synced in "
+                    f"{fig['restart_agents_s']:.2f} s")
+        if "mix" in phases:
+            # Leave room: the big jobs go first.
+            if "big" in phases:
+                c.kill_jobs(keys)
+                wait_for("the big jobs' tasks killed", lambda: c.stats()["live_tasks"] == 0, 600, 0.05)
+            racks = {"attribute": "rack", "value": "r1,r2,r3,r4,r5"}
+            one = {"attribute": "host", "value": "limit:1"}
+            shapes = [(0.5, 1 << 30), (2.0, 4 << 30), (0.05, 64 << 20)]
+            n_mix = min(n_agents, max(3, n_tasks // 10))
+            per = n_mix // 3
+            t0 = time.monotonic()
+            mix_keys = []
+            for i, (cpu, ram) in enumerate(shapes):
+                cons = [one] if i == 0 else [racks] if i == 1 else None
+                mix_keys += c.submit(f"mix{i}-", per, per_job=min(1000, per), cpu=cpu, ram=ram, constraints=cons)
+            c.wait_running(3 * per, 600)
+            fig["mix_tasks"] = 3 * per
+            fig["mix_running_s"] = time.monotonic() - t0
+        fig["harness"] = c.stats()
+        fig["sched_log"] = c.sched_log()
+        return fig, c
+    finally:
+        c.stop()
+
+
+def env_int(name, default):
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        print(f"bench-scale: {name}={raw!r} is not an integer", file=sys.stderr)
+        sys.exit(2)
+
+
+def machine():
+    def sh(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        except OSError:
+            return ""
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    return (f"commit {sh('git', 'rev-parse', '--short=12', 'HEAD')}, {os.cpu_count()} CPUs ({cpu}), "
+            f"kernel {os.uname().release}, load {load} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
+def main():
+    bin_dir = os.path.abspath(os.environ.get("BENCH_BIN", os.path.join(ROOT, "build", "bin")))
+    harness = os.environ.get("BENCH_SCALE_HARNESS", os.path.join(os.path.dirname(bin_dir), "bench", "scale_agents"))
+    n_agents = env_int("BENCH_SCALE_AGENTS", 10000)
+    n_tasks = env_int("BENCH_SCALE_TASKS", 100000)
+    phases = set(os.environ.get("BENCH_SCALE_PHASES", "small,big,get,loss,restart,mix").split(","))
+    print(f"bench-scale: {n_agents} simulated agents, {n_tasks} tasks; {machine()}", flush=True)
+    try:
+        fig, c = run(bin_dir, harness, n_agents, n_tasks, phases,
+                     say=lambda m: print(m, flush=True))
+    except ScaleError as e:
+        print(f"bench-scale: {e}", file=sys.stderr)
+        return 1
+    h = fig["harness"]
+    rows = [
+        ("register", f"{n_agents} agents", f"{fig['register_s']:.2f} s"),
+        ("scheduler RSS", "empty / idle agents", f"{fig['rss_empty_mib']:.0f} / {fig['rss_idle_agents_mib']:.0f} MiB"),
+    ]
+    if "small_running_s" in fig:
+        rows.append(("submit -> all RUNNING", f"{n_agents} tasks",
+                     f"{fig['small_running_s']:.2f} s (create {fig['small_submit_s']:.2f} s; CPU scheduler "
+                     f"{fig['small_sched_cpu_s']:.1f} s, harness {fig['small_harness_cpu_s']:.1f} s)"))
+    if "big_running_s" in fig:
+        rows.append(("submit -> all RUNNING", f"{n_tasks} tasks",
+                     f"{fig['big_running_s']:.2f} s = {n_tasks / fig['big_running_s']:.0f}/s (create "
+                     f"{fig['big_submit_s']:.2f} s; CPU scheduler {fig['big_sched_cpu_s']:.1f} s, harness "
+                     f"{fig['big_harness_cpu_s']:.1f} s)"))
+        rows.append(("scheduler RSS", f"{n_tasks} tasks", f"{fig['rss_tasks_mib']:.0f} MiB"))
+    if "get_p99_ms" in fig:
+        rows.append(("GET 1,000-instance job", f"at {n_tasks} tasks",
+                     f"p50 {fig['get_p50_ms']:.1f} ms, p99 {fig['get_p99_ms']:.1f} ms ({fig['get_kib']:.0f} KiB)"))
+    if "loss_replaced_s" in fig:
+        rows.append(("agents lost -> replaced", f"{fig['loss_agents']} of {n_agents}",
+                     f"{fig['loss_replaced_s']:.2f} s (--agent-timeout 6s, --reschedule-rate 0)"))
+    if "restart_serving_s" in fig:
+        rows.append(("kill -9 -> API serving", f"{n_tasks} tasks", f"{fig['restart_serving_s']:.2f} s"))
+        rows.append(("kill -9 -> agents synced", f"{n_agents} agents", f"{fig['restart_agents_s']:.2f} s"))
+    if "mix_running_s" in fig:
+        rows.append(("mix -> all RUNNING", f"{fig['mix_tasks']} tasks",
+                     f"{fig['mix_running_s']:.2f} s (limit:1 per host, rack constraint, 3 shapes)"))
+    rows.append(("harness", "own CPU / RSS",
+                 f"{(h['cpu_user_ms'] + h['cpu_sys_ms']) / 1000:.1f} s / {h['rss_kib'] / 1024:.0f} MiB, "
+                 f"{h['requests']} syncs, {h['http_errors']} HTTP errors, {h['conn_errors']} connection errors"))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print()
+    for r in rows:
+        print(f"  {r[0].ljust(w0)}  {r[1].ljust(w1)}  {r[2]}")
+    if h["overcommits"]:
+        print(f"bench-scale: {h['overcommits']} launches overcommitted an agent", file=sys.stderr)
+        c.remove()
+        return 1
+    c.remove()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
