@@ -13,12 +13,12 @@
  *
  *   scale_agents --port P --agents N [--first I] [--cpu C] [--ram BYTES]
  *                [--disk BYTES] [--per-address K] [--racks R]
- *                [--connecting M] [--prefix NAME]
+ *                [--connecting M] [--prefix NAME] [--source ADDRESS]
  *
  * Agent i is `PREFIX-i` with hostname `PREFIX-i`, attributes host and
  * rack (i % R). Agents connect from 127.1.x.y, K agents per source
  * address (so the scheduler's per-address limit and the ephemeral ports
- * are no bound), at most M connects in flight.
+ * are no bound), or all from --source, at most M connects in flight.
  *
  * Commands on stdin, one a line; answers on stdout, one JSON line each:
  *   stats            counters and this process's own CPU time
@@ -106,6 +106,7 @@ static struct {
     int64_t ram, disk;
     int per_address, racks, connecting_max;
     const char *prefix;
+    struct in_addr source; /* all agents from this address; s_addr 0: 127.1.x.y */
 } cfg = {.n = 100, .cpu = 16, .ram = 64LL << 30, .disk = 1LL << 40, .per_address = 50, .racks = 20,
          .connecting_max = 512, .prefix = "sim"};
 
@@ -243,7 +244,7 @@ static int start_connect(struct agent *a)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     unsigned src = (unsigned)((cfg.first + a->idx) / cfg.per_address) + 1;
     struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | (src & 0xffff));
+    sa.sin_addr.s_addr = cfg.source.s_addr ? cfg.source.s_addr : htonl((127u << 24) | (1u << 16) | (src & 0xffff));
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
         return -1;
@@ -653,6 +654,7 @@ int main(int argc, char **argv)
         {"ram", required_argument, NULL, 'r'},       {"disk", required_argument, NULL, 'd'},
         {"per-address", required_argument, NULL, 'a'}, {"racks", required_argument, NULL, 'k'},
         {"connecting", required_argument, NULL, 'm'}, {"prefix", required_argument, NULL, 'x'},
+        {"source", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     int o;
@@ -668,9 +670,16 @@ int main(int argc, char **argv)
         case 'k': cfg.racks = atoi(optarg); break;
         case 'm': cfg.connecting_max = atoi(optarg); break;
         case 'x': cfg.prefix = optarg; break;
+        case 's':
+            if (inet_pton(AF_INET, optarg, &cfg.source) != 1) {
+                fprintf(stderr, "scale_agents: --source `%s` is not an IPv4 address\n", optarg);
+                return 2;
+            }
+            break;
         default:
             fprintf(stderr, "usage: scale_agents --port P --agents N [--first I] [--cpu C] [--ram SIZE] "
-                            "[--disk SIZE] [--per-address K] [--racks R] [--connecting M] [--prefix NAME]\n");
+                            "[--disk SIZE] [--per-address K] [--racks R] [--connecting M] [--prefix NAME] "
+                            "[--source ADDRESS]\n");
             return 2;
         }
     }

@@ -2,6 +2,7 @@
 #include "agent/sync.h"
 
 #include <string.h>
+#include <sys/random.h>
 
 #include "agent/sandbox.h"
 #include "model/json_check.h"
@@ -507,12 +508,33 @@ static void start_due_requests(struct sync *s)
     }
 }
 
-static int64_t backoff_ms(int attempts)
+int64_t sync_backoff_ms(int attempts, uint32_t rnd)
 {
     int64_t backoff = BACKOFF_MIN_MS;
     for (int i = 1; i < attempts && backoff < BACKOFF_MAX_MS; i++)
         backoff *= 2;
-    return backoff < BACKOFF_MAX_MS ? backoff : BACKOFF_MAX_MS;
+    if (backoff > BACKOFF_MAX_MS)
+        backoff = BACKOFF_MAX_MS;
+    /* "Equal jitter": at least half the backoff, the rest random. */
+    return backoff / 2 + (int64_t)(rnd % (uint32_t)(backoff / 2 + 1));
+}
+
+int64_t sync_inventory_jitter_ms(uint32_t rnd)
+{
+    return (int64_t)(rnd % (SYNC_INVENTORY_EVERY_MS / 4 + 1));
+}
+
+static uint32_t random_u32(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)bo_mono_ms() * 2654435761u; /* entropy not ready yet: still spread by timing */
+    return r;
+}
+
+static int64_t backoff_ms(int attempts)
+{
+    return sync_backoff_ms(attempts, random_u32());
 }
 
 static void request_failed(struct sync *s, const char *why)
@@ -571,7 +593,7 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
         log_info("registered with scheduler at %s", s->url);
     }
     if (r->inventory)
-        s->inventory_at = bo_mono_ms();
+        s->inventory_at = bo_mono_ms() - sync_inventory_jitter_ms(random_u32());
     if (a.reconcile && !r->inventory)
         s->inventory_at = INT64_MIN / 2; /* the next request carries it */
     /* Follow the scheduler's heartbeat: it times us out after a few. */

@@ -68,6 +68,16 @@ struct sync_answer {
     bool reconcile;       /* the scheduler asks for the inventory now */
 };
 
+/* How long to wait before retry number `attempts` (1, 2, ...): 100 ms
+ * doubling to 5 s, of which a random part (`rnd`, any 32-bit value) takes
+ * up to half, so agents that failed together (a scheduler restart) come
+ * back spread out instead of in lockstep. */
+int64_t sync_backoff_ms(int attempts, uint32_t rnd);
+/* The periodic inventory is due every SYNC_INVENTORY_EVERY_MS minus up to
+ * a quarter of it, drawn again each time: agents started together drift
+ * apart instead of sending their inventories together. */
+int64_t sync_inventory_jitter_ms(uint32_t rnd);
+
 /* Strict: an unknown or mistyped top-level field fails the whole answer; a
  * bad launch or kill item only marks that item (item.error). */
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err);

@@ -3,18 +3,24 @@
 #include "net/http_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <uthash.h>
 
 #include "base/clock.h"
 #include "base/utf8.h"
 #include "net/tls.h"
+
+/* Connections waiting to be accepted: every agent of a large cluster may
+ * reconnect at once after a restart. */
+#define LISTEN_BACKLOG 65535
 
 /* Most trusted client addresses remembered (one per agent machine). */
 #define TRUSTED_MAX 65536
@@ -40,6 +46,12 @@ struct http_server {
     unsigned max_connections, reserve;
     unsigned n_connections;
     uint64_t refused;
+    /* Connections that carried a request of held_route (agents' long
+     * polls), at most max_held: the rest of the budget is the API's. */
+    const char *held_route;
+    unsigned n_held, max_held;
+    uint64_t refused_held;
+    int listen_fd; /* MHD's, accepted from here too (accept_all) */
     struct trusted_addr *trusted;
     unsigned n_trusted;
 };
@@ -81,11 +93,15 @@ static bool is_trusted(struct http_server *s, const struct sockaddr *addr)
     return t != NULL;
 }
 
+/* Within the budget: trusted addresses up to it; others while the
+ * connections that are not agents' long polls leave the reserve free
+ * (agents' own connections are bounded by max_held, so they never shut
+ * the CLI of another host out). */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct http_server *s = cls;
-    if (s->n_connections < s->max_connections - s->reserve ||
-        (s->n_connections < s->max_connections && is_trusted(s, addr)))
+    if (s->n_connections < s->max_connections &&
+        (s->n_connections - s->n_held < s->max_connections - s->reserve || is_trusted(s, addr)))
         return MHD_YES;
     s->refused++;
     return MHD_NO;
@@ -96,6 +112,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 struct conn_ctx {
     bool checked;
     char *peer_cn;
+    bool held; /* counted in n_held */
 };
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -111,6 +128,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         s->n_connections--;
     struct conn_ctx *cc = *socket_context;
     if (cc) {
+        if (cc->held && s->n_held > 0)
+            s->n_held--;
         free(cc->peer_cn);
         free(cc);
         *socket_context = NULL;
@@ -124,12 +143,50 @@ uint64_t http_server_take_refused(struct http_server *s)
     return n;
 }
 
+uint64_t http_server_take_refused_held(struct http_server *s)
+{
+    uint64_t n = s->refused_held;
+    s->refused_held = 0;
+    return n;
+}
+
+unsigned http_server_connections(const struct http_server *s) { return s->n_connections; }
+
+unsigned http_server_held(const struct http_server *s) { return s->n_held; }
+
+static struct conn_ctx *conn_ctx_of(struct http_request *req)
+{
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return sc ? sc->socket_context : NULL;
+}
+
+/* A request of the held route: its connection counts against max_held
+ * from now on (it stays an agent's until it closes), or, when that is
+ * full, the request is answered 503 and the connection closed, so the
+ * agent backs off and the API keeps its share of the budget. */
+static bool admit_held(struct http_server *s, struct http_request *req)
+{
+    struct conn_ctx *cc = conn_ctx_of(req);
+    if (!cc || cc->held)
+        return true;
+    if (s->n_held < s->max_held) {
+        cc->held = true;
+        s->n_held++;
+        return true;
+    }
+    s->refused_held++;
+    http_answer_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+    http_reply_error(req, 503, "UNAVAILABLE",
+                     "the scheduler holds its most agent connections (%u; --max-connections minus "
+                     "--api-connection-reserve): retry later", s->max_held);
+    return false;
+}
+
 char *http_peer_identity(struct http_request *req)
 {
     if (!req->server->tls)
         return NULL;
-    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_ctx *cc = sc ? sc->socket_context : NULL;
+    struct conn_ctx *cc = conn_ctx_of(req);
     if (cc && cc->checked)
         return cc->peer_cn ? bo_xstrdup(cc->peer_cn) : NULL;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -421,7 +478,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES;
         /* Route and gate before the body: a request that may not pass
          * is refused without reading (and buffering) what it sends. */
-        if (!route_request(s, req, url, method) || (s->gate && !s->gate(req, s->ctx)))
+        if (!route_request(s, req, url, method))
+            return MHD_YES;
+        if (s->held_route && strcmp(req->route->name, s->held_route) == 0 && !admit_held(s, req))
+            return MHD_YES;
+        if (s->gate && !s->gate(req, s->ctx))
             return MHD_YES;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY)
@@ -478,6 +539,8 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
     s->tls = cfg->cert_pem != NULL;
     s->max_connections = cfg->max_connections;
     s->reserve = cfg->reserve;
+    s->held_route = cfg->held_route;
+    s->max_held = cfg->held_route ? cfg->max_held : 0;
     if (s->tls)
         flags |= MHD_USE_TLS;
     /* MHD's own limit is a backstop above ours (on_accept refuses first). */
@@ -496,7 +559,9 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
          * headers (MHD's default is 32). An idle connection costs about
          * 4.5 KiB, 12.5 KiB with TLS (the GnuTLS session): the budget is
          * what bounds memory (docs/benchmarks.md). */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        /* The kernel caps it at net.core.somaxconn (4096 by default). */
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
         MHD_OPTION_ARRAY, s->tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);
     if (!s->mhd) {
         free(s);
@@ -505,6 +570,8 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
+    info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+    s->listen_fd = info ? info->listen_fd : -1;
     *ret = s;
     return 0;
 }
@@ -539,7 +606,34 @@ int64_t http_server_timeout_ms(struct http_server *s)
     return (int64_t)t;
 }
 
-void http_server_run(struct http_server *s) { MHD_run(s->mhd); }
+/* MHD accepts at most 10 connections per run: thousands of agents
+ * reconnecting at once (a scheduler restart) would wait in the listen
+ * backlog, and overflow it, while the loop serves everything else. So the
+ * loop takes every waiting connection itself and hands it to MHD, which
+ * applies the same checks (on_accept, the per-address limit) as to those
+ * it accepts. A bound per run keeps one flood from starving the loop. */
+#define ACCEPT_PER_RUN 4096
+
+static void accept_all(struct http_server *s)
+{
+    for (int i = 0; s->listen_fd >= 0 && i < ACCEPT_PER_RUN; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN: none left; EMFILE: it waits in the backlog */
+        }
+        MHD_add_connection(s->mhd, fd, (struct sockaddr *)&ss, len); /* closes fd if refused */
+    }
+}
+
+void http_server_run(struct http_server *s)
+{
+    accept_all(s);
+    MHD_run(s->mhd);
+}
 
 bool http_server_drained(struct http_server *s)
 {

@@ -72,6 +72,12 @@ struct http_server_config {
     const char *cert_pem, *key_pem, *trust_pem;
     unsigned max_connections;  /* total budget */
     unsigned reserve;          /* of which kept for trusted addresses */
+    /* Requests of the route named held_route (the agents' long polls)
+     * hold their connection: at most max_held connections may carry one
+     * (the rest of the budget stays for the API: the CLI, health checks).
+     * Beyond it such a request is answered 503 and its connection closed. */
+    const char *held_route;
+    unsigned max_held;
     unsigned per_address;      /* connections per client address */
     unsigned idle_timeout_s;   /* a connection idle this long is closed */
 };
@@ -89,9 +95,13 @@ void http_server_run(struct http_server *s);
  * before this call has been handled. */
 bool http_server_drained(struct http_server *s);
 unsigned http_server_port(struct http_server *s);
-/* Connections refused for the budget since the last call (the owner logs
- * it: a library does not). */
+/* Connections refused for the budget, and held-route requests refused for
+ * max_held, since the last call (the owner logs them: a library does not). */
 uint64_t http_server_take_refused(struct http_server *s);
+uint64_t http_server_take_refused_held(struct http_server *s);
+/* Connections open now, and of them those holding a held-route request. */
+unsigned http_server_connections(const struct http_server *s);
+unsigned http_server_held(const struct http_server *s);
 /* The common name of the client certificate of req's connection, verified
  * against the trust list (heap), or NULL: no TLS, no certificate, or one
  * that does not verify. */

@@ -49,7 +49,7 @@ struct sched_cli {
     bool insecure;
     int64_t max_pending_agents;
     int64_t join_expiry_ms;
-    int64_t max_connections, max_per_address, idle_timeout_ms;
+    int64_t max_connections, max_per_address, idle_timeout_ms, api_reserve;
     int sync; /* index in sync_modes */
     bool new_cluster;
     bool new_admin_token;
@@ -113,6 +113,11 @@ const struct bo_option scheduler_options[] = {
      .at = AT(max_connections),
      .help = "connection budget (kept below the open file limit); a tenth is reserved for the addresses of "
              "agents that proved their certificate, so idle connections of others cannot lock them out"},
+    {.name = "api-connection-reserve", .kind = BO_OPT_INT, .arg = "N", .def = "256", .min = 1, .max = 1000000,
+     .at = AT(api_reserve),
+     .help = "connections of the budget agents' syncs may not take (at most half of it): the CLI and health "
+             "checks can connect when every agent holds its long poll; an agent refused for it is answered "
+             "503 and retries later"},
     {.name = "max-connections-per-address", .kind = BO_OPT_INT, .def = "64", .min = 1, .max = 1000000,
      .at = AT(max_per_address), .help = "most connections from one client address"},
     {.name = "idle-timeout", .kind = BO_OPT_DURATION, .def = "60s", .min = 1000, .max = 86400000,
@@ -315,13 +320,17 @@ static void note_heard(struct scheduler *s, int64_t now)
  * the log). */
 static void log_refused(struct scheduler *s, int64_t now)
 {
-    static uint64_t pending;
+    static uint64_t pending, pending_agents;
     static int64_t last;
     pending += http_server_take_refused(s->http);
-    if (pending && now - last >= 10000) {
+    pending_agents += http_server_take_refused_held(s->http);
+    if ((pending || pending_agents) && now - last >= 10000) {
         log_warn("connection budget reached: %llu connections refused (--max-connections, "
-                 "--max-connections-per-address)", (unsigned long long)pending);
-        pending = 0;
+                 "--max-connections-per-address), %llu agent syncs refused (--api-connection-reserve); %u "
+                 "connections open, %u of them agents'",
+                 (unsigned long long)pending, (unsigned long long)pending_agents,
+                 http_server_connections(s->http), http_server_held(s->http));
+        pending = pending_agents = 0;
         last = now;
     }
 }
@@ -471,6 +480,9 @@ static void connection_config(const struct sched_cli *cli, struct http_server_co
     }
     cfg->max_connections = (unsigned)budget;
     cfg->reserve = (unsigned)(budget / 10);
+    uint64_t api = (uint64_t)cli->api_reserve < budget / 2 ? (uint64_t)cli->api_reserve : budget / 2;
+    cfg->held_route = "agent_sync";
+    cfg->max_held = (unsigned)(budget - api);
     cfg->per_address = (unsigned)cli->max_per_address;
     cfg->idle_timeout_s = (unsigned)((cli->idle_timeout_ms + 999) / 1000);
 }
@@ -575,8 +587,15 @@ int scheduler_main(int argc, char **argv)
     log_info("cluster %s: API on %s://%s%s%s:%u/api/v1 (CA %s, %s)", cli.opt.cluster, s->tls ? "https" : "http",
              v6 ? "[" : "", cli.listen, v6 ? "]" : "", http_server_port(s->http), s->agent_auth.dir,
              tls_ca_fingerprint(s->agent_auth.ca));
-    log_info("connections: budget %u (%u kept for agents), %u per address, idle timeout %us", hc.max_connections,
-             hc.reserve, hc.per_address, hc.idle_timeout_s);
+    log_info("connections: budget %u (%u kept for agents, agents' syncs on at most %u), %u per address, idle "
+             "timeout %us", hc.max_connections, hc.reserve, hc.max_held, hc.per_address, hc.idle_timeout_s);
+    /* The agents could not sync while the store loaded (seconds with
+     * 100,000s of tasks): their silence counts from now, or a load longer
+     * than --agent-timeout would find every agent lost at once. */
+    int64_t serving = bo_mono_ms();
+    struct sched_agent *ag, *ag_tmp;
+    HASH_ITER(hh, s->state.agents, ag, ag_tmp)
+    lifecycle_agent_seen_at(ag, serving);
     if (loop(s, sigfd, &err) < 0)
         goto out;
     rc = 0;

@@ -93,3 +93,33 @@ def test_placement_never_overcommits_and_constraints_hold(sim):
     assert s["live_tasks"] == 170
     hosts = [t["host"] for t in job_tasks(c, one[0])]
     assert len(set(hosts)) == 25 and all(int(h.rsplit("-", 1)[1]) >= 10 for h in hosts)
+
+
+def test_connection_budget_keeps_the_cli_able_to_connect():
+    """80 agents (from 127.0.0.1, the address the budget trusts most)
+    against a budget of 64 connections: agents' syncs take at most 64 - 8,
+    the others are answered 503 and retry; the CLI still connects, and the
+    log says the budget was reached."""
+    c = scale.Cluster(BIN, HARNESS, 80,
+                      sched_args=["--max-connections", "64", "--api-connection-reserve", "8",
+                                  "--max-connections-per-address", "1000"],
+                      agent_args=["--source", "127.0.0.1"])
+    try:
+        c.start_scheduler()
+        c.start_harness()
+        wait_for("56 agents registered and others refused",
+                 lambda: (lambda s: s["registered"] >= 56 and s["http_errors"] > 0 and s)(c.stats()), timeout=60)
+        wait_for("the budget log line",
+                 lambda: "agent syncs refused (--api-connection-reserve)" in c.sched_log(), timeout=30)
+        assert c.stats()["registered"] <= 56
+        env = dict(os.environ, BOREALIS_TOKEN_FILE=c.api.token_file)
+        for _ in range(3):
+            r = scale.subprocess.run([os.path.join(BIN, "borealis"), "--scheduler", f"http://127.0.0.1:{c.port}",
+                                      "job", "list"], capture_output=True, text=True, timeout=60, env=env,
+                                     stdin=scale.subprocess.DEVNULL)
+            assert r.returncode == 0, r.stderr
+        # An agent's 503 names what is full.
+        assert "--api-connection-reserve" in c.harness_errors()
+    finally:
+        c.stop()
+        c.remove()
