@@ -555,11 +555,13 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_address, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
-        /* Requests are small and bodies go to our own buffer: 16 KiB for
-         * headers (MHD's default is 32). An idle connection costs about
-         * 4.5 KiB, 12.5 KiB with TLS (the GnuTLS session): the budget is
-         * what bounds memory (docs/benchmarks.md). */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        /* Requests are small and bodies go to our own buffer: 4 KiB for
+         * headers and MHD's read buffer (its default is 32), so requests
+         * with up to about 3.5 KiB of headers are served, larger ones get
+         * 431. It is what an agent's parked poll costs most: 16 KiB made
+         * 18.8 KiB per idle agent, 4 KiB 6.8 KiB (docs/benchmarks.md
+         * "Scale"). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)4096,
         /* The kernel caps it at net.core.somaxconn (4096 by default). */
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
         MHD_OPTION_ARRAY, s->tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);

@@ -99,3 +99,16 @@ def test_chunked_body_still_works(scheduler):
     assert_error(body, "INVALID")
     assert "required" in body["error"], body
     assert scheduler.api_ok("/health")
+
+
+def test_request_headers_up_to_3_kib_are_served_larger_refused(scheduler):
+    """A connection's buffer is 4 KiB (an idle agent must cost little):
+    requests with up to 3 KiB of headers are served, larger ones are
+    answered 431 at once."""
+    head = b"GET /api/v1/jobs HTTP/1.1\nHost: 127.0.0.1\n" + authorized(scheduler)
+    status, body = raw_request(scheduler, head + b"X-Pad: " + b"a" * 3000 + b"\n")
+    assert status == 200, body
+    with scheduler.tls().wrap_socket(socket.create_connection(("127.0.0.1", scheduler.port), timeout=20),
+                                     server_hostname="127.0.0.1") as s:
+        s.sendall((head + b"X-Pad: " + b"a" * 8000 + b"\n\n").replace(b"\n", b"\r\n"))
+        assert s.recv(100).startswith(b"HTTP/1.1 431 ")
