@@ -51,7 +51,9 @@ const struct cli_command cmd_job_start_entry = {
             "current config (the one `job inspect` shows), as an update the scheduler runs: it prints the "
             "instances to add, then starts the update (`update info`, `pause`, `abort` act on it; the job file's "
             "`update:` settings apply). Running instances are left alone (`Instance 2 is already running`); "
-            "when none is killed it prints so and exits 0. Exits 6 for an instance the job does not have, 4 when "
+            "when none is killed it prints so and exits 0. The instances of a batch job that ended on their own "
+            "(FINISHED, FAILED) are not started again, as in Aurora: it says so for each and exits 4 when nothing "
+            "else was to start. Exits 6 for an instance the job does not have, 4 when "
             "the job already has an active update; with --wait, 4 when it did not end ROLLED_FORWARD.",
     .examples = "borealis job start local/www-data/prod/web/1 --wait\n"
                 "borealis job start local/www-data/prod/web --message 'back after the incident'",

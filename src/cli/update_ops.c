@@ -184,12 +184,24 @@ int update_ops_start_scoped(const struct cli_ctx *ctx, const char *key, const ch
         _cleanup_free_ char *list = ranges(running);
         printf("Instances %s are already running\n", list);
     }
+    /* `job start` of a batch job's instances that ended on their own:
+     * refused, saying why (docs/jobs.md "Updates"). */
+    json_t *ended = json_object_get(answer, "ended");
+    for (size_t i = 0; i < json_array_size(ended); i++) {
+        json_t *e = json_array_get(ended, i);
+        fprintf(stderr,
+                "Instance %lld of batch job %s ended %s: a batch job's instances are not started again once they "
+                "have ended (only killed ones are); create the job anew to run it again\n",
+                (long long)json_integer_value(json_object_get(e, "instance")), key,
+                json_string_value(json_object_get(e, "state")) ?: "?");
+    }
     json_t *plan = json_object_get(answer, "plan");
     if (!json_array_size(json_object_get(plan, "add"))) {
         printf("%s\n", nothing);
+        bool refused = json_array_size(ended) > 0;
         json_decref(answer);
         json_decref(body);
-        return CLI_EXIT_OK;
+        return refused ? CLI_EXIT_COMMAND_FAILURE : CLI_EXIT_OK;
     }
     printf("Update of job %s:\n", key);
     update_ops_print_plan(plan);

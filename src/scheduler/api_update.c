@@ -53,15 +53,18 @@ static json_t *update_with_plan(struct sched_update *u, json_t *plan)
 }
 
 /* A retry of a request already done: the same request id, or the active
- * update heading to the same config. */
-static struct sched_update *same_request(struct sched_job *j, const struct update_request *r)
+ * update heading to the same config over the same instances (a full
+ * update while a canary of the same config runs is another request: it
+ * is refused as any second update is). */
+static struct sched_update *same_request(struct sched_job *j, const struct update_request *r,
+                                         const struct update_scope *scope)
 {
     struct sched_update *u;
     if (r->request_id)
         DL_FOREACH2(j->updates, u, u_next)
     if (u->request_id && strcmp(u->request_id, r->request_id) == 0)
         return u;
-    if (j->update && j->update->to && !j->update->restart) {
+    if (j->update && j->update->to && !j->update->restart && update_same_scope(j->update, scope)) {
         json_t *a = job_config_to_json(j->update->to), *b = job_config_to_json(r->config);
         bool same = json_equal(a, b);
         json_decref(a);
@@ -103,7 +106,7 @@ void api_update_start(struct http_request *req, void *ctx)
         http_reply_json(req, 200, o);
         return;
     }
-    struct sched_update *u = same_request(j, &r);
+    struct sched_update *u = same_request(j, &r, &scope);
     if (u) {
         json_t *o = update_with_plan(u, NULL);
         json_object_set_new(o, "existing", json_true());
@@ -347,18 +350,25 @@ void api_job_start(struct http_request *req, void *ctx)
      * scoped to them adds them back. Live ones are left alone. */
     scope = bo_xcalloc((size_t)n, sizeof(*scope));
     size_t n_scope = 0;
-    json_t *running = json_array();
+    json_t *running = json_array(), *ended = json_array();
     for (int64_t i = 0, k = 0; i < n; i++) {
         if (r.instances && (k >= (int64_t)r.n_instances || r.instances[k] != i))
             continue;
         k++;
-        if (update_present_task(j, i))
+        struct sched_task *t = update_present_task(j, i);
+        /* A batch job's instance that ended on its own is done, as in
+         * Aurora (only a kill is undone here); a service's is being
+         * rescheduled. */
+        if (t && !j->config->service && task_state_is_terminal(t->state))
+            json_array_append_new(ended, json_pack("{s:I, s:s}", "instance", (json_int_t)i, "state",
+                                                   task_state_name(t->state)));
+        else if (t)
             json_array_append_new(running, json_integer(i));
         else
             scope[n_scope++] = i;
     }
     struct update_scope sc = {scope, n_scope};
-    start_scoped(req, ctx, j, j->config, &sc, &r, json_pack("{s:o}", "running", running));
+    start_scoped(req, ctx, j, j->config, &sc, &r, json_pack("{s:o, s:o}", "running", running, "ended", ended));
 out:
     update_request_clear(&r);
     json_decref(body);

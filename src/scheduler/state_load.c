@@ -549,7 +549,7 @@ static int load_update_instances(const struct row *r, json_t *arr, struct sched_
     {
         struct update_instance *x = &u->inst[u->n_inst];
         int64_t inst, failures;
-        const char *action, *phase, *task_id;
+        const char *action, *phase, *task_id, *prefer = NULL;
         enum update_action a;
         enum update_phase p;
         if (!json_is_object(o))
@@ -557,7 +557,9 @@ static int load_update_instances(const struct row *r, json_t *arr, struct sched_
         if (get_int(r, o, "instance", 0, JOB_MAX_INSTANCES - 1, &inst) < 0 ||
             get_int(r, o, "failures", 0, INT32_MAX, &failures) < 0 || get_str(r, o, "action", false, &action) < 0 ||
             get_str(r, o, "phase", false, &phase) < 0 || get_bool(r, o, "touched", &x->touched) < 0 ||
-            get_str(r, o, "task_id", true, &task_id) < 0)
+            get_str(r, o, "task_id", true, &task_id) < 0 || get_str(r, o, "prefer_agent", true, &prefer) < 0)
+            return -1;
+        if (prefer && check_id(r, "field `prefer_agent`", prefer) < 0)
             return -1;
         if (update_action_from_name(action, &a) < 0)
             return bad(r, "instances[%zu]: field `action` is `%.32s`, not add, kill or replace", i, action);
@@ -573,7 +575,28 @@ static int load_update_instances(const struct row *r, json_t *arr, struct sched_
         x->phase = (uint8_t)p;
         x->failures = (int32_t)failures;
         x->task_id = task_id ? bo_xstrdup(task_id) : NULL;
+        x->prefer_agent = prefer ? bo_xstrdup(prefer) : NULL;
         u->n_inst++;
+    }
+    return 0;
+}
+
+/* "scope": null (absent in older records) or the instances, ascending. */
+static int load_update_scope(const struct row *r, json_t *arr, struct sched_update *u)
+{
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > JOB_MAX_INSTANCES)
+        return bad(r, "field `scope` is not null or a list of 1 to %d instances", JOB_MAX_INSTANCES);
+    u->scope = bo_xcalloc(json_array_size(arr), sizeof(*u->scope));
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= JOB_MAX_INSTANCES ||
+            (i > 0 && json_integer_value(v) <= u->scope[i - 1]))
+            return bad(r, "scope[%zu] is not an instance above the one before", i);
+        u->scope[u->n_scope++] = json_integer_value(v);
     }
     return 0;
 }
@@ -719,6 +742,7 @@ static int load_update(void *ctx, const char *id, const char *value, bo_error_t 
     u->created_ms = created;
     u->failed_instances = (int32_t)failed;
     if (load_update_instances(&r, json_object_get(rec, "instances"), u) < 0 ||
+        load_update_scope(&r, json_object_get(rec, "scope"), u) < 0 ||
         load_update_events(&r, json_object_get(rec, "events"), u) < 0)
         goto out;
     u->updated_ms = updated;

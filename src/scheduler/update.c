@@ -109,8 +109,12 @@ void update_free(struct sched_state *st, struct sched_update *u)
     job_config_unref(u->from);
     job_config_unref(u->to);
     for (size_t i = 0; i < u->n_inst; i++)
+    {
         free(u->inst[i].task_id);
+        free(u->inst[i].prefer_agent);
+    }
     free(u->inst);
+    free(u->scope);
     for (size_t i = 0; i < u->n_events; i++) {
         free(u->events[i].what);
         free(u->events[i].user);
@@ -175,6 +179,14 @@ static json_t *record(const struct sched_update *u, bool with_ids)
                           u->failed_instances);
     json_object_set_new(r, "message", str_or_null(u->message));
     json_object_set_new(r, "request_id", str_or_null(u->request_id));
+    if (u->scope) {
+        json_t *scope = json_array();
+        for (size_t i = 0; i < u->n_scope; i++)
+            json_array_append_new(scope, json_integer(u->scope[i]));
+        json_object_set_new(r, "scope", scope);
+    } else {
+        json_object_set_new(r, "scope", json_null());
+    }
     json_object_set_new(r, "kind", json_string(u->restart ? "restart" : "update"));
     json_object_set_new(r, "settings", settings_json(&u->settings));
     json_object_set_new(r, "batches", json_integer(u->batches));
@@ -193,6 +205,8 @@ static json_t *record(const struct sched_update *u, bool with_ids)
                               update_action_name(x->action), "phase", update_phase_name(x->phase), "touched",
                               x->touched, "failures", x->failures);
         json_object_set_new(o, "task_id", str_or_null(x->task_id));
+        if (x->prefer_agent)
+            json_object_set_new(o, "prefer_agent", json_string(x->prefer_agent));
         json_array_append_new(inst, o);
     }
     json_object_set_new(r, "instances", inst);
@@ -272,6 +286,13 @@ static struct sched_task *present_task(const struct sched_job *j, int64_t i)
 }
 
 struct sched_task *update_present_task(const struct sched_job *j, int64_t i) { return present_task(j, i); }
+
+bool update_same_scope(const struct sched_update *u, const struct update_scope *scope)
+{
+    if (!u->scope || !scope->instances)
+        return !u->scope && !scope->instances;
+    return u->n_scope == scope->n && memcmp(u->scope, scope->instances, scope->n * sizeof(*u->scope)) == 0;
+}
 
 static bool in_scope(const struct update_scope *scope, int64_t i, size_t *k)
 {
@@ -393,7 +414,14 @@ static int add_task(struct sched_state *st, struct sched_update *u, struct updat
     struct sched_task *t, *prev = current_task(u->job, x->instance);
     _cleanup_free_ char *msg = bo_xasprintf("%s by %s %s", !forward(u) ? "rolled back" : prev ? "replaced" : "added",
                                             u->restart ? "restart" : "update", u->id);
-    if (lifecycle_add_instance(st, u->job, x->instance, c, prev ? prev->agent_id : NULL, msg, &t, err) < 0)
+    /* Affinity: the machine of the task it replaces (kept in the update's
+     * record, so a scheduler restart before the new task is placed keeps
+     * it: update_recovered). */
+    if (prev && prev->agent_id) {
+        free(x->prefer_agent);
+        x->prefer_agent = bo_xstrdup(prev->agent_id);
+    }
+    if (lifecycle_add_instance(st, u->job, x->instance, c, prev ? x->prefer_agent : NULL, msg, &t, err) < 0)
         return -1;
     free(x->task_id);
     x->task_id = bo_xstrdup(t->id);
@@ -664,8 +692,17 @@ void update_recovered(struct sched_state *st)
     HASH_ITER(hh, st->jobs, j, tmp)
     {
         j->update_timer.kind = TIMER_UPDATE;
-        if (j->update)
-            bo_timer_arm(&st->timers, &j->update_timer, bo_mono_ms());
+        if (!j->update)
+            continue;
+        bo_timer_arm(&st->timers, &j->update_timer, bo_mono_ms());
+        /* A task the update added that is not placed yet still prefers
+         * the machine of the one it replaced. */
+        for (size_t i = 0; i < j->update->n_inst; i++) {
+            struct update_instance *x = &j->update->inst[i];
+            struct sched_task *t = x->task_id ? state_task_find(st, x->task_id) : NULL;
+            if (t && x->prefer_agent && !t->prefer_agent && !t->agent_id)
+                t->prefer_agent = bo_xstrdup(x->prefer_agent);
+        }
     }
 }
 
@@ -712,6 +749,11 @@ int update_start(struct sched_state *st, struct sched_job *j, const struct updat
     u->user = bo_xstrdup(o->user ? o->user : "");
     u->message = o->message && *o->message ? bo_xstrdup(o->message) : NULL;
     u->request_id = o->request_id && *o->request_id ? bo_xstrdup(o->request_id) : NULL;
+    if (o->scope.instances) {
+        u->scope = bo_xcalloc(o->scope.n + 1, sizeof(*u->scope));
+        memcpy(u->scope, o->scope.instances, o->scope.n * sizeof(*u->scope));
+        u->n_scope = o->scope.n;
+    }
     u->created_ms = now;
     u->inst = plan;
     u->n_inst = n;

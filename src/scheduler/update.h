@@ -52,6 +52,7 @@ struct update_instance {
     bool touched;    /* started rolling forward: rolled back on failure */
     int32_t failures;
     char *task_id;   /* PHASE_WATCHING: the task watched */
+    char *prefer_agent; /* the agent of the task it replaced (update affinity), or NULL */
 };
 
 /* An event in an update's history: a status change (instance -1) or an
@@ -92,6 +93,8 @@ struct sched_update {
     char *user;                   /* who started it */
     char *message;                /* given at start, or NULL */
     char *request_id;             /* the client's idempotency key, or NULL */
+    int64_t *scope;               /* the instances it was asked to touch (sorted), NULL: all */
+    size_t n_scope;
     int64_t created_ms, updated_ms;
     struct update_instance *inst; /* instances that change, by instance number */
     size_t n_inst;
@@ -121,6 +124,9 @@ struct update_scope {
     const int64_t *instances; /* NULL: every instance */
     size_t n;
 };
+
+/* Whether u was asked to touch exactly the instances of `scope`. */
+bool update_same_scope(const struct sched_update *u, const struct update_scope *scope);
 
 /* What `update start` would do to each instance of `j` (within `scope`,
  * NULL: all) given config `to`: fills *ret (heap, by instance) with the

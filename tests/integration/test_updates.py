@@ -380,3 +380,53 @@ def test_job_add_clones_an_instance(running):
         status, answer = c.api_raw(f"/api/v1/jobs/{KEY}/{route}", "POST", body)
         assert status == 400 and says in answer, (route, body, status, answer)
     assert c.job(KEY)["job"]["instances"] == 5
+
+
+def test_a_full_update_during_a_same_config_canary_is_not_taken_for_a_retry(running):
+    c = running
+    create(c, "v1", instances=3)
+    # The canary watches long, so it is still active when the full update
+    # of the same config comes.
+    r = c.cli("update", "start", KEY + "/0-1", update_file(c, "v2", instances=3, watch=600))
+    assert r.rc == 0, r
+    canary = latest(c)["id"]
+    assert latest(c)["scope"] == [0, 1]
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3))
+    # Refused as any second update is, naming the canary; not answered
+    # with the canary as if it were the update just asked for.
+    assert r.rc == 4, r
+    assert f"already has an active update {canary}" in r.err and "Started update" not in r.out, r
+    assert latest(c)["id"] == canary
+    r = c.cli("update", "abort", KEY)
+    assert r.rc == 0, r
+    await_status(c, "ABORTED")
+    # Once it is over, the full update starts (its own id).
+    r = c.cli("update", "start", KEY, update_file(c, "v2", instances=3, watch=0), "--wait")
+    assert r.rc == 0 and latest(c)["id"] != canary and latest(c)["scope"] is None, r
+
+
+def test_job_start_of_an_ended_batch_instance_says_why_not(running):
+    c = running
+    key = "local/www-data/prod/batch"
+    text = """
+jobs:
+  - cluster: local
+    role: www-data
+    environment: prod
+    name: batch
+    instances: 2
+    task:
+      resources: {cpu: 0.01, ram: 8MiB, disk: 0}
+      processes:
+        - name: main
+          cmdline: "true"
+"""
+    r = c.cli("job", "create", key, c.job_file(text, "batch.yaml"), "--wait-until", "FINISHED")
+    assert r.rc == 0, r
+    r = c.cli("job", "start", key + "/1")
+    assert r.rc == 4, r
+    assert (f"Instance 1 of batch job {key} ended FINISHED: a batch job's instances are not started again once "
+            "they have ended") in r.err and "already running" not in r.out, r
+    r = c.cli("job", "start", key)
+    assert r.rc == 4 and "Instance 0 of batch job" in r.err and "Instance 1 of batch job" in r.err, r
+    assert all(t["state"] == "FINISHED" for t in c.tasks(key).values())

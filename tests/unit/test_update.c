@@ -292,6 +292,68 @@ TEST(replaced_instance_goes_back_to_its_agent)
     store_close(s);
 }
 
+TEST(affinity_survives_a_scheduler_restart)
+{
+    struct sched_state st;
+    struct store *s;
+    setup(&st, &s);
+    add_agent(&st, "small", 64ULL << 20);
+    struct sched_job *j = running_job(&st, config(1, "v1", NULL));
+    add_agent(&st, "big", 1ULL << 30);
+    struct sched_update *u = start(&st, j, config(1, "v2", NULL), NULL, 0);
+    /* The old task is killed and its replacement added, not placed yet,
+     * when the scheduler goes down. */
+    CHECK(lifecycle_run_timers(&st, bo_mono_ms(), NULL) == 0);
+    CHECK(lifecycle_transition(&st, j->current[0], TASK_KILLED, NULL, NULL) == 1);
+    CHECK(lifecycle_run_timers(&st, bo_mono_ms(), NULL) == 0);
+    CHECK(j->current[0]->state == TASK_PENDING && u->inst[0].prefer_agent);
+    CHECK_STR(u->inst[0].prefer_agent, "small");
+    _cleanup_free_ char *id = bo_xstrdup(j->current[0]->id);
+    struct sched_options o = st.opt;
+    state_free(&st);
+
+    struct sched_state st2;
+    state_init(&st2, &o, s);
+    st2.update_step = update_step;
+    CHECK(state_load(&st2, NULL) == 0);
+    lifecycle_recovered(&st2, bo_mono_ms(), bo_wall_ms());
+    update_recovered(&st2);
+    /* The agents sync again (the test's were never stored), the roomier
+     * one first. */
+    CHECK(!state_agent_find(&st2, "small"));
+    add_agent(&st2, "big", 1ULL << 30);
+    add_agent(&st2, "small", 64ULL << 20);
+    j = state_job_find(&st2, "local/r/devel/web");
+    CHECK(j && j->update && j->current[0]->state == TASK_PENDING);
+    CHECK_STR(j->current[0]->id, id);
+    CHECK_STR(j->current[0]->prefer_agent, "small");
+    settle(&st2);
+    CHECK_STR(cmd_of(j->current[0]), "v2");
+    CHECK(j->current[0]->state == TASK_RUNNING && j->current[0]->agent);
+    CHECK_STR(j->current[0]->agent->id, "small"); /* not the roomier one */
+    state_free(&st2);
+    store_close(s);
+}
+
+TEST(a_retry_is_only_an_identical_request)
+{
+    struct sched_state st;
+    struct store *s;
+    setup(&st, &s);
+    add_agent(&st, "a", 1ULL << 30);
+    struct sched_job *j = running_job(&st, config(3, "v1", NULL));
+    static const int64_t canary[] = {0, 1}, other[] = {0, 2};
+    struct sched_update *u = start(&st, j, config(3, "v2", NULL), canary, 2);
+    struct update_scope same = {canary, 2}, all = {NULL, 0}, diff = {other, 2}, fewer = {canary, 1};
+    CHECK(update_same_scope(u, &same));
+    CHECK(!update_same_scope(u, &all) && !update_same_scope(u, &diff) && !update_same_scope(u, &fewer));
+    settle(&st);
+    struct sched_update *v = start(&st, j, config(3, "v2", NULL), NULL, 0);
+    CHECK(update_same_scope(v, &all) && !update_same_scope(v, &same));
+    state_free(&st);
+    store_close(s);
+}
+
 TEST(restart_replaces_each_instance_by_itself)
 {
     struct sched_state st;
