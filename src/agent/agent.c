@@ -23,6 +23,7 @@
 #include "agent/options.h"
 #include "agent/runtime.h"
 #include "agent/sync.h"
+#include "agent/exec_session.h"
 #include "agent/task_io.h"
 #include "agent/tasks.h"
 #include "base/clock.h"
@@ -42,6 +43,8 @@ struct agent {
     struct sync *sync;
     struct task_io *io;
     struct agent_tls tls;
+    struct http_tls http_tls;
+    struct exec_sessions *execs;
 };
 
 static json_t *inventory_hook(void *ctx)
@@ -66,6 +69,8 @@ static void answer_hook(void *ctx, const struct sync_answer *ans)
     size_t i;
     json_array_foreach(ans->reads, i, item)
     task_io_handle(a->io, item);
+    json_array_foreach(ans->execs, i, item)
+    exec_sessions_start(a->execs, item);
     if (ans->n_acks > 0 && a->opt.sandbox_retention_ms == 0)
         task_mgr_gc(a->tasks);
 }
@@ -80,6 +85,12 @@ static int run_hook(void *ctx, const char *task_id, const char *cmd, struct runt
 {
     struct agent *a = ctx;
     return task_mgr_run(a->tasks, task_id, cmd, ret, err);
+}
+
+static int exec_target_hook(void *ctx, const char *task_id, struct exec_target *ret, bo_error_t *err)
+{
+    struct agent *a = ctx;
+    return task_mgr_exec_target(a->tasks, task_id, &ret->rt, &ret->uid, &ret->gid, err);
 }
 
 static void reply_hook(void *ctx, json_t *reply)
@@ -231,6 +242,8 @@ static int setup(struct agent *a, bo_error_t *err)
     struct task_io_hooks ioh = {.ctx = a, .sandbox = sandbox_hook, .reply = reply_hook, .run = run_hook};
     if (task_io_new(&ioh, &a->io, err) < 0)
         return -1;
+    a->http_tls = tls;
+    a->execs = exec_sessions_new(a->opt.scheduler_url, a->id, &a->http_tls, exec_target_hook, a);
     return task_mgr_recover(a->tasks, err);
 }
 
@@ -399,6 +412,7 @@ static int run(struct agent *a)
 
 static void teardown(struct agent *a)
 {
+    exec_sessions_free(a->execs);
     task_io_free(a->io);
     sync_free(a->sync);
     agent_tls_clear(&a->tls);

@@ -975,3 +975,74 @@ void runtime_exec_clear(struct runtime_exec *ex)
     free(ex->pidfile);
     *ex = (struct runtime_exec){.out = -1, .status = -1};
 }
+
+int runtime_exec_tty_begin(const struct runtime *rt, const struct runtime_exec_tty *t, struct runtime_exec *ret,
+                           bo_error_t *err)
+{
+    char user[48];
+    snprintf(user, sizeof(user), "%u:%u", (unsigned)t->uid, (unsigned)t->gid);
+    _cleanup_free_ char *console = bo_xasprintf("--console-socket=%s", t->console_socket);
+    _cleanup_free_ char *env = bo_xasprintf("TERM=%s", t->term ? t->term : "xterm");
+    size_t n_words = 0;
+    while (t->argv && t->argv[n_words])
+        n_words++;
+    _cleanup_free_ char **argv = bo_xcalloc(24 + n_words, sizeof(char *));
+    size_t n = global_args(rt, argv);
+    argv[n++] = "exec";
+    argv[n++] = "--tty";
+    argv[n++] = console;
+    /* With any --env the runtime looks the command up in that PATH only
+     * (crun 1.8): the usual one, as docker's default. */
+    argv[n++] = "--env";
+    argv[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    argv[n++] = "--env";
+    argv[n++] = env;
+    argv[n++] = "--user";
+    argv[n++] = user;
+    argv[n++] = "--cwd";
+    argv[n++] = (char *)t->cwd;
+    argv[n++] = "--no-new-privs";
+    static _Atomic unsigned long long seq;
+    char *pidfile = bo_xasprintf("%s/exec-tty-%d-%llu.pid", rt->state_root, (int)getpid(), ++seq);
+    argv[n++] = "--pid-file";
+    argv[n++] = pidfile;
+    argv[n++] = (char *)t->id;
+    if (n_words == 0)
+        argv[n++] = "/bin/sh";
+    for (size_t i = 0; i < n_words; i++)
+        argv[n++] = t->argv[i];
+    argv[n] = NULL;
+    int out[2], status[2];
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        free(pidfile);
+        return bo_error_sys(err, errno, "pipe");
+    }
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        free(pidfile);
+        return bo_error_sys(err, e, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        close(status[0]);
+        close(status[1]);
+        free(pidfile);
+        return bo_error_sys(err, e, "fork");
+    }
+    if (pid == 0) {
+        close(out[0]);
+        close(status[0]);
+        exec_helper(rt, argv, out[1], status[1]);
+    }
+    close(out[1]);
+    close(status[1]);
+    (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+    (void)fcntl(status[0], F_SETFL, O_NONBLOCK);
+    *ret = (struct runtime_exec){.helper = pid, .out = out[0], .status = status[0], .pidfile = pidfile};
+    return 0;
+}

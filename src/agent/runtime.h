@@ -105,6 +105,24 @@ void runtime_exec_kill(const struct runtime_exec *ex);
 /* Close its fds and remove its pid file. */
 void runtime_exec_clear(struct runtime_exec *ex);
 
+/* `runtime exec --tty` (`task exec`): argv (NULL or empty: /bin/sh) in
+ * container `id` as uid:gid, no new privileges, TERM=term. The runtime
+ * makes the terminal inside the container (its controlling terminal) and
+ * sends the master end to the unix socket listening at console_socket;
+ * out and status as runtime_exec_begin's (the runtime's own messages on
+ * out, the command's exit status as the runtime's). */
+struct runtime_exec_tty {
+    const char *id;
+    uid_t uid;
+    gid_t gid;
+    const char *cwd;
+    char *const *argv;
+    const char *term;
+    const char *console_socket;
+};
+int runtime_exec_tty_begin(const struct runtime *rt, const struct runtime_exec_tty *t, struct runtime_exec *ret,
+                           bo_error_t *err);
+
 /* The agent is a child subreaper (so a detached container's first process
  * is its child): the runtime's own helper processes that exit after their
  * parent are its children too. Reap every exited child; the tasks' ones

@@ -140,7 +140,7 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
 
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
 {
-    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile", "reads"};
+    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile", "reads", "execs"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
     if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
@@ -165,8 +165,13 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
     if (reads && (!json_is_array(reads) || json_array_size(reads) > SYNC_MAX_READS))
         return bo_error_set(err, BO_E_INVALID, "sync answer: reads must be an array of at most %d items",
                             SYNC_MAX_READS);
+    json_t *execs = json_object_get(j, "execs");
+    if (execs && (!json_is_array(execs) || json_array_size(execs) > SYNC_MAX_READS))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: execs must be an array of at most %d items",
+                            SYNC_MAX_READS);
     struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0, .reconcile = json_is_true(rec),
-                            .reads = reads ? json_incref(reads) : json_array()};
+                            .reads = reads ? json_incref(reads) : json_array(),
+                            .execs = execs ? json_incref(execs) : json_array()};
     size_t i;
     json_t *v;
     a.acks = bo_xcalloc(json_array_size(acks) + 1, sizeof(*a.acks));
@@ -230,6 +235,7 @@ void sync_answer_clear(struct sync_answer *a)
     for (size_t i = 0; i < a->n_rejected; i++)
         free(a->rejected[i].reason);
     json_decref(a->reads);
+    json_decref(a->execs);
     free(a->acks);
     free(a->rejected);
     free(a->launch);

@@ -64,6 +64,7 @@ struct sync_answer {
     struct sync_kill *kill;
     size_t n_kill;
     json_t *reads;        /* task reads (task_io.h), each checked when done; never NULL */
+    json_t *execs;        /* `task exec` sessions (exec_session.h); never NULL */
     int64_t heartbeat_ms; /* 0: absent */
     bool reconcile;       /* the scheduler asks for the inventory now */
 };

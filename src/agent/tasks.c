@@ -1142,3 +1142,21 @@ int task_mgr_run(struct task_mgr *m, const char *task_id, const char *cmd, struc
         return bo_error_sys(err, errno, "stat `%s`", t->rec.sandbox);
     return runtime_exec_begin(m->cfg.runtime, task_id, sb.st_uid, sb.st_gid, OCI_SANDBOX_PATH, cmd, ret, err);
 }
+
+int task_mgr_exec_target(struct task_mgr *m, const char *task_id, const struct runtime **ret_rt, uid_t *ret_uid,
+                         gid_t *ret_gid, bo_error_t *err)
+{
+    struct task *t = find_task(m, task_id);
+    if (!t || !t->rec.sandbox)
+        return bo_error_set(err, BO_E_NOTFOUND, "task `%s` is not on this agent any more", task_id);
+    if (state_terminal(t->rec.state) || t->pidfd < 0 || t->starting || !m->cfg.runtime)
+        return bo_error_set(err, BO_E_REFUSED, "task `%s` is %s: a session opens only in a running task%s", task_id,
+                            t->rec.state, m->cfg.runtime ? "" : " with a container");
+    struct stat sb;
+    if (stat(t->rec.sandbox, &sb) < 0)
+        return bo_error_sys(err, errno, "stat `%s`", t->rec.sandbox);
+    *ret_rt = m->cfg.runtime;
+    *ret_uid = sb.st_uid;
+    *ret_gid = sb.st_gid;
+    return 0;
+}

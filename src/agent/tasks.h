@@ -76,6 +76,10 @@ json_t *task_mgr_usage(struct task_mgr *m);
  * its user, in its sandbox (runtime_exec_begin). */
 int task_mgr_run(struct task_mgr *m, const char *task_id, const char *cmd, struct runtime_exec *ret,
                  bo_error_t *err);
+/* Where `task exec` runs in task_id: its runtime and user (the sandbox's
+ * owner); refused unless the task runs in a container. */
+int task_mgr_exec_target(struct task_mgr *m, const char *task_id, const struct runtime **ret_rt, uid_t *ret_uid,
+                         gid_t *ret_gid, bo_error_t *err);
 const char *task_mgr_sandbox(struct task_mgr *m, const char *task_id, bool *ret_ended);
 
 /* The agent stops without killing its tasks: wait (at most timeout_ms)

@@ -22,6 +22,7 @@ extern const struct cli_command cmd_task_logs_entry;
 extern const struct cli_command cmd_task_files_entry;
 extern const struct cli_command cmd_task_cp_entry;
 extern const struct cli_command cmd_task_run_entry;
+extern const struct cli_command cmd_task_exec_entry;
 extern const struct cli_command cmd_job_logs_entry;
 extern const struct cli_command cmd_job_restart_entry;
 extern const struct cli_command cmd_job_start_entry;
@@ -65,6 +66,7 @@ static const struct cli_command *const command_table[] = {
     &cmd_task_list_entry,   &cmd_task_logs_entry,   &cmd_task_files_entry,
     &cmd_task_cp_entry,
     &cmd_task_run_entry,
+    &cmd_task_exec_entry,
     &cmd_token_create_entry, &cmd_token_list_entry, &cmd_token_revoke_entry,
     &cmd_whoami_entry,      &cmd_audit_entry,
     &cmd_image_pull_entry,  &cmd_image_import_entry, &cmd_image_ls_entry,

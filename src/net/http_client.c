@@ -32,6 +32,8 @@ static struct http_tls default_tls;
 
 void http_client_set_tls(const struct http_tls *tls) { default_tls = *tls; }
 
+const struct http_tls *http_client_tls(void) { return &default_tls; }
+
 void http_tls_apply(void *easy, const struct http_tls *tls)
 {
     CURL *c = easy;

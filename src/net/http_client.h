@@ -25,6 +25,7 @@ struct http_tls {
 
 /* The TLS settings http_request uses (the CLI sets them once). */
 void http_client_set_tls(const struct http_tls *tls);
+const struct http_tls *http_client_tls(void);
 
 /* method: "GET", "POST", "DELETE". body may be NULL. timeout_ms 0 = 30 s.
  * bearer: a token sent as `Authorization: Bearer TOKEN`, or NULL.

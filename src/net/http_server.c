@@ -374,6 +374,41 @@ json_t *http_body_json(struct http_request *req)
     return j;
 }
 
+struct upgrade_cb {
+    http_upgraded_fn fn;
+    void *cls;
+};
+
+static void on_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
+                        MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct upgrade_cb cb = *(struct upgrade_cb *)cls;
+    free(cls);
+    cb.fn(cb.cls, sock, extra, extra_len, urh);
+}
+
+void http_reply_upgrade(struct http_request *req, const char *protocol, http_upgraded_fn fn, void *cls)
+{
+    struct upgrade_cb *cb = bo_xcalloc(1, sizeof(*cb));
+    *cb = (struct upgrade_cb){fn, cls};
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, cb);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, protocol);
+    if (MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp) != MHD_YES) {
+        /* Refused by MHD (not HTTP/1.1, no `Connection: upgrade`): the
+         * connection is closed. */
+        free(cb);
+    }
+    MHD_destroy_response(resp);
+    req->answered = true;
+    if (req->server->observe)
+        req->server->observe(req, 101, bo_mono_ms() - req->start_ms, req->server->ctx);
+}
+
+void http_upgraded_close(void *handle)
+{
+    MHD_upgrade_action(handle, MHD_UPGRADE_ACTION_CLOSE);
+}
+
 void http_suspend(struct http_request *req)
 {
     req->suspended = true;
@@ -519,7 +554,7 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
      * addresses: the socket is dual-stack). */
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
     struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
     struct sockaddr *addr = (struct sockaddr *)&sa;
     if (inet_pton(AF_INET6, cfg->listen, &sa6.sin6_addr) == 1) {
         addr = (struct sockaddr *)&sa6;

@@ -134,6 +134,16 @@ void http_reply_error(struct http_request *req, unsigned status, const char *cod
 /* Map a bo_error kind to status + code and answer with its message. */
 void http_reply_bo_error(struct http_request *req, bo_error_t e);
 
+/* Answer 101 Switching Protocols (`Upgrade: protocol`). Once it is sent,
+ * `fn` gets the raw stream from the same loop: `fd` (the socket, or under
+ * TLS MHD's end of a socket pair, encrypted by http_server_run), the
+ * bytes the client sent after its request, and a handle. The owner never
+ * closes fd: it calls http_upgraded_close(handle), from the thread that
+ * runs the server. A connection that fails first never gets `fn`. */
+typedef void (*http_upgraded_fn)(void *cls, int fd, const char *extra, size_t extra_len, void *handle);
+void http_reply_upgrade(struct http_request *req, const char *protocol, http_upgraded_fn fn, void *cls);
+void http_upgraded_close(void *handle);
+
 void http_suspend(struct http_request *req);
 void http_resume(struct http_request *req);
 

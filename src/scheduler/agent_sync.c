@@ -10,6 +10,7 @@
 #include "model/json_check.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/exec_session.h"
 #include "scheduler/task_read.h"
 
 /* Kept on the request across a suspend, so the resumed call knows whose
@@ -386,6 +387,9 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
                                "heartbeat_ms", (json_int_t)st->opt.agent_heartbeat_ms);
     if (reads)
         json_object_set_new(answer, "reads", reads);
+    json_t *execs = exec_session_take(a->id);
+    if (execs)
+        json_object_set_new(answer, "execs", execs);
     if (a->needs_inventory)
         json_object_set_new(answer, "reconcile", json_true());
     if (json_array_size(rejected) > 0)

@@ -15,6 +15,7 @@
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/exec_session.h"
 #include "scheduler/task_read.h"
 #include "scheduler/update.h"
 
@@ -564,6 +565,9 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/jobs/*/*/*/*/instances/*/files", task_read_handle_files, "task_files", PERM_ROLE_READ},
     {"POST", "/api/v1/jobs/*/*/*/*/instances/*/files", task_read_handle_write, "task_write", PERM_ROLE_WRITE},
     {"POST", "/api/v1/jobs/*/*/*/*/instances/*/run", task_read_handle_run, "task_run", PERM_ROLE_WRITE},
+    /* `task exec`: upgraded to a stream, spliced with the agent's (exec_session.h). */
+    {"POST", "/api/v1/jobs/*/*/*/*/instances/*/exec", exec_session_handle_open, "task_exec", PERM_ROLE_WRITE},
+    {"POST", "/api/v1/agents/exec/*", exec_session_handle_attach, "agent_exec_attach", PERM_AGENT},
     {"GET", "/api/v1/agents", h_agent_list, "agent_list", PERM_USER},
     {"POST", "/api/v1/agents/sync", agent_sync_handle, "agent_sync", PERM_AGENT},
     {"POST", "/api/v1/agents/reads", task_read_handle_reply, "agent_read_reply", PERM_AGENT},

@@ -33,6 +33,7 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/store_open.h"
+#include "scheduler/exec_session.h"
 #include "scheduler/task_read.h"
 
 /* Tasks examined per placement pass: about 100 ms of work at the measured
@@ -346,6 +347,8 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         timeout = earliest(timeout, poll_deadline < 0 ? -1 : poll_deadline > now ? poll_deadline - now : 0);
         int64_t read_deadline = task_read_next_deadline();
         timeout = earliest(timeout, read_deadline < 0 ? -1 : read_deadline > now ? read_deadline - now : 0);
+        int64_t exec_deadline = exec_session_next_deadline(now);
+        timeout = earliest(timeout, exec_deadline < 0 ? -1 : exec_deadline > now ? exec_deadline - now : 0);
         timeout = earliest(timeout, http_server_timeout_ms(s->http));
         struct pollfd pfd[2] = {{http_server_fd(s->http), POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
@@ -363,6 +366,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         if (placement_is_due(st) && run_batch(s, do_place, err) < 0)
             return -1;
         task_read_expire(st, now);
+        exec_session_expire(st, now);
         agent_sync_wake(st, now);
         http_server_run(s->http);
         if (stop_if_fatal(s, err) < 0)
@@ -605,6 +609,7 @@ out:
     if (s->http) {
         agent_sync_release_all(&s->state);
         task_read_release_all();
+        exec_session_release_all();
         http_server_run(s->http); /* answers the resumed polls */
     }
     http_server_stop(s->http);

@@ -152,7 +152,7 @@ static bool add_params(struct http_request *req, const struct param *ps, size_t 
 
 /* The task a read is about: the current one of KEY/INSTANCE, or `?task=`
  * (an earlier task of that instance). Answers and returns NULL if none. */
-static struct sched_task *find_task(struct http_request *req, struct sched_state *st)
+struct sched_task *task_read_find_task(struct http_request *req, struct sched_state *st)
 {
     _cleanup_free_ char *key =
         bo_xasprintf("%s/%s/%s/%s", req->params[0], req->params[1], req->params[2], req->params[3]);
@@ -278,7 +278,7 @@ static void handle(struct http_request *req, void *ctx, const char *op, const st
         http_reply_json(req, c->status, json_incref(c->answer));
         return;
     }
-    struct sched_task *t = find_task(req, st);
+    struct sched_task *t = task_read_find_task(req, st);
     if (!t)
         return;
     if (!t->agent_id || t->state == TASK_ASSIGNED) {

@@ -37,6 +37,9 @@ void task_read_handle_run(struct http_request *req, void *ctx);
 #define TASK_READ_RUN_TIMEOUT_DEFAULT_S 60
 #define TASK_READ_RUN_TIMEOUT_MAX_S 600
 void task_read_handle_write(struct http_request *req, void *ctx);
+/* The task of a route .../jobs/R/E/N/J/instances/I (its current one, or
+ * `?task=`), or NULL with req answered (404). */
+struct sched_task *task_read_find_task(struct http_request *req, struct sched_state *st);
 
 /* The reads due for agent `agent_id` (marked sent), as the sync answer's
  * "reads" array, or NULL when none; *ret_more: some are left for the next
