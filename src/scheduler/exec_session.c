@@ -481,8 +481,8 @@ void exec_session_handle_attach(struct http_request *req, void *ctx)
     /* Unknown, used already, or another agent's: the same answer, so a
      * guess learns nothing. */
     if (!s || strcmp(s->agent_id, agent) != 0) {
-        json_decref(body);
         http_reply_error(req, 404, "NOT_FOUND", "no exec session waits for agent %.64s under this id", agent);
+        json_decref(body);
         return;
     }
     json_decref(body);

@@ -320,3 +320,64 @@ def test_an_agent_gone_mid_session_ends_it_with_a_clear_error(running):
         # A new agent takes the task over (and stops cleanly at the end).
         c.start_agent(wait=False)
         wait_for("the new agent to sync", lambda: c.log("agent.log").count("registered with scheduler") == 2)
+
+
+def test_a_session_id_works_once_and_for_its_agent_only(running):
+    """A fake agent (a real join) runs a task, so the test sees the session
+    id the scheduler hands out: the real agent cannot attach with it, its
+    agent can once, and never again."""
+    c = running
+    fake = "8d1f9a9e-4444-4b5e-9d0f-dddddddddddd"
+    status, _, ctx = c.enrol(fake)
+    assert status == 200
+
+    def sync(body):
+        status, answer = c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx,
+                                   auth=False)
+        assert status == 200, answer
+        return json.loads(answer)
+
+    reg = {"agent_id": fake, "hostname": "fake-exec", "resources": {"cpu": 1.0, "ram": 1 << 30, "disk": 1 << 30},
+           "port_range": [41000, 41010], "attributes": {"host": "fake-exec"}, "wait_ms": 0}
+    sync(reg)
+    yaml = JOB_YAML.replace("instances: 1", "instances: 1\n    constraints:\n      - {attribute: host, value: fake-exec}")
+    r = c.cli("job", "create", JOB, c.job_file(yaml, "shell.yaml"))
+    assert r.rc == 0, r
+    launched = []
+    wait_for("the launch on the fake agent", lambda: launched.extend(sync(reg)["launch"]) or launched)
+    task_id = launched[0]["task_id"]
+    sync(dict(reg, updates=[{"seq": 1, "task_id": task_id, "state": "RUNNING", "message": "",
+                             "ts": int(time.time() * 1000), "executor_pid": 4242, "exit_code": None,
+                             "processes": []}]))
+    wait_for("the task RUNNING", lambda: c.tasks(JOB)[0]["state"] == "RUNNING")
+    head, user = upgrade(c, f"/api/v1/jobs/{JOB}/instances/0/exec", {"cmd": ["true"]}, c.tls(),
+                         headers=f"Authorization: Bearer {c.token()}\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    execs = []
+    wait_for("the session in the fake agent's sync", lambda: execs.extend(sync(reg).get("execs", [])) or execs)
+    assert execs[0]["task_id"] == task_id and execs[0]["cmd"] == ["true"], execs
+    session = execs[0]["session"]
+    assert re.fullmatch(r"[0-9a-f]{32}", session), session
+    path = "/api/v1/agents/exec/" + session
+    # The real agent, with its own certificate: not its session.
+    real = c.api("/api/v1/agents")["agents"]
+    real_id = [a["id"] for a in real if a["id"] != fake][0]
+    real_ctx = c.tls(os.path.join(c.root, "agent", "agent.pem"), os.path.join(c.root, "agent", "agent.key"))
+    head, s = upgrade(c, path, {"agent_id": real_id}, real_ctx)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 404"), head
+    head, agent = upgrade(c, path, {"agent_id": fake}, ctx)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    # Spliced: what the agent sends reaches the user.
+    agent.sendall(b"o" + struct.pack(">I", 2) + b"hi" + b"x" + struct.pack(">I", 4) + struct.pack(">I", 6))
+    got = b""
+    while not got.endswith(struct.pack(">I", 6)):
+        chunk = user.recv(4096)
+        assert chunk, got
+        got += chunk
+    assert got == b"o\0\0\0\x02hix\0\0\0\x04\0\0\0\x06", got
+    head, s = upgrade(c, path, {"agent_id": fake}, ctx)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 404"), head
+    user.close()
+    agent.close()
