@@ -14,7 +14,8 @@
 #include "base/error.h"
 #include "net/http_client.h"
 
-/* Sessions of one agent at once; more are refused (an ERROR frame). */
+/* Sessions of one agent at once (the scheduler's cap is the same): more
+ * are dropped, and the user is told that the agent did not attach. */
 #define EXEC_AGENT_MAX_SESSIONS 64
 
 struct exec_request {

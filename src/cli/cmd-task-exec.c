@@ -254,7 +254,8 @@ const struct cli_command cmd_task_exec_entry = {
             "terminal (Ctrl-C interrupts the remote command, Ctrl-D ends a shell's input), and the window size "
             "follows the local one. Without a terminal on stdin, input is passed through and its end is sent as "
             "the remote terminal's end-of-file character. Exit codes: the command's own exit status (128+N when a "
-            "signal N killed it); 4 when it could not be started (the message says why) or the instance is not "
+            "signal N killed it; a command the container lacks gives the runtime's message and its status, 255 "
+            "with crun); 4 when the session could not start it (the message says why) or the instance is not "
             "running; 7 when the session broke before the command ended (the agent or the scheduler went away); "
             "otherwise the request's error (6 a bad argument, 10 an unknown job or instance, 30 no permission). "
             "Put `--` before a CMD whose words start with `-`.",

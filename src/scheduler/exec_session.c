@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <uthash.h>
@@ -389,8 +390,8 @@ static bool audit(struct http_request *req, struct scheduler *sch, struct sched_
 
 static bool wants_upgrade(struct http_request *req)
 {
-    const char *up = http_header(req, "Upgrade");
-    if (up && !strcmp(up, EXEC_PROTOCOL))
+    const char *up = http_header(req, "Upgrade"), *conn = http_header(req, "Connection");
+    if (up && !strcmp(up, EXEC_PROTOCOL) && conn && strcasestr(conn, "upgrade"))
         return true;
     http_reply_error(req, 400, "INVALID",
                      "this endpoint switches to a stream: it needs `Connection: Upgrade` and `Upgrade: %s` "
@@ -443,7 +444,6 @@ void exec_session_handle_open(struct http_request *req, void *ctx)
     s->deadline = bo_mono_ms() + EXEC_ATTACH_TIMEOUT_MS;
     HASH_ADD(hh, by_id, id, sizeof(s->id), s);
     HASH_ADD(hht, by_token, token, strlen(s->token), s);
-    http_answer_header(req, "X-Borealis-Task", t->id);
     http_reply_upgrade(req, EXEC_PROTOCOL, on_user, (void *)(intptr_t)s->id);
     a->has_work = true; /* answers its parked poll now */
     kick = true;
