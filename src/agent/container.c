@@ -114,9 +114,9 @@ static int stage_mounts(const char *bundle, const struct host_mounts *hm, struct
     return 0;
 }
 
-static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
-                         const struct runtime_bind *binds, size_t n_binds, struct runtime_start **ret,
-                         bo_error_t *err);
+static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs,
+                         const char *overlay_options, const char *meta, const struct runtime_bind *binds,
+                         size_t n_binds, struct runtime_start **ret, bo_error_t *err);
 
 int container_start(const struct container_launch *c, struct runtime_start **ret, bo_error_t *err)
 {
@@ -140,16 +140,18 @@ int container_start(const struct container_launch *c, struct runtime_start **ret
 
     _cleanup_free_ char *bundle = bundle_dir(c->data_dir, c->task_id);
     _cleanup_free_ char *rootfs = bo_xasprintf("%s/rootfs", bundle);
+    _cleanup_free_ char *overlay_options = NULL;
     if (bo_mkdir_p(rootfs, 0700, err) < 0)
         return -1;
     if (c->image) {
         /* The image's overlay (its layers, shared, plus this task's
-         * writable layer) becomes the root instead of the host's view. */
+         * writable layer) becomes the root instead of the host's view;
+         * the runtime's helper mounts it (runtime.h). */
         _cleanup_free_ char *dir = bo_xasprintf("%s/image", bundle);
         char *root = NULL;
         if (!c->images)
             return bo_error_set(err, BO_E_REFUSED, "this agent has no image store (image %s)", c->image);
-        if (image_rootfs_prepare(c->images, c->image, dir, &root, NULL, err) < 0)
+        if (image_rootfs_plan(c->images, c->image, dir, &root, &overlay_options, NULL, err) < 0)
             return bo_error_wrap(err, "image %s", c->image);
         free(rootfs);
         rootfs = root;
@@ -196,7 +198,7 @@ int container_start(const struct container_launch *c, struct runtime_start **ret
     if (r < 0)
         goto out;
 
-    r = start_runtime(c, bundle, rootfs, meta, run_binds, n_mounts, ret, err);
+    r = start_runtime(c, bundle, rootfs, overlay_options, meta, run_binds, n_mounts, ret, err);
 out:
     for (size_t i = 0; i < n_mounts; i++)
         free((char *)binds[i].source);
@@ -205,9 +207,9 @@ out:
     return r;
 }
 
-static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs, const char *meta,
-                         const struct runtime_bind *binds, size_t n_binds, struct runtime_start **ret,
-                         bo_error_t *err)
+static int start_runtime(const struct container_launch *c, const char *bundle, const char *rootfs,
+                         const char *overlay_options, const char *meta, const struct runtime_bind *binds,
+                         size_t n_binds, struct runtime_start **ret, bo_error_t *err)
 {
     _cleanup_close_ int state_fd = open(meta, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (state_fd < 0)
@@ -217,6 +219,8 @@ static int start_runtime(const struct container_launch *c, const char *bundle, c
     struct runtime_run run = {.bundle = bundle,
                               .id = c->task_id,
                               .host_root_at = c->image ? NULL : rootfs,
+                              .overlay_at = overlay_options ? rootfs : NULL,
+                              .overlay_options = overlay_options,
                               .state_dirfd = state_fd,
                               .notify_fd = notify_fd,
                               .log = log,

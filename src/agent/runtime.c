@@ -271,7 +271,7 @@ static int host_root_scan(const char *at, struct host_root *h, bo_error_t *err)
     return 0;
 }
 
-enum child_step { STEP_NS = 1, STEP_HIDE, STEP_ROOT, STEP_BINDS, STEP_FDS, STEP_EXEC };
+enum child_step { STEP_NS = 1, STEP_HIDE, STEP_ROOT, STEP_OVERLAY, STEP_BINDS, STEP_FDS, STEP_EXEC };
 
 /* The host mounts of one start: for each, a detached copy of the checked
  * file's mount tree (open_tree), made in the agent's mount namespace,
@@ -288,6 +288,7 @@ static const char *step_name(int step)
     case STEP_NS: return "make a private mount namespace";
     case STEP_HIDE: return "hide " UNIFIED_CONTROLLERS;
     case STEP_ROOT: return "show the host's filesystem read-only";
+    case STEP_OVERLAY: return "mount the image's overlay";
     case STEP_BINDS: return "bind the task's host mounts";
     case STEP_FDS: return "set up the runtime's fds";
     default: return "exec the runtime";
@@ -532,6 +533,8 @@ static void __attribute__((noreturn)) helper_run(char *const *argv, const char *
 struct helper {
     const char *pidfile;
     pid_t agent;
+    const char *overlay_at, *overlay_options; /* NULL: no image */
+    const char *overlay_tmp;                  /* overlay_at/tmp */
 };
 
 static void __attribute__((noreturn))
@@ -545,6 +548,19 @@ child(const struct runtime *rt, const struct host_root *h, const char *root_at, 
     }
     int step = child_prologue(rt);
     if (step)
+        goto fail;
+    /* The image's root: mounted here, in the private namespace the
+     * runtime's container namespace is copied from, so the host's mount
+     * table (which every new mount namespace copies, and the runtime
+     * reads) does not grow with the tasks; it goes away with the
+     * container. */
+    step = STEP_OVERLAY;
+    if (hp && hp->overlay_at && mount("overlay", hp->overlay_at, "overlay", 0, hp->overlay_options) < 0)
+        goto fail;
+    /* runc gives a tmpfs the mode of the directory it is mounted on (crun
+     * its mode= option): an image without /tmp gets one as crun makes it,
+     * in the task's own layer, so that /tmp is the task's under both. */
+    if (hp && hp->overlay_tmp && mkdir(hp->overlay_tmp, 01777) == 0 && chmod(hp->overlay_tmp, 01777) < 0)
         goto fail;
     if (h) {
         step = STEP_ROOT;
@@ -564,6 +580,9 @@ child(const struct runtime *rt, const struct host_root *h, const char *root_at, 
         for (size_t i = 0; i < BO_ARRAY_SIZE(dirs); i++)
             if (mkdir(dirs[i], 0755) < 0)
                 goto fail;
+        /* The mode runc gives the task's /tmp (see above). */
+        if (chmod(h->tmp, 01777) < 0)
+            goto fail;
     }
     step = STEP_BINDS;
     if (bind_host_mounts(binds) < 0)
@@ -700,6 +719,7 @@ static int start_helper(const struct runtime *rt, const struct runtime_run *r, c
     if (r->host_root_at && host_root_scan(r->host_root_at, &h, err) < 0)
         return -1;
     _cleanup_free_ char *pidfile = bo_xasprintf("%s/pid", r->bundle);
+    _cleanup_free_ char *overlay_tmp = r->overlay_at ? bo_xasprintf("%s/tmp", r->overlay_at) : NULL;
     char *argv[16];
     size_t n = global_args(rt, argv);
     argv[n++] = "run";
@@ -739,7 +759,8 @@ static int start_helper(const struct runtime *rt, const struct runtime_run *r, c
         goto out;
     }
     struct child_binds binds = {.v = r->binds, .n = r->n_binds, .tree = tree};
-    struct helper hp = {.pidfile = pidfile, .agent = getpid()};
+    struct helper hp = {.pidfile = pidfile, .agent = getpid(), .overlay_at = r->overlay_at,
+                        .overlay_options = r->overlay_options, .overlay_tmp = overlay_tmp};
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);

@@ -6,9 +6,10 @@
  * it mounts is seen by the host, and it all goes away when the runtime
  * exits): there the agent hides the hybrid layout's cgroup2 controller
  * list from crun (crun refuses hybrid hosts whose unified tree offers a
- * controller) and, for a task without an image, builds the container's
- * root: an empty tmpfs holding a recursive read-only bind of each of the
- * host's top-level directories. */
+ * controller) and builds the container's root: for a task without an
+ * image, an empty tmpfs holding a recursive read-only bind of each of the
+ * host's top-level directories; with one, the image's overlay (so the
+ * host's mount table never grows with the tasks). */
 #ifndef BO_AGENT_RUNTIME_H
 #define BO_AGENT_RUNTIME_H
 
@@ -55,6 +56,9 @@ struct runtime_run {
     /* Non-NULL: root.path is this empty directory, and the host's
      * filesystem is shown there read-only (a task without an image). */
     const char *host_root_at;
+    /* Non-NULL: the image's overlay, mounted on this root.path with these
+     * options (image_rootfs_plan) in the private namespace. */
+    const char *overlay_at, *overlay_options;
     int state_dirfd; /* becomes fd 3 of the container's first process */
     int notify_fd;   /* becomes fd 4 (-1: /dev/null) */
     const char *log; /* the runtime's and the executor's stdout/stderr */

@@ -918,8 +918,8 @@ int image_store_config(struct image_store *s, const char *digest_ref, struct ima
     return r < 0 ? bo_error_wrap(err, "image %s", digest_ref) : 0;
 }
 
-int image_rootfs_prepare(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
-                         struct image_config *ret_cfg, bo_error_t *err)
+int image_rootfs_plan(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
+                      char **ret_options, struct image_config *ret_cfg, bo_error_t *err)
 {
     struct image_ref ref = {0};
     if (image_ref_parse(digest_ref, &ref, err) < 0)
@@ -976,16 +976,38 @@ int image_rootfs_prepare(struct image_store *s, const char *digest_ref, const ch
         _cleanup_free_ char *text = bo_xasprintf("%s\n%s\n", top, dir);
         r = bo_write_file_atomic(hold, text, strlen(text), false, err);
     }
-    if (r == 0 && mount("overlay", rootfs, "overlay", 0, opts) < 0) {
-        r = bo_error_sys(err, errno, "mount the overlay of image %s on `%s`", digest_ref, rootfs);
-        unlink(hold);
-    }
     if (r < 0) {
         image_config_clear(&cfg);
         return -1;
     }
     touch_used(s, top);
     *ret_rootfs = BO_STEAL(rootfs);
+    *ret_options = BO_STEAL(opts);
+    if (ret_cfg)
+        *ret_cfg = cfg;
+    else
+        image_config_clear(&cfg);
+    return 0;
+}
+
+int image_rootfs_prepare(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
+                         struct image_config *ret_cfg, bo_error_t *err)
+{
+    char *rootfs = NULL, *opts = NULL;
+    struct image_config cfg = {0};
+    if (image_rootfs_plan(s, digest_ref, dir, &rootfs, &opts, &cfg, err) < 0)
+        return -1;
+    int r = 0;
+    if (mount("overlay", rootfs, "overlay", 0, opts) < 0) {
+        r = bo_error_sys(err, errno, "mount the overlay of image %s on `%s`", digest_ref, rootfs);
+        image_rootfs_release(s, dir, NULL);
+        free(rootfs);
+        image_config_clear(&cfg);
+    }
+    free(opts);
+    if (r < 0)
+        return -1;
+    *ret_rootfs = rootfs;
     if (ret_cfg)
         *ret_cfg = cfg;
     else

@@ -81,7 +81,15 @@ int image_store_config(struct image_store *s, const char *digest_ref, struct ima
  * otherwise). */
 int image_rootfs_prepare(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
                          struct image_config *ret_cfg, bo_error_t *err);
-/* Unmount and remove what prepare made; nothing there is success. */
+/* All of prepare but the mount: the directories, the hold on the image's
+ * layers (for GC), and the overlay's mount options in *ret_options, for a
+ * caller that mounts it itself (the agent mounts it in the runtime's
+ * private mount namespace, so the host's mount table never grows with
+ * its tasks): mount("overlay", *ret_rootfs, "overlay", 0, *ret_options).
+ * Release undoes it as it undoes prepare. */
+int image_rootfs_plan(struct image_store *s, const char *digest_ref, const char *dir, char **ret_rootfs,
+                      char **ret_options, struct image_config *ret_cfg, bo_error_t *err);
+/* Unmount and remove what prepare or plan made; nothing there is success. */
 int image_rootfs_release(struct image_store *s, const char *dir, bo_error_t *err);
 
 #endif
