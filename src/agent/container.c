@@ -44,8 +44,13 @@ int container_user(const char *job, json_t *allow_root_roles, uid_t *ret_uid, gi
     _cleanup_free_ char *role = role_of(job);
     if (!role)
         return bo_error_set(err, BO_E_INVALID, "job key `%s` names no role", job ? job : "");
-    errno = 0;
-    struct passwd *pw = getpwnam(role);
+    /* The reentrant lookup: launches are prepared in worker threads
+     * (launch_pool.h). */
+    struct passwd pwbuf, *pw = NULL;
+    char buf[4096];
+    int r = getpwnam_r(role, &pwbuf, buf, sizeof(buf), &pw);
+    if (r != 0 && r != ENOENT && r != ESRCH)
+        return bo_error_sys(err, r, "looking up the Unix user of role `%s`", role);
     if (!pw)
         return bo_error_set(err, BO_E_NOTFOUND,
                             "role `%s` has no Unix user on this machine (tasks run as their role's user)", role);

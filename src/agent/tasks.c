@@ -14,6 +14,7 @@
 #include "agent/disk_watch.h"
 #include "agent/host_mounts.h"
 #include "agent/images.h"
+#include "agent/launch_pool.h"
 #include "agent/launcher.h"
 #include "agent/sandbox.h"
 #include "model/template.h"
@@ -28,11 +29,14 @@
 /* How long one pass of the loop may spend preparing launches (sandbox,
  * cgroup, bundle: a few ms each) before it syncs with the scheduler again. */
 #define LAUNCH_BUDGET_MS 1000
-/* Container starts in flight at once: the runtime (tens of ms of CPU
- * each: namespaces, mounts, the seccomp filter) runs in helper processes
- * beside the loop; a few at once keep the machine's CPUs busy, more only
- * queue in the kernel and slow each one down. The rest wait (deferred). */
+/* Container starts in flight at once, from the launch pool's queue to the
+ * runtime's report: the preparation (sandbox, cgroup, bundle) runs in
+ * LAUNCH_THREADS worker threads and the runtime (tens of ms of CPU each:
+ * namespaces, mounts, the seccomp filter) in helper processes, all beside
+ * the loop; a few at once keep the machine's CPUs busy, more only queue
+ * in the kernel and slow each one down. The rest wait (deferred). */
 #define PARALLEL_STARTS 8
+#define LAUNCH_THREADS 2
 /* How long one pass may spend removing ended containers (`runtime delete`,
  * tens of ms each): a `job killall` of hundreds must not keep the loop
  * from syncing for longer than the scheduler's agent timeout. */
@@ -51,6 +55,7 @@ struct task {
     char *last_read_error; /* to log a bad status.json once */
     struct sync_launch *image_wait; /* the launch, while its image is pulled */
     bool deferred;                  /* image_wait holds a launch put off (budget, or no start slot) */
+    struct prep *preparing;         /* its launch, being prepared in the launch pool */
     struct runtime_start *starting; /* its container start, in flight beside the loop */
     double cpu;                     /* set on its cgroup once started */
     bool kill_when_started;         /* a kill came while starting */
@@ -71,6 +76,7 @@ struct task_mgr {
     size_t n_finalize_later; /* tasks whose cleanup was put off */
     int64_t pass_start;      /* mono ms: when this loop pass began (task_mgr_tick) */
     struct disk_watch disk; /* disk usage rounds beside the loop */
+    struct launch_pool *pool; /* launches prepared beside the loop (with a runtime) */
     int64_t next_disk;      /* mono ms of the next round */
 };
 
@@ -120,8 +126,43 @@ static void launch_free(struct sync_launch *l)
     free(l);
 }
 
+/* A launch prepared in the launch pool (or in the loop without a runtime:
+ * unit tests). Owned by its task (`preparing`) from submit to
+ * prep_done(); while in the pool, `run` reads only the prep and the
+ * manager's configuration, which nobody changes. */
+struct prep {
+    struct launch_job job; /* first: the pool hands it back as this */
+    struct task_mgr *m;
+    struct task *t;
+    const struct sync_launch *l;
+    struct sync_launch *owned; /* l's copy, when the prep outlives the caller's */
+    char *sandbox, *cgroup;    /* the task's */
+    struct host_mounts hm;     /* checked in the loop; held open until the helper has them */
+    struct image_config icfg;  /* with an image */
+    const char *image;         /* in l, or NULL */
+    /* What the run made: the runtime's helper, or the step that failed. */
+    struct runtime_start *rs;
+    const char *what;
+    bo_error_t err;
+};
+
+static void prep_free(struct prep *p)
+{
+    if (!p)
+        return;
+    launch_free(p->owned);
+    free(p->sandbox);
+    free(p->cgroup);
+    host_mounts_clear(&p->hm);
+    image_config_clear(&p->icfg);
+    runtime_start_free(p->rs);
+    bo_error_free(p->err);
+    free(p);
+}
+
 static void task_free(struct task *t)
 {
+    prep_free(t->preparing);
     if (t->pidfd >= 0)
         close(t->pidfd);
     journal_task_clear(&t->rec);
@@ -145,6 +186,11 @@ int task_mgr_new(const struct task_mgr_config *cfg, struct journal *j, const str
         free(m);
         return -1;
     }
+    if (cfg->runtime && launch_pool_new(LAUNCH_THREADS, &m->pool, err) < 0) {
+        disk_watch_clear(&m->disk);
+        free(m);
+        return -1;
+    }
     m->cfg = *cfg;
     m->journal = j;
     m->cg = cg;
@@ -156,6 +202,8 @@ void task_mgr_free(struct task_mgr *m)
 {
     if (!m)
         return;
+    /* First: no worker may still read a task's prep. */
+    launch_pool_free(m->pool);
     disk_watch_clear(&m->disk);
     for (size_t i = 0; i < m->n_tasks; i++)
         task_free(m->tasks[i]);
@@ -473,70 +521,125 @@ static bool start_slot_free(const struct task_mgr *m)
     return !m->cfg.runtime || m->n_starting < PARALLEL_STARTS;
 }
 
-/* Phase 2: sandbox, cgroup, executor. */
+/* Phase 2, the part beside the loop: sandbox, cgroup, bundle and the
+ * runtime's helper forked (container.h). In a worker thread: nothing here
+ * touches the journal or the task list; the loop takes the outcome in
+ * prep_done(). */
+static void prep_run(struct launch_job *job)
+{
+    struct prep *p = (struct prep *)job;
+    struct task_mgr *m = p->m;
+    const struct sync_launch *l = p->l;
+    p->what = "sandbox";
+    struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
+                                .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket,
+                                .image = p->image ? &p->icfg : NULL};
+    if (sandbox_prepare(p->sandbox, &sl, &p->err) < 0)
+        return;
+    p->what = "cgroup";
+    struct cgroup_limits lim = {.cpu = 0 /* set once started */, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
+    if (cgroup_create(m->cg, p->cgroup, &lim, &p->err) < 0 || !m->cfg.runtime)
+        return;
+    p->what = "container";
+    _cleanup_free_ char *cg_path = bo_xasprintf("/%s/%s", m->cg->root_name, p->cgroup);
+    struct template_runtime trt = {
+        .instance = l->instance, .hostname = m->cfg.hostname, .task_id = l->task_id, .ports = l->ports};
+    struct container_launch cl = {.rt = m->cfg.runtime, .data_dir = m->cfg.data_dir, .task_id = l->task_id,
+                                  .job = l->job, .sandbox = p->sandbox,
+                                  .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
+                                  .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles,
+                                  .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
+                                  .image = p->image, .image_config = &p->icfg, .job_env = l->task.env,
+                                  .n_job_env = l->task.n_env, .vars = &trt, .mounts = &p->hm};
+    (void)container_start(&cl, &p->rs, &p->err);
+    /* The helper holds its own copies of the host mounts now. */
+    host_mounts_clear(&p->hm);
+}
+
+/* Phase 2: host mounts checked and the image found (in the loop), then
+ * prep_run beside it. */
 static void launch_start(struct task_mgr *m, struct task *t, const struct sync_launch *l)
 {
     bo_error_t err = NULL;
+    struct prep *p = bo_xcalloc(1, sizeof(*p));
+    p->job.run = prep_run;
+    p->m = m;
+    p->t = t;
+    p->l = l;
     /* Checked before anything is made or pulled, and held open until the
      * runtime has mounted them (host_mounts.h). */
-    __attribute__((cleanup(host_mounts_clear))) struct host_mounts hm = {0};
     if (host_mounts_resolve(l->task.mounts, l->task.n_mounts, m->cfg.host_mount_allow, m->cfg.n_host_mount_allow,
-                            m->cfg.data_dir, &hm, &err) < 0)
+                            m->cfg.data_dir, &p->hm, &err) < 0) {
+        prep_free(p);
         return launch_failed(m, t, "mounts", err);
+    }
     if (l->task.image && *l->task.image) {
         /* The pull runs beside the loop; the task shows it meanwhile and
          * the launch goes on in image_pulled(). */
         if (m->cfg.images && agent_images_want(m->cfg.images, t->rec.task_id, l->task.image) == 0) {
+            prep_free(p);
             t->image_wait = launch_copy(l);
             _cleanup_free_ char *msg = bo_xasprintf("pulling image %s", l->task.image);
             report(m, t, task_state_name(TASK_STARTING), msg, NULL, NULL);
             return;
         }
         if (!m->cfg.images || !m->cfg.runtime) {
+            prep_free(p);
             bo_error_set(&err, BO_E_REFUSED, "this agent cannot run container images (image %s)", l->task.image);
             return launch_failed(m, t, "image", err);
         }
         /* In the store: the container's root is the image's overlay. */
+        p->image = l->task.image;
     }
     /* The image's config says what its processes run (agent/command.h). */
-    const char *image = l->task.image && *l->task.image ? l->task.image : NULL;
-    struct image_config icfg __attribute__((cleanup(image_config_clear))) = {0};
-    if (image && image_store_config(agent_images_store(m->cfg.images), image, &icfg, &err) < 0)
+    if (p->image && image_store_config(agent_images_store(m->cfg.images), p->image, &p->icfg, &err) < 0) {
+        prep_free(p);
         return launch_failed(m, t, "image", err);
-    struct sandbox_launch sl = {.task_id = l->task_id, .instance = l->instance, .hostname = m->cfg.hostname,
-                                .ports = l->ports, .task = &l->task, .notify_socket = m->cfg.notify_socket,
-                                .image = image ? &icfg : NULL};
-    if (sandbox_prepare(t->rec.sandbox, &sl, &err) < 0)
-        return launch_failed(m, t, "sandbox", err);
-    struct cgroup_limits lim = {.cpu = 0 /* set once started */, .ram = l->task.ram, .pids_max = m->cfg.pids_max};
-    if (cgroup_create(m->cg, t->rec.cgroup, &lim, &err) < 0)
-        return launch_failed(m, t, "cgroup", err);
-    _cleanup_free_ char *cg_path = bo_xasprintf("/%s/%s", m->cg->root_name, t->rec.cgroup);
-    struct template_runtime trt = {
-        .instance = l->instance, .hostname = m->cfg.hostname, .task_id = l->task_id, .ports = l->ports};
-    struct container_launch cl = {.rt = m->cfg.runtime, .data_dir = m->cfg.data_dir, .task_id = l->task_id,
-                                  .job = l->job, .sandbox = t->rec.sandbox,
-                                  .executor = m->cfg.executor, .hostname = m->cfg.hostname, .cgroups_path = cg_path,
-                                  .notify_socket = m->cfg.notify_socket, .allow_root_roles = m->cfg.allow_root_roles,
-                                  .images = m->cfg.images ? agent_images_store(m->cfg.images) : NULL,
-                                  .image = image, .image_config = &icfg, .job_env = l->task.env,
-                                  .n_job_env = l->task.n_env, .vars = &trt, .mounts = &hm};
-    if (!m->cfg.runtime) {
-        /* Unit tests only (tasks.h): the executor forked directly. */
-        struct launcher_result lr;
-        char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
-        int r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &err);
-        cgroup_strv_free(files);
-        if (r < 0)
-            return launch_failed(m, t, "executor", err);
-        return executor_started(m, t, &lr, l->task.cpu);
     }
-    if (container_start(&cl, &t->starting, &err) < 0)
-        return launch_failed(m, t, "container", err);
-    /* The runtime runs beside the loop; container_start_done() goes on
-     * when its helper reports. */
+    p->sandbox = bo_xstrdup(t->rec.sandbox);
+    p->cgroup = bo_xstrdup(t->rec.cgroup);
+    if (!m->cfg.runtime) {
+        /* Unit tests only (tasks.h): prepared here, the executor forked
+         * directly. */
+        prep_run(&p->job);
+        struct launcher_result lr;
+        int r = -1;
+        if (!p->err) {
+            char **files = cgroup_procs_files(m->cg, t->rec.cgroup);
+            r = launcher_start(m->cfg.executor, t->rec.sandbox, files, &lr, &p->err);
+            p->what = "executor";
+            cgroup_strv_free(files);
+        }
+        if (r < 0)
+            launch_failed(m, t, p->what, BO_STEAL(p->err));
+        else
+            executor_started(m, t, &lr, l->task.cpu);
+        prep_free(p);
+        return;
+    }
+    /* The caller's launch is freed once it returns. */
+    p->l = p->owned = launch_copy(l);
+    if (p->image)
+        p->image = p->owned->task.image;
     t->cpu = l->task.cpu;
+    t->preparing = p;
     m->n_starting++;
+    launch_pool_submit(m->pool, &p->job);
+}
+
+/* A prep came back from the pool: the runtime's helper is running (its
+ * report polled from now on), or the launch failed. */
+static void prep_done(struct task_mgr *m, struct prep *p)
+{
+    struct task *t = p->t;
+    t->preparing = NULL;
+    if (p->err) {
+        m->n_starting--;
+        launch_failed(m, t, p->what, BO_STEAL(p->err));
+    } else {
+        t->starting = BO_STEAL(p->rs);
+    }
+    prep_free(p);
 }
 
 /* A container start reported (its fd was readable). */
@@ -668,7 +771,7 @@ void task_mgr_kill(struct task_mgr *m, const struct sync_kill *k)
         image_wait_end(m, t, "killed while its image was being pulled");
         return;
     }
-    if (t->starting) {
+    if (t->starting || t->preparing) {
         /* Its executor is not there to signal yet: killed once it is. */
         t->kill_when_started = true;
         return;
@@ -770,6 +873,13 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
         journal_group(m, false);
         return;
     }
+    if (m->pool && fd == launch_pool_fd(m->pool)) {
+        journal_group(m, true);
+        for (struct launch_job *j; (j = launch_pool_take(m->pool));)
+            prep_done(m, (struct prep *)j);
+        journal_group(m, false);
+        return;
+    }
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         if (t->starting && runtime_start_fd(t->starting) == fd) {
@@ -800,6 +910,13 @@ void task_mgr_waitfds(struct task_mgr *m, struct curl_waitfd **fds, unsigned *n,
             *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
         }
         (*fds)[(*n)++] = (struct curl_waitfd){.fd = agent_images_fd(m->cfg.images), .events = POLLIN};
+    }
+    if (m->pool) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *fds = bo_xrealloc(*fds, *cap * sizeof(**fds));
+        }
+        (*fds)[(*n)++] = (struct curl_waitfd){.fd = launch_pool_fd(m->pool), .events = POLLIN};
     }
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
@@ -836,7 +953,7 @@ void task_mgr_gc(struct task_mgr *m)
         struct task *t = m->tasks[i];
         bool pending = true;
         bo_error_t err = NULL;
-        if (!state_terminal(t->rec.state) || !t->rec.cleaned || t->pidfd >= 0 ||
+        if (!state_terminal(t->rec.state) || !t->rec.cleaned || t->pidfd >= 0 || t->preparing ||
             now < t->rec.ended_ms + m->cfg.sandbox_retention_ms) {
             i++;
             continue;
@@ -1053,7 +1170,7 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
         struct task *t = m->tasks[i];
         if (t->image_wait && !state_terminal(t->rec.state))
             image_wait_end(m, t, "killed while its image was being pulled");
-        if (t->starting)
+        if (t->starting || t->preparing)
             t->kill_when_started = true; /* killed as soon as its start reports */
         if (t->pidfd < 0 || t->kill_deadline)
             continue;
@@ -1073,7 +1190,7 @@ void task_mgr_begin_cleanup(struct task_mgr *m)
 bool task_mgr_cleanup_done(struct task_mgr *m)
 {
     for (size_t i = 0; i < m->n_tasks; i++)
-        if (m->tasks[i]->pidfd >= 0 || m->tasks[i]->starting)
+        if (m->tasks[i]->pidfd >= 0 || m->tasks[i]->starting || m->tasks[i]->preparing)
             return false;
     /* Each step on its own, so that one failing (a journal on a full disk)
      * does not leave the sandbox or cgroup behind. */
@@ -1112,9 +1229,11 @@ void task_mgr_settle_starts(struct task_mgr *m, int timeout_ms)
                      m->n_starting);
             return;
         }
-        struct pollfd *p = bo_xcalloc(m->n_starting, sizeof(*p));
+        struct pollfd *p = bo_xcalloc(m->n_starting + 1, sizeof(*p));
         size_t n = 0;
-        for (size_t i = 0; i < m->n_tasks && n < m->n_starting; i++)
+        if (m->pool) /* preps still in the pool count as starts */
+            p[n++] = (struct pollfd){.fd = launch_pool_fd(m->pool), .events = POLLIN};
+        for (size_t i = 0; i < m->n_tasks && n < m->n_starting + 1; i++)
             if (m->tasks[i]->starting)
                 p[n++] = (struct pollfd){.fd = runtime_start_fd(m->tasks[i]->starting), .events = POLLIN};
         int r = poll(p, n, (int)left);
@@ -1133,7 +1252,7 @@ int task_mgr_run(struct task_mgr *m, const char *task_id, const char *cmd, struc
     struct task *t = find_task(m, task_id);
     if (!t || !t->rec.sandbox)
         return bo_error_set(err, BO_E_NOTFOUND, "task `%s` is not on this agent any more", task_id);
-    if (state_terminal(t->rec.state) || t->pidfd < 0 || t->starting || !m->cfg.runtime)
+    if (state_terminal(t->rec.state) || t->pidfd < 0 || t->starting || t->preparing || !m->cfg.runtime)
         return bo_error_set(err, BO_E_REFUSED, "task `%s` is %s: a command runs only in a running task", task_id,
                             t->rec.state);
     /* Its user: the sandbox is made the task's (container.c). */
