@@ -871,6 +871,15 @@ def main():
             if not ok:
                 for name in ("scheduler.log", "agent.log"):
                     say(f"  last lines of {name}:{run.tail(name)}")
+            keep = os.environ.get("BENCH_KEEP_LOGS")
+            if keep and run.tmp:
+                # The daemons' logs, for a look at where the time went
+                # (the agent logs each launch batch and start).
+                os.makedirs(keep, exist_ok=True)
+                for name in ("scheduler.log", "agent.log"):
+                    src = os.path.join(run.tmp, name)
+                    if os.path.exists(src):
+                        shutil.copy(src, os.path.join(keep, f"run{i}-{name}"))
             run.remove_tmp()
         r = run.r
         if ok:
