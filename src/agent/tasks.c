@@ -861,6 +861,26 @@ static void disk_round_start(struct task_mgr *m)
     }
 }
 
+/* The other starts that have reported meanwhile, handled in the caller's
+ * journal group: their STARTING reports share one commit (one fsync)
+ * instead of one each, when a batch's starts end close together. */
+static void starts_done_now(struct task_mgr *m)
+{
+    struct pollfd p[PARALLEL_STARTS];
+    struct task *who[PARALLEL_STARTS];
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tasks && n < PARALLEL_STARTS; i++)
+        if (m->tasks[i]->starting) {
+            who[n] = m->tasks[i];
+            p[n++] = (struct pollfd){.fd = runtime_start_fd(m->tasks[i]->starting), .events = POLLIN};
+        }
+    if (n == 0 || poll(p, n, 0) <= 0)
+        return;
+    for (size_t k = 0; k < n; k++)
+        if (p[k].revents && who[k]->starting)
+            container_start_done(m, who[k]);
+}
+
 void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
 {
     if (disk_watch_running(&m->disk) && fd == disk_watch_fd(&m->disk)) {
@@ -880,11 +900,19 @@ void task_mgr_pidfd_ready(struct task_mgr *m, int fd)
         journal_group(m, false);
         return;
     }
+    /* Still readable? A start handled early (starts_done_now) closed its
+     * socket, and a worker thread may have been given the same number
+     * since: a stale entry of the caller's ready list must not be taken
+     * for a report or an executor's end. */
+    struct pollfd q = {.fd = fd, .events = POLLIN};
+    if (poll(&q, 1, 0) <= 0)
+        return;
     for (size_t i = 0; i < m->n_tasks; i++) {
         struct task *t = m->tasks[i];
         if (t->starting && runtime_start_fd(t->starting) == fd) {
             journal_group(m, true);
             container_start_done(m, t);
+            starts_done_now(m);
             journal_group(m, false);
             return;
         }
