@@ -6,7 +6,10 @@ simulated agents speaking the real agent protocol over real connections
   BENCH_SCALE_AGENTS=10000   simulated agents
   BENCH_SCALE_TASKS=100000   tasks of the big run (jobs of 1,000 instances)
   BENCH_SCALE_PHASES=...     comma list, default all: small,big,get,restart,loss,mix
-  BENCH_SCALE_MAX=1          also look for the most agents one scheduler takes
+  BENCH_SCALE_MAX=50000      then the most agents one scheduler takes: that many
+                             start at once (open file limits raised for both
+                             processes), the run stops when all registered or
+                             none more for 30 s; /health is timed meanwhile
   BENCH_BIN=DIR              where borealis is (default build/bin); the harness
                              is BENCH_SCALE_HARNESS (default DIR/../bench/scale_agents)
 
@@ -136,7 +139,7 @@ def job_body(name, instances, cpu=0.1, ram=16 << 20, disk=0, constraints=None):
 class Cluster:
     """One scheduler and one harness process, both stopped by PID."""
 
-    def __init__(self, bin_dir, harness, n_agents, sched_args=(), agent_args=(), say=print):
+    def __init__(self, bin_dir, harness, n_agents, sched_args=(), agent_args=(), say=print, nofile=None):
         self.bin = os.path.join(bin_dir, "borealis")
         self.harness_bin = harness
         self.n = n_agents
@@ -150,6 +153,15 @@ class Cluster:
         self.harness = None
         self.api = Api(self.port, os.path.join(self.data, "admin.token"))
         self.sched_log_n = 0
+        self.nofile = nofile  # raise RLIMIT_NOFILE of both processes to this (root)
+
+    def _limits(self):
+        if self.nofile:
+            import resource
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+            except (ValueError, OSError):
+                pass  # no CAP_SYS_RESOURCE: the hard limit bounds the run (printed)
 
     # -- scheduler
     def start_scheduler(self):
@@ -159,7 +171,8 @@ class Cluster:
                 "--insecure-listen-without-tls", "--sync", "normal",
                 "--max-agents", str(max(self.n * 2, 100)),
                 "--max-connections", str(max(self.n * 2 + 1000, 2000))] + self.sched_args
-        self.sched = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.sched = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      preexec_fn=self._limits)
         log.close()
         t0 = time.monotonic()
         wait_for("the scheduler's API", self.serving, 120, 0.01)
@@ -203,7 +216,7 @@ class Cluster:
         args = [self.harness_bin, "--port", str(self.port), "--agents", str(self.n)] + self.agent_args
         self.harness_err = open(os.path.join(self.tmp, "harness.err"), "w")
         self.harness = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.harness_err, text=True, bufsize=1)
+                                        stderr=self.harness_err, text=True, bufsize=1, preexec_fn=self._limits)
 
     def cmd(self, line):
         if self.harness.poll() is not None:
@@ -382,6 +395,48 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
         c.stop()
 
 
+def max_agents(bin_dir, harness, target, say=print):
+    """Start `target` agents at once against one scheduler; returns the
+    figures of how far it got."""
+    fig = {"target": target}
+    c = Cluster(bin_dir, harness, target, say=say, nofile=target * 2 + 8192)
+    try:
+        c.start_scheduler()
+        t0 = time.monotonic()
+        c.start_harness()
+        best, best_at, health = 0, time.monotonic(), []
+        while True:
+            s = c.stats()
+            if s["registered"] > best:
+                best, best_at = s["registered"], time.monotonic()
+            h0 = time.monotonic()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=10)
+                conn.request("GET", "/health")
+                ok = conn.getresponse().status == 200
+                conn.close()
+            except (OSError, http.client.HTTPException):
+                ok = False
+            health.append((time.monotonic() - h0) * 1000 if ok else None)
+            if best >= target or time.monotonic() - best_at > 30:
+                break
+            time.sleep(1)
+        with open(f"/proc/{c.sched.pid}/limits") as f:
+            fig["nofile"] = next(l.split()[3] for l in f if l.startswith("Max open files"))
+        fig["registered"] = best
+        fig["seconds"] = best_at - t0
+        fig["rss_mib"] = proc_kib(c.sched.pid) / 1024
+        answered = [h for h in health if h is not None]
+        fig["health_failed"] = len(health) - len(answered)
+        fig["health_max_ms"] = max(answered) if answered else float("nan")
+        fig["budget_lines"] = c.sched_log().count("connection budget reached")
+        fig["harness"] = c.stats()
+        return fig
+    finally:
+        c.stop()
+        c.remove()
+
+
 def env_int(name, default):
     raw = os.environ.get(name, "")
     try:
@@ -457,6 +512,17 @@ def main():
     print()
     for r in rows:
         print(f"  {r[0].ljust(w0)}  {r[1].ljust(w1)}  {r[2]}")
+    target = env_int("BENCH_SCALE_MAX", 0)
+    if target > 0:
+        try:
+            m = max_agents(bin_dir, harness, target, say=lambda msg: print(msg, flush=True))
+        except ScaleError as e:
+            print(f"bench-scale: max agents: {e}", file=sys.stderr)
+            return 1
+        print(f"  {'most agents'.ljust(w0)}  {('of ' + str(target)).ljust(w1)}  {m['registered']} registered in "
+              f"{m['seconds']:.1f} s, scheduler RSS {m['rss_mib']:.0f} MiB, /health max {m['health_max_ms']:.0f} ms "
+              f"({m['health_failed']} failed), {m['budget_lines']} budget log lines, {m['harness']['http_errors']} "
+              f"syncs refused; open file limit {m['nofile']}")
     if h["overcommits"]:
         print(f"bench-scale: {h['overcommits']} launches overcommitted an agent", file=sys.stderr)
         c.remove()
