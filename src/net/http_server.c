@@ -96,12 +96,18 @@ static bool is_trusted(struct http_server *s, const struct sockaddr *addr)
 /* Within the budget: trusted addresses up to it; others while the
  * connections that are not agents' long polls leave the reserve free
  * (agents' own connections are bounded by max_held, so they never shut
- * the CLI of another host out). */
+ * the CLI of another host out), and never into the API's share (what
+ * max_held leaves): agents beyond max_held reconnecting in a burst, not
+ * yet known as agents, must not take the last connections of the CLI on
+ * the scheduler's host. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct http_server *s = cls;
+    unsigned api = s->held_route ? s->max_connections - s->max_held : 0;
     if (s->n_connections < s->max_connections &&
-        (s->n_connections - s->n_held < s->max_connections - s->reserve || is_trusted(s, addr)))
+        ((s->n_connections - s->n_held < s->max_connections - s->reserve &&
+          s->n_connections < s->max_connections - api) ||
+         is_trusted(s, addr)))
         return MHD_YES;
     s->refused++;
     return MHD_NO;
