@@ -393,6 +393,7 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
         return fig, c
     finally:
         c.stop()
+        c.remove()  # also on errors: the messages carry the log's tail
 
 
 def max_agents(bin_dir, harness, target, say=print):
@@ -525,9 +526,7 @@ def main():
               f"syncs refused; open file limit {m['nofile']}")
     if h["overcommits"]:
         print(f"bench-scale: {h['overcommits']} launches overcommitted an agent", file=sys.stderr)
-        c.remove()
         return 1
-    c.remove()
     return 0
 
 
