@@ -6,10 +6,12 @@
  * it only prints. Usage: bench_placement [AGENTS [TASKS [PER_JOB]]] */
 #include <stdio.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/parse.h"
+#include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
@@ -119,6 +121,53 @@ int main(int argc, char **argv)
     printf("  scheduler memory per task:      %8.0f bytes (RSS growth %ld KiB over %lld tasks, after placement)\n",
            (double)(rss2 - rss0) * 1024.0 / (double)n_tasks, rss2 - rss0, (long long)n_tasks);
     printf("  (after create: %.0f bytes/task)\n", (double)(rss1 - rss0) * 1024.0 / (double)n_tasks);
+    /* Status updates as agents send them: each agent one sync carrying
+     * STARTING then one carrying RUNNING for every task it got. */
+    int64_t n_updates = 0, syncs = 0;
+    struct store_stats s0, s1;
+    store_get_stats(store, &s0);
+    int64_t t3 = bo_mono_ms();
+    for (int phase = 0; phase < 2; phase++) {
+        const char *state = phase == 0 ? "STARTING" : "RUNNING";
+        for (size_t i = 0; i < st.n_agent_vec; i++) {
+            struct sched_agent *a = st.agent_vec[i];
+            json_t *updates = json_array();
+            struct sched_task *t;
+            int64_t seq = phase * 1000000 + 1;
+            DL_FOREACH2(a->tasks, t, a_next)
+            json_array_append_new(updates, json_pack("{s:I, s:s, s:s, s:s, s:i}", "seq", (json_int_t)seq++,
+                                                     "task_id", t->id, "state", state, "message", "", "executor_pid",
+                                                     4242));
+            n_updates += (int64_t)json_array_size(updates);
+            json_t *body = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:o}", "agent_id", a->id, "hostname",
+                                     a->hostname, "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk",
+                                     (json_int_t)a->disk, "port_range", 31000, 31999, "updates", updates);
+            struct sched_agent *ra = NULL;
+            json_t *answer = NULL;
+            if (agent_sync_apply(&st, body, &ra, &answer, &err) < 0) {
+                fprintf(stderr, "sync: %s\n", err->msg);
+                return 1;
+            }
+            /* The loop commits the syncs of one pass over the server
+             * together; say 16 arrive per pass. */
+            if (++syncs % 16 == 0 && store_flush(store, &err) < 0) {
+                fprintf(stderr, "flush: %s\n", err->msg);
+                return 1;
+            }
+            json_decref(answer);
+            json_decref(body);
+        }
+    }
+    if (store_flush(store, &err) < 0) {
+        fprintf(stderr, "flush: %s\n", err->msg);
+        return 1;
+    }
+    int64_t t4 = bo_mono_ms();
+    store_get_stats(store, &s1);
+    double sync_s = (double)(t4 - t3) / 1000.0;
+    printf("  status updates via agent syncs: %8.2f s  %10.0f updates/s  (%lld updates in %lld syncs, %llu commits)\n",
+           sync_s, (double)n_updates / (sync_s > 0 ? sync_s : 1e-3), (long long)n_updates, (long long)syncs,
+           (unsigned long long)(s1.commits - s0.commits));
     store_close(store);
     bo_rm_rf(dir, NULL);
     return placed == n_tasks ? 0 : 1;

@@ -14,10 +14,14 @@
 #include "scheduler/task_read.h"
 
 /* Kept on the request across a suspend, so the resumed call knows whose
- * commands to send. */
+ * commands to send (a parked poll), or what to answer once the store
+ * holds what the answer acks (a deferred answer). */
 struct sync_ctx {
     char *agent_id;
     json_t *acks;
+    json_t *answer; /* deferred: sent as is after the group commit */
+    struct sync_ctx *next;
+    struct http_request *req;
 };
 
 static void sync_ctx_free(void *p)
@@ -25,8 +29,12 @@ static void sync_ctx_free(void *p)
     struct sync_ctx *c = p;
     free(c->agent_id);
     json_decref(c->acks);
+    json_decref(c->answer);
     free(c);
 }
+
+/* Answers waiting for the group commit of their syncs (agent_sync_flush). */
+static struct sync_ctx *deferred;
 
 /* Agent-reportable states. */
 static bool update_state_ok(enum task_state s)
@@ -476,8 +484,10 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         r = drain_leaving_agent(st, a, err);
     if (r == 0)
         r = lifecycle_maintenance_progress(st, a, err);
+    /* Into the loop's group commit: the answer (which acks) leaves only
+     * after agent_sync_flush(). */
     if (r == 0)
-        r = store_commit(st->store, err);
+        r = store_commit_deferred(st->store, err);
     else
         store_rollback(st->store);
     if (r == 0 && usage)
@@ -579,6 +589,12 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             http_reply_error(req, 503, "UNAVAILABLE", "the scheduler is stopping after a store failure");
             return;
         }
+        if (c->answer) {
+            json_t *answer = c->answer;
+            c->answer = NULL;
+            http_reply_json(req, 200, answer);
+            return;
+        }
         struct sched_agent *a = state_agent_find(st, c->agent_id);
         if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, c->agent_id)) {
             http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", c->agent_id);
@@ -637,7 +653,32 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         park(a->id, req, bo_mono_ms() + (wait < SYNC_MAX_WAIT_MS ? wait : SYNC_MAX_WAIT_MS));
         return;
     }
+    if (store_has_deferred(st->store)) {
+        struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
+        c->answer = answer;
+        c->req = req;
+        c->next = deferred;
+        deferred = c;
+        req->user = c;
+        req->user_free = sync_ctx_free;
+        http_suspend(req);
+        return;
+    }
     http_reply_json(req, 200, answer);
+}
+
+int agent_sync_flush(struct sched_state *st, bo_error_t *err)
+{
+    int r = store_flush(st->store, err);
+    /* Failed: the answers go out as 503 (st->fatal, set by the caller);
+     * nothing was acked, so the agents send their updates again. */
+    while (deferred) {
+        struct sync_ctx *c = deferred;
+        deferred = c->next;
+        c->next = NULL;
+        http_resume(c->req);
+    }
+    return r;
 }
 
 bool agent_sync_is_parked(const char *agent_id)

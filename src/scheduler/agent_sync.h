@@ -13,13 +13,20 @@
 
 /* Apply one sync request body (a JSON object; not consumed) in one store
  * batch: register or refresh the agent, apply its updates, reconcile its
- * inventory, commit. On success *ret_agent is the agent and *ret_answer
+ * inventory, commit deferred (store_commit_deferred: durable at the next
+ * store_flush, which must come before the answer is sent). On success *ret_agent is the agent and *ret_answer
  * (new reference) the answer: acks, the launches and kills due now, and
  * heartbeat_ms. Errors: BO_E_INVALID for a malformed request (nothing
  * applied), others when the store fails. The HTTP handler below is this
  * plus the long poll; fuzz/ calls it directly. */
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err);
+
+/* Commit the syncs applied since the last call in one store transaction
+ * (group commit), then send their answers (503 if the commit failed; the
+ * caller then stops as on any store failure). Called by the loop after
+ * each pass over the HTTP server. */
+int agent_sync_flush(struct sched_state *st, bo_error_t *err);
 
 /* Route handler for POST /api/v1/agents/sync; ctx is the scheduler. */
 void agent_sync_handle(struct http_request *req, void *ctx);

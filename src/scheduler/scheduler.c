@@ -336,6 +336,16 @@ static void log_refused(struct scheduler *s, int64_t now)
     }
 }
 
+/* One pass over the HTTP server, then the group commit of the agent syncs
+ * it applied, whose answers leave only after it. */
+static void serve(struct scheduler *s)
+{
+    http_server_run(s->http);
+    _cleanup_error_ bo_error_t e = NULL;
+    if (agent_sync_flush(&s->state, &e) < 0)
+        state_fatal(&s->state, "committing agent syncs", e->msg);
+}
+
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
 {
     struct sched_state *st = &s->state;
@@ -355,7 +365,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
             return bo_error_sys(err, errno, "poll");
         if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
             return -1;
-        http_server_run(s->http);
+        serve(s);
         if (stop_if_fatal(s, err) < 0)
             return -1;
         now = bo_mono_ms();
@@ -368,7 +378,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         task_read_expire(st, now);
         exec_session_expire(st, now);
         agent_sync_wake(st, now);
-        http_server_run(s->http);
+        serve(s);
         if (stop_if_fatal(s, err) < 0)
             return -1;
         note_heard(s, bo_mono_ms());
@@ -607,6 +617,7 @@ out:
     if (err)
         log_error("%s", err->msg);
     if (s->http) {
+        serve(s);
         agent_sync_release_all(&s->state);
         task_read_release_all();
         exec_session_release_all();

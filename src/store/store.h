@@ -11,6 +11,15 @@
  * If a put/delete inside a batch fails, the batch is spoiled: store_commit()
  * then rolls it back and fails, so a half-written batch is never committed.
  *
+ * Group commit: store_commit_deferred() ends a batch without making it
+ * durable: it joins a group (one open backend transaction) that the next
+ * store_flush(), or the next durable store_commit() of any batch, commits
+ * whole. A caller answering for a deferred batch answers after the flush.
+ * Inside a group each batch is a savepoint, so rolling one back leaves the
+ * others. If the group itself is lost (its commit fails, or the backend
+ * dropped the transaction) every later write is refused, as with
+ * store_refuse_writes(): deferred changes never vanish silently.
+ *
  * Single-threaded: one store is used by one thread (the scheduler loop). */
 #ifndef BO_STORE_STORE_H
 #define BO_STORE_STORE_H
@@ -62,7 +71,14 @@ int store_put(struct store *s, const char *kind, const char *id, const char *val
               bo_error_t *err);
 /* Deleting a missing id is not an error. */
 int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *err);
-int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0 */
+int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0 (with any group) */
+/* End the batch into the group (see above): atomic, durable at the next
+ * store_flush(). A spoiled batch is rolled back and fails as store_commit. */
+int store_commit_deferred(struct store *s, bo_error_t *err);
+/* Commit the group, if any; no-op otherwise. Not inside a batch. */
+int store_flush(struct store *s, bo_error_t *err);
+/* Whether deferred batches wait for store_flush(). */
+bool store_has_deferred(const struct store *s);
 void store_rollback(struct store *s);               /* no-op outside a batch */
 bool store_in_batch(const struct store *s);
 /* Fail-stop: refuse every later write (begin, put, delete and commit fail
@@ -81,6 +97,7 @@ int store_load(struct store *s, const char *kind, store_load_fn fn, void *ctx, b
  * are not counted; an autocommitted put counts one commit). */
 struct store_stats {
     uint64_t commits, puts, deletes;
+    uint64_t deferred; /* batches committed through a group (each flush is one commit) */
 };
 void store_get_stats(const struct store *s, struct store_stats *ret);
 
@@ -109,6 +126,12 @@ struct store_ops {
     int (*del)(struct store *s, int kind, const char *id, bool autocommit, bo_error_t *err);
     int (*commit)(struct store *s, bo_error_t *err);
     void (*rollback)(struct store *s);
+    /* Batches inside an open group: savepoint (begin), release (commit
+     * into the group) and rollback_to (roll back this batch only; returns
+     * -1 if the backend lost the whole group meanwhile). */
+    int (*savepoint)(struct store *s, bo_error_t *err);
+    int (*release)(struct store *s, bo_error_t *err);
+    int (*rollback_to)(struct store *s);
     int (*load)(struct store *s, int kind, store_load_fn fn, void *ctx, bo_error_t *err);
     void (*close)(struct store *s);
 };
@@ -118,6 +141,8 @@ struct store {
     const char *path;                  /* for messages; owned by the backend */
     bool in_batch;
     bool batch_spoiled;                /* a put/delete in this batch failed */
+    bool group_open;                   /* deferred batches wait for a flush */
+    uint64_t group_batches, group_puts, group_deletes; /* counted into stats on flush */
     char *refused;                     /* why writes are refused (store_refuse_writes) */
     uint64_t batch_puts, batch_deletes; /* counted into stats on commit */
     struct store_stats stats;

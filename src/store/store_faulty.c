@@ -74,6 +74,28 @@ static void fy_rollback(struct store *s)
     f->inner->ops->rollback(f->inner);
 }
 
+static int fy_savepoint(struct store *s, bo_error_t *err)
+{
+    struct faulty_store *f = fs(s);
+    if (fault(f, "savepoint", -1, NULL, err) < 0)
+        return -1;
+    return f->inner->ops->savepoint(f->inner, err);
+}
+
+static int fy_release(struct store *s, bo_error_t *err)
+{
+    struct faulty_store *f = fs(s);
+    if (fault(f, "release savepoint", -1, NULL, err) < 0)
+        return -1;
+    return f->inner->ops->release(f->inner, err);
+}
+
+static int fy_rollback_to(struct store *s)
+{
+    struct faulty_store *f = fs(s);
+    return f->inner->ops->rollback_to(f->inner);
+}
+
 /* Loads are reads: never failed here (recovery has its own tests). */
 static int fy_load(struct store *s, int kind, store_load_fn fn, void *ctx, bo_error_t *err)
 {
@@ -94,6 +116,9 @@ static const struct store_ops faulty_ops = {
     .del = fy_del,
     .commit = fy_commit,
     .rollback = fy_rollback,
+    .savepoint = fy_savepoint,
+    .release = fy_release,
+    .rollback_to = fy_rollback_to,
     .load = fy_load,
     .close = fy_close,
 };

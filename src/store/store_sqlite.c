@@ -79,13 +79,23 @@ static int check_refused(const struct store *s, bo_error_t *err)
     return 0;
 }
 
+/* The group's transaction is gone with everything deferred into it: no
+ * later write may succeed, or a flush would report those batches durable. */
+static void group_lost(struct store *s, const char *why)
+{
+    s->group_open = false;
+    s->group_batches = s->group_puts = s->group_deletes = 0;
+    if (!s->refused)
+        s->refused = bo_xasprintf("deferred batches lost: %s", why);
+}
+
 int store_begin(struct store *s, bo_error_t *err)
 {
     if (check_refused(s, err) < 0)
         return -1;
     if (s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: begin: a batch is already open");
-    if (s->ops->begin(s, err) < 0)
+    if ((s->group_open ? s->ops->savepoint(s, err) : s->ops->begin(s, err)) < 0)
         return -1;
     end_batch(s);
     s->in_batch = true;
@@ -123,6 +133,8 @@ int store_put(struct store *s, const char *kind, const char *id, const char *val
                      id, STORE_VALUE_MAX);
         return write_failed(s);
     }
+    if (!s->in_batch && store_flush(s, err) < 0) /* an autocommit is durable, so is what came before */
+        return -1;
     if (s->ops->put(s, k, id, value, !s->in_batch, err) < 0)
         return write_failed(s);
     if (s->in_batch) {
@@ -141,6 +153,8 @@ int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *
         return -1;
     if (check_key(kind, id, &k, err) < 0)
         return write_failed(s);
+    if (!s->in_batch && store_flush(s, err) < 0)
+        return -1;
     if (s->ops->del(s, k, id, !s->in_batch, err) < 0)
         return write_failed(s);
     if (s->in_batch) {
@@ -163,6 +177,17 @@ int store_commit(struct store *s, bo_error_t *err)
         return bo_error_set(err, BO_E_IO,
                             "store: commit refused: a change in the batch failed; rolled back");
     }
+    if (s->group_open) {
+        /* Into the group, then the group: one commit makes both durable. */
+        if (s->ops->release(s, err) < 0) {
+            store_rollback(s);
+            return -1;
+        }
+        s->group_puts += s->batch_puts;
+        s->group_deletes += s->batch_deletes;
+        end_batch(s);
+        return store_flush(s, err);
+    }
     if (s->ops->commit(s, err) < 0) {
         store_rollback(s);
         return -1;
@@ -174,11 +199,64 @@ int store_commit(struct store *s, bo_error_t *err)
     return 0;
 }
 
+int store_commit_deferred(struct store *s, bo_error_t *err)
+{
+    if (!s->in_batch)
+        return bo_error_set(err, BO_E_INTERNAL, "store: commit without a batch");
+    if (s->batch_spoiled || s->refused) {
+        store_rollback(s);
+        if (check_refused(s, err) < 0)
+            return -1;
+        return bo_error_set(err, BO_E_IO, "store: commit refused: a change in the batch failed; rolled back");
+    }
+    /* The first deferred batch's own transaction becomes the group's. */
+    if (s->group_open && s->ops->release(s, err) < 0) {
+        store_rollback(s);
+        return -1;
+    }
+    s->group_open = true;
+    s->group_batches++;
+    s->group_puts += s->batch_puts;
+    s->group_deletes += s->batch_deletes;
+    end_batch(s);
+    return 0;
+}
+
+int store_flush(struct store *s, bo_error_t *err)
+{
+    if (s->in_batch)
+        return bo_error_set(err, BO_E_INTERNAL, "store: flush inside a batch");
+    if (!s->group_open)
+        return check_refused(s, err);
+    if (s->ops->commit(s, err) < 0) {
+        s->ops->rollback(s);
+        group_lost(s, err && *err ? (*err)->msg : "commit failed");
+        return -1;
+    }
+    s->stats.commits++;
+    s->stats.deferred += s->group_batches;
+    s->stats.puts += s->group_puts;
+    s->stats.deletes += s->group_deletes;
+    s->group_open = false;
+    s->group_batches = s->group_puts = s->group_deletes = 0;
+    return 0;
+}
+
+bool store_has_deferred(const struct store *s)
+{
+    return s->group_open;
+}
+
 void store_rollback(struct store *s)
 {
     if (!s->in_batch)
         return;
-    s->ops->rollback(s);
+    if (s->group_open) {
+        if (s->ops->rollback_to(s) < 0)
+            group_lost(s, "the backend rolled back its transaction");
+    } else {
+        s->ops->rollback(s);
+    }
     end_batch(s);
 }
 
@@ -192,6 +270,10 @@ void store_refuse_writes(struct store *s, const char *why)
     store_rollback(s);
     if (!s->refused)
         s->refused = bo_xstrdup(why && *why ? why : "no reason given");
+    if (s->group_open) { /* never answered for: dropped with the rest */
+        s->ops->rollback(s);
+        s->group_open = false;
+    }
 }
 
 int store_load(struct store *s, const char *kind, store_load_fn fn, void *ctx, bo_error_t *err)
@@ -219,6 +301,8 @@ void store_close(struct store *s)
     if (!s)
         return;
     store_rollback(s);
+    if (s->group_open) /* not flushed, so never answered for */
+        s->ops->rollback(s);
     free(s->refused);
     s->ops->close(s);
 }
@@ -232,7 +316,7 @@ struct sq_store {
     struct store base; /* first: struct store * <-> struct sq_store * */
     sqlite3 *db;
     char *path;
-    sqlite3_stmt *begin, *commit, *rollback;
+    sqlite3_stmt *begin, *commit, *rollback, *savepoint, *release, *rollback_to;
     struct {
         sqlite3_stmt *put, *del, *load;
     } kind[STORE_KIND_COUNT];
@@ -349,6 +433,32 @@ static void sq_rollback(struct store *s)
     sqlite3_reset(q->rollback);
 }
 
+static int sq_savepoint(struct store *s, bo_error_t *err)
+{
+    struct sq_store *q = sq(s);
+    return sq_run(q, q->savepoint, NULL, NULL, "savepoint", -1, NULL, err);
+}
+
+static int sq_release(struct store *s, bo_error_t *err)
+{
+    struct sq_store *q = sq(s);
+    return sq_run(q, q->release, NULL, NULL, "release savepoint", -1, NULL, err);
+}
+
+/* ROLLBACK TO leaves the savepoint open: release it too. After an I/O
+ * error SQLite may have rolled back the whole transaction by itself. */
+static int sq_rollback_to(struct store *s)
+{
+    struct sq_store *q = sq(s);
+    if (sqlite3_get_autocommit(q->db))
+        return -1;
+    sqlite3_step(q->rollback_to);
+    sqlite3_reset(q->rollback_to);
+    sqlite3_step(q->release);
+    sqlite3_reset(q->release);
+    return sqlite3_get_autocommit(q->db) ? -1 : 0;
+}
+
 /* A statement outside BEGIN is its own transaction in SQLite, so
  * autocommit needs nothing more. */
 static int sq_put(struct store *s, int k, const char *id, const char *value, bool autocommit,
@@ -403,6 +513,9 @@ static void sq_free(struct sq_store *q)
     sqlite3_finalize(q->begin);
     sqlite3_finalize(q->commit);
     sqlite3_finalize(q->rollback);
+    sqlite3_finalize(q->savepoint);
+    sqlite3_finalize(q->release);
+    sqlite3_finalize(q->rollback_to);
     for (int k = 0; k < STORE_KIND_COUNT; k++) {
         sqlite3_finalize(q->kind[k].put);
         sqlite3_finalize(q->kind[k].del);
@@ -424,6 +537,9 @@ static const struct store_ops sq_ops = {
     .del = sq_del,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
     .load = sq_load,
     .close = sq_close,
 };
@@ -513,7 +629,9 @@ static int sq_prepare_all(struct sq_store *q, bo_error_t *err)
 {
     if (sq_prepare(q, "BEGIN IMMEDIATE", &q->begin, err) < 0 ||
         sq_prepare(q, "COMMIT", &q->commit, err) < 0 ||
-        sq_prepare(q, "ROLLBACK", &q->rollback, err) < 0)
+        sq_prepare(q, "ROLLBACK", &q->rollback, err) < 0 || sq_prepare(q, "SAVEPOINT batch", &q->savepoint, err) < 0 ||
+        sq_prepare(q, "RELEASE batch", &q->release, err) < 0 ||
+        sq_prepare(q, "ROLLBACK TO batch", &q->rollback_to, err) < 0)
         return -1;
     for (int k = 0; k < STORE_KIND_COUNT; k++) {
         const char *n = kind_names[k];

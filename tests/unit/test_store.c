@@ -583,4 +583,72 @@ TEST(throughput_10k_puts_one_batch)
     cleanup_dir();
 }
 
+/* Group commit: deferred batches are atomic each, invisible to another
+ * connection (a restarted scheduler) until the flush, and a rolled-back
+ * batch inside the group leaves the others. */
+static void batch_ok(struct store *s, const char *id, const char *value, bool deferred)
+{
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(store_begin(s, &err) == 0);
+    CHECK(store_put(s, "task", id, value, &err) == 0);
+    CHECK((deferred ? store_commit_deferred(s, &err) : store_commit(s, &err)) == 0);
+}
+
+TEST(group_commit)
+{
+    struct store *s = open_db(false);
+    struct store *other = open_db(false);
+    batch_ok(s, "t1", "1", true);
+    CHECK(store_has_deferred(s));
+    batch_ok(s, "t2", "2", true);
+    /* A batch rolled back inside the group: only it goes. */
+    CHECK(store_begin(s, NULL) == 0);
+    CHECK(store_put(s, "task", "t3", "3", NULL) == 0);
+    CHECK(store_delete(s, "task", "t1", NULL) == 0);
+    store_rollback(s);
+    CHECK(store_has_deferred(s));
+    CHECK_DUMP(s, "task", "t1=1;t2=2;");
+    CHECK_DUMP(other, "task", ""); /* not durable yet */
+    struct store_stats st;
+    store_get_stats(s, &st);
+    CHECK(st.commits == 0);
+    CHECK(store_flush(s, NULL) == 0);
+    CHECK(!store_has_deferred(s));
+    CHECK(store_flush(s, NULL) == 0); /* nothing open: a no-op */
+    CHECK_DUMP(other, "task", "t1=1;t2=2;");
+    store_get_stats(s, &st);
+    CHECK(st.commits == 1 && st.deferred == 2 && st.puts == 2);
+    /* A durable commit takes the group with it. */
+    batch_ok(s, "t4", "4", true);
+    batch_ok(s, "t5", "5", false);
+    CHECK(!store_has_deferred(s));
+    CHECK_DUMP(other, "task", "t1=1;t2=2;t4=4;t5=5;");
+    /* So does a put outside a batch. */
+    batch_ok(s, "t6", "6", true);
+    put_ok(s, "task", "t7", "7");
+    CHECK(!store_has_deferred(s));
+    CHECK_DUMP(other, "task", "t1=1;t2=2;t4=4;t5=5;t6=6;t7=7;");
+    /* A spoiled batch is not deferred. */
+    CHECK(store_begin(s, NULL) == 0);
+    _cleanup_error_ bo_error_t e1 = NULL;
+    CHECK(store_put(s, "nokind", "x", "1", NULL) < 0);
+    CHECK(store_commit_deferred(s, &e1) < 0 && e1->kind == BO_E_IO);
+    CHECK(!store_in_batch(s) && !store_has_deferred(s));
+    /* Refused writes drop the group: never answered for, never durable. */
+    batch_ok(s, "t8", "8", true);
+    store_refuse_writes(s, "disk gone");
+    _cleanup_error_ bo_error_t e2 = NULL;
+    CHECK(store_flush(s, &e2) < 0 && e2->kind == BO_E_IO);
+    CHECK_CONTAINS(e2->msg, "disk gone");
+    store_close(s);
+    CHECK_DUMP(other, "task", "t1=1;t2=2;t4=4;t5=5;t6=6;t7=7;");
+    /* Closing with a group open rolls it back. */
+    s = open_db(false);
+    batch_ok(s, "t9", "9", true);
+    store_close(s);
+    CHECK_DUMP(other, "task", "t1=1;t2=2;t4=4;t5=5;t6=6;t7=7;");
+    store_close(other);
+    cleanup_dir();
+}
+
 TEST_MAIN()

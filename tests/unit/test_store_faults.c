@@ -69,6 +69,7 @@ static void register_a(struct sched_state *st)
     struct sched_agent *a = NULL;
     CHECK(body);
     CHECK(agent_sync_apply(st, body, &a, &answer, NULL) == 0);
+    CHECK(store_flush(st->store, NULL) == 0);
     json_decref(body);
     json_decref(answer);
 }
@@ -119,6 +120,9 @@ static int sync_body(struct sched_state *st, const char *text, bo_error_t *err)
     CHECK(body);
     struct sched_agent *a = NULL;
     int r = agent_sync_apply(st, body, &a, &answer, err);
+    /* The loop's group commit, before any answer leaves. */
+    if (r == 0)
+        r = store_flush(st->store, err);
     json_decref(body);
     json_decref(answer);
     if (r < 0 && !state_error_is_clean(*err))
