@@ -397,7 +397,7 @@ void agent_auth_handle_revoke(struct http_request *req, void *ctx)
         _cleanup_free_ char *why = bo_xasprintf("agent %s (%s) was revoked", ag->hostname, ag->id);
         lifecycle_agent_set_state(st, ag, AGENT_DOWN, "revoked");
         r = lifecycle_agent_lost(st, ag, why, &err);
-        ag->has_work = true; /* answers its parked poll: refused from now on */
+        state_agent_has_work(st, ag); /* answers its parked poll: refused from now on */
     }
     if (r == 0)
         r = audit_append(&s->audit, st->store, &e, bo_wall_ms(), &err);

@@ -1,6 +1,7 @@
 /* agent_sync.c - POST /api/v1/agents/sync. */
 #include "scheduler/agent_sync.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <uthash.h>
 #include <utlist.h>
@@ -511,10 +512,14 @@ struct parked_poll {
     char *agent_id;
     struct http_request *req;
     int64_t parked_mono;
-    int64_t deadline_mono;
+    struct bo_timer deadline; /* in poll_deadlines: answered empty then */
     UT_hash_handle hh;
 };
 static struct parked_poll *parked;
+/* The parked polls by deadline: with thousands of agents parked, neither
+ * the loop's timeout nor the wake may walk them all (ready agents come
+ * from st->ready, state_agent_has_work). */
+static struct bo_timer_heap poll_deadlines;
 
 static void park(const char *agent_id, struct http_request *req, int64_t deadline_mono)
 {
@@ -525,14 +530,14 @@ static void park(const char *agent_id, struct http_request *req, int64_t deadlin
         struct http_request *old = p->req;
         p->req = req;
         p->parked_mono = bo_mono_ms();
-        p->deadline_mono = deadline_mono;
+        bo_timer_arm(&poll_deadlines, &p->deadline, deadline_mono);
         http_resume(old);
     } else {
         p = bo_xcalloc(1, sizeof(*p));
         p->agent_id = bo_xstrdup(agent_id);
         p->req = req;
         p->parked_mono = bo_mono_ms();
-        p->deadline_mono = deadline_mono;
+        bo_timer_arm(&poll_deadlines, &p->deadline, deadline_mono);
         HASH_ADD_KEYPTR(hh, parked, p->agent_id, strlen(p->agent_id), p);
     }
     http_suspend(req);
@@ -542,6 +547,7 @@ static void park(const char *agent_id, struct http_request *req, int64_t deadlin
 static void unpark(struct parked_poll *p)
 {
     HASH_DEL(parked, p);
+    bo_timer_disarm(&poll_deadlines, &p->deadline);
     struct http_request *req = p->req;
     free(p->agent_id);
     free(p);
@@ -651,6 +657,8 @@ void agent_sync_handle(struct http_request *req, void *ctx)
          * next sign of life, whatever wait it asked for. */
         int64_t wait = wait_ms < st->opt.agent_heartbeat_ms ? wait_ms : st->opt.agent_heartbeat_ms;
         park(a->id, req, bo_mono_ms() + (wait < SYNC_MAX_WAIT_MS ? wait : SYNC_MAX_WAIT_MS));
+        if (a->has_work) /* left from before: the next wake answers it */
+            state_agent_has_work(st, a);
         return;
     }
     if (store_has_deferred(st->store)) {
@@ -695,29 +703,39 @@ void agent_sync_release_all(struct sched_state *st)
     unpark(p);
 }
 
+/* A poll answered late because the loop was busy: the agent waited on us
+ * meanwhile, so the lateness is not its silence. */
+static void answer(struct sched_state *st, struct parked_poll *p, int64_t now_mono)
+{
+    struct sched_agent *a = state_agent_find(st, p->agent_id);
+    int64_t deadline = p->deadline.deadline_ms;
+    if (a && now_mono > deadline)
+        lifecycle_agent_seen_at(a, now_mono - (deadline - p->parked_mono));
+    unpark(p);
+}
+
 void agent_sync_wake(struct sched_state *st, int64_t now_mono)
 {
-    struct parked_poll *p, *tmp;
-    HASH_ITER(hh, parked, p, tmp)
-    {
-        struct sched_agent *a = state_agent_find(st, p->agent_id);
-        /* A poll answered late because the loop was busy: the agent
-         * waited on us meanwhile, so the lateness is not its silence. */
-        if (a && now_mono > p->deadline_mono)
-            lifecycle_agent_seen_at(a, now_mono - (p->deadline_mono - p->parked_mono));
-        if (!a || a->has_work || now_mono >= p->deadline_mono)
-            unpark(p);
+    for (size_t i = 0; i < st->n_ready; i++) {
+        struct sched_agent *a = st->ready[i];
+        a->in_ready = false;
+        struct parked_poll *p = NULL;
+        HASH_FIND_STR(parked, a->id, p);
+        if (p && a->has_work)
+            answer(st, p, now_mono);
+    }
+    st->n_ready = 0;
+    struct bo_timer *tm;
+    while ((tm = bo_timer_heap_pop_due(&poll_deadlines, now_mono))) {
+        struct parked_poll *p = (struct parked_poll *)((char *)tm - offsetof(struct parked_poll, deadline));
+        /* popped, so disarmed: unpark's disarm is a no-op; keep the
+         * deadline for answer()'s lateness */
+        answer(st, p, now_mono);
     }
 }
 
 int64_t agent_sync_next_deadline(const struct sched_state *st)
 {
-    int64_t next = -1;
-    struct parked_poll *p, *tmp;
-    HASH_ITER(hh, parked, p, tmp)
-    {
-        if (next < 0 || p->deadline_mono < next)
-            next = p->deadline_mono;
-    }
-    return next;
+    const struct bo_timer *tm = bo_timer_heap_peek(&poll_deadlines);
+    return tm ? tm->deadline_ms : -1;
 }

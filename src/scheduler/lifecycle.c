@@ -242,7 +242,7 @@ int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err
         return -1;
     t->last_command_mono = 0; /* send the kill with the next answer */
     if (t->agent)
-        t->agent->has_work = true;
+        state_agent_has_work(st, t->agent);
     return 1;
 }
 
@@ -331,13 +331,14 @@ static int task_timer(struct sched_state *st, struct sched_task *t, int64_t now,
     }
     if (awaits_agent(t) && t->agent && t->last_command_mono &&
         now - t->last_command_mono >= st->opt.command_resend_ms)
-        t->agent->has_work = true; /* answer its waiting poll with the resend */
+        state_agent_has_work(st, t->agent); /* answer its waiting poll with the resend */
     /* Every deadline of t left is after `now` (a due resend no longer
      * counts), so this pass cannot pop t again. */
     arm_task(st, t, now);
     return 0;
 }
 
+/* 1 if a was marked lost, 0 if not (still heard, or not up), -1 on error. */
 static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err)
 {
     if (a->state != AGENT_UP && a->state != AGENT_UNKNOWN)
@@ -365,7 +366,7 @@ static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t no
     lifecycle_agent_set_state(st, a, AGENT_LOST, m);
     if (lifecycle_agent_lost(st, a, m, err) < 0)
         return -1;
-    return lifecycle_maintenance_progress(st, a, err);
+    return lifecycle_maintenance_progress(st, a, err) < 0 ? -1 : 1;
 }
 
 static int drain_step(struct sched_state *st, struct sched_agent *a, int64_t now, bo_error_t *err);
@@ -373,7 +374,14 @@ static int drain_step(struct sched_state *st, struct sched_agent *a, int64_t now
 int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err)
 {
     struct bo_timer *tm;
+    int lost = 0;
     while ((tm = bo_timer_heap_pop_due(&st->timers, now_mono))) {
+        if (tm->kind == TIMER_AGENT && lost >= LIFECYCLE_LOST_PER_PASS) {
+            /* Enough for one pass: the loop serves requests (maybe this
+             * agent's own sync) before the next pass looks again. */
+            bo_timer_arm(&st->timers, tm, now_mono);
+            break;
+        }
         int r = tm->kind == TIMER_AGENT
                     ? agent_timer(st, (struct sched_agent *)((char *)tm - offsetof(struct sched_agent, timer)),
                                   now_mono, err)
@@ -390,6 +398,8 @@ int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *e
                                  now_mono, err);
         if (r < 0)
             return -1;
+        if (tm->kind == TIMER_AGENT)
+            lost += r;
     }
     return 0;
 }
@@ -445,7 +455,7 @@ static int drain_step(struct sched_state *st, struct sched_agent *a, int64_t now
         if (lifecycle_transition(st, t, TASK_DRAINING, m, err) < 0)
             return -1;
         t->last_command_mono = 0; /* the kill goes with the next answer */
-        a->has_work = true;
+        state_agent_has_work(st, a);
     }
     a->drain_timer.kind = TIMER_DRAIN;
     if (waiting)

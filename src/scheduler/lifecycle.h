@@ -31,9 +31,16 @@ int lifecycle_add_instance(struct sched_state *st, struct sched_job *j, int32_t 
 /* User kill: never rescheduled. Returns 1 if the task was live. */
 int lifecycle_kill(struct sched_state *st, struct sched_task *t, bo_error_t *err);
 
+/* Agents marked lost in one timer pass at most: each takes its tasks with
+ * it (a transition and a replacement each), and the loop must keep
+ * serving while a rack goes away. The rest are due again at once and go
+ * in the next passes, after the loop has served what came meanwhile. */
+#define LIFECYCLE_LOST_PER_PASS 100
+
 /* Timers. Each task and agent has at most one timer in st->timers, armed
  * at its next deadline, so the loop sleeps until the earliest one. Run
- * every timer due at `now_mono` (passed in for testability). */
+ * every timer due at `now_mono` (passed in for testability), but stop
+ * after marking LIFECYCLE_LOST_PER_PASS agents lost (the rest stay due). */
 int lifecycle_run_timers(struct sched_state *st, int64_t now_mono, bo_error_t *err);
 /* t's deadlines changed outside a transition (a command was sent): re-arm. */
 void lifecycle_arm_timer(struct sched_state *st, struct sched_task *t);

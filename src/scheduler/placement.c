@@ -325,7 +325,7 @@ static int assign(struct sched_state *st, struct sched_task *t, struct sched_age
     if (lifecycle_transition(st, t, TASK_ASSIGNED, m, err) < 0)
         return -1;
     t->last_command_mono = 0;
-    a->has_work = true;
+    state_agent_has_work(st, a);
     st->placements++;
     st->placement_latency_sum_ms += (uint64_t)waited;
     for (size_t b = 0; b < BO_ARRAY_SIZE(placement_latency_bounds_ms); b++)

@@ -7,6 +7,7 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "base/strbuf.h"
 #include "model/task_id.h"
 #include "net/http_server.h"
 #include "scheduler/update.h"
@@ -118,6 +119,19 @@ void state_agent_add(struct sched_state *st, struct sched_agent *a)
     HASH_ADD_KEYPTR(hh, st->agents, a->id, strlen(a->id), a);
     st->agent_vec = bo_xrealloc(st->agent_vec, (st->n_agent_vec + 1) * sizeof(*st->agent_vec));
     st->agent_vec[st->n_agent_vec++] = a;
+}
+
+void state_agent_has_work(struct sched_state *st, struct sched_agent *a)
+{
+    a->has_work = true;
+    if (a->in_ready)
+        return;
+    if (st->n_ready == st->cap_ready) {
+        st->cap_ready = st->cap_ready ? 2 * st->cap_ready : 64;
+        st->ready = bo_xrealloc(st->ready, st->cap_ready * sizeof(*st->ready));
+    }
+    st->ready[st->n_ready++] = a;
+    a->in_ready = true;
 }
 
 void state_agent_set_ports(struct sched_agent *a, uint32_t lo, uint32_t hi)
@@ -526,9 +540,79 @@ static int save_json(struct sched_state *st, const char *kind, const char *id, j
     return store_put(st->store, kind, id, text, err);
 }
 
+static void key_i64(struct bo_buf *b, const char *key, int64_t v)
+{
+    bo_buf_add(b, ",", 1);
+    bo_buf_json_key(b, key);
+    bo_buf_i64(b, v);
+}
+
+static void key_str(struct bo_buf *b, const char *key, const char *v)
+{
+    bo_buf_add(b, ",", 1);
+    bo_buf_json_key(b, key);
+    bo_buf_json_str(b, v);
+}
+
+/* task_record() as text, written straight into a buffer: a task is saved
+ * on every status change, and building the jansson tree and dumping it
+ * cost more than the SQLite write (docs/benchmarks.md). Same fields, same
+ * values (a unit test compares the two). */
+char *state_task_record_text(const struct sched_task *t)
+{
+    struct bo_buf b = {0};
+    bo_buf_adds(&b, "{\"id\":");
+    bo_buf_json_str(&b, t->id);
+    key_str(&b, "job", t->job->key);
+    key_i64(&b, "instance", t->instance);
+    key_str(&b, "state", task_state_name(t->state));
+    key_i64(&b, "failure_count", t->failure_count);
+    key_i64(&b, "consecutive_flaps", t->consecutive_flaps);
+    bo_buf_adds(&b, t->kill_requested ? ",\"kill_requested\":true" : ",\"kill_requested\":false");
+    bo_buf_adds(&b, ",\"ports\":{");
+    for (size_t i = 0; t->ports && i < t->config->task.n_ports; i++) {
+        if (i)
+            bo_buf_add(&b, ",", 1);
+        bo_buf_json_key(&b, t->config->task.ports[i]);
+        bo_buf_i64(&b, t->ports[i]);
+    }
+    bo_buf_add(&b, "}", 1);
+    key_i64(&b, "running_since", t->running_since);
+    key_i64(&b, "throttle_until", t->throttle_until);
+    key_i64(&b, "created_ms", t->created_ms);
+    key_i64(&b, "executor_pid", t->executor_pid);
+    bo_buf_adds(&b, ",\"events\":[");
+    int n = t->n_events < TASK_MAX_EVENTS ? t->n_events : TASK_MAX_EVENTS;
+    int start = t->n_events < TASK_MAX_EVENTS ? 0 : t->n_events % TASK_MAX_EVENTS;
+    for (int i = 0; i < n; i++) {
+        const struct task_event *e = &t->events[(start + i) % TASK_MAX_EVENTS];
+        bo_buf_adds(&b, i ? ",{\"state\":" : "{\"state\":");
+        bo_buf_json_str(&b, task_state_name(e->state));
+        key_i64(&b, "ts", e->ts);
+        key_str(&b, "message", e->message ? e->message : "");
+        bo_buf_add(&b, "}", 1);
+    }
+    bo_buf_add(&b, "]", 1);
+    key_str(&b, "ancestor_id", t->ancestor_id);
+    key_str(&b, "agent_id", t->agent_id);
+    key_str(&b, "message", t->message ? t->message : "");
+    key_str(&b, "pending_reason", t->pending_reason ? t->pending_reason->text : NULL);
+    bo_buf_adds(&b, ",\"processes\":");
+    if (t->processes) {
+        _cleanup_free_ char *p = json_dumps(t->processes, JSON_COMPACT | JSON_ENCODE_ANY);
+        bo_buf_adds(&b, p ? p : "[]");
+    } else {
+        bo_buf_adds(&b, "[]");
+    }
+    key_i64(&b, "config_id", state_job_config_id(t->job, t->config));
+    bo_buf_add(&b, "}", 1);
+    return bo_buf_steal(&b);
+}
+
 int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)
 {
-    return save_json(st, "task", t->id, task_record(t), err);
+    _cleanup_free_ char *text = state_task_record_text(t);
+    return store_put(st->store, "task", t->id, text, err);
 }
 
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
@@ -642,6 +726,9 @@ void state_free(struct sched_state *st)
     st->place_cursor = NULL;
     free(st->agent_vec);
     st->agent_vec = NULL;
+    free(st->ready);
+    st->ready = NULL;
+    st->n_ready = st->cap_ready = 0;
     st->n_agent_vec = 0;
     free(st->fatal);
     st->fatal = NULL;

@@ -143,6 +143,7 @@ struct sched_agent {
     int64_t n_tasks;
     struct sched_task *tasks;            /* a_ links */
     bool has_work;                        /* commands are due: answer a parked poll */
+    bool in_ready;                        /* on st->ready (state_agent_has_work) */
     UT_hash_handle hh;
 };
 
@@ -177,6 +178,10 @@ struct sched_state {
     struct sched_task *tasks;
     struct sched_agent *agents;
     struct sched_agent **agent_vec; /* the same agents, by index (placement) */
+    /* Agents given work since the last wake (state_agent_has_work): the
+     * loop answers their parked polls without scanning every agent. */
+    struct sched_agent **ready;
+    size_t n_ready, cap_ready;
     size_t n_agent_vec;
     struct sched_task *pending; /* q_ links, ordered by priority then age */
     /* Where the next placement pass resumes in `pending` (NULL: the sweep
@@ -228,6 +233,9 @@ void state_free(struct sched_state *st);
  * fault. The state is then partly filled; state_free() releases it. */
 int state_load(struct sched_state *st, bo_error_t *err);
 
+/* Commands (or a read, or a refusal) are due for a: set has_work and put
+ * it on the ready list, whose parked poll the loop then answers. */
+void state_agent_has_work(struct sched_state *st, struct sched_agent *a);
 /* Index a new agent (hash and vector). */
 void state_agent_add(struct sched_state *st, struct sched_agent *a);
 /* Set the agent's port range; only while it holds no ports. */
@@ -239,6 +247,8 @@ struct sched_agent *state_agent_find(struct sched_state *st, const char *id);
 /* Persist (inside the current store batch). Errors are fatal for the
  * scheduler: it cannot act on a change it could not record. */
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err);
+/* A task's store record as JSON text (heap), written without jansson. */
+char *state_task_record_text(const struct sched_task *t);
 int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err);
 int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err);
 

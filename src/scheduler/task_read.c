@@ -317,7 +317,7 @@ static void handle(struct http_request *req, void *ctx, const char *op, const st
     req->user = bo_xcalloc(1, sizeof(struct read_ctx));
     req->user_free = read_ctx_free;
     http_suspend(req);
-    a->has_work = true; /* answers its parked poll now */
+    state_agent_has_work(st, a); /* answers its parked poll now */
     kick = true;
 }
 

@@ -194,6 +194,64 @@ static void check_bad_row(const char *table, const char *where, const char *edit
 #define ASSIGNED "json_extract(value, '$.state') = 'ASSIGNED'"
 #define FAILED "json_extract(value, '$.state') = 'FAILED'"
 
+/* The store record is written as text without jansson (state.c): it must
+ * be valid JSON holding exactly what the JSON view shows, whatever the
+ * strings hold (quotes, backslashes, control bytes, UTF-8). */
+TEST(task_record_text_matches_the_view)
+{
+    struct sched_options o = opts();
+    struct sched_state st;
+    struct store *s = NULL;
+    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
+    state_init(&st, &o, s);
+    add_agent(&st, "a");
+    struct sched_job *j = NULL;
+    struct job_config *c = job("svc", 2);
+    CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(&st, 0, NULL) == 2);
+    const char *odd = "q\"b\\n\n t\t c\x01\x1f e\xc3\xa9 /<>";
+    struct sched_task *t0 = j->current[0];
+    CHECK(lifecycle_transition(&st, t0, TASK_STARTING, odd, NULL) == 1);
+    CHECK(lifecycle_transition(&st, t0, TASK_RUNNING, NULL, NULL) == 1);
+    t0->executor_pid = 4242;
+    t0->processes = json_pack("[{s:s, s:i, s:[s, n]}]", "name", odd, "pid", 7, "x", "y");
+    CHECK(lifecycle_transition(&st, t0, TASK_FAILED, odd, NULL) == 1);
+    for (int i = 0; i < 12; i++) /* past TASK_MAX_EVENTS: the ring wraps */
+        state_task_push_event(j->current[1], TASK_ASSIGNED, i % 2 ? odd : NULL);
+    struct sched_task *t, *tmp;
+    int n = 0;
+    HASH_ITER(hh, st.tasks, t, tmp)
+    {
+        _cleanup_free_ char *text = state_task_record_text(t);
+        json_error_t jerr;
+        json_t *rec = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        if (!rec) {
+            fprintf(stderr, "  %s: %s\n", text, jerr.text);
+            exit(1);
+        }
+        CHECK(json_integer_value(json_object_get(rec, "consecutive_flaps")) == t->consecutive_flaps);
+        CHECK(json_integer_value(json_object_get(rec, "throttle_until")) == t->throttle_until);
+        json_object_del(rec, "consecutive_flaps");
+        json_object_del(rec, "throttle_until");
+        json_t *view = state_task_to_json(t);
+        json_object_del(view, "host");
+        json_object_del(view, "usage");
+        json_object_del(view, "throttled_until_ms");
+        if (!json_equal(rec, view)) {
+            _cleanup_free_ char *v = json_dumps(view, JSON_SORT_KEYS);
+            fprintf(stderr, "  record %s\n  view   %s\n", text, v);
+            exit(1);
+        }
+        json_decref(rec);
+        json_decref(view);
+        n++;
+    }
+    CHECK(n == 3); /* the failed task, its replacement, instance 1 */
+    state_free(&st);
+    store_close(s);
+}
+
 TEST(good_store_loads)
 {
     make_store();
