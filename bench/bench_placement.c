@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/parse.h"
+#include "base/strbuf.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
@@ -203,6 +204,36 @@ int main(int argc, char **argv)
     printf("  status updates via agent syncs: %8.2f s  %10.0f updates/s  (%lld updates in %lld syncs, %llu commits)\n",
            sync_s, (double)n_updates / (sync_s > 0 ? sync_s : 1e-3), (long long)n_updates, (long long)syncs,
            (unsigned long long)(s1.commits - s0.commits));
+    /* GET of a 1,000-instance job: the tasks' JSON as a jansson tree then
+     * dumped (as before), and written as text (as the API does now). */
+    struct sched_job *gj = state_job_find(&st, "local/bench/prod/j0");
+    const int gets = 20;
+    size_t bytes = 0;
+    int64_t g0 = bo_mono_ms();
+    for (int r = 0; r < gets; r++) {
+        json_t *tasks = json_array();
+        for (int64_t i = 0; i < gj->n_current; i++)
+            json_array_append_new(tasks, state_task_to_json(gj->current[i]));
+        char *text = json_dumps(tasks, JSON_COMPACT);
+        bytes = strlen(text);
+        free(text);
+        json_decref(tasks);
+    }
+    int64_t g1 = bo_mono_ms();
+    for (int r = 0; r < gets; r++) {
+        struct bo_buf b = {0};
+        bo_buf_add(&b, "[", 1);
+        for (int64_t i = 0; i < gj->n_current; i++) {
+            if (i)
+                bo_buf_add(&b, ",", 1);
+            state_task_view_text(&b, gj->current[i]);
+        }
+        bo_buf_add(&b, "]", 1);
+        bo_buf_free(&b);
+    }
+    int64_t g2 = bo_mono_ms();
+    printf("  GET of a %lld-instance job (tasks' JSON, %zu bytes): jansson tree %.1f ms, text %.1f ms\n",
+           (long long)gj->n_current, bytes, (double)(g1 - g0) / gets, (double)(g2 - g1) / gets);
     store_close(store);
     bo_rm_rf(dir, NULL);
     return placed == n_tasks ? 0 : 1;

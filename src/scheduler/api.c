@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/parse.h"
+#include "base/strbuf.h"
 #include "base/timefmt.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/api.h"
@@ -218,27 +219,47 @@ struct sched_job *api_job_from_path(struct http_request *req, struct sched_state
 
 #define JOB_HISTORY_MAX 50
 
+/* Written as text straight into one buffer: a job of thousands of
+ * instances made a jansson tree of every task first (docs/benchmarks.md). */
 static void h_job_get(struct http_request *req, void *ctx)
 {
     struct sched_state *st = S(ctx);
     struct sched_job *j = api_job_from_path(req, st);
     if (!j)
         return;
-    json_t *tasks = json_array(), *history = json_array();
+    struct bo_buf b = {0};
+    json_t *head = json_pack("{s:o, s:o}", "job", state_job_summary_json(st, j), "config",
+                             job_config_to_json(j->config));
+    _cleanup_free_ char *head_text = json_dumps(head, JSON_COMPACT);
+    json_decref(head);
+    if (!head_text) {
+        http_reply_error(req, 500, "INTERNAL", "job `%s` could not be encoded as JSON", j->key);
+        return;
+    }
+    bo_buf_add(&b, head_text, strlen(head_text) - 1); /* without its closing brace */
+    bo_buf_adds(&b, ",\"tasks\":[");
+    bool first = true;
     for (int64_t i = 0; i < j->n_current; i++)
-        if (j->current[i])
-            json_array_append_new(tasks, state_task_to_json(j->current[i]));
+        if (j->current[i]) {
+            if (!first)
+                bo_buf_add(&b, ",", 1);
+            state_task_view_text(&b, j->current[i]);
+            first = false;
+        }
+    bo_buf_adds(&b, "],\"history\":[");
     int n = 0;
     struct sched_task *t;
     for (t = j->tasks ? j->tasks->j_prev : NULL; t && n < JOB_HISTORY_MAX;
          t = (t == j->tasks) ? NULL : t->j_prev) {
         if (t->instance < j->n_current && j->current[t->instance] == t)
             continue;
-        json_array_append_new(history, state_task_to_json(t));
+        if (n)
+            bo_buf_add(&b, ",", 1);
+        state_task_view_text(&b, t);
         n++;
     }
-    http_reply_json(req, 200, json_pack("{s:o, s:o, s:o, s:o}", "job", state_job_summary_json(st, j), "config",
-                                        job_config_to_json(j->config), "tasks", tasks, "history", history));
+    bo_buf_adds(&b, "]}\n");
+    http_reply_text(req, 200, "application/json", bo_buf_steal(&b));
 }
 
 static void h_job_kill(struct http_request *req, void *ctx)

@@ -557,56 +557,82 @@ static void key_str(struct bo_buf *b, const char *key, const char *v)
 /* task_record() as text, written straight into a buffer: a task is saved
  * on every status change, and building the jansson tree and dumping it
  * cost more than the SQLite write (docs/benchmarks.md). Same fields, same
- * values (a unit test compares the two). */
-char *state_task_record_text(const struct sched_task *t)
+ * values (a unit test compares the two). With `view`, what
+ * state_task_to_json() shows instead (GET of a job with thousands of
+ * instances writes them all). */
+static void task_text(struct bo_buf *b, const struct sched_task *t, bool view)
 {
-    struct bo_buf b = {0};
-    bo_buf_adds(&b, "{\"id\":");
-    bo_buf_json_str(&b, t->id);
-    key_str(&b, "job", t->job->key);
-    key_i64(&b, "instance", t->instance);
-    key_str(&b, "state", task_state_name(t->state));
-    key_i64(&b, "failure_count", t->failure_count);
-    key_i64(&b, "consecutive_flaps", t->consecutive_flaps);
-    bo_buf_adds(&b, t->kill_requested ? ",\"kill_requested\":true" : ",\"kill_requested\":false");
-    bo_buf_adds(&b, ",\"ports\":{");
+    bo_buf_adds(b, "{\"id\":");
+    bo_buf_json_str(b, t->id);
+    key_str(b, "job", t->job->key);
+    key_i64(b, "instance", t->instance);
+    key_str(b, "state", task_state_name(t->state));
+    key_i64(b, "failure_count", t->failure_count);
+    if (!view)
+        key_i64(b, "consecutive_flaps", t->consecutive_flaps);
+    bo_buf_adds(b, t->kill_requested ? ",\"kill_requested\":true" : ",\"kill_requested\":false");
+    bo_buf_adds(b, ",\"ports\":{");
     for (size_t i = 0; t->ports && i < t->config->task.n_ports; i++) {
         if (i)
-            bo_buf_add(&b, ",", 1);
-        bo_buf_json_key(&b, t->config->task.ports[i]);
-        bo_buf_i64(&b, t->ports[i]);
+            bo_buf_add(b, ",", 1);
+        bo_buf_json_key(b, t->config->task.ports[i]);
+        bo_buf_i64(b, t->ports[i]);
     }
-    bo_buf_add(&b, "}", 1);
-    key_i64(&b, "running_since", t->running_since);
-    key_i64(&b, "throttle_until", t->throttle_until);
-    key_i64(&b, "created_ms", t->created_ms);
-    key_i64(&b, "executor_pid", t->executor_pid);
-    bo_buf_adds(&b, ",\"events\":[");
+    bo_buf_add(b, "}", 1);
+    key_i64(b, "running_since", t->running_since);
+    if (!view)
+        key_i64(b, "throttle_until", t->throttle_until);
+    key_i64(b, "created_ms", t->created_ms);
+    key_i64(b, "executor_pid", t->executor_pid);
+    bo_buf_adds(b, ",\"events\":[");
     int n = t->n_events < TASK_MAX_EVENTS ? t->n_events : TASK_MAX_EVENTS;
     int start = t->n_events < TASK_MAX_EVENTS ? 0 : t->n_events % TASK_MAX_EVENTS;
     for (int i = 0; i < n; i++) {
         const struct task_event *e = &t->events[(start + i) % TASK_MAX_EVENTS];
-        bo_buf_adds(&b, i ? ",{\"state\":" : "{\"state\":");
-        bo_buf_json_str(&b, task_state_name(e->state));
-        key_i64(&b, "ts", e->ts);
-        key_str(&b, "message", e->message ? e->message : "");
-        bo_buf_add(&b, "}", 1);
+        bo_buf_adds(b, i ? ",{\"state\":" : "{\"state\":");
+        bo_buf_json_str(b, task_state_name(e->state));
+        key_i64(b, "ts", e->ts);
+        key_str(b, "message", e->message ? e->message : "");
+        bo_buf_add(b, "}", 1);
     }
-    bo_buf_add(&b, "]", 1);
-    key_str(&b, "ancestor_id", t->ancestor_id);
-    key_str(&b, "agent_id", t->agent_id);
-    key_str(&b, "message", t->message ? t->message : "");
-    key_str(&b, "pending_reason", t->pending_reason ? t->pending_reason->text : NULL);
-    bo_buf_adds(&b, ",\"processes\":");
+    bo_buf_add(b, "]", 1);
+    key_str(b, "ancestor_id", t->ancestor_id);
+    key_str(b, "agent_id", t->agent_id);
+    key_str(b, "message", t->message ? t->message : "");
+    key_str(b, "pending_reason", t->pending_reason ? t->pending_reason->text : NULL);
+    bo_buf_adds(b, ",\"processes\":");
     if (t->processes) {
         _cleanup_free_ char *p = json_dumps(t->processes, JSON_COMPACT | JSON_ENCODE_ANY);
-        bo_buf_adds(&b, p ? p : "[]");
+        bo_buf_adds(b, p ? p : "[]");
     } else {
-        bo_buf_adds(&b, "[]");
+        bo_buf_adds(b, "[]");
     }
-    key_i64(&b, "config_id", state_job_config_id(t->job, t->config));
-    bo_buf_add(&b, "}", 1);
+    key_i64(b, "config_id", state_job_config_id(t->job, t->config));
+    if (view) {
+        key_str(b, "host", t->agent ? t->agent->hostname : NULL);
+        if (t->state == TASK_THROTTLED)
+            key_i64(b, "throttled_until_ms", t->throttle_until);
+        if (t->usage) {
+            _cleanup_free_ char *u = json_dumps(t->usage, JSON_COMPACT);
+            if (u) {
+                bo_buf_adds(b, ",\"usage\":");
+                bo_buf_adds(b, u);
+            }
+        }
+    }
+    bo_buf_add(b, "}", 1);
+}
+
+char *state_task_record_text(const struct sched_task *t)
+{
+    struct bo_buf b = {0};
+    task_text(&b, t, false);
     return bo_buf_steal(&b);
+}
+
+void state_task_view_text(struct bo_buf *b, const struct sched_task *t)
+{
+    task_text(b, t, true);
 }
 
 int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)

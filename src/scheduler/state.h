@@ -249,6 +249,9 @@ struct sched_agent *state_agent_find(struct sched_state *st, const char *id);
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err);
 /* A task's store record as JSON text (heap), written without jansson. */
 char *state_task_record_text(const struct sched_task *t);
+/* state_task_to_json() as text, appended to b (no jansson tree). */
+struct bo_buf;
+void state_task_view_text(struct bo_buf *b, const struct sched_task *t);
 int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err);
 int state_save_agent(struct sched_state *st, struct sched_agent *a, bo_error_t *err);
 

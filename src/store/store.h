@@ -73,7 +73,8 @@ int store_put(struct store *s, const char *kind, const char *id, const char *val
 int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *err);
 int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0 (with any group) */
 /* End the batch into the group (see above): atomic, durable at the next
- * store_flush(). A spoiled batch is rolled back and fails as store_commit. */
+ * store_flush(). A spoiled batch is rolled back and fails as store_commit.
+ * A batch that wrote nothing while no group is open opens none. */
 int store_commit_deferred(struct store *s, bo_error_t *err);
 /* Commit the group, if any; no-op otherwise. Not inside a batch. */
 int store_flush(struct store *s, bo_error_t *err);

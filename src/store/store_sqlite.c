@@ -209,6 +209,13 @@ int store_commit_deferred(struct store *s, bo_error_t *err)
             return -1;
         return bo_error_set(err, BO_E_IO, "store: commit refused: a change in the batch failed; rolled back");
     }
+    /* Nothing written and no group: nothing to wait for (an idle agent's
+     * heartbeat is answered at once). */
+    if (!s->group_open && !s->batch_puts && !s->batch_deletes) {
+        s->ops->rollback(s);
+        end_batch(s);
+        return 0;
+    }
     /* The first deferred batch's own transaction becomes the group's. */
     if (s->group_open && s->ops->release(s, err) < 0) {
         store_rollback(s);

@@ -99,3 +99,72 @@ def test_agent_kill9_keeps_tasks_and_reattaches(running):
     old1 = c.api("/api/v1/tasks/" + before[1]["id"])
     assert old1["state"] == "FAILED", old1
     assert after[1]["ancestor_id"] == before[1]["id"]
+
+
+def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cluster):
+    """Fake agents send status updates concurrently (so syncs share the
+    scheduler's group commit); the scheduler is killed mid-way. Every
+    state it acknowledged is there after the restart."""
+    import json
+    import threading
+    c = cluster
+    c.scheduler_args = ["--flap-penalty", "0", "--agent-timeout", "10m"]
+    c.start_scheduler()
+    n_agents, n = 4, 48
+    agents = []
+    for i in range(n_agents):
+        status, answer, ctx = c.enrol(f"fake{i}-{c.port}")
+        assert status == 200, answer
+        agents.append((f"fake{i}-{c.port}", ctx))
+
+    def sync(agent, updates=()):
+        aid, ctx = agent
+        body = {"agent_id": aid, "hostname": aid, "resources": {"cpu": 16, "ram": 1 << 34, "disk": 1 << 30},
+                "port_range": [41000, 41099], "wait_ms": 0, "updates": list(updates)}
+        status, text = c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx, auth=False)
+        assert status == 200, text
+        return json.loads(text)
+
+    for a in agents:
+        sync(a)
+    key = "local/www-data/prod/acked"
+    r = c.cli("job", "create", key, c.job_file(service("acked", n, "unused")))
+    assert r.rc == 0, r
+    launched = {a[0]: [] for a in agents}
+
+    def all_launched():
+        for a in agents:
+            launched[a[0]] += [t["task_id"] for t in sync(a).get("launch", [])]
+        return sum(map(len, launched.values())) == n
+    wait_for(f"{n} launches handed out", all_launched, timeout=60)
+
+    acked = {}  # task id -> the last state acked
+    lock = threading.Lock()
+
+    def run(agent):
+        seq = 0
+        try:
+            for state in ("STARTING", "RUNNING"):
+                for tid in launched[agent[0]]:
+                    seq += 1
+                    ans = sync(agent, [{"seq": seq, "task_id": tid, "state": state, "message": ""}])
+                    if seq in ans.get("acks", []) and not ans.get("rejected"):
+                        with lock:
+                            acked[tid] = state
+        except (OSError, AssertionError):
+            pass  # the scheduler is gone
+    threads = [threading.Thread(target=run, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    wait_for("half of the updates acked", lambda: len(acked) == n and
+             sum(s == "RUNNING" for s in acked.values()) >= n // 2, timeout=120, interval=0.001)
+    c.kill9(c.sched)
+    for t in threads:
+        t.join(timeout=60)
+    with lock:
+        final = dict(acked)
+    c.start_scheduler()
+    tasks = {t["id"]: t for t in c.all_tasks(job=key)}
+    for tid, state in final.items():
+        got = tasks[tid]["state"]
+        assert got == state or (state == "STARTING" and got == "RUNNING"), (tid, state, got)

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/fs.h"
+#include "base/strbuf.h"
 #include "harness.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
@@ -217,6 +218,7 @@ TEST(task_record_text_matches_the_view)
     t0->executor_pid = 4242;
     t0->processes = json_pack("[{s:s, s:i, s:[s, n]}]", "name", odd, "pid", 7, "x", "y");
     CHECK(lifecycle_transition(&st, t0, TASK_FAILED, odd, NULL) == 1);
+    j->current[1]->usage = json_pack("{s:i, s:n}", "cpu_ms", 12, "memory_bytes");
     for (int i = 0; i < 12; i++) /* past TASK_MAX_EVENTS: the ring wraps */
         state_task_push_event(j->current[1], TASK_ASSIGNED, i % 2 ? odd : NULL);
     struct sched_task *t, *tmp;
@@ -235,6 +237,17 @@ TEST(task_record_text_matches_the_view)
         json_object_del(rec, "consecutive_flaps");
         json_object_del(rec, "throttle_until");
         json_t *view = state_task_to_json(t);
+        /* The view as text (GET of a job) is the same view. */
+        struct bo_buf vb = {0};
+        state_task_view_text(&vb, t);
+        json_t *vt = json_loads(vb.p, JSON_REJECT_DUPLICATES, &jerr);
+        if (!vt || !json_equal(vt, view)) {
+            _cleanup_free_ char *v = json_dumps(view, JSON_SORT_KEYS);
+            fprintf(stderr, "  view text %s\n  view      %s\n", vb.p, v);
+            exit(1);
+        }
+        json_decref(vt);
+        bo_buf_free(&vb);
         json_object_del(view, "host");
         json_object_del(view, "usage");
         json_object_del(view, "throttled_until_ms");

@@ -598,6 +598,10 @@ TEST(group_commit)
 {
     struct store *s = open_db(false);
     struct store *other = open_db(false);
+    /* A batch that writes nothing opens no group. */
+    CHECK(store_begin(s, NULL) == 0);
+    CHECK(store_commit_deferred(s, NULL) == 0);
+    CHECK(!store_has_deferred(s) && !store_in_batch(s));
     batch_ok(s, "t1", "1", true);
     CHECK(store_has_deferred(s));
     batch_ok(s, "t2", "2", true);
