@@ -445,7 +445,7 @@ void exec_session_handle_open(struct http_request *req, void *ctx)
     HASH_ADD(hh, by_id, id, sizeof(s->id), s);
     HASH_ADD(hht, by_token, token, strlen(s->token), s);
     http_reply_upgrade(req, EXEC_PROTOCOL, on_user, (void *)(intptr_t)s->id);
-    a->has_work = true; /* answers its parked poll now */
+    state_agent_has_work(st, a); /* answers its parked poll now */
     kick = true;
 }
 

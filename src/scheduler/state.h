@@ -142,7 +142,8 @@ struct sched_agent {
     int64_t last_seen_wall;
     int64_t n_tasks;
     struct sched_task *tasks;            /* a_ links */
-    bool has_work;                        /* commands are due: answer a parked poll */
+    bool has_work;                        /* commands are due: answer a parked poll (set it
+                                           * with state_agent_has_work, which queues the wake) */
     bool in_ready;                        /* on st->ready (state_agent_has_work) */
     UT_hash_handle hh;
 };
