@@ -105,6 +105,7 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
     """Fake agents send status updates concurrently (so syncs share the
     scheduler's group commit); the scheduler is killed mid-way. Every
     state it acknowledged is there after the restart."""
+    import http.client
     import json
     import threading
     c = cluster
@@ -117,12 +118,20 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
         assert status == 200, answer
         agents.append((f"fake{i}-{c.port}", ctx))
 
+    conns = {}
+
     def sync(agent, updates=()):
+        # One kept-alive connection per agent, as agents hold theirs.
         aid, ctx = agent
         body = {"agent_id": aid, "hostname": aid, "resources": {"cpu": 16, "ram": 1 << 34, "disk": 1 << 30},
                 "port_range": [41000, 41099], "wait_ms": 0, "updates": list(updates)}
-        status, text = c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx, auth=False)
-        assert status == 200, text
+        if aid not in conns:
+            conns[aid] = http.client.HTTPSConnection("127.0.0.1", c.port, context=ctx, timeout=10)
+        conns[aid].request("POST", "/api/v1/agents/sync", json.dumps(body).encode(),
+                           {"Content-Type": "application/json"})
+        r = conns[aid].getresponse()
+        text = r.read()
+        assert r.status == 200, text
         return json.loads(text)
 
     for a in agents:
@@ -139,6 +148,7 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
     wait_for(f"{n} launches handed out", all_launched, timeout=60)
 
     acked = {}  # task id -> the last state acked
+    errors = []
     lock = threading.Lock()
 
     def run(agent):
@@ -151,13 +161,14 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
                     if seq in ans.get("acks", []) and not ans.get("rejected"):
                         with lock:
                             acked[tid] = state
-        except (OSError, AssertionError):
-            pass  # the scheduler is gone
+        except (OSError, AssertionError) as e:
+            errors.append(repr(e))  # the scheduler is gone (or a bug: shown below)
     threads = [threading.Thread(target=run, args=(a,)) for a in agents]
     for t in threads:
         t.start()
-    wait_for("half of the updates acked", lambda: len(acked) == n and
-             sum(s == "RUNNING" for s in acked.values()) >= n // 2, timeout=120, interval=0.001)
+    wait_for("half of the updates acked", lambda: (len(acked) == n and
+             sum(s == "RUNNING" for s in acked.values()) >= n // 2) or errors, timeout=120, interval=0.001)
+    assert not errors, (errors, c.log("scheduler.log")[-3000:])
     c.kill9(c.sched)
     for t in threads:
         t.join(timeout=60)
