@@ -52,6 +52,11 @@ struct http_server {
     unsigned n_held, max_held;
     uint64_t refused_held;
     int listen_fd; /* MHD's, accepted from here too (accept_all) */
+    /* A connection was resumed outside MHD_run: the next run must come at
+     * once. MHD's own wake-up for it (an eventfd in its epoll set) was
+     * sometimes not seen, and the answer then waited for unrelated
+     * traffic (test_recovery.py: fake agents, one connection each sync). */
+    bool resume_pending;
     struct trusted_addr *trusted;
     unsigned n_trusted;
 };
@@ -427,6 +432,7 @@ void http_resume(struct http_request *req)
         return;
     req->suspended = false;
     req->resumed = true;
+    req->server->resume_pending = true;
     MHD_resume_connection(req->conn);
 }
 
@@ -643,6 +649,8 @@ int http_server_fd(struct http_server *s)
 
 int64_t http_server_timeout_ms(struct http_server *s)
 {
+    if (s->resume_pending)
+        return 0;
     MHD_UNSIGNED_LONG_LONG t;
     if (MHD_get_timeout(s->mhd, &t) != MHD_YES)
         return -1;
@@ -675,6 +683,7 @@ static void accept_all(struct http_server *s)
 void http_server_run(struct http_server *s)
 {
     accept_all(s);
+    s->resume_pending = false;
     MHD_run(s->mhd);
 }
 

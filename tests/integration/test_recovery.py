@@ -105,7 +105,6 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
     """Fake agents send status updates concurrently (so syncs share the
     scheduler's group commit); the scheduler is killed mid-way. Every
     state it acknowledged is there after the restart."""
-    import http.client
     import json
     import threading
     c = cluster
@@ -118,20 +117,15 @@ def test_scheduler_kill9_amid_group_committed_updates_keeps_every_acked_state(cl
         assert status == 200, answer
         agents.append((f"fake{i}-{c.port}", ctx))
 
-    conns = {}
-
     def sync(agent, updates=()):
-        # One kept-alive connection per agent, as agents hold theirs.
+        # A new connection each time: the answers wait for the group
+        # commit, and a resumed answer on such a connection once waited
+        # for unrelated traffic to be sent (the scheduler slept meanwhile).
         aid, ctx = agent
         body = {"agent_id": aid, "hostname": aid, "resources": {"cpu": 16, "ram": 1 << 34, "disk": 1 << 30},
                 "port_range": [41000, 41099], "wait_ms": 0, "updates": list(updates)}
-        if aid not in conns:
-            conns[aid] = http.client.HTTPSConnection("127.0.0.1", c.port, context=ctx, timeout=10)
-        conns[aid].request("POST", "/api/v1/agents/sync", json.dumps(body).encode(),
-                           {"Content-Type": "application/json"})
-        r = conns[aid].getresponse()
-        text = r.read()
-        assert r.status == 200, text
+        status, text = c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx, auth=False)
+        assert status == 200, text
         return json.loads(text)
 
     for a in agents:
