@@ -919,30 +919,12 @@ static void __attribute__((noreturn)) exec_helper(const struct runtime *rt, char
     _exit(0);
 }
 
-int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_t gid, const char *cwd,
-                       const char *cmd, struct runtime_exec *ret, bo_error_t *err)
+/* Forks the helper that runs the runtime's `exec` (exec_helper) with
+ * `argv`; its output and its status come back through two non-blocking
+ * pipes. Takes `pidfile` (freed on failure). */
+static int spawn_exec_helper(const struct runtime *rt, char **argv, char *pidfile, struct runtime_exec *ret,
+                             bo_error_t *err)
 {
-    char user[48];
-    snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
-    char *argv[20];
-    size_t n = global_args(rt, argv);
-    argv[n++] = "exec";
-    argv[n++] = "--user";
-    argv[n++] = user;
-    argv[n++] = "--cwd";
-    argv[n++] = (char *)cwd;
-    argv[n++] = "--no-new-privs";
-    /* The runtime runs the command in its own session: its pid (on the
-     * host) is how a timeout finds it. */
-    static unsigned long long seq;
-    char *pidfile = bo_xasprintf("%s/exec-%d-%llu.pid", rt->state_root, (int)getpid(), ++seq);
-    argv[n++] = "--pid-file";
-    argv[n++] = pidfile;
-    argv[n++] = (char *)id;
-    argv[n++] = "/bin/sh";
-    argv[n++] = "-c";
-    argv[n++] = (char *)cmd;
-    argv[n] = NULL;
     int out[2], status[2];
     if (pipe2(out, O_CLOEXEC) < 0) {
         free(pidfile);
@@ -976,6 +958,33 @@ int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_
     (void)fcntl(status[0], F_SETFL, O_NONBLOCK);
     *ret = (struct runtime_exec){.helper = pid, .out = out[0], .status = status[0], .pidfile = pidfile};
     return 0;
+}
+
+int runtime_exec_begin(const struct runtime *rt, const char *id, uid_t uid, gid_t gid, const char *cwd,
+                       const char *cmd, struct runtime_exec *ret, bo_error_t *err)
+{
+    char user[48];
+    snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
+    char *argv[20];
+    size_t n = global_args(rt, argv);
+    argv[n++] = "exec";
+    argv[n++] = "--user";
+    argv[n++] = user;
+    argv[n++] = "--cwd";
+    argv[n++] = (char *)cwd;
+    argv[n++] = "--no-new-privs";
+    /* The runtime runs the command in its own session: its pid (on the
+     * host) is how a timeout finds it. */
+    static unsigned long long seq;
+    char *pidfile = bo_xasprintf("%s/exec-%d-%llu.pid", rt->state_root, (int)getpid(), ++seq);
+    argv[n++] = "--pid-file";
+    argv[n++] = pidfile;
+    argv[n++] = (char *)id;
+    argv[n++] = "/bin/sh";
+    argv[n++] = "-c";
+    argv[n++] = (char *)cmd;
+    argv[n] = NULL;
+    return spawn_exec_helper(rt, argv, pidfile, ret, err);
 }
 
 void runtime_exec_kill(const struct runtime_exec *ex)
@@ -1033,37 +1042,5 @@ int runtime_exec_tty_begin(const struct runtime *rt, const struct runtime_exec_t
     for (size_t i = 0; i < n_words; i++)
         argv[n++] = t->argv[i];
     argv[n] = NULL;
-    int out[2], status[2];
-    if (pipe2(out, O_CLOEXEC) < 0) {
-        free(pidfile);
-        return bo_error_sys(err, errno, "pipe");
-    }
-    if (pipe2(status, O_CLOEXEC) < 0) {
-        int e = errno;
-        close(out[0]);
-        close(out[1]);
-        free(pidfile);
-        return bo_error_sys(err, e, "pipe");
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(out[0]);
-        close(out[1]);
-        close(status[0]);
-        close(status[1]);
-        free(pidfile);
-        return bo_error_sys(err, e, "fork");
-    }
-    if (pid == 0) {
-        close(out[0]);
-        close(status[0]);
-        exec_helper(rt, argv, out[1], status[1]);
-    }
-    close(out[1]);
-    close(status[1]);
-    (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
-    (void)fcntl(status[0], F_SETFL, O_NONBLOCK);
-    *ret = (struct runtime_exec){.helper = pid, .out = out[0], .status = status[0], .pidfile = pidfile};
-    return 0;
+    return spawn_exec_helper(rt, argv, pidfile, ret, err);
 }

@@ -53,6 +53,7 @@ struct task {
     bool our_child;     /* started by this agent process: must be reaped */
     int64_t kill_deadline; /* mono ms of the kill backstop; 0: none */
     char *last_read_error; /* to log a bad status.json once */
+    char *procs_sent;      /* its processes as last reported (compact JSON) */
     struct sync_launch *image_wait; /* the launch, while its image is pulled */
     bool deferred;                  /* image_wait holds a launch put off (budget, or no start slot) */
     struct prep *preparing;         /* its launch, being prepared in the launch pool */
@@ -167,6 +168,7 @@ static void task_free(struct task *t)
         close(t->pidfd);
     journal_task_clear(&t->rec);
     free(t->last_read_error);
+    free(t->procs_sent);
     launch_free(t->image_wait);
     runtime_start_free(t->starting);
     free(t);
@@ -257,6 +259,12 @@ static json_t *update_new(const char *task_id, const char *state, const char *me
     return u;
 }
 
+static void remember_processes(struct task *t, const json_t *processes)
+{
+    free(t->procs_sent);
+    t->procs_sent = processes ? json_dumps(processes, JSON_COMPACT) : NULL;
+}
+
 /* Record the new state, then journal the update (the record first, so a
  * crash in between never leaves an update for a task the agent forgot).
  * A task that ends while the agent kills everything to shut down ended
@@ -278,6 +286,7 @@ static void report_cause(struct task_mgr *m, struct task *t, const char *state, 
     err = NULL;
     save(m, t);
     log_info("task %s: %s%s%s", t->rec.task_id, state, *message ? ": " : "", message);
+    remember_processes(t, processes);
     enqueue(m, update_new(t->rec.task_id, state, message, t->rec.executor_pid, exit_code, processes, cause));
     if (grouped && journal_commit(m->journal, &err) < 0)
         journal_failed(m, err);
@@ -287,6 +296,30 @@ static void report(struct task_mgr *m, struct task *t, const char *state, const 
                    json_t *processes)
 {
     report_cause(m, t, state, message, exit_code, processes, NULL);
+}
+
+/* A process ran again, or ended, while its task's state stays (a daemon's
+ * reruns, an ephemeral process's end): the same state with the processes,
+ * so `job status --verbose` shows run counts and exit codes as they are.
+ * The executor paces reruns (min_duration), which bounds these. */
+static void report_processes(struct task_mgr *m, struct task *t, json_t *processes)
+{
+    char *now = json_dumps(processes, JSON_COMPACT);
+    if (!now || (t->procs_sent && strcmp(now, t->procs_sent) == 0)) {
+        free(now);
+        json_decref(processes);
+        return;
+    }
+    free(t->procs_sent);
+    t->procs_sent = now;
+    bo_error_t err = NULL;
+    bool grouped = journal_begin(m->journal, &err) == 0;
+    if (!grouped)
+        journal_failed(m, err);
+    err = NULL;
+    enqueue(m, update_new(t->rec.task_id, t->rec.state, "", t->rec.executor_pid, NULL, processes, NULL));
+    if (grouped && journal_commit(m->journal, &err) < 0)
+        journal_failed(m, err);
 }
 
 /* The memory message replaces a failure when the cgroup saw an OOM kill. */
@@ -346,6 +379,8 @@ static void refresh(struct task_mgr *m, struct task *t)
     if (strcmp(s.state, t->rec.state) != 0) {
         _cleanup_free_ char *oom = strcmp(s.state, task_state_name(TASK_FAILED)) == 0 ? oom_message(m, t, &s) : NULL;
         report(m, t, s.state, oom ? oom : s.message, exit_code_of(&s), sandbox_status_processes_json(&s));
+    } else {
+        report_processes(m, t, sandbox_status_processes_json(&s));
     }
     sandbox_status_clear(&s);
 }

@@ -67,3 +67,25 @@ def test_a_running_task_shows_its_memory_and_cpu(running):
     r = c.cli("job", "killall", key)
     assert r.rc == 0, r
     wait_for("job killed", lambda: c.job(key)["job"]["state"] == "killed")
+
+
+def test_a_daemon_that_reruns_shows_its_runs_while_its_task_stays_running(running):
+    c = running
+    key = "local/www-data/test/rerun"
+    # A daemon that succeeds is run again; its task stays RUNNING, so only
+    # the processes change. Each run leaves a line: the count the scheduler
+    # shows catches up with what the process itself wrote.
+    extra = "          daemon: true\n          min_duration: 200ms\n"
+    r = c.cli("job", "create", key, c.job_file(job("rerun", "echo run >> runs; sleep 0.1", True, extra)),
+              "--wait-until", "RUNNING")
+    assert r.rc == 0, r
+
+    def runs():
+        r = c.cli("job", "status", key, "--json")
+        assert r.rc == 0, r
+        tasks = json.loads(r.out)["tasks"]
+        assert [t["state"] for t in tasks] == ["RUNNING"], tasks
+        return tasks[0]["processes"][0]["runs"]
+    wait_for("the scheduler showing a third run", lambda: runs() >= 3)
+    r = c.cli("job", "status", key, "--verbose")
+    assert re.search(r"^\s+main\s+\w+\s+([3-9]|\d\d+)\s", r.out, re.M), r.out
