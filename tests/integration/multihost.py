@@ -40,6 +40,20 @@ import urllib.request
 
 from conftest import BOREALIS, EXECUTOR, cgroups_left, pid_alive, typical_fd_limit, wait_for
 
+
+def every_cgroup(root_name):
+    """Directories named root_name, and all below them, in every mounted
+    cgroup hierarchy (v1 controllers, the hybrid's unified one, or v2)."""
+    found = []
+    bases = ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")
+                                  if os.path.isdir(os.path.join("/sys/fs/cgroup", d))
+                                  and not os.path.islink(os.path.join("/sys/fs/cgroup", d))]
+    for base in bases:
+        top = os.path.join(base, root_name)
+        for dirpath, _, _ in os.walk(top):
+            found.append(dirpath)
+    return found
+
 PREFIX = "bor"
 
 
@@ -356,7 +370,11 @@ class Hosts:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            for d in sorted(cgroups_left(h.cgroup_root), key=len, reverse=True):
+            # A host killed with SIGKILL cleaned nothing: its root is in
+            # every hierarchy the runtime made it in (blkio, cpuset,
+            # devices, the hybrid's unified one...), not only those the
+            # agent checks, so sweep them all.
+            for d in sorted(every_cgroup(h.cgroup_root), key=len, reverse=True):
                 try:
                     os.rmdir(d)
                 except OSError:
