@@ -59,6 +59,10 @@ comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
 now() { date +%s.%N; }
 since() { echo "$(now) $1" | awk '{printf "%.3f", $1 - $2}'; }
 
+# `swarm init` makes the docker_gwbridge interface, which outlives the
+# swarm and its dockerd: removed at the end unless it was there before.
+GWBRIDGE_BEFORE=$(ip link show docker_gwbridge >/dev/null 2>&1 && echo yes)
+
 cleanup() {
     set +e
     if [ -n "$DPID" ] && [ -d "/proc/$DPID" ]; then
@@ -88,6 +92,7 @@ cleanup() {
         sleep 0.2
         find "$top" -depth -type d -exec rmdir {} + 2>/dev/null
     done
+    [ -z "$GWBRIDGE_BEFORE" ] && ip link delete docker_gwbridge 2>/dev/null
     rm -rf "$D"
 }
 trap cleanup EXIT
