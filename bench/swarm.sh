@@ -61,7 +61,7 @@ since() { echo "$(now) $1" | awk '{printf "%.3f", $1 - $2}'; }
 
 # `swarm init` makes the docker_gwbridge interface, which outlives the
 # swarm and its dockerd: removed at the end unless it was there before.
-GWBRIDGE_BEFORE=$(ip link show docker_gwbridge >/dev/null 2>&1 && echo yes)
+GWBRIDGE_BEFORE=$(ip link show docker_gwbridge >/dev/null 2>&1 && echo yes || true)
 
 cleanup() {
     set +e
