@@ -241,7 +241,15 @@ struct sched_task *state_task_new(struct sched_state *st, struct sched_job *j, i
     t->config = job_config_ref(c);
     t->instance = instance;
     t->state = TASK_INIT;
+    /* Strictly after every other task of the job, even within one
+     * millisecond or when the wall clock steps back: state_load takes the
+     * newest task of an instance as its current one, and an update's
+     * replacement has no ancestor to break a tie with the task it
+     * replaces. The tail of j->tasks is the newest (appended here, sorted
+     * on load). */
     t->created_ms = bo_wall_ms();
+    if (j->tasks && t->created_ms <= j->tasks->j_prev->created_ms)
+        t->created_ms = j->tasks->j_prev->created_ms + 1;
     t->state_since_mono = bo_mono_ms();
     st->count_by_state[TASK_INIT]++;
     HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
