@@ -5,7 +5,8 @@ simulated agents speaking the real agent protocol over real connections
 
   BENCH_SCALE_AGENTS=10000   simulated agents
   BENCH_SCALE_TASKS=100000   tasks of the big run (jobs of 1,000 instances)
-  BENCH_SCALE_PHASES=...     comma list, default all: small,big,get,restart,loss,mix
+  BENCH_SCALE_PHASES=...     comma list, default all: small,big,get,loss,restart,mix,churn
+  BENCH_SCALE_CHURN_S=20     how long the churn phase changes things
   BENCH_SCALE_MAX=50000      then the most agents one scheduler takes: that many
                              start at once (open file limits raised for both
                              processes), the run stops when all registered or
@@ -23,6 +24,13 @@ Phases (each figure printed in the table at the end):
   restart    kill -9 the scheduler with TASKS tasks: until the API serves,
              and until every agent synced again
   mix        jobs with a rack constraint, limit:1 per host and three shapes
+  churn      jobs of 100 instances (one per 200 agents, 2 to 50) while, for
+             BENCH_SCALE_CHURN_S, one thing after another changes: rolling
+             updates, rolling restarts, instances killed and started again,
+             jobs killed and created, 1% of the agents dying and coming back
+             as fresh machines; then until every churn job runs all its
+             instances on its newest config with no update active, and the
+             simulated agents run exactly the tasks the scheduler counts
 
 "All RUNNING" is counted by the simulated agents: a task is RUNNING once
 the scheduler acked its RUNNING update, which it does only after its store
@@ -126,13 +134,16 @@ class Api:
             self.conn = None
 
 
-def job_body(name, instances, cpu=0.1, ram=16 << 20, disk=0, constraints=None):
+def job_body(name, instances, cpu=0.1, ram=16 << 20, disk=0, constraints=None, cmdline="sleep 100000",
+             update=None):
     task = {"resources": {"cpu": cpu, "ram": ram, "disk": disk},
-            "processes": [{"name": "p", "cmdline": "sleep 100000"}]}
+            "processes": [{"name": "p", "cmdline": cmdline}]}
     job = {"cluster": "local", "role": "www-data", "environment": "devel", "name": name,
            "instances": instances, "service": True, "task": task}
     if constraints:
         job["constraints"] = constraints
+    if update:
+        job["update"] = update
     return job
 
 
@@ -287,7 +298,7 @@ class Cluster:
                         lambda: (lambda s: s["running_acked"] >= n and s)(self.stats()), timeout, 0.02)
 
 
-def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), agent_args=()):
+def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), agent_args=(), churn_s=20):
     """The phases in order; returns (figures dict, cluster log problems)."""
     fig = {}
     c = Cluster(bin_dir, harness, n_agents,
@@ -388,12 +399,141 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
             c.wait_running(3 * per, 600)
             fig["mix_tasks"] = 3 * per
             fig["mix_running_s"] = time.monotonic() - t0
+        if "churn" in phases:
+            fig["churn"] = churn(c, n_agents, churn_s)
+            say(f"  churn: {sum(fig['churn']['ops'].values())} changes in {fig['churn']['seconds']:.0f} s, "
+                f"settled {fig['churn']['settle_s']:.2f} s after")
         fig["harness"] = c.stats()
         fig["sched_log"] = c.sched_log()
         return fig, c
     finally:
         c.stop()
         c.remove()  # also on errors: the messages carry the log's tail
+
+ACTIVE_UPDATE = {"ROLLING_FORWARD", "ROLL_FORWARD_PAUSED", "ROLL_FORWARD_AWAITING_PULSE", "ROLLING_BACK",
+                 "ROLL_BACK_PAUSED", "ROLL_BACK_AWAITING_PULSE"}
+
+
+def churn(c, n_agents, seconds, seed=11, settle_timeout=600):
+    """Change one thing after another for `seconds`, then wait until the
+    cluster has settled; returns the figures. A refusal the API documents
+    for a busy job (409: an update is active) is counted, not an error."""
+    import random
+    rnd = random.Random(seed)
+    n_jobs = max(2, min(50, n_agents // 200))
+    per = 100 if n_agents >= 200 else 10
+    upd = {"batch_size": max(1, per // 5), "watch_secs": 0}
+    jobs = {}  # name -> {"version": n, "instances": n}
+    serial = 0
+
+    def create():
+        nonlocal serial
+        name = f"churn{serial:04d}"
+        serial += 1
+        st, raw = c.api.request("POST", "/api/v1/jobs", job_body(name, per, update=upd, cmdline="sleep 100000 # v0"))
+        if st != 201:
+            raise ScaleError(f"job create {name}: HTTP {st}: {raw[:300]!r}")
+        jobs[name] = {"version": 0}
+
+    def post(name, what, body):
+        st, raw = c.api.request("POST", f"/api/v1/jobs/local/www-data/devel/{name}/{what}", body)
+        if st == 409:
+            return False
+        if st not in (200, 201):
+            raise ScaleError(f"{what} of job {name}: HTTP {st}: {raw[:300]!r}")
+        return True
+
+    def some_instances():
+        return sorted(rnd.sample(range(per), max(1, per // 10)))
+
+    for _ in range(n_jobs):
+        create()
+    ops = {"update": 0, "restart": 0, "kill+start": 0, "job kill+create": 0, "agents die+return": 0, "refused": 0}
+    dead = None  # (first, last) of the agents stopped now
+    to_start = []  # (job, instances) killed, to start again
+    cpu0 = proc_cpu_ms(c.sched.pid)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        op = rnd.choice(list(ops)[:5])
+        name = rnd.choice(sorted(jobs))
+        ok = True
+        if op == "update":
+            v = jobs[name]["version"] + 1
+            ok = post(name, "updates", {"config": job_body(name, per, update=upd, cmdline=f"sleep 100000 # v{v}")})
+            if ok:
+                jobs[name]["version"] = v
+        elif op == "restart":
+            ok = post(name, "restart", {"batch_size": upd["batch_size"], "watch_secs": 0})
+        elif op == "kill+start":
+            inst = some_instances()
+            ok = post(name, "kill", {"instances": inst})
+            if ok:
+                to_start.append((name, inst))
+        elif op == "job kill+create":
+            ok = post(name, "kill", {})
+            if ok:
+                del jobs[name]
+                create()
+        elif dead:
+            c.cmd(f"start {dead[0]} {dead[1]}")
+            dead = None
+        else:
+            k = max(1, n_agents // 100)
+            first = rnd.randrange(0, n_agents - k + 1)
+            dead = (first, first + k)
+            c.cmd(f"stop {dead[0]} {dead[1]}")
+        ops[op if ok else "refused"] += 1
+        # Killed instances start again (an update of their own: refused
+        # while another update of the job is active, so retried).
+        to_start[:] = [(n, i) for n, i in to_start if n in jobs and not post(n, "start", {"instances": i})]
+        time.sleep(0.05)
+    if dead:
+        c.cmd(f"start {dead[0]} {dead[1]}")
+    while to_start:
+        to_start[:] = [(n, i) for n, i in to_start if n in jobs and not post(n, "start", {"instances": i})]
+        time.sleep(0.1)
+    t1 = time.monotonic()
+
+    def settled():
+        for name, j in jobs.items():
+            key = f"local/www-data/devel/{name}"
+            st, raw = c.api.request("GET", f"/api/v1/jobs/{key}")
+            if st != 200:
+                return False
+            d = json.loads(raw)
+            want = f"sleep 100000 # v{j['version']}"
+            if len(d["tasks"]) != per or any(t["state"] != "RUNNING" for t in d["tasks"]):
+                return False
+            if d["config"]["task"]["processes"][0]["cmdline"] != want:
+                return False
+            st, raw = c.api.request("GET", f"/api/v1/jobs/{key}/updates/latest")
+            if st == 200 and json.loads(raw)["update"]["status"] in ACTIVE_UPDATE:
+                return False
+        return True
+
+    wait_for("the churn jobs settled", settled, settle_timeout, 0.2)
+    fig = {"jobs": len(jobs), "instances": per, "ops": ops, "seconds": t1 - t0,
+           "settle_s": time.monotonic() - t1, "sched_cpu_s": (proc_cpu_ms(c.sched.pid) - cpu0) / 1000,
+           "rss_mib": proc_kib(c.sched.pid) / 1024}
+
+    # Nothing leaked: the agents run exactly the tasks the scheduler has
+    # live (a killed task the agents kept, or one launched twice, shows).
+    def counted():
+        n, after = 0, None
+        while True:
+            st, raw = c.api.request("GET", "/api/v1/jobs?limit=5000" + (f"&after={after}" if after else ""))
+            if st != 200:
+                raise ScaleError(f"GET /api/v1/jobs: HTTP {st}")
+            d = json.loads(raw)
+            n += sum(v for j in d["jobs"] for s, v in j["task_counts"].items()
+                     if s in ("RUNNING", "STARTING", "ASSIGNED", "KILLING"))
+            after = d.get("next")
+            if not after:
+                return n
+    wait_for("the agents to run exactly the tasks the scheduler counts",
+             lambda: c.stats()["live_tasks"] == counted(), settle_timeout, 0.2)
+    fig["live_tasks"] = c.stats()["live_tasks"]
+    return fig
 
 
 def max_agents(bin_dir, harness, target, say=print):
@@ -470,11 +610,12 @@ def main():
     harness = os.environ.get("BENCH_SCALE_HARNESS", os.path.join(os.path.dirname(bin_dir), "bench", "scale_agents"))
     n_agents = env_int("BENCH_SCALE_AGENTS", 10000)
     n_tasks = env_int("BENCH_SCALE_TASKS", 100000)
-    phases = set(os.environ.get("BENCH_SCALE_PHASES", "small,big,get,loss,restart,mix").split(","))
+    phases = set(os.environ.get("BENCH_SCALE_PHASES", "small,big,get,loss,restart,mix,churn").split(","))
+    churn_s = env_int("BENCH_SCALE_CHURN_S", 20)
     print(f"bench-scale: {n_agents} simulated agents, {n_tasks} tasks; {machine()}", flush=True)
     try:
         fig, c = run(bin_dir, harness, n_agents, n_tasks, phases,
-                     say=lambda m: print(m, flush=True))
+                     say=lambda m: print(m, flush=True), churn_s=churn_s)
     except ScaleError as e:
         print(f"bench-scale: {e}", file=sys.stderr)
         return 1
@@ -505,6 +646,13 @@ def main():
     if "mix_running_s" in fig:
         rows.append(("mix -> all RUNNING", f"{fig['mix_tasks']} tasks",
                      f"{fig['mix_running_s']:.2f} s (limit:1 per host, rack constraint, 3 shapes)"))
+    if "churn" in fig:
+        ch = fig["churn"]
+        done = ", ".join(f"{v} {k}" for k, v in ch["ops"].items() if k != "refused")
+        rows.append(("churn -> settled", f"{ch['jobs']} jobs x {ch['instances']}",
+                     f"{ch['settle_s']:.2f} s after {ch['seconds']:.0f} s of changes ({done}; {ch['ops']['refused']} "
+                     f"refused: update active); CPU scheduler {ch['sched_cpu_s']:.1f} s, RSS {ch['rss_mib']:.0f} MiB, "
+                     f"{ch['live_tasks']} tasks on the agents = the scheduler's count"))
     rows.append(("harness", "own CPU / RSS",
                  f"{(h['cpu_user_ms'] + h['cpu_sys_ms']) / 1000:.1f} s / {h['rss_kib'] / 1024:.0f} MiB, "
                  f"{h['requests']} syncs, {h['http_errors']} HTTP errors, {h['conn_errors']} connection errors"))

@@ -339,7 +339,7 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
             a->has_work = true;
             continue;
         }
-        if (lifecycle_transition(st, t, TASK_LOST, "agent restarted without this task", err) < 0) {
+        if (lifecycle_task_lost_with_agent(st, t, "agent restarted without this task", err) < 0) {
             r = -1;
             break;
         }

@@ -267,6 +267,11 @@ int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const ch
     return 0;
 }
 
+int lifecycle_task_lost_with_agent(struct sched_state *st, struct sched_task *t, const char *why, bo_error_t *err)
+{
+    return transition(st, t, TASK_LOST, why, END_WITH_AGENT, err);
+}
+
 void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, enum agent_state to,
                                const char *why)
 {

@@ -57,6 +57,11 @@ void lifecycle_recovered(struct sched_state *st, int64_t now_mono, int64_t now_w
  * without a flapping penalty, at most --reschedule-rate per second), or
  * PARTITIONED when its job's partition policy says so. */
 int lifecycle_agent_lost(struct sched_state *st, struct sched_agent *a, const char *why, bo_error_t *err);
+/* One task its agent no longer has (the machine came back without it,
+ * e.g. rebooted or its data wiped): LOST as with a lost agent, so not
+ * flapping, and rescheduled within --reschedule-rate. Returns as
+ * lifecycle_transition. */
+int lifecycle_task_lost_with_agent(struct sched_state *st, struct sched_task *t, const char *why, bo_error_t *err);
 /* Move the agent to `to`, logging the change with `why`; keeps `up` and
  * st->agents_up in step. A no-op if it is already there. */
 void lifecycle_agent_set_state(struct sched_state *st, struct sched_agent *a, enum agent_state to,

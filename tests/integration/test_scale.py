@@ -2,8 +2,9 @@
 50 simulated agents speaking the real protocol (bench/scale_agents.c,
 driven by bench/scale.py). Placement never overcommits an agent (the
 harness checks every launch against what the agent offered), constraints
-hold, a kill -9 of the scheduler keeps every task, and lost agents'
-tasks are replaced."""
+hold, a kill -9 of the scheduler keeps every task, lost agents' tasks
+are replaced, and after a churn of updates, restarts, kills and agents
+coming and going every job settles with nothing leaked on the agents."""
 import collections
 import os
 import sys
@@ -123,3 +124,15 @@ def test_connection_budget_keeps_the_cli_able_to_connect():
     finally:
         c.stop()
         c.remove()
+
+
+def test_churn_settles_with_nothing_leaked(sim):
+    # Updates, restarts, instance kills and starts, jobs replaced, an agent
+    # dying and coming back fresh, for 5 s; churn() then waits until every
+    # job runs all its instances on its newest config with no update
+    # active, and the agents run exactly the tasks the scheduler counts.
+    fig = scale.churn(sim, AGENTS, 5, settle_timeout=120)
+    done = sum(v for k, v in fig["ops"].items() if k != "refused")
+    assert done >= 10, fig
+    assert fig["live_tasks"] == fig["jobs"] * fig["instances"], fig
+    assert sim.stats()["overcommits"] == 0, sim.harness_errors()

@@ -631,6 +631,34 @@ TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limit
     done(&st);
 }
 
+/* The machine came back without the task (rebooted, data wiped): not the
+ * task's fault, so no flapping penalty although it ran only a moment
+ * (found by bench-scale's churn phase: such tasks sat THROTTLED 30 s). */
+TEST(a_task_its_agent_came_back_without_is_not_flapping)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, open_store());
+    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_job *j = create(&st, job_with_policy("svc", 1, "{}"));
+    CHECK(placement_run(&st, 0, NULL) == 1);
+    struct sched_task *old = j->current[0];
+    to_running(&st, old);
+    json_t *body = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:[], s:[], s:b}", "agent_id", "a", "hostname",
+                             "a", "resources", "cpu", 4.0, "ram", (json_int_t)(1 << 30), "disk",
+                             (json_int_t)(1 << 30), "port_range", 31000, 31009, "inventory", "updates", "boot", 1);
+    struct sched_agent *back = NULL;
+    json_t *ans = NULL;
+    CHECK(agent_sync_apply(&st, body, &back, &ans, NULL) == 0);
+    CHECK(back == a && old->state == TASK_LOST);
+    CHECK_CONTAINS(old->message, "agent restarted without this task");
+    struct sched_task *t = j->current[0];
+    CHECK(t != old && t->consecutive_flaps == 0 && t->state == TASK_PENDING);
+    json_decref(ans);
+    json_decref(body);
+    done(&st);
+}
+
 TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
 {
     struct sched_state st;
