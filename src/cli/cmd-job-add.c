@@ -5,7 +5,6 @@
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/exitcode.h"
-#include "cli/instances.h"
 #include "cli/job_ops.h"
 #include "cli/update_ops.h"
 
@@ -19,16 +18,15 @@ static const struct bo_option options[] = {
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
-    _cleanup_free_ char *key_text = NULL, *inst_text = NULL, *key = NULL;
-    instances_split_key(a->pos[0], &key_text, &inst_text);
-    int r = job_ops_check_key(key_text, &key);
+    _cleanup_free_ char *inst_text = NULL, *key = NULL;
+    int r = job_ops_key_instances(a->pos[0], &key, &inst_text);
     if (r != CLI_EXIT_OK)
         return r;
     if (!inst_text)
         return cli_fail(CLI_EXIT_INVALID_PARAMETER, "`%s` names no instance to clone: give KEY/INSTANCE, e.g. %s/0",
                         a->pos[0], key);
-    if (cli_given(a, "wait-timeout") && !cli_flag(a, "wait"))
-        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait");
+    if ((r = update_ops_check_wait(a)) != CLI_EXIT_OK)
+        return r;
     _cleanup_error_ bo_error_t perr = NULL;
     int64_t instance, count;
     if (bo_parse_i64(inst_text, 0, JOB_MAX_INSTANCES - 1, "instance", &instance, &perr) < 0)

@@ -54,18 +54,12 @@ int job_kill(const struct cli_ctx *ctx, const char *key, const int64_t *inst, si
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
-    _cleanup_free_ char *key_text = NULL, *inst_text = NULL, *key = NULL;
-    instances_split_key(a->pos[0], &key_text, &inst_text);
-    int r = job_ops_check_key(key_text, &key);
-    if (r != CLI_EXIT_OK)
-        return r;
+    _cleanup_free_ char *key = NULL;
     _cleanup_free_ int64_t *inst = NULL;
     size_t n = 0;
-    if (inst_text) {
-        _cleanup_error_ bo_error_t err = NULL;
-        if (instances_parse(inst_text, &inst, &n, &err) < 0)
-            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
-    }
+    int r = job_ops_key_instance_list(a->pos[0], &key, &inst, &n);
+    if (r != CLI_EXIT_OK)
+        return r;
     return job_kill(ctx, key, inst, n);
 }
 

@@ -5,7 +5,6 @@
 #include "cli/api.h"
 #include "cli/cli.h"
 #include "cli/exitcode.h"
-#include "cli/instances.h"
 #include "cli/job_ops.h"
 #include "cli/update_ops.h"
 
@@ -19,23 +18,15 @@ static const struct bo_option options[] = {
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
-    _cleanup_free_ char *key_text = NULL, *inst_text = NULL, *key = NULL;
-    instances_split_key(a->pos[0], &key_text, &inst_text);
-    int r = job_ops_check_key(key_text, &key);
+    _cleanup_free_ char *inst_text = NULL, *key = NULL;
+    json_t *body = NULL;
+    int r = job_ops_key_instances(a->pos[0], &key, &inst_text);
+    if (r == CLI_EXIT_OK)
+        r = update_ops_check_wait(a);
+    if (r == CLI_EXIT_OK)
+        r = update_ops_scoped_body(inst_text, &body);
     if (r != CLI_EXIT_OK)
         return r;
-    if (cli_given(a, "wait-timeout") && !cli_flag(a, "wait"))
-        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait");
-    json_t *body = json_object();
-    if (inst_text) {
-        _cleanup_error_ bo_error_t perr = NULL;
-        json_t *list = NULL;
-        if (instances_parse_json(inst_text, &list, &perr) < 0) {
-            json_decref(body);
-            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", perr->msg);
-        }
-        json_object_set_new(body, "instances", list);
-    }
     _cleanup_free_ char *nothing = bo_xasprintf("Job %s has no killed instance%s to start", key,
                                                 inst_text ? " among these" : "");
     return update_ops_start_scoped(ctx, key, "start", body, cli_value(a, "message"), nothing, cli_flag(a, "wait"),

@@ -6,7 +6,6 @@
 
 #include "cli/cli.h"
 #include "cli/exitcode.h"
-#include "cli/instances.h"
 #include "cli/job_ops.h"
 #include "cli/task_read.h"
 
@@ -74,18 +73,13 @@ static int run_one(const struct cli_ctx *ctx, const char *key, int64_t inst, con
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a)
 {
-    _cleanup_free_ char *key_text = NULL, *inst_text = NULL, *key = NULL;
-    instances_split_key(a->pos[0], &key_text, &inst_text);
-    int r = job_ops_check_key(key_text, &key);
-    if (r != CLI_EXIT_OK)
-        return r;
+    _cleanup_free_ char *key = NULL;
     _cleanup_free_ int64_t *inst = NULL;
     size_t n = 0;
-    if (inst_text) {
-        _cleanup_error_ bo_error_t err = NULL;
-        if (instances_parse(inst_text, &inst, &n, &err) < 0)
-            return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
-    } else {
+    int r = job_ops_key_instance_list(a->pos[0], &key, &inst, &n);
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (!inst) {
         json_t *job = NULL;
         if ((r = job_ops_get(ctx, key, &job)) != CLI_EXIT_OK)
             return r;

@@ -6,6 +6,7 @@
 
 #include "cli/api.h"
 #include "cli/exitcode.h"
+#include "cli/instances.h"
 #include "config/jobfile.h"
 #include "image/store.h"
 #include "model/template.h"
@@ -18,6 +19,34 @@ int job_ops_check_key(const char *s, char **ret_key)
         return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
     *ret_key = job_key_str(&k);
     job_key_clear(&k);
+    return CLI_EXIT_OK;
+}
+
+int job_ops_key_instances(const char *arg, char **ret_key, char **ret_instances)
+{
+    _cleanup_free_ char *key_text = NULL, *inst_text = NULL;
+    instances_split_key(arg, &key_text, &inst_text);
+    int r = job_ops_check_key(key_text, ret_key);
+    if (r == CLI_EXIT_OK) {
+        *ret_instances = inst_text;
+        inst_text = NULL;
+    }
+    return r;
+}
+
+int job_ops_key_instance_list(const char *arg, char **ret_key, int64_t **ret_inst, size_t *ret_n)
+{
+    _cleanup_free_ char *key = NULL, *inst_text = NULL;
+    int r = job_ops_key_instances(arg, &key, &inst_text);
+    if (r != CLI_EXIT_OK)
+        return r;
+    *ret_inst = NULL;
+    *ret_n = 0;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (inst_text && instances_parse(inst_text, ret_inst, ret_n, &err) < 0)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+    *ret_key = key;
+    key = NULL;
     return CLI_EXIT_OK;
 }
 

@@ -20,6 +20,15 @@
 /* Validate "cluster/role/env/name" (CLI_EXIT_INVALID_PARAMETER with the
  * parser's message). *ret_key is the canonical key (heap). */
 int job_ops_check_key(const char *s, char **ret_key);
+/* The KEY[/INSTANCES] argument of a job command: *ret_key the checked
+ * canonical key, *ret_instances the instance text as given (NULL when the
+ * argument names none), both heap. CLI_EXIT_INVALID_PARAMETER for a bad
+ * key. */
+int job_ops_key_instances(const char *arg, char **ret_key, char **ret_instances);
+/* The same with the instances parsed: *ret_inst sorted and unique (NULL
+ * and *ret_n 0 when none is named); CLI_EXIT_INVALID_PARAMETER for a bad
+ * list too. */
+int job_ops_key_instance_list(const char *arg, char **ret_key, int64_t **ret_inst, size_t *ret_n);
 /* Every --bind must be NAME=VALUE with NAME of [A-Za-z0-9_.-]. */
 int job_ops_check_binds(const char *const *binds, size_t n);
 /* Check the KEY argument and the binds, then load that job from `file`:

@@ -9,6 +9,7 @@
 #include "base/timefmt.h"
 #include "cli/api.h"
 #include "cli/exitcode.h"
+#include "cli/instances.h"
 
 #define UPDATE_FIRST_POLL_MS 100
 #define UPDATE_MAX_POLL_MS 1000
@@ -234,4 +235,21 @@ int update_ops_start_scoped(const struct cli_ctx *ctx, const char *key, const ch
     if (!wait)
         return CLI_EXIT_OK;
     return update_ops_wait(ctx, key, id, timeout_ms);
+}
+
+int update_ops_check_wait(const struct cli_args *a)
+{
+    if (cli_given(a, "wait-timeout") && !cli_flag(a, "wait"))
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "--wait-timeout needs --wait");
+    return CLI_EXIT_OK;
+}
+
+int update_ops_scoped_body(const char *instances, json_t **ret_body)
+{
+    json_t *list = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    if (instances && instances_parse_json(instances, &list, &err) < 0)
+        return cli_fail(CLI_EXIT_INVALID_PARAMETER, "%s", err->msg);
+    *ret_body = list ? json_pack("{s:o}", "instances", list) : json_object();
+    return CLI_EXIT_OK;
 }

@@ -26,6 +26,14 @@ void update_ops_print(json_t *update, bool events);
  * other end (rolled back, aborted, failed), CLI_EXIT_TIMEOUT. */
 int update_ops_wait(const struct cli_ctx *ctx, const char *key, const char *id, int64_t timeout_ms);
 
+/* "--wait-timeout needs --wait": CLI_EXIT_INVALID_PARAMETER when only the
+ * timeout was given. */
+int update_ops_check_wait(const struct cli_args *a);
+/* The body of `job start` and `job restart` over `instances` (the text of
+ * KEY/INSTANCES, NULL: every instance): {"instances": [...]} or {}.
+ * CLI_EXIT_INVALID_PARAMETER for a bad list. */
+int update_ops_scoped_body(const char *instances, json_t **ret_body);
+
 /* `job start` and `job add`: POST `body` (taken) to the job's `route`
  * ("start", "add") as a dry run, print the instances already running
  * and the plan, then for real with a request id and `message` (NULL:
