@@ -265,8 +265,24 @@ static void remember_processes(struct task *t, const json_t *processes)
     t->procs_sent = processes ? json_dumps(processes, JSON_COMPACT) : NULL;
 }
 
-/* Record the new state, then journal the update (the record first, so a
- * crash in between never leaves an update for a task the agent forgot).
+/* Journal update `u` (taken), after the task's record when `save_record`
+ * (the record first, so a crash in between never leaves an update for a
+ * task the agent forgot), both in one commit: one fsync per change. */
+static void journal_update(struct task_mgr *m, struct task *t, json_t *u, bool save_record)
+{
+    bo_error_t err = NULL;
+    bool grouped = journal_begin(m->journal, &err) == 0;
+    if (!grouped)
+        journal_failed(m, err);
+    err = NULL;
+    if (save_record)
+        save(m, t);
+    enqueue(m, u);
+    if (grouped && journal_commit(m->journal, &err) < 0)
+        journal_failed(m, err);
+}
+
+/* Record the new state, then journal the update (journal_update).
  * A task that ends while the agent kills everything to shut down ended
  * because of the agent, not of itself. */
 static void report_cause(struct task_mgr *m, struct task *t, const char *state, const char *message,
@@ -278,18 +294,10 @@ static void report_cause(struct task_mgr *m, struct task *t, const char *state, 
     t->rec.state = bo_xstrdup(state);
     if (state_terminal(state) && t->rec.ended_ms == 0)
         t->rec.ended_ms = bo_wall_ms();
-    /* Record and update in one commit: one fsync per state change. */
-    bo_error_t err = NULL;
-    bool grouped = journal_begin(m->journal, &err) == 0;
-    if (!grouped)
-        journal_failed(m, err);
-    err = NULL;
-    save(m, t);
     log_info("task %s: %s%s%s", t->rec.task_id, state, *message ? ": " : "", message);
     remember_processes(t, processes);
-    enqueue(m, update_new(t->rec.task_id, state, message, t->rec.executor_pid, exit_code, processes, cause));
-    if (grouped && journal_commit(m->journal, &err) < 0)
-        journal_failed(m, err);
+    journal_update(m, t, update_new(t->rec.task_id, state, message, t->rec.executor_pid, exit_code, processes, cause),
+                   true);
 }
 
 static void report(struct task_mgr *m, struct task *t, const char *state, const char *message, json_t *exit_code,
@@ -312,14 +320,8 @@ static void report_processes(struct task_mgr *m, struct task *t, json_t *process
     }
     free(t->procs_sent);
     t->procs_sent = now;
-    bo_error_t err = NULL;
-    bool grouped = journal_begin(m->journal, &err) == 0;
-    if (!grouped)
-        journal_failed(m, err);
-    err = NULL;
-    enqueue(m, update_new(t->rec.task_id, t->rec.state, "", t->rec.executor_pid, NULL, processes, NULL));
-    if (grouped && journal_commit(m->journal, &err) < 0)
-        journal_failed(m, err);
+    journal_update(m, t, update_new(t->rec.task_id, t->rec.state, "", t->rec.executor_pid, NULL, processes, NULL),
+                   false);
 }
 
 /* The memory message replaces a failure when the cgroup saw an OOM kill. */
