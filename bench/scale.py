@@ -287,6 +287,18 @@ class Cluster:
             i += 1
         return keys
 
+    def store_counts(self):
+        """(commits, puts) of the scheduler's store so far (/metrics)."""
+        st, raw = self.api.request("GET", "/metrics")
+        if st != 200:
+            raise ScaleError(f"GET /metrics: HTTP {st}")
+        got = {}
+        for line in raw.decode().splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("borealis_store_commits_total", "borealis_store_puts_total"):
+                got[name] = int(value)
+        return got.get("borealis_store_commits_total", 0), got.get("borealis_store_puts_total", 0)
+
     def kill_jobs(self, keys):
         for k in keys:
             st, raw = self.api.request("POST", f"/api/v1/jobs/{k}/kill", {})
@@ -334,6 +346,7 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
         if "big" in phases or "get" in phases or "loss" in phases or "restart" in phases:
             n = n_tasks
             cpu0, h0 = proc_cpu_ms(c.sched.pid), c.stats()
+            store0 = c.store_counts()
             t0 = time.monotonic()
             keys = c.submit("big", n)
             fig["big_submit_s"] = time.monotonic() - t0
@@ -343,6 +356,9 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
             h1 = c.stats()
             fig["big_sched_cpu_s"] = (proc_cpu_ms(c.sched.pid) - cpu0) / 1000
             fig["big_harness_cpu_s"] = (h1["cpu_user_ms"] + h1["cpu_sys_ms"] - h0["cpu_user_ms"] - h0["cpu_sys_ms"]) / 1000
+            store1 = c.store_counts()
+            fig["big_store_commits"] = store1[0] - store0[0]
+            fig["big_store_puts"] = store1[1] - store0[1]
             time.sleep(3)
             fig["rss_tasks_mib"] = proc_kib(c.sched.pid) / 1024
             if "get" in phases:
@@ -633,6 +649,9 @@ def main():
                      f"{fig['big_running_s']:.2f} s = {n_tasks / fig['big_running_s']:.0f}/s (create "
                      f"{fig['big_submit_s']:.2f} s; CPU scheduler {fig['big_sched_cpu_s']:.1f} s, harness "
                      f"{fig['big_harness_cpu_s']:.1f} s)"))
+        rows.append(("store writes", f"{n_tasks} tasks",
+                     f"{fig['big_store_puts']} puts = {fig['big_store_puts'] / n_tasks:.2f}/task, "
+                     f"{fig['big_store_commits']} commits"))
         rows.append(("scheduler RSS", f"{n_tasks} tasks", f"{fig['rss_tasks_mib']:.0f} MiB"))
     if "get_p99_ms" in fig:
         rows.append(("GET 1,000-instance job", f"at {n_tasks} tasks",

@@ -54,6 +54,9 @@ char *metrics_render(const struct metrics *m, struct sched_state *st)
     fprintf(f, "# HELP borealis_store_commits_total Store transactions committed.\n"
                "# TYPE borealis_store_commits_total counter\nborealis_store_commits_total %llu\n",
             (unsigned long long)ss.commits);
+    fprintf(f, "# HELP borealis_store_puts_total Records written by committed store transactions.\n"
+               "# TYPE borealis_store_puts_total counter\nborealis_store_puts_total %llu\n",
+            (unsigned long long)ss.puts);
     fprintf(f, "# HELP borealis_api_requests_total API requests by route and status code.\n"
                "# TYPE borealis_api_requests_total counter\n");
     for (const struct metric_request *r = m->requests; r; r = r->next)

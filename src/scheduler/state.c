@@ -30,11 +30,16 @@ int job_state_from_name(const char *s, enum job_state *ret)
     return -1;
 }
 
+static int flush_dirty(void *ctx, bo_error_t *err);
+static void drop_dirty(void *ctx);
+
 void state_init(struct sched_state *st, const struct sched_options *opt, struct store *store)
 {
     memset(st, 0, sizeof(*st));
     st->opt = *opt;
     st->store = store;
+    if (store)
+        store_set_hooks(store, &(struct store_hooks){.before_commit = flush_dirty, .on_rollback = drop_dirty, .ctx = st});
 }
 
 void state_fatal(struct sched_state *st, const char *what, const char *msg)
@@ -369,6 +374,10 @@ static void task_free(struct sched_task *t)
 
 void state_task_delete(struct sched_state *st, struct sched_task *t)
 {
+    /* Deleted from the store before: never written back at the commit. */
+    if (t->dirty_slot)
+        st->dirty[t->dirty_slot - 1] = NULL;
+    t->dirty_slot = 0;
     bo_timer_disarm(&st->timers, &t->timer);
     state_queue_set(st, t, QUEUE_NONE);
     state_task_unbind_agent(st, t);
@@ -643,10 +652,56 @@ void state_task_view_text(struct bo_buf *b, const struct sched_task *t)
     task_text(b, t, true);
 }
 
-int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)
+static int write_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)
 {
     _cleanup_free_ char *text = state_task_record_text(t);
     return store_put(st->store, "task", t->id, text, err);
+}
+
+int state_save_task(struct sched_state *st, struct sched_task *t, bo_error_t *err)
+{
+    if (!store_in_batch(st->store))
+        return write_task(st, t, err);
+    if (t->dirty_slot)
+        return 0; /* already due at the commit, as it will be then */
+    if (st->n_dirty == st->cap_dirty) {
+        st->cap_dirty = st->cap_dirty ? 2 * st->cap_dirty : 256;
+        st->dirty = bo_xrealloc(st->dirty, st->cap_dirty * sizeof(*st->dirty));
+    }
+    st->dirty[st->n_dirty++] = t;
+    t->dirty_slot = (uint32_t)st->n_dirty;
+    return 0;
+}
+
+/* The store's before_commit hook: each task saved in the batch, once, as
+ * it is now. On a failure the store rolls back, and drop_dirty clears
+ * what is left. */
+static int flush_dirty(void *ctx, bo_error_t *err)
+{
+    struct sched_state *st = ctx;
+    for (size_t i = 0; i < st->n_dirty; i++) {
+        struct sched_task *t = st->dirty[i];
+        if (!t)
+            continue;
+        st->dirty[i] = NULL;
+        t->dirty_slot = 0;
+        if (write_task(st, t, err) < 0)
+            return -1;
+    }
+    st->n_dirty = 0;
+    return 0;
+}
+
+/* The store's on_rollback hook: the batch is gone, and with it the need
+ * to write its tasks (the caller stops if memory is now ahead, see
+ * state_fatal; a later batch must not commit that memory). */
+static void drop_dirty(void *ctx)
+{
+    struct sched_state *st = ctx;
+    for (size_t i = 0; i < st->n_dirty; i++)
+        if (st->dirty[i])
+            st->dirty[i]->dirty_slot = 0;
+    st->n_dirty = 0;
 }
 
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
@@ -756,6 +811,13 @@ json_t *state_agent_to_json(const struct sched_agent *a)
 
 void state_free(struct sched_state *st)
 {
+    if (st->store) {
+        drop_dirty(st); /* an open batch is rolled back at store_close */
+        store_set_hooks(st->store, NULL);
+    }
+    free(st->dirty);
+    st->dirty = NULL;
+    st->n_dirty = st->cap_dirty = 0;
     bo_timer_heap_free(&st->timers);
     st->place_cursor = NULL;
     free(st->agent_vec);

@@ -75,6 +75,7 @@ struct sched_task {
     struct task_event events[TASK_MAX_EVENTS];
     int n_events; /* ring: the newest TASK_MAX_EVENTS */
     int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */
+    uint32_t dirty_slot; /* 1 + index in st->dirty: saved in the open batch, written at its commit; 0: none */
 
     UT_hash_handle hh;                       /* state->tasks by id */
     struct sched_task *q_prev, *q_next;      /* pending queue */
@@ -188,6 +189,10 @@ struct sched_state {
     /* Where the next placement pass resumes in `pending` (NULL: the sweep
      * is done, the next pass starts one from the head). */
     struct sched_task *place_cursor;
+    /* Tasks saved in the open store batch, written once each when it
+     * commits (state_save_task; NULL: deleted since). */
+    struct sched_task **dirty;
+    size_t n_dirty, cap_dirty;
     struct bo_timer_heap timers; /* deadlines of tasks and agents (mono ms) */
     int64_t count_by_state[TASK_STATE_COUNT];
     int64_t agents_up;
@@ -246,7 +251,11 @@ struct sched_task *state_task_find(struct sched_state *st, const char *id);
 struct sched_agent *state_agent_find(struct sched_state *st, const char *id);
 
 /* Persist (inside the current store batch). Errors are fatal for the
- * scheduler: it cannot act on a change it could not record. */
+ * scheduler: it cannot act on a change it could not record.
+ * state_save_task inside a batch only marks the task: it is written once,
+ * as it is then, when the batch commits (store.h "Write-behind"), however
+ * often it changed; a rollback drops the mark, a delete forgets it. So a
+ * save's failure shows at the commit. Outside a batch it writes at once. */
 int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err);
 /* A task's store record as JSON text (heap), written without jansson. */
 char *state_task_record_text(const struct sched_task *t);

@@ -20,6 +20,17 @@
  * dropped the transaction) every later write is refused, as with
  * store_refuse_writes(): deferred changes never vanish silently.
  *
+ * Write-behind: a caller that changes the same record several times in a
+ * batch (the scheduler's tasks: an agent reports STARTING and RUNNING in
+ * one sync) may hold its puts back and register hooks (store_set_hooks):
+ * before_commit runs when a batch ends, before store_commit() or
+ * store_commit_deferred() commit it, and puts what was held back (into
+ * the batch, so it is as durable and atomic as the rest); if it fails, the
+ * batch is rolled back and the commit fails with BO_E_IO. on_rollback runs
+ * whenever a batch is rolled back (store_rollback, a refused or failed
+ * commit, store_refuse_writes, store_close): what was held back for it
+ * must be dropped, never written by a later batch.
+ *
  * Single-threaded: one store is used by one thread (the scheduler loop). */
 #ifndef BO_STORE_STORE_H
 #define BO_STORE_STORE_H
@@ -88,6 +99,15 @@ bool store_in_batch(const struct store *s);
  * stops can commit changes derived from that memory. Loads still work. */
 void store_refuse_writes(struct store *s, const char *why);
 
+struct store_hooks {
+    int (*before_commit)(void *ctx, bo_error_t *err); /* puts held back; runs inside the batch */
+    void (*on_rollback)(void *ctx);                    /* drop what was held back */
+    void *ctx;
+};
+/* Register the write-behind hooks (see above); NULL removes them. Not
+ * inside a batch. */
+void store_set_hooks(struct store *s, const struct store_hooks *hooks);
+
 /* Called once per entry, in id order (byte-wise). `id` and `value` are only
  * valid during the call. Returning negative stops the load, which returns
  * that value (with fn's error in *err). fn must not write to the store. */
@@ -147,6 +167,7 @@ struct store {
     char *refused;                     /* why writes are refused (store_refuse_writes) */
     uint64_t batch_puts, batch_deletes; /* counted into stats on commit */
     struct store_stats stats;
+    struct store_hooks hooks;          /* write-behind (store_set_hooks); zero: none */
 };
 
 #endif

@@ -166,10 +166,33 @@ int store_delete(struct store *s, const char *kind, const char *id, bo_error_t *
     return 0;
 }
 
+void store_set_hooks(struct store *s, const struct store_hooks *hooks)
+{
+    s->hooks = hooks ? *hooks : (struct store_hooks){0};
+}
+
+/* Write what the caller held back, into the batch (store.h
+ * "Write-behind"). A failure spoils the batch; its error is BO_E_IO
+ * whatever the put said, since memory is then ahead of the store. */
+static int run_before_commit(struct store *s, bo_error_t *err)
+{
+    if (!s->hooks.before_commit || s->batch_spoiled || s->refused)
+        return 0;
+    _cleanup_error_ bo_error_t e = NULL;
+    if (s->hooks.before_commit(s->hooks.ctx, &e) == 0)
+        return 0;
+    s->batch_spoiled = true;
+    store_rollback(s);
+    return bo_error_set(err, BO_E_IO, "store `%s`: commit refused: writing held-back records: %s",
+                        store_path(s), e ? e->msg : "failed");
+}
+
 int store_commit(struct store *s, bo_error_t *err)
 {
     if (!s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: commit without a batch");
+    if (run_before_commit(s, err) < 0)
+        return -1;
     if (s->batch_spoiled || s->refused) {
         store_rollback(s);
         if (check_refused(s, err) < 0)
@@ -203,6 +226,8 @@ int store_commit_deferred(struct store *s, bo_error_t *err)
 {
     if (!s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: commit without a batch");
+    if (run_before_commit(s, err) < 0)
+        return -1;
     if (s->batch_spoiled || s->refused) {
         store_rollback(s);
         if (check_refused(s, err) < 0)
@@ -258,6 +283,8 @@ void store_rollback(struct store *s)
 {
     if (!s->in_batch)
         return;
+    if (s->hooks.on_rollback)
+        s->hooks.on_rollback(s->hooks.ctx);
     if (s->group_open) {
         if (s->ops->rollback_to(s) < 0)
             group_lost(s, "the backend rolled back its transaction");
