@@ -69,5 +69,7 @@ int sched_store_open(const char *data_dir, bool sync_full, bool new_cluster, str
                                 data_dir, other, SCHED_STORE_FILE);
         mode = STORE_CREATE;
     }
-    return store_open_sqlite_mode(db, sync_full, mode, ret, err);
+    /* Owned: a second scheduler on this data directory is refused, and
+     * SQLite does not lock the file on every transaction. */
+    return store_open_sqlite_owned(db, sync_full, mode, ret, err);
 }

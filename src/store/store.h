@@ -68,6 +68,13 @@ int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_e
  * fails with BO_E_EXISTS when the file holds anything. */
 int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
                            bo_error_t *err);
+/* The same for a daemon that owns the store: no other process may read
+ * or write the file while it is open (SQLite's locking_mode=EXCLUSIVE, so
+ * its file locks are taken once, not on every transaction). Opening a
+ * store another process holds fails with BO_E_REFUSED naming the file,
+ * after the busy timeout (5 s: a predecessor may still be exiting). */
+int store_open_sqlite_owned(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
+                            bo_error_t *err);
 /* Where the store lives (the database file), for messages. */
 const char *store_path(const struct store *s);
 /* Close; an open batch is rolled back. NULL is a no-op. */

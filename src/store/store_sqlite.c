@@ -733,8 +733,33 @@ int store_open_sqlite(const char *path, bool sync_full, struct store **ret, bo_e
     return store_open_sqlite_mode(path, sync_full, STORE_OPEN_OR_CREATE, ret, err);
 }
 
-int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
-                           bo_error_t *err)
+/* Take the store for this process alone (store_open_sqlite_owned): in
+ * locking_mode=EXCLUSIVE, set before the first read, SQLite keeps the
+ * WAL index in memory (no -shm file) and holds the database file's lock
+ * from the first read until close, instead of taking and dropping fcntl
+ * locks on every transaction. The first read takes it, so another
+ * process holding it shows here, as SQLITE_BUSY after the busy timeout. */
+static int sq_take_exclusive(struct sq_store *q, bo_error_t *err)
+{
+    if (sq_exec(q, "PRAGMA locking_mode=EXCLUSIVE", err) < 0)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return bo_error_set(err, BO_E_REFUSED,
+                            "store `%s` is in use by another process (another scheduler with this data "
+                            "directory?); one scheduler owns a store",
+                            q->path);
+    return sq_fail(q, rc, err, "unreadable (not a database, or damaged)");
+}
+
+static int sq_open(const char *path, bool sync_full, enum store_open_mode mode, bool exclusive, struct store **ret,
+                   bo_error_t *err)
 {
     if (!path || !*path)
         return bo_error_set(err, BO_E_INVALID, "store: empty database path");
@@ -765,6 +790,8 @@ int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mod
         sq_fail(q, rc, err, "busy_timeout");
         goto fail;
     }
+    if (exclusive && sq_take_exclusive(q, err) < 0)
+        goto fail;
     if (mode == STORE_OPEN_EXISTING && sq_check_existing(q, err) < 0)
         goto fail;
     /* WAL: commits append to the log (one fsync with synchronous=FULL, none
@@ -787,4 +814,16 @@ int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mod
 fail:
     sq_free(q);
     return -1;
+}
+
+int store_open_sqlite_mode(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
+                           bo_error_t *err)
+{
+    return sq_open(path, sync_full, mode, false, ret, err);
+}
+
+int store_open_sqlite_owned(const char *path, bool sync_full, enum store_open_mode mode, struct store **ret,
+                            bo_error_t *err)
+{
+    return sq_open(path, sync_full, mode, true, ret, err);
 }
