@@ -159,8 +159,9 @@ const char scheduler_help_text[] =
     "Runs the scheduler: the HTTP API (docs/api.md), the job and task store, and placement of tasks on "
     "agents. Durations take a unit: 250ms, 30s, 5m, 1h. A new, empty cluster is made only in an empty (or "
     "new) --data-dir, or with --new-cluster; a store that is missing from a data dir holding other files, "
-    "empty (0 bytes), unreadable or holding an invalid row is refused with a message naming the file (and "
-    "the table and row), and the scheduler exits " STR(SCHEDULER_EXIT_STORE) ". It exits 1 when it stops on a "
+    "empty (0 bytes), unreadable, in use by another scheduler or holding an invalid row is refused with a "
+    "message naming the file (and the table and row), and the scheduler exits " STR(SCHEDULER_EXIT_STORE) ". "
+    "It exits 1 when it stops on a "
     "failure while running (e.g. a store write failed: fail-stop), 2 on a usage error, 0 after SIGINT or "
     "SIGTERM.";
 const char scheduler_examples[] =

@@ -557,18 +557,19 @@ static int save_json(struct sched_state *st, const char *kind, const char *id, j
     return store_put(st->store, kind, id, text, err);
 }
 
-static void key_i64(struct bo_buf *b, const char *key, int64_t v)
-{
-    bo_buf_add(b, ",", 1);
-    bo_buf_json_key(b, key);
-    bo_buf_i64(b, v);
-}
+/* `,"key":` for a literal key, copied as it is: the record's keys need no
+ * escaping, and escaping them on every save was a third of the record's
+ * cost. */
+#define key_lit(b, k) bo_buf_add((b), ",\"" k "\":", sizeof(",\"" k "\":") - 1)
+#define key_i64(b, k, v) (key_lit(b, k), bo_buf_i64((b), (v)))
+#define key_str(b, k, v) (key_lit(b, k), bo_buf_json_str((b), (v)))
 
-static void key_str(struct bo_buf *b, const char *key, const char *v)
+/* A name of ours (a task state: capitals only) as a JSON string. */
+static void name_str(struct bo_buf *b, const char *name)
 {
-    bo_buf_add(b, ",", 1);
-    bo_buf_json_key(b, key);
-    bo_buf_json_str(b, v);
+    bo_buf_add(b, "\"", 1);
+    bo_buf_adds(b, name);
+    bo_buf_add(b, "\"", 1);
 }
 
 /* task_record() as text, written straight into a buffer: a task is saved
@@ -583,7 +584,8 @@ static void task_text(struct bo_buf *b, const struct sched_task *t, bool view)
     bo_buf_json_str(b, t->id);
     key_str(b, "job", t->job->key);
     key_i64(b, "instance", t->instance);
-    key_str(b, "state", task_state_name(t->state));
+    key_lit(b, "state");
+    name_str(b, task_state_name(t->state));
     key_i64(b, "failure_count", t->failure_count);
     if (!view)
         key_i64(b, "consecutive_flaps", t->consecutive_flaps);
@@ -607,7 +609,7 @@ static void task_text(struct bo_buf *b, const struct sched_task *t, bool view)
     for (int i = 0; i < n; i++) {
         const struct task_event *e = &t->events[(start + i) % TASK_MAX_EVENTS];
         bo_buf_adds(b, i ? ",{\"state\":" : "{\"state\":");
-        bo_buf_json_str(b, task_state_name(e->state));
+        name_str(b, task_state_name(e->state));
         key_i64(b, "ts", e->ts);
         key_str(b, "message", e->message ? e->message : "");
         bo_buf_add(b, "}", 1);
