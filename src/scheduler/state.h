@@ -238,6 +238,11 @@ void state_free(struct sched_state *st);
  * a message naming the store's file, the table, the row's id and the
  * fault. The state is then partly filled; state_free() releases it. */
 int state_load(struct sched_state *st, bo_error_t *err);
+/* Task rows are read with the flat reader first (true, the default);
+ * tests turn it off to compare the two readers. The rows it read in the
+ * last load: the others went to the jansson reader. */
+extern bool state_load_flat;
+extern size_t state_load_flat_rows;
 
 /* Commands (or a read, or a refusal) are due for a: set has_work and put
  * it on the ready list, whose parked poll the loop then answers. */

@@ -14,6 +14,7 @@
 #include <utlist.h>
 
 #include "base/clock.h"
+#include "base/jscan.h"
 #include "scheduler/update.h"
 
 /* The row being loaded, for error messages. */
@@ -318,6 +319,15 @@ struct task_row {
     const char *ancestor_id, *agent_id, *message, *pending_reason;
     struct sched_agent *agent; /* bound: holds resources on it */
     json_t *ports, *events, *processes;
+    /* What is built from: the port of each of the config's port names (0
+     * if the row has none) and the events, oldest first. */
+    uint16_t port_vals[JOB_MAX_PORTS];
+    size_t n_ev;
+    struct {
+        enum task_state state;
+        int64_t ts;
+        const char *message;
+    } ev[TASK_MAX_EVENTS];
 };
 
 /* Resources are held from ASSIGNED until terminal. */
@@ -456,10 +466,325 @@ static int check_task(const struct row *r, json_t *rec, struct task_row *t)
     return 0;
 }
 
+/* The in-memory task of a checked row (either reader); hashv is its id's
+ * hash (HASH_VALUE), computed once for the duplicate check and the add. */
+static void add_task(struct sched_state *st, const char *id, unsigned hashv, const struct task_row *tr)
+{
+    struct sched_job *j = tr->job;
+    struct sched_task *t = bo_xcalloc(1, sizeof(*t));
+    t->id = bo_xstrdup(id);
+    t->job = j;
+    t->config = job_config_ref(tr->config);
+    t->instance = (int32_t)tr->instance;
+    t->state = tr->state;
+    st->count_by_state[tr->state]++;
+    t->ancestor_id = tr->ancestor_id ? bo_xstrdup(tr->ancestor_id) : NULL;
+    t->failure_count = (int32_t)tr->failure_count;
+    t->consecutive_flaps = (int32_t)tr->flaps;
+    t->kill_requested = tr->kill_requested;
+    state_task_set_message(t, tr->message);
+    t->pending_reason = tr->pending_reason ? state_reason_new(tr->pending_reason) : NULL;
+    t->running_since = tr->running_since;
+    t->throttle_until = tr->throttle_until;
+    t->created_ms = tr->created_ms;
+    t->executor_pid = (int32_t)tr->pid;
+    t->processes = json_incref(tr->processes);
+    t->state_since_mono = t->pending_since_mono = bo_mono_ms();
+    /* As state_task_push_event, with the stored times (at most
+     * TASK_MAX_EVENTS: the ring does not wrap). */
+    for (size_t i = 0; i < tr->n_ev; i++)
+        t->events[i] = (struct task_event){tr->ev[i].ts, tr->ev[i].state,
+                                           tr->ev[i].message && *tr->ev[i].message ? bo_xstrdup(tr->ev[i].message)
+                                                                                   : NULL};
+    t->n_events = (int)tr->n_ev;
+    HASH_ADD_KEYPTR_BYHASHVALUE(hh, st->tasks, t->id, strlen(t->id), hashv, t);
+    DL_APPEND2(j->tasks, t, j_prev, j_next);
+    if (tr->agent_id && !tr->agent) /* binding copies the agent's id */
+        t->agent_id = bo_xstrdup(tr->agent_id);
+    const struct task_config *tc = &t->config->task;
+    if (tc->n_ports) {
+        t->ports = bo_xcalloc(tc->n_ports, sizeof(uint16_t));
+        memcpy(t->ports, tr->port_vals, tc->n_ports * sizeof(uint16_t));
+    }
+    if (tr->agent)
+        state_task_bind_agent(st, t, tr->agent, NULL);
+}
+
+/* ---- tasks, the flat reader ---------------------------------------------- */
+
+/* The rows this build writes are read with jscan (base/jscan.h), straight
+ * into a task_row: a jansson tree per row (about 100 allocations for 26
+ * keys and 4 events) was most of a restart's time. Any row it does not
+ * take (outside the subset the writer produces, or failing a check) is
+ * read again by the jansson reader above, which names what is wrong: the
+ * refusals are the same whichever reader saw the row first. */
+bool state_load_flat = true;
+size_t state_load_flat_rows;
+
+struct task_loader {
+    struct sched_state *st;
+    char *buf; /* the row's text, read in place */
+    size_t cap;
+};
+
+enum {
+    F_ID, F_JOB, F_INSTANCE, F_STATE, F_FAILURES, F_FLAPS, F_KILL, F_PORTS, F_RUNNING_SINCE, F_THROTTLE,
+    F_CREATED, F_PID, F_EVENTS, F_ANCESTOR, F_AGENT, F_MESSAGE, F_REASON, F_PROCESSES, F_CONFIG_ID, F_COUNT
+};
+
+/* In the order state.c writes them (so the next key is usually the one
+ * expected), each at most once; config_id is optional, as in old rows. */
+static const char *const task_keys[F_COUNT] = {
+    "id", "job", "instance", "state", "failure_count", "consecutive_flaps", "kill_requested", "ports",
+    "running_since", "throttle_until", "created_ms", "executor_pid", "events", "ancestor_id", "agent_id",
+    "message", "pending_reason", "processes", "config_id",
+};
+
+struct flat_row {
+    const char *s[F_COUNT]; /* string fields (NULL: null) */
+    int64_t i[F_COUNT];     /* integer fields */
+    size_t n_ports;
+    const char *port_name[JOB_MAX_PORTS];
+    int64_t port[JOB_MAX_PORTS];
+    size_t n_ev;
+    const char *ev_state[TASK_MAX_EVENTS];
+    bool has_config_id;
+};
+
+static bool flat_str(struct jscan *s, bool nullable, const char **ret)
+{
+    if (nullable && jscan_peek(s) == JSCAN_NULL) {
+        *ret = NULL;
+        return jscan_null(s);
+    }
+    return jscan_string(s, ret);
+}
+
+static bool flat_ports(struct jscan *s, struct flat_row *f)
+{
+    const char *name;
+    int k;
+    if (!jscan_object(s))
+        return false;
+    while ((k = jscan_key(s, &name)) == 1) {
+        if (f->n_ports == JOB_MAX_PORTS || !jscan_int(s, &f->port[f->n_ports]))
+            return false;
+        for (size_t i = 0; i < f->n_ports; i++)
+            if (strcmp(f->port_name[i], name) == 0)
+                return false; /* jansson keeps the last: leave it to that reader */
+        f->port_name[f->n_ports++] = name;
+    }
+    return k == 0;
+}
+
+static bool flat_events(struct jscan *s, struct flat_row *f, struct task_row *tr)
+{
+    int k;
+    if (!jscan_array(s))
+        return false;
+    while ((k = jscan_element(s)) == 1) {
+        if (f->n_ev == TASK_MAX_EVENTS || !jscan_object(s))
+            return false;
+        const char *key, *state = NULL, *message = NULL;
+        int64_t ts = -1;
+        bool have_ts = false;
+        int m;
+        while ((m = jscan_key(s, &key)) == 1) {
+            if (strcmp(key, "state") == 0 && !state) {
+                if (!jscan_string(s, &state))
+                    return false;
+            } else if (strcmp(key, "ts") == 0 && !have_ts) {
+                if (!jscan_int(s, &ts))
+                    return false;
+                have_ts = true;
+            } else if (strcmp(key, "message") == 0 && !message) {
+                if (!jscan_string(s, &message))
+                    return false;
+            } else {
+                return false;
+            }
+        }
+        if (m != 0 || !state || !message || ts < 0)
+            return false;
+        f->ev_state[f->n_ev] = state;
+        tr->ev[f->n_ev].ts = ts;
+        tr->ev[f->n_ev].message = message;
+        f->n_ev++;
+    }
+    tr->n_ev = f->n_ev;
+    return k == 0;
+}
+
+/* `processes` is what agents reported, kept as JSON: `[]` here, anything
+ * else read by jansson from where the reader stands. */
+static bool flat_processes(struct jscan *s, struct task_row *tr)
+{
+    if (jscan_peek(s) != JSCAN_ARRAY)
+        return false;
+    const char *p = s->p + 1;
+    while (p < s->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    if (p < s->end && *p == ']') {
+        if (!jscan_array(s) || jscan_element(s) != 0)
+            return false;
+        tr->processes = json_array();
+        return true;
+    }
+    json_error_t jerr;
+    tr->processes = json_loadb(s->p, (size_t)(s->end - s->p), JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!tr->processes)
+        return false;
+    s->p += jerr.position;
+    return true;
+}
+
+/* Read the row's fields (types only). */
+static bool flat_read(struct jscan *s, struct flat_row *f, struct task_row *tr)
+{
+    uint32_t seen = 0;
+    const char *key;
+    int k, last = -1;
+    if (!jscan_object(s))
+        return false;
+    while ((k = jscan_key(s, &key)) == 1) {
+        int x = last + 1 < F_COUNT && strcmp(key, task_keys[last + 1]) == 0 ? last + 1 : -1;
+        for (int i = 0; x < 0 && i < F_COUNT; i++)
+            if (strcmp(key, task_keys[i]) == 0)
+                x = i;
+        if (x < 0 || (seen & (1u << x)))
+            return false; /* unknown or twice: the jansson reader decides */
+        seen |= 1u << x;
+        last = x;
+        bool ok;
+        switch (x) {
+        case F_ID: case F_JOB: case F_STATE: case F_MESSAGE:
+            ok = jscan_string(s, &f->s[x]);
+            break;
+        case F_ANCESTOR: case F_AGENT: case F_REASON:
+            ok = flat_str(s, true, &f->s[x]);
+            break;
+        case F_KILL:
+            ok = jscan_bool(s, &tr->kill_requested);
+            break;
+        case F_PORTS:
+            ok = flat_ports(s, f);
+            break;
+        case F_EVENTS:
+            ok = flat_events(s, f, tr);
+            break;
+        case F_PROCESSES:
+            ok = !tr->processes && flat_processes(s, tr);
+            break;
+        default:
+            ok = jscan_int(s, &f->i[x]);
+        }
+        if (!ok)
+            return false;
+    }
+    uint32_t required = ((1u << F_COUNT) - 1) & ~(1u << F_CONFIG_ID);
+    f->has_config_id = seen & (1u << F_CONFIG_ID);
+    return k == 0 && jscan_done(s) && (seen & required) == required;
+}
+
+static bool in_range(int64_t x, int64_t min, int64_t max) { return x >= min && x <= max; }
+
+/* The checks of check_task on what flat_read read; r's error is a scratch
+ * one (the jansson reader words the refusal). */
+static bool flat_check(const struct row *r, struct flat_row *f, struct task_row *t)
+{
+    struct sched_state *st = r->st;
+    if (check_id(r, "the id", r->id) < 0 || strcmp(f->s[F_ID], r->id) != 0 ||
+        !(t->job = state_job_find(st, f->s[F_JOB])) || !in_range(f->i[F_INSTANCE], 0, t->job->n_current - 1))
+        return false;
+    t->instance = f->i[F_INSTANCE];
+    int64_t cid = f->has_config_id ? f->i[F_CONFIG_ID] : state_job_config_id(t->job, t->job->config);
+    if (!in_range(cid, 0, INT32_MAX) || !(t->config = state_job_config_by_id(t->job, cid)) ||
+        task_state_from_name(f->s[F_STATE], &t->state) < 0 || !in_range(f->i[F_FAILURES], 0, INT32_MAX) ||
+        !in_range(f->i[F_FLAPS], 0, INT32_MAX) || f->i[F_RUNNING_SINCE] < 0 || f->i[F_THROTTLE] < 0 ||
+        f->i[F_CREATED] < 0 || !in_range(f->i[F_PID], 0, INT32_MAX))
+        return false;
+    t->failure_count = f->i[F_FAILURES];
+    t->flaps = f->i[F_FLAPS];
+    t->running_since = f->i[F_RUNNING_SINCE];
+    t->throttle_until = f->i[F_THROTTLE];
+    t->created_ms = f->i[F_CREATED];
+    t->pid = f->i[F_PID];
+    t->ancestor_id = f->s[F_ANCESTOR];
+    t->agent_id = f->s[F_AGENT];
+    t->message = f->s[F_MESSAGE];
+    t->pending_reason = f->s[F_REASON];
+    if ((t->ancestor_id && check_id(r, "field `ancestor_id`", t->ancestor_id) < 0) ||
+        (t->agent_id && check_id(r, "field `agent_id`", t->agent_id) < 0))
+        return false;
+    if (holds_resources(t->state) && (!t->agent_id || !(t->agent = state_agent_find(st, t->agent_id))))
+        return false;
+    const struct task_config *tc = &t->config->task;
+    for (size_t i = 0; i < f->n_ports; i++) {
+        size_t k = 0;
+        while (k < tc->n_ports && strcmp(tc->ports[k], f->port_name[i]) != 0)
+            k++;
+        int64_t p = f->port[i];
+        if (k == tc->n_ports || !in_range(p, 0, 65535))
+            return false;
+        if (t->agent && p != 0) {
+            const struct sched_agent *a = t->agent;
+            if (p < a->port_lo || p > a->port_hi ||
+                (a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8))))
+                return false;
+            for (size_t o = 0; o < i; o++)
+                if (f->port[o] == p)
+                    return false;
+        }
+        t->port_vals[k] = (uint16_t)p;
+    }
+    for (size_t i = 0; i < f->n_ev; i++)
+        if (task_state_from_name(f->ev_state[i], &t->ev[i].state) < 0)
+            return false;
+    return true;
+}
+
+/* 1: the row was read and its task added; 0: leave it to the jansson reader. */
+static int load_task_flat(struct task_loader *l, const char *id, const char *value)
+{
+    size_t len = strlen(value);
+    if (len + 1 > l->cap) {
+        l->cap = len + 1 > 2 * l->cap ? len + 1 : 2 * l->cap;
+        l->buf = bo_xrealloc(l->buf, l->cap);
+    }
+    memcpy(l->buf, value, len + 1);
+    struct jscan s;
+    jscan_init(&s, l->buf, len);
+    struct flat_row f;
+    f.n_ports = f.n_ev = 0;
+    struct task_row tr = {0};
+    _cleanup_error_ bo_error_t scratch = NULL;
+    struct row r = {l->st, "task", id, &scratch};
+    bool ok = flat_read(&s, &f, &tr);
+    unsigned hashv;
+    HASH_VALUE(id, strlen(id), hashv);
+    struct sched_task *twice = NULL;
+    if (ok && flat_check(&r, &f, &tr))
+        HASH_FIND_BYHASHVALUE(hh, l->st->tasks, id, strlen(id), hashv, twice);
+    else
+        ok = false;
+    if (ok && !twice) {
+        add_task(l->st, id, hashv, &tr);
+        state_load_flat_rows++;
+    } else {
+        ok = false;
+    }
+    json_decref(tr.processes);
+    return ok;
+}
+
+/* ---- tasks, the jansson reader --------------------------------------------- */
+
 static int load_task(void *ctx, const char *id, const char *value, bo_error_t *err)
 {
-    struct row r = {ctx, "task", id, err};
-    struct sched_state *st = r.st;
+    struct task_loader *l = ctx;
+    if (state_load_flat && load_task_flat(l, id, value))
+        return 0;
+    struct row r = {l->st, "task", id, err};
     json_t *rec = parse(&r, value);
     if (!rec)
         return -1;
@@ -468,47 +793,21 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
         json_decref(rec);
         return -1;
     }
-    struct sched_job *j = tr.job;
-    struct sched_task *t = bo_xcalloc(1, sizeof(*t));
-    t->id = bo_xstrdup(id);
-    t->job = j;
-    t->config = job_config_ref(tr.config);
-    t->instance = (int32_t)tr.instance;
-    t->state = tr.state;
-    st->count_by_state[tr.state]++;
-    t->ancestor_id = tr.ancestor_id ? bo_xstrdup(tr.ancestor_id) : NULL;
-    t->failure_count = (int32_t)tr.failure_count;
-    t->consecutive_flaps = (int32_t)tr.flaps;
-    t->kill_requested = tr.kill_requested;
-    state_task_set_message(t, tr.message);
-    t->pending_reason = tr.pending_reason ? state_reason_new(tr.pending_reason) : NULL;
-    t->running_since = tr.running_since;
-    t->throttle_until = tr.throttle_until;
-    t->created_ms = tr.created_ms;
-    t->executor_pid = (int32_t)tr.pid;
-    t->processes = json_incref(tr.processes);
-    t->state_since_mono = t->pending_since_mono = bo_mono_ms();
+    const struct task_config *tc = &tr.config->task;
+    for (size_t k = 0; k < tc->n_ports; k++)
+        tr.port_vals[k] = (uint16_t)json_integer_value(json_object_get(tr.ports, tc->ports[k]));
     size_t i;
     json_t *ev;
     json_array_foreach(tr.events, i, ev)
     {
-        enum task_state es;
-        task_state_from_name(json_string_value(json_object_get(ev, "state")), &es); /* checked above */
-        state_task_push_event(t, es, json_string_value(json_object_get(ev, "message")));
-        t->events[(t->n_events - 1) % TASK_MAX_EVENTS].ts = json_integer_value(json_object_get(ev, "ts"));
+        task_state_from_name(json_string_value(json_object_get(ev, "state")), &tr.ev[i].state); /* checked */
+        tr.ev[i].ts = json_integer_value(json_object_get(ev, "ts"));
+        tr.ev[i].message = json_string_value(json_object_get(ev, "message"));
     }
-    HASH_ADD_KEYPTR(hh, st->tasks, t->id, strlen(t->id), t);
-    DL_APPEND2(j->tasks, t, j_prev, j_next);
-    if (tr.agent_id)
-        t->agent_id = bo_xstrdup(tr.agent_id);
-    const struct task_config *tc = &t->config->task;
-    if (tc->n_ports) {
-        t->ports = bo_xcalloc(tc->n_ports, sizeof(uint16_t));
-        for (size_t k = 0; k < tc->n_ports; k++)
-            t->ports[k] = (uint16_t)json_integer_value(json_object_get(tr.ports, tc->ports[k]));
-    }
-    if (tr.agent)
-        state_task_bind_agent(st, t, tr.agent, NULL);
+    tr.n_ev = json_array_size(tr.events);
+    unsigned hashv;
+    HASH_VALUE(id, strlen(id), hashv);
+    add_task(l->st, id, hashv, &tr);
     json_decref(rec);
     return 0;
 }
@@ -773,12 +1072,17 @@ static int cmp_created(struct sched_task *a, struct sched_task *b)
 
 int state_load(struct sched_state *st, bo_error_t *err)
 {
+    struct task_loader tasks = {.st = st};
+    state_load_flat_rows = 0;
     /* Jobs and agents first: tasks refer to them. */
     if (store_load(st->store, "job", load_job, st, err) < 0 ||
         store_load(st->store, "agent", load_agent, st, err) < 0 ||
-        store_load(st->store, "task", load_task, st, err) < 0 ||
-        store_load(st->store, "update", load_update, st, err) < 0)
+        store_load(st->store, "task", load_task, &tasks, err) < 0 ||
+        store_load(st->store, "update", load_update, st, err) < 0) {
+        free(tasks.buf);
         return -1;
+    }
+    free(tasks.buf);
     /* The current task of an instance is the newest one. Creation times tie
      * when a task is rescheduled within the same millisecond, so a task
      * whose ancestor is the current one always wins. Instances were
