@@ -151,14 +151,16 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libborealis.a $(LIBS)
 
 # Cluster benchmark (real daemons, 200 tasks), then the scheduler core at
-# scale (10,000 agents, 1,000,000 tasks, in-process), then the cost of TLS
+# scale (10,000 agents, 1,000,000 tasks, in-process) and its restart
+# (100,000 tasks, in-process), then the cost of TLS
 # on the API and an idle-connection flood, then the executor per idle task
 # with and without a health check, then `task logs --follow` latency.
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_rootfs $(BUILD)/bench/bench_disk_walk
+	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_restart $(BUILD)/bench/bench_rootfs $(BUILD)/bench/bench_disk_walk
 	sh bench/run.sh
 	BUILD=$(BUILD) sh bench/image.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000
+	$(BUILD)/bench/bench_restart 10000 100000 1000
 	$(BUILD)/bench/bench_disk_walk 10000
 	$(BUILD)/bench/bench_disk_walk 200000
 	BENCH_BIN=$(BUILD)/bin $(PYTHON) bench/bench_tls.py

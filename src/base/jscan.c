@@ -91,8 +91,14 @@ bool jscan_string(struct jscan *s, const char **ret)
 {
     if (jscan_peek(s) != JSCAN_STRING)
         return fail(s);
-    char *start = ++s->p, *dst = start, *src = start;
+    char *start = ++s->p, *src = start;
     bool ascii = true;
+    /* Most strings have no escape: find the end without copying. */
+    while (src < s->end && *src != '"' && *src != '\\' && (unsigned char)*src >= 0x20) {
+        ascii &= (unsigned char)*src < 0x80;
+        src++;
+    }
+    char *dst = src;
     for (;;) {
         if (src == s->end)
             return fail(s);

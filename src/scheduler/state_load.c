@@ -468,7 +468,8 @@ static int check_task(const struct row *r, json_t *rec, struct task_row *t)
 
 /* The in-memory task of a checked row (either reader); hashv is its id's
  * hash (HASH_VALUE), computed once for the duplicate check and the add. */
-static void add_task(struct sched_state *st, const char *id, unsigned hashv, const struct task_row *tr)
+static struct sched_task *add_task(struct sched_state *st, const char *id, unsigned hashv,
+                                   const struct task_row *tr)
 {
     struct sched_job *j = tr->job;
     struct sched_task *t = bo_xcalloc(1, sizeof(*t));
@@ -508,6 +509,7 @@ static void add_task(struct sched_state *st, const char *id, unsigned hashv, con
     }
     if (tr->agent)
         state_task_bind_agent(st, t, tr->agent, NULL);
+    return t;
 }
 
 /* ---- tasks, the flat reader ---------------------------------------------- */
@@ -525,6 +527,11 @@ struct task_loader {
     struct sched_state *st;
     char *buf; /* the row's text, read in place */
     size_t cap;
+    /* The newest task added while every id so far came in ascending
+     * order (SQLite gives rows by primary key): an id above it cannot be
+     * a task loaded before, so no lookup (a cache miss a row) is needed. */
+    const char *last_id;
+    bool ascending;
 };
 
 enum {
@@ -743,6 +750,13 @@ static bool flat_check(const struct row *r, struct flat_row *f, struct task_row 
     return true;
 }
 
+static void note_added(struct task_loader *l, const struct sched_task *t)
+{
+    if (l->last_id && strcmp(t->id, l->last_id) <= 0)
+        l->ascending = false;
+    l->last_id = t->id;
+}
+
 /* 1: the row was read and its task added; 0: leave it to the jansson reader. */
 static int load_task_flat(struct task_loader *l, const char *id, const char *value)
 {
@@ -763,12 +777,12 @@ static int load_task_flat(struct task_loader *l, const char *id, const char *val
     unsigned hashv;
     HASH_VALUE(id, strlen(id), hashv);
     struct sched_task *twice = NULL;
-    if (ok && flat_check(&r, &f, &tr))
-        HASH_FIND_BYHASHVALUE(hh, l->st->tasks, id, strlen(id), hashv, twice);
-    else
+    if (!ok || !flat_check(&r, &f, &tr))
         ok = false;
+    else if (!l->ascending || (l->last_id && strcmp(id, l->last_id) <= 0))
+        HASH_FIND_BYHASHVALUE(hh, l->st->tasks, id, strlen(id), hashv, twice);
     if (ok && !twice) {
-        add_task(l->st, id, hashv, &tr);
+        note_added(l, add_task(l->st, id, hashv, &tr));
         state_load_flat_rows++;
     } else {
         ok = false;
@@ -807,7 +821,7 @@ static int load_task(void *ctx, const char *id, const char *value, bo_error_t *e
     tr.n_ev = json_array_size(tr.events);
     unsigned hashv;
     HASH_VALUE(id, strlen(id), hashv);
-    add_task(l->st, id, hashv, &tr);
+    note_added(l, add_task(l->st, id, hashv, &tr));
     json_decref(rec);
     return 0;
 }
@@ -1072,7 +1086,7 @@ static int cmp_created(struct sched_task *a, struct sched_task *b)
 
 int state_load(struct sched_state *st, bo_error_t *err)
 {
-    struct task_loader tasks = {.st = st};
+    struct task_loader tasks = {.st = st, .ascending = HASH_COUNT(st->tasks) == 0};
     state_load_flat_rows = 0;
     /* Jobs and agents first: tasks refer to them. */
     if (store_load(st->store, "job", load_job, st, err) < 0 ||
