@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "base/fs.h"
 #include "base/ident.h"
+#include "base/jscan.h"
 #include "base/parse.h"
 #include "base/utf8.h"
 #include "harness.h"
@@ -190,6 +191,96 @@ TEST(utf8_sanitize)
         CHECK(bo_utf8_valid(out, strlen(out)));
         CHECK(bo_utf8_valid(cases[i].in, strlen(cases[i].in)) == (strcmp(cases[i].in, cases[i].out) == 0));
     }
+}
+
+/* Read `text` as {KEY: VALUE, ...} of strings, integers, booleans and
+ * nulls into "k=v;" pairs; NULL if the reader refused it. */
+static char *scan_flat(const char *text)
+{
+    static char out[512];
+    char *buf = bo_xstrdup(text);
+    struct jscan s;
+    jscan_init(&s, buf, strlen(buf));
+    size_t n = 0;
+    const char *key, *str;
+    int64_t i;
+    bool b, ok = jscan_object(&s);
+    int k = -1;
+    out[0] = 0;
+    while (ok && (k = jscan_key(&s, &key)) == 1) {
+        char v[256] = "";
+        switch (jscan_peek(&s)) {
+        case JSCAN_STRING:
+            if ((ok = jscan_string(&s, &str)))
+                snprintf(v, sizeof(v), "[%s]", str);
+            break;
+        case JSCAN_NUMBER:
+            if ((ok = jscan_int(&s, &i)))
+                snprintf(v, sizeof(v), "%lld", (long long)i);
+            break;
+        case JSCAN_TRUE:
+        case JSCAN_FALSE:
+            if ((ok = jscan_bool(&s, &b)))
+                snprintf(v, sizeof(v), "%d", b);
+            break;
+        case JSCAN_NULL:
+            if ((ok = jscan_null(&s)))
+                snprintf(v, sizeof(v), "null");
+            break;
+        default:
+            ok = false;
+        }
+        if (ok)
+            n += (size_t)snprintf(out + n, sizeof(out) - n, "%s=%s;", key, v);
+    }
+    ok = ok && k == 0 && jscan_done(&s);
+    free(buf);
+    return ok ? out : NULL;
+}
+
+/* The flat reader of stored task rows (base/jscan.c): the subset it reads,
+ * and everything else refused (the caller then reads the text with
+ * jansson), never misread. */
+TEST(jscan_reads_its_subset_and_refuses_the_rest)
+{
+    CHECK_STR(scan_flat("{}"), "");
+    CHECK_STR(scan_flat(" { \"a\" : \"x\\\"\\\\\\/\\n\\tz\" , \"b\":-12,\"c\":true,\"d\":null,\"e\":false } \n"),
+              "a=[x\"\\/\n\tz];b=-12;c=1;d=null;e=0;");
+    CHECK_STR(scan_flat("{\"n\":9223372036854775807,\"m\":-9223372036854775808,\"z\":0,\"u\":\"\xc3\xa9\"}"),
+              "n=9223372036854775807;m=-9223372036854775808;z=0;u=[\xc3\xa9];");
+    static const char *const refused[] = {
+        "", "{", "{\"a\":1,}", "{,\"a\":1}", "{\"a\":1 \"b\":2}", "{\"a\" 1}", "{\"a\":01}", "{\"a\":-}",
+        "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":9223372036854775808}", "{\"a\":-9223372036854775809}",
+        "{\"a\":\"\\u0041\"}", "{\"a\":\"x\ty\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":tru}",
+        "{\"a\":truex}", "{\"a\":nul}", "{\"a\":1} x", "{\"a\":1}}", "{\"a\":\"x}", "{\"a\\q\":1}", "[1]",
+        "{\"a\":[1]}", "{\"a\":1]",
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(refused); i++)
+        if (scan_flat(refused[i])) {
+            fprintf(stderr, "  accepted `%s`\n", refused[i]);
+            CHECK(false);
+        }
+    /* Arrays, nested, and depth bounded. */
+    char buf[] = "[[],[1,[2]],\"s\"]";
+    struct jscan s;
+    jscan_init(&s, buf, strlen(buf));
+    int64_t v;
+    const char *str;
+    CHECK(jscan_array(&s) && jscan_element(&s) == 1 && jscan_array(&s) && jscan_element(&s) == 0);
+    CHECK(jscan_element(&s) == 1 && jscan_array(&s) && jscan_element(&s) == 1 && jscan_int(&s, &v) && v == 1);
+    CHECK(jscan_element(&s) == 1 && jscan_array(&s) && jscan_element(&s) == 1 && jscan_int(&s, &v) && v == 2);
+    CHECK(jscan_element(&s) == 0 && jscan_element(&s) == 0);
+    CHECK(jscan_element(&s) == 1 && jscan_string(&s, &str) && strcmp(str, "s") == 0);
+    CHECK(jscan_element(&s) == 0 && jscan_done(&s));
+    char deep[2 * JSCAN_MAX_DEPTH + 3];
+    memset(deep, '[', JSCAN_MAX_DEPTH + 1);
+    memset(deep + JSCAN_MAX_DEPTH + 1, ']', JSCAN_MAX_DEPTH + 1);
+    deep[2 * JSCAN_MAX_DEPTH + 2] = 0;
+    jscan_init(&s, deep, strlen(deep));
+    bool opened = true;
+    for (int i = 0; i <= JSCAN_MAX_DEPTH && opened; i++)
+        opened = jscan_array(&s) && (i == JSCAN_MAX_DEPTH || jscan_element(&s) == 1);
+    CHECK(!opened && s.failed);
 }
 
 TEST_MAIN()
