@@ -518,7 +518,7 @@ static struct sched_task *add_task(struct sched_state *st, const char *id, unsig
  * into a task_row: a jansson tree per row (about 100 allocations for 26
  * keys and 4 events) was most of a restart's time. Any row it does not
  * take (outside the subset the writer produces, or failing a check) is
- * read again by the jansson reader above, which names what is wrong: the
+ * read again by the jansson reader (below), which names what is wrong: the
  * refusals are the same whichever reader saw the row first. */
 bool state_load_flat = true;
 size_t state_load_flat_rows;
