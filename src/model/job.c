@@ -983,6 +983,7 @@ static void job_config_free(struct job_config *c)
     free(c->update.batch_sizes);
     job_key_clear(&c->key);
     task_config_clear(&c->task);
+    free(c->launch_text);
     free(c);
 }
 
@@ -1172,3 +1173,17 @@ static bool object_is_default(const char *object, const void *base)
 json_t *job_config_to_json(const struct job_config *c) { return encode_object("job", c); }
 
 json_t *task_config_to_json(const struct task_config *t) { return encode_object("task", t); }
+
+const char *job_config_launch_text(struct job_config *c)
+{
+    if (!c->launch_text) {
+        json_t *j = task_config_to_json(&c->task);
+        c->launch_text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        /* Strings of a config come from parsed JSON, so valid UTF-8; were
+         * one not, the agent would refuse this launch, not the answer. */
+        if (!c->launch_text)
+            c->launch_text = bo_xstrdup("null");
+    }
+    return c->launch_text;
+}

@@ -201,6 +201,10 @@ struct job_config {
         bool autopause_after_batch;  /* batch, variable: pause once each batch is done */
         int64_t pulse_interval_secs; /* 0: none; else no progress without a pulse this recent */
     } update;
+    /* task_config_to_json(&task) as compact text, made on the first
+     * job_config_launch_text (every launch of the job's instances carries
+     * it); a config is never changed once built, so it stays true. */
+    char *launch_text;
 };
 
 /* Build from JSON, strictly (unknown fields, wrong types, out-of-range
@@ -211,6 +215,9 @@ int job_config_from_json(json_t *j, struct job_config **ret, bo_error_t *err);
 json_t *job_config_to_json(const struct job_config *c);
 /* Only the "task" object (what a launch carries to the agent). */
 json_t *task_config_to_json(const struct task_config *t);
+/* The same as JSON text (compact), kept on the config and freed with it:
+ * the scheduler sends it in every launch of the config's instances. */
+const char *job_config_launch_text(struct job_config *c);
 int task_config_from_json(json_t *j, struct task_config *ret, bo_error_t *err);
 void task_config_clear(struct task_config *t);
 

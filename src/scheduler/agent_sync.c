@@ -8,6 +8,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/strbuf.h"
+#include "base/utf8.h"
 #include "model/json_check.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
@@ -15,12 +17,12 @@
 #include "scheduler/task_read.h"
 
 /* Kept on the request across a suspend, so the resumed call knows whose
- * commands to send (a parked poll), or what to answer once the store
- * holds what the answer acks (a deferred answer). */
+ * commands to send (a parked poll: only an answer with nothing in it
+ * parks, so it acked nothing), or what to answer once the store holds
+ * what the answer acks (a deferred answer). */
 struct sync_ctx {
     char *agent_id;
-    json_t *acks;
-    json_t *answer; /* deferred: sent as is after the group commit */
+    char *answer; /* deferred: JSON text sent as is after the group commit */
     struct sync_ctx *next;
     struct http_request *req;
 };
@@ -29,9 +31,55 @@ static void sync_ctx_free(void *p)
 {
     struct sync_ctx *c = p;
     free(c->agent_id);
-    json_decref(c->acks);
-    json_decref(c->answer);
+    free(c->answer);
     free(c);
+}
+
+/* What applying a sync adds to its answer, written as JSON text while the
+ * request is applied (an answer is written straight into a buffer, not
+ * built as a jansson tree and dumped: three syncs per task started). Each
+ * buffer holds the elements of one array, comma-separated. */
+struct sync_reply {
+    struct bo_buf acks;     /* seq numbers */
+    struct bo_buf rejected; /* {"seq","reason"} */
+    struct bo_buf strays;   /* kills of tasks the agent should not run: {"task_id","grace_ms"} */
+};
+
+static void sync_reply_clear(struct sync_reply *r)
+{
+    bo_buf_free(&r->acks);
+    bo_buf_free(&r->rejected);
+    bo_buf_free(&r->strays);
+}
+
+/* Before the next element of an array being written into b. */
+static void next_elem(struct bo_buf *b)
+{
+    if (b->len)
+        bo_buf_add(b, ",", 1);
+}
+
+static void add_kill(struct bo_buf *b, const char *task_id, int64_t grace_ms)
+{
+    next_elem(b);
+    bo_buf_adds(b, "{\"task_id\":");
+    bo_buf_json_str(b, task_id);
+    bo_buf_adds(b, ",\"grace_ms\":");
+    bo_buf_i64(b, grace_ms);
+    bo_buf_add(b, "}", 1);
+}
+
+static void add_rejected(struct sync_reply *r, int64_t seq, const char *reason)
+{
+    /* Reasons quote what the agent sent, cut at a byte count: possibly in
+     * the middle of a character, which the agent's parser would refuse. */
+    _cleanup_free_ char *clean = bo_utf8_sanitize(reason);
+    next_elem(&r->rejected);
+    bo_buf_adds(&r->rejected, "{\"seq\":");
+    bo_buf_i64(&r->rejected, seq);
+    bo_buf_adds(&r->rejected, ",\"reason\":");
+    bo_buf_json_str(&r->rejected, clean);
+    bo_buf_add(&r->rejected, "}", 1);
 }
 
 /* Answers waiting for the group commit of their syncs (agent_sync_flush). */
@@ -43,9 +91,9 @@ static bool update_state_ok(enum task_state s)
     return task_state_agent_reports(s);
 }
 
-static int kill_stray(struct sched_agent *a, json_t *strays, const char *task_id)
+static int kill_stray(struct sched_agent *a, struct sync_reply *rep, const char *task_id)
 {
-    json_array_append_new(strays, json_string(task_id));
+    add_kill(&rep->strays, task_id, 5000);
     a->has_work = true;
     return 0;
 }
@@ -246,8 +294,8 @@ static int drain_leaving_agent(struct sched_state *st, struct sched_agent *a, bo
 /* Apply one entry. Every entry with a valid seq is acked (applied, a
  * harmless duplicate, or rejected with a reason in `rejected`), so one bad
  * entry can never hold back the agent's queue. */
-static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j, json_t *acks, json_t *rejected,
-                        json_t *strays, bo_error_t *err)
+static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j, struct sync_reply *rep,
+                        bo_error_t *err)
 {
     json_t *seqv = json_object_get(j, "seq");
     if (!json_is_integer(seqv) || json_integer_value(seqv) < 1) {
@@ -258,17 +306,18 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j
     struct update u = {.seq = json_integer_value(seqv)};
     _cleanup_free_ char *owned = NULL;
     const char *reason = parse_update(j, &u, &owned);
-    json_array_append_new(acks, json_integer(u.seq));
+    next_elem(&rep->acks);
+    bo_buf_i64(&rep->acks, u.seq);
     struct sched_task *t = reason ? NULL : state_task_find(st, u.task_id);
     if (!reason && !t) {
         if (task_state_is_active(u.state))
-            kill_stray(a, strays, u.task_id);
+            kill_stray(a, rep, u.task_id);
         reason = owned = bo_xasprintf("task `%.200s` is unknown to the scheduler", u.task_id);
     } else if (!reason && (!t->agent_id || strcmp(t->agent_id, a->id) != 0)) {
         reason = owned = bo_xasprintf("task `%.200s` is not on this agent (stale report)", u.task_id);
     }
     if (reason) {
-        json_array_append_new(rejected, json_pack("{s:I, s:s}", "seq", u.seq, "reason", reason));
+        add_rejected(rep, u.seq, reason);
         return 0;
     }
     bool info_changed = false;
@@ -292,9 +341,8 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j
         /* Not a legal move: an old update, or a task we hold terminal that
          * the agent says is alive, which must be killed. */
         if (task_state_is_terminal(t->state) && task_state_is_active(u.state))
-            kill_stray(a, strays, u.task_id);
-        json_array_append_new(rejected, json_pack("{s:I, s:s}", "seq", u.seq, "reason",
-                                                  task_state_refusal(t->state, u.state)));
+            kill_stray(a, rep, u.task_id);
+        add_rejected(rep, u.seq, task_state_refusal(t->state, u.state));
         if (info_changed)
             return state_save_task(st, t, err);
     }
@@ -302,7 +350,7 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j
 }
 
 /* Boot or periodic inventory: what the agent runs versus what we think. */
-static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inventory, json_t *strays,
+static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inventory, struct sync_reply *rep,
                      bo_error_t *err)
 {
     json_t *seen = json_object();
@@ -318,7 +366,7 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
         json_object_set_new(seen, id, json_true());
         struct sched_task *t = state_task_find(st, id);
         if (task_state_is_active(s) && (!t || !task_state_is_active(t->state)))
-            kill_stray(a, strays, id);
+            kill_stray(a, rep, id);
         /* Its agent is back and the task still runs there: RUNNING again.
          * (Terminal states come as journaled updates.) */
         else if (t && t->state == TASK_PARTITIONED && t->agent == a && task_state_is_active(s) && s != TASK_KILLING &&
@@ -348,16 +396,62 @@ static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inve
     return r;
 }
 
-/* Launches and kills due for agent `a`, plus kills of strays. At most
- * SYNC_MAX_COMMANDS per answer: an agent launches a batch in about 4 ms a
- * task, so a bounded batch keeps its loop (and its heartbeat and status
- * updates) turning; the rest go with its next sync, which is answered at
- * once (has_work stays set). */
-static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_t *acks, json_t *rejected,
-                            json_t *strays)
+static void add_buf(struct bo_buf *out, const struct bo_buf *b)
+{
+    if (b->len)
+        bo_buf_add(out, b->p, b->len);
+}
+
+static void add_launch(struct bo_buf *b, struct sched_task *t)
+{
+    const struct task_config *tc = &t->config->task;
+    next_elem(b);
+    bo_buf_adds(b, "{\"task_id\":");
+    bo_buf_json_str(b, t->id);
+    bo_buf_adds(b, ",\"job\":");
+    bo_buf_json_str(b, t->job->key);
+    bo_buf_adds(b, ",\"instance\":");
+    bo_buf_i64(b, t->instance);
+    bo_buf_adds(b, ",\"ports\":{");
+    for (size_t i = 0; i < tc->n_ports; i++) {
+        if (i)
+            bo_buf_add(b, ",", 1);
+        bo_buf_json_key(b, tc->ports[i]);
+        bo_buf_i64(b, t->ports[i]);
+    }
+    /* The task object is the same for every instance of a config: written
+     * once, kept on the config. */
+    bo_buf_adds(b, "},\"task\":");
+    bo_buf_adds(b, job_config_launch_text(t->config));
+    bo_buf_add(b, "}", 1);
+}
+
+/* `,"key":` and v as JSON (taken). For the rare parts of an answer (a
+ * user's `task logs`, `task run`), made as trees by their modules. */
+static void add_json_field(struct bo_buf *b, const char *key, json_t *v)
+{
+    _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (!text)
+        return; /* not UTF-8 (they are built from parsed JSON): the reads time out for their users */
+    bo_buf_add(b, ",", 1);
+    bo_buf_json_key(b, key);
+    bo_buf_adds(b, text);
+}
+
+/* Write into `out` the answer for agent `a`: what applying its sync added
+ * (rep), the launches and kills due for it, and kills of strays. At most
+ * SYNC_MAX_COMMANDS launches and kills per answer: an agent launches a
+ * batch in about 4 ms a task, so a bounded batch keeps its loop (and its
+ * heartbeat and status updates) turning; the rest go with its next sync,
+ * which is answered at once (has_work stays set). Returns whether the
+ * answer is empty: nothing acked, rejected, launched, killed or read (a
+ * poll with such an answer may park). */
+static bool build_answer(struct sched_state *st, struct sched_agent *a, const struct sync_reply *rep,
+                         struct bo_buf *out)
 {
     int64_t now = bo_mono_ms();
-    json_t *launch = json_array(), *kill = json_array();
+    struct bo_buf launch = {0}, kill = {0};
     struct sched_task *t;
     size_t n = 0;
     bool more = false;
@@ -373,37 +467,43 @@ static json_t *build_answer(struct sched_state *st, struct sched_agent *a, json_
         }
         t->last_command_mono = now;
         lifecycle_arm_timer(st, t); /* its resend is now a deadline */
-        if (t->state == TASK_KILLING || t->state == TASK_DRAINING) {
-            json_array_append_new(kill, json_pack("{s:s, s:I}", "task_id", t->id, "grace_ms",
-                                                  (json_int_t)task_config_kill_budget_ms(&t->config->task)));
-            continue;
-        }
-        json_t *ports = json_object();
-        for (size_t i = 0; i < t->config->task.n_ports; i++)
-            json_object_set_new(ports, t->config->task.ports[i], json_integer(t->ports[i]));
-        json_array_append_new(launch, json_pack("{s:s, s:s, s:i, s:o, s:o}", "task_id", t->id, "job", t->job->key,
-                                                "instance", t->instance, "ports", ports, "task",
-                                                task_config_to_json(&t->config->task)));
+        if (t->state == TASK_KILLING || t->state == TASK_DRAINING)
+            add_kill(&kill, t->id, task_config_kill_budget_ms(&t->config->task));
+        else
+            add_launch(&launch, t);
     }
-    json_t *s;
-    size_t i;
-    json_array_foreach(strays, i, s)
-    json_array_append_new(kill, json_pack("{s:O, s:i}", "task_id", s, "grace_ms", 5000));
     bool more_reads = false;
     json_t *reads = task_read_take(a->id, &more_reads);
     a->has_work = more || more_reads;
-    json_t *answer = json_pack("{s:O, s:o, s:o, s:I}", "acks", acks, "launch", launch, "kill", kill,
-                               "heartbeat_ms", (json_int_t)st->opt.agent_heartbeat_ms);
-    if (reads)
-        json_object_set_new(answer, "reads", reads);
     json_t *execs = exec_session_take(a->id);
+    bool empty = !rep->acks.len && !launch.len && !kill.len && !rep->strays.len && !rep->rejected.len && !reads &&
+                 !execs;
+    bo_buf_adds(out, "{\"acks\":[");
+    add_buf(out, &rep->acks);
+    bo_buf_adds(out, "],\"launch\":[");
+    add_buf(out, &launch);
+    bo_buf_adds(out, "],\"kill\":[");
+    add_buf(out, &kill);
+    if (kill.len && rep->strays.len)
+        bo_buf_add(out, ",", 1);
+    add_buf(out, &rep->strays);
+    bo_buf_adds(out, "],\"heartbeat_ms\":");
+    bo_buf_i64(out, st->opt.agent_heartbeat_ms);
+    if (reads)
+        add_json_field(out, "reads", reads);
     if (execs)
-        json_object_set_new(answer, "execs", execs);
+        add_json_field(out, "execs", execs);
     if (a->needs_inventory)
-        json_object_set_new(answer, "reconcile", json_true());
-    if (json_array_size(rejected) > 0)
-        json_object_set(answer, "rejected", rejected);
-    return answer;
+        bo_buf_adds(out, ",\"reconcile\":true");
+    if (rep->rejected.len) {
+        bo_buf_adds(out, ",\"rejected\":[");
+        add_buf(out, &rep->rejected);
+        bo_buf_add(out, "]", 1);
+    }
+    bo_buf_add(out, "}", 1);
+    bo_buf_free(&launch);
+    bo_buf_free(&kill);
+    return empty;
 }
 
 /* "usage": [{task_id, cpu_ms, memory_bytes, memory_peak_bytes}], each
@@ -454,8 +554,8 @@ static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *u
     }
 }
 
-int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
-                     bo_error_t *err)
+int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, struct bo_buf *out,
+                          bool *ret_empty, bo_error_t *err)
 {
     json_t *updates = json_object_get(body, "updates");
     json_t *inventory = json_object_get(body, "inventory");
@@ -466,7 +566,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         return -1;
     if (store_begin(st->store, err) < 0)
         return -1;
-    json_t *acks = json_array(), *rejected = json_array(), *strays = json_array();
+    struct sync_reply rep = {0};
     struct sched_agent *a = NULL;
     int r = register_agent(st, body, &a, err);
     json_t *u;
@@ -475,10 +575,10 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
     {
         if (r < 0)
             break;
-        r = apply_update(st, a, u, acks, rejected, strays, err);
+        r = apply_update(st, a, u, &rep, err);
     }
     if (r == 0 && inventory) {
-        r = reconcile(st, a, inventory, strays, err);
+        r = reconcile(st, a, inventory, &rep, err);
         a->needs_inventory = false;
     }
     if (r == 0 && json_is_true(json_object_get(body, "leaving")))
@@ -493,12 +593,29 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         store_rollback(st->store);
     if (r == 0 && usage)
         apply_usage(st, a, usage);
-    json_t *answer = r == 0 ? build_answer(st, a, acks, rejected, strays) : NULL;
-    json_decref(acks);
-    json_decref(rejected);
-    json_decref(strays);
-    if (r < 0)
+    if (r == 0) {
+        *ret_empty = build_answer(st, a, &rep, out);
+        *ret_agent = a;
+    }
+    sync_reply_clear(&rep);
+    return r < 0 ? -1 : 0;
+}
+
+int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
+                     bo_error_t *err)
+{
+    struct bo_buf out = {0};
+    struct sched_agent *a = NULL;
+    bool empty;
+    if (agent_sync_apply_text(st, body, &a, &out, &empty, err) < 0) {
+        bo_buf_free(&out);
         return -1;
+    }
+    json_error_t jerr;
+    json_t *answer = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, &jerr);
+    bo_buf_free(&out);
+    if (!answer)
+        return bo_error_set(err, BO_E_INTERNAL, "the sync answer written is not JSON: %s", jerr.text);
     *ret_agent = a;
     *ret_answer = answer;
     return 0;
@@ -585,6 +702,13 @@ bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, con
     return true;
 }
 
+/* Send the answer written in out (emptied). */
+static void reply(struct http_request *req, struct bo_buf *out)
+{
+    bo_buf_add(out, "\n", 1);
+    http_reply_text(req, 200, "application/json", bo_buf_steal(out));
+}
+
 void agent_sync_handle(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
@@ -596,9 +720,9 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             return;
         }
         if (c->answer) {
-            json_t *answer = c->answer;
+            char *answer = c->answer;
             c->answer = NULL;
-            http_reply_json(req, 200, answer);
+            http_reply_text(req, 200, "application/json", answer);
             return;
         }
         struct sched_agent *a = state_agent_find(st, c->agent_id);
@@ -610,9 +734,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);
             return;
         }
-        json_t *none = json_array();
-        http_reply_json(req, 200, build_answer(st, a, c->acks, none, none));
-        json_decref(none);
+        struct sync_reply none = {0};
+        struct bo_buf out = {0};
+        build_answer(st, a, &none, &out);
+        reply(req, &out);
         return;
     }
     json_t *body = http_body_json(req);
@@ -625,10 +750,12 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     _cleanup_error_ bo_error_t err = NULL;
     json_int_t wait_ms = json_integer_value(json_object_get(body, "wait_ms"));
     struct sched_agent *a = NULL;
-    json_t *answer = NULL;
-    int r = agent_sync_apply(st, body, &a, &answer, &err);
+    struct bo_buf out = {0};
+    bool empty = false;
+    int r = agent_sync_apply_text(st, body, &a, &out, &empty, &err);
     json_decref(body);
     if (r < 0) {
+        bo_buf_free(&out);
         /* Nothing was acked, so the agent resends; but memory may have
          * moved ahead of the store, which is fatal. */
         if (!state_error_is_clean(err))
@@ -642,15 +769,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         agent_auth_seen(&sch->agent_auth, a->id);
         http_trust_peer_address(req);
     }
-    json_t *acks = json_object_get(answer, "acks");
-    bool empty = json_array_size(acks) == 0 && json_array_size(json_object_get(answer, "launch")) == 0 &&
-                 json_array_size(json_object_get(answer, "kill")) == 0 && !json_object_get(answer, "rejected") &&
-                 !json_object_get(answer, "reads");
     if (empty && wait_ms > 0) {
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
         c->agent_id = bo_xstrdup(a->id);
-        c->acks = json_incref(acks);
-        json_decref(answer);
+        bo_buf_free(&out);
         req->user = c;
         req->user_free = sync_ctx_free;
         /* Never longer than the heartbeat: the agent's next request is its
@@ -663,7 +785,8 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     if (store_has_deferred(st->store)) {
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
-        c->answer = answer;
+        bo_buf_add(&out, "\n", 1);
+        c->answer = bo_buf_steal(&out);
         c->req = req;
         c->next = deferred;
         deferred = c;
@@ -672,7 +795,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         http_suspend(req);
         return;
     }
-    http_reply_json(req, 200, answer);
+    reply(req, &out);
 }
 
 int agent_sync_flush(struct sched_state *st, bo_error_t *err)

@@ -14,11 +14,19 @@
 /* Apply one sync request body (a JSON object; not consumed) in one store
  * batch: register or refresh the agent, apply its updates, reconcile its
  * inventory, commit deferred (store_commit_deferred: durable at the next
- * store_flush, which must come before the answer is sent). On success *ret_agent is the agent and *ret_answer
- * (new reference) the answer: acks, the launches and kills due now, and
- * heartbeat_ms. Errors: BO_E_INVALID for a malformed request (nothing
- * applied), others when the store fails. The HTTP handler below is this
- * plus the long poll; fuzz/ calls it directly. */
+ * store_flush, which must come before the answer is sent). On success
+ * *ret_agent is the agent, the answer is appended to `out` as JSON text
+ * (acks, the launches and kills due now, heartbeat_ms, ...; written
+ * directly, no tree), and *ret_empty says it has nothing in it (a poll may
+ * wait). Errors: BO_E_INVALID for a malformed request (nothing applied),
+ * others when the store fails. The HTTP handler below is this plus the
+ * long poll. */
+struct bo_buf;
+int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, struct bo_buf *out,
+                          bool *ret_empty, bo_error_t *err);
+/* The same with the answer parsed back into *ret_answer (new reference):
+ * for tests, fuzz/ and benchmarks, which so check the text the agents get
+ * (BO_E_INTERNAL if it is not JSON). */
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err);
 
