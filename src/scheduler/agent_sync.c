@@ -98,21 +98,58 @@ static int kill_stray(struct sched_agent *a, struct sync_reply *rep, const char 
     return 0;
 }
 
+/* The registration every sync carries, of the right types: what the
+ * json_unpack_ex formats in register_agent accept, read without parsing a
+ * format on each of the three syncs per task started. False: let
+ * json_unpack_ex decide and word the error. */
+struct registration {
+    const char *id, *hostname;
+    json_t *attrs;
+    double cpu;
+    json_int_t ram, disk, lo, hi;
+};
+
+static bool registration_typed(json_t *body, struct registration *r)
+{
+    json_t *res = json_object_get(body, "resources"), *range = json_object_get(body, "port_range");
+    json_t *cpu = json_object_get(res, "cpu"), *ram = json_object_get(res, "ram"), *disk = json_object_get(res, "disk");
+    r->id = json_string_value(json_object_get(body, "agent_id"));
+    r->hostname = json_string_value(json_object_get(body, "hostname"));
+    if (!r->id || !r->hostname || !json_is_object(res) || !json_is_number(cpu) || !json_is_integer(ram) ||
+        !json_is_integer(disk) || !json_is_array(range) || json_array_size(range) < 2 ||
+        !json_is_integer(json_array_get(range, 0)) || !json_is_integer(json_array_get(range, 1)))
+        return false;
+    r->attrs = json_object_get(body, "attributes");
+    r->cpu = json_number_value(cpu);
+    r->ram = json_integer_value(ram);
+    r->disk = json_integer_value(disk);
+    r->lo = json_integer_value(json_array_get(range, 0));
+    r->hi = json_integer_value(json_array_get(range, 1));
+    return true;
+}
+
 static int register_agent(struct sched_state *st, json_t *body, struct sched_agent **ret, bo_error_t *err)
 {
-    const char *id = NULL, *hostname = NULL;
-    json_t *res = NULL, *range = NULL, *attrs = NULL;
-    double cpu = 0;
-    json_int_t ram = 0, disk = 0, lo = 0, hi = 0;
-    json_error_t jerr;
-    if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s:o, s:o, s?o}", "agent_id", &id, "hostname", &hostname,
-                       "resources", &res, "port_range", &range, "attributes", &attrs) < 0)
-        return bo_error_set(err, BO_E_INVALID, "sync request: %s", jerr.text);
-    if (job_ident_validate(id, "agent_id", err) < 0)
+    struct registration reg = {0};
+    bool typed = registration_typed(body, &reg);
+    if (!typed) {
+        json_t *res = NULL, *range = NULL;
+        json_error_t jerr;
+        if (json_unpack_ex(body, &jerr, 0, "{s:s, s:s, s:o, s:o, s?o}", "agent_id", &reg.id, "hostname",
+                           &reg.hostname, "resources", &res, "port_range", &range, "attributes", &reg.attrs) < 0)
+            return bo_error_set(err, BO_E_INVALID, "sync request: %s", jerr.text);
+        if (job_ident_validate(reg.id, "agent_id", err) < 0)
+            return -1;
+        if (json_unpack_ex(res, &jerr, 0, "{s:F, s:I, s:I}", "cpu", &reg.cpu, "ram", &reg.ram, "disk", &reg.disk) < 0 ||
+            json_unpack_ex(range, &jerr, 0, "[I, I]", &reg.lo, &reg.hi) < 0)
+            return bo_error_set(err, BO_E_INVALID, "sync request resources/port_range: %s", jerr.text);
+    }
+    const char *id = reg.id, *hostname = reg.hostname;
+    json_t *attrs = reg.attrs;
+    double cpu = reg.cpu;
+    json_int_t ram = reg.ram, disk = reg.disk, lo = reg.lo, hi = reg.hi;
+    if (typed && job_ident_validate(id, "agent_id", err) < 0)
         return -1;
-    if (json_unpack_ex(res, &jerr, 0, "{s:F, s:I, s:I}", "cpu", &cpu, "ram", &ram, "disk", &disk) < 0 ||
-        json_unpack_ex(range, &jerr, 0, "[I, I]", &lo, &hi) < 0)
-        return bo_error_set(err, BO_E_INVALID, "sync request resources/port_range: %s", jerr.text);
     if (cpu < 0 || ram < 0 || disk < 0 || lo < 1 || hi > 65535 || lo > hi)
         return bo_error_set(err, BO_E_INVALID, "sync request: resources must be >= 0 and port_range within 1-65535");
     /* What an agent claims is believed for placement: bound it by what the
@@ -547,7 +584,8 @@ static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *u
         struct sched_task *t = state_task_find(st, json_string_value(json_object_get(item, "task_id")));
         if (!t || t->agent != a)
             continue; /* another agent's task is not this one's to describe */
-        json_t *u = json_deep_copy(item);
+        /* Its values are numbers and nulls nobody changes: shared, not copied. */
+        json_t *u = json_copy(item);
         json_object_del(u, "task_id");
         json_decref(t->usage);
         t->usage = u;
