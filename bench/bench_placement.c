@@ -96,13 +96,14 @@ int main(int argc, char **argv)
                                  31000, 31999, "attributes", "rack", "r", num(i % 500), "zone", "z",
                                  num(i % 3));
         struct sched_agent *a = NULL;
-        json_t *answer = NULL;
-        if (agent_sync_apply(&st, body, &a, &answer, &err) < 0 ||
+        struct bo_buf answer = {0}; /* as the HTTP handler: the answer's text, no tree */
+        bool empty;
+        if (agent_sync_apply_text(&st, body, &a, &answer, &empty, &err) < 0 ||
             ((i + 1) % 16 == 0 && store_flush(store, &err) < 0)) {
             fprintf(stderr, "register: %s\n", err->msg);
             return 1;
         }
-        json_decref(answer);
+        bo_buf_free(&answer);
         json_decref(body);
     }
     if (store_flush(store, &err) < 0) {
@@ -179,8 +180,9 @@ int main(int argc, char **argv)
                                      a->hostname, "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk",
                                      (json_int_t)a->disk, "port_range", 31000, 31999, "updates", updates);
             struct sched_agent *ra = NULL;
-            json_t *answer = NULL;
-            if (agent_sync_apply(&st, body, &ra, &answer, &err) < 0) {
+            struct bo_buf answer = {0};
+            bool empty;
+            if (agent_sync_apply_text(&st, body, &ra, &answer, &empty, &err) < 0) {
                 fprintf(stderr, "sync: %s\n", err->msg);
                 return 1;
             }
@@ -190,7 +192,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "flush: %s\n", err->msg);
                 return 1;
             }
-            json_decref(answer);
+            bo_buf_free(&answer);
             json_decref(body);
         }
     }
