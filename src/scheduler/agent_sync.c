@@ -482,8 +482,9 @@ static void add_json_field(struct bo_buf *b, const char *key, json_t *v)
  * batch in about 4 ms a task, so a bounded batch keeps its loop (and its
  * heartbeat and status updates) turning; the rest go with its next sync,
  * which is answered at once (has_work stays set). Returns whether the
- * answer is empty: nothing acked, rejected, launched, killed or read (a
- * poll with such an answer may park). */
+ * answer is empty: nothing acked, rejected, launched, killed, read or
+ * exec'd (a poll with such an answer may park; one with execs must not,
+ * as they are taken here). */
 static bool build_answer(struct sched_state *st, struct sched_agent *a, const struct sync_reply *rep,
                          struct bo_buf *out)
 {
