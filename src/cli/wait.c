@@ -171,9 +171,11 @@ int wait_for_job(const struct cli_ctx *ctx, const char *key, enum wait_target t,
             0) {
             if (err->kind == BO_E_NOTFOUND)
                 return cli_fail(CLI_EXIT_API, "job %s not found", key);
+            /* The last poll ran out of time: what the one before said
+             * (e.g. the pending reason) tells the user more. */
             if (err->kind == BO_E_TIMEOUT)
                 return cli_fail(CLI_EXIT_TIMEOUT, "timed out after %llds waiting for %s to be %s: %s",
-                                (long long)(timeout_ms / 1000), key, name, err->msg);
+                                (long long)(timeout_ms / 1000), key, name, last_missing ? last_missing : err->msg);
             return cli_fail_error(err, CLI_EXIT_API);
         }
         if (api_expect(answer, "GET", path, "job", JSON_OBJECT, &err) < 0 ||
