@@ -7,18 +7,11 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
-
-static char dir[64];
-
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
 
 static const char registration[] =
     "{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":8,\"ram\":8589934592,"
@@ -28,11 +21,7 @@ static const char registration[] =
  * registered through a sync, and a 2-instance service placed on it. */
 static struct sched_job *setup(struct sched_state *st)
 {
-    strcpy(dir, "/tmp/bo-async-XXXXXX");
-    CHECK(mkdtemp(dir));
-    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
-    struct store *s = NULL;
-    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
+    struct store *s = fixture_open_store();
     struct sched_options o;
     scheduler_default_options(&o);
     CHECK(o.flap_penalty_ms > 0);
@@ -57,13 +46,6 @@ static struct sched_job *setup(struct sched_state *st)
     CHECK(placement_run(st, 0, NULL) == 2);
     CHECK(store_commit(s, NULL) == 0);
     return j;
-}
-
-static void done(struct sched_state *st)
-{
-    struct store *store = st->store;
-    state_free(st);
-    store_close(store);
 }
 
 /* Send `updates` (a JSON array text, "@N" standing for instance N's current
@@ -144,7 +126,7 @@ TEST(update_with_null_executor_pid_is_applied_and_acked)
     CHECK(t0->state == TASK_FAILED);
     CHECK_STR(t0->message, "launch failed");
     json_decref(ans);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(every_update_is_acked_and_bad_ones_are_rejected_with_a_reason)
@@ -185,7 +167,7 @@ TEST(every_update_is_acked_and_bad_ones_are_rejected_with_a_reason)
     CHECK_CONTAINS(reason_of(ans, 9), "cannot go from RUNNING to STARTING");
     CHECK(t1->state == TASK_RUNNING);
     json_decref(ans);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(task_ended_by_its_agent_is_rescheduled_without_penalty)
@@ -221,7 +203,7 @@ TEST(task_ended_by_its_agent_is_rescheduled_without_penalty)
                     NULL);
     json_decref(ans);
     CHECK(n0->state == TASK_FINISHED && !has_event(n0, TASK_DRAINING));
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(leaving_agent_is_down_and_its_tasks_drain_without_penalty)
@@ -252,7 +234,7 @@ TEST(leaving_agent_is_down_and_its_tasks_drain_without_penalty)
     json_decref(ans);
     CHECK(a->up);
     CHECK(placement_run(&st, 0, NULL) == 2);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(launches_go_in_bounded_batches)
@@ -283,7 +265,7 @@ TEST(launches_go_in_bounded_batches)
         json_decref(ans);
     }
     CHECK(sizes[0] == SYNC_MAX_COMMANDS && sizes[1] == SYNC_MAX_COMMANDS && sizes[2] == 52);
-    done(&st);
+    fixture_done(&st);
 }
 
 /* The sync request's "usage" (docs/protocol.md section 3): kept per task
@@ -333,7 +315,7 @@ TEST(usage_is_shown_in_the_task_json_and_a_malformed_one_is_refused)
         json_decref(body);
     }
     CHECK(json_integer_value(json_object_get(j->current[0]->usage, "cpu_ms")) == 1250);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST_MAIN()

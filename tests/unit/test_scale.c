@@ -11,43 +11,11 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
-
-static char dir[64];
-
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
-
-static const char *db_path(void)
-{
-    static char path[128];
-    if (!dir[0]) {
-        strcpy(dir, "/tmp/bo-scale-XXXXXX");
-        CHECK(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/s.db", dir);
-    }
-    return path;
-}
-
-static struct store *open_store(void)
-{
-    struct store *s = NULL;
-    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
-    return s;
-}
-
-static void done(struct sched_state *st)
-{
-    struct store *store = st->store;
-    state_free(st);
-    store_close(store);
-}
 
 /* A job: `extra` is more top-level fields (constraints), `res` the
  * resources and ports of its task. */
@@ -131,7 +99,7 @@ TEST(placement_of_20k_tasks_on_500_agents_never_overcommits_and_keeps_constraint
     struct sched_options o;
     scheduler_default_options(&o);
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     for (int i = 0; i < 500; i++) {
         _cleanup_free_ char *attrs = bo_xasprintf("{\"host\":\"h%d\",\"rack\":\"r%d\",\"zone\":\"z%d\"}", i, i % 25,
                                                   i % 3);
@@ -213,7 +181,7 @@ TEST(placement_of_20k_tasks_on_500_agents_never_overcommits_and_keeps_constraint
     /* The big ones fill what is left; the rest wait, with a reason. */
     CHECK(placed_of(e[0]) > 0 && placed_of(e[1]) < 1000);
     CHECK(e[1]->current[999]->state == TASK_PENDING && e[1]->current[999]->pending_reason);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(agents_lost_together_are_marked_in_bounded_batches_and_all_replaced)
@@ -223,7 +191,7 @@ TEST(agents_lost_together_are_marked_in_bounded_batches_and_all_replaced)
     o.flap_penalty_ms = 0;
     o.terminal_keep_per_job = 1000; /* the LOST tasks are checked below */
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     const int n = 2 * LIFECYCLE_LOST_PER_PASS + LIFECYCLE_LOST_PER_PASS / 2;
     for (int i = 0; i < n; i++) {
         _cleanup_free_ char *attrs = bo_xasprintf("{\"host\":\"h%d\"}", i);
@@ -263,7 +231,7 @@ TEST(agents_lost_together_are_marked_in_bounded_batches_and_all_replaced)
         CHECK(r->state == TASK_PENDING || r->state == TASK_THROTTLED);
     }
     free(orig);
-    done(&st);
+    fixture_done(&st);
 }
 
 /* ---- SIGKILL amid group-committed status updates ------------------------ */
@@ -298,7 +266,7 @@ static void updater(int out)
     struct sched_options o;
     scheduler_default_options(&o);
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     _cleanup_free_ char *reg = bo_xasprintf("{%s}", agent_fields);
     sync_ok(&st, reg);
     struct sched_job *j = create(&st, "svc", KILL_INSTANCES, "", "\"resources\":{\"cpu\":0.1,\"ram\":1048576,\"disk\":0}");
@@ -339,7 +307,7 @@ TEST(sigkill_amid_group_committed_updates_loses_nothing_acked)
 {
     int fds[2];
     CHECK(pipe(fds) == 0);
-    db_path();
+    fixture_db_path();
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -366,7 +334,7 @@ TEST(sigkill_amid_group_committed_updates_loses_nothing_acked)
     struct sched_options o;
     scheduler_default_options(&o);
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     _cleanup_error_ bo_error_t err = NULL;
     if (state_load(&st, &err) < 0) {
         fprintf(stderr, "  load: %s\n", err->msg);
@@ -383,7 +351,7 @@ TEST(sigkill_amid_group_committed_updates_loses_nothing_acked)
         running += s == TASK_RUNNING;
     }
     CHECK(running >= acked - KILL_INSTANCES);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST_MAIN()

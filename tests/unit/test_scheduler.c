@@ -5,46 +5,17 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
-
-static char dir[64];
 
 static struct sched_options test_opts(void)
 {
     struct sched_options o;
     scheduler_default_options(&o);
     return o;
-}
-
-/* Each test runs in its own process (the harness forks), so a destructor
- * removes that test's directory when it exits. */
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
-
-static struct store *open_store(void)
-{
-    if (!dir[0]) {
-        strcpy(dir, "/tmp/bo-sched-XXXXXX");
-        CHECK(mkdtemp(dir));
-    }
-    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
-    struct store *s = NULL;
-    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
-    return s;
-}
-
-/* Free everything, so LeakSanitizer checks the modules, not the tests. */
-static void done(struct sched_state *st)
-{
-    struct store *store = st->store;
-    state_free(st);
-    store_close(store);
 }
 
 static struct job_config *job(const char *name, int instances, bool service, int max_failures, const char *ram)
@@ -102,7 +73,7 @@ TEST(spreads_instances_across_agents)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30), *b = agent(&st, "b", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("web", 2, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 2);
@@ -110,14 +81,14 @@ TEST(spreads_instances_across_agents)
     CHECK(j->current[0]->agent != j->current[1]->agent);
     CHECK(a->n_tasks == 1 && b->n_tasks == 1);
     CHECK(a->has_work && b->has_work);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(ports_are_unique_on_an_agent)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 64, 1ULL << 34);
     struct sched_job *j = create(&st, job("web", 10, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 10);
@@ -129,14 +100,14 @@ TEST(ports_are_unique_on_an_agent)
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j2->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(reason(j2->current[0]), "INSUFFICIENT_RESOURCES: ports");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(too_big_stays_pending_with_reason)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_job *j = create(&st, job("big", 2, true, 1, "68719476736"));
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK_STR(reason(j->current[0]), "INSUFFICIENT_RESOURCES: no agents available");
@@ -145,7 +116,7 @@ TEST(too_big_stays_pending_with_reason)
     CHECK(j->current[1]->state == TASK_PENDING);
     CHECK_STR(reason(j->current[1]),
               "INSUFFICIENT_RESOURCES: ram (needs 64GiB, most free on any agent 1GiB)");
-    done(&st);
+    fixture_done(&st);
 }
 
 static void to_running(struct sched_state *st, struct sched_task *t)
@@ -158,7 +129,7 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
@@ -179,7 +150,7 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
     /* A duplicate terminal update is ignored. */
     CHECK(lifecycle_transition(&st, t, TASK_FAILED, "again", NULL) == 0);
     CHECK(j->current[0] == n);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
@@ -187,7 +158,7 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     struct sched_state st;
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("batch", 1, false, 2, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
@@ -205,7 +176,7 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     CHECK_STR(json_string_value(json_object_get(summary, "state")), "failed");
     CHECK(json_integer_value(json_object_get(summary, "failed_instances")) == 1);
     json_decref(summary);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
@@ -213,7 +184,7 @@ TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
     struct sched_state st;
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *adhoc = create(&st, job("once", 1, false, 1, "1048576"));
     struct sched_job *svc = create(&st, job("svc", 1, true, 1, "1048576"));
@@ -225,14 +196,14 @@ TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
     CHECK(lifecycle_transition(&st, s0, TASK_FINISHED, NULL, NULL) == 1);
     CHECK(adhoc->current[0] == a0 && adhoc->state == JOB_FINISHED);
     CHECK(svc->current[0] != s0 && svc->state == JOB_ACTIVE);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(user_kill_is_final)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 2);
@@ -248,7 +219,7 @@ TEST(user_kill_is_final)
     CHECK(lifecycle_transition(&st, j->current[1], TASK_KILLED, NULL, NULL) == 1);
     CHECK(state_job_refresh(&st, j, NULL) == 0);
     CHECK(j->state == JOB_KILLED);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(lost_agent_reschedules_its_tasks)
@@ -256,7 +227,7 @@ TEST(lost_agent_reschedules_its_tasks)
     struct sched_state st;
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
@@ -266,7 +237,7 @@ TEST(lost_agent_reschedules_its_tasks)
     CHECK(!a->up && t->state == TASK_LOST);
     CHECK(j->current[0] != t && j->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(t->message, "stopped syncing");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(recovery_restores_tasks_resources_and_current_instances)
@@ -276,7 +247,7 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
     char *t0id, *t1id, *ancestor;
     {
         struct sched_state st;
-        state_init(&st, &o, open_store());
+        state_init(&st, &o, fixture_open_store());
         agent(&st, "a", 4, 1ULL << 30);
         struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
         CHECK(placement_run(&st, 0, NULL) == 2);
@@ -287,10 +258,10 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
         CHECK(placement_run(&st, 0, NULL) == 1);
         t0id = bo_xstrdup(j->current[0]->id);
         t1id = bo_xstrdup(j->current[1]->id);
-        done(&st); /* everything was committed; as if the process ended here */
+        fixture_done(&st); /* everything was committed; as if the process ended here */
     }
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     CHECK(state_load(&st, NULL) == 0);
     struct sched_job *j = state_job_find(&st, "local/r/devel/svc");
     CHECK(j && j->n_current == 2);
@@ -304,7 +275,7 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
     free(t0id);
     free(t1id);
     free(ancestor);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(terminal_tasks_are_pruned_per_job)
@@ -313,7 +284,7 @@ TEST(terminal_tasks_are_pruned_per_job)
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
     o.terminal_keep_per_job = 3;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     for (int i = 0; i < 6; i++) {
@@ -327,14 +298,14 @@ TEST(terminal_tasks_are_pruned_per_job)
     n++;
     CHECK(n == 4); /* 3 kept terminal + the current PENDING one */
     CHECK(st.count_by_state[TASK_FAILED] == 3);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(placement_pass_is_bounded)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 64, 1ULL << 34);
     create(&st, job("web", 7, true, 1, "1048576"));
     CHECK(placement_run(&st, 3, NULL) == 3);
@@ -342,7 +313,7 @@ TEST(placement_pass_is_bounded)
     CHECK(placement_run(&st, 3, NULL) == 3);
     CHECK(placement_run(&st, 3, NULL) == 1);
     CHECK(!placement_is_due(&st));
-    done(&st);
+    fixture_done(&st);
 }
 
 /* Passes of at most `max` tasks until placement is not due; returns how
@@ -361,7 +332,7 @@ TEST(placeable_task_behind_thousands_of_unplaceable_ones_is_placed)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     create(&st, job("big", 3000, true, 1, "68719476736"));
     struct sched_job *big = create(&st, job("bigger", 3000, true, 1, "137438953472"));
@@ -371,14 +342,14 @@ TEST(placeable_task_behind_thousands_of_unplaceable_ones_is_placed)
     CHECK(small->current[0]->state == TASK_ASSIGNED);
     CHECK(big->current[2999]->state == TASK_PENDING);
     CHECK_CONTAINS(reason(big->current[2999]), "INSUFFICIENT_RESOURCES: ram");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_sweep_that_places_nothing_leaves_placement_not_due)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     create(&st, job("big", 50, true, 1, "68719476736"));
     struct sched_job *fill = create(&st, job("fill", 1, false, 1, "1073741824"));
@@ -393,14 +364,14 @@ TEST(a_sweep_that_places_nothing_leaves_placement_not_due)
     to_running(&st, fill->current[0]);
     CHECK(lifecycle_transition(&st, fill->current[0], TASK_FINISHED, NULL, NULL) == 1);
     CHECK(a->used_ram == 0 && placement_is_due(&st));
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(the_reason_is_computed_once_per_class_per_pass)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *big = create(&st, job("big", 3000, true, 1, "68719476736"));
     struct sched_job *huge = create(&st, job("huge", 10, true, 1, "137438953472"));
@@ -418,7 +389,7 @@ TEST(the_reason_is_computed_once_per_class_per_pass)
     const struct sched_reason *r2 = big->current[0]->pending_reason;
     CHECK(r2 != r && r2->refs == 100 && big->current[99]->pending_reason == r2);
     CHECK(big->current[100]->pending_reason == r && r->refs == 2900);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(timers_drive_the_poll_timeout_and_fire_on_their_deadline)
@@ -426,7 +397,7 @@ TEST(timers_drive_the_poll_timeout_and_fire_on_their_deadline)
     struct sched_state st;
     struct sched_options o = test_opts();
     o.agent_timeout_ms = 3600 * 1000;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     int64_t now = bo_mono_ms();
     /* Only the agent's timeout is armed: an idle scheduler sleeps an hour. */
@@ -451,14 +422,14 @@ TEST(timers_drive_the_poll_timeout_and_fire_on_their_deadline)
     CHECK(lifecycle_run_timers(&st, t->state_since_mono + o.transient_timeout_ms, NULL) == 0);
     CHECK(t->state == TASK_LOST);
     CHECK_CONTAINS(t->message, "stuck in ASSIGNED");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(agent_timeout_follows_its_last_sync)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     int64_t first = a->timer.deadline_ms;
     a->last_seen_mono += 10000; /* it synced 10 s later */
@@ -468,7 +439,7 @@ TEST(agent_timeout_follows_its_last_sync)
     CHECK(!a->up && !bo_timer_armed(&a->timer));
     lifecycle_agent_seen(&st, a); /* as a sync does: armed again */
     CHECK(bo_timer_armed(&a->timer));
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_recovered_throttled_task_is_released_at_its_time)
@@ -478,7 +449,7 @@ TEST(a_recovered_throttled_task_is_released_at_its_time)
     int64_t until;
     {
         struct sched_state st;
-        state_init(&st, &o, open_store());
+        state_init(&st, &o, fixture_open_store());
         agent(&st, "a", 4, 1ULL << 30);
         struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
         CHECK(placement_run(&st, 0, NULL) == 1);
@@ -486,10 +457,10 @@ TEST(a_recovered_throttled_task_is_released_at_its_time)
         CHECK(lifecycle_transition(&st, j->current[0], TASK_FAILED, "exit 1", NULL) == 1);
         CHECK(j->current[0]->state == TASK_THROTTLED);
         until = j->current[0]->throttle_until;
-        done(&st);
+        fixture_done(&st);
     }
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     CHECK(state_load(&st, NULL) == 0);
     int64_t now_mono = bo_mono_ms(), now_wall = bo_wall_ms();
     lifecycle_recovered(&st, now_mono, now_wall);
@@ -500,7 +471,7 @@ TEST(a_recovered_throttled_task_is_released_at_its_time)
     CHECK(t->state == TASK_THROTTLED);
     CHECK(lifecycle_run_timers(&st, now_mono + (until - now_wall), NULL) == 0);
     CHECK(t->state == TASK_PENDING && placement_is_due(&st));
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(pruning_never_frees_the_task_that_just_ended)
@@ -511,7 +482,7 @@ TEST(pruning_never_frees_the_task_that_just_ended)
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
     o.terminal_keep_per_job = 1;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 3, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 3);
@@ -525,7 +496,7 @@ TEST(pruning_never_frees_the_task_that_just_ended)
     CHECK(j->state == JOB_ACTIVE);
     CHECK(st.count_by_state[TASK_KILLED] == 1); /* keep = 1 */
     CHECK(st.count_by_state[TASK_PENDING] == 3);
-    done(&st);
+    fixture_done(&st);
 }
 
 static struct job_config *job_with_policy(const char *name, int instances, const char *policy)
@@ -559,7 +530,7 @@ TEST(partition_policy_keeps_tasks_partitioned_or_loses_them_after_its_delay)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *never = create(&st, job_with_policy("never", 1, "{\"reschedule\":false}"));
     struct sched_job *later = create(&st, job_with_policy("later", 1, "{\"delay_secs\":30}"));
@@ -597,7 +568,7 @@ TEST(partition_policy_keeps_tasks_partitioned_or_loses_them_after_its_delay)
     CHECK_STR(json_string_value(json_object_get(json_array_get(kill, 0), "task_id")), tl->id);
     json_decref(ans);
     json_decref(body);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limited)
@@ -605,7 +576,7 @@ TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limit
     struct sched_state st;
     struct sched_options o = test_opts();
     o.reschedule_rate = 2; /* a burst of 2, then one every 500 ms */
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job_with_policy("svc", 5, "{}"));
     CHECK(placement_run(&st, 0, NULL) == 5);
@@ -628,7 +599,7 @@ TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limit
         }
     }
     CHECK(pending == 2 && held == 3);
-    done(&st);
+    fixture_done(&st);
 }
 
 /* The machine came back without the task (rebooted, data wiped): not the
@@ -638,7 +609,7 @@ TEST(a_task_its_agent_came_back_without_is_not_flapping)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job_with_policy("svc", 1, "{}"));
     CHECK(placement_run(&st, 0, NULL) == 1);
@@ -656,14 +627,14 @@ TEST(a_task_its_agent_came_back_without_is_not_flapping)
     CHECK(t != old && t->consecutive_flaps == 0 && t->state == TASK_PENDING);
     json_decref(ans);
     json_decref(body);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     int64_t due = a->last_seen_mono + o.agent_timeout_ms;
     /* The loop last listened just after the agent's sync, then was busy
@@ -675,7 +646,7 @@ TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
     st.heard_until_mono = due + 5000 + o.agent_heartbeat_ms;
     CHECK(lifecycle_run_timers(&st, st.heard_until_mono, NULL) == 0);
     CHECK(!a->up && a->state == AGENT_LOST);
-    done(&st);
+    fixture_done(&st);
 }
 
 static bool always_parked(const char *id)
@@ -687,13 +658,13 @@ TEST(a_parked_poll_is_contact)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     st.agent_waiting = always_parked;
     int64_t due = a->last_seen_mono + o.agent_timeout_ms;
     CHECK(lifecycle_run_timers(&st, due, NULL) == 0);
     CHECK(a->up && a->last_seen_mono == due);
-    done(&st);
+    fixture_done(&st);
 }
 
 static struct job_config *job_with_constraints(const char *name, int instances, const char *constraints)
@@ -734,7 +705,7 @@ TEST(constraints_by_value_and_negation_and_the_reason_when_none_match)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent_with(&st, "a", "{\"rack\":\"r1\"}");
     struct sched_agent *b = agent_with(&st, "b", "{\"rack\":\"r2\"}");
     struct sched_job *in = create(&st, job_with_constraints("in", 2, "[{\"attribute\":\"rack\",\"value\":\"r2,r3\"}]"));
@@ -745,14 +716,14 @@ TEST(constraints_by_value_and_negation_and_the_reason_when_none_match)
     CHECK(none->current[0]->state == TASK_PENDING && none->current[1]->state == TASK_PENDING);
     CHECK_CONTAINS(reason(none->current[0]), "CONSTRAINT_MISMATCH");
     CHECK(none->current[0]->pending_reason == none->current[1]->pending_reason); /* once per class */
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(limit_per_attribute_value)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     agent_with(&st, "a", "{\"host\":\"a\",\"rack\":\"r1\"}");
     agent_with(&st, "b", "{\"host\":\"b\",\"rack\":\"r1\"}");
     agent_with(&st, "c", "{\"host\":\"c\",\"rack\":\"r2\"}");
@@ -771,14 +742,14 @@ TEST(limit_per_attribute_value)
     for (int i = 0; i < 3; i++)
         placed += r->current[i]->state == TASK_ASSIGNED;
     CHECK(placed == 2);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(dedicated_agents_run_only_the_jobs_that_ask_for_them)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *plain = agent_with(&st, "plain", "{}");
     struct sched_agent *db = agent_with(&st, "db", "{\"dedicated\":\"r/db\"}");
     struct sched_job *any = create(&st, job_with_constraints("any", 4, "[]"));
@@ -788,14 +759,14 @@ TEST(dedicated_agents_run_only_the_jobs_that_ask_for_them)
     CHECK(on(any, plain) == 4 && on(mine, db) == 2);
     CHECK(other->current[0]->state == TASK_PENDING);
     CHECK_CONTAINS(reason(other->current[0]), "DEDICATED_CONSTRAINT_MISMATCH");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(instances_spread_across_racks_first)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a1 = agent_with(&st, "a1", "{\"rack\":\"r1\"}");
     struct sched_agent *a2 = agent_with(&st, "a2", "{\"rack\":\"r1\"}");
     struct sched_agent *b1 = agent_with(&st, "b1", "{\"rack\":\"r2\"}");
@@ -803,7 +774,7 @@ TEST(instances_spread_across_racks_first)
     CHECK(placement_run(&st, 0, NULL) == 4);
     /* Two per rack: b1 alone holds r2's two, a1 and a2 one each. */
     CHECK(on(j, b1) == 2 && on(j, a1) == 1 && on(j, a2) == 1);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
@@ -811,7 +782,7 @@ TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
     struct sched_options o = test_opts();
     {
         struct sched_state st;
-        state_init(&st, &o, open_store());
+        state_init(&st, &o, fixture_open_store());
         struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
         struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
         b->maintenance = MAINT_SCHEDULED; /* deactivated: nothing new */
@@ -835,21 +806,21 @@ TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
         CHECK(lifecycle_maintenance_progress(&st, a, NULL) == 0);
         CHECK(store_commit(st.store, NULL) == 0);
         CHECK(a->maintenance == MAINT_DRAINED);
-        done(&st);
+        fixture_done(&st);
     }
     struct sched_state st;
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     CHECK(state_load(&st, NULL) == 0);
     CHECK(state_agent_find(&st, "a")->maintenance == MAINT_DRAINED);
     CHECK(state_agent_find(&st, "b")->maintenance == MAINT_NONE); /* set in memory only above */
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_drain_keeps_the_sla_policy_until_its_timeout)
 {
     struct sched_state st;
     struct sched_options o = test_opts();
-    state_init(&st, &o, open_store());
+    state_init(&st, &o, fixture_open_store());
     struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
     struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
     b->maintenance = MAINT_SCHEDULED;
@@ -902,7 +873,7 @@ TEST(a_drain_keeps_the_sla_policy_until_its_timeout)
             CHECK_CONTAINS(j->current[i]->message, "forced");
         }
     CHECK(draining == 1 && !bo_timer_armed(&a->drain_timer));
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST_MAIN()

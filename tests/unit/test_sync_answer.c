@@ -7,18 +7,11 @@
 
 #include "base/fs.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
-
-static char dir[64];
-
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
 
 static const char registration[] =
     "{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":8,\"ram\":8589934592,"
@@ -77,11 +70,7 @@ static json_t *do_sync(struct sched_state *st, json_t *body)
  * be launched, instance 2 RUNNING and being killed. */
 static struct sched_job *setup(struct sched_state *st)
 {
-    strcpy(dir, "/tmp/bo-sanswer-XXXXXX");
-    CHECK(mkdtemp(dir));
-    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
-    struct store *s = NULL;
-    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
+    struct store *s = fixture_open_store();
     struct sched_options o;
     scheduler_default_options(&o);
     state_init(st, &o, s);
@@ -99,13 +88,6 @@ static struct sched_job *setup(struct sched_state *st)
     CHECK(t2->state == TASK_KILLING);
     CHECK(store_commit(s, NULL) == 0);
     return j;
-}
-
-static void done(struct sched_state *st)
-{
-    struct store *store = st->store;
-    state_free(st);
-    store_close(store);
 }
 
 /* The answer as the tree version built it, from the same state. */
@@ -192,7 +174,7 @@ TEST(text_answer_is_the_tree_answer)
     json_decref(strays);
     json_decref(want);
     json_decref(got);
-    done(&st);
+    fixture_done(&st);
 }
 
 /* The agent asked for (scheduler restart: reconcile), and a reason that
@@ -218,7 +200,7 @@ TEST(reconcile_flag_and_reason_cut_inside_a_character)
     CHECK_CONTAINS(json_string_value(json_object_get(rej, "reason")), "is unknown to the scheduler");
     CHECK(json_array_size(json_object_get(got, "kill")) == 1); /* FINISHED is no stray */
     json_decref(got);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(launch_text_is_task_config_to_json)

@@ -6,37 +6,11 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
 #include "store/store_faulty.h"
-
-static char dir[64];
-
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
-
-static struct store *open_store(void)
-{
-    if (!dir[0]) {
-        strcpy(dir, "/tmp/bo-writes-XXXXXX");
-        CHECK(mkdtemp(dir));
-    }
-    _cleanup_free_ char *db = bo_xasprintf("%s/s.db", dir);
-    struct store *s = NULL;
-    CHECK(store_open_sqlite(db, false, &s, NULL) == 0);
-    return s;
-}
-
-static void done(struct sched_state *st)
-{
-    struct store *store = st->store;
-    state_free(st);
-    store_close(store);
-}
 
 static uint64_t store_puts(struct sched_state *st)
 {
@@ -117,7 +91,7 @@ static char *stored_state(struct store *s, const char *id)
 TEST(a_task_changed_twice_in_a_batch_is_written_once_and_reloads_in_its_final_state)
 {
     struct sched_state st;
-    struct sched_job *j = setup(&st, open_store(), 2);
+    struct sched_job *j = setup(&st, fixture_open_store(), 2);
     struct sched_task *t = j->current[0];
     _cleanup_free_ char *id = bo_xstrdup(t->id);
     uint64_t before = store_puts(&st);
@@ -131,20 +105,20 @@ TEST(a_task_changed_twice_in_a_batch_is_written_once_and_reloads_in_its_final_st
     CHECK(store_puts(&st) == before + 1);
     _cleanup_free_ char *after = stored_state(st.store, id);
     CHECK_STR(after, "RUNNING");
-    done(&st);
+    fixture_done(&st);
 
-    state_init(&st, &(struct sched_options){0}, open_store());
+    state_init(&st, &(struct sched_options){0}, fixture_open_store());
     CHECK(state_load(&st, NULL) == 0);
     struct sched_task *r = state_task_find(&st, id);
     CHECK(r && r->state == TASK_RUNNING);
     CHECK(r->n_events >= 2 && r->events[(r->n_events - 1) % TASK_MAX_EVENTS].state == TASK_RUNNING);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(deferred_batches_write_their_tasks_into_the_group_before_the_flush)
 {
     struct sched_state st;
-    struct sched_job *j = setup(&st, open_store(), 2);
+    struct sched_job *j = setup(&st, fixture_open_store(), 2);
     uint64_t before = store_puts(&st);
     /* Two agent syncs in one group: each task moves twice in its batch. */
     for (int i = 0; i < 2; i++) {
@@ -161,13 +135,13 @@ TEST(deferred_batches_write_their_tasks_into_the_group_before_the_flush)
         _cleanup_free_ char *s = stored_state(st.store, j->current[i]->id);
         CHECK_STR(s, "RUNNING");
     }
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_rollback_leaves_no_task_to_write_later)
 {
     struct sched_state st;
-    struct sched_job *j = setup(&st, open_store(), 1);
+    struct sched_job *j = setup(&st, fixture_open_store(), 1);
     struct sched_task *t = j->current[0];
     CHECK(store_begin(st.store, NULL) == 0);
     CHECK(lifecycle_transition(&st, t, TASK_STARTING, NULL, NULL) == 1);
@@ -192,13 +166,13 @@ TEST(a_rollback_leaves_no_task_to_write_later)
     CHECK(store_flush(st.store, NULL) == 0);
     _cleanup_free_ char *s2 = stored_state(st.store, t->id);
     CHECK_STR(s2, "ASSIGNED");
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_task_deleted_in_the_batch_is_not_written_back)
 {
     struct sched_state st;
-    struct sched_job *j = setup(&st, open_store(), 2);
+    struct sched_job *j = setup(&st, fixture_open_store(), 2);
     _cleanup_free_ char *id0 = bo_xstrdup(j->current[0]->id);
     _cleanup_free_ char *id1 = bo_xstrdup(j->current[1]->id);
     CHECK(store_begin(st.store, NULL) == 0);
@@ -210,13 +184,13 @@ TEST(a_task_deleted_in_the_batch_is_not_written_back)
     CHECK(st.n_dirty == 0);
     CHECK(stored_state(st.store, id0) == NULL);
     CHECK(stored_state(st.store, id1) == NULL);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(a_failed_write_at_the_commit_fails_it_as_unclean_and_leaves_nothing_dirty)
 {
     struct sched_state st;
-    struct store *f = store_faulty_wrap(open_store());
+    struct store *f = store_faulty_wrap(fixture_open_store());
     struct sched_job *j = setup(&st, f, 1);
     struct sched_task *t = j->current[0];
     CHECK(store_begin(st.store, NULL) == 0);
@@ -234,19 +208,19 @@ TEST(a_failed_write_at_the_commit_fails_it_as_unclean_and_leaves_nothing_dirty)
     state_fatal(&st, "test", err->msg);
     CHECK(store_begin(st.store, NULL) < 0);
     CHECK(state_save_task(&st, t, NULL) < 0);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST(outside_a_batch_a_save_writes_at_once)
 {
     struct sched_state st;
-    struct sched_job *j = setup(&st, open_store(), 1);
+    struct sched_job *j = setup(&st, fixture_open_store(), 1);
     struct sched_task *t = j->current[0];
     uint64_t before = store_puts(&st);
     t->executor_pid = 42;
     CHECK(state_save_task(&st, t, NULL) == 0);
     CHECK(store_puts(&st) == before + 1 && st.n_dirty == 0);
-    done(&st);
+    fixture_done(&st);
 }
 
 TEST_MAIN()
