@@ -18,29 +18,9 @@
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
 
-static long rss_kib(void)
-{
-    _cleanup_free_ char *buf = NULL;
-    if (bo_read_file("/proc/self/status", 1 << 16, &buf, NULL, NULL) < 0)
-        return -1;
-    const char *p = strstr(buf, "VmRSS:");
-    return p ? strtol(p + 6, NULL, 10) : -1;
-}
+#include "bench_core.h"
 
-static struct job_config *job(int n, int instances)
-{
-    _cleanup_free_ char *text = bo_xasprintf(
-        "{\"cluster\":\"local\",\"role\":\"bench\",\"environment\":\"prod\",\"name\":\"j%d\",\"instances\":%d,"
-        "\"service\":true,\"task\":{\"resources\":{\"cpu\":0.01,\"ram\":16777216,\"disk\":0},"
-        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"main\",\"cmdline\":\"exec sleep 100000\"}]}}",
-        n, instances);
-    json_t *j = json_loads(text, 0, NULL);
-    struct job_config *c = NULL;
-    if (job_config_from_json(j, &c, NULL) < 0)
-        abort();
-    json_decref(j);
-    return c;
-}
+#define USAGE "bench_placement [AGENTS [TASKS [PER_JOB]]]"
 
 /* i as text, for json_pack's s++ (a few live at once). */
 static const char *num(int64_t i)
@@ -52,20 +32,10 @@ static const char *num(int64_t i)
     return b;
 }
 
-static int64_t arg(int argc, char **argv, int i, int64_t def)
-{
-    int64_t v = def;
-    if (argc > i && bo_parse_i64(argv[i], 1, 100000000, "argument", &v, NULL) < 0) {
-        fprintf(stderr, "usage: bench_placement [AGENTS [TASKS [PER_JOB]]]\n");
-        exit(2);
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    int64_t n_agents = arg(argc, argv, 1, 10000), n_tasks = arg(argc, argv, 2, 1000000),
-            per_job = arg(argc, argv, 3, 1000);
+    int64_t n_agents = bench_arg(argc, argv, 1, 10000, USAGE), n_tasks = bench_arg(argc, argv, 2, 1000000, USAGE),
+            per_job = bench_arg(argc, argv, 3, 1000, USAGE);
     char dir[] = "/tmp/bo-bench-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -83,7 +53,7 @@ int main(int argc, char **argv)
     /* Agents register as real ones do, through a sync (attributes and
      * all), so the memory per idle agent is the scheduler's real cost
      * (without the HTTP library's per-connection memory). */
-    long rss_a0 = rss_kib();
+    long rss_a0 = bench_status_kib("VmRSS:");
     /* Not 20,000 lines of "registered" on the terminal. */
     fflush(stderr);
     int saved_stderr = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -111,18 +81,18 @@ int main(int argc, char **argv)
         return 1;
     }
     int64_t ta1 = bo_mono_ms();
-    long rss_a1 = rss_kib();
+    long rss_a1 = bench_status_kib("VmRSS:");
     fflush(stderr);
     dup2(saved_stderr, 2);
     close(saved_stderr);
     close(devnull);
-    long rss0 = rss_kib();
+    long rss0 = bench_status_kib("VmRSS:");
 
     int64_t t0 = bo_mono_ms();
     int64_t jobs = (n_tasks + per_job - 1) / per_job;
     for (int64_t j = 0; j < jobs; j++) {
         int inst = (int)(j == jobs - 1 && n_tasks % per_job ? n_tasks % per_job : per_job);
-        struct job_config *c = job((int)j, inst);
+        struct job_config *c = bench_job((int)j, inst);
         struct sched_job *sj;
         if (store_begin(store, &err) < 0 || lifecycle_create_job(&st, c, &sj, &err) < 0 ||
             store_commit(store, &err) < 0) {
@@ -132,7 +102,7 @@ int main(int argc, char **argv)
         job_config_unref(c);
     }
     int64_t t1 = bo_mono_ms();
-    long rss1 = rss_kib();
+    long rss1 = bench_status_kib("VmRSS:");
     if (store_begin(store, &err) < 0) {
         fprintf(stderr, "%s\n", err->msg);
         return 1;
@@ -143,7 +113,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int64_t t2 = bo_mono_ms();
-    long rss2 = rss_kib();
+    long rss2 = bench_status_kib("VmRSS:");
     double create_s = (double)(t1 - t0) / 1000.0, place_s = (double)(t2 - t1) / 1000.0;
     printf("scheduler core: %lld agents, %lld tasks in %lld jobs of %lld (store: SQLite, synchronous=NORMAL)\n",
            (long long)n_agents, (long long)n_tasks, (long long)jobs, (long long)per_job);

@@ -20,44 +20,14 @@
 #include "scheduler/scheduler.h"
 #include "scheduler/store_open.h"
 
-static long status_kib(const char *field)
-{
-    _cleanup_free_ char *buf = NULL;
-    if (bo_read_file("/proc/self/status", 1 << 16, &buf, NULL, NULL) < 0)
-        return -1;
-    const char *p = strstr(buf, field);
-    return p ? strtol(p + strlen(field), NULL, 10) : -1;
-}
+#include "bench_core.h"
 
-static struct job_config *job(int n, int instances)
-{
-    _cleanup_free_ char *text = bo_xasprintf(
-        "{\"cluster\":\"local\",\"role\":\"bench\",\"environment\":\"prod\",\"name\":\"j%d\",\"instances\":%d,"
-        "\"service\":true,\"task\":{\"resources\":{\"cpu\":0.01,\"ram\":16777216,\"disk\":0},"
-        "\"ports\":[\"http\"],\"processes\":[{\"name\":\"main\",\"cmdline\":\"exec sleep 100000\"}]}}",
-        n, instances);
-    json_t *j = json_loads(text, 0, NULL);
-    struct job_config *c = NULL;
-    if (job_config_from_json(j, &c, NULL) < 0)
-        abort();
-    json_decref(j);
-    return c;
-}
+#define USAGE "bench_restart [AGENTS [TASKS [PER_JOB [DIR [LOADS]]]]]"
 
 static void die(const char *what, bo_error_t err)
 {
     fprintf(stderr, "bench_restart: %s: %s\n", what, err ? err->msg : "failed");
     exit(1);
-}
-
-static int64_t arg(int argc, char **argv, int i, int64_t def)
-{
-    int64_t v = def;
-    if (argc > i && bo_parse_i64(argv[i], 1, 100000000, "argument", &v, NULL) < 0) {
-        fprintf(stderr, "usage: bench_restart [AGENTS [TASKS [PER_JOB [DIR [LOADS]]]]]\n");
-        exit(2);
-    }
-    return v;
 }
 
 /* Agents as stored after registration; tasks created, placed and RUNNING,
@@ -98,7 +68,7 @@ static void build(const char *db, int64_t n_agents, int64_t n_tasks, int64_t per
     int64_t jobs = (n_tasks + per_job - 1) / per_job;
     for (int64_t j = 0; j < jobs; j++) {
         int inst = (int)(j == jobs - 1 && n_tasks % per_job ? n_tasks % per_job : per_job);
-        struct job_config *c = job((int)j, inst);
+        struct job_config *c = bench_job((int)j, inst);
         struct sched_job *sj;
         if (store_begin(store, &err) < 0 || lifecycle_create_job(&st, c, &sj, &err) < 0 ||
             placement_run(&st, 0, &err) < 0)
@@ -119,8 +89,8 @@ static void build(const char *db, int64_t n_agents, int64_t n_tasks, int64_t per
 
 int main(int argc, char **argv)
 {
-    int64_t n_agents = arg(argc, argv, 1, 10000), n_tasks = arg(argc, argv, 2, 100000),
-            per_job = arg(argc, argv, 3, 1000), loads = arg(argc, argv, 5, 1);
+    int64_t n_agents = bench_arg(argc, argv, 1, 10000, USAGE), n_tasks = bench_arg(argc, argv, 2, 100000, USAGE),
+            per_job = bench_arg(argc, argv, 3, 1000, USAGE), loads = bench_arg(argc, argv, 5, 1, USAGE);
     char tmp[] = "/tmp/bo-restart-XXXXXX";
     const char *dir = argc > 4 ? argv[4] : NULL;
     if (!dir && !(dir = mkdtemp(tmp)))
@@ -135,7 +105,7 @@ int main(int argc, char **argv)
     printf("store %s: %.1f MiB\n", db, (double)sb.st_size / (1 << 20));
     bo_error_t err = NULL;
     for (int64_t run = 0; run < loads; run++) {
-        long rss0 = status_kib("VmRSS:");
+        long rss0 = bench_status_kib("VmRSS:");
         int64_t t0 = bo_mono_ms();
         struct store *store = NULL;
         if (store_open_sqlite_mode(db, false, STORE_OPEN_EXISTING, &store, &err) < 0)
@@ -150,7 +120,7 @@ int main(int argc, char **argv)
         int64_t t2 = bo_mono_ms();
         lifecycle_recovered(&st, bo_mono_ms(), bo_wall_ms());
         int64_t t3 = bo_mono_ms();
-        long rss1 = status_kib("VmRSS:");
+        long rss1 = bench_status_kib("VmRSS:");
         printf("restart: %u tasks, %u agents: open %lld ms, state_load %lld ms, recovered %lld ms, total %lld ms; "
                "RSS +%ld MiB (%.0f bytes/task)\n",
                HASH_COUNT(st.tasks), HASH_COUNT(st.agents), (long long)(t1 - t0), (long long)(t2 - t1),

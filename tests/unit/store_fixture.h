@@ -1,4 +1,5 @@
-/* store_fixture.h - the scratch store of a scheduler unit test. Each test
+/* store_fixture.h - the scratch store of a scheduler unit test, and an
+ * agent as a registration makes one. Each test
  * runs in its own process (tests/unit/run.sh): the store's directory is
  * made on first use and removed when the process exits, and every call
  * opens the same file (a test reopens it to check what a restart loads).
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
 #include "scheduler/state.h"
@@ -48,6 +50,28 @@ static inline void fixture_done(struct sched_state *st)
     struct store *store = st->store;
     state_free(st);
     store_close(store);
+}
+
+/* Agent `id` (also its hostname), up and heard from now, with `cpu` and
+ * `ram`, 1 GiB of disk, ports 31000-31009 and no attributes; saved in the
+ * store. */
+static inline struct sched_agent *fixture_agent(struct sched_state *st, const char *id, double cpu, uint64_t ram)
+{
+    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
+    a->id = bo_xstrdup(id);
+    a->hostname = bo_xstrdup(id);
+    a->cpu = cpu;
+    a->ram = ram;
+    a->disk = 1ULL << 30;
+    state_agent_set_ports(a, 31000, 31009);
+    a->attributes = json_object();
+    a->up = true;
+    a->state = AGENT_UP;
+    a->last_seen_mono = bo_mono_ms();
+    st->agents_up++;
+    state_agent_add(st, a);
+    CHECK(state_save_agent(st, a, NULL) == 0);
+    return a;
 }
 
 #endif

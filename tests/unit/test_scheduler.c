@@ -35,25 +35,6 @@ static struct job_config *job(const char *name, int instances, bool service, int
     return c;
 }
 
-static struct sched_agent *agent(struct sched_state *st, const char *id, double cpu, uint64_t ram)
-{
-    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
-    a->id = bo_xstrdup(id);
-    a->hostname = bo_xstrdup(id);
-    a->cpu = cpu;
-    a->ram = ram;
-    a->disk = 1ULL << 30;
-    state_agent_set_ports(a, 31000, 31009);
-    a->attributes = json_object();
-    a->up = true;
-    a->state = AGENT_UP;
-    a->last_seen_mono = bo_mono_ms();
-    st->agents_up++;
-    state_agent_add(st, a);
-    CHECK(state_save_agent(st, a, NULL) == 0);
-    return a;
-}
-
 static struct sched_job *create(struct sched_state *st, struct job_config *c)
 {
     struct sched_job *j = NULL;
@@ -74,7 +55,7 @@ TEST(spreads_instances_across_agents)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30), *b = agent(&st, "b", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30), *b = fixture_agent(&st, "b", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("web", 2, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 2);
     CHECK(j->current[0]->state == TASK_ASSIGNED && j->current[1]->state == TASK_ASSIGNED);
@@ -89,7 +70,7 @@ TEST(ports_are_unique_on_an_agent)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 64, 1ULL << 34);
+    fixture_agent(&st, "a", 64, 1ULL << 34);
     struct sched_job *j = create(&st, job("web", 10, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 10);
     for (int i = 0; i < 10; i++)
@@ -111,7 +92,7 @@ TEST(too_big_stays_pending_with_reason)
     struct sched_job *j = create(&st, job("big", 2, true, 1, "68719476736"));
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK_STR(reason(j->current[0]), "INSUFFICIENT_RESOURCES: no agents available");
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     CHECK(placement_run(&st, 0, NULL) == 0);
     CHECK(j->current[1]->state == TASK_PENDING);
     CHECK_STR(reason(j->current[1]),
@@ -130,7 +111,7 @@ TEST(failed_service_is_rescheduled_with_ancestor_and_throttled)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *t = j->current[0];
@@ -159,7 +140,7 @@ TEST(adhoc_fails_up_to_max_failures_then_stays_failed)
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("batch", 1, false, 2, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *first = j->current[0];
@@ -185,7 +166,7 @@ TEST(finished_adhoc_is_not_rescheduled_but_finished_service_is)
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *adhoc = create(&st, job("once", 1, false, 1, "1048576"));
     struct sched_job *svc = create(&st, job("svc", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 2);
@@ -204,7 +185,7 @@ TEST(user_kill_is_final)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 2);
     struct sched_task *t0 = j->current[0];
@@ -228,7 +209,7 @@ TEST(lost_agent_reschedules_its_tasks)
     struct sched_options o = test_opts();
     o.flap_penalty_ms = 0;
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *t = j->current[0];
@@ -248,7 +229,7 @@ TEST(recovery_restores_tasks_resources_and_current_instances)
     {
         struct sched_state st;
         state_init(&st, &o, fixture_open_store());
-        agent(&st, "a", 4, 1ULL << 30);
+        fixture_agent(&st, "a", 4, 1ULL << 30);
         struct sched_job *j = create(&st, job("svc", 2, true, 1, "1048576"));
         CHECK(placement_run(&st, 0, NULL) == 2);
         to_running(&st, j->current[0]);
@@ -285,7 +266,7 @@ TEST(terminal_tasks_are_pruned_per_job)
     o.flap_penalty_ms = 0;
     o.terminal_keep_per_job = 3;
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
     for (int i = 0; i < 6; i++) {
         CHECK(placement_run(&st, 0, NULL) == 1);
@@ -306,7 +287,7 @@ TEST(placement_pass_is_bounded)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 64, 1ULL << 34);
+    fixture_agent(&st, "a", 64, 1ULL << 34);
     create(&st, job("web", 7, true, 1, "1048576"));
     CHECK(placement_run(&st, 3, NULL) == 3);
     CHECK(placement_is_due(&st)); /* more to do */
@@ -333,7 +314,7 @@ TEST(placeable_task_behind_thousands_of_unplaceable_ones_is_placed)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     create(&st, job("big", 3000, true, 1, "68719476736"));
     struct sched_job *big = create(&st, job("bigger", 3000, true, 1, "137438953472"));
     struct sched_job *small = create(&st, job("small", 1, true, 1, "1048576"));
@@ -350,7 +331,7 @@ TEST(a_sweep_that_places_nothing_leaves_placement_not_due)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     create(&st, job("big", 50, true, 1, "68719476736"));
     struct sched_job *fill = create(&st, job("fill", 1, false, 1, "1073741824"));
     CHECK(place_until_idle(&st, 10, 6) == 6);
@@ -372,7 +353,7 @@ TEST(the_reason_is_computed_once_per_class_per_pass)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *big = create(&st, job("big", 3000, true, 1, "68719476736"));
     struct sched_job *huge = create(&st, job("huge", 10, true, 1, "137438953472"));
     CHECK(placement_run(&st, 0, NULL) == 0);
@@ -398,7 +379,7 @@ TEST(timers_drive_the_poll_timeout_and_fire_on_their_deadline)
     struct sched_options o = test_opts();
     o.agent_timeout_ms = 3600 * 1000;
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     int64_t now = bo_mono_ms();
     /* Only the agent's timeout is armed: an idle scheduler sleeps an hour. */
     CHECK(bo_timer_heap_timeout_ms(&st.timers, now) > 3500 * 1000);
@@ -430,7 +411,7 @@ TEST(agent_timeout_follows_its_last_sync)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     int64_t first = a->timer.deadline_ms;
     a->last_seen_mono += 10000; /* it synced 10 s later */
     CHECK(lifecycle_run_timers(&st, first, NULL) == 0);
@@ -450,7 +431,7 @@ TEST(a_recovered_throttled_task_is_released_at_its_time)
     {
         struct sched_state st;
         state_init(&st, &o, fixture_open_store());
-        agent(&st, "a", 4, 1ULL << 30);
+        fixture_agent(&st, "a", 4, 1ULL << 30);
         struct sched_job *j = create(&st, job("svc", 1, true, 1, "1048576"));
         CHECK(placement_run(&st, 0, NULL) == 1);
         to_running(&st, j->current[0]);
@@ -483,7 +464,7 @@ TEST(pruning_never_frees_the_task_that_just_ended)
     o.flap_penalty_ms = 0;
     o.terminal_keep_per_job = 1;
     state_init(&st, &o, fixture_open_store());
-    agent(&st, "a", 4, 1ULL << 30);
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job("svc", 3, true, 1, "1048576"));
     CHECK(placement_run(&st, 0, NULL) == 3);
     struct sched_task *t0 = j->current[0], *t1 = j->current[1], *t2 = j->current[2];
@@ -531,7 +512,7 @@ TEST(partition_policy_keeps_tasks_partitioned_or_loses_them_after_its_delay)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *never = create(&st, job_with_policy("never", 1, "{\"reschedule\":false}"));
     struct sched_job *later = create(&st, job_with_policy("later", 1, "{\"delay_secs\":30}"));
     struct sched_job *plain = create(&st, job_with_policy("plain", 1, "{}"));
@@ -577,7 +558,7 @@ TEST(tasks_of_a_lost_agent_are_not_flapping_and_their_rescheduling_is_rate_limit
     struct sched_options o = test_opts();
     o.reschedule_rate = 2; /* a burst of 2, then one every 500 ms */
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job_with_policy("svc", 5, "{}"));
     CHECK(placement_run(&st, 0, NULL) == 5);
     to_running(&st, j->current[0]); /* ran for a moment: would be flapping */
@@ -610,7 +591,7 @@ TEST(a_task_its_agent_came_back_without_is_not_flapping)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = create(&st, job_with_policy("svc", 1, "{}"));
     CHECK(placement_run(&st, 0, NULL) == 1);
     struct sched_task *old = j->current[0];
@@ -635,7 +616,7 @@ TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     int64_t due = a->last_seen_mono + o.agent_timeout_ms;
     /* The loop last listened just after the agent's sync, then was busy
      * past the timeout: not lost, and judged again shortly. */
@@ -659,7 +640,7 @@ TEST(a_parked_poll_is_contact)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
     st.agent_waiting = always_parked;
     int64_t due = a->last_seen_mono + o.agent_timeout_ms;
     CHECK(lifecycle_run_timers(&st, due, NULL) == 0);
@@ -686,7 +667,7 @@ static struct job_config *job_with_constraints(const char *name, int instances, 
 
 static struct sched_agent *agent_with(struct sched_state *st, const char *id, const char *attrs)
 {
-    struct sched_agent *a = agent(st, id, 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(st, id, 4, 1ULL << 30);
     json_decref(a->attributes);
     a->attributes = json_loads(attrs, 0, NULL);
     CHECK(a->attributes);
@@ -783,8 +764,8 @@ TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
     {
         struct sched_state st;
         state_init(&st, &o, fixture_open_store());
-        struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
-        struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
+        struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
+        struct sched_agent *b = fixture_agent(&st, "b", 4, 1ULL << 30);
         b->maintenance = MAINT_SCHEDULED; /* deactivated: nothing new */
         struct sched_job *j = create(&st, job_with_constraints("web", 2, "[]"));
         CHECK(placement_run(&st, 0, NULL) == 2);
@@ -821,8 +802,8 @@ TEST(a_drain_keeps_the_sla_policy_until_its_timeout)
     struct sched_state st;
     struct sched_options o = test_opts();
     state_init(&st, &o, fixture_open_store());
-    struct sched_agent *a = agent(&st, "a", 4, 1ULL << 30);
-    struct sched_agent *b = agent(&st, "b", 4, 1ULL << 30);
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
+    struct sched_agent *b = fixture_agent(&st, "b", 4, 1ULL << 30);
     b->maintenance = MAINT_SCHEDULED;
     _cleanup_free_ char *text = bo_xstrdup(
         "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"sla\",\"instances\":3,"

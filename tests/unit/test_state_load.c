@@ -12,6 +12,7 @@
 #include "base/fs.h"
 #include "base/strbuf.h"
 #include "harness.h"
+#include "store_fixture.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
@@ -61,24 +62,6 @@ static struct job_config *job_cmd(const char *name, int instances, const char *c
 
 static struct job_config *job(const char *name, int instances) { return job_cmd(name, instances, "true"); }
 
-static void add_agent(struct sched_state *st, const char *id)
-{
-    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
-    a->id = bo_xstrdup(id);
-    a->hostname = bo_xstrdup(id);
-    a->cpu = 4;
-    a->ram = 1ULL << 30;
-    a->disk = 1ULL << 30;
-    state_agent_set_ports(a, 31000, 31009);
-    a->attributes = json_object();
-    a->up = true;
-    a->state = AGENT_UP;
-    a->last_seen_mono = bo_mono_ms();
-    st->agents_up++;
-    state_agent_add(st, a);
-    CHECK(state_save_agent(st, a, NULL) == 0);
-}
-
 /* A store with one agent and job local/r/devel/svc (2 instances): instance
  * 0 failed once and was replaced (ASSIGNED, its ancestor FAILED), instance
  * 1 RUNNING. Every kind of row and most fields are set. */
@@ -89,7 +72,7 @@ static void make_store(void)
     struct store *s = NULL;
     CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
     state_init(&st, &o, s);
-    add_agent(&st, "a");
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = NULL;
     struct job_config *c = job("svc", 2);
     CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
@@ -205,7 +188,7 @@ TEST(task_record_text_matches_the_view)
     struct store *s = NULL;
     CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
     state_init(&st, &o, s);
-    add_agent(&st, "a");
+    fixture_agent(&st, "a", 4, 1ULL << 30);
     struct sched_job *j = NULL;
     struct job_config *c = job("svc", 2);
     CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);

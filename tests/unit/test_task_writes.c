@@ -25,20 +25,7 @@ static struct sched_job *setup(struct sched_state *st, struct store *store, int 
     struct sched_options o;
     scheduler_default_options(&o);
     state_init(st, &o, store);
-    struct sched_agent *a = bo_xcalloc(1, sizeof(*a));
-    a->id = bo_xstrdup("a");
-    a->hostname = bo_xstrdup("a");
-    a->cpu = 8;
-    a->ram = 1ULL << 30;
-    a->disk = 1ULL << 30;
-    state_agent_set_ports(a, 31000, 31009);
-    a->attributes = json_object();
-    a->up = true;
-    a->state = AGENT_UP;
-    a->last_seen_mono = bo_mono_ms();
-    st->agents_up++;
-    state_agent_add(st, a);
-    CHECK(state_save_agent(st, a, NULL) == 0);
+    fixture_agent(st, "a", 8, 1ULL << 30);
     _cleanup_free_ char *text = bo_xasprintf(
         "{\"cluster\":\"local\",\"role\":\"r\",\"environment\":\"devel\",\"name\":\"svc\",\"instances\":%d,"
         "\"service\":true,\"task\":{\"resources\":{\"cpu\":0.5,\"ram\":1048576,\"disk\":0},"
