@@ -28,25 +28,28 @@ int api_call(const struct cli_ctx *ctx, const char *method, const char *path, js
     return api_call_timeout(ctx, method, path, body, 0, ret_body, err);
 }
 
+int api_transport_error(const struct cli_ctx *ctx, const struct bo_error_s *e, bo_error_t *err)
+{
+    if (e->kind == BO_E_TLS)
+        return bo_error_set(err, BO_E_TLS, "%s; set $BOREALIS_CA to the scheduler's CA file (DATA/tls/ca.pem)",
+                            e->msg);
+    if (e->kind == BO_E_TIMEOUT)
+        return bo_error_set(err, BO_E_TIMEOUT, "the scheduler at %s did not answer in time (%s)", ctx->scheduler,
+                            e->msg);
+    return bo_error_set(err, BO_E_NETWORK,
+                        "%s; is the scheduler running? Choose it with --scheduler URL or $" CLI_SCHEDULER_ENV
+                        " (now %s)",
+                        e->msg, ctx->scheduler);
+}
+
 int api_call_timeout(const struct cli_ctx *ctx, const char *method, const char *path, json_t *body,
                      long timeout_ms, json_t **ret_body, bo_error_t *err)
 {
     _cleanup_free_ char *url = bo_xasprintf("%s%s", ctx->scheduler, path);
     _cleanup_error_ bo_error_t e = NULL;
     struct http_response r;
-    if (http_request(method, url, body, timeout_ms, ctx->token, &r, &e) < 0) {
-        if (e->kind == BO_E_TLS)
-            return bo_error_set(err, BO_E_TLS, "%s; set $BOREALIS_CA to the scheduler's CA file (DATA/tls/ca.pem)",
-                                e->msg);
-        if (e->kind == BO_E_TIMEOUT)
-            return bo_error_set(err, BO_E_TIMEOUT,
-                                "the scheduler at %s did not answer in time (%s)",
-                                ctx->scheduler, e->msg);
-        return bo_error_set(err, BO_E_NETWORK,
-                            "%s; is the scheduler running? Choose it with --scheduler URL or "
-                            "$" CLI_SCHEDULER_ENV " (now %s)",
-                            e->msg, ctx->scheduler);
-    }
+    if (http_request(method, url, body, timeout_ms, ctx->token, &r, &e) < 0)
+        return api_transport_error(ctx, e, err);
     int ret = 0;
     if (r.status < 200 || r.status > 299) {
         const char *msg = json_string_value(json_object_get(r.body, "error"));

@@ -9,6 +9,12 @@
 #include "base/error.h"
 #include "cli/cli.h"
 
+/* A transport failure of a request to the scheduler (http_request's
+ * error `e`) as the error the CLI reports: BO_E_TLS with where the CA is,
+ * BO_E_TIMEOUT, or BO_E_NETWORK with how to choose the scheduler.
+ * Returns -1. */
+int api_transport_error(const struct cli_ctx *ctx, const struct bo_error_s *e, bo_error_t *err);
+
 /* method + ctx->scheduler + path ("/api/v1/jobs"). On a 2xx answer
  * returns 0 and the parsed JSON body in *ret_body (a new reference;
  * ret_body may be NULL). Otherwise -1 with:

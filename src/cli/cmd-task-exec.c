@@ -199,13 +199,9 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a)
                           &refusal, &err);
     json_decref(body);
     if (r < 0) {
-        if (err->kind == BO_E_TLS)
-            return cli_fail(CLI_EXIT_AUTH, "%s; set $BOREALIS_CA to the scheduler's CA file", err->msg);
-        if (err->kind == BO_E_TIMEOUT)
-            return cli_fail(CLI_EXIT_TIMEOUT, "the scheduler at %s did not answer in time (%s)", ctx->scheduler,
-                            err->msg);
-        return cli_fail(CLI_EXIT_NETWORK, "%s; is the scheduler running? (--scheduler or $" CLI_SCHEDULER_ENV ")",
-                        err->msg);
+        _cleanup_error_ bo_error_t why = NULL;
+        api_transport_error(ctx, err, &why);
+        return cli_fail_error(why, CLI_EXIT_NETWORK);
     }
     if (!st) {
         r = refused(ctx, &refusal);

@@ -66,13 +66,9 @@ int task_read_call(const struct cli_ctx *ctx, const char *method, const char *pa
     _cleanup_error_ bo_error_t err = NULL;
     struct http_response r;
     if (http_request(method, url, body, timeout_ms ? timeout_ms : READ_TIMEOUT_MS, ctx->token, &r, &err) < 0) {
-        if (err->kind == BO_E_TLS)
-            return cli_fail(CLI_EXIT_AUTH, "%s; set $BOREALIS_CA to the scheduler's CA file", err->msg);
-        if (err->kind == BO_E_TIMEOUT)
-            return cli_fail(CLI_EXIT_TIMEOUT, "the scheduler at %s did not answer in time (%s)", ctx->scheduler,
-                            err->msg);
-        return cli_fail(CLI_EXIT_NETWORK, "%s; is the scheduler running? (--scheduler or $" CLI_SCHEDULER_ENV ")",
-                        err->msg);
+        _cleanup_error_ bo_error_t why = NULL;
+        api_transport_error(ctx, err, &why);
+        return cli_fail_error(why, CLI_EXIT_NETWORK);
     }
     int code = CLI_EXIT_OK;
     if (r.status != 200 || !json_is_object(r.body)) {
