@@ -62,22 +62,30 @@ static struct job_config *job_cmd(const char *name, int instances, const char *c
 
 static struct job_config *job(const char *name, int instances) { return job_cmd(name, instances, "true"); }
 
+/* A state on the test's store with agent "a" and job svc's 2 instances
+ * placed on it (ASSIGNED). */
+static struct sched_job *placed_svc(struct sched_state *st, struct store **ret_store)
+{
+    struct sched_options o = opts();
+    CHECK(store_open_sqlite(db_path(), false, ret_store, NULL) == 0);
+    state_init(st, &o, *ret_store);
+    fixture_agent(st, "a", 4, 1ULL << 30);
+    struct sched_job *j = NULL;
+    struct job_config *c = job("svc", 2);
+    CHECK(lifecycle_create_job(st, c, &j, NULL) == 0);
+    job_config_unref(c);
+    CHECK(placement_run(st, 0, NULL) == 2);
+    return j;
+}
+
 /* A store with one agent and job local/r/devel/svc (2 instances): instance
  * 0 failed once and was replaced (ASSIGNED, its ancestor FAILED), instance
  * 1 RUNNING. Every kind of row and most fields are set. */
 static void make_store(void)
 {
-    struct sched_options o = opts();
     struct sched_state st;
     struct store *s = NULL;
-    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
-    state_init(&st, &o, s);
-    fixture_agent(&st, "a", 4, 1ULL << 30);
-    struct sched_job *j = NULL;
-    struct job_config *c = job("svc", 2);
-    CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
-    job_config_unref(c);
-    CHECK(placement_run(&st, 0, NULL) == 2);
+    struct sched_job *j = placed_svc(&st, &s);
     for (int i = 0; i < 2; i++) {
         CHECK(lifecycle_transition(&st, j->current[i], TASK_STARTING, NULL, NULL) == 1);
         CHECK(lifecycle_transition(&st, j->current[i], TASK_RUNNING, NULL, NULL) == 1);
@@ -87,7 +95,7 @@ static void make_store(void)
     /* Job local/r/devel/upd (2 instances RUNNING) with an update in
      * flight to 3 instances and a new command line: instance 0 is being
      * replaced (its kill sent), 1 and 2 wait. */
-    c = job("upd", 2);
+    struct job_config *c = job("upd", 2);
     CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
     job_config_unref(c);
     CHECK(placement_run(&st, 0, NULL) == 2);
@@ -183,17 +191,9 @@ static void check_bad_row(const char *table, const char *where, const char *edit
  * strings hold (quotes, backslashes, control bytes, UTF-8). */
 TEST(task_record_text_matches_the_view)
 {
-    struct sched_options o = opts();
     struct sched_state st;
     struct store *s = NULL;
-    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
-    state_init(&st, &o, s);
-    fixture_agent(&st, "a", 4, 1ULL << 30);
-    struct sched_job *j = NULL;
-    struct job_config *c = job("svc", 2);
-    CHECK(lifecycle_create_job(&st, c, &j, NULL) == 0);
-    job_config_unref(c);
-    CHECK(placement_run(&st, 0, NULL) == 2);
+    struct sched_job *j = placed_svc(&st, &s);
     const char *odd = "q\"b\\n\n t\t c\x01\x1f e\xc3\xa9 /<>";
     struct sched_task *t0 = j->current[0];
     CHECK(lifecycle_transition(&st, t0, TASK_STARTING, odd, NULL) == 1);
