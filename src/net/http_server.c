@@ -234,7 +234,6 @@ static void request_free(struct http_request *r)
     free(r->body);
     free(r->principal);
     free(r->answer_header);
-    free((char *)r->path);
     free(r);
 }
 
@@ -422,6 +421,11 @@ void http_upgraded_close(void *handle)
 
 void http_suspend(struct http_request *req)
 {
+    /* The handler read the body before parking the request: a parked poll
+     * (one per idle agent) keeps no copy of it (about 230 bytes each). */
+    free(req->body);
+    req->body = NULL;
+    req->body_len = 0;
     req->suspended = true;
     MHD_suspend_connection(req->conn);
 }
@@ -518,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         req->conn = c;
         req->server = s;
         req->method = method;
-        req->path = bo_xstrdup(url);
+        req->path = url; /* MHD's, valid until the request completes */
         req->start_ms = bo_mono_ms();
         *con_cls = req;
         if (!framing_ok(req))
@@ -602,13 +606,7 @@ int http_server_start(const struct http_server_config *cfg, const struct http_ro
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_address, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
-        /* Requests are small and bodies go to our own buffer: 4 KiB for
-         * headers and MHD's read buffer (its default is 32), so requests
-         * with up to about 3.5 KiB of headers are served, larger ones get
-         * 431. It is what an agent's parked poll costs most: 16 KiB made
-         * 18.8 KiB per idle agent, 4 KiB 6.8 KiB (docs/benchmarks.md
-         * "Scale"). */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)4096,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
         /* The kernel caps it at net.core.somaxconn (4096 by default). */
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)LISTEN_BACKLOG,
         MHD_OPTION_ARRAY, s->tls ? tls_opts : &tls_opts[3], MHD_OPTION_END);

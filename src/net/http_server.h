@@ -16,6 +16,16 @@
 #include "base/error.h"
 
 #define HTTP_MAX_BODY (1u << 20)
+/* libmicrohttpd's memory per connection (its default is 32 KiB): the
+ * request line and headers are read into it, the answer's header written
+ * from it, and an upgraded TLS connection (`task exec`) relays through
+ * what is left. Bodies go to our own buffer. It is most of what an idle
+ * agent's parked poll costs (docs/benchmarks.md "Scale"): 4 KiB made 6.8
+ * KiB per idle agent. 3 KiB serves a request whose line and headers take
+ * up to about 2.8 KiB in one header, 2.2 KiB in 10, 1.9 KiB in 15 (a
+ * browser sends 15 with 0.65 KiB, the CLI and agents 4 with 0.2 KiB);
+ * beyond it the client gets 431 (docs/api.md "Limits"). */
+#define HTTP_CONNECTION_MEMORY 3072
 #define HTTP_MAX_PARAMS 6
 
 struct http_server;
@@ -33,24 +43,25 @@ struct http_route {
 
 struct http_request {
     const char *method;
-    const char *path;
+    const char *path; /* MHD's, valid until the request completes */
     const struct http_route *route;
     char *params[HTTP_MAX_PARAMS]; /* `*` segments of the pattern, URL-decoded */
     size_t n_params;
-    char *body;
+    char *body; /* freed by http_suspend: read it before */
     size_t body_len;
-    bool resumed;
     void *user; /* handler-owned state kept across suspend/resume */
     void (*user_free)(void *user);
     char *principal; /* set by the gate (heap, freed with the request) */
     /* private */
     void *conn;
     struct http_server *server;
-    bool too_large;
     char *answer_header; /* "Name:value" for the next answer */
+    int64_t start_ms;
+    bool too_large;
     bool answered;
     bool suspended;
-    int64_t start_ms;
+    /* public, here to share the padding of the flags above */
+    bool resumed;
 };
 
 /* Called once per request, after its route is found and before its body

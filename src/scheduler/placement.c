@@ -259,7 +259,7 @@ static void take_ports(struct sched_agent *a, size_t n, uint16_t *out)
     size_t got = 0;
     for (uint32_t i = 0; i < span && got < n; i++) {
         uint32_t off = (cursor + i) % span;
-        if (a->port_used[off / 8] & (1u << (off % 8)))
+        if (state_agent_port_used(a, a->port_lo + off))
             continue;
         out[got++] = (uint16_t)(a->port_lo + off);
     }

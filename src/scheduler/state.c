@@ -146,7 +146,7 @@ void state_agent_set_ports(struct sched_agent *a, uint32_t lo, uint32_t hi)
     a->port_lo = lo;
     a->port_hi = hi;
     free(a->port_used);
-    a->port_used = bo_xcalloc((hi - lo) / 8 + 1, 1);
+    a->port_used = NULL; /* made by the first port_take */
     a->ports_free = hi - lo + 1;
 }
 
@@ -154,6 +154,8 @@ static bool port_take(struct sched_agent *a, uint32_t p)
 {
     if (p < a->port_lo || p > a->port_hi)
         return false;
+    if (!a->port_used)
+        a->port_used = bo_xcalloc((a->port_hi - a->port_lo) / 8 + 1, 1);
     uint8_t bit = (uint8_t)(1u << ((p - a->port_lo) % 8));
     uint8_t *byte = &a->port_used[(p - a->port_lo) / 8];
     if (*byte & bit)
@@ -165,7 +167,7 @@ static bool port_take(struct sched_agent *a, uint32_t p)
 
 static void port_release(struct sched_agent *a, uint32_t p)
 {
-    if (p < a->port_lo || p > a->port_hi)
+    if (p < a->port_lo || p > a->port_hi || !a->port_used)
         return;
     uint8_t bit = (uint8_t)(1u << ((p - a->port_lo) % 8));
     uint8_t *byte = &a->port_used[(p - a->port_lo) / 8];

@@ -129,25 +129,36 @@ struct sched_agent {
     double used_cpu;
     uint64_t used_ram, used_disk;
     uint32_t port_lo, port_hi;
-    uint8_t *port_used; /* bitmap over [port_lo, port_hi] */
     uint32_t ports_free;
+    /* bitmap over [port_lo, port_hi], made at the first port taken (NULL:
+     * none is; an idle agent does not pay for it): state_agent_port_used */
+    uint8_t *port_used;
     json_t *attributes;
-    bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
-    uint8_t state; /* enum agent_state */
-    uint8_t maintenance; /* enum host_maintenance (persisted) */
     int64_t drain_started_ms;    /* wall ms a drain began (persisted), for --drain-timeout */
     struct bo_timer drain_timer; /* next drain step while DRAINING */
-    bool needs_inventory; /* back from LOST or UNKNOWN: ask for its inventory */
     int64_t last_seen_mono;
     struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
     int64_t last_seen_wall;
     int64_t n_tasks;
     struct sched_task *tasks;            /* a_ links */
+    /* The flags together, for the struct's size (one per agent). */
+    bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
+    uint8_t state; /* enum agent_state */
+    uint8_t maintenance; /* enum host_maintenance (persisted) */
+    bool needs_inventory; /* back from LOST or UNKNOWN: ask for its inventory */
     bool has_work;                        /* commands are due: answer a parked poll (set it
                                            * with state_agent_has_work, which queues the wake) */
     bool in_ready;                        /* on st->ready (state_agent_has_work) */
     UT_hash_handle hh;
 };
+
+/* Whether port p of a's range is taken (false outside the range). */
+static inline bool state_agent_port_used(const struct sched_agent *a, uint32_t p)
+{
+    if (!a->port_used || p < a->port_lo || p > a->port_hi)
+        return false;
+    return a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8));
+}
 
 enum { QUEUE_NONE, QUEUE_PENDING };
 

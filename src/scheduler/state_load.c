@@ -342,7 +342,7 @@ static bool holds_resources(enum task_state s)
  * would let placement give the port to a third task later. */
 static bool port_held(const struct sched_agent *a, uint32_t p, json_t *ports, const char *self)
 {
-    if (a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8)))
+    if (state_agent_port_used(a, p))
         return true;
     const char *name;
     json_t *v;
@@ -735,8 +735,7 @@ static bool flat_check(const struct row *r, struct flat_row *f, struct task_row 
             return false;
         if (t->agent && p != 0) {
             const struct sched_agent *a = t->agent;
-            if (p < a->port_lo || p > a->port_hi ||
-                (a->port_used[(p - a->port_lo) / 8] & (1u << ((p - a->port_lo) % 8))))
+            if (p < a->port_lo || p > a->port_hi || state_agent_port_used(a, p))
                 return false;
             for (size_t o = 0; o < i; o++)
                 if (f->port[o] == p)

@@ -288,9 +288,12 @@ static char *load_summary(bool flat, size_t *ret_flat_rows)
     struct sched_agent *a, *at;
     HASH_ITER(hh, st.agents, a, at)
     {
-        _cleanup_free_ char *line = bo_xasprintf("agent %s cpu %.3f ram %llu tasks %lld ports %02x%02x\n", a->id,
+        unsigned used = 0; /* the first 16 ports' bits */
+        for (unsigned k = 0; k < 16; k++)
+            used |= (unsigned)state_agent_port_used(a, a->port_lo + k) << k;
+        _cleanup_free_ char *line = bo_xasprintf("agent %s cpu %.3f ram %llu tasks %lld ports %04x\n", a->id,
                                                  a->used_cpu, (unsigned long long)a->used_ram, (long long)a->n_tasks,
-                                                 a->port_used[0], a->port_used[1]);
+                                                 used);
         bo_buf_adds(&b, line);
     }
     for (int i = 0; i < TASK_STATE_COUNT; i++) {
