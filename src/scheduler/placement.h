@@ -19,6 +19,10 @@
 
 #include "scheduler/state.h"
 
+/* Tasks examined per placement pass: about 100 ms of work at the measured
+ * ~50k/s, then the loop serves HTTP again (and agents get their launches). */
+#define PLACEMENT_PASS_MAX 5000
+
 /* Examine at most max_tasks pending tasks (0: no limit, a whole sweep), so
  * one pass never holds the event loop for long; the next pass resumes
  * where this one stopped. Returns the number of tasks assigned, or -1 on a

@@ -36,10 +36,6 @@
 #include "scheduler/exec_session.h"
 #include "scheduler/task_read.h"
 
-/* Tasks examined per placement pass: about 100 ms of work at the measured
- * ~50k/s, then the loop serves HTTP again (and agents get their launches). */
-#define PLACEMENT_PASS_MAX 5000
-
 #define SCHED_MAX_HOSTNAMES 16
 
 struct sched_cli {
