@@ -3,7 +3,8 @@
 driven by bench/scale.py). Placement never overcommits an agent (the
 harness checks every launch against what the agent offered), constraints
 hold, a kill -9 of the scheduler keeps every task, lost agents' tasks
-are replaced, and after a churn of updates, restarts, kills and agents
+are replaced, a created task is written to the store twice on its way to
+RUNNING, and after a churn of updates, restarts, kills and agents
 coming and going every job settles with nothing leaked on the agents."""
 import collections
 import os
@@ -94,6 +95,20 @@ def test_placement_never_overcommits_and_constraints_hold(sim):
     assert s["live_tasks"] == 170
     hosts = [t["host"] for t in job_tasks(c, one[0])]
     assert len(set(hosts)) == 25 and all(int(h.rsplit("-", 1)[1]) >= 10 for h in hosts)
+
+
+def test_a_created_task_is_written_twice_from_submit_to_running(sim):
+    """Once PENDING and ASSIGNED together, in the create's own batch, and
+    once RUNNING: placing a created job's tasks in a commit of their own
+    would write each a third time (issue 11 measures puts per task)."""
+    c = sim
+    commits0, puts0 = c.store_counts()
+    c.submit("once", 100, per_job=50, cpu=0.1, ram=16 << 20)
+    c.wait_running(100, timeout=120)
+    commits1, puts1 = c.store_counts()
+    # 200 task writes, plus each job's record and audit entry and the
+    # odd agent record; a third write per task would add 100.
+    assert 200 <= puts1 - puts0 < 250, (puts1 - puts0, commits1 - commits0)
 
 
 def test_connection_budget_keeps_the_cli_able_to_connect():
