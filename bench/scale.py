@@ -619,10 +619,12 @@ def env_int(name, default):
         sys.exit(2)
 
 
-def machine():
+def machine(bin_dir):
+    # The commit of the checkout the binaries were built in (not of the
+    # one this script runs from), "-dirty" if it has uncommitted changes.
     def sh(*cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+            return subprocess.run(cmd, capture_output=True, text=True, cwd=bin_dir).stdout.strip()
         except OSError:
             return ""
     cpu = ""
@@ -633,7 +635,7 @@ def machine():
                 break
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
-    return (f"commit {sh('git', 'rev-parse', '--short=12', 'HEAD')}, {os.cpu_count()} CPUs ({cpu}), "
+    return (f"commit {sh('git', 'describe', '--always', '--abbrev=12', '--dirty')}, {os.cpu_count()} CPUs ({cpu}), "
             f"kernel {os.uname().release}, load {load} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
@@ -644,7 +646,7 @@ def main():
     n_tasks = env_int("BENCH_SCALE_TASKS", 100000)
     phases = set(os.environ.get("BENCH_SCALE_PHASES", "small,big,get,loss,restart,mix,churn").split(","))
     churn_s = env_int("BENCH_SCALE_CHURN_S", 20)
-    print(f"bench-scale: {n_agents} simulated agents, {n_tasks} tasks; {machine()}", flush=True)
+    print(f"bench-scale: {n_agents} simulated agents, {n_tasks} tasks; {machine(bin_dir)}", flush=True)
     try:
         fig, c = run(bin_dir, harness, n_agents, n_tasks, phases,
                      say=lambda m: print(m, flush=True), churn_s=churn_s)
