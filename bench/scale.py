@@ -337,9 +337,12 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
         wait_for(f"{n_agents} agents registered",
                  lambda: c.stats()["registered"] >= n_agents, 300, 0.05)
         fig["register_s"] = time.monotonic() - t0
+        fig["register_sched_cpu_s"] = proc_cpu_ms(c.sched.pid) / 1000
         say(f"  {n_agents} agents registered in {fig['register_s']:.2f} s")
         # Idle: a few heartbeats with nothing to do.
+        cpu0, i0 = proc_cpu_ms(c.sched.pid), time.monotonic()
         time.sleep(3)
+        fig["idle_sched_cpu_pct"] = (proc_cpu_ms(c.sched.pid) - cpu0) / 10 / (time.monotonic() - i0)
         fig["rss_empty_mib"] = base_rss / 1024
         fig["rss_idle_agents_mib"] = proc_kib(c.sched.pid) / 1024
         if "small" in phases:
@@ -655,7 +658,8 @@ def main():
         return 1
     h = fig["harness"]
     rows = [
-        ("register", f"{n_agents} agents", f"{fig['register_s']:.2f} s"),
+        ("register", f"{n_agents} agents", f"{fig['register_s']:.2f} s (CPU scheduler {fig['register_sched_cpu_s']:.1f} s)"),
+        ("idle agents", f"{n_agents} agents", f"scheduler CPU {fig['idle_sched_cpu_pct']:.0f}% of a core"),
         ("scheduler RSS", "empty / idle agents", f"{fig['rss_empty_mib']:.0f} / {fig['rss_idle_agents_mib']:.0f} MiB"),
     ]
     if "small_running_s" in fig:

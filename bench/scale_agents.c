@@ -4,7 +4,8 @@
  *
  * Each simulated agent holds one keep-alive HTTP/1.1 connection and makes
  * the requests a real agent makes (src/agent/sync.c): a boot sync with an
- * inventory, long polls of the scheduler's heartbeat, an inventory every
+ * inventory and the registration (sent again only after a failure or when
+ * the scheduler asks: `"register": true`), long polls of the scheduler's heartbeat, an inventory every
  * 60 s (spread out) and whenever the scheduler asks, every update until it
  * is acked. It answers a launch like a very fast agent (updates STARTING
  * and RUNNING at once) and a kill with KILLED (LOST for a task it does not
@@ -81,6 +82,8 @@ struct agent {
     bool registered;  /* a boot sync was answered */
     bool answered;    /* an answer since the last `mark` */
     bool boot;
+    bool send_registration; /* the next request carries the registration */
+    bool req_registration;  /* the request in flight carries it */
     bool want_inventory;
     bool req_inventory; /* the request in flight carries one */
     int64_t inventory_at;
@@ -114,7 +117,7 @@ static struct agent *agents;
 static int epfd;
 static int n_connecting;
 static struct {
-    uint64_t requests, answers, http_errors, conn_errors, launches, kills, kills_unknown, overcommits, acked;
+    uint64_t requests, answers, http_errors, conn_errors, register_asked, launches, kills, kills_unknown, overcommits, acked;
     int64_t live, running_acked;
 } st;
 
@@ -198,6 +201,7 @@ static void agent_reset(struct agent *a)
     a->n_ups = 0;
     a->out_len = a->out_off = a->in_len = 0;
     a->boot = true;
+    a->send_registration = true;
     a->registered = false;
     a->failures = 0;
     a->retry_at = 0;
@@ -231,6 +235,7 @@ static void failed(struct agent *a)
     /* Full jitter: agents that failed together retry apart. */
     a->retry_at = mono_ms() + b / 2 + rand() % (b / 2 + 1);
     a->want_inventory = true;
+    a->send_registration = true;
 }
 
 static int start_connect(struct agent *a)
@@ -291,10 +296,14 @@ static void build_request(struct agent *a, int64_t now)
     }
     a->req_inventory = a->boot || a->want_inventory || now - a->inventory_at >= INVENTORY_EVERY_MS;
     int64_t wait = a->n_ups || a->req_inventory ? 0 : a->poll_ms;
-    json_t *body = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:{s:s, s:s}, s:o, s:I}", "agent_id", name,
-                             "hostname", name, "resources", "cpu", cfg.cpu, "ram", (json_int_t)cfg.ram, "disk",
-                             (json_int_t)cfg.disk, "port_range", 31000, 31999, "attributes", "host", name, "rack",
-                             rack, "updates", ups, "wait_ms", (json_int_t)wait);
+    a->req_registration = a->boot || a->send_registration;
+    json_t *body = json_pack("{s:s, s:o, s:I}", "agent_id", name, "updates", ups, "wait_ms", (json_int_t)wait);
+    if (a->req_registration) {
+        json_object_update_new(body, json_pack("{s:s, s:{s:f, s:I, s:I}, s:[i, i], s:{s:s, s:s}}", "hostname", name,
+                                               "resources", "cpu", cfg.cpu, "ram", (json_int_t)cfg.ram, "disk",
+                                               (json_int_t)cfg.disk, "port_range", 31000, 31999, "attributes",
+                                               "host", name, "rack", rack));
+    }
     if (a->boot)
         json_object_set_new(body, "boot", json_true());
     if (a->req_inventory)
@@ -360,10 +369,24 @@ static bool fits(const struct agent *a)
     return a->used_cpu <= cfg.cpu + 1e-6 && a->used_ram <= cfg.ram && a->used_disk <= cfg.disk;
 }
 
-static void handle_answer(struct agent *a, json_t *j, int64_t now)
+/* -1: a failed sync (the scheduler asked for the registration it was sent). */
+static int handle_answer(struct agent *a, json_t *j, int64_t now)
 {
     char name[64];
     agent_name(a, name, sizeof(name));
+    if (json_is_true(json_object_get(j, "register"))) {
+        /* Nothing applied: everything again, with the registration, at once. */
+        st.register_asked++;
+        if (a->req_registration) {
+            fprintf(stderr, "scale_agents: %s: asked for the registration its sync carried\n", name);
+            return -1;
+        }
+        a->send_registration = true;
+        a->want_inventory = true;
+        return 0;
+    }
+    if (a->req_registration)
+        a->send_registration = false;
     json_t *acks = json_object_get(j, "acks");
     size_t i;
     json_t *v;
@@ -457,6 +480,7 @@ static void handle_answer(struct agent *a, json_t *j, int64_t now)
     if (json_is_true(json_object_get(j, "reconcile")) && !a->req_inventory)
         a->want_inventory = true;
     a->failures = 0;
+    return 0;
 }
 
 /* Parse a complete response in a->in, if there is one: returns 1 when one
@@ -500,8 +524,12 @@ static int parse_response(struct agent *a, int64_t now)
         failed(a);
         return 1;
     }
-    handle_answer(a, j, now);
+    int hr = handle_answer(a, j, now);
     json_decref(j);
+    if (hr < 0) {
+        failed(a);
+        return 1;
+    }
     a->in_len = 0;
     a->cs = C_IDLE;
     if (close_after)
@@ -586,13 +614,14 @@ static void print_stats(void)
     printf("{\"mono_ms\": %lld, \"agents\": %d, \"alive\": %d, \"registered\": %d, \"connected\": %d, \"answered_since_mark\": %d, "
            "\"live_tasks\": %lld, \"running_acked\": %lld, \"launches\": %llu, \"kills\": %llu, "
            "\"kills_unknown\": %llu, \"overcommits\": %llu, \"requests\": %llu, \"answers\": %llu, "
-           "\"http_errors\": %llu, \"conn_errors\": %llu, \"acked\": %llu, \"cpu_user_ms\": %lld, "
+           "\"http_errors\": %llu, \"conn_errors\": %llu, \"register_asked\": %llu, \"acked\": %llu, "
+           "\"cpu_user_ms\": %lld, "
            "\"cpu_sys_ms\": %lld, \"rss_kib\": %ld}\n",
            (long long)mono_ms(), cfg.n, alive, registered, connected, answered, (long long)st.live,
            (long long)st.running_acked, (unsigned long long)st.launches, (unsigned long long)st.kills,
            (unsigned long long)st.kills_unknown, (unsigned long long)st.overcommits,
            (unsigned long long)st.requests, (unsigned long long)st.answers, (unsigned long long)st.http_errors,
-           (unsigned long long)st.conn_errors, (unsigned long long)st.acked,
+           (unsigned long long)st.conn_errors, (unsigned long long)st.register_asked, (unsigned long long)st.acked,
            (long long)(ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000),
            (long long)(ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000), ru.ru_maxrss);
     fflush(stdout);

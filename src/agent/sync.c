@@ -25,6 +25,7 @@ struct request {
     bool overflow;
     int64_t wait_ms;
     bool boot;
+    bool registration; /* it carried the registration */
     bool inventory;
     size_t n_updates; /* updates carried */
     bool leaving;
@@ -43,6 +44,7 @@ struct sync {
     int n_inflight;
     int64_t sent_seq;    /* highest seq put in a request since the last failure */
     bool boot_pending;   /* until a boot sync succeeded */
+    bool send_registration; /* the next request carries the registration (protocol.md §3) */
     int64_t inventory_at; /* mono ms of the last successful inventory */
     int64_t usage_at;     /* mono ms of the last request with usage */
     int64_t retry_at;    /* mono ms; no request before (backoff) */
@@ -140,7 +142,8 @@ static int parse_kill(json_t *j, size_t idx, struct sync_kill *k, bo_error_t *er
 
 int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
 {
-    static const char *const keys[] = {"acks", "rejected", "launch", "kill", "heartbeat_ms", "reconcile", "reads", "execs"};
+    static const char *const keys[] = {"acks",      "rejected", "launch", "kill",    "heartbeat_ms",
+                                       "reconcile", "register", "reads",  "execs"};
     if (!json_is_object(j))
         return bo_error_set(err, BO_E_INVALID, "sync answer: not a JSON object");
     if (json_check_keys(j, keys, BO_ARRAY_SIZE(keys), "sync answer", err) < 0)
@@ -159,6 +162,9 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
     json_t *rec = json_object_get(j, "reconcile");
     if (rec && !json_is_boolean(rec))
         return bo_error_set(err, BO_E_INVALID, "sync answer: reconcile must be a boolean");
+    json_t *regv = json_object_get(j, "register");
+    if (regv && !json_is_boolean(regv))
+        return bo_error_set(err, BO_E_INVALID, "sync answer: register must be a boolean");
     /* Each item is checked when it is done (task_io.h): a bad one is
      * answered with its error, never fails the answer. */
     json_t *reads = json_object_get(j, "reads");
@@ -170,6 +176,7 @@ int sync_answer_parse(json_t *j, struct sync_answer *ret, bo_error_t *err)
         return bo_error_set(err, BO_E_INVALID, "sync answer: execs must be an array of at most %d items",
                             SYNC_MAX_READS);
     struct sync_answer a = {.heartbeat_ms = hb ? json_integer_value(hb) : 0, .reconcile = json_is_true(rec),
+                            .register_asked = json_is_true(regv),
                             .reads = reads ? json_incref(reads) : json_array(),
                             .execs = execs ? json_incref(execs) : json_array()};
     size_t i;
@@ -282,6 +289,7 @@ int sync_new(const char *scheduler_url, json_t *registration, struct journal *j,
     s->journal = j;
     s->hooks = *hooks;
     s->boot_pending = true;
+    s->send_registration = true;
     s->poll_ms = SYNC_LONG_POLL_MS;
     *ret = s;
     return 0;
@@ -347,7 +355,12 @@ static int start_transfer(struct sync *s, struct request *r, const char *url, co
 
 static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
 {
-    json_t *body = json_deep_copy(s->registration);
+    /* The registration only when the scheduler may not hold it (boot, after
+     * a failure, when asked): it is most of an idle agent's request, and
+     * the scheduler would parse and compare it each time. */
+    bool with_registration = s->send_registration || s->boot_pending;
+    json_t *body = with_registration ? json_deep_copy(s->registration)
+                                     : json_pack("{s:O}", "agent_id", json_object_get(s->registration, "agent_id"));
     json_t *updates = NULL;
     if (journal_list(s->journal, SYNC_MAX_UPDATES, &updates, err) < 0) {
         json_decref(body);
@@ -374,6 +387,7 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
     r->leaving = s->leaving;
     r->wait_ms = wait_ms;
     r->boot = s->boot_pending;
+    r->registration = with_registration;
     r->inventory = r->boot || bo_mono_ms() - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
     json_object_set_new(body, "updates", updates);
     json_object_set_new(body, "wait_ms", json_integer(wait_ms));
@@ -552,6 +566,9 @@ static void request_failed(struct sync *s, const char *why)
      * given up on us meanwhile and replaced our tasks elsewhere. */
     s->sent_seq = 0;
     s->inventory_at = INT64_MIN / 2;
+    /* ... and the registration: it may be a new scheduler, or one that
+     * lost its store. */
+    s->send_registration = true;
     if (s->failures == 1)
         log_warn("sync with scheduler failed: %s (retrying every %d ms at most)", why, BACKOFF_MAX_MS);
 }
@@ -590,6 +607,25 @@ static void request_done(struct sync *s, struct request *r, CURLcode rc)
         return;
     }
     json_decref(j);
+    if (a.register_asked) {
+        sync_answer_clear(&a);
+        /* Asked for what this request carried: a scheduler that can never
+         * be satisfied; back off as after a failure instead of spinning. */
+        if (r->registration) {
+            request_failed(s, "the scheduler asked for the registration this request carried");
+            return;
+        }
+        /* It applied nothing: send everything again with the registration
+         * and the inventory, at once. */
+        log_info("the scheduler asked for this agent's registration: sending it");
+        s->send_registration = true;
+        s->sent_seq = 0;
+        s->inventory_at = INT64_MIN / 2;
+        s->retry_at = 0;
+        return;
+    }
+    if (r->registration)
+        s->send_registration = false;
     if (s->failures > 0)
         log_info("sync with scheduler works again after %d failed attempts", s->failures);
     s->failures = 0;

@@ -67,6 +67,7 @@ struct sync_answer {
     json_t *execs;        /* `task exec` sessions (exec_session.h); never NULL */
     int64_t heartbeat_ms; /* 0: absent */
     bool reconcile;       /* the scheduler asks for the inventory now */
+    bool register_asked;  /* "register": nothing applied, send the registration now */
 };
 
 /* How long to wait before retry number `attempts` (1, 2, ...): 100 ms
@@ -98,7 +99,9 @@ struct sync_hooks {
 struct sync;
 
 /* `registration` holds agent_id, hostname, resources, port_range,
- * attributes; it is copied into every request. */
+ * attributes; it is copied into the boot request, the first request after
+ * a failed one, and a request the scheduler asked for it with
+ * `"register": true`; every other request carries only agent_id. */
 /* TLS settings of every request (copied; pointers must outlive s). */
 void sync_set_tls(struct sync *s, const struct http_tls *tls);
 int sync_new(const char *scheduler_url, json_t *registration, struct journal *j, const struct sync_hooks *hooks,

@@ -98,9 +98,10 @@ static int kill_stray(struct sched_agent *a, struct sync_reply *rep, const char 
     return 0;
 }
 
-/* The registration every sync carries, of the right types: what the
- * json_unpack_ex formats in register_agent accept, read without parsing a
- * format on each of the three syncs per task started. False: let
+/* The registration a sync carries (boot, after a failure, when asked), of
+ * the right types: what the json_unpack_ex formats in register_agent
+ * accept, read without parsing a format on each such sync (old agents
+ * send it on all of them). False: let
  * json_unpack_ex decide and word the error. */
 struct registration {
     const char *id, *hostname;
@@ -593,9 +594,78 @@ static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *u
     }
 }
 
+/* The fields of an agent's registration: a sync carries all of them
+ * (attributes may be absent) or none (protocol.md §3, "Registration"). */
+static const char *const registration_keys[] = {"hostname", "resources", "port_range", "attributes"};
+
+/* A bare sync: an agent_id and none of the registration's fields. Anything
+ * else (one field of several, no agent_id) goes through register_agent,
+ * which refuses it with the message it always gave. */
+static bool is_bare(json_t *body)
+{
+    if (!json_is_string(json_object_get(body, "agent_id")))
+        return false;
+    for (size_t i = 0; i < BO_ARRAY_SIZE(registration_keys); i++)
+        if (json_object_get(body, registration_keys[i]))
+            return false;
+    return true;
+}
+
+/* The agent of a bare sync, if what the scheduler holds of it can be
+ * trusted without its registration: an agent that registered with this
+ * scheduler process and is up, or down because it said it is leaving and
+ * still says so. NULL for an unknown agent, one held only from the store
+ * (UNKNOWN after a restart), one marked LOST, and one coming back from
+ * DOWN: each of those changes the agent's state, and the registration
+ * comes with that. A boot sync always carries it. */
+static struct sched_agent *trusted_agent(struct sched_state *st, json_t *body)
+{
+    struct sched_agent *a = state_agent_find(st, json_string_value(json_object_get(body, "agent_id")));
+    if (!a || json_is_true(json_object_get(body, "boot")))
+        return NULL;
+    if (a->state == AGENT_UP || (a->state == AGENT_DOWN && json_is_true(json_object_get(body, "leaving"))))
+        return a;
+    return NULL;
+}
+
+/* A bare sync of a known agent: what register_agent does besides taking
+ * the registration in. */
+static int refresh_agent(struct sched_state *st, struct sched_agent *a, json_t *body, bo_error_t *err)
+{
+    json_t *lv = json_object_get(body, "leaving");
+    if (lv && !json_is_boolean(lv))
+        return bo_error_set(err, BO_E_INVALID, "sync request: leaving must be a boolean");
+    if (a->up && json_is_true(lv))
+        lifecycle_agent_set_state(st, a, AGENT_DOWN, "it is shutting down");
+    lifecycle_agent_seen(st, a);
+    a->last_seen_wall = bo_wall_ms();
+    return 0;
+}
+
+/* The answer to a bare sync the scheduler cannot apply: nothing applied,
+ * nothing acked, send the registration now. */
+static void build_register_answer(struct sched_state *st, struct bo_buf *out)
+{
+    bo_buf_adds(out, "{\"acks\":[],\"launch\":[],\"kill\":[],\"heartbeat_ms\":");
+    bo_buf_i64(out, st->opt.agent_heartbeat_ms);
+    bo_buf_adds(out, ",\"register\":true}");
+}
+
 int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, struct bo_buf *out,
                           bool *ret_empty, bo_error_t *err)
 {
+    bool bare = is_bare(body);
+    struct sched_agent *a = NULL;
+    if (bare) {
+        if (job_ident_validate(json_string_value(json_object_get(body, "agent_id")), "agent_id", err) < 0)
+            return -1;
+        if (!(a = trusted_agent(st, body))) {
+            build_register_answer(st, out);
+            *ret_empty = false;
+            *ret_agent = NULL;
+            return 0;
+        }
+    }
     json_t *updates = json_object_get(body, "updates");
     json_t *inventory = json_object_get(body, "inventory");
     if ((updates && !json_is_array(updates)) || (inventory && !json_is_array(inventory)))
@@ -606,8 +676,7 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_age
     if (store_begin(st->store, err) < 0)
         return -1;
     struct sync_reply rep = {0};
-    struct sched_agent *a = NULL;
-    int r = register_agent(st, body, &a, err);
+    int r = bare ? refresh_agent(st, a, body, err) : register_agent(st, body, &a, err);
     json_t *u;
     size_t i;
     json_array_foreach(updates, i, u)
@@ -811,6 +880,10 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         if (!state_error_is_clean(err))
             state_fatal(st, "applying an agent sync", err->msg);
         http_reply_bo_error(req, err);
+        return;
+    }
+    if (!a) { /* asked for its registration: nothing applied, so at once */
+        reply(req, &out);
         return;
     }
     if (sch->tls) {

@@ -18,7 +18,10 @@
  * *ret_agent is the agent, the answer is appended to `out` as JSON text
  * (acks, the launches and kills due now, heartbeat_ms, ...; written
  * directly, no tree), and *ret_empty says it has nothing in it (a poll may
- * wait). Errors: BO_E_INVALID for a malformed request (nothing applied),
+ * wait). A sync without the agent's registration (a bare sync) is applied
+ * only to an agent the scheduler can trust it holds; for any other,
+ * nothing is applied, *ret_agent is NULL and the answer asks for the
+ * registration (`"register": true`), to be sent at once. Errors: BO_E_INVALID for a malformed request (nothing applied),
  * others when the store fails. The HTTP handler below is this plus the
  * long poll. */
 struct bo_buf;

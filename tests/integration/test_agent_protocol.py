@@ -286,3 +286,75 @@ def test_agent_backs_off_when_its_updates_are_not_acked(tmp_path):
         server.shutdown()
     assert rc == 0
     assert not cgroups_left(cg)
+
+
+def _agent_states(c):
+    return [a["state"] for a in c.api("/api/v1/agents")["agents"]]
+
+
+def test_agent_reregisters_after_a_scheduler_restart_and_a_lost_store(cluster):
+    """An agent sends its registration only on its boot sync, after a
+    failed sync and when asked (protocol.md §3, "Registration"): across a
+    scheduler restart it keeps its tasks, and a scheduler that lost its
+    store (a new data directory) learns it again without operator action.
+    Plain HTTP: a new data directory is a new CA, which a TLS agent would
+    rightly refuse."""
+    c = cluster
+    c.url = f"http://127.0.0.1:{c.port}"
+    c.scheduler_args += ["--insecure-listen-without-tls"]
+    c.start_scheduler()
+    c.start_agent()
+    key = "local/www-data/test/keep"
+    r = c.cli("job", "create", key, c.job_file(job_yaml("keep", 2)))
+    assert r.rc == 0, r
+    before = {i: t["id"] for i, t in c.wait_running(key, 2).items()}
+    # Restart: the same tasks keep running, the agent syncs again.
+    assert c.stop(c.sched) == 0
+    c.start_scheduler()
+    wait_for("the agent up again", lambda: _agent_states(c) == ["up"], timeout=60)
+    assert {i: t["id"] for i, t in c.wait_running(key, 2).items()} == before
+    r = c.cli("job", "create", "local/www-data/test/after", c.job_file(job_yaml("after", 1)))
+    assert r.rc == 0, r
+    c.wait_running("local/www-data/test/after", 1)
+    # A scheduler that lost its store: a new, empty data directory.
+    assert c.stop(c.sched) == 0
+    os.rename(os.path.join(c.root, "scheduler"), os.path.join(c.root, "scheduler.lost"))
+    c.start_scheduler()
+    wait_for("the agent registered with the new scheduler", lambda: _agent_states(c) == ["up"], timeout=60)
+    # The tasks it ran are unknown there: killed (reconciliation); new ones run.
+    wait_for("the unknown tasks killed", lambda: not live_executors(os.path.join(c.root, "agent")) or
+             set(live_executors(os.path.join(c.root, "agent"))).isdisjoint(before.values()), timeout=60)
+    r = c.cli("job", "create", key, c.job_file(job_yaml("keep", 2)))
+    assert r.rc == 0, r
+    c.wait_running(key, 2)
+    assert "registered with scheduler" in c.log("agent.log")
+    assert c.log("scheduler.log").count("registered: cpu") == 2  # once per store
+
+
+def test_agent_marked_lost_is_asked_for_its_registration(cluster):
+    """An agent the scheduler marked lost while its connection stayed fine
+    (it was stopped): its next sync, without the registration, applies
+    nothing and is answered with "register"; it sends the registration at
+    once and is up again, its tasks RUNNING again (reschedule: false keeps
+    them PARTITIONED meanwhile)."""
+    c = cluster
+    c.scheduler_args = ["--flap-penalty", "0", "--agent-heartbeat", "500ms", "--agent-timeout", "2s"]
+    c.start_scheduler()
+    c.start_agent()
+    key = "local/www-data/test/part"
+    spec = job_yaml("part", 1).replace("    task:", "    partition_policy: {reschedule: false}\n    task:")
+    r = c.cli("job", "create", key, c.job_file(spec))
+    assert r.rc == 0, r
+    before = c.wait_running(key, 1)[0]["id"]
+    c.agent.send_signal(signal.SIGSTOP)
+    try:
+        wait_for("the agent lost", lambda: _agent_states(c) == ["lost"], timeout=30, interval=0.1)
+        wait_for("its task PARTITIONED", lambda: c.tasks(key)[0]["state"] == "PARTITIONED", timeout=30)
+    finally:
+        c.agent.send_signal(signal.SIGCONT)
+    wait_for("the agent up again", lambda: _agent_states(c) == ["up"], timeout=60)
+    wait_for("its task RUNNING again", lambda: c.tasks(key)[0]["state"] == "RUNNING", timeout=60)
+    assert c.tasks(key)[0]["id"] == before
+    log = c.log("agent.log")
+    assert "the scheduler asked for this agent's registration" in log, log[-3000:]
+    assert "lost -> up" in c.log("scheduler.log")

@@ -8,6 +8,7 @@
 #include "base/fs.h"
 #include "harness.h"
 #include "store_fixture.h"
+#include "agent/sync.h"
 #include "scheduler/agent_sync.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
@@ -48,11 +49,14 @@ static struct sched_job *setup(struct sched_state *st)
     return j;
 }
 
-/* Send `updates` (a JSON array text, "@N" standing for instance N's current
- * task id) with `extra` fields; returns the answer. */
-static json_t *sync_with(struct sched_state *st, struct sched_job *j, const char *updates, const char *extra)
+/* Send `base` (a body's JSON text) with `updates` (a JSON array text, "@N"
+ * standing for instance N's current task id) and `extra` fields; returns
+ * the answer, and the agent it was applied to in *ret_agent (NULL: the
+ * answer asks for the registration). */
+static json_t *sync_from(struct sched_state *st, struct sched_job *j, const char *base, const char *updates,
+                         const char *extra, struct sched_agent **ret_agent)
 {
-    json_t *body = json_loads(registration, 0, NULL);
+    json_t *body = json_loads(base, 0, NULL);
     CHECK(body);
     _cleanup_free_ char *text = bo_xstrdup(updates);
     json_t *u = json_loads(text, 0, NULL);
@@ -80,7 +84,15 @@ static json_t *sync_with(struct sched_state *st, struct sched_job *j, const char
         fprintf(stderr, "  sync: %s\n", err->msg);
     CHECK(r == 0);
     json_decref(body);
+    if (ret_agent)
+        *ret_agent = a;
     return answer;
+}
+
+/* The same from an agent that sends its registration with every sync. */
+static json_t *sync_with(struct sched_state *st, struct sched_job *j, const char *updates, const char *extra)
+{
+    return sync_from(st, j, registration, updates, extra, NULL);
 }
 
 static char *acks_text(json_t *answer)
@@ -315,6 +327,165 @@ TEST(usage_is_shown_in_the_task_json_and_a_malformed_one_is_refused)
         json_decref(body);
     }
     CHECK(json_integer_value(json_object_get(j->current[0]->usage, "cpu_ms")) == 1250);
+    fixture_done(&st);
+}
+
+/* ---- syncs without the registration (protocol.md §3, "Registration") ---- */
+
+static const char bare[] = "{\"agent_id\":\"ag\"}";
+
+static bool asks_registration(json_t *answer)
+{
+    return json_is_true(json_object_get(answer, "register"));
+}
+
+TEST(bare_sync_of_a_known_agent_is_applied)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_agent *ag = state_agent_find(&st, "ag"), *a = NULL;
+    ag->last_seen_mono = 0;
+    json_t *ans = sync_from(&st, j, bare, "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"STARTING\"}]", "{\"wait_ms\":0}",
+                            &a);
+    CHECK(a == ag);
+    CHECK(!asks_registration(ans));
+    _cleanup_free_ char *acks = acks_text(ans);
+    CHECK_STR(acks, "[1]");
+    CHECK(j->current[0]->state == TASK_STARTING);
+    CHECK(ag->last_seen_mono > 0); /* seen: its timeout starts again */
+    /* What it registered with stays. */
+    CHECK_STR(ag->hostname, "aghost");
+    CHECK(ag->cpu == 8 && ag->port_lo == 31000 && ag->port_hi == 31099);
+    /* The launch of the other instance comes with it, as always. */
+    CHECK(json_array_size(json_object_get(ans, "launch")) == 1);
+    json_decref(ans);
+    fixture_done(&st);
+}
+
+TEST(bare_sync_of_an_unknown_agent_asks_for_its_registration_and_applies_nothing)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_agent *a = NULL;
+    static const char other[] = "{\"agent_id\":\"newcomer\"}";
+    json_t *ans = sync_from(&st, j, other, "[{\"seq\":1,\"task_id\":\"@0\",\"state\":\"STARTING\"}]",
+                            "{\"inventory\":[],\"wait_ms\":5000}", &a);
+    CHECK(a == NULL);
+    CHECK(asks_registration(ans));
+    CHECK(json_array_size(json_object_get(ans, "acks")) == 0);
+    CHECK(json_array_size(json_object_get(ans, "launch")) == 0);
+    CHECK(!state_agent_find(&st, "newcomer"));
+    CHECK(j->current[0]->state == TASK_ASSIGNED);
+    /* The answer is one the agent accepts. */
+    struct sync_answer sa;
+    CHECK(sync_answer_parse(ans, &sa, NULL) == 0 && sa.register_asked && sa.n_acks == 0);
+    sync_answer_clear(&sa);
+    json_decref(ans);
+    /* A malformed id is refused as before, naming the field. */
+    json_t *body = json_loads("{\"agent_id\":\"no/slash\"}", 0, NULL);
+    json_t *answer = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    CHECK(agent_sync_apply(&st, body, &a, &answer, &err) < 0);
+    CHECK(err->kind == BO_E_INVALID);
+    CHECK_CONTAINS(err->msg, "agent_id");
+    json_decref(body);
+    fixture_done(&st);
+}
+
+TEST(bare_sync_asks_for_the_registration_after_lost_down_or_at_boot)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_agent *ag = state_agent_find(&st, "ag"), *a = NULL;
+    /* Its boot sync carries the registration: a bare one is not trusted. */
+    json_t *ans = sync_from(&st, j, bare, "[]", "{\"boot\":true,\"inventory\":[]}", &a);
+    CHECK(a == NULL && asks_registration(ans));
+    json_decref(ans);
+    /* Lost (timed out): it comes back with its registration. */
+    CHECK(store_begin(st.store, NULL) == 0);
+    lifecycle_agent_set_state(&st, ag, AGENT_LOST, "test");
+    CHECK(store_commit(st.store, NULL) == 0);
+    ans = sync_from(&st, j, bare, "[{\"seq\":1,\"task_id\":\"@1\",\"state\":\"STARTING\"}]", NULL, &a);
+    CHECK(a == NULL && asks_registration(ans) && json_array_size(json_object_get(ans, "acks")) == 0);
+    CHECK(ag->state == AGENT_LOST);
+    json_decref(ans);
+    ans = sync_from(&st, j, registration, "[]", "{\"inventory\":[]}", &a);
+    CHECK(a == ag && ag->up && !asks_registration(ans));
+    json_decref(ans);
+    /* Leaving: down; its further bare syncs that still say leaving are
+     * applied (its last updates are acked), one that does not is asked
+     * for the registration. */
+    ans = sync_from(&st, j, bare, "[]", "{\"leaving\":true}", &a);
+    CHECK(a == ag && !ag->up && ag->state == AGENT_DOWN);
+    json_decref(ans);
+    ans = sync_from(&st, j, bare, "[{\"seq\":2,\"task_id\":\"nosuch\",\"state\":\"KILLED\"}]",
+                    "{\"leaving\":true}", &a);
+    CHECK(a == ag && !asks_registration(ans));
+    _cleanup_free_ char *acks = acks_text(ans);
+    CHECK_STR(acks, "[2]");
+    json_decref(ans);
+    ans = sync_from(&st, j, bare, "[]", NULL, &a);
+    CHECK(a == NULL && asks_registration(ans) && !ag->up);
+    json_decref(ans);
+    ans = sync_from(&st, j, registration, "[]", NULL, &a);
+    CHECK(a == ag && ag->up);
+    json_decref(ans);
+    fixture_done(&st);
+}
+
+TEST(partial_registration_is_refused_as_before)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    (void)j;
+    static const char *const bad[][2] = {
+        {"{\"agent_id\":\"ag\",\"hostname\":\"aghost\"}", "resources"},
+        {"{\"agent_id\":\"ag\",\"attributes\":{\"rack\":\"a\"}}", "hostname"},
+        {"{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":1,\"ram\":1,\"disk\":1}}",
+         "port_range"},
+        {"{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":1},\"port_range\":[1,2]}",
+         "sync request resources/port_range"},
+        {"{\"hostname\":\"aghost\"}", "agent_id"},
+        {"{\"agent_id\":7}", "Expected string"}, /* jansson's words, as always */
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
+        json_t *body = json_loads(bad[i][0], 0, NULL);
+        CHECK(body);
+        struct sched_agent *a = NULL;
+        json_t *answer = NULL;
+        bo_error_t err = NULL;
+        CHECK(agent_sync_apply(&st, body, &a, &answer, &err) < 0);
+        CHECK(err && err->kind == BO_E_INVALID);
+        CHECK_CONTAINS(err->msg, "sync request");
+        CHECK_CONTAINS(err->msg, bad[i][1]);
+        bo_error_free(err);
+        json_decref(body);
+    }
+    fixture_done(&st);
+}
+
+TEST(old_agent_sending_its_registration_every_time_works_as_before)
+{
+    struct sched_state st;
+    struct sched_job *j = setup(&st);
+    struct sched_agent *ag = state_agent_find(&st, "ag"), *a = NULL;
+    for (int i = 0; i < 3; i++) {
+        char ups[128];
+        snprintf(ups, sizeof(ups), "[{\"seq\":%d,\"task_id\":\"@%d\",\"state\":\"STARTING\"}]", i + 1, i % 2);
+        json_t *ans = sync_from(&st, j, registration, ups, NULL, &a);
+        CHECK(a == ag && !asks_registration(ans));
+        CHECK(json_array_size(json_object_get(ans, "acks")) == 1);
+        json_decref(ans);
+    }
+    CHECK(j->current[0]->state == TASK_STARTING && j->current[1]->state == TASK_STARTING);
+    /* A change of its resources is taken in, as always. */
+    json_t *body = json_loads(registration, 0, NULL);
+    json_object_set_new(json_object_get(body, "resources"), "cpu", json_real(4));
+    json_t *answer = NULL;
+    CHECK(agent_sync_apply(&st, body, &a, &answer, NULL) == 0);
+    CHECK(a == ag && ag->cpu == 4);
+    json_decref(answer);
+    json_decref(body);
     fixture_done(&st);
 }
 
