@@ -7,6 +7,8 @@ simulated agents speaking the real agent protocol over real connections
   BENCH_SCALE_TASKS=100000   tasks of the big run (jobs of 1,000 instances)
   BENCH_SCALE_PHASES=...     comma list, default all: small,big,get,loss,restart,mix,churn
   BENCH_SCALE_CHURN_S=20     how long the churn phase changes things
+  BENCH_SCALE_IDLE_S=3       how long the agents idle after registering (the
+                             scheduler's CPU meanwhile is printed)
   BENCH_SCALE_MAX=50000      then the most agents one scheduler takes: that many
                              start at once (open file limits raised for both
                              processes), the run stops when all registered or
@@ -341,7 +343,7 @@ def run(bin_dir, harness, n_agents, n_tasks, phases, say=print, sched_args=(), a
         say(f"  {n_agents} agents registered in {fig['register_s']:.2f} s")
         # Idle: a few heartbeats with nothing to do.
         cpu0, i0 = proc_cpu_ms(c.sched.pid), time.monotonic()
-        time.sleep(3)
+        time.sleep(env_int("BENCH_SCALE_IDLE_S", 3))
         fig["idle_sched_cpu_pct"] = (proc_cpu_ms(c.sched.pid) - cpu0) / 10 / (time.monotonic() - i0)
         fig["rss_empty_mib"] = base_rss / 1024
         fig["rss_idle_agents_mib"] = proc_kib(c.sched.pid) / 1024
