@@ -358,3 +358,84 @@ def test_agent_marked_lost_is_asked_for_its_registration(cluster):
     log = c.log("agent.log")
     assert "the scheduler asked for this agent's registration" in log, log[-3000:]
     assert "lost -> up" in c.log("scheduler.log")
+
+
+def test_agent_sends_its_registration_only_when_needed(tmp_path):
+    """The real agent against a scripted scheduler: its boot sync carries
+    the registration, later ones only agent_id; after `"register": true`
+    and after a failed sync (500) the next one carries it again; an answer
+    asking for the registration the sync carried is a failed sync."""
+    import http.server
+    import json
+    import threading
+    from conftest import BOREALIS, free_port
+
+    reg_keys = {"hostname", "resources", "port_range", "attributes"}
+    seen = []  # (has registration, boot, has inventory, status answered)
+    lock = threading.Lock()
+
+    class Fake(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            has_reg = bool(reg_keys & set(body))
+            assert not has_reg or reg_keys <= set(body), body  # all or none
+            with lock:
+                n = len(seen)
+                bare_so_far = sum(1 for s in seen if not s[0])
+                status, answer = 200, {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 100}
+                if not has_reg and bare_so_far == 2:
+                    answer["register"] = True
+                elif not has_reg and bare_so_far == 5:
+                    status, answer = 500, {"error": "scripted failure", "code": "INTERNAL"}
+                elif has_reg and n >= 1 and not body.get("boot") and sum(1 for s in seen if s[0]) == 1:
+                    answer["register"] = True  # the one sent when asked: asked again for what it carries
+                seen.append((has_reg, bool(body.get("boot")), "inventory" in body, status,
+                             "register" in answer, body.get("agent_id")))
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log = open(tmp_path / "agent.log", "wb")
+    cg = f"borealis-test-{os.getpid()}-{port}"
+    agent = subprocess.Popen([BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{port}",
+                              "--data-dir", str(tmp_path / "a"), "--executor", EXECUTOR,
+                              "--cgroup-root", cg, "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit"],
+                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        wait_for("the scripted exchange", lambda: sum(1 for s in seen if not s[0]) >= 8, timeout=60)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        rc = agent.wait(timeout=30)
+        server.shutdown()
+    assert rc == 0
+    assert not cgroups_left(cg)
+    with lock:
+        s = list(seen)
+    ids = {x[5] for x in s}
+    assert len(ids) == 1 and None not in ids, ids
+    # Boot: registration, boot, inventory. Then bare.
+    assert s[0][:3] == (True, True, True), s
+    assert not s[1][0] and not s[2][0], s
+    # The third bare one was asked for the registration: the next carries
+    # it (and the inventory), not boot.
+    i = next(k for k, x in enumerate(s) if x[4] and not x[0])
+    assert s[i + 1][:3] == (True, False, True), s
+    # After the 500, the registration again.
+    j = next(k for k, x in enumerate(s) if x[3] == 500)
+    assert s[j + 1][0], s
+    # That one was asked for what it carried: a failed sync, then the
+    # registration again.
+    k = next(k for k, x in enumerate(s) if x[4] and x[0])
+    assert k == i + 1 and s[k + 1][0], s
+    text = open(tmp_path / "agent.log").read()
+    assert "the scheduler asked for this agent's registration" in text
+    assert "asked for the registration this request carried" in text
