@@ -36,9 +36,11 @@ struct sched_reason {
 /* What a struct bo_timer in the scheduler's heap is embedded in. */
 enum { TIMER_TASK, TIMER_AGENT, TIMER_DRAIN, TIMER_UPDATE };
 
+/* 16 bytes (8 of them in every task): the time and the state share a
+ * word, 56 bits of wall ms last a million years. */
 struct task_event {
-    int64_t ts; /* wall ms */
-    enum task_state state;
+    int64_t ts : 56; /* wall ms */
+    enum task_state state : 8;
     char *message;
 };
 
@@ -74,8 +76,8 @@ struct sched_task {
     json_t *usage;     /* {cpu_ms, memory_bytes, memory_peak_bytes} last sampled by the agent; not stored */
     struct task_event events[TASK_MAX_EVENTS];
     int n_events; /* ring: the newest TASK_MAX_EVENTS */
-    int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */
     uint32_t dirty_slot; /* 1 + index in st->dirty: saved in the open batch, written at its commit; 0: none */
+    int64_t created_ms; /* wall ms; orders an instance's tasks on recovery */
 
     UT_hash_handle hh;                       /* state->tasks by id */
     struct sched_task *q_prev, *q_next;      /* pending queue */

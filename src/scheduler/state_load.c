@@ -489,7 +489,9 @@ static struct sched_task *add_task(struct sched_state *st, const char *id, unsig
     t->throttle_until = tr->throttle_until;
     t->created_ms = tr->created_ms;
     t->executor_pid = (int32_t)tr->pid;
-    t->processes = json_incref(tr->processes);
+    /* No processes reported is NULL, as for a new task (shown as `[]`):
+     * an empty jansson array would cost 120 bytes a task. */
+    t->processes = json_array_size(tr->processes) ? json_incref(tr->processes) : NULL;
     t->state_since_mono = t->pending_since_mono = bo_mono_ms();
     /* As state_task_push_event, with the stored times (at most
      * TASK_MAX_EVENTS: the ring does not wrap). */
