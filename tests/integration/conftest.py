@@ -123,6 +123,64 @@ def cgroups_left(root_name):
     return left
 
 
+class FakeScheduler:
+    """A scripted scheduler and one real agent syncing with it, for tests of
+    the agent's side of the protocol. `answer(body)` gets each sync request
+    (parsed) on the server's threads and returns (status, answer). On
+    leaving the `with`, the agent is stopped (SIGTERM) and so is the server;
+    if the block raised nothing, the agent must have exited 0 and left no
+    cgroup. The agent logs to tmp_path/agent.log, its data dir is
+    tmp_path/a."""
+
+    def __init__(self, tmp_path, answer, agent_args=()):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                status, body = answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.tmp_path = tmp_path
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.cgroup = f"borealis-test-{os.getpid()}-{self.port}"
+        self.agent_args = list(agent_args)
+        self.agent = None
+        self.rc = None
+
+    def __enter__(self):
+        import threading
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        with open(self.tmp_path / "agent.log", "wb") as log:
+            self.agent = subprocess.Popen(
+                [BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{self.port}",
+                 "--data-dir", str(self.tmp_path / "a"), "--executor", EXECUTOR, "--cgroup-root", self.cgroup,
+                 "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit"] + self.agent_args,
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        return self
+
+    def log(self):
+        return open(self.tmp_path / "agent.log").read()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.agent.send_signal(signal.SIGTERM)
+        self.rc = self.agent.wait(timeout=30)
+        self.server.shutdown()
+        self.server.server_close()
+        if exc_type is None:
+            assert self.rc == 0, self.log()[-3000:]
+            assert not cgroups_left(self.cgroup)
+        return False
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode

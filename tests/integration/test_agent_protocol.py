@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import EXECUTOR, cgroups_left, pid_alive, wait_for
+from conftest import EXECUTOR, FakeScheduler, pid_alive, wait_for
 
 CONTAINER_EXECUTOR = b"/dev/.borealis-executor"
 
@@ -229,63 +229,35 @@ def test_agent_backs_off_when_its_updates_are_not_acked(tmp_path):
     """Against a scheduler that never acks (an older or broken one), an
     agent with more updates queued than one request carries must not resend
     in a loop: it waits with backoff and says so."""
-    import http.server
-    import json
     import threading
     import time
-    from conftest import BOREALIS, free_port
 
     requests = []
     launched = threading.Event()
 
-    class Fake(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
+    def answer(body):
+        requests.append((time.monotonic(), len(body.get("updates", []))))
+        reply = {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 10000}
+        if not launched.is_set():
+            # 600 launches the agent refuses (no processes): 600 FAILED
+            # updates, more than one request carries.
+            launched.set()
+            reply["launch"] = [{"task_id": f"bad-{i}", "job": "local/r/e/n", "instance": 0,
+                                "ports": {}, "task": {}} for i in range(600)]
+        elif body.get("wait_ms", 0) > 0:
+            time.sleep(min(body["wait_ms"], 2000) / 1000)
+        return 200, reply
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            requests.append((time.monotonic(), len(body.get("updates", []))))
-            answer = {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 10000}
-            if not launched.is_set():
-                # 600 launches the agent refuses (no processes): 600 FAILED
-                # updates, more than one request carries.
-                launched.set()
-                answer["launch"] = [{"task_id": f"bad-{i}", "job": "local/r/e/n", "instance": 0,
-                                     "ports": {}, "task": {}} for i in range(600)]
-            elif body.get("wait_ms", 0) > 0:
-                time.sleep(min(body["wait_ms"], 2000) / 1000)
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    log = open(tmp_path / "agent.log", "wb")
-    cg = f"borealis-test-{os.getpid()}-{port}"
-    agent = subprocess.Popen([BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{port}",
-                              "--data-dir", str(tmp_path / "a"), "--executor", EXECUTOR,
-                              "--cgroup-root", cg, "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit"],
-                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    try:
+    with FakeScheduler(tmp_path, answer) as fake:
         wait_for("updates sent", lambda: any(n > 0 for _, n in requests), timeout=30)
         first = next(t for t, n in requests if n > 0)
         wait_for("5 s of resending", lambda: time.monotonic() > first + 5, timeout=10, interval=0.5)
         resent = [t for t, n in requests if first <= t <= first + 5]
         # Backoff from 100 ms doubling: a handful; a loop: thousands.
         assert len(resent) < 30, len(resent)
-        text = open(tmp_path / "agent.log").read()
+        text = fake.log()
         assert "resending with backoff" in text
         assert "launch refused by the agent" in text
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        rc = agent.wait(timeout=30)
-        server.shutdown()
-    assert rc == 0
-    assert not cgroups_left(cg)
 
 
 def _agent_states(c):
@@ -365,59 +337,31 @@ def test_agent_sends_its_registration_only_when_needed(tmp_path):
     the registration, later ones only agent_id; after `"register": true`
     and after a failed sync (500) the next one carries it again; an answer
     asking for the registration the sync carried is a failed sync."""
-    import http.server
-    import json
     import threading
-    from conftest import BOREALIS, free_port
 
     reg_keys = {"hostname", "resources", "port_range", "attributes"}
     seen = []  # (has registration, boot, has inventory, status answered)
     lock = threading.Lock()
 
-    class Fake(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
+    def answer(body):
+        has_reg = bool(reg_keys & set(body))
+        assert not has_reg or reg_keys <= set(body), body  # all or none
+        with lock:
+            n = len(seen)
+            bare_so_far = sum(1 for s in seen if not s[0])
+            status, reply = 200, {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 100}
+            if not has_reg and bare_so_far == 2:
+                reply["register"] = True
+            elif not has_reg and bare_so_far == 5:
+                status, reply = 500, {"error": "scripted failure", "code": "INTERNAL"}
+            elif has_reg and n >= 1 and not body.get("boot") and sum(1 for s in seen if s[0]) == 1:
+                reply["register"] = True  # the one sent when asked: asked again for what it carries
+            seen.append((has_reg, bool(body.get("boot")), "inventory" in body, status,
+                         "register" in reply, body.get("agent_id")))
+        return status, reply
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            has_reg = bool(reg_keys & set(body))
-            assert not has_reg or reg_keys <= set(body), body  # all or none
-            with lock:
-                n = len(seen)
-                bare_so_far = sum(1 for s in seen if not s[0])
-                status, answer = 200, {"acks": [], "launch": [], "kill": [], "heartbeat_ms": 100}
-                if not has_reg and bare_so_far == 2:
-                    answer["register"] = True
-                elif not has_reg and bare_so_far == 5:
-                    status, answer = 500, {"error": "scripted failure", "code": "INTERNAL"}
-                elif has_reg and n >= 1 and not body.get("boot") and sum(1 for s in seen if s[0]) == 1:
-                    answer["register"] = True  # the one sent when asked: asked again for what it carries
-                seen.append((has_reg, bool(body.get("boot")), "inventory" in body, status,
-                             "register" in answer, body.get("agent_id")))
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    log = open(tmp_path / "agent.log", "wb")
-    cg = f"borealis-test-{os.getpid()}-{port}"
-    agent = subprocess.Popen([BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{port}",
-                              "--data-dir", str(tmp_path / "a"), "--executor", EXECUTOR,
-                              "--cgroup-root", cg, "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit"],
-                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    try:
+    with FakeScheduler(tmp_path, answer) as fake:
         wait_for("the scripted exchange", lambda: sum(1 for s in seen if not s[0]) >= 8, timeout=60)
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        rc = agent.wait(timeout=30)
-        server.shutdown()
-    assert rc == 0
-    assert not cgroups_left(cg)
     with lock:
         s = list(seen)
     ids = {x[5] for x in s}
@@ -436,6 +380,6 @@ def test_agent_sends_its_registration_only_when_needed(tmp_path):
     # registration again.
     k = next(k for k, x in enumerate(s) if x[4] and x[0])
     assert k == i + 1 and s[k + 1][0], s
-    text = open(tmp_path / "agent.log").read()
+    text = fake.log()
     assert "the scheduler asked for this agent's registration" in text
     assert "asked for the registration this request carried" in text

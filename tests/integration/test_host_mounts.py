@@ -2,11 +2,8 @@
 scheduler's --host-mount-allow (refused at create otherwise), checked again
 by the agent on the resolved path at every launch (its own
 --host-mount-allow), read-only unless the job says rw."""
-import http.server
-import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -14,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BOREALIS, EXECUTOR, Cluster, cgroups_left, free_port, wait_for
+from conftest import Cluster, FakeScheduler, wait_for
 
 PROBE = """
 jobs:
@@ -198,51 +195,28 @@ def test_the_agent_refuses_a_forged_launch(tmp_path):
                 ("up", task(f"{allowed}/up")), ("proc", task(str(allowed), "/proc")),
                 ("agentdata", task(str(tmp_path / "a" / "sandboxes")))]
 
-    class Fake(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
+    def answer(body):
+        for u in body.get("updates", []):
+            updates[u["task_id"]] = u
+        reply = {"acks": [u["seq"] for u in body.get("updates", []) if "seq" in u], "launch": [],
+                 "kill": [], "heartbeat_ms": 200}
+        if sent.is_set() and body.get("wait_ms", 0) > 0 and not body.get("updates"):
+            time.sleep(0.2)
+        if not sent.is_set():
+            sent.set()
+            reply["launch"] = [{"task_id": f"www-data-devel-forged-{i}-{name}", "job": "local/www-data/devel/forged",
+                                "instance": i, "ports": {}, "task": t} for i, (name, t) in enumerate(launches)]
+        return 200, reply
 
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            for u in body.get("updates", []):
-                updates[u["task_id"]] = u
-            answer = {"acks": [u["seq"] for u in body.get("updates", []) if "seq" in u], "launch": [],
-                      "kill": [], "heartbeat_ms": 200}
-            if sent.is_set() and body.get("wait_ms", 0) > 0 and not body.get("updates"):
-                time.sleep(0.2)
-            if not sent.is_set():
-                sent.set()
-                answer["launch"] = [{"task_id": f"www-data-devel-forged-{i}-{name}", "job": "local/www-data/devel/forged",
-                                     "instance": i, "ports": {}, "task": t} for i, (name, t) in enumerate(launches)]
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    log = open(tmp_path / "agent.log", "wb")
-    cg = f"borealis-test-{os.getpid()}-{port}"
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "sandboxes").mkdir()
-    agent = subprocess.Popen([BOREALIS, "agent", "--scheduler", f"http://127.0.0.1:{port}",
-                              "--data-dir", str(tmp_path / "a"), "--executor", EXECUTOR,
-                              "--cgroup-root", cg, "--cpu", "1", "--ram", "1GiB", "--cleanup-on-exit",
-                              "--host-mount-allow", str(allowed), "--host-mount-allow", str(tmp_path)],
-                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    try:
+    with FakeScheduler(tmp_path, answer,
+                       ["--host-mount-allow", str(allowed), "--host-mount-allow", str(tmp_path)]) as fake:
         def all_failed():
             ends = {k: u for k, u in updates.items() if u.get("state") == "FAILED"}
             return len(ends) == len(launches) and ends
         ends = wait_for("every forged launch FAILED", all_failed, timeout=60)
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        rc = agent.wait(timeout=30)
-        server.shutdown()
-    text = open(tmp_path / "agent.log").read()
+    text = fake.log()
     msg = {k.rsplit("-", 1)[1]: u.get("message", "") for k, u in ends.items()}
     assert "`/etc` is not under a path this agent allows" in msg["etc"], (msg, text)
     assert "must not be `/`" in msg["root"], msg
@@ -250,5 +224,3 @@ def test_the_agent_refuses_a_forged_launch(tmp_path):
     assert "resolves to `" + str(tmp_path) + "`" in msg["up"] and "would show the agent's data dir" in msg["up"], msg
     assert "would cover the container's /proc" in msg["proc"], msg
     assert "would show the agent's data dir" in msg["agentdata"], msg
-    assert rc == 0
-    assert not cgroups_left(cg)
