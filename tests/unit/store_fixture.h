@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "harness.h"
+#include "scheduler/agent_sync.h"
 #include "scheduler/state.h"
 #include "store/store.h"
 
@@ -72,6 +73,24 @@ static inline struct sched_agent *fixture_agent(struct sched_state *st, const ch
     state_agent_add(st, a);
     CHECK(state_save_agent(st, a, NULL) == 0);
     return a;
+}
+
+/* Apply the sync request `body` (taken) as an agent would send it; it must
+ * succeed. Returns its answer; *ret_agent (if not NULL) is the agent it
+ * applied to (NULL when the scheduler asked for the registration). */
+static inline json_t *fixture_sync(struct sched_state *st, json_t *body, struct sched_agent **ret_agent)
+{
+    struct sched_agent *a = NULL;
+    json_t *answer = NULL;
+    _cleanup_error_ bo_error_t err = NULL;
+    int r = agent_sync_apply(st, body, &a, &answer, &err);
+    if (r < 0)
+        fprintf(stderr, "  sync: %s\n", err->msg);
+    CHECK(r == 0);
+    json_decref(body);
+    if (ret_agent)
+        *ret_agent = a;
+    return answer;
 }
 
 #endif

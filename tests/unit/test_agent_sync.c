@@ -76,17 +76,7 @@ static json_t *sync_from(struct sched_state *st, struct sched_job *j, const char
         json_object_update(body, e);
         json_decref(e);
     }
-    struct sched_agent *a = NULL;
-    json_t *answer = NULL;
-    _cleanup_error_ bo_error_t err = NULL;
-    int r = agent_sync_apply(st, body, &a, &answer, &err);
-    if (r < 0)
-        fprintf(stderr, "  sync: %s\n", err->msg);
-    CHECK(r == 0);
-    json_decref(body);
-    if (ret_agent)
-        *ret_agent = a;
-    return answer;
+    return fixture_sync(st, body, ret_agent);
 }
 
 /* The same from an agent that sends its registration with every sync. */

@@ -53,19 +53,6 @@ static json_t *sync_body(const char *extra)
     return body;
 }
 
-static json_t *do_sync(struct sched_state *st, json_t *body)
-{
-    struct sched_agent *a = NULL;
-    json_t *answer = NULL;
-    _cleanup_error_ bo_error_t err = NULL;
-    int r = agent_sync_apply(st, body, &a, &answer, &err);
-    if (r < 0)
-        fprintf(stderr, "  sync: %s\n", err->msg);
-    CHECK(r == 0);
-    json_decref(body);
-    return answer;
-}
-
 /* One agent, and a 4-instance job placed on it: instances 0, 1 and 3 to
  * be launched, instance 2 RUNNING and being killed. */
 static struct sched_job *setup(struct sched_state *st)
@@ -74,7 +61,7 @@ static struct sched_job *setup(struct sched_state *st)
     struct sched_options o;
     scheduler_default_options(&o);
     state_init(st, &o, s);
-    json_decref(do_sync(st, sync_body(NULL)));
+    json_decref(fixture_sync(st, sync_body(NULL), NULL));
     struct job_config *c = config();
     struct sched_job *j = NULL;
     CHECK(store_begin(s, NULL) == 0);
@@ -150,7 +137,7 @@ TEST(text_answer_is_the_tree_answer)
         "\"inventory\":[{\"task_id\":\"ghost-2\",\"state\":\"RUNNING\"},"
         "{\"task_id\":\"%s\",\"state\":\"RUNNING\"},{\"task_id\":\"%s\",\"state\":\"STARTING\"}]}",
         j->current[3]->id, j->current[2]->id, j->current[3]->id);
-    json_t *got = do_sync(&st, sync_body(extra));
+    json_t *got = fixture_sync(&st, sync_body(extra), NULL);
     json_t *acks = json_pack("[i, i]", 7, 8);
     json_t *rejected = json_pack("[{s:i, s:s}]", "seq", 7, "reason", "task `ghost-1` is unknown to the scheduler");
     json_t *strays = json_pack("[s, s]", "ghost-1", "ghost-2");
@@ -161,7 +148,7 @@ TEST(text_answer_is_the_tree_answer)
     check_equal(got, want);
     /* Every command was just sent: the next answer has none, and nothing
      * acked or rejected (what a parked poll gets). */
-    json_t *again = do_sync(&st, sync_body(NULL));
+    json_t *again = fixture_sync(&st, sync_body(NULL), NULL);
     json_t *none = json_array();
     json_t *want_none = json_pack("{s:[], s:[], s:[], s:I}", "acks", "launch", "kill", "heartbeat_ms",
                                   (json_int_t)st.opt.agent_heartbeat_ms);
@@ -193,7 +180,7 @@ TEST(reconcile_flag_and_reason_cut_inside_a_character)
     json_t *body = sync_body(NULL);
     json_object_set_new(body, "updates",
                         json_pack("[{s:i, s:s, s:s}]", "seq", 3, "task_id", id, "state", "FINISHED"));
-    json_t *got = do_sync(&st, body);
+    json_t *got = fixture_sync(&st, body, NULL);
     CHECK(json_is_true(json_object_get(got, "reconcile")));
     json_t *rej = json_array_get(json_object_get(got, "rejected"), 0);
     CHECK(json_integer_value(json_object_get(rej, "seq")) == 3);
