@@ -1,5 +1,5 @@
-/* store_fixture.h - the scratch store of a scheduler unit test, and an
- * agent as a registration makes one. Each test
+/* store_fixture.h - the scratch store of a scheduler unit test, an
+ * agent as a registration makes one, and a sync it sends. Each test
  * runs in its own process (tests/unit/run.sh): the store's directory is
  * made on first use and removed when the process exits, and every call
  * opens the same file (a test reopens it to check what a restart loads).
