@@ -7,9 +7,10 @@
  * inventory and the registration (sent again only after a failure or when
  * the scheduler asks: `"register": true`), long polls of the scheduler's heartbeat, an inventory every
  * 60 s (spread out) and whenever the scheduler asks, every update until it
- * is acked. It answers a launch like a very fast agent (updates STARTING
- * and RUNNING at once) and a kill with KILLED (LOST for a task it does not
- * have). It checks that placement never overcommits it: the resources of
+ * is acked (held, as the real agent's are: the scheduler acks them with
+ * its next answer). It answers a launch like a very fast agent (updates
+ * STARTING and RUNNING at once) and a kill with KILLED (LOST for a task it
+ * does not have). It checks that placement never overcommits it: the resources of
  * the tasks it was asked to run must fit what it offered.
  *
  *   scale_agents --port P --agents N [--first I] [--cpu C] [--ram BYTES]
@@ -295,7 +296,9 @@ static void build_request(struct agent *a, int64_t now)
         json_array_append_new(ups, ju);
     }
     a->req_inventory = a->boot || a->want_inventory || now - a->inventory_at >= INVENTORY_EVERY_MS;
-    int64_t wait = a->n_ups || a->req_inventory ? 0 : a->poll_ms;
+    /* Updates wait too, as the real agent's do: the scheduler holds a
+     * request it would only ack and acks with its next answer. */
+    int64_t wait = a->req_inventory ? 0 : a->poll_ms;
     a->req_registration = a->boot || a->send_registration;
     json_t *body = json_pack("{s:s, s:o, s:I}", "agent_id", name, "updates", ups, "wait_ms", (json_int_t)wait);
     if (a->req_registration) {

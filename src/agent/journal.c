@@ -154,12 +154,13 @@ int journal_enqueue(struct journal *j, json_t *update, int64_t *ret_seq, bo_erro
     return 0;
 }
 
-int journal_list(struct journal *j, size_t max, json_t **ret, bo_error_t *err)
+int journal_list(struct journal *j, int64_t after_seq, size_t max, json_t **ret, bo_error_t *err)
 {
     sqlite3_stmt *st;
-    if (prepare(j, "SELECT seq, json FROM updates ORDER BY seq LIMIT ?", &st, err) < 0)
+    if (prepare(j, "SELECT seq, json FROM updates WHERE seq > ? ORDER BY seq LIMIT ?", &st, err) < 0)
         return -1;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

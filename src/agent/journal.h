@@ -36,8 +36,9 @@ void journal_close(struct journal *j);
 int journal_begin(struct journal *j, bo_error_t *err);
 int journal_commit(struct journal *j, bo_error_t *err);
 int journal_enqueue(struct journal *j, json_t *update, int64_t *ret_seq, bo_error_t *err);
-/* Oldest unacked updates first, at most `max`, as a new JSON array. */
-int journal_list(struct journal *j, size_t max, json_t **ret, bo_error_t *err);
+/* Oldest unacked updates after seq `after_seq` (0: all) first, at most
+ * `max`, as a new JSON array. */
+int journal_list(struct journal *j, int64_t after_seq, size_t max, json_t **ret, bo_error_t *err);
 /* Highest seq in the journal (0 if empty). */
 int journal_last_seq(struct journal *j, int64_t *ret, bo_error_t *err);
 /* Delete an acked update; an unknown seq is not an error. */

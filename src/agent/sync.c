@@ -28,6 +28,7 @@ struct request {
     bool registration; /* it carried the registration */
     bool inventory;
     size_t n_updates; /* updates carried */
+    int64_t last_seq; /* the newest of them (0: none) */
     bool leaving;
     bool reply; /* a task read's reply (POST /api/v1/agents/reads), not a sync */
     char errbuf[CURL_ERROR_SIZE];
@@ -353,7 +354,9 @@ int sync_in_flight(const struct sync *s)
 static int start_transfer(struct sync *s, struct request *r, const char *url, const char *text, int64_t timeout_ms,
                           bo_error_t *err);
 
-static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
+/* A request carrying the updates after after_seq (those up to it are in
+ * flight in a held request) that the scheduler may hold for wait_ms. */
+static int start_request(struct sync *s, int64_t wait_ms, int64_t after_seq, bo_error_t *err)
 {
     /* The registration only when the scheduler may not hold it (boot, after
      * a failure, when asked): it is most of an idle agent's request, and
@@ -362,7 +365,7 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
     json_t *body = with_registration ? json_deep_copy(s->registration)
                                      : json_pack("{s:O}", "agent_id", json_object_get(s->registration, "agent_id"));
     json_t *updates = NULL;
-    if (journal_list(s->journal, SYNC_MAX_UPDATES, &updates, err) < 0) {
+    if (journal_list(s->journal, after_seq, SYNC_MAX_UPDATES, &updates, err) < 0) {
         json_decref(body);
         return -1;
     }
@@ -371,6 +374,7 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
      * One update is at most ~12 KiB (64 processes, 1 KiB message), so at
      * least one always goes. */
     size_t bytes = 0, keep = 0;
+    int64_t last = 0;
     for (; keep < json_array_size(updates); keep++) {
         bytes += json_dumpb(json_array_get(updates, keep), NULL, 0, JSON_COMPACT);
         if (keep > 0 && bytes > SYNC_MAX_UPDATE_BYTES)
@@ -378,12 +382,15 @@ static int start_request(struct sync *s, int64_t wait_ms, bo_error_t *err)
         int64_t seq = json_integer_value(json_object_get(json_array_get(updates, keep), "seq"));
         if (seq > s->sent_seq)
             s->sent_seq = seq;
+        if (seq > last)
+            last = seq;
     }
     while (json_array_size(updates) > keep)
         json_array_remove(updates, json_array_size(updates) - 1);
     struct request *r = bo_xcalloc(1, sizeof(*r));
     r->s = s;
     r->n_updates = keep;
+    r->last_seq = last;
     r->leaving = s->leaving;
     r->wait_ms = wait_ms;
     r->boot = s->boot_pending;
@@ -513,11 +520,16 @@ static void start_due_requests(struct sync *s)
     if (s->n_inflight == 0) {
         bool inventory_due = s->boot_pending || now - s->inventory_at >= SYNC_INVENTORY_EVERY_MS;
         bool say_leaving = s->leaving && !s->left;
-        r = start_request(s, fresh || inventory_due || say_leaving ? 0 : s->poll_ms, &err);
+        /* New updates may wait too: the scheduler holds a request whose
+         * answer would only ack them, and acks them with its next answer
+         * (docs/protocol.md "Held acks"), which saves a request per task
+         * state change. What comes meanwhile goes at once, below. */
+        r = start_request(s, inventory_due || say_leaving ? 0 : s->poll_ms, 0, &err);
     } else if ((fresh || (s->leaving && !s->inflight[0]->leaving)) && !s->inflight[0]->boot &&
                s->inflight[0]->wait_ms > 0) {
-        /* A long poll is parked at the scheduler: send new updates now. */
-        r = start_request(s, 0, &err);
+        /* A long poll is parked at the scheduler: send new updates now,
+         * not those it carries (if it fails, they go again after it). */
+        r = start_request(s, 0, s->inflight[0]->last_seq, &err);
     }
     if (r < 0 && err->kind == BO_E_IO) {
         s->fatal = err; /* the journal cannot be read */

@@ -17,11 +17,12 @@
 #include "scheduler/task_read.h"
 
 /* Kept on the request across a suspend, so the resumed call knows whose
- * commands to send (a parked poll: only an answer with nothing in it
- * parks, so it acked nothing), or what to answer once the store holds
- * what the answer acks (a deferred answer). */
+ * commands to send and which acks it holds (a parked poll: only an answer
+ * with nothing in it but acks parks), or what to answer once the store
+ * holds what the answer acks (a deferred answer). */
 struct sync_ctx {
     char *agent_id;
+    char *acks;   /* parked: the acks held, as JSON array elements ("17,18"); NULL for none */
     char *answer; /* deferred: JSON text sent as is after the group commit */
     struct sync_ctx *next;
     struct http_request *req;
@@ -31,6 +32,7 @@ static void sync_ctx_free(void *p)
 {
     struct sync_ctx *c = p;
     free(c->agent_id);
+    free(c->acks);
     free(c->answer);
     free(c);
 }
@@ -483,9 +485,9 @@ static void add_json_field(struct bo_buf *b, const char *key, json_t *v)
  * batch in about 4 ms a task, so a bounded batch keeps its loop (and its
  * heartbeat and status updates) turning; the rest go with its next sync,
  * which is answered at once (has_work stays set). Returns whether the
- * answer is empty: nothing acked, rejected, launched, killed, read or
- * exec'd (a poll with such an answer may park; one with execs must not,
- * as they are taken here). */
+ * answer holds anything but acks: something rejected, launched, killed,
+ * read or exec'd. A poll whose answer holds no more than acks may park;
+ * one with execs must not, as they are taken here. */
 static bool build_answer(struct sched_state *st, struct sched_agent *a, const struct sync_reply *rep,
                          struct bo_buf *out)
 {
@@ -515,8 +517,7 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
     json_t *reads = task_read_take(a->id, &more_reads);
     a->has_work = more || more_reads;
     json_t *execs = exec_session_take(a->id);
-    bool empty = !rep->acks.len && !launch.len && !kill.len && !rep->strays.len && !rep->rejected.len && !reads &&
-                 !execs;
+    bool work = launch.len || kill.len || rep->strays.len || rep->rejected.len || reads || execs;
     bo_buf_adds(out, "{\"acks\":[");
     add_buf(out, &rep->acks);
     bo_buf_adds(out, "],\"launch\":[");
@@ -542,7 +543,7 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
     bo_buf_add(out, "}", 1);
     bo_buf_free(&launch);
     bo_buf_free(&kill);
-    return empty;
+    return work;
 }
 
 /* "usage": [{task_id, cpu_ms, memory_bytes, memory_peak_bytes}], each
@@ -651,9 +652,10 @@ static void build_register_answer(struct sched_state *st, struct bo_buf *out)
     bo_buf_adds(out, ",\"register\":true}");
 }
 
-int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, struct bo_buf *out,
-                          bool *ret_empty, bo_error_t *err)
+int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *out, struct sync_outcome *ret,
+                          bo_error_t *err)
 {
+    *ret = (struct sync_outcome){0};
     bool bare = is_bare(body);
     struct sched_agent *a = NULL;
     if (bare) {
@@ -661,8 +663,6 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_age
             return -1;
         if (!(a = trusted_agent(st, body))) {
             build_register_answer(st, out);
-            *ret_empty = false;
-            *ret_agent = NULL;
             return 0;
         }
     }
@@ -702,8 +702,10 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_age
     if (r == 0 && usage)
         apply_usage(st, a, usage);
     if (r == 0) {
-        *ret_empty = build_answer(st, a, &rep, out);
-        *ret_agent = a;
+        ret->agent = a;
+        ret->may_wait = !build_answer(st, a, &rep, out);
+        if (ret->may_wait && rep.acks.len)
+            ret->acks = bo_xstrndup(rep.acks.p, rep.acks.len);
     }
     sync_reply_clear(&rep);
     return r < 0 ? -1 : 0;
@@ -713,18 +715,18 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
                      bo_error_t *err)
 {
     struct bo_buf out = {0};
-    struct sched_agent *a = NULL;
-    bool empty;
-    if (agent_sync_apply_text(st, body, &a, &out, &empty, err) < 0) {
+    struct sync_outcome o;
+    if (agent_sync_apply_text(st, body, &out, &o, err) < 0) {
         bo_buf_free(&out);
         return -1;
     }
+    free(o.acks);
     json_error_t jerr;
     json_t *answer = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, &jerr);
     bo_buf_free(&out);
     if (!answer)
         return bo_error_set(err, BO_E_INTERNAL, "the sync answer written is not JSON: %s", jerr.text);
-    *ret_agent = a;
+    *ret_agent = o.agent;
     *ret_answer = answer;
     return 0;
 }
@@ -828,6 +830,19 @@ static void reply(struct http_request *req, struct bo_buf *out)
     http_reply_text(req, 200, "application/json", bo_buf_steal(out));
 }
 
+/* Send it after the next group commit (agent_sync_flush): it acks what
+ * that commit makes durable. c is req's context. */
+static void defer(struct sync_ctx *c, struct http_request *req, struct bo_buf *out)
+{
+    bo_buf_add(out, "\n", 1);
+    free(c->answer);
+    c->answer = bo_buf_steal(out);
+    c->req = req;
+    c->next = deferred;
+    deferred = c;
+    http_suspend(req);
+}
+
 void agent_sync_handle(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
@@ -853,9 +868,18 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);
             return;
         }
-        struct sync_reply none = {0};
+        struct sync_reply held = {0};
+        if (c->acks)
+            bo_buf_adds(&held.acks, c->acks);
         struct bo_buf out = {0};
-        build_answer(st, a, &none, &out);
+        build_answer(st, a, &held, &out);
+        sync_reply_clear(&held);
+        if (c->acks && store_has_deferred(st->store)) {
+            /* Resumed in the pass that applied it (a newer poll replaced
+             * it): its acks wait for the group commit like any. */
+            defer(c, req, &out);
+            return;
+        }
         reply(req, &out);
         return;
     }
@@ -868,10 +892,11 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     _cleanup_error_ bo_error_t err = NULL;
     json_int_t wait_ms = json_integer_value(json_object_get(body, "wait_ms"));
-    struct sched_agent *a = NULL;
     struct bo_buf out = {0};
-    bool empty = false;
-    int r = agent_sync_apply_text(st, body, &a, &out, &empty, &err);
+    struct sync_outcome o;
+    int r = agent_sync_apply_text(st, body, &out, &o, &err);
+    struct sched_agent *a = o.agent;
+    _cleanup_free_ char *acks = o.acks;
     json_decref(body);
     if (r < 0) {
         bo_buf_free(&out);
@@ -892,9 +917,13 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         agent_auth_seen(&sch->agent_auth, a->id);
         http_trust_peer_address(req);
     }
-    if (empty && wait_ms > 0) {
+    if (o.may_wait && wait_ms > 0) {
+        /* Nothing to say but acks: held like an empty poll, the acks going
+         * with the next answer (docs/protocol.md "Held acks"). */
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
         c->agent_id = bo_xstrdup(a->id);
+        c->acks = acks;
+        acks = NULL;
         bo_buf_free(&out);
         req->user = c;
         req->user_free = sync_ctx_free;
@@ -908,14 +937,9 @@ void agent_sync_handle(struct http_request *req, void *ctx)
     }
     if (store_has_deferred(st->store)) {
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
-        bo_buf_add(&out, "\n", 1);
-        c->answer = bo_buf_steal(&out);
-        c->req = req;
-        c->next = deferred;
-        deferred = c;
         req->user = c;
         req->user_free = sync_ctx_free;
-        http_suspend(req);
+        defer(c, req, &out);
         return;
     }
     reply(req, &out);

@@ -15,18 +15,23 @@
  * batch: register or refresh the agent, apply its updates, reconcile its
  * inventory, commit deferred (store_commit_deferred: durable at the next
  * store_flush, which must come before the answer is sent). On success
- * *ret_agent is the agent, the answer is appended to `out` as JSON text
- * (acks, the launches and kills due now, heartbeat_ms, ...; written
- * directly, no tree), and *ret_empty says it has nothing in it (a poll may
- * wait). A sync without the agent's registration (a bare sync) is applied
- * only to an agent the scheduler can trust it holds; for any other,
- * nothing is applied, *ret_agent is NULL and the answer asks for the
- * registration (`"register": true`), to be sent at once. Errors: BO_E_INVALID for a malformed request (nothing applied),
- * others when the store fails. The HTTP handler below is this plus the
- * long poll. */
+ * the answer is appended to `out` as JSON text (acks, the launches and
+ * kills due now, heartbeat_ms, ...; written directly, no tree) and *ret
+ * says what it holds. A sync without the agent's registration (a bare
+ * sync) is applied only to an agent the scheduler can trust it holds; for
+ * any other, nothing is applied, ret->agent is NULL and the answer asks
+ * for the registration (`"register": true`), to be sent at once. Errors:
+ * BO_E_INVALID for a malformed request (nothing applied), others when the
+ * store fails. The HTTP handler below is this plus the long poll. */
 struct bo_buf;
-int agent_sync_apply_text(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, struct bo_buf *out,
-                          bool *ret_empty, bo_error_t *err);
+struct sync_outcome {
+    struct sched_agent *agent; /* NULL: the registration was asked for */
+    bool may_wait;             /* the answer holds nothing but acks: the request may be held */
+    char *acks;                /* when may_wait, its acks as JSON array elements ("17,18"); NULL for none; freed
+                                  by the caller */
+};
+int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *out, struct sync_outcome *ret,
+                          bo_error_t *err);
 /* The same with the answer parsed back into *ret_answer (new reference):
  * for tests, fuzz/ and benchmarks, which so check the text the agents get
  * (BO_E_INTERNAL if it is not JSON). */

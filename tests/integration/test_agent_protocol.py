@@ -383,3 +383,70 @@ def test_agent_sends_its_registration_only_when_needed(tmp_path):
     text = fake.log()
     assert "the scheduler asked for this agent's registration" in text
     assert "asked for the registration this request carried" in text
+
+
+def test_an_update_sync_that_may_wait_is_held_and_acked_with_the_next_answer(cluster):
+    """docs/protocol.md "Held acks", as a fake agent over the real protocol:
+    a sync whose answer would only ack waits like an empty poll; its
+    updates are applied at once, and their acks go with the next answer
+    (here a launch); a newer request of the agent answers it at once."""
+    import json
+    import threading
+    c = cluster
+    c.scheduler_args = ["--agent-heartbeat", "10s", "--agent-timeout", "1m"]
+    c.start_scheduler()
+    aid = f"fake-held-{c.port}"
+    status, answer, ctx = c.enrol(aid)
+    assert status == 200, answer
+
+    def sync(updates=(), wait_ms=0):
+        body = {"agent_id": aid, "hostname": aid, "resources": {"cpu": 4, "ram": 1 << 32, "disk": 1 << 30},
+                "port_range": [41000, 41099], "wait_ms": wait_ms, "updates": list(updates)}
+        status, text = c.api_raw("/api/v1/agents/sync", "POST", json.dumps(body).encode(), context=ctx, auth=False)
+        assert status == 200, text
+        return json.loads(text)
+
+    def held(updates, wait_ms=8000):
+        """The sync in a thread: (thread, [its answer once it came])."""
+        got = []
+        t = threading.Thread(target=lambda: got.append(sync(updates, wait_ms)), daemon=True)
+        t.start()
+        return t, got
+
+    def ups(seq, task_id):
+        return [{"seq": seq, "task_id": task_id, "state": "STARTING", "message": ""},
+                {"seq": seq + 1, "task_id": task_id, "state": "RUNNING", "message": ""}]
+
+    def task_state(task_id):
+        return c.api("/api/v1/tasks/" + task_id)["state"]
+
+    def create(name):
+        r = c.cli("job", "create", f"local/www-data/test/{name}", c.job_file(job_yaml(name, 1), name=f"{name}.yaml"))
+        assert r.rc == 0, r
+
+    sync()
+    create("held1")
+    first = []
+    wait_for("the first launch", lambda: first.extend(sync().get("launch", [])) or first, timeout=30)
+    t1 = first[0]["task_id"]
+
+    # Updates with a wait: applied at once, the request held.
+    a, got_a = held(ups(1, t1))
+    wait_for(f"{t1} RUNNING at the scheduler", lambda: task_state(t1) == "RUNNING", timeout=30)
+    assert a.is_alive() and not got_a, got_a
+    # The next launch answers it, with the held acks.
+    create("held2")
+    a.join(timeout=30)
+    assert got_a, "the held sync was not answered by the next launch"
+    assert sorted(got_a[0]["acks"]) == [1, 2], got_a
+    assert [x["job"] for x in got_a[0]["launch"]] == ["local/www-data/test/held2"], got_a
+    t2 = got_a[0]["launch"][0]["task_id"]
+
+    # A newer request of the agent answers a held one at once.
+    b, got_b = held(ups(3, t2))
+    wait_for(f"{t2} RUNNING at the scheduler", lambda: task_state(t2) == "RUNNING", timeout=30)
+    assert b.is_alive() and not got_b, got_b
+    poll, _ = held([], wait_ms=200)
+    b.join(timeout=30)
+    assert got_b and sorted(got_b[0]["acks"]) == [3, 4] and not got_b[0]["launch"], got_b
+    poll.join(timeout=30)

@@ -104,7 +104,7 @@ static void clear_launch(struct sync_launch *l)
 static char *update_states(struct journal *j)
 {
     json_t *list = NULL;
-    CHECK(journal_list(j, 100, &list, NULL) == 0);
+    CHECK(journal_list(j, 0, 100, &list, NULL) == 0);
     char *out = bo_xstrdup("");
     size_t i;
     json_t *u;
@@ -229,7 +229,7 @@ TEST(launch_is_recorded_before_the_executor_starts)
     _cleanup_free_ char *states = update_states(e.j);
     CHECK_STR(states, "LOST");
     json_t *list = NULL;
-    CHECK(journal_list(e.j, 10, &list, NULL) == 0);
+    CHECK(journal_list(e.j, 0, 10, &list, NULL) == 0);
     CHECK_CONTAINS(json_string_value(json_object_get(json_array_get(list, 0), "message")), "while launching");
     CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "cause")), "agent_restart");
     CHECK(json_is_null(json_object_get(json_array_get(list, 0), "executor_pid")));
@@ -268,7 +268,7 @@ TEST(kill_before_the_executor_is_ready_is_reported_killed)
 static json_t *update_at(struct journal *j, size_t i)
 {
     json_t *list = NULL;
-    CHECK(journal_list(j, 100, &list, NULL) == 0);
+    CHECK(journal_list(j, 0, 100, &list, NULL) == 0);
     json_t *u = json_incref(json_array_get(list, i));
     json_decref(list);
     CHECK(u);
