@@ -167,6 +167,13 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
                             (unsigned long long)o->max_agent_ram, (unsigned long long)o->max_agent_disk);
     if (attrs && !json_is_object(attrs))
         return bo_error_set(err, BO_E_INVALID, "sync request: attributes must be an object");
+    const char *aname;
+    json_t *aval;
+    json_object_foreach(attrs, aname, aval)
+    {
+        if (!json_is_string(aval)) /* placement compares strings (the parser refuses a NUL in one) */
+            return bo_error_set(err, BO_E_INVALID, "sync request: attribute `%.64s` must be a string", aname);
+    }
     json_t *lv = json_object_get(body, "leaving");
     if (lv && !json_is_boolean(lv))
         return bo_error_set(err, BO_E_INVALID, "sync request: leaving must be a boolean");
@@ -181,7 +188,6 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         a = bo_xcalloc(1, sizeof(*a));
         a->id = bo_xstrdup(id);
         a->hostname = bo_xstrdup(hostname);
-        a->attributes = json_object();
         state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
         state_agent_add(st, a);
         changed = true;
@@ -205,9 +211,8 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
         state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
         changed = true;
     }
-    if (attrs && !json_equal(attrs, a->attributes)) {
-        json_decref(a->attributes);
-        a->attributes = json_deep_copy(attrs);
+    if (attrs && !state_agent_attrs_equal(a, attrs)) {
+        state_agent_set_attrs(a, attrs);
         changed = true;
     }
     if (!a->up && !leaving) {

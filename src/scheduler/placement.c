@@ -22,10 +22,6 @@ static bool fits(const struct sched_agent *a, const struct task_config *tc)
     return a->ports_free >= tc->n_ports;
 }
 
-static const char *attribute(const struct sched_agent *a, const char *name)
-{
-    return json_string_value(json_object_get(a->attributes, name));
-}
 
 /* Active instances of one job per agent and per attribute value, built
  * once per job per pass and kept current as the pass assigns: spread and
@@ -91,13 +87,11 @@ static void spread_add(struct spread_job *sj, const struct sched_agent *a)
         HASH_ADD_PTR(sj->by_agent, key, c);
     }
     c->n++;
-    const char *name;
-    json_t *v;
-    json_object_foreach(a->attributes, name, v)
-    {
-        if (!json_is_string(v) || !counted(sj->job->config, name))
+    const char *pos = NULL, *name, *value;
+    while (state_agent_attr_next(a, &pos, &name, &value)) {
+        if (!counted(sj->job->config, name))
             continue;
-        char *k = value_key(name, json_string_value(v));
+        char *k = value_key(name, value);
         HASH_FIND_STR(sj->by_value, k, c);
         if (c) {
             free(k);
@@ -164,7 +158,7 @@ static enum verdict judge(const struct sched_agent *a, const struct job_config *
 {
     /* Dedicated agents run only the jobs that ask for them, and such jobs
      * run only there. */
-    const char *dedicated = attribute(a, CONSTRAINT_DEDICATED), *wanted = NULL;
+    const char *dedicated = state_agent_attr(a, CONSTRAINT_DEDICATED), *wanted = NULL;
     for (size_t i = 0; i < c->n_constraints; i++)
         if (strcmp(c->constraints[i].attribute, CONSTRAINT_DEDICATED) == 0)
             wanted = c->constraints[i].value;
@@ -173,13 +167,13 @@ static enum verdict judge(const struct sched_agent *a, const struct job_config *
     for (size_t i = 0; i < c->n_constraints; i++) {
         const struct job_constraint *k = &c->constraints[i];
         if (strcmp(k->attribute, CONSTRAINT_DEDICATED) != 0 && !constraint_limit(k->value) &&
-            !constraint_value_matches(k->value, attribute(a, k->attribute)))
+            !constraint_value_matches(k->value, state_agent_attr(a, k->attribute)))
             return NOT_MATCHING;
     }
     for (size_t i = 0; i < c->n_constraints; i++) {
         const struct job_constraint *k = &c->constraints[i];
         int64_t limit = constraint_limit(k->value);
-        const char *v = attribute(a, k->attribute);
+        const char *v = state_agent_attr(a, k->attribute);
         if (limit && (!v || value_count(sj, k->attribute, v) >= limit))
             return OVER_LIMIT;
     }
@@ -286,7 +280,7 @@ static struct sched_agent *choose(struct sched_state *st, const struct sched_tas
         if (!a->up || judge(a, t->config, sj) != FIT)
             continue;
         feasible++;
-        int64_t rack = value_count(sj, SPREAD_ATTRIBUTE, attribute(a, SPREAD_ATTRIBUTE));
+        int64_t rack = value_count(sj, SPREAD_ATTRIBUTE, state_agent_attr(a, SPREAD_ATTRIBUTE));
         int64_t c = spread_get(sj, a);
         uint64_t free_ram = a->ram - a->used_ram;
         if (!best || rack < best_rack || (rack == best_rack && c < best_count) ||

@@ -724,11 +724,71 @@ int state_save_job(struct sched_state *st, struct sched_job *j, bo_error_t *err)
     return save_json(st, "job", j->key, rec, err);
 }
 
+void state_agent_set_attrs(struct sched_agent *a, json_t *obj)
+{
+    struct bo_buf b = {0};
+    const char *name;
+    json_t *v;
+    json_object_foreach(obj, name, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        bo_buf_add(&b, name, strlen(name) + 1);
+        bo_buf_add(&b, json_string_value(v), strlen(json_string_value(v)) + 1);
+    }
+    free(a->attrs);
+    a->attrs_len = (uint32_t)b.len;
+    a->attrs = b.len ? bo_xrealloc(bo_buf_steal(&b), a->attrs_len) : NULL; /* no spare capacity */
+    bo_buf_free(&b);
+}
+
+bool state_agent_attr_next(const struct sched_agent *a, const char **pos, const char **name, const char **value)
+{
+    const char *p = *pos ? *pos : a->attrs;
+    if (!p || p >= a->attrs + a->attrs_len)
+        return false;
+    *name = p;
+    *value = p + strlen(p) + 1;
+    *pos = *value + strlen(*value) + 1;
+    return true;
+}
+
+const char *state_agent_attr(const struct sched_agent *a, const char *name)
+{
+    const char *pos = NULL, *n, *v;
+    while (state_agent_attr_next(a, &pos, &n, &v))
+        if (strcmp(n, name) == 0)
+            return v;
+    return NULL;
+}
+
+json_t *state_agent_attrs_json(const struct sched_agent *a)
+{
+    json_t *o = json_object();
+    const char *pos = NULL, *n, *v;
+    while (state_agent_attr_next(a, &pos, &n, &v))
+        json_object_set_new(o, n, json_string(v));
+    return o;
+}
+
+bool state_agent_attrs_equal(const struct sched_agent *a, json_t *obj)
+{
+    size_t n_a = 0;
+    const char *pos = NULL, *n, *v;
+    while (state_agent_attr_next(a, &pos, &n, &v)) {
+        const char *o = json_string_value(json_object_get(obj, n));
+        if (!o || strcmp(o, v) != 0)
+            return false;
+        n_a++;
+    }
+    return n_a == json_object_size(obj);
+}
+
 static json_t *agent_record(const struct sched_agent *a)
 {
-    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:O, s:I, s:s, s:I}", "id", a->id, "hostname",
+    return json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:o, s:I, s:s, s:I}", "id", a->id, "hostname",
                      a->hostname, "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk", (json_int_t)a->disk,
-                     "port_range", (int)a->port_lo, (int)a->port_hi, "attributes", a->attributes,
+                     "port_range", (int)a->port_lo, (int)a->port_hi, "attributes", state_agent_attrs_json(a),
                      "last_seen_ms", (json_int_t)a->last_seen_wall, "maintenance",
                      host_maintenance_name((enum host_maintenance)a->maintenance), "drain_started_ms",
                      (json_int_t)a->drain_started_ms);
@@ -848,7 +908,7 @@ void state_free(struct sched_state *st)
     HASH_ITER(hh, st->agents, a, atmp)
     {
         HASH_DEL(st->agents, a);
-        json_decref(a->attributes);
+        free(a->attrs);
         free(a->port_used);
         free(a->hostname);
         free(a->id);

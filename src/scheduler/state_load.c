@@ -291,7 +291,7 @@ static int load_agent(void *ctx, const char *id, const char *value, bo_error_t *
     a->ram = (uint64_t)ram;
     a->disk = (uint64_t)disk;
     state_agent_set_ports(a, (uint32_t)lo, (uint32_t)hi);
-    a->attributes = json_incref(attrs);
+    state_agent_set_attrs(a, attrs);
     a->last_seen_wall = seen;
     /* Unknown until it syncs with this scheduler: nothing is placed on it
      * meanwhile, and it is lost (its tasks rescheduled) if it has not

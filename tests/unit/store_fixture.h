@@ -65,7 +65,6 @@ static inline struct sched_agent *fixture_agent(struct sched_state *st, const ch
     a->ram = ram;
     a->disk = 1ULL << 30;
     state_agent_set_ports(a, 31000, 31009);
-    a->attributes = json_object();
     a->up = true;
     a->state = AGENT_UP;
     a->last_seen_mono = bo_mono_ms();

@@ -437,6 +437,10 @@ TEST(partial_registration_is_refused_as_before)
          "sync request resources/port_range"},
         {"{\"hostname\":\"aghost\"}", "agent_id"},
         {"{\"agent_id\":7}", "Expected string"}, /* jansson's words, as always */
+        /* Attributes are strings: placement compares strings. */
+        {"{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":1,\"ram\":1,\"disk\":1},"
+         "\"port_range\":[1,2],\"attributes\":{\"rack\":5}}",
+         "attribute `rack` must be a string"},
     };
     for (size_t i = 0; i < BO_ARRAY_SIZE(bad); i++) {
         json_t *body = json_loads(bad[i][0], 0, NULL);

@@ -51,8 +51,10 @@ static struct sched_agent *agent(struct sched_state *st, int i, double cpu, uint
     a->ram = ram;
     a->disk = 1ULL << 30;
     state_agent_set_ports(a, 31000, 31019);
-    a->attributes = json_loads(attrs, 0, NULL);
-    CHECK(a->attributes);
+    json_t *o = json_loads(attrs, 0, NULL);
+    CHECK(json_is_object(o));
+    state_agent_set_attrs(a, o);
+    json_decref(o);
     a->up = true;
     a->state = AGENT_UP;
     a->last_seen_mono = bo_mono_ms();
@@ -64,7 +66,7 @@ static struct sched_agent *agent(struct sched_state *st, int i, double cpu, uint
 
 static const char *attr(const struct sched_agent *a, const char *name)
 {
-    return json_string_value(json_object_get(a->attributes, name));
+    return state_agent_attr(a, name);
 }
 
 /* Active tasks of job j per value of attribute `name`, at most `limit`. */

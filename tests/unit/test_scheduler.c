@@ -668,9 +668,10 @@ static struct job_config *job_with_constraints(const char *name, int instances, 
 static struct sched_agent *agent_with(struct sched_state *st, const char *id, const char *attrs)
 {
     struct sched_agent *a = fixture_agent(st, id, 4, 1ULL << 30);
-    json_decref(a->attributes);
-    a->attributes = json_loads(attrs, 0, NULL);
-    CHECK(a->attributes);
+    json_t *o = json_loads(attrs, 0, NULL);
+    CHECK(json_is_object(o));
+    state_agent_set_attrs(a, o);
+    json_decref(o);
     return a;
 }
 
@@ -771,7 +772,9 @@ TEST(maintenance_drains_tasks_without_penalty_and_is_persisted)
         CHECK(placement_run(&st, 0, NULL) == 2);
         CHECK(on(j, a) == 2);
         struct sched_job *pin = create(&st, job_with_constraints("pin", 1, "[{\"attribute\":\"host\",\"value\":\"b\"}]"));
-        json_object_set_new(b->attributes, "host", json_string("b"));
+        json_t *host_b = json_pack("{s:s}", "host", "b");
+        state_agent_set_attrs(b, host_b);
+        json_decref(host_b);
         CHECK(placement_run(&st, 0, NULL) == 0);
         CHECK_CONTAINS(reason(pin->current[0]), "MAINTENANCE");
         to_running(&st, j->current[0]);

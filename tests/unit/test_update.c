@@ -36,7 +36,6 @@ static struct sched_agent *add_agent(struct sched_state *st, const char *id, uin
     a->ram = ram;
     a->disk = 1ULL << 30;
     state_agent_set_ports(a, 31000, 31009);
-    a->attributes = json_object();
     a->up = true;
     a->state = AGENT_UP;
     a->last_seen_mono = bo_mono_ms();
