@@ -1,5 +1,6 @@
 /* Unit tests for the base layer: parsing, sizes, errors, files. */
 #include <stdint.h>
+#include <sys/wait.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -88,6 +89,33 @@ TEST(uuid_shape)
     bo_uuid4(a);
     bo_uuid4(b);
     CHECK(strlen(a) == 36 && a[14] == '4' && strcmp(a, b) != 0);
+}
+
+/* UUIDs come from a pool of random bytes: a forked child must not hand
+ * out the parent's next ones (the pool is wiped in the child). */
+TEST(uuid_differs_after_fork)
+{
+    char mine[37];
+    bo_uuid4(mine); /* the pool is filled */
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char u[37];
+        bo_uuid4(u);
+        _exit(write(p[1], u, 36) == 36 ? 0 : 1);
+    }
+    close(p[1]);
+    char child[37] = {0};
+    CHECK(read(p[0], child, 36) == 36);
+    close(p[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char next[37];
+    bo_uuid4(next);
+    CHECK(strcmp(child, next) != 0 && strcmp(child, mine) != 0);
+    CHECK(strlen(child) == 36 && child[8] == '-' && child[14] == '4');
 }
 
 /* One duration parser for job files and command lines: a unit is always
