@@ -7,7 +7,9 @@ static void reserve(struct bo_buf *b, size_t n)
 {
     if (b->len + n + 1 <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 256;
+    /* 1 KiB first: what is written here (a task record, a sync answer) is
+     * most often a little under it; from 256 bytes, 2-3 reallocs each. */
+    size_t cap = b->cap ? b->cap : 1024;
     while (cap < b->len + n + 1)
         cap *= 2;
     b->p = bo_xrealloc(b->p, cap);
