@@ -86,7 +86,9 @@ void bo_buf_json_key(struct bo_buf *b, const char *key)
 
 char *bo_buf_steal(struct bo_buf *b)
 {
-    char *p = b->p ? b->p : bo_xstrdup("");
+    /* Trimmed to its length: what is taken may be kept a while (an answer
+     * queued to send, thousands of them at once when agents register). */
+    char *p = b->p ? bo_xrealloc(b->p, b->len + 1) : bo_xstrdup("");
     b->p = NULL;
     b->len = b->cap = 0;
     return p;

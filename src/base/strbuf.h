@@ -22,7 +22,8 @@ void bo_buf_i64(struct bo_buf *b, int64_t v);
 void bo_buf_json_str(struct bo_buf *b, const char *s);
 /* `"key":` */
 void bo_buf_json_key(struct bo_buf *b, const char *key);
-/* Take the text (heap, NUL-terminated, "" if empty); the buffer is empty after. */
+/* Take the text (heap, NUL-terminated, no spare capacity, "" if empty); the
+ * buffer is empty after. */
 char *bo_buf_steal(struct bo_buf *b);
 void bo_buf_free(struct bo_buf *b);
 

@@ -738,7 +738,7 @@ void state_agent_set_attrs(struct sched_agent *a, json_t *obj)
     }
     free(a->attrs);
     a->attrs_len = (uint32_t)b.len;
-    a->attrs = b.len ? bo_xrealloc(bo_buf_steal(&b), a->attrs_len) : NULL; /* no spare capacity */
+    a->attrs = b.len ? bo_buf_steal(&b) : NULL;
     bo_buf_free(&b);
 }
 
