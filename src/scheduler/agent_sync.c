@@ -21,7 +21,7 @@
  * with nothing in it but acks parks), or what to answer once the store
  * holds what the answer acks (a deferred answer). */
 struct sync_ctx {
-    char *agent_id;
+    struct sched_agent *agent;
     char *acks;   /* parked: the acks held, as JSON array elements ("17,18"); NULL for none */
     char *answer; /* deferred: JSON text sent as is after the group commit */
     struct sync_ctx *next;
@@ -31,7 +31,6 @@ struct sync_ctx {
 static void sync_ctx_free(void *p)
 {
     struct sync_ctx *c = p;
-    free(c->agent_id);
     free(c->acks);
     free(c->answer);
     free(c);
@@ -741,7 +740,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
  * here rather than on struct sched_agent. One scheduler per process, so
  * one table. */
 struct parked_poll {
-    char *agent_id;
+    struct sched_agent *agent; /* the key */
     struct http_request *req;
     int64_t parked_mono;
     struct bo_timer deadline; /* in poll_deadlines: answered empty then */
@@ -763,11 +762,11 @@ static struct bo_timer_heap poll_deadlines;
  * heartbeats). */
 #define PARK_GRAIN_MS 100
 
-static void park(const char *agent_id, struct http_request *req, int64_t deadline_mono)
+static void park(struct sched_agent *a, struct http_request *req, int64_t deadline_mono)
 {
     deadline_mono = (deadline_mono + PARK_GRAIN_MS - 1) / PARK_GRAIN_MS * PARK_GRAIN_MS;
     struct parked_poll *p = NULL;
-    HASH_FIND_STR(parked, agent_id, p);
+    HASH_FIND_PTR(parked, &a, p);
     if (p) {
         /* A newer poll replaces the old one, which is answered now. */
         struct http_request *old = p->req;
@@ -777,11 +776,11 @@ static void park(const char *agent_id, struct http_request *req, int64_t deadlin
         http_resume(old);
     } else {
         p = bo_xcalloc(1, sizeof(*p));
-        p->agent_id = bo_xstrdup(agent_id);
+        p->agent = a;
         p->req = req;
         p->parked_mono = bo_mono_ms();
         bo_timer_arm(&poll_deadlines, &p->deadline, deadline_mono);
-        HASH_ADD_KEYPTR(hh, parked, p->agent_id, strlen(p->agent_id), p);
+        HASH_ADD_PTR(parked, agent, p);
     }
     http_suspend(req);
 }
@@ -792,7 +791,6 @@ static void unpark(struct parked_poll *p)
     HASH_DEL(parked, p);
     bo_timer_disarm(&poll_deadlines, &p->deadline);
     struct http_request *req = p->req;
-    free(p->agent_id);
     free(p);
     http_resume(req);
 }
@@ -864,13 +862,9 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             http_reply_text(req, 200, "application/json", answer);
             return;
         }
-        struct sched_agent *a = state_agent_find(st, c->agent_id);
-        if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, c->agent_id)) {
-            http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", c->agent_id);
-            return;
-        }
-        if (!a) {
-            http_reply_error(req, 404, "NOT_FOUND", "agent `%s` is unknown", c->agent_id);
+        struct sched_agent *a = c->agent;
+        if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, a->id)) {
+            http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", a->id);
             return;
         }
         struct sync_reply held = {0};
@@ -926,7 +920,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         /* Nothing to say but acks: held like an empty poll, the acks going
          * with the next answer (docs/protocol.md "Held acks"). */
         struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
-        c->agent_id = bo_xstrdup(a->id);
+        c->agent = a;
         c->acks = acks;
         acks = NULL;
         bo_buf_free(&out);
@@ -935,7 +929,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         /* Never longer than the heartbeat: the agent's next request is its
          * next sign of life, whatever wait it asked for. */
         int64_t wait = wait_ms < st->opt.agent_heartbeat_ms ? wait_ms : st->opt.agent_heartbeat_ms;
-        park(a->id, req, bo_mono_ms() + (wait < SYNC_MAX_WAIT_MS ? wait : SYNC_MAX_WAIT_MS));
+        park(a, req, bo_mono_ms() + (wait < SYNC_MAX_WAIT_MS ? wait : SYNC_MAX_WAIT_MS));
         if (a->has_work) /* left from before: the next wake answers it */
             state_agent_has_work(st, a);
         return;
@@ -964,10 +958,10 @@ int agent_sync_flush(struct sched_state *st, bo_error_t *err)
     return r;
 }
 
-bool agent_sync_is_parked(const char *agent_id)
+bool agent_sync_is_parked(const struct sched_agent *a)
 {
     struct parked_poll *p = NULL;
-    HASH_FIND_STR(parked, agent_id, p);
+    HASH_FIND_PTR(parked, &a, p);
     return p != NULL;
 }
 
@@ -982,9 +976,9 @@ void agent_sync_release_all(struct sched_state *st)
  * meanwhile, so the lateness is not its silence. */
 static void answer(struct sched_state *st, struct parked_poll *p, int64_t now_mono)
 {
-    struct sched_agent *a = state_agent_find(st, p->agent_id);
+    struct sched_agent *a = p->agent;
     int64_t deadline = p->deadline.deadline_ms;
-    if (a && now_mono > deadline)
+    if (now_mono > deadline)
         lifecycle_agent_seen_at(a, now_mono - (deadline - p->parked_mono));
     unpark(p);
 }
@@ -995,7 +989,7 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono)
         struct sched_agent *a = st->ready[i];
         a->in_ready = false;
         struct parked_poll *p = NULL;
-        HASH_FIND_STR(parked, a->id, p);
+        HASH_FIND_PTR(parked, &a, p);
         if (p && a->has_work)
             answer(st, p, now_mono);
     }

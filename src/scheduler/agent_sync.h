@@ -60,7 +60,7 @@ struct scheduler;
 bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed);
 
 /* Whether a poll of the agent is parked here (contact, for its timeout). */
-bool agent_sync_is_parked(const char *agent_id);
+bool agent_sync_is_parked(const struct sched_agent *a);
 
 /* Answer every suspended poll now (before the server stops: MHD refuses to
  * stop with suspended connections). */

@@ -353,7 +353,7 @@ static int agent_timer(struct sched_state *st, struct sched_agent *a, int64_t no
      * count its own deafness against the agents. A parked poll is the
      * agent waiting on us: contact. */
     int64_t heard = st->heard_until_mono && st->heard_until_mono < now ? st->heard_until_mono : now;
-    if (st->agent_waiting && st->agent_waiting(a->id))
+    if (st->agent_waiting && st->agent_waiting(a))
         a->last_seen_mono = heard;
     if (heard - a->last_seen_mono < st->opt.agent_timeout_ms) {
         int64_t at = a->last_seen_mono + st->opt.agent_timeout_ms;

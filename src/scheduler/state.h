@@ -123,6 +123,8 @@ enum agent_state { AGENT_UNKNOWN, AGENT_UP, AGENT_LOST, AGENT_DOWN };
  * also moves its tasks elsewhere, then is DRAINED; activate: NONE. */
 enum host_maintenance { MAINT_NONE, MAINT_SCHEDULED, MAINT_DRAINING, MAINT_DRAINED, MAINT_COUNT };
 
+/* An agent, once known, stays in memory until the scheduler stops (none is
+ * ever freed before): a pointer to one may be kept across requests. */
 struct sched_agent {
     char *id;
     char *hostname;
@@ -235,7 +237,7 @@ struct sched_state {
     int64_t heard_until_mono;
     /* Whether a poll of this agent is parked (agent_sync.c owns that
      * table): a parked poll is contact. NULL: none is. */
-    bool (*agent_waiting)(const char *agent_id);
+    bool (*agent_waiting)(const struct sched_agent *a);
     /* Advance the active update of `j` (update.c; a TIMER_UPDATE fired).
      * A pointer, so that lifecycle.c runs it without depending on it. */
     int (*update_step)(struct sched_state *st, struct sched_job *j, int64_t now_mono, bo_error_t *err);

@@ -630,7 +630,7 @@ TEST(a_busy_loop_or_a_parked_poll_never_makes_an_agent_lost)
     fixture_done(&st);
 }
 
-static bool always_parked(const char *id)
+static bool always_parked(const struct sched_agent *a)
 {
     return true;
 }
