@@ -825,6 +825,12 @@ static int sq_open(const char *path, bool sync_full, enum store_open_mode mode, 
      * memory anyway, and the cache shrinks back after it. */
     if (sq_exec(q, "PRAGMA cache_spill=OFF", err) < 0)
         goto fail;
+    /* Each batch in a group is a savepoint, whose journal (the pages it
+     * changed, as they were) SQLite writes to a temporary file past 64
+     * KiB, four pages: one write system call a page changed. In memory it
+     * is dropped at the batch's end. */
+    if (sq_exec(q, "PRAGMA temp_store=MEMORY", err) < 0)
+        goto fail;
     if (sq_init_schema(q, err) < 0 || sq_prepare_all(q, err) < 0)
         goto fail;
     *ret = &q->base;
