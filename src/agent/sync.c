@@ -523,8 +523,10 @@ static void start_due_requests(struct sync *s)
         /* New updates may wait too: the scheduler holds a request whose
          * answer would only ack them, and acks them with its next answer
          * (docs/protocol.md "Held acks"), which saves a request per task
-         * state change. What comes meanwhile goes at once, below. */
-        r = start_request(s, inventory_due || say_leaving ? 0 : s->poll_ms, 0, &err);
+         * state change. What comes meanwhile goes at once, below. Not
+         * while leaving: the agent exits once its last updates are acked. */
+        bool now_please = inventory_due || say_leaving || (fresh && s->leaving);
+        r = start_request(s, now_please ? 0 : s->poll_ms, 0, &err);
     } else if ((fresh || (s->leaving && !s->inflight[0]->leaving)) && !s->inflight[0]->boot &&
                s->inflight[0]->wait_ms > 0) {
         /* A long poll is parked at the scheduler: send new updates now,
