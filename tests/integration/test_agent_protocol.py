@@ -450,3 +450,43 @@ def test_an_update_sync_that_may_wait_is_held_and_acked_with_the_next_answer(clu
     b.join(timeout=30)
     assert got_b and sorted(got_b[0]["acks"]) == [3, 4] and not got_b[0]["launch"], got_b
     poll.join(timeout=30)
+
+
+def test_agent_sends_its_updates_in_a_request_the_scheduler_may_hold(tmp_path):
+    """The real agent against a scripted scheduler (docs/protocol.md "Held
+    acks"): an update goes in a request with the heartbeat as its wait (not
+    its boot sync nor an inventory), and once acked it is not sent again."""
+    import threading
+    import time
+
+    seen = []
+    lock = threading.Lock()
+    launched = threading.Event()
+
+    def answer(body):
+        with lock:
+            seen.append(body)
+        ups = body.get("updates", [])
+        reply = {"acks": [u["seq"] for u in ups], "launch": [], "kill": [], "heartbeat_ms": 1500}
+        if not launched.is_set():
+            launched.set()
+            # A launch the agent refuses (no processes): one FAILED update.
+            reply["launch"] = [{"task_id": "bad-0", "job": "local/r/e/n", "instance": 0, "ports": {}, "task": {}}]
+        elif body.get("wait_ms", 0) > 0 and not ups:
+            time.sleep(min(body["wait_ms"], 1500) / 1000)
+        return 200, reply
+
+    def carrying():
+        with lock:
+            return [b for b in seen if b.get("updates")]
+
+    with FakeScheduler(tmp_path, answer):
+        wait_for("the FAILED update sent", carrying, timeout=30)
+        n = len(seen)
+        wait_for("two more requests", lambda: len(seen) >= n + 2, timeout=30)
+    first = carrying()[0]
+    assert [u["task_id"] for u in first["updates"]] == ["bad-0"], first
+    assert first["updates"][0]["state"] == "FAILED", first
+    assert "inventory" not in first and not first.get("boot"), first
+    assert first["wait_ms"] == 1500, first
+    assert len(carrying()) == 1, carrying()  # acked: never again
