@@ -125,11 +125,15 @@ test-integration: all
 test-fuzz-smoke:
 	sh fuzz/run.sh --smoke
 
+# The in-process benchmarks call the scheduler's internals: `make test`
+# builds them, so a change there cannot leave them unbuildable.
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,bench_placement bench_restart bench_rootfs bench_disk_walk)
+
 # `make test`: what CI and a newcomer run. Unit tests plain and under
 # ASan+UBSan, the integration suite against the sanitized daemons, then the
 # fuzz seeds.
 test: deps
-	$(MAKE) all test-unit
+	$(MAKE) all test-unit $(BENCH_PROGS)
 	$(MAKE) SAN=1 all test-unit test-integration
 	$(MAKE) test-fuzz-smoke
 
@@ -156,7 +160,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libborealis.a
 # on the API and an idle-connection flood, then the executor per idle task
 # with and without a health check, then `task logs --follow` latency.
 bench: deps
-	$(MAKE) all $(BUILD)/bench/bench_placement $(BUILD)/bench/bench_restart $(BUILD)/bench/bench_rootfs $(BUILD)/bench/bench_disk_walk
+	$(MAKE) all $(BENCH_PROGS)
 	sh bench/run.sh
 	BUILD=$(BUILD) sh bench/image.sh
 	$(BUILD)/bench/bench_placement 10000 1000000 1000

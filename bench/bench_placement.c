@@ -65,14 +65,14 @@ int main(int argc, char **argv)
                                  "ram", (json_int_t)(512LL << 30), "disk", (json_int_t)(1LL << 40), "port_range",
                                  31000, 31999, "attributes", "rack", "r", num(i % 500), "zone", "z",
                                  num(i % 3));
-        struct sched_agent *a = NULL;
         struct bo_buf answer = {0}; /* as the HTTP handler: the answer's text, no tree */
-        bool empty;
-        if (agent_sync_apply_text(&st, body, &a, &answer, &empty, &err) < 0 ||
+        struct sync_outcome out;
+        if (agent_sync_apply_text(&st, body, &answer, &out, &err) < 0 ||
             ((i + 1) % 16 == 0 && store_flush(store, &err) < 0)) {
             fprintf(stderr, "register: %s\n", err->msg);
             return 1;
         }
+        free(out.acks);
         bo_buf_free(&answer);
         json_decref(body);
     }
@@ -149,10 +149,9 @@ int main(int argc, char **argv)
             json_t *body = json_pack("{s:s, s:s, s:{s:f, s:I, s:I}, s:[i, i], s:o}", "agent_id", a->id, "hostname",
                                      a->hostname, "resources", "cpu", a->cpu, "ram", (json_int_t)a->ram, "disk",
                                      (json_int_t)a->disk, "port_range", 31000, 31999, "updates", updates);
-            struct sched_agent *ra = NULL;
             struct bo_buf answer = {0};
-            bool empty;
-            if (agent_sync_apply_text(&st, body, &ra, &answer, &empty, &err) < 0) {
+            struct sync_outcome out;
+            if (agent_sync_apply_text(&st, body, &answer, &out, &err) < 0) {
                 fprintf(stderr, "sync: %s\n", err->msg);
                 return 1;
             }
@@ -162,6 +161,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "flush: %s\n", err->msg);
                 return 1;
             }
+            free(out.acks);
             bo_buf_free(&answer);
             json_decref(body);
         }

@@ -53,7 +53,9 @@ static void build(const char *db, int64_t n_agents, int64_t n_tasks, int64_t per
         a->ram = 512ULL << 30;
         a->disk = 1ULL << 40;
         state_agent_set_ports(a, 31000, 31999);
-        a->attributes = json_pack("{s:s, s:s}", "rack", "r1", "zone", "z1");
+        json_t *attrs = json_pack("{s:s, s:s}", "rack", "r1", "zone", "z1");
+        state_agent_set_attrs(a, attrs);
+        json_decref(attrs);
         a->up = true;
         a->state = AGENT_UP;
         a->last_seen_mono = bo_mono_ms();
