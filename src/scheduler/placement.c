@@ -22,7 +22,6 @@ static bool fits(const struct sched_agent *a, const struct task_config *tc)
     return a->ports_free >= tc->n_ports;
 }
 
-
 /* Active instances of one job per agent and per attribute value, built
  * once per job per pass and kept current as the pass assigns: spread and
  * limit:N constraints count them. */

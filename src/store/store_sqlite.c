@@ -794,9 +794,6 @@ static int sq_open(const char *path, bool sync_full, enum store_open_mode mode, 
         goto fail;
     if (mode == STORE_OPEN_EXISTING && sq_check_existing(q, err) < 0)
         goto fail;
-    /* WAL: commits append to the log (one fsync with synchronous=FULL, none
-     * with NORMAL, which still survives a process crash). The mode is
-     * persistent in the file, but ask every time and check it took. */
     /* 16 KiB pages for a new store (an existing one keeps its own: the
      * size is fixed when the file is made, here by the WAL switch below).
      * A task record is most of 1 KiB, so a 4 KiB page held three or four
@@ -806,6 +803,9 @@ static int sq_open(const char *path, bool sync_full, enum store_open_mode mode, 
      * (docs/benchmarks.md). */
     if (sq_exec(q, "PRAGMA page_size=16384", err) < 0)
         goto fail;
+    /* WAL: commits append to the log (one fsync with synchronous=FULL, none
+     * with NORMAL, which still survives a process crash). The mode is
+     * persistent in the file, but ask every time and check it took. */
     char jmode[16];
     if (sq_pragma(q, "PRAGMA journal_mode=WAL", jmode, sizeof(jmode), err) < 0)
         goto fail;
@@ -818,9 +818,9 @@ static int sq_open(const char *path, bool sync_full, enum store_open_mode mode, 
         goto fail;
     /* Dirty pages stay in memory until the commit, however many: with the
      * default (spill past the 2 MiB cache) a group commit of a few hundred
-     * task updates wrote pages to the log mid-transaction, then again
-     * changed; a fifth of the scheduler's store time while 10,000 agents
-     * started 100,000 tasks (8.1 -> 7.5 s, docs/benchmarks.md). What a
+     * task updates wrote pages to the log mid-transaction, and again when
+     * they changed once more (10,000 agents starting 100,000 tasks: 8.1 ->
+     * 7.5 s, docs/benchmarks.md). What a
      * transaction dirties is bounded by the batch the scheduler holds in
      * memory anyway, and the cache shrinks back after it. */
     if (sq_exec(q, "PRAGMA cache_spill=OFF", err) < 0)
