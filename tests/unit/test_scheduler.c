@@ -635,6 +635,39 @@ static bool always_parked(const struct sched_agent *a)
     return true;
 }
 
+/* An agent's attributes, packed: read back by name and in order, compared
+ * with the registration's object, stored as that object again. */
+TEST(agent_attributes_round_trip)
+{
+    struct sched_state st;
+    struct sched_options o = test_opts();
+    state_init(&st, &o, fixture_open_store());
+    struct sched_agent *a = fixture_agent(&st, "a", 4, 1ULL << 30);
+    CHECK(state_agent_attr(a, "rack") == NULL);
+    json_t *none = json_object();
+    CHECK(state_agent_attrs_equal(a, none));
+    json_t *in = json_pack("{s:s, s:s, s:i}", "rack", "r7", "zone", "", "count", 3);
+    state_agent_set_attrs(a, in); /* the integer is left out */
+    CHECK_STR(state_agent_attr(a, "rack"), "r7");
+    CHECK_STR(state_agent_attr(a, "zone"), "");
+    CHECK(state_agent_attr(a, "count") == NULL && state_agent_attr(a, "r7") == NULL);
+    CHECK(!state_agent_attrs_equal(a, in) && !state_agent_attrs_equal(a, none));
+    json_t *out = state_agent_attrs_json(a);
+    CHECK(json_object_size(out) == 2 && state_agent_attrs_equal(a, out));
+    const char *pos = NULL, *n, *v;
+    CHECK(state_agent_attr_next(a, &pos, &n, &v) && strcmp(n, "rack") == 0 && strcmp(v, "r7") == 0);
+    CHECK(state_agent_attr_next(a, &pos, &n, &v) && strcmp(n, "zone") == 0 && strcmp(v, "") == 0);
+    CHECK(!state_agent_attr_next(a, &pos, &n, &v));
+    json_object_set_new(out, "rack", json_string("r8"));
+    CHECK(!state_agent_attrs_equal(a, out));
+    state_agent_set_attrs(a, none);
+    CHECK(a->attrs == NULL && state_agent_attr(a, "rack") == NULL);
+    json_decref(in);
+    json_decref(out);
+    json_decref(none);
+    fixture_done(&st);
+}
+
 TEST(a_parked_poll_is_contact)
 {
     struct sched_state st;
