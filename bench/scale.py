@@ -303,26 +303,26 @@ class Cluster:
             i += 1
         return keys
 
-    def store_counts(self):
-        """(commits, puts) of the scheduler's store so far (/metrics)."""
+    def metrics(self):
+        """The scheduler's /metrics samples: {'name{labels}': value}."""
         st, raw = self.api.request("GET", "/metrics")
         if st != 200:
             raise ScaleError(f"GET /metrics: HTTP {st}")
         got = {}
         for line in raw.decode().splitlines():
-            name, _, value = line.partition(" ")
-            if name in ("borealis_store_commits_total", "borealis_store_puts_total"):
+            name, _, value = line.rpartition(" ")
+            if name and not line.startswith("#"):
                 got[name] = int(value)
-        return got.get("borealis_store_commits_total", 0), got.get("borealis_store_puts_total", 0)
+        return got
 
     def metric(self, name):
-        """The sum of the scheduler's /metrics samples `name` (e.g.
-        'borealis_tasks{state="RUNNING"}')."""
-        st, raw = self.api.request("GET", "/metrics")
-        if st != 200:
-            raise ScaleError(f"GET /metrics: HTTP {st}")
-        return sum(int(line.rpartition(" ")[2]) for line in raw.decode().splitlines()
-                   if line.rpartition(" ")[0] == name)
+        """One sample, e.g. 'borealis_tasks{state="RUNNING"}' (0 if absent)."""
+        return self.metrics().get(name, 0)
+
+    def store_counts(self):
+        """(commits, puts) of the scheduler's store so far."""
+        m = self.metrics()
+        return m.get("borealis_store_commits_total", 0), m.get("borealis_store_puts_total", 0)
 
     def kill_jobs(self, keys):
         for k in keys:

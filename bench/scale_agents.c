@@ -10,8 +10,8 @@
  * is acked (held, as the real agent's are: the scheduler acks them with
  * its next answer). It answers a launch like a very fast agent (updates
  * STARTING and RUNNING at once) and a kill with KILLED (LOST for a task it
- * does not have). It checks that placement never overcommits it: the resources of
- * the tasks it was asked to run must fit what it offered.
+ * does not have). It checks that placement never overcommits it: the
+ * resources of the tasks it was asked to run must fit what it offered.
  *
  *   scale_agents --port P --agents N [--first I] [--cpu C] [--ram BYTES]
  *                [--disk BYTES] [--per-address K] [--racks R]

@@ -382,8 +382,7 @@ static int start_request(struct sync *s, int64_t wait_ms, int64_t after_seq, bo_
         int64_t seq = json_integer_value(json_object_get(json_array_get(updates, keep), "seq"));
         if (seq > s->sent_seq)
             s->sent_seq = seq;
-        if (seq > last)
-            last = seq;
+        last = seq; /* the journal lists them in order */
     }
     while (json_array_size(updates) > keep)
         json_array_remove(updates, json_array_size(updates) - 1);

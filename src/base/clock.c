@@ -63,9 +63,8 @@ static void random_bytes(unsigned char *b, size_t n)
         random_fill(pool->bytes, sizeof(pool->bytes));
         pool->left = sizeof(pool->bytes);
     }
-    pool->left -= n;
+    pool->left -= n; /* each byte handed out once */
     memcpy(b, pool->bytes + pool->left, n);
-    explicit_bzero(pool->bytes + pool->left, n); /* handed out once */
 }
 
 void bo_uuid4(char out[37])
