@@ -20,6 +20,18 @@
  * dropped the transaction) every later write is refused, as with
  * store_refuse_writes(): deferred changes never vanish silently.
  *
+ * Background commits: store_flush_start() starts the group's commit and
+ * returns; with a backend that writes on a thread of its own
+ * (store_threaded.h) the caller goes on meanwhile, and others commit at
+ * once. Each group gets a ticket when its commit starts; store_barrier()
+ * is the ticket of everything written so far (the open group's, once it
+ * starts), and store_durable() the highest ticket known durable, as of the
+ * last store_collect() (or flush). A caller answers for a deferred batch
+ * once store_durable() reaches the barrier it noted after the batch; a
+ * backend with a thread signals store_event_fd() when a commit finishes.
+ * A durable store_commit() waits for every earlier commit. A background
+ * commit that fails loses its group like a failed flush (writes refused).
+ *
  * Write-behind: a caller that changes the same record several times in a
  * batch (the scheduler's tasks: an agent reports STARTING and RUNNING in
  * one sync) may hold its puts back and register hooks (store_set_hooks):
@@ -31,7 +43,8 @@
  * commit, store_refuse_writes, store_close): what was held back for it
  * must be dropped, never written by a later batch.
  *
- * Single-threaded: one store is used by one thread (the scheduler loop). */
+ * Single-threaded: one store is used by one thread (the scheduler loop);
+ * a backend may run its writes on a thread of its own behind that. */
 #ifndef BO_STORE_STORE_H
 #define BO_STORE_STORE_H
 
@@ -94,10 +107,26 @@ int store_commit(struct store *s, bo_error_t *err); /* durable when it returns 0
  * store_flush(). A spoiled batch is rolled back and fails as store_commit.
  * A batch that wrote nothing while no group is open opens none. */
 int store_commit_deferred(struct store *s, bo_error_t *err);
-/* Commit the group, if any; no-op otherwise. Not inside a batch. */
+/* Commit the group, if any, and wait for every commit started before
+ * (store_flush_start). Not inside a batch. */
 int store_flush(struct store *s, bo_error_t *err);
 /* Whether deferred batches wait for store_flush(). */
 bool store_has_deferred(const struct store *s);
+/* Start committing the group, if any, without waiting (see "Background
+ * commits"), then collect what finished. Not inside a batch. Fails as
+ * store_flush() when the group, or an earlier one, is lost. */
+int store_flush_start(struct store *s, bo_error_t *err);
+/* Learn which background commits finished (store_durable()); fails when
+ * one of them failed (writes are then refused). */
+int store_collect(struct store *s, bo_error_t *err);
+/* The ticket that covers everything written so far, and the highest
+ * ticket known durable. An answer that needs the first waits until the
+ * second reaches it. */
+uint64_t store_barrier(const struct store *s);
+uint64_t store_durable(const struct store *s);
+/* Readable when a background commit finished (then call store_collect);
+ * -1 for a backend without one. */
+int store_event_fd(const struct store *s);
 void store_rollback(struct store *s);               /* no-op outside a batch */
 bool store_in_batch(const struct store *s);
 /* Fail-stop: refuse every later write (begin, put, delete and commit fail
@@ -153,6 +182,13 @@ struct store_ops {
                bo_error_t *err);
     int (*del)(struct store *s, int kind, const char *id, bool autocommit, bo_error_t *err);
     int (*commit)(struct store *s, bo_error_t *err);
+    /* Optional (NULL: commits are synchronous): start the open
+     * transaction's commit; how many such commits succeeded so far, or -1
+     * if one failed; the fd that is readable when one finished. */
+    int (*commit_async)(struct store *s, bo_error_t *err);
+    int (*async_state)(struct store *s, uint64_t *ret_done, bo_error_t *err);
+    int (*event_fd)(const struct store *s);
+    void (*wait)(struct store *s); /* until every started commit finished */
     void (*rollback)(struct store *s);
     /* Batches inside an open group: savepoint (begin), release (commit
      * into the group) and rollback_to (roll back this batch only; returns
@@ -175,6 +211,12 @@ struct store {
     uint64_t batch_puts, batch_deletes; /* counted into stats on commit */
     struct store_stats stats;
     struct store_hooks hooks;          /* write-behind (store_set_hooks); zero: none */
+    uint64_t started, durable;         /* group tickets (see "Background commits") */
+    struct store_inflight {            /* background commits not yet collected, oldest first */
+        uint64_t ticket, batches, puts, deletes;
+    } *inflight;
+    size_t n_inflight, cap_inflight;
+    uint64_t async_started, async_collected;
 };
 
 #endif

@@ -213,13 +213,14 @@ int store_commit(struct store *s, bo_error_t *err)
     }
     if (s->ops->commit(s, err) < 0) {
         store_rollback(s);
+        store_collect(s, NULL); /* it may have failed for a lost background group */
         return -1;
     }
     s->stats.commits++;
     s->stats.puts += s->batch_puts;
     s->stats.deletes += s->batch_deletes;
     end_batch(s);
-    return 0;
+    return store_collect(s, err); /* it waited for every earlier commit */
 }
 
 int store_commit_deferred(struct store *s, bo_error_t *err)
@@ -254,29 +255,119 @@ int store_commit_deferred(struct store *s, bo_error_t *err)
     return 0;
 }
 
+/* Count a group's work as committed. */
+static void count_group(struct store *s, uint64_t batches, uint64_t puts, uint64_t deletes)
+{
+    s->stats.commits++;
+    s->stats.deferred += batches;
+    s->stats.puts += puts;
+    s->stats.deletes += deletes;
+}
+
+static void close_group(struct store *s)
+{
+    s->group_open = false;
+    s->group_batches = s->group_puts = s->group_deletes = 0;
+}
+
 int store_flush(struct store *s, bo_error_t *err)
 {
     if (s->in_batch)
         return bo_error_set(err, BO_E_INTERNAL, "store: flush inside a batch");
-    if (!s->group_open)
-        return check_refused(s, err);
+    if (!s->group_open) {
+        if (s->n_inflight && s->ops->wait)
+            s->ops->wait(s); /* what was started is durable when this returns */
+        return store_collect(s, err) < 0 ? -1 : check_refused(s, err);
+    }
     if (s->ops->commit(s, err) < 0) {
         s->ops->rollback(s);
         group_lost(s, err && *err ? (*err)->msg : "commit failed");
+        store_collect(s, NULL);
         return -1;
     }
-    s->stats.commits++;
-    s->stats.deferred += s->group_batches;
-    s->stats.puts += s->group_puts;
-    s->stats.deletes += s->group_deletes;
-    s->group_open = false;
-    s->group_batches = s->group_puts = s->group_deletes = 0;
+    count_group(s, s->group_batches, s->group_puts, s->group_deletes);
+    close_group(s);
+    s->started++;
+    /* A synchronous commit runs after every earlier one. */
+    if (store_collect(s, err) < 0)
+        return -1;
+    s->durable = s->started;
+    return 0;
+}
+
+int store_flush_start(struct store *s, bo_error_t *err)
+{
+    if (s->in_batch)
+        return bo_error_set(err, BO_E_INTERNAL, "store: flush inside a batch");
+    if (!s->ops->commit_async)
+        return store_flush(s, err);
+    if (s->group_open) {
+        if (s->ops->commit_async(s, err) < 0) {
+            s->ops->rollback(s);
+            group_lost(s, err && *err ? (*err)->msg : "commit failed");
+            return -1;
+        }
+        if (s->n_inflight == s->cap_inflight) {
+            s->cap_inflight = s->cap_inflight ? 2 * s->cap_inflight : 8;
+            s->inflight = bo_xrealloc(s->inflight, s->cap_inflight * sizeof(*s->inflight));
+        }
+        s->inflight[s->n_inflight++] = (struct store_inflight){
+            .ticket = ++s->started, .batches = s->group_batches, .puts = s->group_puts, .deletes = s->group_deletes};
+        s->async_started++;
+        close_group(s);
+    }
+    if (store_collect(s, err) < 0)
+        return -1;
+    return check_refused(s, err);
+}
+
+int store_collect(struct store *s, bo_error_t *err)
+{
+    if (!s->ops->async_state || s->async_collected == s->async_started)
+        return 0;
+    uint64_t done = 0;
+    _cleanup_error_ bo_error_t e = NULL;
+    int r = s->ops->async_state(s, &done, &e);
+    size_t n = 0; /* finished, oldest first */
+    while (s->async_collected < done && n < s->n_inflight) {
+        struct store_inflight *f = &s->inflight[n++];
+        count_group(s, f->batches, f->puts, f->deletes);
+        s->durable = f->ticket;
+        s->async_collected++;
+    }
+    if (r < 0) { /* the first unfinished one failed: it and all after it are lost */
+        group_lost(s, e ? e->msg : "background commit failed");
+        s->n_inflight = 0;
+        s->async_collected = s->async_started;
+        if (err && !*err) {
+            *err = e;
+            e = NULL;
+        }
+        return -1;
+    }
+    memmove(s->inflight, s->inflight + n, (s->n_inflight - n) * sizeof(*s->inflight));
+    s->n_inflight -= n;
     return 0;
 }
 
 bool store_has_deferred(const struct store *s)
 {
     return s->group_open;
+}
+
+uint64_t store_barrier(const struct store *s)
+{
+    return s->group_open ? s->started + 1 : s->started;
+}
+
+uint64_t store_durable(const struct store *s)
+{
+    return s->durable;
+}
+
+int store_event_fd(const struct store *s)
+{
+    return s->ops->event_fd ? s->ops->event_fd(s) : -1;
 }
 
 void store_rollback(struct store *s)
@@ -338,6 +429,7 @@ void store_close(struct store *s)
     if (s->group_open) /* not flushed, so never answered for */
         s->ops->rollback(s);
     free(s->refused);
+    free(s->inflight);
     s->ops->close(s);
 }
 
