@@ -234,6 +234,8 @@ static void request_free(struct http_request *r)
     free(r->body);
     free(r->principal);
     free(r->answer_header);
+    if (r->deferred_resp)
+        MHD_destroy_response(r->deferred_resp);
     free(r);
 }
 
@@ -288,11 +290,49 @@ static void queue(struct http_request *req, unsigned status, const char *ctype, 
         *colon = '\0';
         MHD_add_response_header(resp, req->answer_header, colon + 1);
     }
+    req->answered = true;
+    if (req->defer_next) {
+        req->defer_next = false;
+        req->deferred_resp = resp;
+        req->deferred_status = status;
+        if (!req->suspended)
+            http_suspend(req);
+        return;
+    }
     MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
-    req->answered = true;
     if (req->server->observe)
         req->server->observe(req, status, bo_mono_ms() - req->start_ms, req->server->ctx);
+}
+
+void http_defer_answer(struct http_request *req)
+{
+    req->defer_next = true;
+}
+
+void http_send_deferred(struct http_request *req, const char *error)
+{
+    if (!req->deferred_resp)
+        return;
+    if (error) {
+        MHD_destroy_response(req->deferred_resp);
+        req->deferred_resp = NULL;
+        req->answered = false;
+        req->defer_next = true;
+        http_reply_error(req, 500, "INTERNAL", "%s", error);
+    }
+    http_resume(req);
+}
+
+/* A deferred answer's request resumed: send what was kept back. */
+static void send_deferred(struct http_request *req)
+{
+    struct MHD_Response *resp = req->deferred_resp;
+    req->deferred_resp = NULL;
+    MHD_queue_response(req->conn, req->deferred_status, resp);
+    MHD_destroy_response(resp);
+    if (req->server->observe)
+        req->server->observe(req, req->deferred_status, bo_mono_ms() - req->start_ms, req->server->ctx);
 }
 
 void http_reply_text(struct http_request *req, unsigned status, const char *content_type, char *text)
@@ -552,6 +592,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             req->too_large = true;
         }
         *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->deferred_resp && !req->suspended) {
+        send_deferred(req);
         return MHD_YES;
     }
     if (req->answered)

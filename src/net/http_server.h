@@ -4,7 +4,9 @@
  *
  * A handler either answers at once (http_reply_*) or suspends the request
  * (http_suspend) to answer later: the agents' long polls. http_resume()
- * makes the server call the same handler again with req->resumed set. */
+ * makes the server call the same handler again with req->resumed set.
+ * A handler may also answer now but have the answer sent later
+ * (http_defer_answer): the scheduler's answers that wait for its store. */
 #ifndef BO_NET_HTTP_SERVER_H
 #define BO_NET_HTTP_SERVER_H
 
@@ -57,9 +59,12 @@ struct http_request {
     struct http_server *server;
     char *answer_header; /* "Name:value" for the next answer */
     int64_t start_ms;
+    void *deferred_resp; /* the answer http_defer_answer kept back */
+    unsigned deferred_status;
     bool too_large;
     bool answered;
     bool suspended;
+    bool defer_next; /* http_defer_answer: keep the next answer back */
     /* public, here to share the padding of the flags above */
     bool resumed;
 };
@@ -156,6 +161,12 @@ void http_reply_upgrade(struct http_request *req, const char *protocol, http_upg
 void http_upgraded_close(void *handle);
 
 void http_suspend(struct http_request *req);
+/* Keep the request's next answer (http_reply_*) back, and the request
+ * suspended, until http_send_deferred(): an answer that may only leave once
+ * something else happened. With `error`, the kept answer is dropped and
+ * the client gets 500 `INTERNAL` with that message instead. */
+void http_defer_answer(struct http_request *req);
+void http_send_deferred(struct http_request *req, const char *error);
 void http_resume(struct http_request *req);
 
 #endif

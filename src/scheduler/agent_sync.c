@@ -11,28 +11,30 @@
 #include "base/strbuf.h"
 #include "base/utf8.h"
 #include "model/json_check.h"
+#include "scheduler/durable.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/exec_session.h"
 #include "scheduler/task_read.h"
 
-/* Kept on the request across a suspend, so the resumed call knows whose
- * commands to send and which acks it holds (a parked poll: only an answer
- * with nothing in it but acks parks), or what to answer once the store
- * holds what the answer acks (a deferred answer). */
+/* Kept on a parked poll across its suspend, so the resumed call knows
+ * whose commands to send and which acks it holds (only an answer with
+ * nothing in it but acks parks); and on a request whose answer waits for
+ * the store, so the agent counts as waiting on us until it is sent. */
 struct sync_ctx {
     struct sched_agent *agent;
-    char *acks;   /* parked: the acks held, as JSON array elements ("17,18"); NULL for none */
-    char *answer; /* deferred: JSON text sent as is after the group commit */
-    struct sync_ctx *next;
-    struct http_request *req;
+    char *acks; /* the acks held, as JSON array elements ("17,18"); NULL for none */
+    bool kept;  /* counted in agent->answers_kept */
 };
 
+/* When the request is done: its answer sent, or its connection gone.
+ * Agents are never freed while requests are served (state.h). */
 static void sync_ctx_free(void *p)
 {
     struct sync_ctx *c = p;
+    if (c->kept)
+        c->agent->answers_kept--;
     free(c->acks);
-    free(c->answer);
     free(c);
 }
 
@@ -82,9 +84,6 @@ static void add_rejected(struct sync_reply *r, int64_t seq, const char *reason)
     bo_buf_json_str(&r->rejected, clean);
     bo_buf_add(&r->rejected, "}", 1);
 }
-
-/* Answers waiting for the group commit of their syncs (agent_sync_flush). */
-static struct sync_ctx *deferred;
 
 /* Agent-reportable states. */
 static bool update_state_ok(enum task_state s)
@@ -698,7 +697,7 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *o
     if (r == 0)
         r = lifecycle_maintenance_progress(st, a, err);
     /* Into the loop's group commit: the answer (which acks) leaves only
-     * after agent_sync_flush(). */
+     * once it is durable (durable.h). */
     if (r == 0)
         r = store_commit_deferred(st->store, err);
     else
@@ -833,17 +832,28 @@ static void reply(struct http_request *req, struct bo_buf *out)
     http_reply_text(req, 200, "application/json", bo_buf_steal(out));
 }
 
-/* Send it after the next group commit (agent_sync_flush): it acks what
- * that commit makes durable. c is req's context. */
-static void defer(struct sync_ctx *c, struct http_request *req, struct bo_buf *out)
+/* Send agent a's answer written in out (emptied) once the store holds
+ * everything written before it: the updates it acks, and the placements
+ * and kills whose commands it carries (durable.h). Meanwhile the agent
+ * waits on us, and its silence is not counted against it
+ * (agent_sync_is_waiting). */
+static void reply_durable(struct sched_state *st, struct sched_agent *a, struct http_request *req,
+                          struct bo_buf *out)
 {
-    bo_buf_add(out, "\n", 1);
-    free(c->answer);
-    c->answer = bo_buf_steal(out);
-    c->req = req;
-    c->next = deferred;
-    deferred = c;
-    http_suspend(req);
+    if (durable_answer(st, req)) {
+        struct sync_ctx *c = req->user;
+        if (!c) {
+            c = bo_xcalloc(1, sizeof(*c));
+            c->agent = a;
+            req->user = c;
+            req->user_free = sync_ctx_free;
+        }
+        if (!c->kept) {
+            c->kept = true;
+            a->answers_kept++;
+        }
+    }
+    reply(req, out);
 }
 
 void agent_sync_handle(struct http_request *req, void *ctx)
@@ -854,12 +864,6 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         struct sync_ctx *c = req->user;
         if (st->fatal) { /* no commands from memory the store does not hold */
             http_reply_error(req, 503, "UNAVAILABLE", "the scheduler is stopping after a store failure");
-            return;
-        }
-        if (c->answer) {
-            char *answer = c->answer;
-            c->answer = NULL;
-            http_reply_text(req, 200, "application/json", answer);
             return;
         }
         struct sched_agent *a = c->agent;
@@ -873,13 +877,7 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         struct bo_buf out = {0};
         build_answer(st, a, &held, &out);
         sync_reply_clear(&held);
-        if (c->acks && store_has_deferred(st->store)) {
-            /* Resumed in the pass that applied it (a newer poll replaced
-             * it): its acks wait for the group commit like any. */
-            defer(c, req, &out);
-            return;
-        }
-        reply(req, &out);
+        reply_durable(st, a, req, &out);
         return;
     }
     json_t *body = http_body_json(req);
@@ -934,32 +932,13 @@ void agent_sync_handle(struct http_request *req, void *ctx)
             state_agent_has_work(st, a);
         return;
     }
-    if (store_has_deferred(st->store)) {
-        struct sync_ctx *c = bo_xcalloc(1, sizeof(*c));
-        req->user = c;
-        req->user_free = sync_ctx_free;
-        defer(c, req, &out);
-        return;
-    }
-    reply(req, &out);
+    reply_durable(st, a, req, &out);
 }
 
-int agent_sync_flush(struct sched_state *st, bo_error_t *err)
+bool agent_sync_is_waiting(const struct sched_agent *a)
 {
-    int r = store_flush(st->store, err);
-    /* Failed: the answers go out as 503 (st->fatal, set by the caller);
-     * nothing was acked, so the agents send their updates again. */
-    while (deferred) {
-        struct sync_ctx *c = deferred;
-        deferred = c->next;
-        c->next = NULL;
-        http_resume(c->req);
-    }
-    return r;
-}
-
-bool agent_sync_is_parked(const struct sched_agent *a)
-{
+    if (a->answers_kept)
+        return true;
     struct parked_poll *p = NULL;
     HASH_FIND_PTR(parked, &a, p);
     return p != NULL;

@@ -38,12 +38,6 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *o
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err);
 
-/* Commit the syncs applied since the last call in one store transaction
- * (group commit), then send their answers (503 if the commit failed; the
- * caller then stops as on any store failure). Called by the loop after
- * each pass over the HTTP server. */
-int agent_sync_flush(struct sched_state *st, bo_error_t *err);
-
 /* Route handler for POST /api/v1/agents/sync; ctx is the scheduler. */
 void agent_sync_handle(struct http_request *req, void *ctx);
 /* Answer suspended polls of agents that have work or whose wait expired. */
@@ -59,8 +53,9 @@ int64_t agent_sync_next_deadline(const struct sched_state *st);
 struct scheduler;
 bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed);
 
-/* Whether a poll of the agent is parked here (contact, for its timeout). */
-bool agent_sync_is_parked(const struct sched_agent *a);
+/* Whether the agent waits on us: a poll of it is parked here, or the
+ * answer to a sync of it waits for the store (contact, for its timeout). */
+bool agent_sync_is_waiting(const struct sched_agent *a);
 
 /* Answer every suspended poll now (before the server stops: MHD refuses to
  * stop with suspended connections). */

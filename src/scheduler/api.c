@@ -12,6 +12,7 @@
 #include "scheduler/agent_sync.h"
 #include "scheduler/api.h"
 #include "scheduler/api_update.h"
+#include "scheduler/durable.h"
 #include "scheduler/gate.h"
 #include "scheduler/kill_request.h"
 #include "scheduler/lifecycle.h"
@@ -27,7 +28,8 @@ static struct sched_state *S(void *ctx) { return &((struct scheduler *)ctx)->sta
 
 /* Record the write (audit.h) in the batch opened by a handler, commit it,
  * or roll it back and answer the error. Returns 0 when the caller may
- * answer with success (`status`, as recorded).
+ * answer with success (`status`, as recorded): the answer leaves once the
+ * batch is durable.
  *
  * Tasks the write made pending are placed in the same batch, so each is
  * written to the store once, PENDING and ASSIGNED together, instead of
@@ -45,8 +47,12 @@ int api_finish_batch(struct http_request *req, void *ctx, int r, const char *job
         r = -1;
     if (r == 0)
         r = audit_append(&s->audit, st->store, &e, bo_wall_ms(), err);
-    if (r == 0 && store_commit(st->store, err) == 0)
+    /* Into the group commit: the answer waits for it (durable.h), while
+     * the loop goes on. */
+    if (r == 0 && store_commit_deferred(st->store, err) == 0) {
+        durable_answer(st, req);
         return 0;
+    }
     store_rollback(st->store);
     if (!state_error_is_clean(*err)) {
         _cleanup_free_ char *what = bo_xasprintf("%s %s", req->method, req->path);

@@ -29,6 +29,7 @@
 #include "base/timefmt.h"
 #include "model/host_mount.h"
 #include "scheduler/agent_sync.h"
+#include "scheduler/durable.h"
 #include "scheduler/gate.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
@@ -248,12 +249,13 @@ static void observe(const struct http_request *req, unsigned status, int64_t dur
     metrics_observe_request(&s->metrics, req->route ? req->route->name : "unknown", status, duration_ms);
 }
 
-/* Run one batch of work (timers or placement) and commit it. */
+/* Run one batch of work (timers or placement) into the group commit: its
+ * commands reach the agents in answers that wait for it (durable.h). */
 static int run_batch(struct scheduler *s, int (*fn)(struct scheduler *, bo_error_t *), bo_error_t *err)
 {
     if (store_begin(s->state.store, err) < 0)
         return -1;
-    if (fn(s, err) < 0 || store_commit(s->state.store, err) < 0) {
+    if (fn(s, err) < 0 || store_commit_deferred(s->state.store, err) < 0) {
         store_rollback(s->state.store);
         return -1;
     }
@@ -333,14 +335,15 @@ static void log_refused(struct scheduler *s, int64_t now)
     }
 }
 
-/* One pass over the HTTP server, then the group commit of the agent syncs
- * it applied, whose answers leave only after it. */
-static void serve(struct scheduler *s)
+/* One pass over the HTTP server, then the group commit of what it (and the
+ * work before it) wrote; the agents' answers leave only after it. With
+ * `wait`, the commit is waited for (at the end). */
+static void serve(struct scheduler *s, bool wait)
 {
     http_server_run(s->http);
     _cleanup_error_ bo_error_t e = NULL;
-    if (agent_sync_flush(&s->state, &e) < 0)
-        state_fatal(&s->state, "committing agent syncs", e->msg);
+    if (durable_flush(&s->state, wait, &e) < 0)
+        state_fatal(&s->state, "committing to the store", e->msg);
 }
 
 static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
@@ -357,12 +360,15 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         int64_t exec_deadline = exec_session_next_deadline(now);
         timeout = earliest(timeout, exec_deadline < 0 ? -1 : exec_deadline > now ? exec_deadline - now : 0);
         timeout = earliest(timeout, http_server_timeout_ms(s->http));
-        struct pollfd pfd[2] = {{http_server_fd(s->http), POLLIN, 0}, {sigfd, POLLIN, 0}};
-        if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
+        /* The store's fd: a group commit finished, its answers may go. */
+        struct pollfd pfd[3] = {{http_server_fd(s->http), POLLIN, 0},
+                                {sigfd, POLLIN, 0},
+                                {store_event_fd(st->store), POLLIN, 0}};
+        if (poll(pfd, pfd[2].fd < 0 ? 2 : 3, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
             return bo_error_sys(err, errno, "poll");
         if ((pfd[1].revents & POLLIN) && read_signal(s, sigfd, err) < 0)
             return -1;
-        serve(s);
+        serve(s, false);
         if (stop_if_fatal(s, err) < 0)
             return -1;
         now = bo_mono_ms();
@@ -375,7 +381,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
         task_read_expire(st, now);
         exec_session_expire(st, now);
         agent_sync_wake(st, now);
-        serve(s);
+        serve(s, false);
         if (stop_if_fatal(s, err) < 0)
             return -1;
         note_heard(s, bo_mono_ms());
@@ -574,7 +580,7 @@ int scheduler_main(int argc, char **argv)
     lifecycle_maintenance_recovered(&s->state);
     s->state.update_step = update_step;
     update_recovered(&s->state);
-    s->state.agent_waiting = agent_sync_is_parked;
+    s->state.agent_waiting = agent_sync_is_waiting;
     if (agent_auth_open(&s->agent_auth, cli.data_dir, cli.opt.cluster, &err) < 0)
         goto out;
     s->agent_auth.max_agents = cli.opt.max_agents;
@@ -620,7 +626,7 @@ out:
     if (err)
         log_error("%s", err->msg);
     if (s->http) {
-        serve(s);
+        serve(s, true);
         agent_sync_release_all(&s->state);
         task_read_release_all();
         exec_session_release_all();

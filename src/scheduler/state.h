@@ -158,6 +158,7 @@ struct sched_agent {
     bool has_work;                        /* commands are due: answer a parked poll (set it
                                            * with state_agent_has_work, which queues the wake) */
     bool in_ready;                        /* on st->ready (state_agent_has_work) */
+    uint8_t answers_kept; /* its syncs whose answers wait for the store (durable.h): it waits on us */
     UT_hash_handle hh;
 };
 
@@ -235,8 +236,9 @@ struct sched_state {
      * for longer than --agent-timeout never marks a healthy agent lost.
      * 0 (unit tests): the timers' `now`. */
     int64_t heard_until_mono;
-    /* Whether a poll of this agent is parked (agent_sync.c owns that
-     * table): a parked poll is contact. NULL: none is. */
+    /* Whether this agent waits on us: a poll of it is parked, or an
+     * answer to it waits for the store (agent_sync.c owns both): that is
+     * contact. NULL: it never does. */
     bool (*agent_waiting)(const struct sched_agent *a);
     /* Advance the active update of `j` (update.c; a TIMER_UPDATE fired).
      * A pointer, so that lifecycle.c runs it without depending on it. */

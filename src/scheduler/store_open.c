@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "base/fs.h"
+#include "store/store_threaded.h"
 
 #define NEW_CLUSTER_HINT "start with --new-cluster to begin a new, empty cluster"
 
@@ -70,6 +71,10 @@ int sched_store_open(const char *data_dir, bool sync_full, bool new_cluster, str
         mode = STORE_CREATE;
     }
     /* Owned: a second scheduler on this data directory is refused, and
-     * SQLite does not lock the file on every transaction. */
-    return store_open_sqlite_owned(db, sync_full, mode, ret, err);
+     * SQLite does not lock the file on every transaction. Threaded: the
+     * group commits are written while the loop serves the next requests. */
+    struct store *sq = NULL;
+    if (store_open_sqlite_owned(db, sync_full, mode, &sq, err) < 0)
+        return -1;
+    return store_threaded_wrap(sq, ret, err);
 }
