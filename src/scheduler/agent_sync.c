@@ -445,11 +445,10 @@ static void add_buf(struct bo_buf *out, const struct bo_buf *b)
         bo_buf_add(out, b->p, b->len);
 }
 
-static void add_launch(struct bo_buf *b, struct sched_task *t)
+static void add_launch(struct bo_buf *b, struct sched_task *t, bool first)
 {
     const struct task_config *tc = &t->config->task;
-    next_elem(b);
-    bo_buf_adds(b, "{\"task_id\":");
+    bo_buf_adds(b, first ? "{\"task_id\":" : ",{\"task_id\":");
     bo_buf_json_str(b, t->id);
     bo_buf_adds(b, ",\"job\":");
     bo_buf_json_str(b, t->job->key);
@@ -495,10 +494,16 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
                          struct bo_buf *out)
 {
     int64_t now = bo_mono_ms();
-    struct bo_buf launch = {0}, kill = {0};
+    struct bo_buf kill = {0};
     struct sched_task *t;
     size_t n = 0;
     bool more = false;
+    /* Launches are written straight into the answer: each is most of 1
+     * KiB, and a buffer of their own grew and was copied again. */
+    bo_buf_adds(out, "{\"acks\":[");
+    add_buf(out, &rep->acks);
+    bo_buf_adds(out, "],\"launch\":[");
+    size_t launch_at = out->len;
     DL_FOREACH2(a->tasks, t, a_next)
     {
         if (t->state != TASK_ASSIGNED && t->state != TASK_KILLING && t->state != TASK_DRAINING)
@@ -514,17 +519,14 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
         if (t->state == TASK_KILLING || t->state == TASK_DRAINING)
             add_kill(&kill, t->id, task_config_kill_budget_ms(&t->config->task));
         else
-            add_launch(&launch, t);
+            add_launch(out, t, out->len == launch_at);
     }
+    bool launched = out->len > launch_at;
     bool more_reads = false;
     json_t *reads = task_read_take(a->id, &more_reads);
     a->has_work = more || more_reads;
     json_t *execs = exec_session_take(a->id);
-    bool work = launch.len || kill.len || rep->strays.len || rep->rejected.len || reads || execs;
-    bo_buf_adds(out, "{\"acks\":[");
-    add_buf(out, &rep->acks);
-    bo_buf_adds(out, "],\"launch\":[");
-    add_buf(out, &launch);
+    bool work = launched || kill.len || rep->strays.len || rep->rejected.len || reads || execs;
     bo_buf_adds(out, "],\"kill\":[");
     add_buf(out, &kill);
     if (kill.len && rep->strays.len)
@@ -544,7 +546,6 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
         bo_buf_add(out, "]", 1);
     }
     bo_buf_add(out, "}", 1);
-    bo_buf_free(&launch);
     bo_buf_free(&kill);
     return work;
 }
