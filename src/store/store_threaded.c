@@ -201,10 +201,13 @@ static void *writer_main(void *arg)
             at += (sizeof(o) + o.id_len + 1 + o.value_len + 1 + 7) & ~(size_t)7;
         }
         pthread_mutex_lock(&t->mu);
-        if (!t->queue.cap && work.cap <= 4 * QUEUE_WAKE_BYTES) {
+        /* At most two queues' memory is kept, each of at most the size
+         * that wakes the thread: what a busy scheduler reuses, and little
+         * for an idle one to hold. */
+        if (!t->queue.cap && work.cap <= QUEUE_WAKE_BYTES) {
             work.len = 0;
             t->queue = work;
-        } else if (!t->spare.cap && work.cap <= 4 * QUEUE_WAKE_BYTES) {
+        } else if (!t->spare.cap && work.cap <= QUEUE_WAKE_BYTES) {
             work.len = 0;
             t->spare = work;
         } else {
