@@ -201,10 +201,14 @@ static void *writer_main(void *arg)
             at += (sizeof(o) + o.id_len + 1 + o.value_len + 1 + 7) & ~(size_t)7;
         }
         pthread_mutex_lock(&t->mu);
-        /* At most two queues' memory is kept, each of at most the size
-         * that wakes the thread: what a busy scheduler reuses, and little
-         * for an idle one to hold. */
-        if (!t->queue.cap && work.cap <= QUEUE_WAKE_BYTES) {
+        /* While more work came meanwhile, at most two queues' memory is
+         * kept for reuse, each of at most the size that wakes the thread;
+         * when none did, none is (an idle scheduler holds nothing). */
+        if (!t->queue.len) {
+            bo_buf_free(&work);
+            bo_buf_free(&t->queue);
+            bo_buf_free(&t->spare);
+        } else if (!t->queue.cap && work.cap <= QUEUE_WAKE_BYTES) {
             work.len = 0;
             t->queue = work;
         } else if (!t->spare.cap && work.cap <= QUEUE_WAKE_BYTES) {
