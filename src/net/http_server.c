@@ -59,6 +59,9 @@ struct http_server {
     bool resume_pending;
     struct trusted_addr *trusted;
     unsigned n_trusted;
+    /* Requests whose answer is kept back (http_defer_answer), newest
+     * first; a request leaves the list when its answer goes or it is freed. */
+    struct http_request *deferred;
 };
 
 /* The IPv4 address of a peer, also when it comes v4-mapped on a
@@ -223,6 +226,24 @@ void http_trust_peer_address(struct http_request *req)
     s->n_trusted++;
 }
 
+static bool is_listed(const struct http_request *r)
+{
+    return r->deferred_prev || r->server->deferred == r;
+}
+
+static void unlink_deferred(struct http_request *r)
+{
+    if (!is_listed(r))
+        return;
+    if (r->deferred_prev)
+        r->deferred_prev->deferred_next = r->deferred_next;
+    else
+        r->server->deferred = r->deferred_next;
+    if (r->deferred_next)
+        r->deferred_next->deferred_prev = r->deferred_prev;
+    r->deferred_prev = r->deferred_next = NULL;
+}
+
 static void request_free(struct http_request *r)
 {
     if (!r)
@@ -234,6 +255,7 @@ static void request_free(struct http_request *r)
     free(r->body);
     free(r->principal);
     free(r->answer_header);
+    unlink_deferred(r);
     if (r->deferred_resp)
         MHD_destroy_response(r->deferred_resp);
     free(r);
@@ -293,6 +315,13 @@ static void queue(struct http_request *req, unsigned status, const char *ctype, 
     req->answered = true;
     if (req->defer_next) {
         req->defer_next = false;
+        if (!is_listed(req)) {
+            struct http_server *s = req->server;
+            req->deferred_next = s->deferred;
+            if (s->deferred)
+                s->deferred->deferred_prev = req;
+            s->deferred = req;
+        }
         req->deferred_resp = resp;
         req->deferred_status = status;
         if (!req->suspended)
@@ -305,29 +334,36 @@ static void queue(struct http_request *req, unsigned status, const char *ctype, 
         req->server->observe(req, status, bo_mono_ms() - req->start_ms, req->server->ctx);
 }
 
-void http_defer_answer(struct http_request *req)
+void http_defer_answer(struct http_request *req, uint64_t ticket)
 {
     req->defer_next = true;
+    req->deferred_ticket = ticket;
 }
 
-void http_send_deferred(struct http_request *req, const char *error)
+void http_server_send_deferred(struct http_server *s, uint64_t upto, const char *error)
 {
-    if (!req->deferred_resp)
-        return;
-    if (error) {
-        MHD_destroy_response(req->deferred_resp);
-        req->deferred_resp = NULL;
-        req->answered = false;
-        req->defer_next = true;
-        http_reply_error(req, 500, "INTERNAL", "%s", error);
+    struct http_request *req = s->deferred, *next;
+    for (; req; req = next) {
+        next = req->deferred_next;
+        if (!error && req->deferred_ticket > upto)
+            continue;
+        if (error) { /* the kept answer is replaced; the request stays listed */
+            MHD_destroy_response(req->deferred_resp);
+            req->deferred_resp = NULL;
+            req->answered = false;
+            req->defer_next = true;
+            http_reply_error(req, 500, "INTERNAL", "%s", error);
+        }
+        req->deferred_ticket = 0; /* due: sent when the request resumes */
+        http_resume(req);
     }
-    http_resume(req);
 }
 
 /* A deferred answer's request resumed: send what was kept back. */
 static void send_deferred(struct http_request *req)
 {
     struct MHD_Response *resp = req->deferred_resp;
+    unlink_deferred(req);
     req->deferred_resp = NULL;
     MHD_queue_response(req->conn, req->deferred_status, resp);
     MHD_destroy_response(resp);

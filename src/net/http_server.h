@@ -61,6 +61,8 @@ struct http_request {
     int64_t start_ms;
     void *deferred_resp; /* the answer http_defer_answer kept back */
     unsigned deferred_status;
+    uint64_t deferred_ticket; /* what it waits for (http_server_send_deferred) */
+    struct http_request *deferred_prev, *deferred_next; /* the server's list of kept answers */
     bool too_large;
     bool answered;
     bool suspended;
@@ -107,6 +109,10 @@ void http_server_set_gate(struct http_server *s, http_gate_fn gate);
 int http_server_fd(struct http_server *s);
 int64_t http_server_timeout_ms(struct http_server *s);
 void http_server_run(struct http_server *s);
+/* Send the kept answers whose ticket is at most `upto`; with `error`,
+ * every kept answer is dropped and its client gets 500 `INTERNAL` with
+ * that message instead. */
+void http_server_send_deferred(struct http_server *s, uint64_t upto, const char *error);
 /* No request is waiting to be read or served: everything that arrived
  * before this call has been handled. */
 bool http_server_drained(struct http_server *s);
@@ -162,11 +168,11 @@ void http_upgraded_close(void *handle);
 
 void http_suspend(struct http_request *req);
 /* Keep the request's next answer (http_reply_*) back, and the request
- * suspended, until http_send_deferred(): an answer that may only leave once
- * something else happened. With `error`, the kept answer is dropped and
- * the client gets 500 `INTERNAL` with that message instead. */
-void http_defer_answer(struct http_request *req);
-void http_send_deferred(struct http_request *req, const char *error);
+ * suspended, until http_server_send_deferred() reaches `ticket`: an answer
+ * that may only leave once something else happened (the scheduler's, once
+ * its store holds what they say). A request freed meanwhile (its
+ * connection closed) leaves the server's list. */
+void http_defer_answer(struct http_request *req, uint64_t ticket);
 void http_resume(struct http_request *req);
 
 #endif

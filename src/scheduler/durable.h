@@ -23,6 +23,6 @@ bool durable_answer(struct sched_state *st, struct http_request *req);
  * answers whose commits finished (with `wait`, wait for the commit: every
  * answer goes). When a commit failed every kept answer goes as 500 and
  * this fails: the caller stops, as on any store failure. */
-int durable_flush(struct sched_state *st, bool wait, bo_error_t *err);
+int durable_flush(struct sched_state *st, struct http_server *http, bool wait, bo_error_t *err);
 
 #endif

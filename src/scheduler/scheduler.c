@@ -342,7 +342,7 @@ static void serve(struct scheduler *s, bool wait)
 {
     http_server_run(s->http);
     _cleanup_error_ bo_error_t e = NULL;
-    if (durable_flush(&s->state, wait, &e) < 0)
+    if (durable_flush(&s->state, s->http, wait, &e) < 0)
         state_fatal(&s->state, "committing to the store", e->msg);
 }
 

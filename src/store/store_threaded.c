@@ -59,7 +59,6 @@ struct threaded_store {
     char *dead;            /* why a background commit failed; set once */
     bo_error_t sync_err;   /* the failure of the last waited-for operation */
     /* The thread's own: */
-    bool in_txn;
     char *txn_err; /* the first failure in the open transaction */
 };
 
@@ -78,7 +77,6 @@ static void txn_fail(struct threaded_store *t, bo_error_t e)
 
 static void txn_end(struct threaded_store *t)
 {
-    t->in_txn = false;
     free(t->txn_err);
     t->txn_err = NULL;
 }
@@ -118,7 +116,6 @@ static void run_op(struct threaded_store *t, const struct op *o, const char *id,
     switch (o->code) {
     case OP_BEGIN:
         txn_end(t);
-        t->in_txn = true;
         if (in->ops->begin(in, &e) < 0)
             txn_fail(t, e);
         break;
