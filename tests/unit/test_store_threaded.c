@@ -5,38 +5,20 @@
 #include <poll.h>
 #include <string.h>
 
-#include "base/fs.h"
 #include "harness.h"
 #include "store/store.h"
 #include "store/store_faulty.h"
 #include "store/store_threaded.h"
+#include "store_fixture.h"
 
-static char dir[64];
 /* A second connection, opened before the test writes (opening one runs a
  * write transaction, which would wait behind an open group). */
 static struct store *other;
 
-__attribute__((destructor)) static void remove_dir(void)
-{
-    if (dir[0])
-        bo_rm_rf(dir, NULL);
-}
-
-static const char *db_path(void)
-{
-    static char path[128];
-    if (!dir[0]) {
-        strcpy(dir, "/tmp/bo-threaded-XXXXXX");
-        CHECK(mkdtemp(dir));
-        snprintf(path, sizeof(path), "%s/s.db", dir);
-    }
-    return path;
-}
-
 static struct store *open_plain(void)
 {
     struct store *s = NULL;
-    CHECK(store_open_sqlite(db_path(), false, &s, NULL) == 0);
+    CHECK(store_open_sqlite(fixture_db_path(), false, &s, NULL) == 0);
     return s;
 }
 
@@ -92,6 +74,18 @@ static void batch(struct store *s, const char *id, const char *value, bool defer
     CHECK((deferred ? store_commit_deferred(s, NULL) : store_commit(s, NULL)) == 0);
 }
 
+/* Tasks t0000.. of 4 KiB each, into the open batch. */
+static void put_many(struct store *s, int n)
+{
+    static char value[4096];
+    memset(value, 'x', sizeof(value) - 1);
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "t%04d", i);
+        CHECK(store_put(s, "task", id, value, NULL) == 0);
+    }
+}
+
 /* Wait for the thread's signal, then collect. */
 static int wait_collect(struct store *s, bo_error_t *err)
 {
@@ -131,16 +125,9 @@ TEST(a_background_commit_is_durable_when_its_ticket_is)
 TEST(a_flush_waits_for_the_commits_started_before_it)
 {
     struct store *s = open_threaded(NULL);
-    char value[4096];
-    memset(value, 'x', sizeof(value) - 1);
-    value[sizeof(value) - 1] = '\0';
     /* A group big enough to be still running when the flush comes. */
     CHECK(store_begin(s, NULL) == 0);
-    for (int i = 0; i < 2000; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "t%04d", i);
-        CHECK(store_put(s, "task", id, value, NULL) == 0);
-    }
+    put_many(s, 2000);
     CHECK(store_commit_deferred(s, NULL) == 0);
     CHECK(store_flush_start(s, NULL) == 0);
     CHECK(!store_has_deferred(s));
@@ -251,14 +238,7 @@ TEST(a_batch_larger_than_the_queue_commits_whole)
     struct store *s = open_threaded(NULL);
     CHECK(store_begin(s, NULL) == 0);
     /* Past the queue's 1 MiB the thread starts before the commit. */
-    char value[4096];
-    memset(value, 'x', sizeof(value) - 1);
-    value[sizeof(value) - 1] = '\0';
-    for (int i = 0; i < 1000; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "t%04d", i);
-        CHECK(store_put(s, "task", id, value, NULL) == 0);
-    }
+    put_many(s, 1000);
     CHECK(store_commit(s, NULL) == 0);
     struct store_stats st;
     store_get_stats(s, &st);
