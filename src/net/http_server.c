@@ -59,9 +59,11 @@ struct http_server {
     bool resume_pending;
     struct trusted_addr *trusted;
     unsigned n_trusted;
-    /* Requests whose answer is kept back (http_defer_answer), newest
-     * first; a request leaves the list when its answer goes or it is freed. */
-    struct http_request *deferred;
+    /* Requests whose answer is kept back (http_defer_answer), oldest
+     * first, so in the order of their tickets (a caller's tickets never go
+     * down); a request leaves the list when its answer goes or it is
+     * freed. */
+    struct http_request *deferred, *deferred_last;
 };
 
 /* The IPv4 address of a peer, also when it comes v4-mapped on a
@@ -235,12 +237,15 @@ static void unlink_deferred(struct http_request *r)
 {
     if (!is_listed(r))
         return;
+    struct http_server *s = r->server;
     if (r->deferred_prev)
         r->deferred_prev->deferred_next = r->deferred_next;
     else
-        r->server->deferred = r->deferred_next;
+        s->deferred = r->deferred_next;
     if (r->deferred_next)
         r->deferred_next->deferred_prev = r->deferred_prev;
+    else
+        s->deferred_last = r->deferred_prev;
     r->deferred_prev = r->deferred_next = NULL;
 }
 
@@ -317,10 +322,12 @@ static void queue(struct http_request *req, unsigned status, const char *ctype, 
         req->defer_next = false;
         if (!is_listed(req)) {
             struct http_server *s = req->server;
-            req->deferred_next = s->deferred;
-            if (s->deferred)
-                s->deferred->deferred_prev = req;
-            s->deferred = req;
+            req->deferred_prev = s->deferred_last;
+            if (s->deferred_last)
+                s->deferred_last->deferred_next = req;
+            else
+                s->deferred = req;
+            s->deferred_last = req;
         }
         req->deferred_resp = resp;
         req->deferred_status = status;
@@ -345,8 +352,10 @@ void http_server_send_deferred(struct http_server *s, uint64_t upto, const char 
     struct http_request *req = s->deferred, *next;
     for (; req; req = next) {
         next = req->deferred_next;
-        if (!error && req->deferred_ticket > upto)
+        if (!req->suspended) /* resumed already: its answer goes in the next run */
             continue;
+        if (!error && req->deferred_ticket > upto)
+            break; /* and so are all after it */
         if (error) { /* the kept answer is replaced; the request stays listed */
             MHD_destroy_response(req->deferred_resp);
             req->deferred_resp = NULL;
@@ -354,7 +363,6 @@ void http_server_send_deferred(struct http_server *s, uint64_t upto, const char 
             req->defer_next = true;
             http_reply_error(req, 500, "INTERNAL", "%s", error);
         }
-        req->deferred_ticket = 0; /* due: sent when the request resumes */
         http_resume(req);
     }
 }

@@ -168,7 +168,8 @@ void http_upgraded_close(void *handle);
 
 void http_suspend(struct http_request *req);
 /* Keep the request's next answer (http_reply_*) back, and the request
- * suspended, until http_server_send_deferred() reaches `ticket`: an answer
+ * suspended, until http_server_send_deferred() reaches `ticket` (tickets
+ * of later calls must not be lower): an answer
  * that may only leave once something else happened (the scheduler's, once
  * its store holds what they say). A request freed meanwhile (its
  * connection closed) leaves the server's list. */

@@ -216,7 +216,7 @@ struct store {
         uint64_t ticket, batches, puts, deletes;
     } *inflight;
     size_t n_inflight, cap_inflight;
-    uint64_t async_started, async_collected;
+    uint64_t async_collected;          /* background commits collected, as the backend counts them */
 };
 
 #endif

@@ -313,7 +313,6 @@ int store_flush_start(struct store *s, bo_error_t *err)
         }
         s->inflight[s->n_inflight++] = (struct store_inflight){
             .ticket = ++s->started, .batches = s->group_batches, .puts = s->group_puts, .deletes = s->group_deletes};
-        s->async_started++;
         close_group(s);
     }
     if (store_collect(s, err) < 0)
@@ -323,7 +322,7 @@ int store_flush_start(struct store *s, bo_error_t *err)
 
 int store_collect(struct store *s, bo_error_t *err)
 {
-    if (!s->ops->async_state || s->async_collected == s->async_started)
+    if (!s->ops->async_state || !s->n_inflight)
         return 0;
     uint64_t done = 0;
     _cleanup_error_ bo_error_t e = NULL;
@@ -338,7 +337,6 @@ int store_collect(struct store *s, bo_error_t *err)
     if (r < 0) { /* the first unfinished one failed: it and all after it are lost */
         group_lost(s, e ? e->msg : "background commit failed");
         s->n_inflight = 0;
-        s->async_collected = s->async_started;
         if (err && !*err) {
             *err = e;
             e = NULL;
