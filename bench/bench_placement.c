@@ -17,6 +17,7 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/sync_request.h"
 
 #include "bench_core.h"
 
@@ -67,14 +68,17 @@ int main(int argc, char **argv)
                                  num(i % 3));
         struct bo_buf answer = {0}; /* as the HTTP handler: the answer's text, no tree */
         struct sync_outcome out;
-        if (agent_sync_apply_text(&st, body, &answer, &out, &err) < 0 ||
+        struct sync_request rq; /* a registration: read by jansson, as in the scheduler */
+        sync_request_from_json(body, &rq);
+        int r = agent_sync_apply_text(&st, &rq, &answer, &out, &err);
+        sync_request_clear(&rq);
+        if (r < 0 ||
             ((i + 1) % 16 == 0 && store_flush(store, &err) < 0)) {
             fprintf(stderr, "register: %s\n", err->msg);
             return 1;
         }
         free(out.acks);
         bo_buf_free(&answer);
-        json_decref(body);
     }
     if (store_flush(store, &err) < 0) {
         fprintf(stderr, "register: %s\n", err->msg);
@@ -151,7 +155,11 @@ int main(int argc, char **argv)
                                      (json_int_t)a->disk, "port_range", 31000, 31999, "updates", updates);
             struct bo_buf answer = {0};
             struct sync_outcome out;
-            if (agent_sync_apply_text(&st, body, &answer, &out, &err) < 0) {
+            struct sync_request rq;
+            sync_request_from_json(body, &rq);
+            int r = agent_sync_apply_text(&st, &rq, &answer, &out, &err);
+            sync_request_clear(&rq);
+            if (r < 0) {
                 fprintf(stderr, "sync: %s\n", err->msg);
                 return 1;
             }
@@ -163,7 +171,6 @@ int main(int argc, char **argv)
             }
             free(out.acks);
             bo_buf_free(&answer);
-            json_decref(body);
         }
     }
     if (store_flush(store, &err) < 0) {

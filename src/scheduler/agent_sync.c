@@ -15,6 +15,7 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/exec_session.h"
+#include "scheduler/sync_request.h"
 #include "scheduler/task_read.h"
 
 /* Kept on a parked poll across its suspend, so the resumed call knows
@@ -83,12 +84,6 @@ static void add_rejected(struct sync_reply *r, int64_t seq, const char *reason)
     bo_buf_adds(&r->rejected, ",\"reason\":");
     bo_buf_json_str(&r->rejected, clean);
     bo_buf_add(&r->rejected, "}", 1);
-}
-
-/* Agent-reportable states. */
-static bool update_state_ok(enum task_state s)
-{
-    return task_state_agent_reports(s);
 }
 
 static int kill_stray(struct sched_agent *a, struct sync_reply *rep, const char *task_id)
@@ -236,72 +231,13 @@ static int register_agent(struct sched_state *st, json_t *body, struct sched_age
     return 0;
 }
 
-/* One update entry of a sync request, checked field by field so that a bad
- * field rejects that entry (with a reason the agent logs) instead of being
- * dropped unacknowledged, which would make the agent resend it for ever. */
-struct update {
-    json_int_t seq;
-    const char *task_id;
-    enum task_state state;
-    const char *message;
-    json_int_t executor_pid; /* 0: absent or null (never started) */
-    json_t *processes;       /* NULL: absent or null */
-    bool agent_cause;        /* ended by the agent, not by the task */
-};
-
-/* Causes an agent may give for a terminal update it caused itself. */
-static const char *const agent_causes[] = {"agent_shutdown", "agent_restart"};
-
-/* Fill *u from entry j. Returns NULL, or the reason j is rejected (static
- * or owned by *ret_owned). */
-static const char *parse_update(json_t *j, struct update *u, char **ret_owned)
-{
-    json_t *v;
-    if (!(v = json_object_get(j, "task_id")) || !json_is_string(v))
-        return "task_id: required string";
-    u->task_id = json_string_value(v);
-    v = json_object_get(j, "state");
-    if (!json_is_string(v))
-        return "state: required string";
-    if (task_state_from_name(json_string_value(v), &u->state) < 0 || !update_state_ok(u->state)) {
-        *ret_owned = bo_xasprintf("state `%.40s` is not one an agent may report (STARTING, RUNNING, FINISHED, "
-                                  "FAILED, KILLED, LOST)",
-                                  json_string_value(v));
-        return *ret_owned;
-    }
-    v = json_object_get(j, "message");
-    if (v && !json_is_null(v) && !json_is_string(v))
-        return "message: must be a string";
-    u->message = json_is_string(v) ? json_string_value(v) : "";
-    v = json_object_get(j, "executor_pid");
-    if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                                  json_integer_value(v) > INT32_MAX))
-        return "executor_pid: must be a pid or null";
-    u->executor_pid = json_integer_value(v);
-    v = json_object_get(j, "processes");
-    if (v && !json_is_null(v) && !json_is_array(v))
-        return "processes: must be an array or null";
-    u->processes = json_is_array(v) ? v : NULL;
-    v = json_object_get(j, "cause");
-    if (v && !json_is_null(v)) {
-        const char *c = json_string_value(v);
-        for (size_t i = 0; c && i < BO_ARRAY_SIZE(agent_causes); i++)
-            u->agent_cause |= strcmp(c, agent_causes[i]) == 0;
-        if (!u->agent_cause)
-            return "cause: must be agent_shutdown, agent_restart or null";
-        if (!task_state_is_terminal(u->state))
-            return "cause: only a terminal state has a cause";
-    }
-    return NULL;
-}
-
 /* The agent ended the task itself (it is shutting down, or it crashed while
  * launching it): the task did nothing wrong. It goes through DRAINING, so
  * it is rescheduled as a scheduler-side interruption, without a flapping
  * penalty and without counting a failure (Aurora treats a drained host the
  * same way). A task the user is killing just ends. */
 static int end_by_agent(struct sched_state *st, struct sched_agent *a, struct sched_task *t,
-                        const struct update *u, bo_error_t *err)
+                        const struct sync_update *u, bo_error_t *err)
 {
     enum task_state to = u->state == TASK_FAILED ? TASK_LOST : u->state;
     if (!t->kill_requested && t->state != TASK_KILLING) {
@@ -337,55 +273,53 @@ static int drain_leaving_agent(struct sched_state *st, struct sched_agent *a, bo
 /* Apply one entry. Every entry with a valid seq is acked (applied, a
  * harmless duplicate, or rejected with a reason in `rejected`), so one bad
  * entry can never hold back the agent's queue. */
-static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j, struct sync_reply *rep,
-                        bo_error_t *err)
+static int apply_update(struct sched_state *st, struct sched_agent *a, const struct sync_update *u,
+                        struct sync_reply *rep, bo_error_t *err)
 {
-    json_t *seqv = json_object_get(j, "seq");
-    if (!json_is_integer(seqv) || json_integer_value(seqv) < 1) {
+    if (u->seq < 1) {
         /* Nothing to ack it with: an agent of this protocol never sends one. */
         log_warn("agent %s: an update without a valid seq ignored", a->id);
         return 0;
     }
-    struct update u = {.seq = json_integer_value(seqv)};
     _cleanup_free_ char *owned = NULL;
-    const char *reason = parse_update(j, &u, &owned);
+    const char *reason = u->reason;
     next_elem(&rep->acks);
-    bo_buf_i64(&rep->acks, u.seq);
-    struct sched_task *t = reason ? NULL : state_task_find(st, u.task_id);
+    bo_buf_i64(&rep->acks, u->seq);
+    struct sched_task *t = reason ? NULL : state_task_find(st, u->task_id);
     if (!reason && !t) {
-        if (task_state_is_active(u.state))
-            kill_stray(a, rep, u.task_id);
-        reason = owned = bo_xasprintf("task `%.200s` is unknown to the scheduler", u.task_id);
+        if (task_state_is_active(u->state))
+            kill_stray(a, rep, u->task_id);
+        reason = owned = bo_xasprintf("task `%.200s` is unknown to the scheduler", u->task_id);
     } else if (!reason && (!t->agent_id || strcmp(t->agent_id, a->id) != 0)) {
-        reason = owned = bo_xasprintf("task `%.200s` is not on this agent (stale report)", u.task_id);
+        reason = owned = bo_xasprintf("task `%.200s` is not on this agent (stale report)", u->task_id);
     }
     if (reason) {
-        add_rejected(rep, u.seq, reason);
+        add_rejected(rep, u->seq, reason);
         return 0;
     }
     bool info_changed = false;
-    if (u.executor_pid && u.executor_pid != t->executor_pid) {
-        t->executor_pid = (int32_t)u.executor_pid;
+    if (u->executor_pid && u->executor_pid != t->executor_pid) {
+        t->executor_pid = (int32_t)u->executor_pid;
         info_changed = true;
     }
-    if (u.processes && !json_equal(u.processes, t->processes)) {
+    if (u->processes && !json_equal(u->processes, t->processes)) {
         json_decref(t->processes);
-        t->processes = json_incref(u.processes);
+        t->processes = json_incref(u->processes);
         info_changed = true;
     }
-    if (t->state == u.state)
+    if (t->state == u->state)
         return info_changed ? state_save_task(st, t, err) : 0;
     /* A task that finished on its own finished, whoever was stopping. */
-    bool by_agent = u.agent_cause && task_state_is_active(t->state) && u.state != TASK_FINISHED;
-    int r = by_agent ? end_by_agent(st, a, t, &u, err) : lifecycle_transition(st, t, u.state, u.message, err);
+    bool by_agent = u->agent_cause && task_state_is_active(t->state) && u->state != TASK_FINISHED;
+    int r = by_agent ? end_by_agent(st, a, t, u, err) : lifecycle_transition(st, t, u->state, u->message, err);
     if (r < 0)
         return -1;
     if (r == 0) {
         /* Not a legal move: an old update, or a task we hold terminal that
          * the agent says is alive, which must be killed. */
-        if (task_state_is_terminal(t->state) && task_state_is_active(u.state))
-            kill_stray(a, rep, u.task_id);
-        add_rejected(rep, u.seq, task_state_refusal(t->state, u.state));
+        if (task_state_is_terminal(t->state) && task_state_is_active(u->state))
+            kill_stray(a, rep, u->task_id);
+        add_rejected(rep, u->seq, task_state_refusal(t->state, u->state));
         if (info_changed)
             return state_save_task(st, t, err);
     }
@@ -393,16 +327,12 @@ static int apply_update(struct sched_state *st, struct sched_agent *a, json_t *j
 }
 
 /* Boot or periodic inventory: what the agent runs versus what we think. */
-static int reconcile(struct sched_state *st, struct sched_agent *a, json_t *inventory, struct sync_reply *rep,
-                     bo_error_t *err)
+static int reconcile(struct sched_state *st, struct sched_agent *a, const struct sync_request *rq,
+                     struct sync_reply *rep, bo_error_t *err)
 {
     json_t *seen = json_object();
-    json_t *item;
-    size_t i;
-    json_array_foreach(inventory, i, item)
-    {
-        const char *id = json_string_value(json_object_get(item, "task_id"));
-        const char *sn = json_string_value(json_object_get(item, "state"));
+    for (size_t i = 0; i < rq->n_inventory; i++) {
+        const char *id = rq->inventory[i].task_id, *sn = rq->inventory[i].state;
         enum task_state s;
         if (!id || !sn || task_state_from_name(sn, &s) < 0)
             continue;
@@ -599,48 +529,31 @@ static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *u
     }
 }
 
-/* The fields of an agent's registration: a sync carries all of them
- * (attributes may be absent) or none (protocol.md §3, "Registration"). */
-static const char *const registration_keys[] = {"hostname", "resources", "port_range", "attributes"};
-
-/* A bare sync: an agent_id and none of the registration's fields. Anything
- * else (one field of several, no agent_id) goes through register_agent,
- * which refuses it with the message it always gave. */
-static bool is_bare(json_t *body)
+/* The agent of a bare sync (one without the registration), if what the
+ * scheduler holds of it can be trusted without its registration: an agent
+ * that registered with this scheduler process and is up, or down because
+ * it said it is leaving and still says so. NULL for an unknown agent, one
+ * held only from the store (UNKNOWN after a restart), one marked LOST, and
+ * one coming back from DOWN: each of those changes the agent's state, and
+ * the registration comes with that. A boot sync always carries it. */
+static struct sched_agent *trusted_agent(struct sched_state *st, const struct sync_request *rq)
 {
-    if (!json_is_string(json_object_get(body, "agent_id")))
-        return false;
-    for (size_t i = 0; i < BO_ARRAY_SIZE(registration_keys); i++)
-        if (json_object_get(body, registration_keys[i]))
-            return false;
-    return true;
-}
-
-/* The agent of a bare sync, if what the scheduler holds of it can be
- * trusted without its registration: an agent that registered with this
- * scheduler process and is up, or down because it said it is leaving and
- * still says so. NULL for an unknown agent, one held only from the store
- * (UNKNOWN after a restart), one marked LOST, and one coming back from
- * DOWN: each of those changes the agent's state, and the registration
- * comes with that. A boot sync always carries it. */
-static struct sched_agent *trusted_agent(struct sched_state *st, json_t *body)
-{
-    struct sched_agent *a = state_agent_find(st, json_string_value(json_object_get(body, "agent_id")));
-    if (!a || json_is_true(json_object_get(body, "boot")))
+    struct sched_agent *a = state_agent_find(st, rq->agent_id);
+    if (!a || rq->boot)
         return NULL;
-    if (a->state == AGENT_UP || (a->state == AGENT_DOWN && json_is_true(json_object_get(body, "leaving"))))
+    if (a->state == AGENT_UP || (a->state == AGENT_DOWN && rq->leaving))
         return a;
     return NULL;
 }
 
 /* A bare sync of a known agent: what register_agent does besides taking
  * the registration in. */
-static int refresh_agent(struct sched_state *st, struct sched_agent *a, json_t *body, bo_error_t *err)
+static int refresh_agent(struct sched_state *st, struct sched_agent *a, const struct sync_request *rq,
+                         bo_error_t *err)
 {
-    json_t *lv = json_object_get(body, "leaving");
-    if (lv && !json_is_boolean(lv))
+    if (rq->leaving_bad)
         return bo_error_set(err, BO_E_INVALID, "sync request: leaving must be a boolean");
-    if (a->up && json_is_true(lv))
+    if (a->up && rq->leaving)
         lifecycle_agent_set_state(st, a, AGENT_DOWN, "it is shutting down");
     lifecycle_agent_seen(st, a);
     a->last_seen_wall = bo_wall_ms();
@@ -656,44 +569,38 @@ static void build_register_answer(struct sched_state *st, struct bo_buf *out)
     bo_buf_adds(out, ",\"register\":true}");
 }
 
-int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *out, struct sync_outcome *ret,
-                          bo_error_t *err)
+int agent_sync_apply_text(struct sched_state *st, const struct sync_request *rq, struct bo_buf *out,
+                          struct sync_outcome *ret, bo_error_t *err)
 {
     *ret = (struct sync_outcome){0};
-    bool bare = is_bare(body);
+    /* A sync without an agent_id, or with part of a registration, goes
+     * through register_agent, which refuses it with the message it always
+     * gave. Only the jansson reader lets either through (it holds body). */
+    bool bare = rq->agent_id && !rq->registration;
     struct sched_agent *a = NULL;
     if (bare) {
-        if (job_ident_validate(json_string_value(json_object_get(body, "agent_id")), "agent_id", err) < 0)
+        if (job_ident_validate(rq->agent_id, "agent_id", err) < 0)
             return -1;
-        if (!(a = trusted_agent(st, body))) {
+        if (!(a = trusted_agent(st, rq))) {
             build_register_answer(st, out);
             return 0;
         }
     }
-    json_t *updates = json_object_get(body, "updates");
-    json_t *inventory = json_object_get(body, "inventory");
-    if ((updates && !json_is_array(updates)) || (inventory && !json_is_array(inventory)))
+    if (rq->arrays_bad)
         return bo_error_set(err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
-    json_t *usage = json_object_get(body, "usage");
-    if (check_usage(usage, err) < 0)
+    if (check_usage(rq->usage, err) < 0)
         return -1;
     if (store_begin(st->store, err) < 0)
         return -1;
     struct sync_reply rep = {0};
-    int r = bare ? refresh_agent(st, a, body, err) : register_agent(st, body, &a, err);
-    json_t *u;
-    size_t i;
-    json_array_foreach(updates, i, u)
-    {
-        if (r < 0)
-            break;
-        r = apply_update(st, a, u, &rep, err);
-    }
-    if (r == 0 && inventory) {
-        r = reconcile(st, a, inventory, &rep, err);
+    int r = bare ? refresh_agent(st, a, rq, err) : register_agent(st, rq->body, &a, err);
+    for (size_t i = 0; r == 0 && i < rq->n_updates; i++)
+        r = apply_update(st, a, &rq->updates[i], &rep, err);
+    if (r == 0 && rq->has_inventory) {
+        r = reconcile(st, a, rq, &rep, err);
         a->needs_inventory = false;
     }
-    if (r == 0 && json_is_true(json_object_get(body, "leaving")))
+    if (r == 0 && rq->leaving)
         r = drain_leaving_agent(st, a, err);
     if (r == 0)
         r = lifecycle_maintenance_progress(st, a, err);
@@ -703,8 +610,8 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *o
         r = store_commit_deferred(st->store, err);
     else
         store_rollback(st->store);
-    if (r == 0 && usage)
-        apply_usage(st, a, usage);
+    if (r == 0 && rq->usage)
+        apply_usage(st, a, rq->usage);
     if (r == 0) {
         ret->agent = a;
         ret->may_wait = !build_answer(st, a, &rep, out);
@@ -715,17 +622,40 @@ int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *o
     return r < 0 ? -1 : 0;
 }
 
+/* Read `text` as the HTTP handler does: the fast reader, and jansson
+ * for what it does not take (NULL if that is not a JSON object either,
+ * with *jerr saying why). */
+static bool read_request(const char *text, size_t len, struct sync_request *ret, json_error_t *jerr)
+{
+    if (sync_request_scan(text, len, ret))
+        return true;
+    json_t *body = json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return false;
+    }
+    sync_request_from_json(body, ret);
+    return true;
+}
+
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err)
 {
+    /* Through the text, as from an agent: whichever reader takes it. */
+    _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
+    struct sync_request rq;
+    json_error_t jerr;
+    if (!text || !read_request(text, strlen(text), &rq, &jerr))
+        return bo_error_set(err, BO_E_INVALID, "sync request: not a JSON object");
     struct bo_buf out = {0};
     struct sync_outcome o;
-    if (agent_sync_apply_text(st, body, &out, &o, err) < 0) {
+    int r = agent_sync_apply_text(st, &rq, &out, &o, err);
+    sync_request_clear(&rq);
+    if (r < 0) {
         bo_buf_free(&out);
         return -1;
     }
     free(o.acks);
-    json_error_t jerr;
     json_t *answer = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, &jerr);
     bo_buf_free(&out);
     if (!answer)
@@ -881,21 +811,28 @@ void agent_sync_handle(struct http_request *req, void *ctx)
         reply_durable(st, a, req, &out);
         return;
     }
-    json_t *body = http_body_json(req);
-    if (!body)
-        return;
-    if (sch->tls && !agent_sync_identity_ok(sch, req, json_string_value(json_object_get(body, "agent_id")))) {
-        json_decref(body);
+    struct sync_request rq;
+    if (sync_request_scan(req->body, req->body_len, &rq)) {
+        st->sync_reads_in_place++;
+    } else {
+        json_t *body = http_body_json(req); /* words what is wrong with it */
+        if (!body)
+            return;
+        sync_request_from_json(body, &rq);
+        st->sync_reads_jansson++;
+    }
+    if (sch->tls && !agent_sync_identity_ok(sch, req, rq.agent_id)) {
+        sync_request_clear(&rq);
         return;
     }
     _cleanup_error_ bo_error_t err = NULL;
-    json_int_t wait_ms = json_integer_value(json_object_get(body, "wait_ms"));
+    int64_t wait_ms = rq.wait_ms;
     struct bo_buf out = {0};
     struct sync_outcome o;
-    int r = agent_sync_apply_text(st, body, &out, &o, &err);
+    int r = agent_sync_apply_text(st, &rq, &out, &o, &err);
     struct sched_agent *a = o.agent;
     _cleanup_free_ char *acks = o.acks;
-    json_decref(body);
+    sync_request_clear(&rq);
     if (r < 0) {
         bo_buf_free(&out);
         /* Nothing was acked, so the agent resends; but memory may have

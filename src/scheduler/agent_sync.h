@@ -11,8 +11,8 @@
 /* Launches and kills in one answer (the rest follow in the next). */
 #define SYNC_MAX_COMMANDS 200
 
-/* Apply one sync request body (a JSON object; not consumed) in one store
- * batch: register or refresh the agent, apply its updates, reconcile its
+/* Apply one sync request (read by sync_request.h; not consumed) in one
+ * store batch: register or refresh the agent, apply its updates, reconcile its
  * inventory, commit deferred (store_commit_deferred: durable at the next
  * store_flush, which must come before the answer is sent). On success
  * the answer is appended to `out` as JSON text (acks, the launches and
@@ -30,11 +30,13 @@ struct sync_outcome {
     char *acks;                /* when may_wait, its acks as JSON array elements ("17,18"); NULL for none; freed
                                   by the caller */
 };
-int agent_sync_apply_text(struct sched_state *st, json_t *body, struct bo_buf *out, struct sync_outcome *ret,
-                          bo_error_t *err);
-/* The same with the answer parsed back into *ret_answer (new reference):
- * for tests, fuzz/ and benchmarks, which so check the text the agents get
- * (BO_E_INTERNAL if it is not JSON). */
+struct sync_request;
+int agent_sync_apply_text(struct sched_state *st, const struct sync_request *rq, struct bo_buf *out,
+                          struct sync_outcome *ret, bo_error_t *err);
+/* The same for a body given as a tree (not consumed), read from its text
+ * as the HTTP handler reads it, with the answer parsed back into
+ * *ret_answer (new reference): for tests, fuzz/ and benchmarks, which so
+ * check the text the agents get (BO_E_INTERNAL if it is not JSON). */
 int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **ret_agent, json_t **ret_answer,
                      bo_error_t *err);
 

@@ -49,6 +49,11 @@ char *metrics_render(const struct metrics *m, struct sched_state *st)
     fprintf(f, "# HELP borealis_reschedules_total Tasks created to replace a terminated task.\n"
                "# TYPE borealis_reschedules_total counter\nborealis_reschedules_total %llu\n",
             (unsigned long long)st->reschedules);
+    fprintf(f, "# HELP borealis_agent_sync_reads_total Agent sync requests by the reader that parsed them.\n"
+               "# TYPE borealis_agent_sync_reads_total counter\n"
+               "borealis_agent_sync_reads_total{reader=\"in_place\"} %llu\n"
+               "borealis_agent_sync_reads_total{reader=\"jansson\"} %llu\n",
+            (unsigned long long)st->sync_reads_in_place, (unsigned long long)st->sync_reads_jansson);
     struct store_stats ss;
     store_get_stats(st->store, &ss);
     fprintf(f, "# HELP borealis_store_commits_total Store transactions committed.\n"

@@ -255,6 +255,9 @@ struct sched_state {
     uint64_t placement_latency_sum_ms;
     uint64_t placement_latency_buckets[8];
     uint64_t reschedules;
+    /* Agent sync bodies by the reader that took them (sync_request.h): in
+     * place, or by jansson (registrations, usage, anything unusual). */
+    uint64_t sync_reads_in_place, sync_reads_jansson;
 };
 
 extern const int64_t placement_latency_bounds_ms[8];

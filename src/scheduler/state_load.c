@@ -15,6 +15,7 @@
 
 #include "base/clock.h"
 #include "base/jscan.h"
+#include "model/json_check.h"
 #include "scheduler/update.h"
 
 /* The row being loaded, for error messages. */
@@ -624,29 +625,6 @@ static bool flat_events(struct jscan *s, struct flat_row *f, struct task_row *tr
     return k == 0;
 }
 
-/* `processes` is what agents reported, kept as JSON: `[]` here, anything
- * else read by jansson from where the reader stands. */
-static bool flat_processes(struct jscan *s, struct task_row *tr)
-{
-    if (jscan_peek(s) != JSCAN_ARRAY)
-        return false;
-    const char *p = s->p + 1;
-    while (p < s->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
-    if (p < s->end && *p == ']') {
-        if (!jscan_array(s) || jscan_element(s) != 0)
-            return false;
-        tr->processes = json_array();
-        return true;
-    }
-    json_error_t jerr;
-    tr->processes = json_loadb(s->p, (size_t)(s->end - s->p), JSON_DISABLE_EOF_CHECK, &jerr);
-    if (!tr->processes)
-        return false;
-    s->p += jerr.position;
-    return true;
-}
-
 /* Read the row's fields (types only). */
 static bool flat_read(struct jscan *s, struct flat_row *f, struct task_row *tr)
 {
@@ -682,7 +660,7 @@ static bool flat_read(struct jscan *s, struct flat_row *f, struct task_row *tr)
             ok = flat_events(s, f, tr);
             break;
         case F_PROCESSES:
-            ok = !tr->processes && flat_processes(s, tr);
+            ok = !tr->processes && json_scan_array(s, 0, &tr->processes);
             break;
         default:
             ok = jscan_int(s, &f->i[x]);

@@ -1,6 +1,7 @@
 """Bad input: each gives a clear message naming what is wrong and its
 documented exit code, and the daemons stay up."""
 import json
+import re
 import os
 
 GOOD = """
@@ -130,3 +131,8 @@ def test_metrics_are_prometheus_text(running):
     assert 'borealis_agents{state="up"} 1' in text
     assert 'borealis_api_requests_total{route="job_create",code="201"} 1' in text
     assert "borealis_placement_latency_ms_count 1" in text
+    # The agent registered (a body for jansson) and reported its task with
+    # bodies the in-place reader takes: if the agent's bodies drift from
+    # that reader's shape, the scheduler silently parses them slowly.
+    reads = dict(re.findall(r'borealis_agent_sync_reads_total\{reader="(\w+)"\} (\d+)', text))
+    assert int(reads["jansson"]) >= 1 and int(reads["in_place"]) >= 1, reads

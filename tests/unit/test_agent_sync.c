@@ -1,7 +1,9 @@
 /* Unit tests for the scheduler's side of the agent protocol
  * (src/scheduler/agent_sync.c) through agent_sync_apply: every update is
  * acked, bad ones are rejected with a reason, updates of tasks the agent
- * ended itself (cause) and a leaving agent reschedule without penalty. */
+ * ended itself (cause) and a leaving agent reschedule without penalty;
+ * and which of the two readers of a sync body (sync_request.h) takes
+ * which body. */
 #include <utlist.h>
 
 #include "base/clock.h"
@@ -13,6 +15,7 @@
 #include "scheduler/lifecycle.h"
 #include "scheduler/placement.h"
 #include "scheduler/scheduler.h"
+#include "scheduler/sync_request.h"
 
 static const char registration[] =
     "{\"agent_id\":\"ag\",\"hostname\":\"aghost\",\"resources\":{\"cpu\":8,\"ram\":8589934592,"
@@ -481,6 +484,61 @@ TEST(old_agent_sending_its_registration_every_time_works_as_before)
     json_decref(answer);
     json_decref(body);
     fixture_done(&st);
+}
+
+/* What src/agent sends (tasks.c update_new, journal.c's seq, the inventory
+ * of tasks.c) is read in place; a registration, usage, `\u` escapes, an
+ * unknown or repeated field and a number with a fraction go to jansson,
+ * which reads them to the same values (fuzz/fuzz_sync_request.c checks
+ * that for any body). */
+TEST(fast_reader_takes_what_agents_send_and_leaves_the_rest_to_jansson)
+{
+    static const char agent_body[] =
+        "{\"agent_id\":\"node-1\",\"updates\":[{\"task_id\":\"t1\",\"state\":\"RUNNING\",\"message\":\"up\","
+        "\"ts\":1796114256150,\"executor_pid\":4242,\"exit_code\":null,\"processes\":[{\"name\":\"web\","
+        "\"pid\":4243}],\"seq\":7},{\"task_id\":\"t2\",\"state\":\"KILLED\",\"message\":null,\"ts\":1,"
+        "\"executor_pid\":null,\"exit_code\":137,\"processes\":[],\"cause\":\"agent_shutdown\",\"seq\":8},"
+        "{\"seq\":9,\"task_id\":\"t3\",\"state\":\"BOGUS\"}],"
+        "\"wait_ms\":5000,\"leaving\":true,\"inventory\":[{\"task_id\":\"t1\",\"state\":\"RUNNING\"}]}";
+    struct sync_request r;
+    CHECK(sync_request_scan(agent_body, strlen(agent_body), &r));
+    CHECK(strcmp(r.agent_id, "node-1") == 0 && !r.registration && r.leaving && !r.boot && r.wait_ms == 5000);
+    CHECK(r.n_updates == 3 && r.has_inventory && r.n_inventory == 1 && !r.usage && !r.body);
+    const struct sync_update *u = r.updates;
+    CHECK(u[0].seq == 7 && !u[0].reason && strcmp(u[0].task_id, "t1") == 0 && u[0].state == TASK_RUNNING);
+    CHECK(strcmp(u[0].message, "up") == 0 && u[0].executor_pid == 4242 && json_array_size(u[0].processes) == 1);
+    CHECK(!u[0].agent_cause);
+    CHECK(u[1].seq == 8 && !u[1].reason && u[1].state == TASK_KILLED && strcmp(u[1].message, "") == 0);
+    CHECK(u[1].executor_pid == 0 && json_array_size(u[1].processes) == 0 && u[1].agent_cause);
+    CHECK(u[2].seq == 9 && u[2].reason && strstr(u[2].reason, "state `BOGUS` is not one an agent may report"));
+    CHECK(strcmp(r.inventory[0].task_id, "t1") == 0 && strcmp(r.inventory[0].state, "RUNNING") == 0);
+    sync_request_clear(&r);
+
+    static const char *const others[] = {
+        "{\"agent_id\":\"a\",\"hostname\":\"h\",\"resources\":{},\"port_range\":[1,2]}",
+        "{\"agent_id\":\"a\",\"usage\":[]}",
+        "{\"agent_id\":\"a\",\"updates\":[{\"seq\":1,\"task_id\":\"t\\u00e9\",\"state\":\"RUNNING\"}]}",
+        "{\"agent_id\":\"a\",\"colour\":\"red\"}",
+        "{\"agent_id\":\"a\",\"updates\":[{\"seq\":1,\"seq\":2,\"task_id\":\"t\",\"state\":\"RUNNING\"}]}",
+        "{\"agent_id\":\"a\",\"wait_ms\":1.5}",
+        "{\"agent_id\":\"a\",\"updates\":[{\"seq\":0,\"task_id\":\"t\",\"state\":\"RUNNING\"}]}",
+        "{\"agent_id\":\"a\",\"updates\":{}}",
+        "{\"updates\":[]}",
+        "{\"agent_id\":\"a\"} x",
+    };
+    for (size_t i = 0; i < BO_ARRAY_SIZE(others); i++)
+        CHECK(!sync_request_scan(others[i], strlen(others[i]), &r));
+    /* The escape, read by jansson. */
+    sync_request_from_json(json_loads(others[2], 0, NULL), &r);
+    CHECK(r.n_updates == 1 && !r.updates[0].reason && strcmp(r.updates[0].task_id, "t\xc3\xa9") == 0);
+    sync_request_clear(&r);
+    /* A seq of 0 is ignored; a bad array refused when applied. */
+    sync_request_from_json(json_loads(others[6], 0, NULL), &r);
+    CHECK(r.n_updates == 1 && r.updates[0].seq == 0);
+    sync_request_clear(&r);
+    sync_request_from_json(json_loads(others[7], 0, NULL), &r);
+    CHECK(r.arrays_bad && r.n_updates == 0);
+    sync_request_clear(&r);
 }
 
 TEST_MAIN()
