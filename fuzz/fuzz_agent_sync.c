@@ -169,6 +169,18 @@ static void teardown(struct sched_state *st)
     state_free(st);
 }
 
+/* Each agent's counts match its tasks: an answer to an agent counted at
+ * 0 tasks awaiting a command looks for no launches or kills. */
+static void check_counts(struct sched_state *st)
+{
+    struct sched_agent *a, *atmp;
+    HASH_ITER(hh, st->agents, a, atmp)
+    {
+        if (!state_agent_counts_ok(a))
+            __builtin_trap();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
@@ -210,6 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (state_agent_find(&st, a->id) != a)
             __builtin_trap();
+        check_counts(&st);
         /* Every update with a seq is acked, applied or rejected: one the
          * agent could not get acked would be resent for ever. */
         size_t with_seq = 0, i;

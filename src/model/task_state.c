@@ -115,6 +115,11 @@ bool task_state_agent_reports(enum task_state s)
     return valid(s) && (states[s].reported_by & AGENT);
 }
 
+bool task_state_awaits_agent(enum task_state s)
+{
+    return s == TASK_ASSIGNED || s == TASK_KILLING || s == TASK_DRAINING;
+}
+
 bool task_state_can_transition(enum task_state from, enum task_state to)
 {
     return valid(from) && valid(to) && (states[from].next & BIT(to));

@@ -52,6 +52,9 @@ bool task_state_is_active(enum task_state s);
 bool task_state_executor_reports(enum task_state s);
 /* Those and LOST: what an agent may send in an update. */
 bool task_state_agent_reports(enum task_state s);
+/* ASSIGNED, KILLING, DRAINING: the scheduler sends the task's agent a
+ * command for it (a launch, a kill) until the agent reports it. */
+bool task_state_awaits_agent(enum task_state s);
 /* Aurora's transition table. same -> same is false (a duplicate status
  * update is not a transition; callers ignore it). Out-of-range is false. */
 bool task_state_can_transition(enum task_state from, enum task_state to);

@@ -19,7 +19,7 @@ static int transition(struct sched_state *st, struct sched_task *t, enum task_st
 
 static bool awaits_agent(const struct sched_task *t)
 {
-    return t->state == TASK_ASSIGNED || t->state == TASK_KILLING || t->state == TASK_DRAINING;
+    return task_state_awaits_agent(t->state);
 }
 
 /* When a PARTITIONED task gives up on its agent (LOST, rescheduled), or
@@ -69,7 +69,12 @@ static void set_state(struct sched_state *st, struct sched_task *t, enum task_st
 {
     st->count_by_state[t->state]--;
     st->count_by_state[to]++;
+    bool awaited = t->agent && task_state_awaits_agent(to) && !task_state_awaits_agent(t->state);
+    if (t->agent)
+        t->agent->n_awaiting += task_state_awaits_agent(to) - task_state_awaits_agent(t->state);
     t->state = to;
+    if (awaited)
+        state_agent_task_first(t->agent, t);
     t->state_since_mono = bo_mono_ms();
     if (to != TASK_PENDING)
         state_task_set_reason(t, NULL);

@@ -190,7 +190,12 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
     a->used_ram += tc->ram;
     a->used_disk += tc->disk;
     a->n_tasks++;
-    DL_APPEND2(a->tasks, t, a_prev, a_next);
+    if (task_state_awaits_agent(t->state)) {
+        a->n_awaiting++;
+        DL_PREPEND2(a->tasks, t, a_prev, a_next);
+    } else {
+        DL_APPEND2(a->tasks, t, a_prev, a_next);
+    }
     if (tc->n_ports) {
         if (!t->ports)
             t->ports = bo_xcalloc(tc->n_ports, sizeof(uint16_t));
@@ -200,6 +205,25 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
             port_take(a, t->ports[i]);
         }
     }
+}
+
+void state_agent_task_first(struct sched_agent *a, struct sched_task *t)
+{
+    DL_DELETE2(a->tasks, t, a_prev, a_next);
+    DL_PREPEND2(a->tasks, t, a_prev, a_next);
+}
+
+bool state_agent_counts_ok(const struct sched_agent *a)
+{
+    int64_t n = 0;
+    int32_t awaiting = 0;
+    const struct sched_task *t;
+    DL_FOREACH2(a->tasks, t, a_next)
+    {
+        n++;
+        awaiting += task_state_awaits_agent(t->state);
+    }
+    return n == a->n_tasks && awaiting == a->n_awaiting;
 }
 
 void state_task_unbind_agent(struct sched_state *st, struct sched_task *t)
@@ -214,6 +238,7 @@ void state_task_unbind_agent(struct sched_state *st, struct sched_task *t)
     a->used_ram -= tc->ram;
     a->used_disk -= tc->disk;
     a->n_tasks--;
+    a->n_awaiting -= task_state_awaits_agent(t->state);
     DL_DELETE2(a->tasks, t, a_prev, a_next);
     for (size_t i = 0; t->ports && i < tc->n_ports; i++)
         port_release(a, t->ports[i]);

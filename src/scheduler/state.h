@@ -149,7 +149,13 @@ struct sched_agent {
     struct bo_timer timer; /* agent timeout, re-armed lazily from last_seen_mono */
     int64_t last_seen_wall;
     int64_t n_tasks;
-    struct sched_task *tasks;            /* a_ links */
+    /* Of those, the ones in a state whose command the agent is sent
+     * (task_state_awaits_agent): kept by state_task_bind_agent, _unbind
+     * and every change of state. Such a task is put first in `tasks` when
+     * it enters that state, so an answer looks at the first few tasks
+     * only, not at every task the agent runs (a cache miss or two each). */
+    int32_t n_awaiting;
+    struct sched_task *tasks; /* a_ links; tasks awaiting a command first */
     /* The flags together, for the struct's size (one per agent). */
     bool up; /* state == AGENT_UP (set only by lifecycle_agent_set_state) */
     uint8_t state; /* enum agent_state */
@@ -161,6 +167,12 @@ struct sched_agent {
     uint8_t answers_kept; /* its syncs whose answers wait for the store (durable.h): it waits on us */
     UT_hash_handle hh;
 };
+
+/* Put t, bound to a, first in a's list of tasks (it now awaits a command). */
+void state_agent_task_first(struct sched_agent *a, struct sched_task *t);
+/* Whether a's counts of its tasks (n_tasks, n_awaiting) match its list
+ * of them: for tests and fuzz targets, which check it after what they do. */
+bool state_agent_counts_ok(const struct sched_agent *a);
 
 /* Set a's attributes from a JSON object; values that are not strings are
  * left out (registration refuses them; a record may predate that). */

@@ -48,6 +48,10 @@ static inline struct store *fixture_open_store(void)
 
 static inline void fixture_done(struct sched_state *st)
 {
+    /* Whatever the test did, each agent's counts still match its tasks. */
+    struct sched_agent *a, *atmp;
+    HASH_ITER(hh, st->agents, a, atmp)
+    CHECK(state_agent_counts_ok(a));
     struct store *store = st->store;
     state_free(st);
     store_close(store);

@@ -151,7 +151,7 @@ TEST(placement_of_20k_tasks_on_500_agents_never_overcommits_and_keeps_constraint
             }
         }
         CHECK(cpu <= ag->cpu + 1e-6 && ram <= ag->ram && disk <= ag->disk);
-        CHECK(n == ag->n_tasks && ram == ag->used_ram && disk == ag->used_disk);
+        CHECK(n == ag->n_tasks && ram == ag->used_ram && disk == ag->used_disk && n == ag->n_awaiting);
         CHECK(cpu - ag->used_cpu < 1e-6 && ag->used_cpu - cpu < 1e-6);
     }
     /* Constraints: none in z0; one per host (500 hosts for 600); one per
