@@ -773,47 +773,58 @@ static void reply(struct http_request *req, struct bo_buf *out)
  * and kills whose commands it carries (durable.h). Meanwhile the agent
  * waits on us, and its silence is not counted against it
  * (agent_sync_is_waiting). */
+static void count_kept(struct sched_agent *a, struct http_request *req)
+{
+    struct sync_ctx *c = req->user;
+    if (!c) {
+        c = bo_xcalloc(1, sizeof(*c));
+        c->agent = a;
+        req->user = c;
+        req->user_free = sync_ctx_free;
+    }
+    if (!c->kept) {
+        c->kept = true;
+        a->answers_kept++;
+    }
+}
+
 static void reply_durable(struct sched_state *st, struct sched_agent *a, struct http_request *req,
                           struct bo_buf *out)
 {
-    if (durable_answer(st, req)) {
-        struct sync_ctx *c = req->user;
-        if (!c) {
-            c = bo_xcalloc(1, sizeof(*c));
-            c->agent = a;
-            req->user = c;
-            req->user_free = sync_ctx_free;
-        }
-        if (!c->kept) {
-            c->kept = true;
-            a->answers_kept++;
-        }
-    }
+    if (durable_answer(st, req))
+        count_kept(a, req);
     reply(req, out);
+}
+
+/* The answer to a parked poll: the acks it holds and the commands due. */
+static void answer_poll(struct scheduler *sch, struct http_request *req)
+{
+    struct sched_state *st = &sch->state;
+    struct sync_ctx *c = req->user;
+    if (st->fatal) { /* no commands from memory the store does not hold */
+        http_reply_error(req, 503, "UNAVAILABLE", "the scheduler is stopping after a store failure");
+        return;
+    }
+    struct sched_agent *a = c->agent;
+    if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, a->id)) {
+        http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", a->id);
+        return;
+    }
+    struct sync_reply held = {0};
+    if (c->acks)
+        bo_buf_adds(&held.acks, c->acks);
+    struct bo_buf out = {0};
+    build_answer(st, a, &held, &out);
+    sync_reply_clear(&held);
+    reply_durable(st, a, req, &out);
 }
 
 void agent_sync_handle(struct http_request *req, void *ctx)
 {
     struct scheduler *sch = ctx;
     struct sched_state *st = &sch->state;
-    if (req->resumed) {
-        struct sync_ctx *c = req->user;
-        if (st->fatal) { /* no commands from memory the store does not hold */
-            http_reply_error(req, 503, "UNAVAILABLE", "the scheduler is stopping after a store failure");
-            return;
-        }
-        struct sched_agent *a = c->agent;
-        if (sch->tls && agent_auth_is_revoked(&sch->agent_auth, a->id)) {
-            http_reply_error(req, 403, "FORBIDDEN", "agent `%s` is revoked", a->id);
-            return;
-        }
-        struct sync_reply held = {0};
-        if (c->acks)
-            bo_buf_adds(&held.acks, c->acks);
-        struct bo_buf out = {0};
-        build_answer(st, a, &held, &out);
-        sync_reply_clear(&held);
-        reply_durable(st, a, req, &out);
+    if (req->resumed) { /* a poll replaced by a newer one, or released at shutdown */
+        answer_poll(sch, req);
         return;
     }
     struct sync_request rq;
@@ -894,26 +905,39 @@ void agent_sync_release_all(struct sched_state *st)
     unpark(p);
 }
 
-/* A poll answered late because the loop was busy: the agent waited on us
- * meanwhile, so the lateness is not its silence. */
-static void answer(struct sched_state *st, struct parked_poll *p, int64_t now_mono)
+/* Answer a parked poll while its request is still suspended: the answer
+ * is kept (durable.h) and the request resumed once, when the store holds
+ * what the answer says (at the next pass if it already does). Resumed
+ * first, an answer carrying launches placed a moment ago was then kept,
+ * its request suspended and resumed again: two epoll_ctl calls and a pass
+ * more per launch. A poll answered late because the loop was busy: the
+ * agent waited on us meanwhile, so the lateness is not its silence. */
+static void answer(struct scheduler *sch, struct parked_poll *p, int64_t now_mono)
 {
+    struct sched_state *st = &sch->state;
     struct sched_agent *a = p->agent;
+    struct http_request *req = p->req;
     int64_t deadline = p->deadline.deadline_ms;
     if (now_mono > deadline)
         lifecycle_agent_seen_at(a, now_mono - (deadline - p->parked_mono));
-    unpark(p);
+    HASH_DEL(parked, p);
+    bo_timer_disarm(&poll_deadlines, &p->deadline);
+    free(p);
+    http_defer_answer(req, store_barrier(st->store));
+    count_kept(a, req);
+    answer_poll(sch, req);
 }
 
-void agent_sync_wake(struct sched_state *st, int64_t now_mono)
+void agent_sync_wake(struct scheduler *sch, int64_t now_mono)
 {
+    struct sched_state *st = &sch->state;
     for (size_t i = 0; i < st->n_ready; i++) {
         struct sched_agent *a = st->ready[i];
         a->in_ready = false;
         struct parked_poll *p = NULL;
         HASH_FIND_PTR(parked, &a, p);
         if (p && a->has_work)
-            answer(st, p, now_mono);
+            answer(sch, p, now_mono);
     }
     st->n_ready = 0;
     struct bo_timer *tm;
@@ -921,7 +945,7 @@ void agent_sync_wake(struct sched_state *st, int64_t now_mono)
         struct parked_poll *p = (struct parked_poll *)((char *)tm - offsetof(struct parked_poll, deadline));
         /* popped, so disarmed: unpark's disarm is a no-op; keep the
          * deadline for answer()'s lateness */
-        answer(st, p, now_mono);
+        answer(sch, p, now_mono);
     }
 }
 

@@ -7,6 +7,8 @@
 #include "net/http_server.h"
 #include "scheduler/state.h"
 
+struct scheduler;
+
 #define SYNC_MAX_WAIT_MS 30000
 /* Launches and kills in one answer (the rest follow in the next). */
 #define SYNC_MAX_COMMANDS 200
@@ -43,7 +45,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
 /* Route handler for POST /api/v1/agents/sync; ctx is the scheduler. */
 void agent_sync_handle(struct http_request *req, void *ctx);
 /* Answer suspended polls of agents that have work or whose wait expired. */
-void agent_sync_wake(struct sched_state *st, int64_t now_mono);
+void agent_sync_wake(struct scheduler *sch, int64_t now_mono);
 /* The earliest deadline (mono ms) of a suspended poll, or -1 if none: the
  * loop sleeps no longer than this. */
 int64_t agent_sync_next_deadline(const struct sched_state *st);
@@ -52,7 +54,6 @@ int64_t agent_sync_next_deadline(const struct sched_state *st);
  * agent id): a request on an agent route must come with it, claim that id,
  * from an agent not revoked, that synced before or joined recently.
  * Answers and returns false otherwise. */
-struct scheduler;
 bool agent_sync_identity_ok(struct scheduler *sch, struct http_request *req, const char *claimed);
 
 /* Whether the agent waits on us: a poll of it is parked here, or the

@@ -380,7 +380,7 @@ static int loop(struct scheduler *s, int sigfd, bo_error_t *err)
             return -1;
         task_read_expire(st, now);
         exec_session_expire(st, now);
-        agent_sync_wake(st, now);
+        agent_sync_wake(s, now);
         serve(s, false);
         if (stop_if_fatal(s, err) < 0)
             return -1;
