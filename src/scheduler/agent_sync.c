@@ -628,13 +628,12 @@ int agent_sync_apply_text(struct sched_state *st, const struct sync_request *rq,
 }
 
 /* Read `text` as the HTTP handler does: the fast reader, and jansson
- * for what it does not take (NULL if that is not a JSON object either,
- * with *jerr saying why). */
-static bool read_request(const char *text, size_t len, struct sync_request *ret, json_error_t *jerr)
+ * for what it does not take (false if that is not a JSON object either). */
+static bool read_request(const char *text, size_t len, struct sync_request *ret)
 {
     if (sync_request_scan(text, len, ret))
         return true;
-    json_t *body = json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+    json_t *body = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(body)) {
         json_decref(body);
         return false;
@@ -649,8 +648,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
     /* Through the text, as from an agent: whichever reader takes it. */
     _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
     struct sync_request rq;
-    json_error_t jerr;
-    if (!text || !read_request(text, strlen(text), &rq, &jerr))
+    if (!text || !read_request(text, strlen(text), &rq))
         return bo_error_set(err, BO_E_INVALID, "sync request: not a JSON object");
     struct bo_buf out = {0};
     struct sync_outcome o;
@@ -661,6 +659,7 @@ int agent_sync_apply(struct sched_state *st, json_t *body, struct sched_agent **
         return -1;
     }
     free(o.acks);
+    json_error_t jerr;
     json_t *answer = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, &jerr);
     bo_buf_free(&out);
     if (!answer)
