@@ -38,7 +38,8 @@ static bool same(const struct sync_request *a, const struct sync_request *b)
     if (!same_str(a->agent_id, b->agent_id) || a->registration != b->registration || a->boot != b->boot ||
         a->leaving != b->leaving || a->leaving_bad != b->leaving_bad || a->arrays_bad != b->arrays_bad ||
         a->wait_ms != b->wait_ms || a->n_updates != b->n_updates || a->has_inventory != b->has_inventory ||
-        a->n_inventory != b->n_inventory || (a->usage != NULL) != (b->usage != NULL))
+        a->n_inventory != b->n_inventory || (a->usage != NULL) != (b->usage != NULL) ||
+        (a->usage && !json_equal(a->usage, b->usage)))
         return false;
     for (size_t i = 0; i < a->n_updates; i++)
         if (!same_update(&a->updates[i], &b->updates[i]))

@@ -10,7 +10,6 @@
 #include "base/log.h"
 #include "base/strbuf.h"
 #include "base/utf8.h"
-#include "model/json_check.h"
 #include "scheduler/durable.h"
 #include "scheduler/lifecycle.h"
 #include "scheduler/scheduler.h"
@@ -485,36 +484,6 @@ static bool build_answer(struct sched_state *st, struct sched_agent *a, const st
     return work;
 }
 
-/* "usage": [{task_id, cpu_ms, memory_bytes, memory_peak_bytes}], each
- * counter a non-negative integer or null (the kernel lacks it). Checked
- * whole before anything is applied: a malformed one refuses the request. */
-static int check_usage(json_t *usage, bo_error_t *err)
-{
-    static const char *const keys[] = {"task_id", "cpu_ms", "memory_bytes", "memory_peak_bytes"};
-    if (!usage)
-        return 0;
-    if (!json_is_array(usage))
-        return bo_error_set(err, BO_E_INVALID, "sync request: usage must be an array");
-    json_t *item;
-    size_t i;
-    json_array_foreach(usage, i, item)
-    {
-        if (!json_is_object(item))
-            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu] is not an object", i);
-        if (json_check_keys(item, keys, BO_ARRAY_SIZE(keys), "sync request: usage[]", err) < 0)
-            return -1;
-        if (!json_is_string(json_object_get(item, "task_id")))
-            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu].task_id must be a string", i);
-        for (size_t k = 1; k < BO_ARRAY_SIZE(keys); k++) {
-            json_t *v = json_object_get(item, keys[k]);
-            if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
-                return bo_error_set(err, BO_E_INVALID,
-                                    "sync request: usage[%zu].%s must be a non-negative integer or null", i, keys[k]);
-        }
-    }
-    return 0;
-}
-
 /* Kept in memory only: a sample every few seconds is not worth a write,
  * and after a restart the next one comes within SYNC_USAGE_EVERY_MS. */
 static void apply_usage(struct sched_state *st, struct sched_agent *a, json_t *usage)
@@ -593,7 +562,7 @@ int agent_sync_apply_text(struct sched_state *st, const struct sync_request *rq,
     }
     if (rq->arrays_bad)
         return bo_error_set(err, BO_E_INVALID, "sync request: updates and inventory must be arrays");
-    if (check_usage(rq->usage, err) < 0)
+    if (sync_request_check_usage(rq, err) < 0)
         return -1;
     if (store_begin(st->store, err) < 0)
         return -1;

@@ -18,6 +18,9 @@ static const char *const registration_keys[] = {"hostname", "resources", "port_r
 /* Causes an agent may give for a terminal update it caused itself. */
 static const char *const agent_causes[] = {"agent_shutdown", "agent_restart"};
 
+/* The fields of a usage sample: the task's, then its counters. */
+static const char *const usage_keys[] = {"task_id", "cpu_ms", "memory_bytes", "memory_peak_bytes"};
+
 /* ---- what both readers check once the types are right ---------------------- */
 
 /* The reason an update naming state `name` is rejected, or NULL. */
@@ -121,7 +124,7 @@ void sync_request_from_json(json_t *body, struct sync_request *r)
                 json_string_value(json_object_get(item, "state")),
             };
     }
-    r->usage = json_object_get(body, "usage");
+    r->usage = json_incref(json_object_get(body, "usage"));
 }
 
 /* ---- the fast reader -------------------------------------------------------- */
@@ -254,9 +257,54 @@ static bool scan_inventory(struct jscan *s, struct sync_request *r)
     return k == 0;
 }
 
+/* `usage`, built as the tree the scheduler keeps (a sample per task, as
+ * JSON): objects of "task_id" (a string) and counters (integers or null).
+ * What sync_request_check_usage refuses in it is refused the same way
+ * whichever reader built it. Agents send it every 5 s. */
+static bool scan_sample(struct jscan *s, json_t *o)
+{
+    const char *key;
+    int k;
+    if (!jscan_object(s))
+        return false;
+    while ((k = jscan_key(s, &key)) == 1) {
+        int f = key_index(usage_keys, BO_ARRAY_SIZE(usage_keys), key);
+        const char *str;
+        int64_t i;
+        json_t *v = NULL;
+        if (f < 0 || json_object_get(o, key))
+            return false;
+        if (f == 0)
+            v = jscan_string(s, &str) ? json_string(str) : NULL;
+        else if (jscan_peek(s) == JSCAN_NULL)
+            v = jscan_null(s) ? json_null() : NULL;
+        else
+            v = jscan_int(s, &i) ? json_integer(i) : NULL;
+        if (!v)
+            return false;
+        json_object_set_new(o, key, v);
+    }
+    return k == 0;
+}
+
+static bool scan_usage(struct jscan *s, struct sync_request *r)
+{
+    int k;
+    if (!jscan_array(s))
+        return false;
+    r->usage = json_array();
+    while ((k = jscan_element(s)) == 1) {
+        json_t *o = json_object();
+        json_array_append_new(r->usage, o);
+        if (!scan_sample(s, o))
+            return false;
+    }
+    return k == 0;
+}
+
 /* The fields of the common shape: a bare sync. */
-enum { T_AGENT_ID, T_UPDATES, T_WAIT_MS, T_BOOT, T_LEAVING, T_INVENTORY };
-static const char *const top_keys[] = {"agent_id", "updates", "wait_ms", "boot", "leaving", "inventory"};
+enum { T_AGENT_ID, T_UPDATES, T_WAIT_MS, T_BOOT, T_LEAVING, T_INVENTORY, T_USAGE };
+static const char *const top_keys[] = {"agent_id", "updates", "wait_ms", "boot", "leaving", "inventory", "usage"};
 
 static bool scan_body(struct jscan *s, struct sync_request *r)
 {
@@ -278,11 +326,39 @@ static bool scan_body(struct jscan *s, struct sync_request *r)
         case T_BOOT: ok = jscan_bool(s, &r->boot); break;
         case T_LEAVING: ok = jscan_bool(s, &r->leaving); break;
         case T_INVENTORY: ok = scan_inventory(s, r); break;
+        case T_USAGE: ok = scan_usage(s, r); break;
         }
         if (!ok)
             return false;
     }
     return k == 0 && r->agent_id && jscan_done(s);
+}
+
+int sync_request_check_usage(const struct sync_request *r, bo_error_t *err)
+{
+    if (!r->usage)
+        return 0;
+    if (!json_is_array(r->usage))
+        return bo_error_set(err, BO_E_INVALID, "sync request: usage must be an array");
+    json_t *item;
+    size_t i;
+    json_array_foreach(r->usage, i, item)
+    {
+        if (!json_is_object(item))
+            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu] is not an object", i);
+        if (json_check_keys(item, usage_keys, BO_ARRAY_SIZE(usage_keys), "sync request: usage[]", err) < 0)
+            return -1;
+        if (!json_is_string(json_object_get(item, "task_id")))
+            return bo_error_set(err, BO_E_INVALID, "sync request: usage[%zu].task_id must be a string", i);
+        for (size_t k = 1; k < BO_ARRAY_SIZE(usage_keys); k++) {
+            json_t *v = json_object_get(item, usage_keys[k]);
+            if (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0))
+                return bo_error_set(err, BO_E_INVALID,
+                                    "sync request: usage[%zu].%s must be a non-negative integer or null", i,
+                                    usage_keys[k]);
+        }
+    }
+    return 0;
 }
 
 bool sync_request_scan(const char *body, size_t len, struct sync_request *ret)
@@ -306,6 +382,7 @@ void sync_request_clear(struct sync_request *r)
     }
     free(r->updates);
     free(r->inventory);
+    json_decref(r->usage);
     json_decref(r->body);
     free(r->text);
     *r = (struct sync_request){0};

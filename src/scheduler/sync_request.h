@@ -5,10 +5,10 @@
  * building a jansson tree of each was the largest single cost of the
  * scheduler's loop when 10,000 agents start 100,000 tasks (15% of its
  * CPU). So the common shape (a bare sync: agent_id, updates, wait_ms,
- * boot, leaving, inventory) is read in place with base/jscan, and
- * anything else (a registration, usage samples, an unknown field, a type
- * that is wrong, JSON outside jscan's subset) with jansson, which also
- * words the errors. For any body the fast reader takes, the jansson
+ * boot, leaving, inventory, usage) is read in place with base/jscan, and
+ * anything else (a registration, an unknown field, a type that is wrong,
+ * JSON outside jscan's subset) with jansson, which also words the
+ * errors. For any body the fast reader takes, the jansson
  * reader gives the same struct (fuzz/fuzz_sync_request.c checks this), so
  * which one read a body never changes what is applied. */
 #ifndef BO_SCHEDULER_SYNC_REQUEST_H
@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/error.h"
 #include "model/task_state.h"
 
 /* One entry of `updates`. A bad field rejects its entry (with the reason
@@ -52,7 +53,7 @@ struct sync_request {
     bool has_inventory;
     struct sync_item *inventory;
     size_t n_inventory;
-    json_t *usage; /* borrowed from body; NULL when absent */
+    json_t *usage; /* a reference held (kept per task as JSON); NULL when absent */
     json_t *body;  /* the tree, when jansson read it (the registration is read from it); NULL otherwise */
     char *text;    /* the fast reader's copy of the body, which its strings point into */
 };
@@ -66,5 +67,10 @@ bool sync_request_scan(const char *body, size_t len, struct sync_request *ret);
  * refused when the request is applied, at the point it always was. */
 void sync_request_from_json(json_t *body, struct sync_request *ret);
 void sync_request_clear(struct sync_request *r);
+/* `usage`: [{task_id, cpu_ms, memory_bytes, memory_peak_bytes}], each
+ * counter a non-negative integer or null (the kernel lacks it). Checked
+ * whole before anything is applied: a malformed one refuses the request
+ * (BO_E_INVALID). */
+int sync_request_check_usage(const struct sync_request *r, bo_error_t *err);
 
 #endif

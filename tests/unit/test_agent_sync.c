@@ -487,8 +487,8 @@ TEST(old_agent_sending_its_registration_every_time_works_as_before)
 }
 
 /* What src/agent sends (tasks.c update_new, journal.c's seq, the inventory
- * of tasks.c) is read in place; a registration, usage, `\u` escapes, an
- * unknown or repeated field and a number with a fraction go to jansson,
+ * and usage of tasks.c) is read in place; a registration, `\u` escapes,
+ * an unknown or repeated field and a number with a fraction go to jansson,
  * which reads them to the same values (fuzz/fuzz_sync_request.c checks
  * that for any body). */
 TEST(fast_reader_takes_what_agents_send_and_leaves_the_rest_to_jansson)
@@ -499,11 +499,15 @@ TEST(fast_reader_takes_what_agents_send_and_leaves_the_rest_to_jansson)
         "\"pid\":4243}],\"seq\":7},{\"task_id\":\"t2\",\"state\":\"KILLED\",\"message\":null,\"ts\":1,"
         "\"executor_pid\":null,\"exit_code\":137,\"processes\":[],\"cause\":\"agent_shutdown\",\"seq\":8},"
         "{\"seq\":9,\"task_id\":\"t3\",\"state\":\"BOGUS\"}],"
-        "\"wait_ms\":5000,\"leaving\":true,\"inventory\":[{\"task_id\":\"t1\",\"state\":\"RUNNING\"}]}";
+        "\"wait_ms\":5000,\"leaving\":true,\"inventory\":[{\"task_id\":\"t1\",\"state\":\"RUNNING\"}],"
+        "\"usage\":[{\"task_id\":\"t1\",\"cpu_ms\":12,\"memory_bytes\":4096,\"memory_peak_bytes\":null}]}";
     struct sync_request r;
     CHECK(sync_request_scan(agent_body, strlen(agent_body), &r));
     CHECK(strcmp(r.agent_id, "node-1") == 0 && !r.registration && r.leaving && !r.boot && r.wait_ms == 5000);
-    CHECK(r.n_updates == 3 && r.has_inventory && r.n_inventory == 1 && !r.usage && !r.body);
+    CHECK(r.n_updates == 3 && r.has_inventory && r.n_inventory == 1 && !r.body);
+    json_t *sample = json_array_get(r.usage, 0);
+    CHECK(json_array_size(r.usage) == 1 && json_integer_value(json_object_get(sample, "cpu_ms")) == 12);
+    CHECK(json_is_null(json_object_get(sample, "memory_peak_bytes")) && sync_request_check_usage(&r, NULL) == 0);
     const struct sync_update *u = r.updates;
     CHECK(u[0].seq == 7 && !u[0].reason && strcmp(u[0].task_id, "t1") == 0 && u[0].state == TASK_RUNNING);
     CHECK(strcmp(u[0].message, "up") == 0 && u[0].executor_pid == 4242 && json_array_size(u[0].processes) == 1);
@@ -516,7 +520,7 @@ TEST(fast_reader_takes_what_agents_send_and_leaves_the_rest_to_jansson)
 
     static const char *const others[] = {
         "{\"agent_id\":\"a\",\"hostname\":\"h\",\"resources\":{},\"port_range\":[1,2]}",
-        "{\"agent_id\":\"a\",\"usage\":[]}",
+        "{\"agent_id\":\"a\",\"usage\":[{\"task_id\":\"t\",\"swap\":1}]}",
         "{\"agent_id\":\"a\",\"updates\":[{\"seq\":1,\"task_id\":\"t\\u00e9\",\"state\":\"RUNNING\"}]}",
         "{\"agent_id\":\"a\",\"colour\":\"red\"}",
         "{\"agent_id\":\"a\",\"updates\":[{\"seq\":1,\"seq\":2,\"task_id\":\"t\",\"state\":\"RUNNING\"}]}",
