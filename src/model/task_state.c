@@ -22,6 +22,7 @@ static const struct state_info {
     bool transient;
     uint32_t next;
     unsigned reported_by;
+    bool awaits_agent; /* the agent is sent a command for it (launch, kill) */
 } states[TASK_STATE_COUNT] = {
     [TASK_INIT] = {"INIT", false, false, BIT(TASK_PENDING) | BIT(TASK_THROTTLED), .reported_by = 0},
     [TASK_THROTTLED] = {"THROTTLED", false, false, BIT(TASK_PENDING) | BIT(TASK_KILLING), .reported_by = 0},
@@ -30,7 +31,7 @@ static const struct state_info {
                        BIT(TASK_STARTING) | BIT(TASK_RUNNING) | BIT(TASK_FINISHED) |
                            BIT(TASK_FAILED) | BIT(TASK_RESTARTING) | BIT(TASK_DRAINING) |
                            BIT(TASK_KILLED) | BIT(TASK_KILLING) | BIT(TASK_LOST) |
-                           BIT(TASK_PREEMPTING), .reported_by = 0},
+                           BIT(TASK_PREEMPTING), .reported_by = 0, .awaits_agent = true},
     /* "as ASSIGNED, plus PARTITIONED" (STARTING -> STARTING is no transition) */
     [TASK_STARTING] = {"STARTING", false, false,
                        BIT(TASK_RUNNING) | BIT(TASK_FINISHED) | BIT(TASK_FAILED) |
@@ -50,12 +51,12 @@ static const struct state_info {
                              BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0},
     [TASK_DRAINING] = {"DRAINING", false, true,
                        BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLING) |
-                           BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0},
+                           BIT(TASK_KILLED) | BIT(TASK_LOST) | BIT(TASK_PARTITIONED), .reported_by = 0, .awaits_agent = true},
     [TASK_FAILED] = {"FAILED", true, false, 0, .reported_by = EXE | AGENT},
     [TASK_KILLED] = {"KILLED", true, false, 0, .reported_by = EXE | AGENT},
     [TASK_KILLING] = {"KILLING", false, true,
                       BIT(TASK_FINISHED) | BIT(TASK_FAILED) | BIT(TASK_KILLED) | BIT(TASK_LOST) |
-                          BIT(TASK_PARTITIONED) | BIT(TASK_DELETED), .reported_by = 0},
+                          BIT(TASK_PARTITIONED) | BIT(TASK_DELETED), .reported_by = 0, .awaits_agent = true},
     [TASK_LOST] = {"LOST", true, false, 0, .reported_by = AGENT},
     [TASK_PARTITIONED] = {"PARTITIONED", false, false,
                           BIT(TASK_LOST) | BIT(TASK_FAILED) | BIT(TASK_FINISHED) |
@@ -117,7 +118,7 @@ bool task_state_agent_reports(enum task_state s)
 
 bool task_state_awaits_agent(enum task_state s)
 {
-    return s == TASK_ASSIGNED || s == TASK_KILLING || s == TASK_DRAINING;
+    return valid(s) && states[s].awaits_agent;
 }
 
 bool task_state_can_transition(enum task_state from, enum task_state to)

@@ -69,12 +69,9 @@ static void set_state(struct sched_state *st, struct sched_task *t, enum task_st
 {
     st->count_by_state[t->state]--;
     st->count_by_state[to]++;
-    bool awaited = t->agent && task_state_awaits_agent(to) && !task_state_awaits_agent(t->state);
-    if (t->agent)
-        t->agent->n_awaiting += task_state_awaits_agent(to) - task_state_awaits_agent(t->state);
+    enum task_state from = t->state;
     t->state = to;
-    if (awaited)
-        state_agent_task_first(t->agent, t);
+    state_task_state_changed(t, from);
     t->state_since_mono = bo_mono_ms();
     if (to != TASK_PENDING)
         state_task_set_reason(t, NULL);

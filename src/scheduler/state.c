@@ -207,10 +207,17 @@ void state_task_bind_agent(struct sched_state *st, struct sched_task *t, struct 
     }
 }
 
-void state_agent_task_first(struct sched_agent *a, struct sched_task *t)
+void state_task_state_changed(struct sched_task *t, enum task_state from)
 {
-    DL_DELETE2(a->tasks, t, a_prev, a_next);
-    DL_PREPEND2(a->tasks, t, a_prev, a_next);
+    struct sched_agent *a = t->agent;
+    if (!a)
+        return;
+    int d = task_state_awaits_agent(t->state) - task_state_awaits_agent(from);
+    a->n_awaiting += d;
+    if (d > 0) { /* first in its agent's list: answers look there */
+        DL_DELETE2(a->tasks, t, a_prev, a_next);
+        DL_PREPEND2(a->tasks, t, a_prev, a_next);
+    }
 }
 
 bool state_agent_counts_ok(const struct sched_agent *a)

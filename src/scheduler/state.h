@@ -151,7 +151,7 @@ struct sched_agent {
     int64_t n_tasks;
     /* Of those, the ones in a state whose command the agent is sent
      * (task_state_awaits_agent): kept by state_task_bind_agent, _unbind
-     * and every change of state. Such a task is put first in `tasks` when
+     * and state_task_state_changed (every change of state). Such a task is put first in `tasks` when
      * it enters that state, so an answer looks at the first few tasks
      * only, not at every task the agent runs (a cache miss or two each). */
     int32_t n_awaiting;
@@ -168,8 +168,9 @@ struct sched_agent {
     UT_hash_handle hh;
 };
 
-/* Put t, bound to a, first in a's list of tasks (it now awaits a command). */
-void state_agent_task_first(struct sched_agent *a, struct sched_task *t);
+/* t's state changed from `from`: its agent's count of tasks awaiting a
+ * command follows, and a task now awaiting one goes first in its list. */
+void state_task_state_changed(struct sched_task *t, enum task_state from);
 /* Whether a's counts of its tasks (n_tasks, n_awaiting) match its list
  * of them: for tests and fuzz targets, which check it after what they do. */
 bool state_agent_counts_ok(const struct sched_agent *a);
